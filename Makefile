@@ -1,0 +1,81 @@
+# tunalloc build. `make` builds the core library (static, for embedding),
+# the preload library (drop-in malloc) and the Lua pieces; `make test`
+# installs what it needs and runs every test; `make demo` runs the demo.
+
+CC ?= cc
+PYTHON ?= python3
+BUILD := build
+
+CORE_DIR := core/src
+PRELOAD_ONLY := $(CORE_DIR)/preload.c $(CORE_DIR)/jemalloc_compat.c
+CORE_SRCS := $(filter-out $(PRELOAD_ONLY),$(wildcard $(CORE_DIR)/*.c))
+PRELOAD_SRCS := $(CORE_SRCS) $(wildcard $(PRELOAD_ONLY))
+CORE_HDRS := $(wildcard $(CORE_DIR)/*.h) core/include/tunalloc.h
+
+WARN := -Wall -Wextra -Werror
+BASE_CFLAGS := -std=c11 -g $(WARN) -fPIC -fvisibility=hidden \
+	-fno-strict-aliasing -D_GNU_SOURCE -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
+OPT := -O2
+# TLS descriptors: fast, and loadable by dlopen after static TLS is spent.
+LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) -mtls-dialect=gnu2
+PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+TSAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=thread
+LDLIBS := -lpthread
+
+LIB_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/lib/%.o,$(CORE_SRCS))
+PRELOAD_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/preload/%.o,$(PRELOAD_SRCS))
+ASAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
+TSAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/tsan/%.o,$(CORE_SRCS))
+
+.PHONY: all core sanitizers deps test demo bench bench-report clean
+all: core
+
+core: $(BUILD)/libtunalloc.a $(BUILD)/libtunalloc.so
+
+$(BUILD)/lib/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+$(BUILD)/preload/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+$(BUILD)/asan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+$(BUILD)/tsan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/libtunalloc.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libtunalloc.so: $(PRELOAD_OBJS)
+	$(CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/libtunalloc.a: $(ASAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/tsan/libtunalloc.a: $(TSAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+sanitizers: $(BUILD)/asan/libtunalloc.a $(BUILD)/tsan/libtunalloc.a
+
+# Installs system and Python packages the build, tests and demo need.
+deps:
+	bash tools/install-deps.sh
+
+-include tests/tests.mk
+-include bindings/lua/lua.mk
+-include bench/bench.mk
+-include examples/examples.mk
+
+test: deps
+	$(MAKE) all test-build
+	$(PYTHON) -m pytest -q -ra tests
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) -m pip install -q .
+	$(PYTHON) examples/demo.py
+	$(BUILD)/tunalua examples/demo.lua
+
+clean:
+	rm -rf $(BUILD) *.egg-info bindings/python/*.egg-info

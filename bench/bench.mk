@@ -1,0 +1,38 @@
+# Benchmark suite (issue 6). `make bench` builds every workload twice
+# (plain malloc for LD_PRELOAD runs, and linked to the ta_ API), then runs
+# the interleaved suite; ROUNDS=n sets the rounds, QUICK=1 a short run.
+# `make bench-report` turns bench/results/latest.json into Markdown + PNG.
+
+BENCH_OUT := $(BUILD)/bench
+BENCH_WORKLOADS := fastpath prodcons larson falseshare realloc_grow frag large decay
+BENCH_CFLAGS := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
+BENCH_HDRS := bench/common.h bench/alloc_api.h core/include/tunalloc.h
+BENCH_PLAIN := $(addprefix $(BENCH_OUT)/,$(BENCH_WORKLOADS))
+BENCH_TA := $(addsuffix -ta,$(BENCH_PLAIN))
+BENCH_ARGS := $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(QUICK),--quick)
+
+.PHONY: bench-build bench-pydeps
+
+bench-build: $(BENCH_PLAIN) $(BENCH_TA)
+
+$(BENCH_OUT)/%.o: bench/%.c $(BENCH_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_PLAIN): $(BENCH_OUT)/%: bench/%.c $(BENCH_OUT)/common.o $(BENCH_OUT)/alloc_plain.o $(BENCH_HDRS)
+	$(CC) $(BENCH_CFLAGS) $< $(BENCH_OUT)/common.o $(BENCH_OUT)/alloc_plain.o -o $@ $(LDLIBS) -lm
+
+$(BENCH_TA): $(BENCH_OUT)/%-ta: bench/%.c $(BENCH_OUT)/common.o $(BUILD)/libtunalloc.a $(BENCH_HDRS)
+	$(CC) $(BENCH_CFLAGS) -DUSE_TA $< $(BENCH_OUT)/common.o $(BUILD)/libtunalloc.a -o $@ $(LDLIBS) -lm
+
+bench: deps
+	$(MAKE) core bench-build
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# The plot needs matplotlib, which only the report uses.
+bench-pydeps:
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install -q matplotlib
+
+bench-report: bench-pydeps
+	$(PYTHON) bench/report.py bench/results/latest.json --md bench/results/latest.md \
+		--png bench/results/ratios.png --docs docs/bench.md

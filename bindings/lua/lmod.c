@@ -1,0 +1,193 @@
+/* require "tunalloc": this state's counters and limit, switching a
+ * running state to tunalloc, and arenas made from Lua. */
+#include <errno.h>
+#include <string.h>
+
+#include "lmod.h"
+
+static const char *const kind_names[TA_LUA_NTYPES] = {
+    "string", "table", "function", "userdata", "thread", "other",
+};
+
+static talua_state *check_state(lua_State *L, const char *fn)
+{
+    talua_state *s = talua_of(L);
+    if (s == NULL)
+        luaL_error(L, "tunalloc.%s: this state does not allocate through "
+                   "tunalloc (call tunalloc.install() first)", fn);
+    return s;
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* Per-kind counters as {string = {count=, bytes=}, ...}. */
+static void push_kinds(lua_State *L, const ta_lua_stats_t *st)
+{
+    lua_createtable(L, 0, TA_LUA_NTYPES);
+    for (int k = 0; k < TA_LUA_NTYPES; k++) {
+        lua_createtable(L, 0, 2);
+        set_int(L, "count", (lua_Integer)st->type_count[k]);
+        set_int(L, "bytes", (lua_Integer)st->type_bytes[k]);
+        lua_setfield(L, -2, kind_names[k]);
+    }
+}
+
+/* state(): this state's counters, limit and arena. */
+static int l_state(lua_State *L)
+{
+    ta_lua_stats_t st;
+    talua_fill_stats(check_state(L, "state"), &st);
+    lua_createtable(L, 0, 14);
+    set_int(L, "in_use", (lua_Integer)st.in_use);
+    set_int(L, "peak", (lua_Integer)st.peak);
+    set_int(L, "limit", (lua_Integer)st.limit);
+    set_int(L, "baseline", (lua_Integer)st.baseline);
+    set_int(L, "nalloc", (lua_Integer)st.nalloc);
+    set_int(L, "nfree", (lua_Integer)st.nfree);
+    set_int(L, "nrealloc", (lua_Integer)st.nrealloc);
+    set_int(L, "nfail", (lua_Integer)st.nfail);
+    set_int(L, "arena", st.arena);
+    lua_pushboolean(L, st.own_arena);
+    lua_setfield(L, -2, "own_arena");
+    lua_pushboolean(L, st.installed);
+    lua_setfield(L, -2, "installed");
+    push_kinds(L, &st);
+    lua_setfield(L, -2, "types");
+    return 1;
+}
+
+/* setlimit(bytes): 0 removes the limit; returns the previous one. */
+static int l_setlimit(lua_State *L)
+{
+    lua_Integer limit = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, limit >= 0, 1, "limit must be >= 0 bytes");
+    talua_state *s = check_state(L, "setlimit");
+    lua_pushinteger(L, (lua_Integer)s->limit);
+    ta_lua_setlimit(L, (size_t)limit);
+    return 1;
+}
+
+static ta_arena_t *arena_arg(lua_State *L, int arg)
+{
+    lua_Integer idx = luaL_checkinteger(L, arg);
+    ta_arena_t *a = idx >= 0 && idx < TALUA_ARENAS_ALL
+                        ? ta_arena_get((unsigned)idx) : NULL;
+    if (a == NULL)
+        luaL_error(L, "tunalloc: no arena %I", idx);
+    return a;
+}
+
+/* install([arena]): true if the state switched, false if it already ran
+ * on tunalloc (tunalua, or a second install). */
+static int l_install(lua_State *L)
+{
+    ta_arena_t *a = lua_isnoneornil(L, 1) ? NULL : arena_arg(L, 1);
+    int err = ta_lua_install(L, a);
+    if (err == ENOMEM)
+        return luaL_error(L, "tunalloc.install: out of memory");
+    lua_pushboolean(L, err == 0);
+    return 1;
+}
+
+/* Options are checked by name so a typo fails loudly. */
+static void arena_opt(lua_State *L, ta_arena_opts *o, const char *key)
+{
+    lua_Integer v = 0;
+    int isint = 0;
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint)
+        luaL_error(L, "tunalloc.arena_create: option '%s' must be an integer",
+                   key);
+    if (strcmp(key, "dirty_decay_ms") == 0 && v >= -1)
+        o->dirty_decay_ms = v;
+    else if (strcmp(key, "muzzy_decay_ms") == 0 && v >= -1)
+        o->muzzy_decay_ms = v;
+    else if (strcmp(key, "limit") == 0 && v >= 0)
+        o->limit = (size_t)v;
+    else if (strcmp(key, "dirty_decay_ms") == 0 ||
+             strcmp(key, "muzzy_decay_ms") == 0 || strcmp(key, "limit") == 0)
+        luaL_error(L, "tunalloc.arena_create: option '%s' out of range (%I)",
+                   key, v);
+    else
+        luaL_error(L, "tunalloc.arena_create: unknown option '%s' (use "
+                   "dirty_decay_ms, muzzy_decay_ms, limit)", key);
+}
+
+/* arena_create{dirty_decay_ms=, muzzy_decay_ms=, limit=}: a manual arena
+ * for install() or ctl; returns its index. */
+static int l_arena_create(lua_State *L)
+{
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 1) != 0) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_error(L, "tunalloc.arena_create: option names "
+                                  "must be strings");
+            arena_opt(L, &o, lua_tostring(L, -2));
+            lua_pop(L, 1);
+        }
+    }
+    ta_arena_t *a = ta_arena_create(&o);
+    if (a == NULL)
+        return luaL_error(L, "tunalloc.arena_create: %s", strerror(errno));
+    lua_pushinteger(L, ta_arena_index(a));
+    return 1;
+}
+
+/* arena_destroy(i): only manual arenas nobody uses can go. */
+static int l_arena_destroy(lua_State *L)
+{
+    ta_arena_t *a = arena_arg(L, 1);
+    int err = ta_arena_destroy(a);
+    if (err == EPERM)
+        return luaL_error(L, "tunalloc.arena_destroy: arena %d is automatic; "
+                          "only arenas from arena_create can be destroyed",
+                          (int)ta_arena_index(a));
+    if (err == EBUSY)
+        return luaL_error(L, "tunalloc.arena_destroy: arena %d is in use",
+                          (int)ta_arena_index(a));
+    if (err != 0)
+        return luaL_error(L, "tunalloc.arena_destroy: %s", strerror(err));
+    return 0;
+}
+
+/* The arena that holds a Lua object, for checking isolation. */
+static int l_arena_of(lua_State *L)
+{
+    const void *p = lua_topointer(L, 1);
+    luaL_argexpected(L, p != NULL, 1, "table, userdata, function or thread");
+    ta_arena_t *a = ta_arena_of(p);
+    if (a == NULL)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, ta_arena_index(a));
+    return 1;
+}
+
+int luaopen_tunalloc(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"state", l_state},
+        {"setlimit", l_setlimit},
+        {"install", l_install},
+        {"arena_create", l_arena_create},
+        {"arena_destroy", l_arena_destroy},
+        {"arena_of", l_arena_of},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, fns);
+    talua_open_ctl(L);
+    talua_open_stats(L);
+    lua_pushliteral(L, TA_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushinteger(L, TALUA_ARENAS_ALL);
+    lua_setfield(L, -2, "ARENAS_ALL");
+    return 1;
+}

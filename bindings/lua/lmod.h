@@ -1,0 +1,29 @@
+/* Internal to the Lua library: the parts of `require "tunalloc"` that
+ * live in separate files register into the module table. */
+#ifndef TA_LUA_LMOD_H
+#define TA_LUA_LMOD_H
+
+#include <lauxlib.h>
+
+#include "lstate.h"
+
+/* jemalloc's MALLCTL_ARENAS_ALL: the index meaning every arena. */
+#define TALUA_ARENAS_ALL 4096u
+#define TALUA_NAME_MAX 256
+
+/* Finds the type and mode of a leaf or node by enumerating its parent;
+ * 0 or ENOENT (also for names too long to be real). */
+TALUA_HIDDEN int talua_ctl_lookup(const char *name, ta_ctl_info *out);
+/* Reads a readable leaf and pushes it; 0 or the ctl error (nothing is
+ * pushed then). */
+TALUA_HIDDEN int talua_ctl_push(lua_State *L, const char *name,
+                                const ta_ctl_info *info);
+/* Raises a Lua error naming the function, the ctl name and the errno. */
+TALUA_HIDDEN int talua_ctl_error(lua_State *L, const char *fn,
+                                 const char *name, int err);
+/* Adds ctl and list to the table on top of the stack. */
+TALUA_HIDDEN void talua_open_ctl(lua_State *L);
+/* Adds stats, stats_text, stats_json and purge likewise. */
+TALUA_HIDDEN void talua_open_stats(lua_State *L);
+
+#endif

@@ -1,0 +1,198 @@
+/* The host API: making, closing, measuring and limiting Lua states that
+ * allocate through tunalloc. */
+#include <errno.h>
+#include <stdio.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lstate.h"
+
+/* Own arena and lupa's exclusion of start-up memory are the defaults
+ * because isolation and "limit what the script does" are what embedders
+ * ask for first. */
+void ta_lua_opts_init(ta_lua_opts *opts)
+{
+    opts->arena = NULL;
+    opts->limit = 0;
+    opts->limit_counts_startup = 0;
+    opts->openlibs = 1;
+    opts->gc = TA_LUA_GC_DEFAULT;
+}
+
+/* Undoes a half-built record in reverse order, keeping errno. */
+static void drop_record(talua_state *s)
+{
+    int e = errno;
+    if (s->tc != NULL)
+        ta_tcache_destroy(s->tc);
+    if (s->own_arena)
+        ta_arena_destroy(s->arena);
+    ta_free(s);
+    errno = e;
+}
+
+/* The record outlives the state (lua_close still allocates through it),
+ * so it comes from tunalloc's default arena, not the state's own. */
+static talua_state *new_record(ta_arena_t *shared)
+{
+    talua_state *s = ta_calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->arena = shared;
+    if (shared == NULL) {
+        s->arena = ta_arena_create(NULL);
+        if (s->arena == NULL) {
+            drop_record(s);
+            return NULL;
+        }
+        s->own_arena = true;
+    }
+    s->tc = ta_tcache_create(s->arena);
+    if (s->tc == NULL) {
+        drop_record(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Lua calls this before abort() when an error escapes every protected
+ * call; saying why is all a host-less state can do. */
+static int on_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "tunalloc lua: unprotected error: %s\n",
+            msg ? msg : "(error object is not a string)");
+    return 0;
+}
+
+/* luaL_openlibs raises on a memory error; running it protected turns a
+ * tiny limit into an error the host sees instead of a panic. */
+static int open_libs(lua_State *L)
+{
+    luaL_openlibs(L);
+    return 0;
+}
+
+/* Start-up steps that can fail; the state is closed by the caller. */
+static int set_up(lua_State *L, const ta_lua_opts *opts)
+{
+    lua_atpanic(L, on_panic);
+    if (opts->openlibs) {
+        lua_pushcfunction(L, open_libs);
+        int st = lua_pcall(L, 0, 0, 0);
+        if (st != LUA_OK) {
+            lua_pop(L, 1);
+            return st == LUA_ERRMEM ? ENOMEM : EIO;
+        }
+    }
+    if (opts->gc == TA_LUA_GC_GENERATIONAL)
+        lua_gc(L, LUA_GCGEN, 0, 0);
+    else if (opts->gc == TA_LUA_GC_INCREMENTAL)
+        lua_gc(L, LUA_GCINC, 0, 0, 0);
+    return 0;
+}
+
+/* Builds record, cache and arena first so Lua's very first allocation
+ * (the state itself) already runs on tunalloc and under the limit. */
+lua_State *ta_lua_newstate(const ta_lua_opts *opts)
+{
+    ta_lua_opts defaults;
+    if (opts == NULL) {
+        ta_lua_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->gc < TA_LUA_GC_DEFAULT || opts->gc > TA_LUA_GC_GENERATIONAL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    talua_state *s = new_record(opts->arena);
+    if (s == NULL)
+        return NULL;
+    if (opts->limit_counts_startup)
+        s->limit = opts->limit;
+    lua_State *L = lua_newstate(talua_alloc, s);
+    int err = L == NULL ? ENOMEM : set_up(L, opts);
+    if (err != 0) {
+        if (L != NULL)
+            lua_close(L);
+        errno = err;
+        drop_record(s);
+        return NULL;
+    }
+    if (!opts->limit_counts_startup) {
+        s->baseline = s->in_use;
+        s->limit = opts->limit;
+    }
+    return L;
+}
+
+/* The cache must give its blocks back before the arena goes, and the
+ * arena goes last so its pages return to the OS in one step. */
+int ta_lua_close(lua_State *L)
+{
+    void *ud = NULL;
+    if (L == NULL || lua_getallocf(L, &ud) != talua_alloc)
+        return EINVAL;
+    talua_state *s = ud;
+    lua_close(L);
+    ta_tcache_destroy(s->tc);
+    s->tc = NULL;
+    drop_record(s);
+    return 0;
+}
+
+/* Hosts poll this between calls into the state. */
+int ta_lua_stats(lua_State *L, ta_lua_stats_t *out)
+{
+    talua_state *s = L == NULL ? NULL : talua_of(L);
+    if (s == NULL || out == NULL)
+        return EINVAL;
+    talua_fill_stats(s, out);
+    return 0;
+}
+
+/* The allocator reads the limit on every growth, so a plain store is a
+ * live change (the state's thread is the only reader). */
+int ta_lua_setlimit(lua_State *L, size_t limit)
+{
+    talua_state *s = L == NULL ? NULL : talua_of(L);
+    if (s == NULL)
+        return EINVAL;
+    s->limit = limit;
+    return 0;
+}
+
+/* The main thread's block (which holds the global state) starts at its
+ * extra space and is the last thing lua_close frees; remembering it lets
+ * the wrapper free its own record at exactly that moment. */
+static void *main_block(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return lua_getextraspace(main);
+}
+
+/* Wrapping instead of replacing keeps blocks made by the previous
+ * allocator valid: they go back to it. */
+int ta_lua_install(lua_State *L, ta_arena_t *arena)
+{
+    if (L == NULL)
+        return EINVAL;
+    if (talua_of(L) != NULL)
+        return EEXIST;
+    talua_state *s = ta_calloc(1, sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->tc = ta_tcache_create(arena);
+    if (s->tc == NULL) {
+        ta_free(s);
+        return ENOMEM;
+    }
+    s->arena = ta_tcache_arena(s->tc);
+    s->prev_f = lua_getallocf(L, &s->prev_ud);
+    s->main_block = main_block(L);
+    lua_setallocf(L, talua_alloc_wrapped, s);
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* Internal to the Lua binding: the per-state allocator record that
+ * lua_Alloc receives as its ud, and the accounting around it. */
+#ifndef TA_LUA_LSTATE_H
+#define TA_LUA_LSTATE_H
+
+#include <stdbool.h>
+
+#include "ta_lua.h"
+
+#define TALUA_HIDDEN __attribute__((visibility("hidden")))
+
+typedef struct talua_state {
+    ta_tcache_t *tc;      /* explicit cache: the state is single-threaded */
+    ta_arena_t *arena;
+    bool own_arena;       /* destroyed with the state */
+    bool unsized_frees;   /* a failed shrink kept a block larger than Lua
+                             believes, so sized frees are no longer exact */
+    lua_Alloc prev_f;     /* installed mode: the allocator we wrap */
+    void *prev_ud;
+    void *main_block;     /* installed mode: freeing it ends the state */
+    size_t limit, baseline;
+    size_t in_use, peak;
+    uint64_t nalloc, nfree, nrealloc, nfail;
+    uint64_t type_count[TA_LUA_NTYPES];
+    uint64_t type_bytes[TA_LUA_NTYPES];
+} talua_state;
+
+/* lua_Alloc of states made by ta_lua_newstate. */
+TALUA_HIDDEN void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* lua_Alloc installed over another allocator by ta_lua_install. */
+TALUA_HIDDEN void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize,
+                                       size_t nsize);
+/* The record of L if L allocates through tunalloc, else NULL. */
+TALUA_HIDDEN talua_state *talua_of(lua_State *L);
+/* Fills the public stats view of a record. */
+TALUA_HIDDEN void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out);
+
+#endif

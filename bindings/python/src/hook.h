@@ -1,0 +1,53 @@
+/* The CPython allocator hook: tunalloc installed as a wrapper over the
+ * allocators in place for the RAW, MEM and OBJ domains and for pymalloc's
+ * arenas. Shared between the domain wrappers, the arena hook and the
+ * module glue. */
+#ifndef TUNALLOC_PY_HOOK_H
+#define TUNALLOC_PY_HOOK_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+
+#include "tunalloc.h"
+
+/* Index of each hookable domain; HOOK_ARENA is pymalloc's arena hook. */
+enum { HOOK_RAW, HOOK_MEM, HOOK_OBJ, HOOK_ARENA, HOOK_NDOMAINS };
+
+/* Installs the wrappers of domain d once (saving the allocator in place)
+ * and routes its new blocks to tunalloc. 0 or an errno value. */
+int hook_domain_enable(int d);
+/* Routes new blocks of domain d back to the saved allocator; frees of
+ * tunalloc's blocks keep reaching tunalloc. */
+void hook_domain_disable(int d);
+bool hook_domain_active(int d);
+bool hook_domain_installed(int d);
+/* True once MEM/OBJ allocate through the GIL-guarded explicit cache. */
+bool hook_gil_cache_used(void);
+/* Returns the shared cache's blocks to their arenas (before a purge). */
+void hook_flush_gil_cache(void);
+
+int hook_arena_enable(void);
+void hook_arena_disable(void);
+bool hook_arena_active(void);
+bool hook_arena_installed(void);
+/* The tunalloc arena that backs pymalloc's arenas, or NULL before the
+ * arena domain was first enabled. */
+ta_arena_t *hook_arena_backing(void);
+
+/* Nonzero while some thread has routed its allocations to an arena of
+ * its choice: the shared MEM/OBJ cache would bypass that choice. */
+void hook_thread_routing(int delta);
+
+/* True if p is a block tunalloc handed to one of the domain hooks, as
+ * opposed to foreign memory or a pymalloc block inside a tunalloc-backed
+ * pymalloc arena. */
+static inline bool hook_owns_block(void *p)
+{
+    if (!ta_owns(p))
+        return false;
+    ta_arena_t *backing = hook_arena_backing();
+    return backing == NULL || ta_arena_of(p) != backing;
+}
+
+#endif

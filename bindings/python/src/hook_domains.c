@@ -1,0 +1,213 @@
+/* PyMem_SetAllocator wrappers for the RAW, MEM and OBJ domains. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "hook.h"
+
+/* CPython 3.11 and older call MEM and OBJ with the (one, shared) GIL held
+ * and PYTHONMALLOC=debug enforces it, so one explicit cache guarded by the
+ * GIL is race-free there. From 3.12 (per-interpreter GIL) or without a
+ * GIL that proof is gone, and the thread-local path is used instead. */
+#if PY_VERSION_HEX < 0x030C0000 && !defined(Py_GIL_DISABLED)
+#define HOOK_GIL_CACHE 1
+#else
+#define HOOK_GIL_CACHE 0
+#endif
+
+typedef struct domain {
+    PyMemAllocatorDomain id;
+    PyMemAllocatorEx prev;
+    atomic_bool installed;
+    atomic_bool active;
+} domain_t;
+
+static domain_t domains[3] = {
+    {.id = PYMEM_DOMAIN_RAW},
+    {.id = PYMEM_DOMAIN_MEM},
+    {.id = PYMEM_DOMAIN_OBJ},
+};
+
+static ta_tcache_t *gil_cache;
+static atomic_int routing_threads;
+
+/* Read by allocation paths that may run in any thread. */
+static inline bool is_active(const domain_t *d)
+{
+    return atomic_load_explicit(&d->active, memory_order_relaxed);
+}
+
+/* Zero-size requests must still give distinct, freeable pointers. */
+static inline size_t nonzero(size_t size) { return size ? size : 1; }
+
+/* calloc's product must not wrap: a wrapped size would under-allocate. */
+static inline bool calloc_overflows(size_t n, size_t size)
+{
+    return size != 0 && n > SIZE_MAX / size;
+}
+
+void hook_thread_routing(int delta)
+{
+    atomic_fetch_add_explicit(&routing_threads, delta, memory_order_relaxed);
+}
+
+/* The GIL-guarded cache, or NULL when a thread chose its own arena (the
+ * shared cache would put that thread's objects in the wrong arena). */
+static inline ta_tcache_t *shared_cache(void)
+{
+    if (atomic_load_explicit(&routing_threads, memory_order_relaxed) != 0)
+        return NULL;
+    return gil_cache;
+}
+
+/* RAW runs without the GIL: only the thread-safe entry points are used. */
+static void *raw_malloc(void *ctx, size_t size)
+{
+    domain_t *d = ctx;
+    if (!is_active(d))
+        return d->prev.malloc(d->prev.ctx, size);
+    return ta_malloc(nonzero(size));
+}
+
+/* Zero-size counts map to one byte so the block is distinct. */
+static void *raw_calloc(void *ctx, size_t n, size_t size)
+{
+    domain_t *d = ctx;
+    if (!is_active(d))
+        return d->prev.calloc(d->prev.ctx, n, size);
+    if (calloc_overflows(n, size))
+        return NULL;
+    if (n == 0 || size == 0)
+        return ta_calloc(1, 1);
+    return ta_calloc(n, size);
+}
+
+/* A foreign block stays with its allocator: its old size is unknown, so
+ * it cannot be moved over by copying. */
+static void *raw_realloc(void *ctx, void *p, size_t size)
+{
+    domain_t *d = ctx;
+    if (p == NULL)
+        return raw_malloc(ctx, size);
+    if (hook_owns_block(p))
+        return ta_realloc(p, nonzero(size));
+    return d->prev.realloc(d->prev.ctx, p, size);
+}
+
+/* Ownership, not the enabled flag, decides: blocks made before disable()
+ * must still go back to tunalloc. */
+static void raw_free(void *ctx, void *p)
+{
+    domain_t *d = ctx;
+    if (p == NULL)
+        return;
+    if (hook_owns_block(p))
+        ta_free(p);
+    else
+        d->prev.free(d->prev.ctx, p);
+}
+
+#if HOOK_GIL_CACHE
+/* MEM/OBJ with the GIL held: the shared cache skips the TLS lookup. */
+static void *gil_malloc(void *ctx, size_t size)
+{
+    domain_t *d = ctx;
+    ta_tcache_t *tc = shared_cache();
+    if (!is_active(d) || tc == NULL)
+        return raw_malloc(ctx, size);
+    return ta_tcache_malloc(tc, nonzero(size));
+}
+
+/* Same contract as raw_calloc, through the shared cache. */
+static void *gil_calloc(void *ctx, size_t n, size_t size)
+{
+    domain_t *d = ctx;
+    ta_tcache_t *tc = shared_cache();
+    if (!is_active(d) || tc == NULL)
+        return raw_calloc(ctx, n, size);
+    if (calloc_overflows(n, size))
+        return NULL;
+    if (n == 0 || size == 0)
+        return ta_tcache_calloc(tc, 1, 1);
+    return ta_tcache_calloc(tc, n, size);
+}
+
+/* Same contract as raw_realloc, through the shared cache. */
+static void *gil_realloc(void *ctx, void *p, size_t size)
+{
+    ta_tcache_t *tc = shared_cache();
+    if (tc == NULL || p == NULL || !hook_owns_block(p))
+        return raw_realloc(ctx, p, size);
+    return ta_tcache_realloc(tc, p, nonzero(size));
+}
+
+/* Same contract as raw_free, through the shared cache. */
+static void gil_free(void *ctx, void *p)
+{
+    ta_tcache_t *tc = shared_cache();
+    if (tc == NULL || p == NULL || !hook_owns_block(p)) {
+        raw_free(ctx, p);
+        return;
+    }
+    ta_tcache_free(tc, p);
+}
+#endif
+
+/* The wrapper set for domain d, bound to its saved state. */
+static PyMemAllocatorEx wrapper_for(domain_t *d)
+{
+#if HOOK_GIL_CACHE
+    if (d->id != PYMEM_DOMAIN_RAW)
+        return (PyMemAllocatorEx){d, gil_malloc, gil_calloc, gil_realloc,
+                                  gil_free};
+#endif
+    return (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, raw_free};
+}
+
+/* The cache is made once, on the first MEM/OBJ enable, with the GIL held. */
+static int ensure_gil_cache(domain_t *d)
+{
+#if HOOK_GIL_CACHE
+    if (d->id != PYMEM_DOMAIN_RAW && gil_cache == NULL) {
+        gil_cache = ta_tcache_create(NULL);
+        if (gil_cache == NULL)
+            return errno ? errno : ENOMEM;
+    }
+#else
+    (void)d;
+#endif
+    return 0;
+}
+
+/* Called with the GIL held, which serialises enable/disable calls. */
+int hook_domain_enable(int i)
+{
+    domain_t *d = &domains[i];
+    int err = ensure_gil_cache(d);
+    if (err != 0)
+        return err;
+    if (!atomic_load(&d->installed)) {
+        PyMem_GetAllocator(d->id, &d->prev);
+        PyMemAllocatorEx mine = wrapper_for(d);
+        PyMem_SetAllocator(d->id, &mine);
+        atomic_store(&d->installed, true);
+    }
+    atomic_store(&d->active, true);
+    return 0;
+}
+
+/* The wrappers stay installed: live tunalloc blocks still need them. */
+void hook_domain_disable(int i) { atomic_store(&domains[i].active, false); }
+
+bool hook_domain_active(int i) { return atomic_load(&domains[i].active); }
+
+bool hook_domain_installed(int i) { return atomic_load(&domains[i].installed); }
+
+bool hook_gil_cache_used(void) { return HOOK_GIL_CACHE && gil_cache != NULL; }
+
+/* Called with the GIL held, so the shared cache is not in use meanwhile. */
+void hook_flush_gil_cache(void)
+{
+    if (gil_cache != NULL)
+        ta_tcache_flush(gil_cache);
+}

@@ -1,0 +1,210 @@
+"""Arena objects, the arenas sequence, use_arena() and new_allocator()."""
+import contextlib
+from collections.abc import Sequence
+from typing import Any, Dict, Iterator, Optional, Union
+
+from . import _hook
+from ._ctl import ffi, lib
+from ._ctlapi import ctl
+from ._stats import _walk, refresh
+
+
+def _decay_value(name: str, value: Optional[int]) -> int:
+    """None means "inherit the arenas.* default", as TA_DECAY_DEFAULT."""
+    if value is None:
+        return lib.TA_DECAY_DEFAULT
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if value < -1:
+        raise ValueError(f"{name} must be -1 (never), 0 (at once) or a "
+                         f"number of milliseconds, not {value}")
+    return value
+
+
+class Arena:
+    """One tunalloc arena (an independent heap), addressed by index.
+
+    Properties read and write the arena's settings through the control
+    namespace; ``stats`` returns its statistics as a dict.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: int) -> None:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"arena index must be an int, not {type(index).__name__}")
+        if index < 0:
+            raise ValueError(f"arena index must be >= 0, not {index}")
+        self._index = index
+
+    @classmethod
+    def create(cls, dirty_decay_ms: Optional[int] = None,
+               muzzy_decay_ms: Optional[int] = None, limit: int = 0) -> "Arena":
+        """Makes a new manual arena; decay None inherits the defaults,
+        limit caps its active bytes (0 = none)."""
+        opts = ffi.new("ta_arena_opts *")
+        lib.ta_arena_opts_init(opts)
+        opts.dirty_decay_ms = _decay_value("dirty_decay_ms", dirty_decay_ms)
+        opts.muzzy_decay_ms = _decay_value("muzzy_decay_ms", muzzy_decay_ms)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+        if not 0 <= limit < 1 << 64:
+            raise ValueError(f"limit must be a byte count >= 0, not {limit}")
+        opts.limit = limit
+        arena = lib.ta_arena_create(opts)
+        if arena == ffi.NULL:
+            err = ffi.errno
+            raise OSError(err, "ta_arena_create failed")
+        return cls(int(lib.ta_arena_index(arena)))
+
+    @property
+    def index(self) -> int:
+        """The arena's index in the control namespace (arena.<i>.*)."""
+        return self._index
+
+    def _name(self, leaf: str) -> str:
+        return f"arena.{self._index}.{leaf}"
+
+    @property
+    def dirty_decay_ms(self) -> int:
+        """Milliseconds before unused dirty pages are purged (-1 never)."""
+        return ctl(self._name("dirty_decay_ms"))
+
+    @dirty_decay_ms.setter
+    def dirty_decay_ms(self, value: int) -> None:
+        ctl(self._name("dirty_decay_ms"), value)
+
+    @property
+    def muzzy_decay_ms(self) -> int:
+        """Milliseconds before muzzy (lazily freed) pages are purged."""
+        return ctl(self._name("muzzy_decay_ms"))
+
+    @muzzy_decay_ms.setter
+    def muzzy_decay_ms(self, value: int) -> None:
+        ctl(self._name("muzzy_decay_ms"), value)
+
+    @property
+    def limit(self) -> int:
+        """Cap on the arena's active bytes; allocations past it fail. 0 = none."""
+        return ctl(self._name("limit"))
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        ctl(self._name("limit"), value)
+
+    @property
+    def stats(self) -> Dict[Any, Any]:
+        """Fresh statistics of this arena (stats.arenas.<i>.* as a dict)."""
+        refresh()
+        return _walk(f"stats.arenas.{self._index}")
+
+    @property
+    def allocated(self) -> int:
+        """Bytes in live blocks of this arena (small + large)."""
+        refresh()
+        base = f"stats.arenas.{self._index}"
+        return ctl(base + ".small.allocated") + ctl(base + ".large.allocated")
+
+    def purge(self) -> None:
+        """Returns all unused pages of the arena to the system now."""
+        ctl(self._name("purge"))
+
+    def decay(self) -> None:
+        """Purges what has aged past the decay times now."""
+        ctl(self._name("decay"))
+
+    def reset(self) -> None:
+        """Frees every block of the arena at once (manual arenas only);
+        pointers into it become invalid."""
+        ctl(self._name("reset"))
+
+    def destroy(self) -> None:
+        """Frees every block and unmaps the arena (manual arenas only)."""
+        ctl(self._name("destroy"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Arena) and other._index == self._index
+
+    def __hash__(self) -> int:
+        return hash(("tunalloc.Arena", self._index))
+
+    def __repr__(self) -> str:
+        try:
+            return (f"<tunalloc.Arena {self._index} "
+                    f"allocated={self.allocated} "
+                    f"dirty_decay_ms={self.dirty_decay_ms} "
+                    f"muzzy_decay_ms={self.muzzy_decay_ms} "
+                    f"limit={self.limit}>")
+        except (KeyError, ValueError, OSError):
+            return f"<tunalloc.Arena {self._index} (not in use)>"
+
+
+class Arenas(Sequence):
+    """The arena slots in use, as ``tunalloc.arenas``; ``arenas[0]`` is
+    the first automatic arena."""
+
+    def __len__(self) -> int:
+        return ctl("arenas.narenas")
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [Arena(i) for i in range(len(self))[index]]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"arena indexes are ints, not {type(index).__name__}")
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"arena index out of range (0..{n - 1})")
+        return Arena(index)
+
+    def __repr__(self) -> str:
+        return f"<tunalloc.arenas: {len(self)} arenas>"
+
+
+arenas = Arenas()
+
+
+def _index_of(arena: Union[Arena, int]) -> int:
+    if isinstance(arena, Arena):
+        return arena.index
+    return Arena(arena).index
+
+
+@contextlib.contextmanager
+def use_arena(arena: Union[Arena, int]) -> Iterator[Arena]:
+    """Routes the calling thread's allocations (including Python objects it
+    creates) into arena for the duration of the with block."""
+    index = _index_of(arena)
+    if index == _hook.backing_index():
+        raise ValueError("the arena backing pymalloc cannot take other blocks")
+    previous = ctl("thread.arena")
+    _hook.routing(1)
+    try:
+        ctl("thread.arena", index)
+        yield Arena(index)
+    finally:
+        ctl("thread.arena", previous)
+        _hook.routing(-1)
+
+
+def new_allocator(ffi_obj: Any, arena: Union[Arena, int, None] = None,
+                  should_clear_after_alloc: bool = True) -> Any:
+    """An ``ffi.new``-style allocator (see cffi's ffi.new_allocator) whose
+    buffers come from tunalloc, from arena if given."""
+    if not hasattr(ffi_obj, "new_allocator"):
+        raise TypeError("new_allocator needs a cffi.FFI instance")
+    if arena is None:
+        return ffi_obj.new_allocator(lib.ta_malloc, lib.ta_free,
+                                     should_clear_after_alloc)
+    index = _index_of(arena)
+    if lib.ta_arena_get(index) == ffi.NULL:
+        raise ValueError(f"no arena {index}")
+
+    def alloc(size: int) -> Any:
+        target = lib.ta_arena_get(index)
+        if target == ffi.NULL:
+            raise ValueError(f"arena {index} no longer exists")
+        return lib.ta_arena_malloc(target, size)
+
+    return ffi_obj.new_allocator(alloc, lib.ta_free, should_clear_after_alloc)

@@ -1,0 +1,19 @@
+"""Imported by the tunalloc_startup.pth hook when TUNALLOC_PYTHON is set,
+before the application's first import."""
+import os
+import sys
+
+
+def _enable_from_env() -> None:
+    """A bad TUNALLOC_PYTHON value is reported and ignored: the program
+    still runs, on its usual allocator."""
+    from . import _hooks
+    value = os.environ.get("TUNALLOC_PYTHON", "")
+    try:
+        _hooks.enable(_hooks.parse_env(value))
+    except (TypeError, ValueError, OSError) as exc:
+        print(f"tunalloc: TUNALLOC_PYTHON={value!r} ignored: {exc}",
+              file=sys.stderr)
+
+
+_enable_from_env()

@@ -1,0 +1,149 @@
+/*
+ * tunalloc: a memory allocator that runtimes plug in and scripts tune.
+ *
+ * Every public symbol carries the ta_ prefix. The preload build
+ * (libtunalloc.so) additionally exports the standard malloc family and
+ * jemalloc-compatible mallctl aliases.
+ */
+#ifndef TUNALLOC_H
+#define TUNALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TA_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define TA_API __attribute__((visibility("default")))
+#define TA_MALLOC_ATTR __attribute__((malloc))
+#else
+#define TA_API
+#define TA_MALLOC_ATTR
+#endif
+
+/* ---- The malloc family --------------------------------------------- */
+
+TA_API TA_MALLOC_ATTR void *ta_malloc(size_t size);
+TA_API TA_MALLOC_ATTR void *ta_calloc(size_t n, size_t size);
+TA_API void *ta_realloc(void *p, size_t size);
+TA_API void ta_free(void *p);
+/* size must be the size last requested for p (malloc/calloc/realloc);
+ * blocks from the aligned functions are freed with ta_free. */
+TA_API void ta_free_sized(void *p, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_aligned_alloc(size_t align, size_t size);
+TA_API int ta_posix_memalign(void **out, size_t align, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_memalign(size_t align, size_t size);
+TA_API size_t ta_malloc_usable_size(const void *p);
+
+/* Nonzero iff p lies inside memory tunalloc manages (live or free);
+ * lock-free, O(1), exact: never true for memory tunalloc did not map. */
+TA_API int ta_owns(const void *p);
+
+/* 0 if p is the start of a block tunalloc handed out and has not taken
+ * back into a slab or run; EINVAL otherwise. Never crashes. */
+TA_API int ta_check_ptr(const void *p);
+
+/* ---- Arenas --------------------------------------------------------- */
+
+typedef struct ta_arena ta_arena_t;
+
+/* Decay value meaning "inherit arenas.dirty_decay_ms / muzzy_decay_ms". */
+#define TA_DECAY_DEFAULT INT64_MIN
+
+typedef struct ta_arena_opts {
+    int64_t dirty_decay_ms; /* -1 never purge, 0 at once, TA_DECAY_DEFAULT */
+    int64_t muzzy_decay_ms;
+    size_t limit;           /* cap on active bytes; 0 = none */
+} ta_arena_opts;
+
+/* Fills opts with the defaults (inherited decay, no limit). */
+TA_API void ta_arena_opts_init(ta_arena_opts *opts);
+/* NULL opts = defaults. Returns NULL with errno set on failure. */
+TA_API ta_arena_t *ta_arena_create(const ta_arena_opts *opts);
+/* Releases every block of the arena and unmaps its memory. Only arenas
+ * made by ta_arena_create can be destroyed (EPERM otherwise); EBUSY if a
+ * thread still has it as its arena. */
+TA_API int ta_arena_destroy(ta_arena_t *arena);
+TA_API unsigned ta_arena_index(const ta_arena_t *arena);
+/* The arena with that index, or NULL. */
+TA_API ta_arena_t *ta_arena_get(unsigned index);
+/* The arena p was allocated from, or NULL if tunalloc does not own p. */
+TA_API ta_arena_t *ta_arena_of(const void *p);
+
+TA_API TA_MALLOC_ATTR void *ta_arena_malloc(ta_arena_t *arena, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_arena_calloc(ta_arena_t *arena, size_t n,
+                                            size_t size);
+TA_API void *ta_arena_realloc(ta_arena_t *arena, void *p, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_arena_aligned_alloc(ta_arena_t *arena,
+                                                   size_t align, size_t size);
+
+/* ---- Explicit caches -------------------------------------------------
+ * A cache is used by one thread at a time (the caller serialises), so
+ * allocation through it takes neither a lock nor a thread-local lookup. */
+
+typedef struct ta_tcache ta_tcache_t;
+
+/* arena NULL = the calling thread's arena. */
+TA_API ta_tcache_t *ta_tcache_create(ta_arena_t *arena);
+TA_API void ta_tcache_destroy(ta_tcache_t *tc);
+TA_API void ta_tcache_flush(ta_tcache_t *tc);
+TA_API ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc);
+TA_API TA_MALLOC_ATTR void *ta_tcache_malloc(ta_tcache_t *tc, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_tcache_calloc(ta_tcache_t *tc, size_t n,
+                                             size_t size);
+TA_API void *ta_tcache_realloc(ta_tcache_t *tc, void *p, size_t size);
+TA_API void ta_tcache_free(ta_tcache_t *tc, void *p);
+TA_API void ta_tcache_free_sized(ta_tcache_t *tc, void *p, size_t size);
+
+/* ---- Control namespace (mallctl equivalent) ---------------------------
+ * Returns 0 or an errno value: ENOENT, EINVAL, EPERM, EFAULT, EAGAIN,
+ * ENOMEM. */
+
+TA_API int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen);
+TA_API int ta_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
+TA_API int ta_ctl_bymib(const size_t *mib, size_t miblen, void *oldp,
+                        size_t *oldlenp, void *newp, size_t newlen);
+
+typedef enum ta_ctl_type {
+    TA_CTL_NODE = 0, /* interior node: has children */
+    TA_CTL_BOOL,     /* bool */
+    TA_CTL_UNSIGNED, /* unsigned */
+    TA_CTL_SIZE,     /* size_t */
+    TA_CTL_SSIZE,    /* ssize_t (decay times) */
+    TA_CTL_UINT64,   /* uint64_t */
+    TA_CTL_STRING,   /* const char * */
+    TA_CTL_POINTER,  /* void * (arenas.lookup input) */
+    TA_CTL_ACTION    /* no data: writing nothing triggers it */
+} ta_ctl_type;
+
+#define TA_CTL_READ 1u
+#define TA_CTL_WRITE 2u
+
+typedef struct ta_ctl_info {
+    const char *name;  /* this component: "purge", or "<i>" for an index */
+    ta_ctl_type type;
+    unsigned mode;     /* TA_CTL_READ | TA_CTL_WRITE; 0 for nodes */
+    const char *doc;   /* one line */
+} ta_ctl_info;
+
+/* The child number `index` of the node `node` ("" = root; indexes may be
+ * given as numbers or as "<i>"). 0, or ENOENT past the last child or for
+ * an unknown node. */
+TA_API int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out);
+
+typedef void ta_write_cb(void *opaque, const char *text);
+/* opts: letters as malloc_stats_print ("J" JSON, "g" no general info,
+ * "m" no merged arena stats, "a" no per-arena stats, "b" no bins,
+ * "l" no large classes); write_cb NULL writes to stderr. */
+TA_API void ta_stats_print(ta_write_cb *write_cb, void *opaque,
+                           const char *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,511 @@
+/* The public allocation entry points. The fast paths pop or push a
+ * thread-cache stack with no lock, no system call and no atomic; all else
+ * is in out-of-line slow paths. */
+#include <errno.h>
+#include <string.h>
+
+#include "background.h"
+#include "check.h"
+#include "init.h"
+#include "opts.h"
+#include "owner_map.h"
+#include "thread.h"
+
+/* ---- shared slow paths ---------------------------------------------- */
+
+static void *arena_alloc(arena_t *a, size_t size, bool zero)
+{
+    if (!a)
+        return NULL;
+    if (size <= SMALL_MAX)
+        return ta_bin_alloc(a, size_class(size), zero);
+    return ta_large_alloc(a, size, 0, zero);
+}
+
+static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
+{
+    if (size <= TCACHE_MAX) {
+        unsigned cls = size_class(size);
+        cache_bin_t *cb = &tc->bins[cls];
+        if (!cb->ncached)
+            return ta_tcache_alloc_slow(tc, cls, zero);
+        cb->nalloc++;
+        void *p = cb->stack[--cb->ncached];
+        if (zero)
+            memset(p, 0, size);
+        return p;
+    }
+    void *p = ta_large_alloc(tc->arena, size, 0, zero);
+    if (p)
+        tc->uncached_allocated += ta_large_usize(p);
+    return p;
+}
+
+static void *set_enomem(void *p)
+{
+    if (unlikely(!p))
+        errno = ENOMEM;
+    return p;
+}
+
+NOINLINE static void *malloc_slow(size_t size, bool zero)
+{
+    if (!ta_ensure_init())
+        return set_enomem(NULL);
+    if (unlikely(atomic_load_explicit(&ta_background_pending, memory_order_relaxed)))
+        ta_background_maybe_start();
+    tcache_t *tc = ta_thread_tcache_slow();
+    void *p = tc ? tcache_alloc(tc, size, zero) : arena_alloc(ta_thread_arena(), size, zero);
+    return set_enomem(p);
+}
+
+/* A block that no cache may keep goes back to its bin or run. */
+static void dalloc_direct(void *p, unsigned cls)
+{
+    if (cls < NBINS)
+        ta_bin_dalloc(segment_of(p)->arena, cls, p);
+    else
+        ta_large_dalloc(p);
+}
+
+static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
+{
+    if (tag < NCACHED_CLASSES) {
+        if (tc)
+            ta_tcache_dalloc_slow(tc, p, tag);
+        else
+            dalloc_direct(p, tag);
+    } else if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES) {
+        if (tc)
+            tc->uncached_deallocated += ta_class_size[tag - PB_MANUAL];
+        dalloc_direct(p, tag - PB_MANUAL);
+    } else if (tag == PB_LARGE) {
+        if (tc)
+            tc->uncached_deallocated += ta_large_usize(p);
+        ta_large_dalloc(p);
+    } else {
+        ta_report_bad_free(p);
+    }
+}
+
+static unsigned tag_of(const void *p)
+{
+    const segment_t *seg = segment_of(p);
+    return seg->page_bin[page_index(seg, p)];
+}
+
+NOINLINE static void free_slow(void *p)
+{
+    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
+        ta_report_bad_free(p);
+        return;
+    }
+    dalloc_tagged(ta_thread_tcache_slow(), p, tag_of(p));
+}
+
+/* ---- malloc family ---------------------------------------------------- */
+
+void *ta_malloc(size_t size)
+{
+    tcache_t *tc = ta_tls_tcache;
+    if (likely(size <= TCACHE_MAX)) {
+        cache_bin_t *cb = &tc->bins[size_class(size)];
+        if (likely(cb->ncached)) {
+            cb->nalloc++;
+            return cb->stack[--cb->ncached];
+        }
+    }
+    return malloc_slow(size, false);
+}
+
+void *ta_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    tcache_t *tc = ta_tls_tcache;
+    if (likely(total <= TCACHE_MAX)) {
+        cache_bin_t *cb = &tc->bins[size_class(total)];
+        if (likely(cb->ncached)) {
+            cb->nalloc++;
+            return memset(cb->stack[--cb->ncached], 0, total);
+        }
+    }
+    return malloc_slow(total, true);
+}
+
+void ta_free(void *p)
+{
+    if (unlikely(!p))
+        return;
+    unsigned tag = tag_of(p);
+    tcache_t *tc = ta_tls_tcache;
+    if (likely(tag < NCACHED_CLASSES) && likely(!ta_opt.check)) {
+        cache_bin_t *cb = &tc->bins[tag];
+        if (likely(cb->ncached < cb->cap)) {
+            cb->stack[cb->ncached++] = p;
+            cb->nfree++;
+            return;
+        }
+    }
+    free_slow(p);
+}
+
+/* The class comes from the size, so the block's metadata is not read. */
+void ta_free_sized(void *p, size_t size)
+{
+    if (unlikely(!p))
+        return;
+    tcache_t *tc = ta_tls_tcache;
+    if (likely(size <= TCACHE_MAX) && likely(!ta_opt.check)) {
+        cache_bin_t *cb = &tc->bins[size_class(size)];
+        if (likely(cb->ncached < cb->cap)) {
+            cb->stack[cb->ncached++] = p;
+            cb->nfree++;
+            return;
+        }
+    }
+    if (unlikely(ta_opt.check) && !ta_check_size(p, size)) {
+        ta_report_bad_free(p);
+        return;
+    }
+    free_slow(p);
+}
+
+size_t ta_malloc_usable_size(const void *p)
+{
+    if (!p || (ta_opt.check && ta_check_ptr(p)))
+        return 0;
+    unsigned tag = tag_of(p);
+    if (tag < NCACHED_CLASSES)
+        return ta_class_size[tag];
+    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES)
+        return ta_class_size[tag - PB_MANUAL];
+    return tag == PB_LARGE ? ta_large_usize(p) : 0;
+}
+
+int ta_owns(const void *p) { return ta_owner_map_get(p); }
+
+/* ---- realloc ---------------------------------------------------------- */
+
+/* Where a reallocation's new block comes from: a given cache, a given
+ * arena, or the calling thread's default. */
+typedef struct alloc_src {
+    tcache_t *tc;
+    arena_t *arena;
+} alloc_src_t;
+
+static void *src_alloc(alloc_src_t src, size_t size)
+{
+    if (src.tc)
+        return set_enomem(tcache_alloc(src.tc, size, false));
+    if (src.arena)
+        return set_enomem(arena_alloc(src.arena, size, false));
+    return ta_malloc(size);
+}
+
+static void src_free(alloc_src_t src, void *p)
+{
+    if (src.tc)
+        ta_tcache_free((ta_tcache_t *)src.tc, p);
+    else
+        ta_free(p);
+}
+
+/* Same class for small blocks, or a large run/huge mapping resized where
+ * it stands; else a move. */
+static void *realloc_impl(void *p, size_t size, alloc_src_t src)
+{
+    if (!p)
+        return src_alloc(src, size);
+    if (!size) {
+        src_free(src, p);
+        return NULL;
+    }
+    if (ta_opt.check && ta_check_ptr(p)) {
+        ta_report_bad_free(p);
+        errno = EINVAL;
+        return NULL;
+    }
+    unsigned tag = tag_of(p);
+    unsigned cls = tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
+    size_t old = ta_malloc_usable_size(p);
+    if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
+        return p;
+    if (cls >= NBINS && size > SMALL_MAX) {
+        void *q = ta_large_ralloc_in_place(p, size);
+        if (q)
+            return q;
+    }
+    void *q = src_alloc(src, size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < size ? old : size);
+    src_free(src, p);
+    return q;
+}
+
+void *ta_realloc(void *p, size_t size)
+{
+    return realloc_impl(p, size, (alloc_src_t){NULL, NULL});
+}
+
+/* ---- aligned ---------------------------------------------------------- */
+
+/* Small classes whose size is a multiple of align give aligned regions
+ * (slabs are page aligned); bigger alignments take an aligned page run. */
+static void *aligned_impl(size_t align, size_t size, alloc_src_t src)
+{
+    if (align <= QUANTUM)
+        return src_alloc(src, size);
+    if (size > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!ta_ensure_init()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (align <= ta_page && size <= SMALL_MAX) {
+        unsigned cls = size_class(align_up(size ? size : 1, align));
+        while (cls < NBINS && ta_class_size[cls] % align)
+            cls++;
+        if (cls < NBINS)
+            return src_alloc(src, ta_class_size[cls]);
+    }
+    arena_t *a = src.tc ? src.tc->arena : src.arena ? src.arena : ta_thread_arena();
+    if (!a) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return set_enomem(ta_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1, align, false));
+}
+
+void *ta_aligned_alloc(size_t align, size_t size)
+{
+    if (!is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_impl(align, size, (alloc_src_t){NULL, NULL});
+}
+
+void *ta_memalign(size_t align, size_t size) { return ta_aligned_alloc(align, size); }
+
+int ta_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!out || !is_pow2(align) || align % sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned_impl(align, size, (alloc_src_t){NULL, NULL});
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+/* ---- explicit arenas -------------------------------------------------- */
+
+void ta_arena_opts_init(ta_arena_opts *opts)
+{
+    opts->dirty_decay_ms = TA_DECAY_DEFAULT;
+    opts->muzzy_decay_ms = TA_DECAY_DEFAULT;
+    opts->limit = 0;
+}
+
+static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ms >= -1; }
+
+ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
+{
+    if (opts && (!decay_valid(opts->dirty_decay_ms) || !decay_valid(opts->muzzy_decay_ms))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!ta_ensure_init()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    arena_t *a = ta_arena_new(true, opts);
+    if (!a)
+        errno = EAGAIN;
+    return (ta_arena_t *)a;
+}
+
+/* Only pointers that are live entries of the arena table count. */
+static arena_t *valid_arena(const ta_arena_t *arena)
+{
+    if (!arena || !atomic_load(&ta_initialized))
+        return NULL;
+    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load_explicit(&ta_arenas[i], memory_order_acquire) == &arena->a)
+            return (arena_t *)&arena->a;
+    return NULL;
+}
+
+int ta_arena_destroy(ta_arena_t *arena)
+{
+    arena_t *a = valid_arena(arena);
+    return a ? ta_arena_destroy_internal(a) : EINVAL;
+}
+
+unsigned ta_arena_index(const ta_arena_t *arena) { return arena->a.index; }
+
+ta_arena_t *ta_arena_get(unsigned index)
+{
+    if (index >= MAX_ARENAS || !ta_ensure_init())
+        return NULL;
+    return (ta_arena_t *)ta_arena_get_or_create(index);
+}
+
+ta_arena_t *ta_arena_of(const void *p)
+{
+    if (!p || !ta_owns(p))
+        return NULL;
+    return (ta_arena_t *)segment_of(p)->arena;
+}
+
+void *ta_arena_malloc(ta_arena_t *arena, size_t size)
+{
+    if (!arena) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return set_enomem(arena_alloc(&arena->a, size, false));
+}
+
+void *ta_arena_calloc(ta_arena_t *arena, size_t n, size_t size)
+{
+    size_t total;
+    if (!arena || __builtin_mul_overflow(n, size, &total)) {
+        errno = arena ? ENOMEM : EINVAL;
+        return NULL;
+    }
+    return set_enomem(arena_alloc(&arena->a, total, true));
+}
+
+void *ta_arena_realloc(ta_arena_t *arena, void *p, size_t size)
+{
+    if (!arena) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return realloc_impl(p, size, (alloc_src_t){NULL, &arena->a});
+}
+
+void *ta_arena_aligned_alloc(ta_arena_t *arena, size_t align, size_t size)
+{
+    if (!arena || !is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_impl(align, size, (alloc_src_t){NULL, &arena->a});
+}
+
+/* ---- explicit caches -------------------------------------------------- */
+
+ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
+{
+    if (!ta_ensure_init()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    arena_t *a = arena ? &arena->a : ta_thread_arena();
+    tcache_t *tc = a ? ta_tcache_new(a, false) : NULL;
+    if (!tc)
+        errno = ENOMEM;
+    return (ta_tcache_t *)tc;
+}
+
+void ta_tcache_destroy(ta_tcache_t *tc)
+{
+    if (tc)
+        ta_tcache_delete(&tc->t);
+}
+
+void ta_tcache_flush(ta_tcache_t *tc)
+{
+    if (tc)
+        ta_tcache_flush_all(&tc->t);
+}
+
+ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc) { return (ta_arena_t *)tc->t.arena; }
+
+void *ta_tcache_malloc(ta_tcache_t *tcache, size_t size)
+{
+    tcache_t *tc = &tcache->t;
+    if (likely(size <= TCACHE_MAX)) {
+        cache_bin_t *cb = &tc->bins[size_class(size)];
+        if (likely(cb->ncached)) {
+            cb->nalloc++;
+            return cb->stack[--cb->ncached];
+        }
+    }
+    return set_enomem(tcache_alloc(tc, size, false));
+}
+
+void *ta_tcache_calloc(ta_tcache_t *tcache, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return set_enomem(tcache_alloc(&tcache->t, total, true));
+}
+
+void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
+{
+    return realloc_impl(p, size, (alloc_src_t){&tcache->t, NULL});
+}
+
+/* Blocks of the cache's own manual arena may be cached here; other
+ * manual arenas' blocks go straight back so those arenas stay
+ * destroyable. */
+void ta_tcache_free(ta_tcache_t *tcache, void *p)
+{
+    if (unlikely(!p))
+        return;
+    tcache_t *tc = &tcache->t;
+    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
+        ta_report_bad_free(p);
+        return;
+    }
+    unsigned tag = tag_of(p);
+    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
+        segment_of(p)->arena == tc->arena)
+        tag -= PB_MANUAL;
+    if (likely(tag < NCACHED_CLASSES)) {
+        cache_bin_t *cb = &tc->bins[tag];
+        if (likely(cb->ncached < cb->cap)) {
+            cb->stack[cb->ncached++] = p;
+            cb->nfree++;
+            return;
+        }
+    }
+    dalloc_tagged(tc, p, tag);
+}
+
+void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
+{
+    if (unlikely(!p))
+        return;
+    tcache_t *tc = &tcache->t;
+    if (likely(size <= TCACHE_MAX) && likely(!ta_opt.check)) {
+        cache_bin_t *cb = &tc->bins[size_class(size)];
+        if (likely(cb->ncached < cb->cap)) {
+            cb->stack[cb->ncached++] = p;
+            cb->nfree++;
+            return;
+        }
+    }
+    if (unlikely(ta_opt.check) && !ta_check_size(p, size)) {
+        ta_report_bad_free(p);
+        return;
+    }
+    ta_tcache_free(tcache, p);
+}

@@ -1,0 +1,217 @@
+/* The arena table: creation on demand, the choice of arena for a new
+ * thread, reset/destroy of manual arenas, and fork handling of their
+ * locks. */
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "base.h"
+#include "init.h"
+#include "opts.h"
+
+_Atomic(arena_t *) ta_arenas[MAX_ARENAS];
+_Atomic unsigned ta_narenas_total;
+unsigned ta_narenas_auto;
+_Atomic int64_t ta_default_dirty_decay_ms = 10000;
+_Atomic int64_t ta_default_muzzy_decay_ms = 0;
+
+static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_opts *opts)
+{
+    mutex_init(&a->lock);
+    a->index = index;
+    a->manual = manual;
+    int64_t dirty = atomic_load(&ta_default_dirty_decay_ms);
+    int64_t muzzy = atomic_load(&ta_default_muzzy_decay_ms);
+    size_t limit = ta_opt.arena_limit;
+    if (opts) {
+        if (opts->dirty_decay_ms != TA_DECAY_DEFAULT)
+            dirty = opts->dirty_decay_ms;
+        if (opts->muzzy_decay_ms != TA_DECAY_DEFAULT)
+            muzzy = opts->muzzy_decay_ms;
+        limit = opts->limit;
+    }
+    atomic_store(&a->dirty_decay_ms, dirty);
+    atomic_store(&a->muzzy_decay_ms, muzzy);
+    atomic_store(&a->limit, limit);
+    a->created_ms = ta_os_now_ms();
+    for (int k = 0; k < 2; k++)
+        a->lru[k].u.f.lru_next = a->lru[k].u.f.lru_prev = &a->lru[k];
+    for (unsigned c = 0; c < NBINS; c++)
+        mutex_init(&a->bins[c].lock);
+}
+
+/* Takes a table slot and publishes a new arena in it; global lock held. */
+static arena_t *arena_create_locked(unsigned index, bool manual, const ta_arena_opts *opts)
+{
+    arena_t *a = ta_base_alloc(sizeof(arena_t));
+    if (!a)
+        return NULL;
+    arena_init(a, index, manual, opts);
+    ctr_set(&a->stats.metadata, 0);
+    atomic_store_explicit(&ta_arenas[index], a, memory_order_release);
+    if (index >= atomic_load(&ta_narenas_total))
+        atomic_store_explicit(&ta_narenas_total, index + 1, memory_order_release);
+    return a;
+}
+
+arena_t *ta_arena_get_or_create(unsigned index)
+{
+    arena_t *a = atomic_load_explicit(&ta_arenas[index], memory_order_acquire);
+    if (a || index >= ta_narenas_auto)
+        return a;
+    mutex_lock(&ta_global_lock);
+    a = atomic_load_explicit(&ta_arenas[index], memory_order_acquire);
+    if (!a)
+        a = arena_create_locked(index, false, NULL);
+    mutex_unlock(&ta_global_lock);
+    return a;
+}
+
+/* Fewest bound threads wins; unused slots count as empty arenas. */
+arena_t *ta_arena_choose(void)
+{
+    unsigned best = 0, best_load = UINT32_MAX;
+    for (unsigned i = 0; i < ta_narenas_auto; i++) {
+        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        unsigned load = a ? atomic_load_explicit(&a->nthreads, memory_order_relaxed) : 0;
+        if (load < best_load) {
+            best = i;
+            best_load = load;
+            if (!load)
+                break;
+        }
+    }
+    arena_t *a = ta_arena_get_or_create(best);
+    return a ? a : ta_arena_get_or_create(0);
+}
+
+arena_t *ta_arena_new(bool manual, const ta_arena_opts *opts)
+{
+    mutex_lock(&ta_global_lock);
+    arena_t *a = NULL;
+    for (unsigned i = ta_narenas_auto; i < MAX_ARENAS; i++) {
+        if (!atomic_load_explicit(&ta_arenas[i], memory_order_acquire)) {
+            a = arena_create_locked(i, manual, opts);
+            break;
+        }
+    }
+    mutex_unlock(&ta_global_lock);
+    return a;
+}
+
+void ta_arena_note_active(arena_t *a)
+{
+    uint64_t active = ctr_get(&a->stats.pactive) << ta_lg_page;
+    if (active > ctr_get(&a->stats.peak_active))
+        ctr_set(&a->stats.peak_active, active);
+}
+
+static void lock_all(arena_t *a)
+{
+    for (unsigned c = 0; c < NBINS; c++)
+        mutex_lock(&a->bins[c].lock);
+    mutex_lock(&a->lock);
+}
+
+static void unlock_all(arena_t *a)
+{
+    mutex_unlock(&a->lock);
+    for (unsigned c = 0; c < NBINS; c++)
+        mutex_unlock(&a->bins[c].lock);
+}
+
+/* Unmaps every segment and huge mapping, counting what was live as
+ * freed so nmalloc - ndalloc stays equal to the current counts. */
+static void discard_all(arena_t *a)
+{
+    for (unsigned c = 0; c < NBINS; c++) {
+        bin_t *bin = &a->bins[c];
+        ctr_add(&bin->stats.ndalloc, ctr_get(&bin->stats.curregs));
+        ctr_set(&bin->stats.curregs, 0);
+        ctr_set(&bin->stats.curslabs, 0);
+        bin->cur = bin->nonfull = NULL;
+    }
+    for (unsigned j = 0; j < NLEXTENTS; j++) {
+        large_stats_t *ls = &a->stats.lstats[j];
+        ctr_add(&ls->ndalloc, ctr_get(&ls->curlextents));
+        ctr_set(&ls->curlextents, 0);
+    }
+    segment_t *lists[3] = {a->segments, a->huge_live, a->huge_cache}, *next;
+    for (int k = 0; k < 3; k++)
+        for (segment_t *s = lists[k]; s; s = next) {
+            next = s->next;
+            ta_segment_unmap(s);
+        }
+    a->segments = a->huge_live = a->huge_cache = NULL;
+    memset(a->avail, 0, sizeof(a->avail));
+    for (int k = 0; k < 2; k++)
+        a->lru[k].u.f.lru_next = a->lru[k].u.f.lru_prev = &a->lru[k];
+    counter_t *zero[] = {&a->stats.pactive, &a->stats.pdirty, &a->stats.pmuzzy,
+                         &a->stats.mapped, &a->stats.retained, &a->stats.metadata,
+                         &a->stats.large_allocated};
+    for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+        ctr_set(zero[i], 0);
+}
+
+static int check_resettable(arena_t *a)
+{
+    if (!a->manual)
+        return EPERM;
+    if (atomic_load_explicit(&a->nthreads, memory_order_relaxed))
+        return EBUSY;
+    return 0;
+}
+
+int ta_arena_reset(arena_t *a)
+{
+    int err = check_resettable(a);
+    if (err)
+        return err;
+    lock_all(a);
+    discard_all(a);
+    unlock_all(a);
+    return 0;
+}
+
+int ta_arena_destroy_internal(arena_t *a)
+{
+    mutex_lock(&ta_global_lock);
+    int err = check_resettable(a);
+    if (!err) {
+        atomic_store_explicit(&ta_arenas[a->index], NULL, memory_order_release);
+        lock_all(a);
+        discard_all(a);
+        unlock_all(a);
+    }
+    mutex_unlock(&ta_global_lock);
+    if (!err)
+        ta_base_free(a, sizeof(arena_t));
+    return err;
+}
+
+void ta_arena_prefork(void)
+{
+    unsigned n = atomic_load(&ta_narenas_total);
+    for (unsigned i = 0; i < n; i++) {
+        arena_t *a = atomic_load(&ta_arenas[i]);
+        if (a)
+            lock_all(a);
+    }
+}
+
+void ta_arena_postfork(bool child)
+{
+    unsigned n = atomic_load(&ta_narenas_total);
+    for (unsigned i = 0; i < n; i++) {
+        arena_t *a = atomic_load(&ta_arenas[i]);
+        if (!a)
+            continue;
+        if (!child) {
+            unlock_all(a);
+            continue;
+        }
+        mutex_init(&a->lock);
+        for (unsigned c = 0; c < NBINS; c++)
+            mutex_init(&a->bins[c].lock);
+    }
+}

@@ -1,0 +1,106 @@
+/* Arenas: independent heaps, each with its own lock, page runs, bins of
+ * slabs, decay state and statistics. Threads are spread across the
+ * automatic arenas; manual ones are created and destroyed on request. */
+#ifndef TA_ARENA_H
+#define TA_ARENA_H
+
+#include "common.h"
+#include "extent.h"
+#include "lock.h"
+#include "sizeclass.h"
+
+/* Free runs are listed by size: classes of page counts, exact up to 8. */
+#define NPAGE_CLASSES 48
+
+typedef struct bin_stats {
+    counter_t nmalloc, ndalloc, nrequests;
+    counter_t curregs, curslabs, nslabs;
+    counter_t nfills, nflushes;
+} bin_stats_t;
+
+typedef struct bin {
+    mutex_t lock;
+    extent_t *cur;     /* slab that allocations come from first */
+    extent_t *nonfull; /* other slabs with free regions */
+    bin_stats_t stats;
+} CACHE_ALIGNED bin_t;
+
+typedef struct large_stats {
+    counter_t nmalloc, ndalloc, nrequests, curlextents;
+} large_stats_t;
+
+typedef struct arena_stats {
+    counter_t pactive, pdirty, pmuzzy;    /* pages */
+    counter_t mapped, retained, metadata; /* bytes */
+    counter_t large_allocated;            /* bytes, large and huge */
+    counter_t dirty_npurge, dirty_nmadvise, dirty_purged;
+    counter_t muzzy_npurge, muzzy_nmadvise, muzzy_purged;
+    counter_t peak_active;                /* bytes */
+    counter_t tcache_bytes;               /* not maintained live; see ctl */
+    large_stats_t lstats[NLEXTENTS];
+} arena_stats_t;
+
+typedef struct arena {
+    mutex_t lock; /* page runs, segments, large/huge, decay */
+    unsigned index;
+    bool manual;
+    _Atomic int64_t dirty_decay_ms, muzzy_decay_ms;
+    _Atomic size_t limit;     /* active bytes cap, 0 = none */
+    _Atomic unsigned nthreads; /* threads and caches bound to it */
+    uint64_t created_ms;
+    uint64_t decay_ticks;
+    uint64_t next_decay_ms;   /* earliest time decay may find work */
+    segment_t *segments;
+    segment_t *huge_live;
+    segment_t *huge_cache;    /* freed huge mappings kept dirty, newest first */
+    extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
+    extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
+    arena_stats_t stats;
+    bin_t bins[NBINS];
+} arena_t;
+
+struct ta_arena {
+    arena_t a;
+};
+
+extern HIDDEN _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
+extern HIDDEN _Atomic unsigned ta_narenas_total; /* slots ever used */
+extern HIDDEN unsigned ta_narenas_auto;
+extern HIDDEN _Atomic int64_t ta_default_dirty_decay_ms, ta_default_muzzy_decay_ms;
+
+HIDDEN arena_t *ta_arena_get_or_create(unsigned index);
+/* The least loaded automatic arena, for a new thread. */
+HIDDEN arena_t *ta_arena_choose(void);
+HIDDEN arena_t *ta_arena_new(bool manual, const ta_arena_opts *opts);
+/* Frees every allocation of the arena; destroy also unmaps and retires it. */
+HIDDEN int ta_arena_reset(arena_t *a);
+HIDDEN int ta_arena_destroy_internal(arena_t *a);
+HIDDEN bool ta_arena_over_limit(arena_t *a, size_t extra_pages);
+HIDDEN void ta_arena_note_active(arena_t *a);
+HIDDEN void ta_arena_prefork(void);
+HIDDEN void ta_arena_postfork(bool child);
+
+/* Small allocation straight from a bin (locks it). */
+HIDDEN void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero);
+/* Fills up to n regions into out; returns how many. */
+HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
+/* Returns regions to their slabs; all must belong to (a, cls). Bin locked. */
+HIDDEN void ta_bin_dalloc_locked(arena_t *a, unsigned cls, void *p);
+HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
+
+/* Large runs (SMALL_MAX, LARGE_MAX] and huge mappings above. */
+HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);
+HIDDEN void ta_large_dalloc(void *p);
+HIDDEN size_t ta_large_usize(const void *p);
+HIDDEN void *ta_large_ralloc_in_place(void *p, size_t size);
+HIDDEN void ta_huge_dalloc(segment_t *seg);
+/* Unmaps cached huge mappings freed before `before`; arena lock held,
+ * dropped around munmap. */
+HIDDEN void ta_huge_purge(arena_t *a, uint64_t before);
+
+/* Decay: purge what has aged past the arena's decay times. */
+HIDDEN void ta_decay_tick(arena_t *a);
+HIDDEN void ta_decay_run(arena_t *a, bool force_all);
+HIDDEN void ta_decay_after_free(arena_t *a);
+
+#endif

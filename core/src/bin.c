@@ -1,0 +1,153 @@
+/* Bins: per arena and size class, the slabs that small regions come from.
+ * A bin has its own lock so threads filling different classes of one
+ * arena do not contend; slabs come from and return to the arena's runs. */
+#include <string.h>
+
+#include "arena.h"
+
+static void nonfull_push(bin_t *bin, extent_t *e)
+{
+    e->prev = NULL;
+    e->next = bin->nonfull;
+    if (bin->nonfull)
+        bin->nonfull->prev = e;
+    bin->nonfull = e;
+}
+
+static void nonfull_remove(bin_t *bin, extent_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        bin->nonfull = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+}
+
+static uint8_t class_tag(const arena_t *a, unsigned cls)
+{
+    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
+}
+
+/* A fresh slab for the bin; bin lock held, arena lock taken inside. */
+static extent_t *slab_new(arena_t *a, unsigned cls)
+{
+    const bin_info_t *bi = &ta_bin_info[cls];
+    bool zeroed;
+    mutex_lock(&a->lock);
+    extent_t *e = ta_extent_alloc(a, bi->slab_pages, 1, &zeroed);
+    if (e) {
+        e->state = EXT_SLAB;
+        e->cls = (uint8_t)cls;
+        e->nfree = (uint16_t)bi->nregs;
+        e->nfresh = (uint16_t)bi->nregs;
+        e->u.s.free_list = NULL;
+        ta_extent_map(extent_segment(e), e, class_tag(a, cls), true);
+        ta_decay_tick(a);
+    }
+    mutex_unlock(&a->lock);
+    if (e) {
+        ctr_add(&a->bins[cls].stats.nslabs, 1);
+        ctr_add(&a->bins[cls].stats.curslabs, 1);
+    }
+    return e;
+}
+
+/* Makes bin->cur a slab with a free region: a non-full one, else new. */
+static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
+{
+    extent_t *e = bin->nonfull;
+    if (e)
+        nonfull_remove(bin, e);
+    else
+        e = slab_new(a, cls);
+    if (e)
+        bin->cur = e;
+    return e;
+}
+
+/* Reused regions first (warm in cache), then never-used ones in order. */
+static void *slab_take(extent_t *e, const bin_info_t *bi)
+{
+    void *p = e->u.s.free_list;
+    if (p) {
+        e->u.s.free_list = *(void **)p;
+    } else {
+        char *base = extent_addr(extent_segment(e), e);
+        p = base + (size_t)(bi->nregs - e->nfresh) * bi->size;
+        e->nfresh--;
+    }
+    e->nfree--;
+    return p;
+}
+
+unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
+{
+    bin_t *bin = &a->bins[cls];
+    const bin_info_t *bi = &ta_bin_info[cls];
+    unsigned got = 0;
+    mutex_lock(&bin->lock);
+    while (got < n) {
+        extent_t *e = bin->cur;
+        if ((!e || !e->nfree) && !(e = next_slab(a, bin, cls)))
+            break;
+        while (got < n && e->nfree)
+            out[got++] = slab_take(e, bi);
+    }
+    ctr_add(&bin->stats.nmalloc, got);
+    ctr_add(&bin->stats.curregs, got);
+    ctr_add(&bin->stats.nfills, 1);
+    mutex_unlock(&bin->lock);
+    return got;
+}
+
+void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero)
+{
+    void *p;
+    if (!ta_bin_fill(a, cls, &p, 1))
+        return NULL;
+    ctr_add(&a->bins[cls].stats.nrequests, 1);
+    if (zero)
+        memset(p, 0, ta_bin_info[cls].size);
+    return p;
+}
+
+/* Gives an empty slab's pages back to the arena; bin lock held. */
+static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
+{
+    ctr_sub(&bin->stats.curslabs, 1);
+    mutex_lock(&a->lock);
+    ta_extent_free(a, e);
+    ta_decay_after_free(a);
+    mutex_unlock(&a->lock);
+}
+
+void ta_bin_dalloc_locked(arena_t *a, unsigned cls, void *p)
+{
+    bin_t *bin = &a->bins[cls];
+    segment_t *seg = segment_of(p);
+    extent_t *e = extent_of(seg, p);
+    *(void **)p = e->u.s.free_list;
+    e->u.s.free_list = p;
+    bool was_full = e->nfree == 0;
+    e->nfree++;
+    ctr_add(&bin->stats.ndalloc, 1);
+    ctr_sub(&bin->stats.curregs, 1);
+    if (e == bin->cur)
+        return;
+    if (e->nfree == ta_bin_info[cls].nregs) {
+        if (!was_full)
+            nonfull_remove(bin, e);
+        slab_release(a, bin, e);
+    } else if (was_full) {
+        nonfull_push(bin, e);
+    }
+}
+
+void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
+{
+    bin_t *bin = &a->bins[cls];
+    mutex_lock(&bin->lock);
+    ta_bin_dalloc_locked(a, cls, p);
+    mutex_unlock(&bin->lock);
+}

@@ -1,0 +1,110 @@
+/* Validation of pointers handed back to the allocator. It reads metadata
+ * only behind the owner map and under the lock that guards it, so a
+ * foreign or stale pointer yields EINVAL rather than a crash. */
+#include <errno.h>
+
+#include "arena.h"
+#include "check.h"
+#include "owner_map.h"
+#include "thread.h"
+
+/* Region p of slab e is handed out unless it is on the slab's free list,
+ * past its fresh mark, or in the calling thread's cache. */
+static bool region_live(const extent_t *e, const bin_info_t *bi, const char *base, const void *p)
+{
+    size_t idx = (size_t)((const char *)p - base) / bi->size;
+    if (idx >= bi->nregs - e->nfresh)
+        return false;
+    for (void *f = e->u.s.free_list; f; f = *(void **)f)
+        if (f == p)
+            return false;
+    return true;
+}
+
+static bool in_thread_cache(const void *p, unsigned cls)
+{
+    const cache_bin_t *cb = &ta_tls_tcache->bins[cls];
+    for (unsigned i = 0; i < cb->ncached; i++)
+        if (cb->stack[i] == p)
+            return true;
+    return false;
+}
+
+static int check_slab(arena_t *a, segment_t *seg, const void *p, unsigned cls)
+{
+    const bin_info_t *bi = &ta_bin_info[cls];
+    bin_t *bin = &a->bins[cls];
+    int err = EINVAL;
+    mutex_lock(&bin->lock);
+    extent_t *e = extent_of(seg, p);
+    if (e->state == EXT_SLAB && e->cls == cls) {
+        const char *base = extent_addr(seg, e);
+        size_t off = (size_t)((const char *)p - base);
+        if (off % bi->size == 0 && off / bi->size < bi->nregs && region_live(e, bi, base, p))
+            err = 0;
+    }
+    mutex_unlock(&bin->lock);
+    if (!err && in_thread_cache(p, cls))
+        err = EINVAL;
+    return err;
+}
+
+static int check_large(arena_t *a, segment_t *seg, const void *p)
+{
+    size_t idx = page_index(seg, p);
+    int err = EINVAL;
+    mutex_lock(&a->lock);
+    if (seg->kind == SEG_HUGE) {
+        for (segment_t *s = a->huge_live; s; s = s->next)
+            if (s == seg && (const char *)p == seg->data)
+                err = 0;
+    } else if (idx >= seg->hdr_pages && idx < seg->npages) {
+        extent_t *e = &seg->ext[idx];
+        if (seg->page_head[idx] == idx && e->state == EXT_LARGE)
+            err = 0;
+    }
+    mutex_unlock(&a->lock);
+    if (!err && seg->kind != SEG_HUGE && ta_large_usize(p) <= TCACHE_MAX &&
+        in_thread_cache(p, size_class(ta_large_usize(p))))
+        err = EINVAL;
+    return err;
+}
+
+int ta_check_ptr(const void *p)
+{
+    if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !ta_owner_map_get(p) ||
+        !ta_owner_map_get((const char *)p - 1))
+        return EINVAL;
+    segment_t *seg = segment_of(p);
+    if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
+        return EINVAL;
+    size_t idx = page_index(seg, p);
+    if (idx > MAX_SEGMENT_PAGES)
+        return EINVAL;
+    unsigned tag = seg->page_bin[idx];
+    unsigned cls = tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
+    if (cls < NBINS)
+        return check_slab(seg->arena, seg, p, cls);
+    if (cls < NCACHED_CLASSES || tag == PB_LARGE)
+        return check_large(seg->arena, seg, p);
+    return EINVAL;
+}
+
+bool ta_check_size(const void *p, size_t size)
+{
+    if (ta_check_ptr(p))
+        return false;
+    if (size > TCACHE_MAX)
+        return true;
+    const segment_t *seg = segment_of(p);
+    unsigned tag = seg->page_bin[page_index(seg, p)];
+    unsigned cls = tag >= PB_MANUAL ? tag - PB_MANUAL : tag;
+    return cls == size_class(size);
+}
+
+void ta_report_bad_free(const void *p)
+{
+    ta_warn("tunalloc: invalid pointer %p passed to free/realloc (not allocated by "
+            "tunalloc, not a block start, or already freed); ignored",
+            p);
+}

@@ -1,0 +1,61 @@
+/* Shared compile-time knobs and helpers for every core translation unit. */
+#ifndef TA_COMMON_H
+#define TA_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tunalloc.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define CACHELINE 64
+#define CACHE_ALIGNED __attribute__((aligned(CACHELINE)))
+
+/* The preload build may use the fast initial-exec model; the library build
+ * must stay loadable by dlopen after static TLS is used up, so it takes
+ * the dynamic (TLS descriptor) model the compiler picks for -fPIC. */
+#ifdef TA_PRELOAD
+#define TA_TLS __thread __attribute__((tls_model("initial-exec")))
+#else
+#define TA_TLS __thread
+#endif
+
+/* Segments are the unit of mapping and of pointer-to-metadata lookup. */
+#define LG_SEGMENT 22
+#define SEGMENT_SIZE ((size_t)1 << LG_SEGMENT)
+#define SEGMENT_MASK (SEGMENT_SIZE - 1)
+/* Smallest page size supported; the real one is read at run time. */
+#define LG_MIN_PAGE 12
+#define MAX_SEGMENT_PAGES (SEGMENT_SIZE >> LG_MIN_PAGE)
+
+#define MAX_ARENAS 4096
+
+static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+static inline bool is_pow2(size_t n) { return n && !(n & (n - 1)); }
+
+/* Statistics counters: written only under the lock that guards them, read
+ * at any time without one, so relaxed atomics keep readers race-free and
+ * writers as cheap as plain stores. */
+typedef _Atomic uint64_t counter_t;
+
+static inline uint64_t ctr_get(const counter_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+static inline void ctr_set(counter_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, v, memory_order_relaxed);
+}
+static inline void ctr_add(counter_t *c, uint64_t v) { ctr_set(c, ctr_get(c) + v); }
+static inline void ctr_sub(counter_t *c, uint64_t v) { ctr_set(c, ctr_get(c) - v); }
+
+/* Report a misuse or internal problem on stderr without allocating. */
+HIDDEN void ta_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,175 @@
+/* Handlers of arenas.* (all arenas, size classes) and arena.<i>.* (one
+ * arena, or all of them through index MAX_ARENAS where that makes sense). */
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "background.h"
+#include "conf.h"
+#include "ctl.h"
+#include "opts.h"
+#include "os.h"
+
+int ta_ctl_arenas_narenas(ctl_io_t *io)
+{
+    return ta_ctl_out_num(io, atomic_load_explicit(&ta_narenas_total, memory_order_acquire));
+}
+
+/* Through the public call so failures carry its errno (ENOMEM, EAGAIN
+ * when every slot is taken). */
+int ta_ctl_arenas_create(ctl_io_t *io)
+{
+    int saved = errno;
+    errno = 0;
+    ta_arena_t *a = ta_arena_create(NULL);
+    int err = errno ? errno : ENOMEM;
+    errno = saved;
+    if (a == NULL)
+        return err;
+    return ta_ctl_out_num(io, ta_arena_index(a));
+}
+
+/* ta_arena_of is safe on any pointer, so a foreign one is just EINVAL. */
+int ta_ctl_arenas_lookup(ctl_io_t *io)
+{
+    if (io->newp == NULL)
+        return EINVAL;
+    const void *p;
+    memcpy(&p, io->newp, sizeof(p));
+    ta_arena_t *a = ta_arena_of(p);
+    if (a == NULL)
+        return EINVAL;
+    return ta_ctl_out_num(io, ta_arena_index(a));
+}
+
+int ta_ctl_arenas_const(ctl_io_t *io)
+{
+    switch (io->node->arg) {
+    case CTL_CONST_PAGE:
+        return ta_ctl_out_num(io, ta_page);
+    case CTL_CONST_QUANTUM:
+        return ta_ctl_out_num(io, QUANTUM);
+    case CTL_CONST_NBINS:
+        return ta_ctl_out_num(io, NBINS);
+    case CTL_CONST_NLEXTENTS:
+        return ta_ctl_out_num(io, NLEXTENTS);
+    default:
+        return ta_ctl_out_num(io, TCACHE_MAX);
+    }
+}
+
+static bool decay_ok(int64_t v) { return v >= -1 && v <= TA_DECAY_MS_MAX; }
+
+/* Reads return the value before the write, as in jemalloc. */
+static int decay_rw(ctl_io_t *io, _Atomic int64_t *slot)
+{
+    int64_t old = atomic_load_explicit(slot, memory_order_relaxed);
+    if (io->newp) {
+        int64_t v = ta_ctl_in_ssize(io);
+        if (!decay_ok(v))
+            return EINVAL;
+        atomic_store_explicit(slot, v, memory_order_relaxed);
+        ta_background_wake();
+    }
+    return ta_ctl_out_ssize(io, old);
+}
+
+int ta_ctl_arenas_decay(ctl_io_t *io)
+{
+    return decay_rw(io, io->node->arg == CTL_DIRTY ? &ta_default_dirty_decay_ms
+                                                   : &ta_default_muzzy_decay_ms);
+}
+
+int ta_ctl_arenas_bin(ctl_io_t *io)
+{
+    const bin_info_t *b = &ta_bin_info[io->mib[2]];
+    switch (io->node->arg) {
+    case CTL_BIN_SIZE:
+        return ta_ctl_out_num(io, b->size);
+    case CTL_BIN_NREGS:
+        return ta_ctl_out_num(io, b->nregs);
+    default:
+        return ta_ctl_out_num(io, (uint64_t)b->slab_pages * ta_page);
+    }
+}
+
+int ta_ctl_arenas_lextent(ctl_io_t *io)
+{
+    return ta_ctl_out_num(io, lextent_size((unsigned)io->mib[2]));
+}
+
+/* Automatic arenas exist lazily; create says whether to make one now.
+ * NULL means no such arena (a destroyed or never-created slot). */
+static arena_t *arena_at(size_t i, bool create)
+{
+    if (i >= MAX_ARENAS)
+        return NULL;
+    if (create && i < ta_narenas_auto)
+        return ta_arena_get_or_create((unsigned)i);
+    return atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+}
+
+/* An automatic arena never created has nothing to purge; a manual slot
+ * that is empty is an error, as in jemalloc's EFAULT. */
+int ta_ctl_arena_decay_run(ctl_io_t *io)
+{
+    size_t i = io->mib[1];
+    bool force = io->node->arg == CTL_PURGE;
+    if (i == MAX_ARENAS) {
+        unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+        for (unsigned k = 0; k < n; k++) {
+            arena_t *a = arena_at(k, false);
+            if (a)
+                ta_decay_run(a, force);
+        }
+        return 0;
+    }
+    arena_t *a = arena_at(i, false);
+    if (a == NULL)
+        return i < ta_narenas_auto ? 0 : EFAULT;
+    ta_decay_run(a, force);
+    return 0;
+}
+
+/* MAX_ARENAS is not one arena, so reset and destroy refuse it. */
+int ta_ctl_arena_reset(ctl_io_t *io)
+{
+    arena_t *a = arena_at(io->mib[1], false);
+    return a ? ta_arena_reset(a) : EFAULT;
+}
+
+int ta_ctl_arena_destroy(ctl_io_t *io)
+{
+    arena_t *a = arena_at(io->mib[1], false);
+    return a ? ta_arena_destroy_internal(a) : EFAULT;
+}
+
+/* Reading a setting of an automatic arena not created yet reports what it
+ * will start with instead of creating it; writing creates it. */
+int ta_ctl_arena_decay_ms(ctl_io_t *io)
+{
+    size_t i = io->mib[1];
+    bool dirty = io->node->arg == CTL_DIRTY;
+    arena_t *a = arena_at(i, io->newp != NULL);
+    if (a)
+        return decay_rw(io, dirty ? &a->dirty_decay_ms : &a->muzzy_decay_ms);
+    if (i >= ta_narenas_auto)
+        return EFAULT;
+    _Atomic int64_t *def = dirty ? &ta_default_dirty_decay_ms : &ta_default_muzzy_decay_ms;
+    return ta_ctl_out_ssize(io, atomic_load_explicit(def, memory_order_relaxed));
+}
+
+int ta_ctl_arena_limit(ctl_io_t *io)
+{
+    size_t i = io->mib[1];
+    arena_t *a = arena_at(i, io->newp != NULL);
+    if (a == NULL)
+        return i < ta_narenas_auto ? ta_ctl_out_num(io, ta_opt.arena_limit) : EFAULT;
+    size_t old = atomic_load_explicit(&a->limit, memory_order_relaxed);
+    if (io->newp) {
+        size_t v;
+        memcpy(&v, io->newp, sizeof(v));
+        atomic_store_explicit(&a->limit, v, memory_order_relaxed);
+    }
+    return ta_ctl_out_num(io, old);
+}

@@ -1,0 +1,36 @@
+/* Handlers of stats.*: every value comes from the epoch snapshot, so a
+ * poller reads consistent numbers cheaply and only an epoch write pays
+ * for walking the arenas. MIB layout: stats.arenas.<i>.bins.<j>.x. */
+#include "ctl.h"
+#include "stats.h"
+
+/* Reads one snapshot value into the node's type, or passes the error. */
+static int out(ctl_io_t *io, int rc, uint64_t v) { return rc ? rc : ta_ctl_out_num(io, v); }
+
+int ta_ctl_stats_global(ctl_io_t *io)
+{
+    uint64_t v = 0;
+    int rc = ta_stats_global((unsigned)io->node->arg, &v);
+    return out(io, rc, v);
+}
+
+int ta_ctl_stats_arena(ctl_io_t *io)
+{
+    uint64_t v = 0;
+    int rc = ta_stats_arena(io->mib[2], (unsigned)io->node->arg, &v);
+    return out(io, rc, v);
+}
+
+int ta_ctl_stats_bin(ctl_io_t *io)
+{
+    uint64_t v = 0;
+    int rc = ta_stats_bin(io->mib[2], io->mib[4], (unsigned)io->node->arg, &v);
+    return out(io, rc, v);
+}
+
+int ta_ctl_stats_lextent(ctl_io_t *io)
+{
+    uint64_t v = 0;
+    int rc = ta_stats_lextent(io->mib[2], io->mib[4], (unsigned)io->node->arg, &v);
+    return out(io, rc, v);
+}

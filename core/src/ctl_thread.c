@@ -1,0 +1,122 @@
+/* Handlers of thread.* (the calling thread) and tcache.* (explicit caches
+ * named by small integers, as jemalloc's tcache.create hands out). */
+#include <errno.h>
+
+#include "arena.h"
+#include "ctl.h"
+#include "lock.h"
+#include "thread.h"
+
+#define CTL_NTCACHES 4096
+
+static mutex_t tcaches_lock = MUTEX_INITIALIZER;
+static ta_tcache_t *tcaches[CTL_NTCACHES];
+
+/* Binding to an index that is no arena is EFAULT, as in jemalloc. */
+int ta_ctl_thread_arena(ctl_io_t *io)
+{
+    arena_t *cur = ta_thread_arena();
+    if (cur == NULL)
+        return EAGAIN;
+    unsigned old = cur->index;
+    if (io->newp) {
+        unsigned i = ta_ctl_in_unsigned(io);
+        if (i >= atomic_load_explicit(&ta_narenas_total, memory_order_acquire))
+            return EFAULT;
+        arena_t *a = i < ta_narenas_auto
+                         ? ta_arena_get_or_create(i)
+                         : atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        if (a == NULL)
+            return EFAULT;
+        ta_thread_set_arena(a);
+    }
+    return ta_ctl_out_num(io, old);
+}
+
+int ta_ctl_thread_tcache_enabled(ctl_io_t *io)
+{
+    bool old = ta_thread_tcache_enabled();
+    if (io->newp)
+        ta_thread_tcache_set_enabled(ta_ctl_in_bool(io));
+    return ta_ctl_out_num(io, old);
+}
+
+int ta_ctl_thread_tcache_flush(ctl_io_t *io)
+{
+    (void)io;
+    ta_thread_tcache_flush();
+    return 0;
+}
+
+int ta_ctl_thread_counter(ctl_io_t *io)
+{
+    switch (io->node->arg) {
+    case CTL_THREAD_ALLOCATED:
+        return ta_ctl_out_num(io, ta_thread_allocated());
+    case CTL_THREAD_DEALLOCATED:
+        return ta_ctl_out_num(io, ta_thread_deallocated());
+    default:
+        return ta_ctl_out_num(io, ta_thread_peak());
+    }
+}
+
+int ta_ctl_thread_peak_reset(ctl_io_t *io)
+{
+    (void)io;
+    ta_thread_peak_reset();
+    return 0;
+}
+
+/* The lowest free index, so indexes stay small and are reused. */
+int ta_ctl_tcache_create(ctl_io_t *io)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    if (tc == NULL)
+        return ENOMEM;
+    mutex_lock(&tcaches_lock);
+    unsigned i = 0;
+    while (i < CTL_NTCACHES && tcaches[i] != NULL)
+        i++;
+    if (i < CTL_NTCACHES)
+        tcaches[i] = tc;
+    mutex_unlock(&tcaches_lock);
+    if (i == CTL_NTCACHES) {
+        ta_tcache_destroy(tc);
+        return EAGAIN;
+    }
+    return ta_ctl_out_num(io, i);
+}
+
+/* Under the table lock, so a concurrent destroy cannot free the cache
+ * while it is being flushed, nor two destroys free it twice. Writing
+ * nothing, or an index with no cache, names no cache: EFAULT. */
+static int tcache_op(const ctl_io_t *io, bool destroy)
+{
+    unsigned i = io->newp ? ta_ctl_in_unsigned(io) : CTL_NTCACHES;
+    if (i >= CTL_NTCACHES)
+        return EFAULT;
+    mutex_lock(&tcaches_lock);
+    ta_tcache_t *tc = tcaches[i];
+    if (tc && destroy) {
+        tcaches[i] = NULL;
+        ta_tcache_destroy(tc);
+    } else if (tc) {
+        ta_tcache_flush(tc);
+    }
+    mutex_unlock(&tcaches_lock);
+    return tc ? 0 : EFAULT;
+}
+
+int ta_ctl_tcache_flush(ctl_io_t *io) { return tcache_op(io, false); }
+
+int ta_ctl_tcache_destroy(ctl_io_t *io) { return tcache_op(io, true); }
+
+void ta_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
+
+void ta_ctl_tcaches_postfork(bool child)
+{
+    if (child)
+        mutex_init(&tcaches_lock);
+    else
+        mutex_unlock(&tcaches_lock);
+}

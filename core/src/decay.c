@@ -1,0 +1,53 @@
+/* Decay: pages freed more than dirty_decay_ms ago are purged (lazily,
+ * when a muzzy phase is configured), muzzy ones after muzzy_decay_ms.
+ * Checked on arena slow paths every few events and by the background
+ * thread, so purging costs nothing on the fast paths. */
+#include "arena.h"
+
+#define DECAY_TICKS 16
+
+/* The free time before which pages are due, for a decay time in ms. */
+static uint64_t due_before(int64_t decay_ms, uint64_t now)
+{
+    if (decay_ms < 0)
+        return 0;
+    return now > (uint64_t)decay_ms ? now - (uint64_t)decay_ms : 0;
+}
+
+/* Arena lock held (dropped and retaken while purging). */
+static void decay_locked(arena_t *a, bool force_all)
+{
+    int64_t dirty = atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed);
+    int64_t muzzy = atomic_load_explicit(&a->muzzy_decay_ms, memory_order_relaxed);
+    uint64_t now = ta_os_now_ms();
+    uint64_t dirty_before = force_all ? UINT64_MAX : due_before(dirty, now);
+    uint64_t muzzy_before = force_all ? UINT64_MAX : due_before(muzzy, now);
+    /* dirty_decay_ms 0 means "at once": stamps equal to now count too */
+    if (!force_all && dirty == 0)
+        dirty_before = UINT64_MAX;
+    if (!force_all && muzzy == 0)
+        muzzy_before = UINT64_MAX;
+    ta_extent_purge(a, dirty_before, muzzy_before, !force_all && muzzy != 0);
+    ta_huge_purge(a, dirty_before);
+}
+
+void ta_decay_tick(arena_t *a)
+{
+    if (++a->decay_ticks % DECAY_TICKS == 0)
+        decay_locked(a, false);
+}
+
+void ta_decay_after_free(arena_t *a)
+{
+    if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
+        decay_locked(a, false);
+    else
+        ta_decay_tick(a);
+}
+
+void ta_decay_run(arena_t *a, bool force_all)
+{
+    mutex_lock(&a->lock);
+    decay_locked(a, force_all);
+    mutex_unlock(&a->lock);
+}

@@ -1,0 +1,324 @@
+/* Page runs inside segments: allocation by size class of page counts,
+ * splitting, coalescing with free neighbours of the same state, and the
+ * age-ordered lists that decay purges from. All under the arena lock. */
+#include <string.h>
+
+#include "arena.h"
+
+/* Free-run size class: exact for 1..8 pages, then four per doubling. */
+static unsigned page_class(size_t n)
+{
+    if (n <= 8)
+        return (unsigned)n - 1;
+    size_t x = n - 1;
+    unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+    return 8 + (lg - 3) * 4 + (unsigned)((x >> (lg - 2)) & 3);
+}
+
+static uint64_t nonempty_mask(const arena_t *a, unsigned state)
+{
+    uint64_t m = 0;
+    for (unsigned c = 0; c < NPAGE_CLASSES; c++)
+        if (a->avail[state][c])
+            m |= (uint64_t)1 << c;
+    return m;
+}
+
+static void avail_push(arena_t *a, extent_t *e)
+{
+    extent_t **head = &a->avail[e->state][page_class(e->npages)];
+    e->prev = NULL;
+    e->next = *head;
+    if (*head)
+        (*head)->prev = e;
+    *head = e;
+}
+
+static void avail_remove(arena_t *a, extent_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        a->avail[e->state][page_class(e->npages)] = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+}
+
+static extent_t *lru_of(arena_t *a, unsigned state)
+{
+    return &a->lru[state == EXT_DIRTY ? 0 : 1];
+}
+
+static void lru_insert_after(extent_t *pos, extent_t *e)
+{
+    e->u.f.lru_prev = pos;
+    e->u.f.lru_next = pos->u.f.lru_next;
+    pos->u.f.lru_next->u.f.lru_prev = e;
+    pos->u.f.lru_next = e;
+}
+
+static void lru_remove(extent_t *e)
+{
+    e->u.f.lru_prev->u.f.lru_next = e->u.f.lru_next;
+    e->u.f.lru_next->u.f.lru_prev = e->u.f.lru_prev;
+}
+
+static counter_t *free_pages_counter(arena_t *a, unsigned state)
+{
+    return state == EXT_DIRTY ? &a->stats.pdirty
+         : state == EXT_MUZZY ? &a->stats.pmuzzy : &a->stats.retained;
+}
+
+/* Clean pages are counted in bytes (retained), the others in pages. */
+static void count_free(arena_t *a, unsigned state, size_t npages, bool add)
+{
+    uint64_t v = state == EXT_CLEAN ? (uint64_t)npages << ta_lg_page : npages;
+    if (add)
+        ctr_add(free_pages_counter(a, state), v);
+    else
+        ctr_sub(free_pages_counter(a, state), v);
+}
+
+/* Makes page_head of the run's first and last page point at its head. */
+static void mark_ends(segment_t *seg, extent_t *e)
+{
+    size_t head = extent_page(e);
+    seg->page_head[head] = (uint16_t)head;
+    seg->page_head[head + e->npages - 1] = (uint16_t)head;
+}
+
+/* Takes a free run off every list. */
+static void unlink_free(arena_t *a, extent_t *e)
+{
+    avail_remove(a, e);
+    if (e->state != EXT_CLEAN)
+        lru_remove(e);
+}
+
+/* The run made of npages pages starting at page index idx. */
+static extent_t *run_at(segment_t *seg, size_t idx, size_t npages)
+{
+    extent_t *e = &seg->ext[idx];
+    e->npages = (uint16_t)npages;
+    return e;
+}
+
+/* Lists a free run, first merging it with free neighbours of its state;
+ * the merged run counts as freed at `stamp`. */
+static extent_t *insert_free(arena_t *a, segment_t *seg, extent_t *e, unsigned state,
+                             uint64_t stamp)
+{
+    size_t idx = extent_page(e), n = e->npages;
+    if (idx > seg->hdr_pages) {
+        extent_t *left = &seg->ext[seg->page_head[idx - 1]];
+        if (left->state == state) {
+            unlink_free(a, left);
+            idx = extent_page(left);
+            n += left->npages;
+        }
+    }
+    if (idx + n < seg->npages) {
+        extent_t *right = &seg->ext[idx + n];
+        if (right->state == state) {
+            unlink_free(a, right);
+            n += right->npages;
+        }
+    }
+    e = run_at(seg, idx, n);
+    e->state = (uint8_t)state;
+    mark_ends(seg, e);
+    avail_push(a, e);
+    if (state != EXT_CLEAN) {
+        e->u.f.stamp = stamp;
+        lru_insert_after(lru_of(a, state)->u.f.lru_prev, e);
+    }
+    return e;
+}
+
+/* Lists the remainder of a split run where the original stood in age
+ * order, without merging (its neighbours are in use). */
+static void insert_remainder(arena_t *a, segment_t *seg, size_t idx, size_t n, unsigned state,
+                             uint64_t stamp, extent_t *lru_pos)
+{
+    extent_t *r = run_at(seg, idx, n);
+    r->state = (uint8_t)state;
+    mark_ends(seg, r);
+    avail_push(a, r);
+    if (state != EXT_CLEAN) {
+        r->u.f.stamp = stamp;
+        lru_insert_after(lru_pos, r);
+    }
+}
+
+/* First fit in the smallest class that can hold n pages. */
+static extent_t *find_fit(arena_t *a, unsigned state, size_t n)
+{
+    unsigned c = page_class(n);
+    for (extent_t *e = a->avail[state][c]; e; e = e->next)
+        if (e->npages >= n)
+            return e;
+    uint64_t m = nonempty_mask(a, state) & ~(((uint64_t)2 << c) - 1);
+    if (!m)
+        return NULL;
+    return a->avail[state][__builtin_ctzll(m)];
+}
+
+bool ta_arena_over_limit(arena_t *a, size_t extra_pages)
+{
+    size_t limit = atomic_load_explicit(&a->limit, memory_order_relaxed);
+    if (!limit)
+        return false;
+    uint64_t active = (ctr_get(&a->stats.pactive) + extra_pages) << ta_lg_page;
+    return active > limit;
+}
+
+/* Carves [idx+lead, idx+lead+n) out of the free run e; the pieces around
+ * it stay free in e's state and age position. */
+static extent_t *carve(arena_t *a, extent_t *e, size_t lead, size_t n)
+{
+    segment_t *seg = extent_segment(e);
+    size_t idx = extent_page(e), total = e->npages;
+    unsigned state = e->state;
+    uint64_t stamp = state == EXT_CLEAN ? 0 : e->u.f.stamp;
+    extent_t *lru_pos = state == EXT_CLEAN ? NULL : e->u.f.lru_prev;
+    unlink_free(a, e);
+    count_free(a, state, n, false);
+    size_t trail = total - lead - n;
+    if (trail)
+        insert_remainder(a, seg, idx + lead + n, trail, state, stamp, lru_pos);
+    if (lead)
+        insert_remainder(a, seg, idx, lead, state, stamp, lru_pos);
+    extent_t *out = run_at(seg, idx + lead, n);
+    out->state = EXT_BUSY;
+    mark_ends(seg, out);
+    return out;
+}
+
+extent_t *ta_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
+{
+    if (ta_arena_over_limit(a, npages))
+        return NULL;
+    size_t need = npages + align_pages - 1;
+    extent_t *e = NULL;
+    for (unsigned s = 0; s < NFREE_STATES && !e; s++)
+        e = find_fit(a, s, need);
+    if (!e) {
+        segment_t *seg = ta_segment_new(a);
+        if (!seg)
+            return NULL;
+        e = run_at(seg, seg->hdr_pages, seg->npages - seg->hdr_pages);
+        e->state = EXT_CLEAN;
+        mark_ends(seg, e);
+        avail_push(a, e);
+        if (e->npages < need)
+            return NULL;
+    }
+    *zeroed = e->state == EXT_CLEAN;
+    size_t idx = extent_page(e);
+    size_t lead = (align_pages - (idx & (align_pages - 1))) & (align_pages - 1);
+    extent_t *out = carve(a, e, lead, npages);
+    ctr_add(&a->stats.pactive, npages);
+    ta_arena_note_active(a);
+    return out;
+}
+
+void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)
+{
+    size_t head = extent_page(e);
+    if (all_pages) {
+        for (size_t i = 0; i < e->npages; i++)
+            seg->page_head[head + i] = (uint16_t)head;
+        memset(&seg->page_bin[head], pb, e->npages);
+    } else {
+        mark_ends(seg, e);
+        seg->page_bin[head] = pb;
+    }
+}
+
+void ta_extent_free(arena_t *a, extent_t *e)
+{
+    segment_t *seg = extent_segment(e);
+    size_t n = e->npages;
+    memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
+    ctr_sub(&a->stats.pactive, n);
+    count_free(a, EXT_DIRTY, n, true);
+    insert_free(a, seg, e, EXT_DIRTY, ta_os_now_ms());
+}
+
+void ta_extent_shrink(arena_t *a, extent_t *e, size_t npages)
+{
+    segment_t *seg = extent_segment(e);
+    size_t idx = extent_page(e), tail = e->npages - npages;
+    if (!tail)
+        return;
+    e->npages = (uint16_t)npages;
+    mark_ends(seg, e);
+    extent_t *t = run_at(seg, idx + npages, tail);
+    t->state = EXT_BUSY;
+    ta_extent_free(a, t);
+}
+
+bool ta_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
+{
+    segment_t *seg = extent_segment(e);
+    size_t idx = extent_page(e), more = npages - e->npages;
+    if (idx + e->npages >= seg->npages || ta_arena_over_limit(a, more))
+        return false;
+    extent_t *r = &seg->ext[idx + e->npages];
+    if (r->state >= NFREE_STATES || r->npages < more)
+        return false;
+    *zeroed = r->state == EXT_CLEAN;
+    carve(a, r, 0, more);
+    e->npages = (uint16_t)npages;
+    mark_ends(seg, e);
+    ctr_add(&a->stats.pactive, more);
+    ta_arena_note_active(a);
+    return true;
+}
+
+/* Purges one aged run with the lock dropped around madvise, then lists
+ * it in its new state. */
+static void purge_one(arena_t *a, extent_t *e, bool lazy)
+{
+    segment_t *seg = extent_segment(e);
+    unsigned from = e->state;
+    size_t n = e->npages;
+    unlink_free(a, e);
+    e->state = EXT_BUSY;
+    char *addr = extent_addr(seg, e);
+    mutex_unlock(&a->lock);
+    bool to_muzzy = lazy && ta_os_purge_lazy(addr, n << ta_lg_page);
+    if (!to_muzzy)
+        ta_os_purge_forced(addr, n << ta_lg_page);
+    mutex_lock(&a->lock);
+    bool dirty = from == EXT_DIRTY;
+    ctr_add(dirty ? &a->stats.dirty_nmadvise : &a->stats.muzzy_nmadvise, 1);
+    ctr_add(dirty ? &a->stats.dirty_purged : &a->stats.muzzy_purged, n);
+    count_free(a, from, n, false);
+    unsigned to = to_muzzy ? EXT_MUZZY : EXT_CLEAN;
+    count_free(a, to, n, true);
+    insert_free(a, seg, e, to, ta_os_now_ms());
+}
+
+/* Drains one age list of runs freed before `before`. */
+static bool purge_list(arena_t *a, unsigned state, uint64_t before, bool lazy)
+{
+    extent_t *sentinel = lru_of(a, state);
+    bool any = false;
+    for (;;) {
+        extent_t *e = sentinel->u.f.lru_next;
+        if (e == sentinel || e->u.f.stamp >= before)
+            break;
+        purge_one(a, e, lazy);
+        any = true;
+    }
+    return any;
+}
+
+void ta_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, bool lazy)
+{
+    if (purge_list(a, EXT_DIRTY, dirty_before, lazy))
+        ctr_add(&a->stats.dirty_npurge, 1);
+    if (purge_list(a, EXT_MUZZY, muzzy_before, false))
+        ctr_add(&a->stats.muzzy_npurge, 1);
+}

@@ -1,0 +1,122 @@
+/* Extents: runs of whole pages inside a segment. A run is a slab (small
+ * regions of one class), a large allocation, or free; free runs are
+ * dirty (pages still resident), muzzy (lazily purged) or clean. */
+#ifndef TA_EXTENT_H
+#define TA_EXTENT_H
+
+#include "common.h"
+#include "os.h"
+#include "sizeclass.h"
+
+enum extent_state {
+    EXT_DIRTY = 0, /* free, pages resident: reused first */
+    EXT_MUZZY,     /* free, MADV_FREE given */
+    EXT_CLEAN,     /* free, purged or never touched: reads as zero */
+    NFREE_STATES,
+    EXT_SLAB = NFREE_STATES,
+    EXT_LARGE,
+    EXT_BUSY /* free but being purged with the arena lock dropped */
+};
+
+/* page_bin values: cacheable classes of automatic arenas are the class
+ * index itself; those of manual arenas are offset so the thread-cache fast
+ * path misses them, which keeps destroyable arenas out of thread caches. */
+#define PB_MANUAL 64
+
+typedef struct extent {
+    struct extent *next, *prev; /* free-run list or bin's non-full slab list */
+    uint16_t npages;
+    uint8_t state;
+    uint8_t cls;   /* slab: bin index */
+    uint16_t nfree; /* slab: free regions */
+    uint16_t nfresh; /* slab: regions never handed out, taken from the end */
+    union {
+        struct {
+            struct extent *lru_next, *lru_prev; /* age order, oldest first */
+            uint64_t stamp;                     /* ms when it became free */
+        } f;
+        struct {
+            void *free_list; /* freed regions, linked through themselves */
+        } s;
+        struct {
+            size_t usize;
+        } l;
+    } u;
+} extent_t;
+
+struct arena;
+
+/* A segment: SEGMENT_SIZE bytes aligned to SEGMENT_SIZE, metadata first.
+ * page_bin must stay at offset 0: the free fast path reads it with just a
+ * mask and a shift. Huge mappings use only the fields up to page_head. */
+typedef struct segment {
+    uint8_t page_bin[MAX_SEGMENT_PAGES + 1];
+    uint8_t kind; /* SEG_NORMAL or SEG_HUGE */
+    struct arena *arena;
+    struct segment *next, *prev; /* arena's segments, or huge list */
+    size_t map_size;             /* bytes mapped, from map_base */
+    char *map_base;              /* == segment except for huge alignments */
+    uint32_t npages;             /* pages in the segment */
+    uint32_t hdr_pages;          /* pages taken by this header */
+    size_t usize;                /* huge: usable bytes */
+    char *data;                  /* huge: the block */
+    uint64_t stamp;              /* huge cached: ms when freed */
+    uint16_t page_head[MAX_SEGMENT_PAGES];
+    extent_t ext[MAX_SEGMENT_PAGES];
+} segment_t;
+
+enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
+
+static ALWAYS_INLINE segment_t *segment_of(const void *p)
+{
+    return (segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)SEGMENT_MASK);
+}
+
+static inline size_t page_index(const segment_t *seg, const void *p)
+{
+    return ((uintptr_t)p - (uintptr_t)seg) >> ta_lg_page;
+}
+
+static inline segment_t *extent_segment(const extent_t *e)
+{
+    return (segment_t *)((uintptr_t)e & ~(uintptr_t)SEGMENT_MASK);
+}
+
+static inline size_t extent_page(const extent_t *e)
+{
+    return (size_t)(e - extent_segment(e)->ext);
+}
+
+static inline char *extent_addr(const segment_t *seg, const extent_t *e)
+{
+    return (char *)seg + ((size_t)(e - seg->ext) << ta_lg_page);
+}
+
+/* The extent whose pages include p (p inside a normal segment). */
+static inline extent_t *extent_of(const segment_t *seg, const void *p)
+{
+    return (extent_t *)&seg->ext[seg->page_head[page_index(seg, p)]];
+}
+
+/* All under the arena lock. */
+HIDDEN segment_t *ta_segment_new(struct arena *a);
+/* Unmaps any segment (normal or huge) with no bookkeeping. */
+HIDDEN void ta_segment_unmap(segment_t *seg);
+/* A run of npages pages aligned to align_pages pages, or NULL; *zeroed
+ * tells whether its pages read as zero. */
+HIDDEN extent_t *ta_extent_alloc(struct arena *a, size_t npages, size_t align_pages,
+                                 bool *zeroed);
+/* Returns a run (slab or large) to the arena as dirty. */
+HIDDEN void ta_extent_free(struct arena *a, extent_t *e);
+/* Shrinks an in-use run in place to npages, freeing the tail. */
+HIDDEN void ta_extent_shrink(struct arena *a, extent_t *e, size_t npages);
+/* Grows an in-use run in place by taking the free run after it. */
+HIDDEN bool ta_extent_grow(struct arena *a, extent_t *e, size_t npages, bool *zeroed);
+/* Marks every page of an in-use run so page_head and page_bin find it. */
+HIDDEN void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages);
+/* Purges dirty runs freed before `before` (all if before is UINT64_MAX),
+ * muzzy likewise with muzzy_before; drops the lock around madvise. */
+HIDDEN void ta_extent_purge(struct arena *a, uint64_t dirty_before, uint64_t muzzy_before,
+                            bool lazy);
+
+#endif

@@ -1,0 +1,75 @@
+/* Start-up on the first call into the allocator, and the fork handlers
+ * that keep every lock consistent in parent and child. */
+#include <stdlib.h>
+
+#include "arena.h"
+#include "background.h"
+#include "base.h"
+#include "init.h"
+#include "opts.h"
+#include "thread.h"
+
+_Atomic bool ta_initialized;
+mutex_t ta_global_lock = MUTEX_INITIALIZER;
+uint64_t ta_start_ms;
+static mutex_t init_lock = MUTEX_INITIALIZER;
+
+static void prefork(void)
+{
+    mutex_lock(&ta_global_lock);
+    ta_background_prefork();
+    ta_arena_prefork();
+    ta_base_prefork();
+}
+
+static void postfork_parent(void)
+{
+    ta_base_postfork(false);
+    ta_arena_postfork(false);
+    ta_background_postfork(false);
+    mutex_unlock(&ta_global_lock);
+}
+
+static void postfork_child(void)
+{
+    ta_base_postfork(true);
+    ta_arena_postfork(true);
+    ta_background_postfork(true);
+    mutex_init(&ta_global_lock);
+}
+
+static unsigned default_narenas(void)
+{
+    unsigned n = ta_opt.narenas ? ta_opt.narenas : 4 * ta_os_ncpus();
+    return n > MAX_ARENAS / 2 ? MAX_ARENAS / 2 : n;
+}
+
+/* Everything here avoids allocating; what may allocate (atfork, atexit)
+ * runs after the allocator is marked ready, so re-entry is served. */
+bool ta_init_slow(void)
+{
+    mutex_lock(&init_lock);
+    if (atomic_load(&ta_initialized)) {
+        mutex_unlock(&init_lock);
+        return true;
+    }
+    ta_os_init();
+    ta_sizeclass_init(ta_page);
+    ta_conf_init();
+    ta_narenas_auto = default_narenas();
+    atomic_store(&ta_default_dirty_decay_ms, ta_opt.dirty_decay_ms);
+    atomic_store(&ta_default_muzzy_decay_ms, ta_opt.muzzy_decay_ms);
+    ta_start_ms = ta_os_now_ms();
+    ta_thread_init_once();
+    bool ok = ta_arena_get_or_create(0) != NULL;
+    atomic_store_explicit(&ta_initialized, ok, memory_order_release);
+    mutex_unlock(&init_lock);
+    if (!ok)
+        return false;
+    pthread_atfork(prefork, postfork_parent, postfork_child);
+    if (ta_opt.stats_print)
+        atexit(ta_stats_atexit);
+    if (ta_opt.background_thread)
+        atomic_store(&ta_background_pending, true);
+    return true;
+}

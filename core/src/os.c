@@ -1,0 +1,120 @@
+/* Thin wrappers over mmap/madvise; nothing here allocates. */
+#include "os.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t ta_page = 4096;
+unsigned ta_lg_page = 12;
+
+void ta_os_init(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    if (p >= (1 << LG_MIN_PAGE) && is_pow2((size_t)p) && (size_t)p <= SEGMENT_SIZE / 16)
+        ta_page = (size_t)p;
+    ta_lg_page = (unsigned)__builtin_ctzll(ta_page);
+}
+
+/* sched_getaffinity uses no heap, unlike some sysconf paths. */
+unsigned ta_os_ncpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return (unsigned)n;
+    }
+    return 1;
+}
+
+void *ta_os_map(size_t size)
+{
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Over-map and trim: the kernel gives no alignment beyond a page. */
+void *ta_os_map_aligned(size_t size, size_t align)
+{
+    if (size + align < size)
+        return NULL;
+    char *raw = ta_os_map(size + align);
+    if (!raw)
+        return NULL;
+    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t lead = start - (uintptr_t)raw;
+    size_t trail = align - lead;
+    if (lead)
+        ta_os_unmap(raw, lead);
+    if (trail)
+        ta_os_unmap((char *)start + size, trail);
+    return (void *)start;
+}
+
+void ta_os_unmap(void *p, size_t size)
+{
+    int saved = errno;
+    munmap(p, size);
+    errno = saved;
+}
+
+bool ta_os_extend(void *p, size_t old_size, size_t new_size)
+{
+    int saved = errno;
+    void *q = mremap(p, old_size, new_size, 0);
+    errno = saved;
+    return q == p;
+}
+
+void ta_os_purge_forced(void *p, size_t size)
+{
+    int saved = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = saved;
+}
+
+bool ta_os_purge_lazy(void *p, size_t size)
+{
+    int saved = errno;
+#ifdef MADV_FREE
+    int rc = madvise(p, size, MADV_FREE);
+#else
+    int rc = -1;
+#endif
+    errno = saved;
+    return rc == 0;
+}
+
+uint64_t ta_os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* vsnprintf into a stack buffer and write(2): safe inside malloc. */
+void ta_warn(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(buf) - 2)
+        n = (int)sizeof(buf) - 2;
+    buf[n++] = '\n';
+    int saved = errno;
+    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+    (void)w;
+    errno = saved;
+}

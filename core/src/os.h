@@ -1,0 +1,25 @@
+/* Everything tunalloc asks of the kernel: mappings, purging, time. */
+#ifndef TA_OS_H
+#define TA_OS_H
+
+#include "common.h"
+
+extern HIDDEN size_t ta_page;      /* run-time page size */
+extern HIDDEN unsigned ta_lg_page; /* log2(ta_page) */
+
+HIDDEN void ta_os_init(void);
+HIDDEN unsigned ta_os_ncpus(void);
+/* A fresh zeroed mapping, or NULL. */
+HIDDEN void *ta_os_map(size_t size);
+/* A fresh mapping of size bytes aligned to align (a power of two). */
+HIDDEN void *ta_os_map_aligned(size_t size, size_t align);
+HIDDEN void ta_os_unmap(void *p, size_t size);
+/* Tries to grow the mapping at p from old to new size without moving. */
+HIDDEN bool ta_os_extend(void *p, size_t old_size, size_t new_size);
+/* Pages stay mapped and read as zero afterwards. */
+HIDDEN void ta_os_purge_forced(void *p, size_t size);
+/* Pages may be reclaimed lazily; returns false if the kernel refuses. */
+HIDDEN bool ta_os_purge_lazy(void *p, size_t size);
+HIDDEN uint64_t ta_os_now_ms(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* Segments: SEGMENT_SIZE mappings aligned to their size, so the metadata
+ * of any block is found by masking its address. A new segment starts as
+ * one clean free run behind its header pages. */
+#include <string.h>
+
+#include "arena.h"
+#include "owner_map.h"
+
+static size_t segment_header_pages(void)
+{
+    return align_up(sizeof(segment_t), ta_page) >> ta_lg_page;
+}
+
+segment_t *ta_segment_new(arena_t *a)
+{
+    segment_t *seg = ta_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
+    if (!seg)
+        return NULL;
+    if (!ta_owner_map_set(seg, SEGMENT_SIZE, true)) {
+        ta_owner_map_set(seg, SEGMENT_SIZE, false);
+        ta_os_unmap(seg, SEGMENT_SIZE);
+        return NULL;
+    }
+    memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
+    seg->kind = SEG_NORMAL;
+    seg->arena = a;
+    seg->map_size = SEGMENT_SIZE;
+    seg->map_base = (char *)seg;
+    seg->npages = (uint32_t)(SEGMENT_SIZE >> ta_lg_page);
+    seg->hdr_pages = (uint32_t)segment_header_pages();
+    seg->next = a->segments;
+    seg->prev = NULL;
+    if (a->segments)
+        a->segments->prev = seg;
+    a->segments = seg;
+    size_t hdr_bytes = (size_t)seg->hdr_pages << ta_lg_page;
+    ctr_add(&a->stats.mapped, SEGMENT_SIZE);
+    ctr_add(&a->stats.metadata, hdr_bytes);
+    ctr_add(&a->stats.retained, SEGMENT_SIZE - hdr_bytes);
+    return seg;
+}
+
+/* Unmaps a segment of either kind with no bookkeeping: the caller has
+ * dropped it from every list and statistic. */
+void ta_segment_unmap(segment_t *seg)
+{
+    char *base = seg->map_base;
+    size_t size = seg->map_size;
+    ta_owner_map_set(base, size, false);
+    ta_os_unmap(base, size);
+}

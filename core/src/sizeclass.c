@@ -1,0 +1,61 @@
+/* Builds the size-class tables once, at start-up, from the run-time page
+ * size: slab geometry depends on it, the class sizes do not. */
+#include "sizeclass.h"
+
+bin_info_t ta_bin_info[NBINS];
+uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
+uint32_t ta_class_size[NCACHED_CLASSES];
+
+/* Class k's size: quantum steps to 128, then four steps per doubling. */
+static uint32_t small_class_size(unsigned k)
+{
+    if (k < 8)
+        return (k + 1) * QUANTUM;
+    unsigned group = (k - 8) / 4, step = (k - 8) % 4;
+    uint32_t base = 128u << group;
+    return base + (step + 1) * (base / 4);
+}
+
+/* The fewest pages whose slab wastes under 1/16 of itself (or the best of
+ * the first 16 candidates), so small classes do not bloat memory. */
+static uint32_t pick_slab_pages(uint32_t size, size_t page)
+{
+    uint32_t best = 16;
+    size_t best_waste = (16 * page) % size;
+    for (uint32_t n = 1; n <= 16; n++) {
+        size_t bytes = n * page;
+        if (bytes / size < 2)
+            continue;
+        size_t waste = bytes % size;
+        if (waste * 16 <= bytes)
+            return n;
+        /* compare waste fractions without division */
+        if (waste * best * page < best_waste * bytes) {
+            best = n;
+            best_waste = waste;
+        }
+    }
+    return best;
+}
+
+void ta_sizeclass_init(size_t page)
+{
+    for (unsigned k = 0; k < NBINS; k++) {
+        uint32_t size = small_class_size(k);
+        uint32_t pages = pick_slab_pages(size, page);
+        uint32_t nregs = (uint32_t)(pages * page / size);
+        if (nregs > 65535)
+            nregs = 65535;
+        ta_bin_info[k] = (bin_info_t){size, nregs, pages};
+        ta_class_size[k] = size;
+    }
+    for (unsigned j = 0; j < NLCACHED; j++)
+        ta_class_size[NBINS + j] = (uint32_t)align_up(lextent_size(j), page);
+    unsigned cls = 0;
+    for (size_t i = 0; i <= (TCACHE_MAX >> LG_QUANTUM); i++) {
+        size_t size = i << LG_QUANTUM;
+        while (ta_class_size[cls] < size)
+            cls++;
+        ta_size2class[i] = (uint8_t)cls;
+    }
+}

@@ -1,0 +1,62 @@
+/* Size classes: four per doubling above 128 bytes, so internal
+ * fragmentation stays under 25%, with a lookup table for the sizes the
+ * thread cache serves so the fast path does no arithmetic beyond a shift. */
+#ifndef TA_SIZECLASS_H
+#define TA_SIZECLASS_H
+
+#include "common.h"
+
+#define QUANTUM 16
+#define LG_QUANTUM 4
+#define SMALL_MAX 16384          /* largest size served from slabs */
+#define NBINS 36                 /* small size classes */
+#define TCACHE_MAX 32768         /* largest size kept in thread caches */
+#define NLCACHED 4               /* large classes in (SMALL_MAX, TCACHE_MAX] */
+#define NCACHED_CLASSES (NBINS + NLCACHED)
+#define LARGE_MAX ((size_t)2 << 20) /* above this: a mapping of its own */
+#define LG_HUGE_LIMIT 47            /* no request reaches 2^47 bytes */
+#define NLEXTENTS (4 * (LG_HUGE_LIMIT - 14))
+/* page_bin values for pages that are not slab pages */
+#define PB_LARGE 254             /* head of a large run or huge mapping */
+#define PB_NONE 255              /* free, header, or interior page */
+
+typedef struct bin_info {
+    uint32_t size;       /* region size */
+    uint32_t nregs;      /* regions per slab */
+    uint32_t slab_pages; /* pages per slab */
+} bin_info_t;
+
+extern HIDDEN bin_info_t ta_bin_info[NBINS];
+/* class index for (size + 15) >> 4, sizes 0..TCACHE_MAX; indexes >= NBINS
+ * are the cached large classes. */
+extern HIDDEN uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
+extern HIDDEN uint32_t ta_class_size[NCACHED_CLASSES];
+
+HIDDEN void ta_sizeclass_init(size_t page);
+
+static ALWAYS_INLINE unsigned size_class(size_t size)
+{
+    return ta_size2class[(size + QUANTUM - 1) >> LG_QUANTUM];
+}
+
+/* Index of the large class holding size (> SMALL_MAX); class j has size
+ * lextent_size(j). */
+static inline unsigned lextent_index(size_t size)
+{
+    size_t x = size - 1;
+    unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+    unsigned lg_delta = lg - 2;
+    unsigned mod = (unsigned)((x >> lg_delta) & 3);
+    return (lg - 14) * 4 + mod;
+}
+
+static inline size_t lextent_size(unsigned j)
+{
+    unsigned lg = j / 4 + 14;
+    return ((size_t)1 << lg) + ((size_t)((j % 4) + 1) << (lg - 2));
+}
+
+/* Usable size of a large (page-run) allocation of size bytes. */
+static inline size_t large_usize(size_t size) { return lextent_size(lextent_index(size)); }
+
+#endif

@@ -1,0 +1,264 @@
+/* Epoch snapshots of every arena's counters. Counters are relaxed atomics
+ * written under their own locks, so a snapshot reads them without any
+ * arena lock: it costs a few thousand loads per arena, not a stop of the
+ * world, and readers see one consistent epoch until the next refresh. */
+#include "stats.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "base.h"
+#include "init.h"
+#include "lock.h"
+#include "os.h"
+#include "tcache.h"
+
+static mutex_t stats_lock = MUTEX_INITIALIZER;
+static stats_arena_t *snap; /* one entry per arena slot, from base memory */
+static size_t snap_cap;
+static unsigned snap_n;
+static stats_arena_t merged;
+static uint64_t global[GS_NFIELDS];
+static _Atomic uint64_t epoch;
+
+/* Slots grow by doubling so arena churn does not reallocate each epoch. */
+static bool grow(size_t n)
+{
+    size_t cap = snap_cap ? snap_cap : 8;
+    while (cap < n)
+        cap *= 2;
+    stats_arena_t *p = ta_base_alloc(cap * sizeof(*p));
+    if (p == NULL)
+        return false;
+    if (snap)
+        ta_base_free(snap, snap_cap * sizeof(*snap));
+    snap = p;
+    snap_cap = cap;
+    return true;
+}
+
+/* Small totals are sums over bins, so they add up by construction and
+ * allocated counts cached blocks as the bins see them (handed out). */
+static void snap_bins(const arena_t *a, stats_arena_t *s)
+{
+    uint64_t *v = s->a;
+    for (unsigned j = 0; j < NBINS; j++) {
+        const bin_stats_t *b = &a->bins[j].stats;
+        uint64_t *o = s->bins[j];
+        o[BS_NMALLOC] = ctr_get(&b->nmalloc);
+        o[BS_NDALLOC] = ctr_get(&b->ndalloc);
+        o[BS_NREQUESTS] = ctr_get(&b->nrequests);
+        o[BS_CURREGS] = ctr_get(&b->curregs);
+        o[BS_CURSLABS] = ctr_get(&b->curslabs);
+        o[BS_NFILLS] = ctr_get(&b->nfills);
+        o[BS_NFLUSHES] = ctr_get(&b->nflushes);
+        o[BS_NSLABS] = ctr_get(&b->nslabs);
+        v[AS_SMALL_ALLOCATED] += o[BS_CURREGS] * ta_bin_info[j].size;
+        v[AS_SMALL_NMALLOC] += o[BS_NMALLOC];
+        v[AS_SMALL_NDALLOC] += o[BS_NDALLOC];
+        v[AS_SMALL_NREQUESTS] += o[BS_NREQUESTS];
+        v[AS_SMALL_NFILLS] += o[BS_NFILLS];
+        v[AS_SMALL_NFLUSHES] += o[BS_NFLUSHES];
+    }
+}
+
+/* Large totals likewise sum the per-class counters. */
+static void snap_lextents(const arena_t *a, stats_arena_t *s)
+{
+    uint64_t *v = s->a;
+    for (unsigned j = 0; j < NLEXTENTS; j++) {
+        const large_stats_t *l = &a->stats.lstats[j];
+        uint64_t *o = s->lext[j];
+        o[LS_NMALLOC] = ctr_get(&l->nmalloc);
+        o[LS_NDALLOC] = ctr_get(&l->ndalloc);
+        o[LS_NREQUESTS] = ctr_get(&l->nrequests);
+        o[LS_CURLEXTENTS] = ctr_get(&l->curlextents);
+        v[AS_LARGE_NMALLOC] += o[LS_NMALLOC];
+        v[AS_LARGE_NDALLOC] += o[LS_NDALLOC];
+        v[AS_LARGE_NREQUESTS] += o[LS_NREQUESTS];
+    }
+    v[AS_LARGE_ALLOCATED] = ctr_get(&a->stats.large_allocated);
+}
+
+/* Uptime is in nanoseconds, as jemalloc reports it. */
+static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
+{
+    const arena_stats_t *st = &a->stats;
+    uint64_t *v = s->a;
+    memset(s, 0, sizeof(*s));
+    s->present = true;
+    v[AS_NTHREADS] = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
+    v[AS_UPTIME] = now > a->created_ms ? (now - a->created_ms) * 1000000u : 0;
+    v[AS_PACTIVE] = ctr_get(&st->pactive);
+    v[AS_PDIRTY] = ctr_get(&st->pdirty);
+    v[AS_PMUZZY] = ctr_get(&st->pmuzzy);
+    v[AS_MAPPED] = ctr_get(&st->mapped);
+    v[AS_RETAINED] = ctr_get(&st->retained);
+    v[AS_METADATA] = ctr_get(&st->metadata);
+    v[AS_PEAK] = ctr_get(&st->peak_active);
+    v[AS_DIRTY_NPURGE] = ctr_get(&st->dirty_npurge);
+    v[AS_DIRTY_NMADVISE] = ctr_get(&st->dirty_nmadvise);
+    v[AS_DIRTY_PURGED] = ctr_get(&st->dirty_purged);
+    v[AS_MUZZY_NPURGE] = ctr_get(&st->muzzy_npurge);
+    v[AS_MUZZY_NMADVISE] = ctr_get(&st->muzzy_nmadvise);
+    v[AS_MUZZY_PURGED] = ctr_get(&st->muzzy_purged);
+    v[AS_RESIDENT] = (v[AS_PACTIVE] + v[AS_PDIRTY] + v[AS_PMUZZY]) * ta_page + v[AS_METADATA];
+    snap_bins(a, s);
+    snap_lextents(a, s);
+}
+
+/* The merged entry is a plain sum; a peak of the sum is not the sum of
+ * peaks, so the merged peak is left out (readers get ENOENT). */
+static void merge(const stats_arena_t *s)
+{
+    for (unsigned k = 0; k < AS_NFIELDS; k++)
+        merged.a[k] += s->a[k];
+    for (unsigned j = 0; j < NBINS; j++)
+        for (unsigned k = 0; k < BS_NFIELDS; k++)
+            merged.bins[j][k] += s->bins[j][k];
+    for (unsigned j = 0; j < NLEXTENTS; j++)
+        for (unsigned k = 0; k < LS_NFIELDS; k++)
+            merged.lext[j][k] += s->lext[j][k];
+}
+
+/* Process-wide totals follow jemalloc: metadata includes base memory,
+ * resident approximates with every non-clean page plus metadata. */
+static void compute_global(uint64_t now)
+{
+    const uint64_t *m = merged.a;
+    uint64_t base = ta_base_mapped();
+    merged.a[AS_UPTIME] = now > ta_start_ms ? (now - ta_start_ms) * 1000000u : 0;
+    merged.a[AS_PEAK] = 0;
+    global[GS_ALLOCATED] = m[AS_SMALL_ALLOCATED] + m[AS_LARGE_ALLOCATED];
+    global[GS_ACTIVE] = m[AS_PACTIVE] * ta_page;
+    global[GS_METADATA] = base + m[AS_METADATA];
+    global[GS_RESIDENT] = (m[AS_PACTIVE] + m[AS_PDIRTY] + m[AS_PMUZZY]) * ta_page +
+                          global[GS_METADATA];
+    global[GS_MAPPED] = m[AS_MAPPED] + base;
+    global[GS_RETAINED] = m[AS_RETAINED];
+}
+
+/* The global lock keeps arenas from being destroyed mid-read. */
+static int refresh_locked(void)
+{
+    ta_tcache_merge_all_stats();
+    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    if (n > snap_cap && !grow(n))
+        return ENOMEM;
+    uint64_t now = ta_os_now_ms();
+    memset(&merged, 0, sizeof(merged));
+    merged.present = true;
+    mutex_lock(&ta_global_lock);
+    for (unsigned i = 0; i < n; i++) {
+        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        snap[i].present = false;
+        if (a == NULL)
+            continue;
+        snap_arena(a, &snap[i], now);
+        merge(&snap[i]);
+    }
+    mutex_unlock(&ta_global_lock);
+    snap_n = n;
+    compute_global(now);
+    atomic_fetch_add_explicit(&epoch, 1, memory_order_relaxed);
+    return 0;
+}
+
+int ta_stats_refresh(void)
+{
+    mutex_lock(&stats_lock);
+    int rc = refresh_locked();
+    mutex_unlock(&stats_lock);
+    return rc;
+}
+
+uint64_t ta_stats_epoch(void) { return atomic_load_explicit(&epoch, memory_order_relaxed); }
+
+/* Readers before the first epoch write still see true numbers. */
+static int ensure_locked(void)
+{
+    return atomic_load_explicit(&epoch, memory_order_relaxed) ? 0 : refresh_locked();
+}
+
+/* The snapshot entry for arena i, or NULL; stats lock held. */
+static const stats_arena_t *entry(size_t i)
+{
+    if (i == MAX_ARENAS)
+        return &merged;
+    if (i < snap_n && snap[i].present)
+        return &snap[i];
+    return NULL;
+}
+
+int ta_stats_global(unsigned field, uint64_t *out)
+{
+    mutex_lock(&stats_lock);
+    int rc = ensure_locked();
+    if (rc == 0)
+        *out = global[field];
+    mutex_unlock(&stats_lock);
+    return rc;
+}
+
+/* kind 0: arena field, 1: bin field, 2: large class field. */
+static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *out)
+{
+    mutex_lock(&stats_lock);
+    int rc = ensure_locked();
+    const stats_arena_t *s = rc ? NULL : entry(i);
+    if (rc == 0 && s == NULL)
+        rc = ENOENT;
+    if (s != NULL)
+        *out = kind == 0 ? s->a[field] : kind == 1 ? s->bins[j][field] : s->lext[j][field];
+    mutex_unlock(&stats_lock);
+    return rc;
+}
+
+int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
+{
+    if (i == MAX_ARENAS && field == AS_PEAK)
+        return ENOENT;
+    return read_field(i, 0, 0, field, out);
+}
+
+int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out)
+{
+    return read_field(i, 1, j, field, out);
+}
+
+int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
+{
+    return read_field(i, 2, j, field, out);
+}
+
+int ta_stats_arena_copy(size_t i, stats_arena_t *out)
+{
+    mutex_lock(&stats_lock);
+    int rc = ensure_locked();
+    const stats_arena_t *s = rc ? NULL : entry(i);
+    if (rc == 0 && s == NULL)
+        rc = ENOENT;
+    if (s != NULL)
+        *out = *s;
+    mutex_unlock(&stats_lock);
+    return rc;
+}
+
+unsigned ta_stats_narenas(void)
+{
+    mutex_lock(&stats_lock);
+    unsigned n = ensure_locked() ? 0 : snap_n;
+    mutex_unlock(&stats_lock);
+    return n;
+}
+
+void ta_stats_prefork(void) { mutex_lock(&stats_lock); }
+
+void ta_stats_postfork(bool child)
+{
+    if (child)
+        mutex_init(&stats_lock);
+    else
+        mutex_unlock(&stats_lock);
+}

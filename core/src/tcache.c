@@ -1,0 +1,203 @@
+/* Thread caches: batched fill from bins, batched flush back to the
+ * owning arenas, and an incremental GC that returns what a cache holds in
+ * classes its owner stopped using. */
+#include <string.h>
+
+#include "base.h"
+#include "tcache.h"
+
+#define GC_INTERVAL 128 /* slow-path events between GC steps */
+
+tcache_t ta_tcache_empty;
+
+/* Slots per class: about 64 KiB worth, between 8 and 512 blocks. */
+static unsigned class_cap(unsigned cls)
+{
+    if (cls >= NBINS)
+        return 4;
+    unsigned cap = 65536u / ta_class_size[cls];
+    return cap < 8 ? 8 : cap > 512 ? 512 : cap;
+}
+
+tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
+{
+    size_t nslots = 0;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        nslots += class_cap(c);
+    size_t size = sizeof(tcache_t) + nslots * sizeof(void *);
+    tcache_t *tc = ta_base_alloc(size);
+    if (!tc)
+        return NULL;
+    tc->mem_size = size;
+    void **slot = tc->slots;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
+        cache_bin_t *cb = &tc->bins[c];
+        cb->cap = (uint16_t)class_cap(c);
+        cb->nfill = (uint16_t)(cb->cap / 2 ? cb->cap / 2 : 1);
+        cb->stack = slot;
+        slot += cb->cap;
+    }
+    tc->arena = a;
+    tc->is_thread = is_thread;
+    atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    return tc;
+}
+
+/* Adds one class's cache hits to the request count of the cache's arena. */
+static void merge_class(tcache_t *tc, unsigned c)
+{
+    uint64_t d = tc->bins[c].nalloc - tc->merged_nalloc[c];
+    if (!d)
+        return;
+    tc->merged_nalloc[c] = tc->bins[c].nalloc;
+    arena_t *a = tc->arena;
+    if (c < NBINS) {
+        mutex_lock(&a->bins[c].lock);
+        ctr_add(&a->bins[c].stats.nrequests, d);
+        mutex_unlock(&a->bins[c].lock);
+    } else {
+        mutex_lock(&a->lock);
+        ctr_add(&a->stats.lstats[lextent_index(ta_class_size[c])].nrequests, d);
+        mutex_unlock(&a->lock);
+    }
+}
+
+void ta_tcache_merge_stats(tcache_t *tc)
+{
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        merge_class(tc, c);
+}
+
+/* Returns the bottom n blocks of a class to their arenas, one arena's
+ * bin lock at a time, then slides the rest down. */
+static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    if (!n)
+        return;
+    void **items = cb->stack;
+    unsigned left = n;
+    while (left) {
+        arena_t *a = segment_of(items[0])->arena;
+        unsigned keep = 0;
+        if (cls < NBINS) {
+            bin_t *bin = &a->bins[cls];
+            mutex_lock(&bin->lock);
+            for (unsigned i = 0; i < left; i++) {
+                if (segment_of(items[i])->arena == a)
+                    ta_bin_dalloc_locked(a, cls, items[i]);
+                else
+                    items[keep++] = items[i];
+            }
+            ctr_add(&bin->stats.nflushes, 1);
+            mutex_unlock(&bin->lock);
+        } else {
+            for (unsigned i = 0; i < left; i++) {
+                if (segment_of(items[i])->arena == a)
+                    ta_large_dalloc(items[i]);
+                else
+                    items[keep++] = items[i];
+            }
+        }
+        left = keep;
+    }
+    cb->ncached = (uint16_t)(cb->ncached - n);
+    memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
+}
+
+void ta_tcache_flush_all(tcache_t *tc)
+{
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        flush_class(tc, c, tc->bins[c].ncached);
+    ta_tcache_merge_stats(tc);
+}
+
+void ta_tcache_delete(tcache_t *tc)
+{
+    ta_tcache_flush_all(tc);
+    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
+    ta_base_free(tc, tc->mem_size);
+}
+
+/* One GC step: a class whose blocks sat unused since the last visit gives
+ * back three quarters of them, and fills it less from now on. */
+static void gc_step(tcache_t *tc)
+{
+    if (++tc->gc_ticks < GC_INTERVAL)
+        return;
+    tc->gc_ticks = 0;
+    unsigned c = tc->gc_next;
+    tc->gc_next = (c + 1) % NCACHED_CLASSES;
+    cache_bin_t *cb = &tc->bins[c];
+    if (cb->nalloc == tc->gc_seen[c] && cb->ncached) {
+        flush_class(tc, c, cb->ncached - cb->ncached / 4);
+        if (cb->nfill > 1)
+            cb->nfill = (uint16_t)(cb->nfill / 2);
+    }
+    tc->gc_seen[c] = cb->nalloc;
+}
+
+void ta_tcache_update_peak(tcache_t *tc)
+{
+    uint64_t net = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    if (net >= tc->peak_base && net - tc->peak_base > tc->peak)
+        tc->peak = net - tc->peak_base;
+}
+
+/* Cache miss: fill half the slots (fewer for classes GC found idle),
+ * newest-address-last so the next pops walk the slab upward. */
+void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    void *p;
+    if (cls < NBINS) {
+        void *batch[512];
+        unsigned n = cb->nfill < cb->cap ? cb->nfill : cb->cap;
+        unsigned got = ta_bin_fill(tc->arena, cls, batch, n ? n : 1);
+        if (!got)
+            return NULL;
+        for (unsigned i = 1; i < got; i++)
+            cb->stack[got - 1 - i] = batch[i];
+        cb->ncached = (uint16_t)(got - 1);
+        p = batch[0];
+        if (cb->nfill < cb->cap / 2)
+            cb->nfill = (uint16_t)(cb->nfill * 2 > cb->cap / 2 ? cb->cap / 2 : cb->nfill * 2);
+        if (zero)
+            memset(p, 0, ta_class_size[cls]);
+    } else {
+        p = ta_large_alloc(tc->arena, ta_class_size[cls], 0, zero);
+        if (!p)
+            return NULL;
+    }
+    cb->nalloc++;
+    merge_class(tc, cls);
+    ta_tcache_update_peak(tc);
+    gc_step(tc);
+    return p;
+}
+
+/* Cache full: flush the older half, then keep the block. */
+void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    flush_class(tc, cls, cb->ncached - cb->ncached / 2);
+    cb->stack[cb->ncached++] = p;
+    cb->nfree++;
+    gc_step(tc);
+}
+
+uint64_t ta_tcache_allocated(const tcache_t *tc)
+{
+    uint64_t total = tc->uncached_allocated;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        total += tc->bins[c].nalloc * ta_class_size[c];
+    return total;
+}
+
+uint64_t ta_tcache_deallocated(const tcache_t *tc)
+{
+    uint64_t total = tc->uncached_deallocated;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        total += tc->bins[c].nfree * ta_class_size[c];
+    return total;
+}

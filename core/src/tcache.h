@@ -1,0 +1,56 @@
+/* Thread caches: a LIFO stack of free blocks per size class, filled and
+ * flushed in batches, so the common malloc/free takes no lock. */
+#ifndef TA_TCACHE_H
+#define TA_TCACHE_H
+
+#include "arena.h"
+
+typedef struct cache_bin {
+    uint16_t ncached; /* blocks on the stack */
+    uint16_t cap;     /* stack size; 0 disables the fast path */
+    uint16_t nfill;
+    uint16_t pad;
+    void **stack;
+    uint64_t nalloc; /* requests served, for stats */
+    uint64_t nfree;  /* frees received */
+} cache_bin_t;
+
+typedef struct tcache {
+    cache_bin_t bins[NCACHED_CLASSES];
+    arena_t *arena;
+    bool is_thread;          /* the implicit cache of a thread */
+    unsigned gc_next;        /* bin the next GC step looks at */
+    unsigned gc_ticks;
+    uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
+    uint64_t merged_nalloc[NCACHED_CLASSES]; /* already added to bin stats */
+    uint64_t uncached_allocated, uncached_deallocated; /* bytes outside cache bins */
+    uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
+    size_t mem_size;
+    void *slots[];
+} tcache_t;
+
+struct ta_tcache {
+    tcache_t t;
+};
+
+/* A cache with no slots: every operation takes the slow path. */
+extern HIDDEN tcache_t ta_tcache_empty;
+
+HIDDEN tcache_t *ta_tcache_new(arena_t *a, bool is_thread);
+HIDDEN void ta_tcache_delete(tcache_t *tc);
+HIDDEN void ta_tcache_flush_all(tcache_t *tc);
+/* Slow paths of the inline fast paths in alloc.c. */
+HIDDEN void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
+HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+/* Bytes the cache's owner allocated and freed (thread.allocated). */
+HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
+HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);
+HIDDEN void ta_tcache_update_peak(tcache_t *tc);
+/* Adds the cache's unmerged request counts to its arena's bin stats.
+ * Each cache merges its own (on fills, flushes and when the calling
+ * thread refreshes the epoch), so no thread reads another's counters. */
+HIDDEN void ta_tcache_merge_stats(tcache_t *tc);
+/* ta_tcache_merge_stats on the calling thread's cache, if it has one. */
+HIDDEN void ta_tcache_merge_all_stats(void);
+
+#endif

@@ -1,0 +1,150 @@
+/* Thread state: each thread gets a cache and an arena on its first slow
+ * path; a pthread key destructor flushes the cache when the thread ends.
+ * Re-entrant calls (pthread_setspecific may allocate) and calls after the
+ * destructor ran go to the arena directly. */
+#include "thread.h"
+
+#include "init.h"
+#include "opts.h"
+
+enum thread_state { TS_NEW = 0, TS_INITIALIZING, TS_ACTIVE, TS_NO_CACHE, TS_DEAD };
+
+TA_TLS tcache_t *ta_tls_tcache = &ta_tcache_empty;
+static TA_TLS unsigned char tls_state;
+static TA_TLS arena_t *tls_arena; /* for threads without a cache */
+static pthread_key_t thread_key;
+
+static void thread_exit(void *arg)
+{
+    tcache_t *tc = arg;
+    ta_tls_tcache = &ta_tcache_empty;
+    tls_state = TS_DEAD;
+    if (tc)
+        ta_tcache_delete(tc);
+}
+
+void ta_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
+
+/* A thread without a cache still counts as bound, so a manual arena it
+ * uses cannot be destroyed under it. */
+static void bind_cacheless(arena_t *a)
+{
+    if (tls_arena)
+        atomic_fetch_sub_explicit(&tls_arena->nthreads, 1, memory_order_relaxed);
+    if (a)
+        atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    tls_arena = a;
+}
+
+arena_t *ta_thread_arena(void)
+{
+    if (tls_state == TS_ACTIVE)
+        return ta_tls_tcache->arena;
+    if (!tls_arena)
+        bind_cacheless(ta_arena_choose());
+    return tls_arena;
+}
+
+static tcache_t *thread_tcache_create(void)
+{
+    tls_state = TS_INITIALIZING;
+    arena_t *a = tls_arena ? tls_arena : ta_arena_choose();
+    tcache_t *tc = a ? ta_tcache_new(a, true) : NULL;
+    if (!tc) {
+        tls_state = TS_NO_CACHE;
+        return NULL;
+    }
+    pthread_setspecific(thread_key, tc);
+    ta_tls_tcache = tc;
+    bind_cacheless(NULL);
+    tls_state = TS_ACTIVE;
+    return tc;
+}
+
+tcache_t *ta_thread_tcache_slow(void)
+{
+    switch (tls_state) {
+    case TS_ACTIVE:
+        return ta_tls_tcache;
+    case TS_NEW:
+        if (ta_opt.tcache)
+            return thread_tcache_create();
+        tls_state = TS_NO_CACHE;
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+void ta_thread_set_arena(arena_t *a)
+{
+    if (tls_state == TS_ACTIVE) {
+        tcache_t *tc = ta_tls_tcache;
+        if (tc->arena == a)
+            return;
+        ta_tcache_flush_all(tc);
+        atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+        tc->arena = a;
+        return;
+    }
+    bind_cacheless(a);
+}
+
+bool ta_thread_tcache_enabled(void) { return tls_state == TS_ACTIVE; }
+
+void ta_thread_tcache_set_enabled(bool on)
+{
+    if (on && tls_state == TS_NO_CACHE) {
+        tls_state = TS_NEW;
+        ta_thread_tcache_slow();
+    } else if (!on && tls_state == TS_ACTIVE) {
+        tcache_t *tc = ta_tls_tcache;
+        ta_tls_tcache = &ta_tcache_empty;
+        tls_state = TS_NO_CACHE;
+        pthread_setspecific(thread_key, NULL);
+        bind_cacheless(tc->arena);
+        ta_tcache_delete(tc);
+    } else if (on && tls_state == TS_NEW) {
+        ta_thread_tcache_slow();
+    }
+}
+
+void ta_thread_tcache_flush(void)
+{
+    if (tls_state == TS_ACTIVE)
+        ta_tcache_flush_all(ta_tls_tcache);
+}
+
+void ta_tcache_merge_all_stats(void)
+{
+    if (tls_state == TS_ACTIVE)
+        ta_tcache_merge_stats(ta_tls_tcache);
+}
+
+uint64_t ta_thread_allocated(void)
+{
+    return tls_state == TS_ACTIVE ? ta_tcache_allocated(ta_tls_tcache) : 0;
+}
+
+uint64_t ta_thread_deallocated(void)
+{
+    return tls_state == TS_ACTIVE ? ta_tcache_deallocated(ta_tls_tcache) : 0;
+}
+
+uint64_t ta_thread_peak(void)
+{
+    if (tls_state != TS_ACTIVE)
+        return 0;
+    ta_tcache_update_peak(ta_tls_tcache);
+    return ta_tls_tcache->peak;
+}
+
+void ta_thread_peak_reset(void)
+{
+    if (tls_state != TS_ACTIVE)
+        return;
+    tcache_t *tc = ta_tls_tcache;
+    tc->peak_base = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    tc->peak = 0;
+}

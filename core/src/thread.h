@@ -1,0 +1,29 @@
+/* Per-thread state: the thread's cache and arena, created on first use
+ * and torn down by a pthread key destructor when the thread exits. */
+#ifndef TA_THREAD_H
+#define TA_THREAD_H
+
+#include "tcache.h"
+
+/* The calling thread's cache for fast paths (ta_tcache_empty until set up
+ * or when caching is off); see ta_thread_tcache_slow. */
+extern TA_TLS tcache_t *ta_tls_tcache;
+
+/* Sets up the thread's cache if it may have one; returns the cache to use
+ * or NULL when the thread must go to its arena directly. */
+HIDDEN tcache_t *ta_thread_tcache_slow(void);
+/* The arena the calling thread allocates from (created on demand). */
+HIDDEN arena_t *ta_thread_arena(void);
+/* Binds the thread to a (flushing its cache first). */
+HIDDEN void ta_thread_set_arena(arena_t *a);
+HIDDEN bool ta_thread_tcache_enabled(void);
+HIDDEN void ta_thread_tcache_set_enabled(bool on);
+HIDDEN void ta_thread_tcache_flush(void);
+/* thread.allocated / deallocated / peak of the calling thread. */
+HIDDEN uint64_t ta_thread_allocated(void);
+HIDDEN uint64_t ta_thread_deallocated(void);
+HIDDEN uint64_t ta_thread_peak(void);
+HIDDEN void ta_thread_peak_reset(void);
+HIDDEN void ta_thread_init_once(void);
+
+#endif

@@ -1,0 +1,151 @@
+/* Manual arenas: create, allocate, look up, destroy; the error cases of
+ * destroy; the active-bytes limit; and that create/destroy cycles give
+ * their memory back. */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tunalloc.h"
+
+/* Blocks of every kind land in the arena they were asked from. */
+static void test_create_alloc_destroy(void)
+{
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    unsigned idx = ta_arena_index(ar);
+    CHECK(ta_arena_get(idx) == ar);
+    static const size_t sizes[] = {0, 1, 200, 3000, 20000, 500000, (size_t)5 << 20};
+    void *p[7];
+    for (int i = 0; i < 7; i++) {
+        p[i] = ta_arena_malloc(ar, sizes[i]);
+        CHECK(p[i] != NULL);
+        CHECK(ta_arena_of(p[i]) == ar);
+        CHECK(ta_owns(p[i]));
+        CHECK(ta_malloc_usable_size(p[i]) >= sizes[i]);
+    }
+    char *z = ta_arena_calloc(ar, 100, 33);
+    CHECK(z && test_all_zero(z, 3300));
+    errno = 0;
+    CHECK(ta_arena_calloc(ar, SIZE_MAX, 16) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(ta_arena_malloc(ar, SIZE_MAX) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    for (int i = 0; i < 3; i++)
+        ta_free(p[i]);
+    /* destroy releases the blocks still live */
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
+/* Automatic arenas are not the caller's to destroy. */
+static void test_destroy_automatic_is_eperm(void)
+{
+    void *p = ta_malloc(10);
+    ta_arena_t *mine = ta_arena_of(p);
+    CHECK(mine != NULL);
+    CHECK_EQ(ta_arena_destroy(mine), EPERM);
+    CHECK(ta_arena_get(0) != NULL);
+    CHECK_EQ(ta_arena_destroy(ta_arena_get(0)), EPERM);
+    /* the block survived the refused destroy */
+    CHECK_EQ(ta_check_ptr(p), 0);
+    ta_free(p);
+}
+
+/* Lookups of things that are not arenas or blocks answer NULL. */
+static void test_lookups(void)
+{
+    int local;
+    CHECK(ta_arena_of(&local) == NULL);
+    CHECK(ta_arena_of(NULL) == NULL);
+    CHECK(ta_arena_get(1000000) == NULL);
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    CHECK(o.dirty_decay_ms == TA_DECAY_DEFAULT);
+    CHECK(o.muzzy_decay_ms == TA_DECAY_DEFAULT);
+    CHECK_EQ(o.limit, 0);
+}
+
+/* Allocations that would take active bytes past the limit fail with
+ * ENOMEM; after frees they succeed again. */
+static void run_limit(size_t block)
+{
+    enum { MAXN = 4096 };
+    static void *p[MAXN];
+    const size_t limit = (size_t)4 << 20;
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    o.limit = limit;
+    ta_arena_t *ar = ta_arena_create(&o);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    size_t n = 0, used = 0;
+    errno = 0;
+    while (n < MAXN && (p[n] = ta_arena_malloc(ar, block)) != NULL)
+        used += ta_malloc_usable_size(p[n++]);
+    CHECK(n < MAXN);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK(used <= limit);
+    CHECK(used >= limit / 2);
+    for (size_t i = 0; i < n; i += 2)
+        ta_free(p[i]);
+    for (size_t i = 0; i < n; i += 2) {
+        p[i] = ta_arena_malloc(ar, block);
+        CHECK(p[i] != NULL);
+    }
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
+static void test_limit(void)
+{
+    run_limit(1000);
+    run_limit(64 << 10);
+    run_limit((size_t)1 << 20);
+}
+
+/* Virtual size of the process in bytes, from /proc/self/statm. */
+static size_t vm_size(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Destroyed arenas unmap their memory and their slots are reused, so
+ * endless create/destroy cycles stay within a bounded footprint. */
+static void test_create_destroy_cycles(void)
+{
+    size_t before = 0;
+    for (int i = 0; i < 600; i++) {
+        ta_arena_t *ar = ta_arena_create(NULL);
+        CHECK(ar != NULL);
+        if (!ar)
+            return;
+        for (int k = 0; k < 20; k++)
+            CHECK(ta_arena_malloc(ar, (size_t)(k * 1000 + 1)) != NULL);
+        CHECK(ta_arena_malloc(ar, (size_t)3 << 20) != NULL);
+        CHECK_EQ(ta_arena_destroy(ar), 0);
+        if (i == 50)
+            before = vm_size();
+    }
+    CHECK(before > 0);
+    CHECK(vm_size() <= before + ((size_t)64 << 20));
+}
+
+int main(void)
+{
+    RUN(test_create_alloc_destroy);
+    RUN(test_destroy_automatic_is_eperm);
+    RUN(test_lookups);
+    RUN(test_limit);
+    RUN(test_create_destroy_cycles);
+    return TEST_EXIT();
+}

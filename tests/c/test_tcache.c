@@ -1,0 +1,185 @@
+/* Explicit thread caches: allocation, free, flush and destroy through a
+ * given cache, blocks crossing from one cache to another, and caches bound
+ * to manual arenas giving every block back when destroyed. */
+#include <errno.h>
+
+#include "arena.h"
+#include "harness.h"
+#include "sizeclass.h"
+
+enum { N = 3000 };
+static void *blocks[N];
+
+static size_t size_for(size_t i)
+{
+    static const size_t sizes[] = {0, 1, 8, 16, 24, 100, 128, 129, 500, 1024,
+                                   3000, 8192, SMALL_MAX, SMALL_MAX + 1, TCACHE_MAX,
+                                   TCACHE_MAX + 1, 100000};
+    return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+}
+
+/* Every block allocated through a cache is valid, distinct, and keeps
+ * its content until freed. */
+static void test_alloc_free_flush(void)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    CHECK(tc != NULL);
+    if (!tc)
+        return;
+    CHECK(ta_tcache_arena(tc) != NULL);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < N; i++) {
+            blocks[i] = ta_tcache_malloc(tc, size_for(i));
+            CHECK(blocks[i] != NULL);
+            CHECK(ta_malloc_usable_size(blocks[i]) >= size_for(i));
+            CHECK_EQ(ta_check_ptr(blocks[i]), 0);
+            test_fill(blocks[i], size_for(i), i);
+        }
+        for (size_t i = 0; i < N; i++)
+            CHECK_EQ(test_verify(blocks[i], size_for(i), i), size_for(i));
+        for (size_t i = 0; i < N; i++) {
+            if (i % 2)
+                ta_tcache_free(tc, blocks[i]);
+            else
+                ta_tcache_free_sized(tc, blocks[i], size_for(i));
+        }
+        ta_tcache_flush(tc);
+    }
+    ta_tcache_destroy(tc);
+}
+
+/* calloc zeroes even recycled blocks, realloc keeps content, and both
+ * report overflow as NULL with ENOMEM. */
+static void test_calloc_realloc(void)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    CHECK(tc != NULL);
+    if (!tc)
+        return;
+    for (size_t i = 0; i < 200; i++) {
+        size_t size = size_for(i) + 1;
+        void *p = ta_tcache_malloc(tc, size);
+        CHECK(p != NULL);
+        memset(p, 0xab, size);
+        ta_tcache_free(tc, p);
+        char *z = ta_tcache_calloc(tc, 1, size);
+        CHECK(z != NULL && test_all_zero(z, size));
+        test_fill(z, size, i);
+        char *r = ta_tcache_realloc(tc, z, size * 3);
+        CHECK(r != NULL);
+        CHECK_EQ(test_verify(r, size, i), size);
+        r = ta_tcache_realloc(tc, r, size / 2 + 1);
+        CHECK(r != NULL);
+        CHECK_EQ(test_verify(r, size / 2 + 1, i), size / 2 + 1);
+        ta_tcache_free(tc, r);
+    }
+    errno = 0;
+    CHECK(ta_tcache_calloc(tc, SIZE_MAX / 2, 3) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    errno = 0;
+    CHECK(ta_tcache_malloc(tc, SIZE_MAX) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    ta_tcache_destroy(tc);
+}
+
+/* Blocks allocated through one cache and freed through another are
+ * handed out again without overlapping live blocks. */
+static void test_cross_cache(void)
+{
+    ta_tcache_t *a = ta_tcache_create(NULL), *b = ta_tcache_create(NULL);
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < N; i++)
+            blocks[i] = ta_tcache_malloc(i % 2 ? a : b, size_for(i));
+        for (size_t i = 0; i < N; i += 2)
+            ta_tcache_free(a, blocks[i]); /* made by b */
+        for (size_t i = 0; i < N; i += 2) {
+            blocks[i] = ta_tcache_malloc(b, size_for(i));
+            CHECK(blocks[i] != NULL);
+        }
+        for (size_t i = 0; i < N; i++)
+            test_fill(blocks[i], size_for(i), i + 7);
+        for (size_t i = 0; i < N; i++)
+            CHECK_EQ(test_verify(blocks[i], size_for(i), i + 7), size_for(i));
+        for (size_t i = 0; i < N; i++)
+            ta_tcache_free(i % 3 ? b : a, blocks[i]);
+        ta_tcache_flush(a);
+    }
+    ta_tcache_destroy(a);
+    ta_tcache_destroy(b);
+}
+
+static uint64_t small_curregs(ta_arena_t *ar)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < NBINS; k++)
+        n += ctr_get(&ar->a.bins[k].stats.curregs);
+    return n;
+}
+
+static uint64_t large_curlextents(ta_arena_t *ar)
+{
+    uint64_t n = 0;
+    for (unsigned j = 0; j < NLEXTENTS; j++)
+        n += ctr_get(&ar->a.stats.lstats[j].curlextents);
+    return n;
+}
+
+/* A cache bound to a manual arena allocates there and, once flushed or
+ * destroyed, has given every freed block back to the arena. */
+static void test_manual_arena_cache(void)
+{
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    ta_tcache_t *tc = ta_tcache_create(ar);
+    CHECK(tc != NULL);
+    if (!tc)
+        return;
+    CHECK(ta_tcache_arena(tc) == ar);
+    for (size_t i = 0; i < N; i++) {
+        blocks[i] = ta_tcache_malloc(tc, size_for(i));
+        CHECK(blocks[i] != NULL);
+        CHECK(ta_arena_of(blocks[i]) == ar);
+    }
+    for (size_t i = 0; i < N; i++)
+        ta_tcache_free(tc, blocks[i]);
+    ta_tcache_flush(tc);
+    CHECK_EQ(small_curregs(ar), 0);
+    CHECK_EQ(large_curlextents(ar), 0);
+    for (size_t i = 0; i < N; i++)
+        blocks[i] = ta_tcache_malloc(tc, size_for(i));
+    for (size_t i = 0; i < N; i++)
+        ta_tcache_free(tc, blocks[i]);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(small_curregs(ar), 0);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
+/* Many caches created and destroyed reuse their metadata. */
+static void test_create_destroy_churn(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        ta_tcache_t *tc = ta_tcache_create(NULL);
+        CHECK(tc != NULL);
+        if (!tc)
+            return;
+        void *p = ta_tcache_malloc(tc, (size_t)(i % 500) + 1);
+        CHECK(p != NULL);
+        ta_tcache_free(tc, p);
+        ta_tcache_destroy(tc);
+    }
+}
+
+int main(void)
+{
+    RUN(test_alloc_free_flush);
+    RUN(test_calloc_realloc);
+    RUN(test_cross_cache);
+    RUN(test_manual_arena_cache);
+    RUN(test_create_destroy_churn);
+    return TEST_EXIT();
+}

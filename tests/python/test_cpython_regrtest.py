@@ -1,0 +1,31 @@
+"""A slice of CPython's own regression tests with tunalloc enabled at
+start-up on every domain (TUNALLOC_PYTHON=all reaches the -j workers,
+which are fresh interpreters started with the same environment)."""
+import importlib.util
+
+import pytest
+
+from conftest import clean_env, run_py
+
+TESTS = ["test_dict", "test_list", "test_set", "test_unicode", "test_json",
+         "test_threading", "test_gc", "test_weakref"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("test.libregrtest") is None,
+                    reason="this Python has no test package")
+def test_cpython_tests_pass_under_tunalloc():
+    env = clean_env(TUNALLOC_PYTHON="all")
+    proc = run_py(None, "-m", "test", "-j2", "--timeout", "600", *TESTS,
+                  env=env, timeout=1200, check=False)
+    tail = "\n".join(proc.stdout.splitlines()[-30:])
+    assert proc.returncode == 0, f"{tail}\n{proc.stderr[-3000:]}"
+    assert "Tests result: SUCCESS" in proc.stdout, tail
+    assert f"All {len(TESTS)} tests OK" in proc.stdout, tail
+
+
+def test_workers_really_run_on_tunalloc():
+    """Guards the test above: a regrtest-style child started with the same
+    environment has tunalloc active on every domain."""
+    proc = run_py("import tunalloc, sys; print(','.join(tunalloc.status().active))",
+                  env=clean_env(TUNALLOC_PYTHON="all"))
+    assert proc.stdout.strip() == "raw,mem,obj,arena"

@@ -1,0 +1,148 @@
+"""Runs every C test program (tests/c/test_*.c) as pytest tests: each one
+under the plain library and ASan+UBSan, the threaded (_mt) ones also under
+TSan. `make test-build` builds them; a missing binary is a failure. Also
+checks that the library build loads with dlopen when no static TLS is
+left, and runs one program under valgrind."""
+import functools
+import os
+import platform
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BUILD, ROOT, TEST_BUILD
+
+TIMEOUT = 300
+C_DIR = ROOT / "tests" / "c"
+NAMES = sorted(s.stem for s in C_DIR.glob("test_*.c"))
+SUMMARY = re.compile(r"^(\d+) checks, (\d+) failed$", re.M)
+
+# The allocator maps its own memory, so LeakSanitizer has nothing to say
+# about it; UBSan stays fatal through the build's -fno-sanitize-recover.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+    "TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1",
+}
+# glibc keeps no spare static TLS for libraries loaded later: a library that
+# needs initial-exec TLS then fails to load, as it does in a process that
+# already spent its surplus.
+NO_STATIC_TLS = {"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=0"}
+
+
+def _cases():
+    """(name, variant) pairs: plain and asan for all, tsan for _mt."""
+    for name in NAMES:
+        yield name, "plain"
+        yield name, "asan"
+        if name.endswith("_mt"):
+            yield name, "tsan"
+
+
+CASES = list(_cases())
+
+
+def _run(argv, env=None):
+    """Runs argv from the repository root with the sanitizer settings."""
+    full_env = dict(os.environ)
+    full_env.pop("LD_PRELOAD", None)
+    full_env.update(SANITIZER_ENV)
+    full_env.update(env or {})
+    return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+
+
+def _describe(res):
+    return f"exit {res.returncode}\n--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}"
+
+
+def _assert_passed(res):
+    """Exit 0 and a harness summary with checks run and none failed."""
+    assert res.returncode == 0, _describe(res)
+    m = SUMMARY.search(res.stdout)
+    assert m, "no harness summary line\n" + _describe(res)
+    assert int(m.group(1)) > 0 and int(m.group(2)) == 0, _describe(res)
+
+
+@functools.lru_cache(maxsize=None)
+def tsan_prefix():
+    """(prefix, None) with the command prefix TSan binaries need here, or
+    (None, reason). TSan aborts on some kernels ("unexpected memory
+    mapping") because of ASLR; running without randomisation may fix it."""
+    probe = TEST_BUILD / "tsan_probe"
+    if not probe.exists():
+        return None, None
+    tried = []
+    prefixes = [[]]
+    if shutil.which("setarch"):
+        prefixes.append(["setarch", platform.machine(), "-R"])
+    for prefix in prefixes:
+        res = _run(prefix + [str(probe)])
+        if res.returncode == 0:
+            return prefix, None
+        out = (res.stderr or res.stdout).strip().replace("\n", " ")[:300]
+        tried.append(f"`{' '.join(prefix + [probe.name])}` exited {res.returncode}: {out}")
+    return None, "ThreadSanitizer cannot run on this machine: " + " | ".join(tried)
+
+
+def test_every_source_is_collected():
+    """Guards against a glob that silently finds nothing."""
+    assert len(NAMES) >= 10, NAMES
+
+
+@pytest.mark.parametrize("name,variant", CASES, ids=[f"{n}-{v}" for n, v in CASES])
+def test_c_program(name, variant):
+    prefix = []
+    if variant == "tsan":
+        prefix, reason = tsan_prefix()
+        if prefix is None:
+            if reason is None:
+                pytest.fail(f"{TEST_BUILD / 'tsan_probe'} not built: run `make test-build`")
+            pytest.skip(reason)
+    binary = TEST_BUILD / variant / name
+    assert binary.exists(), f"{binary} not built: run `make test-build`"
+    _assert_passed(_run(prefix + [str(binary)]))
+
+
+def _has_static_tls_flag(lib):
+    """True if the library's dynamic section asks for static TLS."""
+    res = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    return "STATIC_TLS" in res.stdout
+
+
+def test_library_build_needs_no_static_tls():
+    lib = TEST_BUILD / "libta_dl.so"
+    assert lib.exists(), f"{lib} not built: run `make test-build`"
+    assert not _has_static_tls_flag(lib)
+
+
+def test_dlopen_with_static_tls_spent():
+    """The library build loads and works with no static TLS to spare."""
+    res = _run([str(TEST_BUILD / "plain" / "test_dlopen")], NO_STATIC_TLS)
+    _assert_passed(res)
+    assert "loaded" in res.stdout and ": yes" in res.stdout
+
+
+def test_dlopen_check_catches_initial_exec():
+    """Control for the test above: the preload build, which may use
+    initial-exec TLS, is refused in the same setting when it does."""
+    if not _has_static_tls_flag(BUILD / "libtunalloc.so"):
+        pytest.skip("the preload build does not use static TLS")
+    res = _run([str(TEST_BUILD / "plain" / "test_dlopen"), str(BUILD / "libtunalloc.so")],
+               NO_STATIC_TLS)
+    assert res.returncode != 0
+    assert "static TLS" in res.stderr, _describe(res)
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_valgrind_clean():
+    """tunalloc's own code paths read no uninitialised memory and make no
+    invalid accesses that valgrind can see."""
+    binary = TEST_BUILD / "plain" / "test_basic"
+    assert binary.exists(), f"{binary} not built: run `make test-build`"
+    res = _run(["valgrind", "-q", "--error-exitcode=1", str(binary)])
+    _assert_passed(res)

@@ -1,0 +1,45 @@
+# Core test programs: every tests/c/test_*.c is built against the plain
+# library and the ASan+UBSan library; *_mt.c also against the TSan one.
+# tests/test_c.py runs them all under pytest.
+
+TEST_SRCS := $(wildcard tests/c/test_*.c)
+TEST_NAMES := $(patsubst tests/c/%.c,%,$(TEST_SRCS))
+TEST_MT_NAMES := $(filter %_mt,$(TEST_NAMES))
+TEST_DIR := $(BUILD)/tests
+TEST_CFLAGS := $(BASE_CFLAGS) -O1 -D_GNU_SOURCE
+TEST_LIBS := $(LDLIBS) -ldl
+TEST_HDRS := tests/c/harness.h $(CORE_HDRS)
+
+TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
+TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))
+TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
+# The library build wrapped in a shared object, for the dlopen test.
+TEST_DL := $(TEST_DIR)/libta_dl.so
+TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
+
+$(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libtunalloc.a $(TEST_LIBS)
+
+$(TEST_DIR)/asan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/asan/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BUILD)/asan/libtunalloc.a \
+		-fsanitize=address,undefined $(TEST_LIBS)
+
+$(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BUILD)/tsan/libtunalloc.a \
+		-fsanitize=thread $(TEST_LIBS)
+
+$(TEST_DL): $(BUILD)/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive $(LDLIBS)
+
+$(TEST_TSAN_PROBE): tests/data/tsan_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) $< -o $@ -fsanitize=thread $(LDLIBS)
+
+.PHONY: test-c-build
+test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE)
+
+test-build: test-c-build

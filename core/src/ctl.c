@@ -136,7 +136,8 @@ size_t ta_ctl_read_size(const ctl_node_t *node)
 
 /* jemalloc's rules, checked once for every leaf: a read needs oldlenp
  * (oldp NULL only asks for the size), lengths must match the type
- * exactly, actions take no data, and the mode must allow the access. */
+ * exactly, actions take no data, and the mode must allow the access.
+ * NULL with a nonzero length is EFAULT, a wrong length EINVAL. */
 int ta_ctl_call(const ctl_node_t *node, const size_t *mib, size_t miblen, void *oldp,
                 size_t *oldlenp, const void *newp, size_t newlen)
 {
@@ -156,7 +157,9 @@ int ta_ctl_call(const ctl_node_t *node, const size_t *mib, size_t miblen, void *
         return EFAULT;
     if (wr && newlen != type_size(node->type))
         return EINVAL;
-    if (!rd && !wr && node->type != TA_CTL_ACTION)
+    /* Nothing asked of a readable leaf is a no-op; a write-only leaf
+     * with no input is the handler's to refuse. */
+    if (!rd && !wr && node->type != TA_CTL_ACTION && (node->mode & TA_CTL_READ))
         return 0;
     ctl_io_t io = {node, mib, miblen, rd ? oldp : NULL,
                    wr && node->type != TA_CTL_ACTION ? newp : NULL};

@@ -40,8 +40,11 @@ bool ta_owner_map_set(void *p, size_t size, bool owned)
         return false;
     for (uintptr_t u = first; u <= last; u++) {
         leaf_t *leaf = leaf_for(u, owned);
-        if (!leaf)
-            return false;
+        if (!leaf) {
+            if (owned)
+                return false;
+            continue;
+        }
         atomic_store_explicit(&leaf->owned[u & ((1u << LG_LEAF) - 1)], owned,
                               memory_order_release);
     }

@@ -7,15 +7,19 @@
 #include "tcache.h"
 
 #define GC_INTERVAL 128 /* slow-path events between GC steps */
+/* A class's first fill is small, so a thread that touches a class once
+ * does not pin a slab's worth of it; each miss doubles the batch. */
+#define INITIAL_FILL 4
 
 tcache_t ta_tcache_empty;
 
-/* Slots per class: about 64 KiB worth, between 8 and 512 blocks. */
+/* Slots per class: about 128 KiB worth, between 8 and 512 blocks, so a
+ * batch of a few hundred small blocks stays in the cache. */
 static unsigned class_cap(unsigned cls)
 {
     if (cls >= NBINS)
         return 4;
-    unsigned cap = 65536u / ta_class_size[cls];
+    unsigned cap = 131072u / ta_class_size[cls];
     return cap < 8 ? 8 : cap > 512 ? 512 : cap;
 }
 
@@ -33,7 +37,7 @@ tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         cache_bin_t *cb = &tc->bins[c];
         cb->cap = (uint16_t)class_cap(c);
-        cb->nfill = (uint16_t)(cb->cap / 2 ? cb->cap / 2 : 1);
+        cb->nfill = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
         cb->stack = slot;
         slot += cb->cap;
     }
@@ -144,8 +148,9 @@ void ta_tcache_update_peak(tcache_t *tc)
         tc->peak = net - tc->peak_base;
 }
 
-/* Cache miss: fill half the slots (fewer for classes GC found idle),
- * newest-address-last so the next pops walk the slab upward. */
+/* Cache miss: fill nfill slots, doubling up to half the stack for busy
+ * classes (GC halves it for idle ones); lowest address on top so the
+ * next pops walk the slab upward. */
 void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];

@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "background.h"
 #include "base.h"
+#include "ctl.h"
 #include "init.h"
 #include "opts.h"
 #include "thread.h"
@@ -14,8 +15,11 @@ mutex_t ta_global_lock = MUTEX_INITIALIZER;
 uint64_t ta_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
+/* Lock order: control, global, background, arenas (bins, then arena),
+ * metadata. */
 static void prefork(void)
 {
+    ta_ctl_prefork();
     mutex_lock(&ta_global_lock);
     ta_background_prefork();
     ta_arena_prefork();
@@ -28,6 +32,7 @@ static void postfork_parent(void)
     ta_arena_postfork(false);
     ta_background_postfork(false);
     mutex_unlock(&ta_global_lock);
+    ta_ctl_postfork(false);
 }
 
 static void postfork_child(void)
@@ -36,6 +41,7 @@ static void postfork_child(void)
     ta_arena_postfork(true);
     ta_background_postfork(true);
     mutex_init(&ta_global_lock);
+    ta_ctl_postfork(true);
 }
 
 static unsigned default_narenas(void)

@@ -37,7 +37,7 @@ tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         cache_bin_t *cb = &tc->bins[c];
         cb->cap = (uint16_t)class_cap(c);
-        cb->nfill = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
+        tc->nfill[c] = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
         cb->stack = slot;
         slot += cb->cap;
     }
@@ -105,7 +105,7 @@ static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
         }
         left = keep;
     }
-    cb->ncached = (uint16_t)(cb->ncached - n);
+    cb->ncached -= n;
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
@@ -135,8 +135,8 @@ static void gc_step(tcache_t *tc)
     cache_bin_t *cb = &tc->bins[c];
     if (cb->nalloc == tc->gc_seen[c] && cb->ncached) {
         flush_class(tc, c, cb->ncached - cb->ncached / 4);
-        if (cb->nfill > 1)
-            cb->nfill = (uint16_t)(cb->nfill / 2);
+        if (tc->nfill[c] > 1)
+            tc->nfill[c] = (uint16_t)(tc->nfill[c] / 2);
     }
     tc->gc_seen[c] = cb->nalloc;
 }
@@ -157,16 +157,17 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     void *p;
     if (cls < NBINS) {
         void *batch[512];
-        unsigned n = cb->nfill < cb->cap ? cb->nfill : cb->cap;
+        unsigned n = tc->nfill[cls];
         unsigned got = ta_bin_fill(tc->arena, cls, batch, n ? n : 1);
         if (!got)
             return NULL;
         for (unsigned i = 1; i < got; i++)
             cb->stack[got - 1 - i] = batch[i];
-        cb->ncached = (uint16_t)(got - 1);
+        cb->ncached = got - 1;
         p = batch[0];
-        if (cb->nfill < cb->cap / 2)
-            cb->nfill = (uint16_t)(cb->nfill * 2 > cb->cap / 2 ? cb->cap / 2 : cb->nfill * 2);
+        if (tc->nfill[cls] < cb->cap / 2)
+            tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > cb->cap / 2 ? cb->cap / 2
+                                                                      : tc->nfill[cls] * 2);
         if (zero)
             memset(p, 0, ta_class_size[cls]);
     } else {

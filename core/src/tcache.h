@@ -5,11 +5,10 @@
 
 #include "arena.h"
 
+/* 32 bytes, two per cache line: everything a fast path touches. */
 typedef struct cache_bin {
-    uint16_t ncached; /* blocks on the stack */
-    uint16_t cap;     /* stack size; 0 disables the fast path */
-    uint16_t nfill;
-    uint16_t pad;
+    uint32_t ncached; /* blocks on the stack */
+    uint32_t cap;     /* stack size; 0 disables the fast path */
     void **stack;
     uint64_t nalloc; /* requests served, for stats */
     uint64_t nfree;  /* frees received */
@@ -20,6 +19,7 @@ typedef struct tcache {
     arena_t *arena;
     bool is_thread;          /* the implicit cache of a thread */
     unsigned gc_next;        /* bin the next GC step looks at */
+    uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
     uint64_t merged_nalloc[NCACHED_CLASSES]; /* already added to bin stats */

@@ -29,8 +29,8 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
         cache_bin_t *cb = &tc->bins[cls];
         if (!cb->ncached)
             return ta_tcache_alloc_slow(tc, cls, zero);
-        cb->nalloc++;
         void *p = cb->stack[--cb->ncached];
+        ctr_add(&cb->nalloc, 1);
         if (zero)
             memset(p, 0, size);
         return p;
@@ -111,8 +111,9 @@ void *ta_malloc(size_t size)
     if (likely(size <= TCACHE_MAX)) {
         cache_bin_t *cb = &tc->bins[size_class(size)];
         if (likely(cb->ncached)) {
-            cb->nalloc++;
-            return cb->stack[--cb->ncached];
+            void *p = cb->stack[--cb->ncached];
+            ctr_add(&cb->nalloc, 1);
+            return p;
         }
     }
     return malloc_slow(size, false);
@@ -129,8 +130,9 @@ void *ta_calloc(size_t n, size_t size)
     if (likely(total <= TCACHE_MAX)) {
         cache_bin_t *cb = &tc->bins[size_class(total)];
         if (likely(cb->ncached)) {
-            cb->nalloc++;
-            return memset(cb->stack[--cb->ncached], 0, total);
+            void *p = cb->stack[--cb->ncached];
+            ctr_add(&cb->nalloc, 1);
+            return memset(p, 0, total);
         }
     }
     return malloc_slow(total, true);
@@ -146,7 +148,7 @@ void ta_free(void *p)
         cache_bin_t *cb = &tc->bins[tag];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
-            cb->nfree++;
+            ctr_add(&cb->nfree, 1);
             return;
         }
     }
@@ -163,7 +165,7 @@ void ta_free_sized(void *p, size_t size)
         cache_bin_t *cb = &tc->bins[size_class(size)];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
-            cb->nfree++;
+            ctr_add(&cb->nfree, 1);
             return;
         }
     }
@@ -214,8 +216,8 @@ static void src_free(alloc_src_t src, void *p)
         ta_free(p);
 }
 
-/* Same class for small blocks, or a large run/huge mapping resized where
- * it stands; else a move. */
+/* Same class for small blocks, or a large run resized where it stands or
+ * a huge mapping moved without copying; else allocate, copy and free. */
 static void *realloc_impl(void *p, size_t size, alloc_src_t src)
 {
     if (!p)
@@ -235,7 +237,7 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
         return p;
     if (cls >= NBINS && size > SMALL_MAX) {
-        void *q = ta_large_ralloc_in_place(p, size);
+        void *q = ta_large_resize(p, size);
         if (q)
             return q;
     }
@@ -441,8 +443,9 @@ void *ta_tcache_malloc(ta_tcache_t *tcache, size_t size)
     if (likely(size <= TCACHE_MAX)) {
         cache_bin_t *cb = &tc->bins[size_class(size)];
         if (likely(cb->ncached)) {
-            cb->nalloc++;
-            return cb->stack[--cb->ncached];
+            void *p = cb->stack[--cb->ncached];
+            ctr_add(&cb->nalloc, 1);
+            return p;
         }
     }
     return set_enomem(tcache_alloc(tc, size, false));
@@ -483,7 +486,7 @@ void ta_tcache_free(ta_tcache_t *tcache, void *p)
         cache_bin_t *cb = &tc->bins[tag];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
-            cb->nfree++;
+            ctr_add(&cb->nfree, 1);
             return;
         }
     }
@@ -499,7 +502,7 @@ void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
         cache_bin_t *cb = &tc->bins[size_class(size)];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
-            cb->nfree++;
+            ctr_add(&cb->nfree, 1);
             return;
         }
     }

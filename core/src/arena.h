@@ -92,7 +92,13 @@ HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
 HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);
 HIDDEN void ta_large_dalloc(void *p);
 HIDDEN size_t ta_large_usize(const void *p);
-HIDDEN void *ta_large_ralloc_in_place(void *p, size_t size);
+/* Resizes without copying (in place, or by moving a huge mapping's
+ * pages); the block's address, or NULL if it must be copied. */
+HIDDEN void *ta_large_resize(void *p, size_t size);
+/* Statistics of a large block coming or going; arena lock held. */
+HIDDEN void ta_count_large(arena_t *a, size_t usize, bool alloc);
+HIDDEN void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
+HIDDEN void *ta_huge_resize(void *p, size_t size);
 HIDDEN void ta_huge_dalloc(segment_t *seg);
 /* Unmaps cached huge mappings freed before `before`; arena lock held,
  * dropped around munmap. */

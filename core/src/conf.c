@@ -66,6 +66,7 @@ static bool parse_decay(const char *s, size_t len, int64_t *out)
     return true;
 }
 
+/* Only the exact words, so "1" or "TRUE" are reported, not guessed at. */
 static bool parse_bool(const char *s, size_t len, bool *out)
 {
     if (len == 4 && memcmp(s, "true", 4) == 0)
@@ -77,6 +78,7 @@ static bool parse_bool(const char *s, size_t len, bool *out)
     return true;
 }
 
+/* One setter per key keeps each option's rules next to its name. */
 static bool set_narenas(ta_opts_t *o, const char *s, size_t len)
 {
     uint64_t v;
@@ -171,6 +173,7 @@ static bool apply_pair(ta_opts_t *o, const char *p, size_t len)
     return false;
 }
 
+/* Pairs are split in place on commas; long pairs are warned truncated. */
 unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
 {
     unsigned bad = 0;
@@ -187,6 +190,7 @@ unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
     return bad;
 }
 
+/* getenv does not allocate, so this is safe inside the first malloc. */
 void ta_conf_init(void)
 {
     ta_conf_parse(&ta_opt, ta_conf_default, "compiled-in default");

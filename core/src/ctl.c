@@ -88,7 +88,9 @@ static int resolve(const char *name, size_t *mib, size_t cap, size_t *depth,
     return 0;
 }
 
-const ctl_node_t *ta_ctl_node_bymib(const size_t *mib, size_t miblen)
+/* MIB components were validated when the MIB was made, but a caller may
+ * edit them (that is the point of MIBs), so every one is checked again. */
+static const ctl_node_t *node_bymib(const size_t *mib, size_t miblen)
 {
     const ctl_node_t *node = &ta_ctl_root;
     for (size_t d = 0; d < miblen; d++) {
@@ -138,8 +140,8 @@ size_t ta_ctl_read_size(const ctl_node_t *node)
  * (oldp NULL only asks for the size), lengths must match the type
  * exactly, actions take no data, and the mode must allow the access.
  * NULL with a nonzero length is EFAULT, a wrong length EINVAL. */
-int ta_ctl_call(const ctl_node_t *node, const size_t *mib, size_t miblen, void *oldp,
-                size_t *oldlenp, const void *newp, size_t newlen)
+int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *oldlenp,
+                const void *newp, size_t newlen)
 {
     bool rd = oldp != NULL || oldlenp != NULL;
     bool wr = newp != NULL || newlen != 0;
@@ -161,11 +163,12 @@ int ta_ctl_call(const ctl_node_t *node, const size_t *mib, size_t miblen, void *
      * with no input is the handler's to refuse. */
     if (!rd && !wr && node->type != TA_CTL_ACTION && (node->mode & TA_CTL_READ))
         return 0;
-    ctl_io_t io = {node, mib, miblen, rd ? oldp : NULL,
-                   wr && node->type != TA_CTL_ACTION ? newp : NULL};
+    ctl_io_t io = {node, mib, rd ? oldp : NULL, wr && node->type != TA_CTL_ACTION ? newp : NULL};
     return node->fn(&io);
 }
 
+/* One entry point for every integer-like type, so handlers hold values as
+ * uint64_t and the node's declared type alone decides the width written. */
 int ta_ctl_out_num(ctl_io_t *io, uint64_t v)
 {
     if (!io->oldp)
@@ -194,6 +197,7 @@ int ta_ctl_out_num(ctl_io_t *io, uint64_t v)
     return 0;
 }
 
+/* Decay times are signed (-1 = never), so they get their own conversion. */
 int ta_ctl_out_ssize(ctl_io_t *io, int64_t v)
 {
     ssize_t s = (ssize_t)v;
@@ -202,6 +206,7 @@ int ta_ctl_out_ssize(ctl_io_t *io, int64_t v)
     return 0;
 }
 
+/* Strings are returned as pointers to static storage, as in jemalloc. */
 int ta_ctl_out_str(ctl_io_t *io, const char *s)
 {
     if (io->oldp)
@@ -209,13 +214,7 @@ int ta_ctl_out_str(ctl_io_t *io, const char *s)
     return 0;
 }
 
-uint64_t ta_ctl_in_u64(const ctl_io_t *io)
-{
-    uint64_t v;
-    memcpy(&v, io->newp, sizeof(v));
-    return v;
-}
-
+/* Inputs are copied with memcpy: callers' buffers need not be aligned. */
 int64_t ta_ctl_in_ssize(const ctl_io_t *io)
 {
     ssize_t v;
@@ -232,6 +231,7 @@ bool ta_ctl_in_bool(const ctl_io_t *io)
     return c != 0;
 }
 
+/* Likewise, for arena and cache indexes. */
 unsigned ta_ctl_in_unsigned(const ctl_io_t *io)
 {
     unsigned v;
@@ -239,16 +239,23 @@ unsigned ta_ctl_in_unsigned(const ctl_io_t *io)
     return v;
 }
 
-/* Arena indexes name slots ever used, plus the all-arenas index. */
-bool ta_ctl_valid_arena(size_t i)
+/* As jemalloc's arenas.narenas: automatic arenas count before their lazy
+ * creation, manual ones once their slot has been used. */
+unsigned ta_ctl_narenas(void)
 {
-    return i == MAX_ARENAS || i < atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    unsigned total = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    return total > ta_narenas_auto ? total : ta_narenas_auto;
 }
 
+/* Arena indexes below arenas.narenas, plus the all-arenas index. */
+bool ta_ctl_valid_arena(size_t i) { return i == MAX_ARENAS || i < ta_ctl_narenas(); }
+
+/* Size-class indexes are fixed at build time. */
 bool ta_ctl_valid_bin(size_t j) { return j < NBINS; }
 
 bool ta_ctl_valid_lextent(size_t j) { return j < NLEXTENTS; }
 
+/* Resolves and runs in one call; NULL names are EFAULT, not a crash. */
 int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
     if (name == NULL)
@@ -262,7 +269,7 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t new
         return rc;
     if (is_leaf(node) == false)
         return ENOENT;
-    return ta_ctl_call(node, mib, depth, oldp, oldlenp, newp, newlen);
+    return ta_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
 
 /* Partial names are allowed so a loop can fill in an index component. */
@@ -294,12 +301,14 @@ int ta_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, 
         return EAGAIN;
     if (miblen == 0 || miblen > CTL_MAX_DEPTH)
         return ENOENT;
-    const ctl_node_t *node = ta_ctl_node_bymib(mib, miblen);
+    const ctl_node_t *node = node_bymib(mib, miblen);
     if (node == NULL || !is_leaf(node))
         return ENOENT;
-    return ta_ctl_call(node, mib, miblen, oldp, oldlenp, newp, newlen);
+    return ta_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
 
+/* Enumeration accepts "<i>" placeholders so docs and bindings can walk
+ * the tree without knowing which indexes exist. */
 int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
 {
     if (node == NULL || out == NULL)
@@ -330,6 +339,7 @@ void ta_ctl_prefork(void)
     ta_ctl_tcaches_prefork();
 }
 
+/* Reverse order of ta_ctl_prefork. */
 void ta_ctl_postfork(bool child)
 {
     ta_ctl_tcaches_postfork(child);

@@ -16,8 +16,7 @@ typedef struct ctl_node ctl_node_t;
 /* One call's arguments after the generic length and mode checks. */
 typedef struct ctl_io {
     const ctl_node_t *node;
-    const size_t *mib;
-    size_t miblen;
+    const size_t *mib; /* handlers read their index components from it */
     void *oldp;       /* non-NULL iff a value must be read */
     const void *newp; /* non-NULL iff a value was written */
 } ctl_io_t;
@@ -42,11 +41,9 @@ struct ctl_node {
 
 extern HIDDEN const ctl_node_t ta_ctl_root;
 
-/* Resolves mib[0..miblen) to a node; NULL if any component is invalid. */
-HIDDEN const ctl_node_t *ta_ctl_node_bymib(const size_t *mib, size_t miblen);
 /* Runs a leaf with jemalloc's conventions (checks, then the handler). */
-HIDDEN int ta_ctl_call(const ctl_node_t *node, const size_t *mib, size_t miblen,
-                       void *oldp, size_t *oldlenp, const void *newp, size_t newlen);
+HIDDEN int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp,
+                       size_t *oldlenp, const void *newp, size_t newlen);
 /* Bytes read through oldp for a leaf of this node. */
 HIDDEN size_t ta_ctl_read_size(const ctl_node_t *node);
 
@@ -54,11 +51,12 @@ HIDDEN size_t ta_ctl_read_size(const ctl_node_t *node);
 HIDDEN int ta_ctl_out_num(ctl_io_t *io, uint64_t v);
 HIDDEN int ta_ctl_out_ssize(ctl_io_t *io, int64_t v);
 HIDDEN int ta_ctl_out_str(ctl_io_t *io, const char *s);
-HIDDEN uint64_t ta_ctl_in_u64(const ctl_io_t *io);
 HIDDEN int64_t ta_ctl_in_ssize(const ctl_io_t *io);
 HIDDEN bool ta_ctl_in_bool(const ctl_io_t *io);
 HIDDEN unsigned ta_ctl_in_unsigned(const ctl_io_t *io);
 
+/* The value of arenas.narenas: the bound of every arena index. */
+HIDDEN unsigned ta_ctl_narenas(void);
 /* Index validators shared by the tree tables. */
 HIDDEN bool ta_ctl_valid_arena(size_t i);
 HIDDEN bool ta_ctl_valid_bin(size_t j);

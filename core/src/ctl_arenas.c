@@ -10,10 +10,8 @@
 #include "opts.h"
 #include "os.h"
 
-int ta_ctl_arenas_narenas(ctl_io_t *io)
-{
-    return ta_ctl_out_num(io, atomic_load_explicit(&ta_narenas_total, memory_order_acquire));
-}
+/* The bound of every arena index, so loops over arenas can use it. */
+int ta_ctl_arenas_narenas(ctl_io_t *io) { return ta_ctl_out_num(io, ta_ctl_narenas()); }
 
 /* Through the public call so failures carry its errno (ENOMEM, EAGAIN
  * when every slot is taken). */
@@ -42,6 +40,7 @@ int ta_ctl_arenas_lookup(ctl_io_t *io)
     return ta_ctl_out_num(io, ta_arena_index(a));
 }
 
+/* Constants of this build and machine, shared by several leaves via arg. */
 int ta_ctl_arenas_const(ctl_io_t *io)
 {
     switch (io->node->arg) {
@@ -58,6 +57,7 @@ int ta_ctl_arenas_const(ctl_io_t *io)
     }
 }
 
+/* -1 means never; the upper bound keeps clock arithmetic from overflowing. */
 static bool decay_ok(int64_t v) { return v >= -1 && v <= TA_DECAY_MS_MAX; }
 
 /* Reads return the value before the write, as in jemalloc. */
@@ -74,12 +74,14 @@ static int decay_rw(ctl_io_t *io, _Atomic int64_t *slot)
     return ta_ctl_out_ssize(io, old);
 }
 
+/* The defaults new arenas copy at creation (arena_init reads them). */
 int ta_ctl_arenas_decay(ctl_io_t *io)
 {
     return decay_rw(io, io->node->arg == CTL_DIRTY ? &ta_default_dirty_decay_ms
                                                    : &ta_default_muzzy_decay_ms);
 }
 
+/* Slab geometry depends on the run-time page size, so it is read live. */
 int ta_ctl_arenas_bin(ctl_io_t *io)
 {
     const bin_info_t *b = &ta_bin_info[io->mib[2]];
@@ -93,6 +95,7 @@ int ta_ctl_arenas_bin(ctl_io_t *io)
     }
 }
 
+/* Large class sizes are pure arithmetic on the class index. */
 int ta_ctl_arenas_lextent(ctl_io_t *io)
 {
     return ta_ctl_out_num(io, lextent_size((unsigned)io->mib[2]));
@@ -138,6 +141,7 @@ int ta_ctl_arena_reset(ctl_io_t *io)
     return a ? ta_arena_reset(a) : EFAULT;
 }
 
+/* The engine refuses automatic arenas (EPERM) and bound ones (EBUSY). */
 int ta_ctl_arena_destroy(ctl_io_t *io)
 {
     arena_t *a = arena_at(io->mib[1], false);
@@ -159,6 +163,7 @@ int ta_ctl_arena_decay_ms(ctl_io_t *io)
     return ta_ctl_out_ssize(io, atomic_load_explicit(def, memory_order_relaxed));
 }
 
+/* The engine checks the limit on every growth, so storing it suffices. */
 int ta_ctl_arena_limit(ctl_io_t *io)
 {
     size_t i = io->mib[1];

@@ -27,8 +27,10 @@ typedef union jvalue {
     const char *str;
 } jvalue_t;
 
+/* Option letters are single characters anywhere in the string. */
 static bool opt_set(const jw_t *w, char c) { return strchr(w->opts, c) != NULL; }
 
+/* Sections are recognised by their path, since tables are static data. */
 static bool name_is(const jw_t *w, size_t d, const char *s)
 {
     return w->names[d] != NULL && strcmp(w->names[d], s) == 0;
@@ -53,32 +55,63 @@ static bool omitted(const jw_t *w, size_t depth, const char *name, size_t idx)
     return (stats_arena || arena) && opt_set(w, 'a');
 }
 
-/* depth counts the components already in w->mib, the leaf's included. */
-static bool read_leaf(jw_t *w, const ctl_node_t *n, size_t depth, jvalue_t *v)
+/* Through the normal checks; w->mib holds the leaf's full MIB. Leaves with
+ * read side effects or inputs are never read by a dump. */
+static bool read_leaf(const jw_t *w, const ctl_node_t *n, jvalue_t *v)
 {
     if (!(n->mode & TA_CTL_READ) || (n->flags & CTL_NODUMP))
         return false;
     size_t len = ta_ctl_read_size(n);
-    return ta_ctl_call(n, w->mib, depth, v, &len, NULL, 0) == 0;
+    return ta_ctl_call(n, w->mib, v, &len, NULL, 0) == 0;
 }
 
-/* Objects with nothing readable (destroyed arenas, write-only groups)
- * are left out rather than printed empty. */
+/* The valid indexes of an indexed node in order: from 0 while valid, then
+ * the all-arenas index if valid; SIZE_MAX starts and ends the sequence. */
+static size_t next_index(const ctl_node_t *n, size_t i)
+{
+    size_t next = i == SIZE_MAX ? 0 : i + 1;
+    if (next < MAX_ARENAS && n->valid(next))
+        return next;
+    if (next <= MAX_ARENAS && n->valid(MAX_ARENAS))
+        return MAX_ARENAS;
+    return SIZE_MAX;
+}
+
+static bool any_value(jw_t *w, const ctl_node_t *n, size_t depth);
+
+/* One child (name NULL for an index) unless the options omit it. */
+static bool kid_has_value(jw_t *w, const ctl_node_t *kid, const char *name, size_t v,
+                          size_t depth)
+{
+    if (omitted(w, depth, name, v))
+        return false;
+    w->mib[depth] = v;
+    w->names[depth] = name;
+    return any_value(w, kid, depth + 1);
+}
+
+/* Objects with nothing readable or nothing left after the omissions
+ * (destroyed arenas, write-only groups) are left out, not printed empty. */
 static bool any_value(jw_t *w, const ctl_node_t *n, size_t depth)
 {
     jvalue_t v;
     if (n->nkids == 0 && n->ikid == NULL)
-        return read_leaf(w, n, depth, &v);
-    for (size_t i = 0; i < MAX_ARENAS && depth < CTL_MAX_DEPTH; i++) {
-        if (n->ikid ? !n->valid(i) : i >= n->nkids)
-            break;
-        w->mib[depth] = i;
-        if (any_value(w, n->ikid ? n->ikid : &n->kids[i], depth + 1))
-            return true;
+        return read_leaf(w, n, &v);
+    if (depth >= CTL_MAX_DEPTH)
+        return false;
+    if (n->ikid) {
+        for (size_t i = next_index(n, SIZE_MAX); i != SIZE_MAX; i = next_index(n, i))
+            if (kid_has_value(w, n->ikid, NULL, i, depth))
+                return true;
+        return false;
     }
+    for (size_t k = 0; k < n->nkids; k++)
+        if (kid_has_value(w, &n->kids[k], n->kids[k].name, k, depth))
+            return true;
     return false;
 }
 
+/* Escapes as JSON requires; strings here are short (version, letters). */
 static void emit_string(jw_t *w, const char *s)
 {
     char buf[128];
@@ -100,6 +133,7 @@ static void emit_string(jw_t *w, const char *s)
     ta_stats_emit(w->out, "%s", buf);
 }
 
+/* Numbers print in full precision; Python's json reads them exactly. */
 static void emit_value(jw_t *w, const ctl_node_t *n, const jvalue_t *v)
 {
     switch (n->type) {
@@ -135,11 +169,12 @@ static void open_member(jw_t *w, size_t depth, const char *key)
 
 static void walk_kids(jw_t *w, const ctl_node_t *n, size_t depth);
 
+/* A leaf that cannot be read right now (absent arena) is simply omitted. */
 static void member(jw_t *w, const ctl_node_t *n, const char *key, size_t depth)
 {
     if (n->nkids == 0 && n->ikid == NULL) {
         jvalue_t v;
-        if (!read_leaf(w, n, depth, &v))
+        if (!read_leaf(w, n, &v))
             return;
         open_member(w, depth, key);
         emit_value(w, n, &v);
@@ -171,22 +206,17 @@ static void walk_kids(jw_t *w, const ctl_node_t *n, size_t depth)
         return;
     }
     w->names[depth] = NULL;
-    for (size_t i = 0; i <= MAX_ARENAS; i++) {
-        if (!n->valid(i)) {
-            if (i >= MAX_ARENAS)
-                break;
-            i = MAX_ARENAS - 1; /* past the last slot: try the all-arenas index */
-            continue;
-        }
-        w->mib[depth] = i;
+    for (size_t i = next_index(n, SIZE_MAX); i != SIZE_MAX; i = next_index(n, i)) {
         if (omitted(w, depth, NULL, i))
             continue;
         char key[24];
         snprintf(key, sizeof(key), "%zu", i);
+        w->mib[depth] = i;
         member(w, n->ikid, key, depth + 1);
     }
 }
 
+/* Wrapped in {"tunalloc": ...} as jemalloc wraps its own in "jemalloc". */
 void ta_stats_json(stats_out_t *o, const char *opts)
 {
     jw_t w = {.out = o, .opts = opts, .first = true};

@@ -1,5 +1,4 @@
 /* Handlers of the root leaves and of opt.*. */
-#include <errno.h>
 #include <string.h>
 
 #include "background.h"
@@ -7,6 +6,7 @@
 #include "opts.h"
 #include "stats.h"
 
+/* The header's version string, so code and docs cannot disagree. */
 int ta_ctl_version(ctl_io_t *io) { return ta_ctl_out_str(io, TA_VERSION); }
 
 /* Any written value refreshes, as in jemalloc; the read comes after the

@@ -7,6 +7,7 @@
 /* Reads one snapshot value into the node's type, or passes the error. */
 static int out(ctl_io_t *io, int rc, uint64_t v) { return rc ? rc : ta_ctl_out_num(io, v); }
 
+/* stats.<field>: arg is the GS_* field. */
 int ta_ctl_stats_global(ctl_io_t *io)
 {
     uint64_t v = 0;
@@ -14,6 +15,7 @@ int ta_ctl_stats_global(ctl_io_t *io)
     return out(io, rc, v);
 }
 
+/* stats.arenas.<i>.<field> and .small/.large: arg is the AS_* field. */
 int ta_ctl_stats_arena(ctl_io_t *io)
 {
     uint64_t v = 0;
@@ -21,6 +23,7 @@ int ta_ctl_stats_arena(ctl_io_t *io)
     return out(io, rc, v);
 }
 
+/* stats.arenas.<i>.bins.<j>.<field>: arg is the BS_* field. */
 int ta_ctl_stats_bin(ctl_io_t *io)
 {
     uint64_t v = 0;
@@ -28,6 +31,7 @@ int ta_ctl_stats_bin(ctl_io_t *io)
     return out(io, rc, v);
 }
 
+/* stats.arenas.<i>.lextents.<j>.<field>: arg is the LS_* field. */
 int ta_ctl_stats_lextent(ctl_io_t *io)
 {
     uint64_t v = 0;

@@ -21,7 +21,7 @@ int ta_ctl_thread_arena(ctl_io_t *io)
     unsigned old = cur->index;
     if (io->newp) {
         unsigned i = ta_ctl_in_unsigned(io);
-        if (i >= atomic_load_explicit(&ta_narenas_total, memory_order_acquire))
+        if (i >= ta_ctl_narenas())
             return EFAULT;
         arena_t *a = i < ta_narenas_auto
                          ? ta_arena_get_or_create(i)
@@ -33,6 +33,7 @@ int ta_ctl_thread_arena(ctl_io_t *io)
     return ta_ctl_out_num(io, old);
 }
 
+/* Disabling flushes and frees the cache; enabling makes a new one. */
 int ta_ctl_thread_tcache_enabled(ctl_io_t *io)
 {
     bool old = ta_thread_tcache_enabled();
@@ -41,6 +42,7 @@ int ta_ctl_thread_tcache_enabled(ctl_io_t *io)
     return ta_ctl_out_num(io, old);
 }
 
+/* Lets a thread make the statistics identities exact before a read. */
 int ta_ctl_thread_tcache_flush(ctl_io_t *io)
 {
     (void)io;
@@ -48,6 +50,7 @@ int ta_ctl_thread_tcache_flush(ctl_io_t *io)
     return 0;
 }
 
+/* Counters of the calling thread, kept by its cache without atomics. */
 int ta_ctl_thread_counter(ctl_io_t *io)
 {
     switch (io->node->arg) {
@@ -60,6 +63,7 @@ int ta_ctl_thread_counter(ctl_io_t *io)
     }
 }
 
+/* Starts a new measurement window, as jemalloc's thread.peak.reset. */
 int ta_ctl_thread_peak_reset(ctl_io_t *io)
 {
     (void)io;
@@ -107,12 +111,16 @@ static int tcache_op(const ctl_io_t *io, bool destroy)
     return tc ? 0 : EFAULT;
 }
 
+/* jemalloc's tcache.flush: the index comes through newp. */
 int ta_ctl_tcache_flush(ctl_io_t *io) { return tcache_op(io, false); }
 
+/* jemalloc's tcache.destroy: frees the cache and its index. */
 int ta_ctl_tcache_destroy(ctl_io_t *io) { return tcache_op(io, true); }
 
+/* Fork handlers keep the table lock consistent in the child. */
 void ta_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
 
+/* The child reinitialises the lock its parent held at fork. */
 void ta_ctl_tcaches_postfork(bool child)
 {
     if (child)

@@ -26,7 +26,7 @@ static const ctl_node_t opt_kids[] = {
     OPT(check, TA_CTL_BOOL, "validate pointers given to free/realloc"),
     OPT(stats_print, TA_CTL_BOOL, "print statistics at exit"),
     OPT(stats_print_opts, TA_CTL_STRING, "option letters for the exit statistics"),
-    OPT(arena_limit, TA_CTL_SIZE, "initial arena.<i>.limit of new arenas (0 = none)"),
+    OPT(arena_limit, TA_CTL_SIZE, "initial limit of new arenas, in bytes (0 = none)"),
 };
 
 static const ctl_node_t arenas_bin_j_kids[] = {
@@ -34,17 +34,18 @@ static const ctl_node_t arenas_bin_j_kids[] = {
     LEAF("nregs", TA_CTL_UNSIGNED, R, ta_ctl_arenas_bin, CTL_BIN_NREGS, "regions per slab"),
     LEAF("slab_size", TA_CTL_SIZE, R, ta_ctl_arenas_bin, CTL_BIN_SLAB_SIZE, "bytes per slab"),
 };
-static const ctl_node_t arenas_bin_j = NODE("<j>", arenas_bin_j_kids, "small size class j");
+static const ctl_node_t arenas_bin_j =
+    NODE("<j>", arenas_bin_j_kids, "small size class j (below arenas.nbins)");
 
 static const ctl_node_t arenas_lextent_j_kids[] = {
     LEAF("size", TA_CTL_SIZE, R, ta_ctl_arenas_lextent, 0, "usable size of the class"),
 };
 static const ctl_node_t arenas_lextent_j =
-    NODE("<j>", arenas_lextent_j_kids, "large size class j");
+    NODE("<j>", arenas_lextent_j_kids, "large size class j (below arenas.nlextents)");
 
 static const ctl_node_t arenas_kids[] = {
     LEAF("narenas", TA_CTL_UNSIGNED, R, ta_ctl_arenas_narenas, 0,
-         "arena slots in use (automatic, manual and destroyed)"),
+         "arena indexes in use: automatic arenas, then manual ones (destroyed included)"),
     LEAF("dirty_decay_ms", TA_CTL_SSIZE, RW, ta_ctl_arenas_decay, CTL_DIRTY,
          "dirty decay time of arenas created from now on (-1 never)"),
     LEAF("muzzy_decay_ms", TA_CTL_SSIZE, RW, ta_ctl_arenas_decay, CTL_MUZZY,
@@ -82,7 +83,8 @@ static const ctl_node_t arena_i_kids[] = {
     LEAF("limit", TA_CTL_SIZE, RW, ta_ctl_arena_limit, 0,
          "cap on active bytes: allocations past it fail (0 = none)"),
 };
-static const ctl_node_t arena_i = NODE("<i>", arena_i_kids, "arena i; 4096 = all arenas");
+static const ctl_node_t arena_i =
+    NODE("<i>", arena_i_kids, "arena i (below arenas.narenas); 4096 = all arenas");
 
 static const ctl_node_t thread_tcache_kids[] = {
     LEAF("enabled", TA_CTL_BOOL, RW, ta_ctl_thread_tcache_enabled, 0,
@@ -184,7 +186,7 @@ static const ctl_node_t stats_arena_i_kids[] = {
     INODE("lextents", stats_lextent_j, ta_ctl_valid_lextent, "per large size class"),
 };
 static const ctl_node_t stats_arena_i =
-    NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all merged");
+    NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all arenas merged");
 
 #define SG(n, f, d) LEAF(#n, TA_CTL_SIZE, R, ta_ctl_stats_global, f, d)
 

@@ -15,11 +15,12 @@ mutex_t ta_global_lock = MUTEX_INITIALIZER;
 uint64_t ta_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
-/* Lock order: control, global, background, arenas (bins, then arena),
- * metadata. */
+/* Lock order: control, cache registry, global, background, arenas (bins,
+ * then arena), metadata. */
 static void prefork(void)
 {
     ta_ctl_prefork();
+    ta_tcache_prefork();
     mutex_lock(&ta_global_lock);
     ta_background_prefork();
     ta_arena_prefork();
@@ -32,6 +33,7 @@ static void postfork_parent(void)
     ta_arena_postfork(false);
     ta_background_postfork(false);
     mutex_unlock(&ta_global_lock);
+    ta_tcache_postfork(false);
     ta_ctl_postfork(false);
 }
 
@@ -41,6 +43,7 @@ static void postfork_child(void)
     ta_arena_postfork(true);
     ta_background_postfork(true);
     mutex_init(&ta_global_lock);
+    ta_tcache_postfork(true);
     ta_ctl_postfork(true);
 }
 

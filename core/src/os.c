@@ -74,6 +74,23 @@ bool ta_os_extend(void *p, size_t old_size, size_t new_size)
     return q == p;
 }
 
+/* The kernel moves the page tables: no copy, no new faults for the pages
+ * that already exist. The aligned reservation is replaced atomically. */
+void *ta_os_remap_aligned(void *p, size_t old_size, size_t new_size, size_t align)
+{
+    void *target = ta_os_map_aligned(new_size, align);
+    if (!target)
+        return NULL;
+    int saved = errno;
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    errno = saved;
+    if (q == MAP_FAILED) {
+        ta_os_unmap(target, new_size);
+        return NULL;
+    }
+    return q;
+}
+
 void ta_os_purge_forced(void *p, size_t size)
 {
     int saved = errno;

@@ -86,7 +86,7 @@ static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
 {
     const arena_stats_t *st = &a->stats;
     uint64_t *v = s->a;
-    memset(s, 0, sizeof(*s));
+    memset(v, 0, sizeof(s->a)); /* bins and classes are overwritten whole */
     s->present = true;
     v[AS_NTHREADS] = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
     v[AS_UPTIME] = now > a->created_ms ? (now - a->created_ms) * 1000000u : 0;
@@ -109,17 +109,35 @@ static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
 }
 
 /* The merged entry is a plain sum; a peak of the sum is not the sum of
- * peaks, so the merged peak is left out (readers get ENOENT). */
+ * peaks, so the merged peak is left out (readers get ENOENT). Only the
+ * arena-level fields are summed per epoch; per-class sums wait until
+ * someone reads them (merge_classes), which keeps the epoch cheap. */
 static void merge(const stats_arena_t *s)
 {
     for (unsigned k = 0; k < AS_NFIELDS; k++)
         merged.a[k] += s->a[k];
-    for (unsigned j = 0; j < NBINS; j++)
-        for (unsigned k = 0; k < BS_NFIELDS; k++)
-            merged.bins[j][k] += s->bins[j][k];
-    for (unsigned j = 0; j < NLEXTENTS; j++)
-        for (unsigned k = 0; k < LS_NFIELDS; k++)
-            merged.lext[j][k] += s->lext[j][k];
+}
+
+static bool merged_classes_done; /* merged.bins/lext match this epoch */
+
+static void merge_classes(void)
+{
+    if (merged_classes_done)
+        return;
+    memset(merged.bins, 0, sizeof(merged.bins));
+    memset(merged.lext, 0, sizeof(merged.lext));
+    for (unsigned i = 0; i < snap_n; i++) {
+        const stats_arena_t *s = &snap[i];
+        if (!s->present)
+            continue;
+        for (unsigned j = 0; j < NBINS; j++)
+            for (unsigned k = 0; k < BS_NFIELDS; k++)
+                merged.bins[j][k] += s->bins[j][k];
+        for (unsigned j = 0; j < NLEXTENTS; j++)
+            for (unsigned k = 0; k < LS_NFIELDS; k++)
+                merged.lext[j][k] += s->lext[j][k];
+    }
+    merged_classes_done = true;
 }
 
 /* Process-wide totals follow jemalloc: metadata includes base memory,
@@ -147,8 +165,9 @@ static int refresh_locked(void)
     if (n > snap_cap && !grow(n))
         return ENOMEM;
     uint64_t now = ta_os_now_ms();
-    memset(&merged, 0, sizeof(merged));
+    memset(merged.a, 0, sizeof(merged.a));
     merged.present = true;
+    merged_classes_done = false;
     mutex_lock(&ta_global_lock);
     for (unsigned i = 0; i < n; i++) {
         arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
@@ -165,6 +184,7 @@ static int refresh_locked(void)
     return 0;
 }
 
+/* Serialised by the stats lock, so concurrent epoch writes do not mix. */
 int ta_stats_refresh(void)
 {
     mutex_lock(&stats_lock);
@@ -173,6 +193,7 @@ int ta_stats_refresh(void)
     return rc;
 }
 
+/* Lock-free: the count only grows and needs no consistency with data. */
 uint64_t ta_stats_epoch(void) { return atomic_load_explicit(&epoch, memory_order_relaxed); }
 
 /* Readers before the first epoch write still see true numbers. */
@@ -182,15 +203,19 @@ static int ensure_locked(void)
 }
 
 /* The snapshot entry for arena i, or NULL; stats lock held. */
-static const stats_arena_t *entry(size_t i)
+static const stats_arena_t *entry(size_t i, bool classes)
 {
-    if (i == MAX_ARENAS)
+    if (i == MAX_ARENAS) {
+        if (classes)
+            merge_classes();
         return &merged;
+    }
     if (i < snap_n && snap[i].present)
         return &snap[i];
     return NULL;
 }
 
+/* Process-wide totals of the current snapshot. */
 int ta_stats_global(unsigned field, uint64_t *out)
 {
     mutex_lock(&stats_lock);
@@ -206,7 +231,7 @@ static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *ou
 {
     mutex_lock(&stats_lock);
     int rc = ensure_locked();
-    const stats_arena_t *s = rc ? NULL : entry(i);
+    const stats_arena_t *s = rc ? NULL : entry(i, kind != 0);
     if (rc == 0 && s == NULL)
         rc = ENOENT;
     if (s != NULL)
@@ -215,6 +240,7 @@ static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *ou
     return rc;
 }
 
+/* The merged peak is not a true number, so it does not exist. */
 int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
 {
     if (i == MAX_ARENAS && field == AS_PEAK)
@@ -222,21 +248,24 @@ int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
     return read_field(i, 0, 0, field, out);
 }
 
+/* Per-bin values; merged ones are summed on first use in an epoch. */
 int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out)
 {
     return read_field(i, 1, j, field, out);
 }
 
+/* Per-large-class values; merged ones likewise summed on demand. */
 int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
 {
     return read_field(i, 2, j, field, out);
 }
 
+/* A whole entry, so printing runs without the stats lock held. */
 int ta_stats_arena_copy(size_t i, stats_arena_t *out)
 {
     mutex_lock(&stats_lock);
     int rc = ensure_locked();
-    const stats_arena_t *s = rc ? NULL : entry(i);
+    const stats_arena_t *s = rc ? NULL : entry(i, true);
     if (rc == 0 && s == NULL)
         rc = ENOENT;
     if (s != NULL)
@@ -245,6 +274,7 @@ int ta_stats_arena_copy(size_t i, stats_arena_t *out)
     return rc;
 }
 
+/* Bounds the per-arena loop of the text report. */
 unsigned ta_stats_narenas(void)
 {
     mutex_lock(&stats_lock);
@@ -253,8 +283,10 @@ unsigned ta_stats_narenas(void)
     return n;
 }
 
+/* A fork during an epoch write must not leave the child's lock held. */
 void ta_stats_prefork(void) { mutex_lock(&stats_lock); }
 
+/* The child reinitialises the lock; the parent releases it. */
 void ta_stats_postfork(bool child)
 {
     if (child)

@@ -1,6 +1,7 @@
 /* ta_stats_print: a fresh epoch, then human-readable text (totals, each
  * arena, per-size-class tables with slab utilisation) or JSON. Output is
  * formatted on the stack, never through the allocator being measured. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static void write_stderr(void *opaque, const char *text)
     }
 }
 
+/* vsnprintf into a stack buffer: output never allocates. */
 void ta_stats_emit(stats_out_t *o, const char *fmt, ...)
 {
     char buf[512];
@@ -39,12 +41,14 @@ void ta_stats_emit(stats_out_t *o, const char *fmt, ...)
         o->cb(o->opaque, buf);
 }
 
+/* A failed read prints as 0 rather than aborting the report. */
 static uint64_t global(unsigned field)
 {
     uint64_t v = 0;
     return ta_stats_global(field, &v) ? 0 : v;
 }
 
+/* The information jemalloc's "g" letter omits: constant for the run. */
 static void print_general(stats_out_t *o)
 {
     ta_stats_emit(o, "Version: %s\n", TA_VERSION);
@@ -58,53 +62,57 @@ static void print_general(stats_out_t *o)
                   ta_opt.stats_print ? "true" : "false", ta_opt.stats_print_opts,
                   ta_opt.arena_limit);
     ta_stats_emit(o,
-                  "Arenas: %u slots (%u automatic); quantum %d, page %zu, tcache_max %d, "
+                  "Arenas: %u (%u automatic); quantum %d, page %zu, tcache_max %d, "
                   "%d small and %d large size classes\n",
-                  atomic_load(&ta_narenas_total), ta_narenas_auto, QUANTUM, ta_page, TCACHE_MAX,
+                  ta_ctl_narenas(), ta_narenas_auto, QUANTUM, ta_page, TCACHE_MAX,
                   NBINS, NLEXTENTS);
     ta_stats_emit(o, "Background thread: %s\n", ta_background_enabled() ? "on" : "off");
 }
 
+/* The process-wide line every report has, whatever the letters. */
 static void print_totals(stats_out_t *o)
 {
     ta_stats_emit(o,
-                  "Allocated: %llu, active: %llu, metadata: %llu, resident: %llu, "
-                  "mapped: %llu, retained: %llu\n",
-                  (unsigned long long)global(GS_ALLOCATED), (unsigned long long)global(GS_ACTIVE),
-                  (unsigned long long)global(GS_METADATA), (unsigned long long)global(GS_RESIDENT),
-                  (unsigned long long)global(GS_MAPPED), (unsigned long long)global(GS_RETAINED));
+                  "Allocated: %" PRIu64 ", active: %" PRIu64 ", metadata: %" PRIu64
+                  ", resident: %" PRIu64 ", mapped: %" PRIu64 ", retained: %" PRIu64 "\n",
+                  global(GS_ALLOCATED), global(GS_ACTIVE), global(GS_METADATA),
+                  global(GS_RESIDENT), global(GS_MAPPED), global(GS_RETAINED));
 }
 
-static void print_arena_summary(stats_out_t *o, const stats_arena_t *s, bool merged)
+/* Page counts, purging and mapping; peak exists per arena only. */
+static void print_arena_pages(stats_out_t *o, const uint64_t *v, bool merged)
 {
-    const uint64_t *v = s->a;
-    ta_stats_emit(o, "assigned threads: %llu\nuptime: %llu ns\n", (unsigned long long)v[AS_NTHREADS],
-                  (unsigned long long)v[AS_UPTIME]);
-    ta_stats_emit(o, "pages: active %llu, dirty %llu, muzzy %llu\n",
-                  (unsigned long long)v[AS_PACTIVE], (unsigned long long)v[AS_PDIRTY],
-                  (unsigned long long)v[AS_PMUZZY]);
-    ta_stats_emit(o, "purging: dirty %llu sweeps, %llu madvise, %llu pages; "
-                     "muzzy %llu sweeps, %llu madvise, %llu pages\n",
-                  (unsigned long long)v[AS_DIRTY_NPURGE], (unsigned long long)v[AS_DIRTY_NMADVISE],
-                  (unsigned long long)v[AS_DIRTY_PURGED], (unsigned long long)v[AS_MUZZY_NPURGE],
-                  (unsigned long long)v[AS_MUZZY_NMADVISE], (unsigned long long)v[AS_MUZZY_PURGED]);
-    ta_stats_emit(o, "mapped: %llu, retained: %llu, metadata: %llu, resident: %llu",
-                  (unsigned long long)v[AS_MAPPED], (unsigned long long)v[AS_RETAINED],
-                  (unsigned long long)v[AS_METADATA], (unsigned long long)v[AS_RESIDENT]);
+    ta_stats_emit(o, "assigned threads: %" PRIu64 "\nuptime: %" PRIu64 " ns\n", v[AS_NTHREADS],
+                  v[AS_UPTIME]);
+    ta_stats_emit(o, "pages: active %" PRIu64 ", dirty %" PRIu64 ", muzzy %" PRIu64 "\n",
+                  v[AS_PACTIVE], v[AS_PDIRTY], v[AS_PMUZZY]);
+    ta_stats_emit(o,
+                  "purging: dirty %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64
+                  " pages; muzzy %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64 " pages\n",
+                  v[AS_DIRTY_NPURGE], v[AS_DIRTY_NMADVISE], v[AS_DIRTY_PURGED],
+                  v[AS_MUZZY_NPURGE], v[AS_MUZZY_NMADVISE], v[AS_MUZZY_PURGED]);
+    ta_stats_emit(o,
+                  "mapped: %" PRIu64 ", retained: %" PRIu64 ", metadata: %" PRIu64
+                  ", resident: %" PRIu64,
+                  v[AS_MAPPED], v[AS_RETAINED], v[AS_METADATA], v[AS_RESIDENT]);
     if (merged)
         ta_stats_emit(o, "\n");
     else
-        ta_stats_emit(o, ", peak active: %llu\n", (unsigned long long)v[AS_PEAK]);
+        ta_stats_emit(o, ", peak active: %" PRIu64 "\n", v[AS_PEAK]);
+}
+
+/* Large classes have no cache fill/flush counters; their cells say "-". */
+static void print_arena_totals(stats_out_t *o, const uint64_t *v)
+{
     ta_stats_emit(o, "%-8s %14s %14s %14s %14s %12s %12s\n", "", "allocated", "nmalloc",
                   "ndalloc", "nrequests", "nfills", "nflushes");
-    ta_stats_emit(o, "%-8s %14llu %14llu %14llu %14llu %12llu %12llu\n", "small:",
-                  (unsigned long long)v[AS_SMALL_ALLOCATED], (unsigned long long)v[AS_SMALL_NMALLOC],
-                  (unsigned long long)v[AS_SMALL_NDALLOC], (unsigned long long)v[AS_SMALL_NREQUESTS],
-                  (unsigned long long)v[AS_SMALL_NFILLS], (unsigned long long)v[AS_SMALL_NFLUSHES]);
-    ta_stats_emit(o, "%-8s %14llu %14llu %14llu %14llu %12s %12s\n", "large:",
-                  (unsigned long long)v[AS_LARGE_ALLOCATED], (unsigned long long)v[AS_LARGE_NMALLOC],
-                  (unsigned long long)v[AS_LARGE_NDALLOC], (unsigned long long)v[AS_LARGE_NREQUESTS],
-                  "-", "-");
+    ta_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
+                     " %12" PRIu64 "\n",
+                  "small:", v[AS_SMALL_ALLOCATED], v[AS_SMALL_NMALLOC], v[AS_SMALL_NDALLOC],
+                  v[AS_SMALL_NREQUESTS], v[AS_SMALL_NFILLS], v[AS_SMALL_NFLUSHES]);
+    ta_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12s %12s\n",
+                  "large:", v[AS_LARGE_ALLOCATED], v[AS_LARGE_NMALLOC], v[AS_LARGE_NDALLOC],
+                  v[AS_LARGE_NREQUESTS], "-", "-");
 }
 
 /* Utilisation = live regions / regions in current slabs, in thousandths. */
@@ -121,18 +129,16 @@ static void print_bins(stats_out_t *o, const stats_arena_t *s)
         uint64_t cap = b[BS_CURSLABS] * bi->nregs;
         uint64_t util = cap ? b[BS_CURREGS] * 1000 / cap : 0;
         ta_stats_emit(o,
-                      "%8u %4u %12llu %12llu %12llu %12llu %10llu %9llu %6u %4u %2llu.%03llu "
-                      "%10llu %10llu %8llu\n",
-                      bi->size, j, (unsigned long long)(b[BS_CURREGS] * bi->size),
-                      (unsigned long long)b[BS_NMALLOC], (unsigned long long)b[BS_NDALLOC],
-                      (unsigned long long)b[BS_NREQUESTS], (unsigned long long)b[BS_CURREGS],
-                      (unsigned long long)b[BS_CURSLABS], bi->nregs, bi->slab_pages,
-                      (unsigned long long)(util / 1000), (unsigned long long)(util % 1000),
-                      (unsigned long long)b[BS_NFILLS], (unsigned long long)b[BS_NFLUSHES],
-                      (unsigned long long)b[BS_NSLABS]);
+                      "%8u %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
+                      " %10" PRIu64 " %9" PRIu64 " %6u %4u %2" PRIu64 ".%03" PRIu64
+                      " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
+                      bi->size, j, b[BS_CURREGS] * bi->size, b[BS_NMALLOC], b[BS_NDALLOC],
+                      b[BS_NREQUESTS], b[BS_CURREGS], b[BS_CURSLABS], bi->nregs, bi->slab_pages,
+                      util / 1000, util % 1000, b[BS_NFILLS], b[BS_NFLUSHES], b[BS_NSLABS]);
     }
 }
 
+/* Only classes ever used, or the table would list 132 empty rows. */
 static void print_lextents(stats_out_t *o, const stats_arena_t *s)
 {
     ta_stats_emit(o, "%14s %4s %12s %12s %12s %12s\n", "large:", "ind", "allocated", "nmalloc",
@@ -141,29 +147,31 @@ static void print_lextents(stats_out_t *o, const stats_arena_t *s)
         const uint64_t *l = s->lext[j];
         if (l[LS_NMALLOC] == 0 && l[LS_NREQUESTS] == 0 && l[LS_CURLEXTENTS] == 0)
             continue;
-        ta_stats_emit(o, "%14zu %4u %12llu %12llu %12llu %12llu\n", lextent_size(j), j,
-                      (unsigned long long)(l[LS_CURLEXTENTS] * lextent_size(j)),
-                      (unsigned long long)l[LS_NMALLOC], (unsigned long long)l[LS_NDALLOC],
-                      (unsigned long long)l[LS_CURLEXTENTS]);
+        ta_stats_emit(o, "%14zu %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                      lextent_size(j), j, l[LS_CURLEXTENTS] * lextent_size(j), l[LS_NMALLOC],
+                      l[LS_NDALLOC], l[LS_CURLEXTENTS]);
     }
 }
 
+/* Works on a private copy, so the stats lock is not held meanwhile. */
 static void print_arena(stats_out_t *o, size_t i, const char *opts)
 {
     stats_arena_t s;
     if (ta_stats_arena_copy(i, &s))
         return;
     if (i == MAX_ARENAS)
-        ta_stats_emit(o, "Merged arenas stats:\n");
+        ta_stats_emit(o, "\nMerged arenas stats:\n");
     else
-        ta_stats_emit(o, "arenas[%zu]:\n", i);
-    print_arena_summary(o, &s, i == MAX_ARENAS);
+        ta_stats_emit(o, "\narenas[%zu]:\n", i);
+    print_arena_pages(o, s.a, i == MAX_ARENAS);
+    print_arena_totals(o, s.a);
     if (!strchr(opts, 'b'))
         print_bins(o, &s);
     if (!strchr(opts, 'l'))
         print_lextents(o, &s);
 }
 
+/* jemalloc's layout: header, general, totals, merged, each arena. */
 static void print_text(stats_out_t *o, const char *opts)
 {
     ta_stats_emit(o, "___ Begin tunalloc statistics ___\n");
@@ -178,6 +186,7 @@ static void print_text(stats_out_t *o, const char *opts)
     ta_stats_emit(o, "--- End tunalloc statistics ---\n");
 }
 
+/* A fresh epoch first, as malloc_stats_print does. */
 void ta_stats_print(ta_write_cb *write_cb, void *opaque, const char *opts)
 {
     stats_out_t o = {write_cb ? write_cb : write_stderr, write_cb ? opaque : NULL};
@@ -197,4 +206,5 @@ void ta_stats_print(ta_write_cb *write_cb, void *opaque, const char *opts)
         print_text(&o, opts);
 }
 
+/* Runs from atexit when opt.stats_print is set. */
 void ta_stats_atexit(void) { ta_stats_print(NULL, NULL, ta_opt.stats_print_opts); }

@@ -13,6 +13,34 @@
 
 tcache_t ta_tcache_empty;
 
+/* Live caches, so an epoch refresh can merge what other threads' caches
+ * served; also guards each cache's arena pointer against rebinding. */
+static mutex_t registry_lock = MUTEX_INITIALIZER;
+static tcache_t *registry;
+
+static void registry_add(tcache_t *tc)
+{
+    mutex_lock(&registry_lock);
+    tc->prev = NULL;
+    tc->next = registry;
+    if (registry)
+        registry->prev = tc;
+    registry = tc;
+    mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(tcache_t *tc)
+{
+    mutex_lock(&registry_lock);
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else
+        registry = tc->next;
+    if (tc->next)
+        tc->next->prev = tc->prev;
+    mutex_unlock(&registry_lock);
+}
+
 /* Slots per class: about 128 KiB worth, between 8 and 512 blocks, so a
  * batch of a few hundred small blocks stays in the cache. */
 static unsigned class_cap(unsigned cls)
@@ -44,32 +72,57 @@ tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
     tc->arena = a;
     tc->is_thread = is_thread;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    registry_add(tc);
     return tc;
 }
 
 /* Adds one class's cache hits to the request count of the cache's arena. */
 static void merge_class(tcache_t *tc, unsigned c)
 {
-    uint64_t d = tc->bins[c].nalloc - tc->merged_nalloc[c];
-    if (!d)
-        return;
-    tc->merged_nalloc[c] = tc->bins[c].nalloc;
     arena_t *a = tc->arena;
-    if (c < NBINS) {
-        mutex_lock(&a->bins[c].lock);
+    mutex_t *lock = c < NBINS ? &a->bins[c].lock : &a->lock;
+    mutex_lock(lock);
+    uint64_t now = ctr_get(&tc->bins[c].nalloc), d = now - tc->merged_nalloc[c];
+    tc->merged_nalloc[c] = now;
+    if (c < NBINS)
         ctr_add(&a->bins[c].stats.nrequests, d);
-        mutex_unlock(&a->bins[c].lock);
-    } else {
-        mutex_lock(&a->lock);
+    else
         ctr_add(&a->stats.lstats[lextent_index(ta_class_size[c])].nrequests, d);
-        mutex_unlock(&a->lock);
-    }
+    mutex_unlock(lock);
 }
 
 void ta_tcache_merge_stats(tcache_t *tc)
 {
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         merge_class(tc, c);
+}
+
+void ta_tcache_merge_all_stats(void)
+{
+    mutex_lock(&registry_lock);
+    for (tcache_t *tc = registry; tc; tc = tc->next)
+        ta_tcache_merge_stats(tc);
+    mutex_unlock(&registry_lock);
+}
+
+void ta_tcache_rebind(tcache_t *tc, arena_t *a)
+{
+    ta_tcache_flush_all(tc);
+    mutex_lock(&registry_lock);
+    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    tc->arena = a;
+    mutex_unlock(&registry_lock);
+}
+
+void ta_tcache_prefork(void) { mutex_lock(&registry_lock); }
+
+void ta_tcache_postfork(bool child)
+{
+    if (child)
+        mutex_init(&registry_lock);
+    else
+        mutex_unlock(&registry_lock);
 }
 
 /* Returns the bottom n blocks of a class to their arenas, one arena's
@@ -119,6 +172,7 @@ void ta_tcache_flush_all(tcache_t *tc)
 void ta_tcache_delete(tcache_t *tc)
 {
     ta_tcache_flush_all(tc);
+    registry_remove(tc);
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
     ta_base_free(tc, tc->mem_size);
 }
@@ -133,12 +187,13 @@ static void gc_step(tcache_t *tc)
     unsigned c = tc->gc_next;
     tc->gc_next = (c + 1) % NCACHED_CLASSES;
     cache_bin_t *cb = &tc->bins[c];
-    if (cb->nalloc == tc->gc_seen[c] && cb->ncached) {
+    uint64_t nalloc = ctr_get(&cb->nalloc);
+    if (nalloc == tc->gc_seen[c] && cb->ncached) {
         flush_class(tc, c, cb->ncached - cb->ncached / 4);
         if (tc->nfill[c] > 1)
             tc->nfill[c] = (uint16_t)(tc->nfill[c] / 2);
     }
-    tc->gc_seen[c] = cb->nalloc;
+    tc->gc_seen[c] = nalloc;
 }
 
 void ta_tcache_update_peak(tcache_t *tc)
@@ -175,7 +230,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
         if (!p)
             return NULL;
     }
-    cb->nalloc++;
+    ctr_add(&cb->nalloc, 1);
     merge_class(tc, cls);
     ta_tcache_update_peak(tc);
     gc_step(tc);
@@ -188,7 +243,7 @@ void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
     cache_bin_t *cb = &tc->bins[cls];
     flush_class(tc, cls, cb->ncached - cb->ncached / 2);
     cb->stack[cb->ncached++] = p;
-    cb->nfree++;
+    ctr_add(&cb->nfree, 1);
     gc_step(tc);
 }
 
@@ -196,7 +251,7 @@ uint64_t ta_tcache_allocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_allocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += tc->bins[c].nalloc * ta_class_size[c];
+        total += ctr_get(&tc->bins[c].nalloc) * ta_class_size[c];
     return total;
 }
 
@@ -204,6 +259,6 @@ uint64_t ta_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += tc->bins[c].nfree * ta_class_size[c];
+        total += ctr_get(&tc->bins[c].nfree) * ta_class_size[c];
     return total;
 }

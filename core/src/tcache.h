@@ -10,8 +10,10 @@ typedef struct cache_bin {
     uint32_t ncached; /* blocks on the stack */
     uint32_t cap;     /* stack size; 0 disables the fast path */
     void **stack;
-    uint64_t nalloc; /* requests served, for stats */
-    uint64_t nfree;  /* frees received */
+    /* Written only by the cache's user, read by epoch refreshes in other
+     * threads: relaxed atomic load+store, as cheap as a plain increment. */
+    counter_t nalloc; /* requests served */
+    counter_t nfree;  /* frees received */
 } cache_bin_t;
 
 typedef struct tcache {
@@ -22,7 +24,10 @@ typedef struct tcache {
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
-    uint64_t merged_nalloc[NCACHED_CLASSES]; /* already added to bin stats */
+    /* Part of nalloc already added to bin stats; guarded by that bin's
+     * lock (the arena lock for large classes). */
+    uint64_t merged_nalloc[NCACHED_CLASSES];
+    struct tcache *next, *prev; /* registry of live caches */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes outside cache bins */
     uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
     size_t mem_size;
@@ -46,11 +51,13 @@ HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
 HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
 HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);
 HIDDEN void ta_tcache_update_peak(tcache_t *tc);
-/* Adds the cache's unmerged request counts to its arena's bin stats.
- * Each cache merges its own (on fills, flushes and when the calling
- * thread refreshes the epoch), so no thread reads another's counters. */
+/* Adds the cache's unmerged request counts to its arena's bin stats. */
 HIDDEN void ta_tcache_merge_stats(tcache_t *tc);
-/* ta_tcache_merge_stats on the calling thread's cache, if it has one. */
+/* Merges every live cache's counts (an epoch refresh). */
 HIDDEN void ta_tcache_merge_all_stats(void);
+/* Points a cache at another arena after flushing it. */
+HIDDEN void ta_tcache_rebind(tcache_t *tc, arena_t *a);
+HIDDEN void ta_tcache_prefork(void);
+HIDDEN void ta_tcache_postfork(bool child);
 
 #endif

@@ -82,16 +82,17 @@ void ta_thread_set_arena(arena_t *a)
         tcache_t *tc = ta_tls_tcache;
         if (tc->arena == a)
             return;
-        ta_tcache_flush_all(tc);
-        atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
-        tc->arena = a;
+        ta_tcache_rebind(tc, a);
         return;
     }
     bind_cacheless(a);
 }
 
-bool ta_thread_tcache_enabled(void) { return tls_state == TS_ACTIVE; }
+/* A thread that has not allocated yet will get a cache if opt.tcache. */
+bool ta_thread_tcache_enabled(void)
+{
+    return tls_state == TS_ACTIVE || (tls_state == TS_NEW && ta_opt.tcache);
+}
 
 void ta_thread_tcache_set_enabled(bool on)
 {
@@ -105,8 +106,11 @@ void ta_thread_tcache_set_enabled(bool on)
         pthread_setspecific(thread_key, NULL);
         bind_cacheless(tc->arena);
         ta_tcache_delete(tc);
-    } else if (on && tls_state == TS_NEW) {
-        ta_thread_tcache_slow();
+    } else if (tls_state == TS_NEW) {
+        if (on)
+            thread_tcache_create();
+        else
+            tls_state = TS_NO_CACHE;
     }
 }
 
@@ -114,12 +118,6 @@ void ta_thread_tcache_flush(void)
 {
     if (tls_state == TS_ACTIVE)
         ta_tcache_flush_all(ta_tls_tcache);
-}
-
-void ta_tcache_merge_all_stats(void)
-{
-    if (tls_state == TS_ACTIVE)
-        ta_tcache_merge_stats(ta_tls_tcache);
 }
 
 uint64_t ta_thread_allocated(void)

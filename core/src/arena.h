@@ -27,6 +27,7 @@ typedef struct bin {
 
 typedef struct large_stats {
     counter_t nmalloc, ndalloc, nrequests, curlextents;
+    counter_t nfills, nflushes; /* thread-cache traffic, cached classes only */
 } large_stats_t;
 
 typedef struct arena_stats {
@@ -36,7 +37,6 @@ typedef struct arena_stats {
     counter_t dirty_npurge, dirty_nmadvise, dirty_purged;
     counter_t muzzy_npurge, muzzy_nmadvise, muzzy_purged;
     counter_t peak_active;                /* bytes */
-    counter_t tcache_bytes;               /* not maintained live; see ctl */
     large_stats_t lstats[NLEXTENTS];
 } arena_stats_t;
 

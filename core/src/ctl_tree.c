@@ -136,6 +136,8 @@ static const ctl_node_t stats_large_kids[] = {
     ST(nmalloc, TA_CTL_UINT64, AS_LARGE_NMALLOC, "large allocations"),
     ST(ndalloc, TA_CTL_UINT64, AS_LARGE_NDALLOC, "large deallocations"),
     ST(nrequests, TA_CTL_UINT64, AS_LARGE_NREQUESTS, "large requests, cache hits included"),
+    ST(nfills, TA_CTL_UINT64, AS_LARGE_NFILLS, "thread cache fills of cached large classes"),
+    ST(nflushes, TA_CTL_UINT64, AS_LARGE_NFLUSHES, "thread cache flushes of cached large classes"),
 };
 
 #define SB(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_bin, f, d)
@@ -159,6 +161,8 @@ static const ctl_node_t stats_lextent_j_kids[] = {
     SL(ndalloc, TA_CTL_UINT64, LS_NDALLOC, "deallocations of the class"),
     SL(nrequests, TA_CTL_UINT64, LS_NREQUESTS, "requests, cache hits included"),
     SL(curlextents, TA_CTL_SIZE, LS_CURLEXTENTS, "live blocks of the class"),
+    SL(nfills, TA_CTL_UINT64, LS_NFILLS, "thread cache fills of the class"),
+    SL(nflushes, TA_CTL_UINT64, LS_NFLUSHES, "thread cache flushes of the class"),
 };
 static const ctl_node_t stats_lextent_j =
     NODE("<j>", stats_lextent_j_kids, "large size class j");

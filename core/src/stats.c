@@ -74,9 +74,13 @@ static void snap_lextents(const arena_t *a, stats_arena_t *s)
         o[LS_NDALLOC] = ctr_get(&l->ndalloc);
         o[LS_NREQUESTS] = ctr_get(&l->nrequests);
         o[LS_CURLEXTENTS] = ctr_get(&l->curlextents);
+        o[LS_NFILLS] = ctr_get(&l->nfills);
+        o[LS_NFLUSHES] = ctr_get(&l->nflushes);
         v[AS_LARGE_NMALLOC] += o[LS_NMALLOC];
         v[AS_LARGE_NDALLOC] += o[LS_NDALLOC];
         v[AS_LARGE_NREQUESTS] += o[LS_NREQUESTS];
+        v[AS_LARGE_NFILLS] += o[LS_NFILLS];
+        v[AS_LARGE_NFLUSHES] += o[LS_NFLUSHES];
     }
     v[AS_LARGE_ALLOCATED] = ctr_get(&a->stats.large_allocated);
 }

@@ -77,24 +77,27 @@ tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
 }
 
 /* Adds one class's cache hits to the request count of the cache's arena. */
-static void merge_class(tcache_t *tc, unsigned c)
+static void merge_class(tcache_t *tc, unsigned c, bool filled)
 {
     arena_t *a = tc->arena;
     mutex_t *lock = c < NBINS ? &a->bins[c].lock : &a->lock;
     mutex_lock(lock);
     uint64_t now = ctr_get(&tc->bins[c].nalloc), d = now - tc->merged_nalloc[c];
     tc->merged_nalloc[c] = now;
-    if (c < NBINS)
+    if (c < NBINS) {
         ctr_add(&a->bins[c].stats.nrequests, d);
-    else
-        ctr_add(&a->stats.lstats[lextent_index(ta_class_size[c])].nrequests, d);
+    } else {
+        large_stats_t *ls = &a->stats.lstats[lextent_index(ta_class_size[c])];
+        ctr_add(&ls->nrequests, d);
+        ctr_add(&ls->nfills, filled);
+    }
     mutex_unlock(lock);
 }
 
 void ta_tcache_merge_stats(tcache_t *tc)
 {
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        merge_class(tc, c);
+        merge_class(tc, c, false);
 }
 
 void ta_tcache_merge_all_stats(void)
@@ -155,6 +158,9 @@ static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
                 else
                     items[keep++] = items[i];
             }
+            mutex_lock(&a->lock);
+            ctr_add(&a->stats.lstats[lextent_index(ta_class_size[cls])].nflushes, 1);
+            mutex_unlock(&a->lock);
         }
         left = keep;
     }
@@ -231,7 +237,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
             return NULL;
     }
     ctr_add(&cb->nalloc, 1);
-    merge_class(tc, cls);
+    merge_class(tc, cls, cls >= NBINS);
     ta_tcache_update_peak(tc);
     gc_step(tc);
     return p;

@@ -6,7 +6,7 @@ TEST_SRCS := $(wildcard tests/c/test_*.c)
 TEST_NAMES := $(patsubst tests/c/%.c,%,$(TEST_SRCS))
 TEST_MT_NAMES := $(filter %_mt,$(TEST_NAMES))
 TEST_DIR := $(BUILD)/tests
-TEST_CFLAGS := $(BASE_CFLAGS) -O1 -D_GNU_SOURCE
+TEST_CFLAGS := $(BASE_CFLAGS) -O1
 TEST_LIBS := $(LDLIBS) -ldl
 TEST_HDRS := tests/c/harness.h $(CORE_HDRS)
 
@@ -16,6 +16,9 @@ TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
 # The library build wrapped in a shared object, for the dlopen test.
 TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
+# Libraries of falling static TLS sizes that use up the surplus first.
+TLS_FILL_SIZES := 4096 2048 1024 512 256 128 64 32 16 8
+TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so)
 
 $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)
@@ -23,23 +26,28 @@ $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 
 $(TEST_DIR)/asan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/asan/libtunalloc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BUILD)/asan/libtunalloc.a \
+	$(CC) $(ASAN_CFLAGS) $< -o $@ $(BUILD)/asan/libtunalloc.a \
 		-fsanitize=address,undefined $(TEST_LIBS)
 
 $(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TSAN_CFLAGS) -D_GNU_SOURCE $< -o $@ $(BUILD)/tsan/libtunalloc.a \
+	$(CC) $(TSAN_CFLAGS) $< -o $@ $(BUILD)/tsan/libtunalloc.a \
 		-fsanitize=thread $(TEST_LIBS)
 
 $(TEST_DL): $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive $(LDLIBS)
 
+$(TEST_DIR)/tls_filler_%.so: tests/data/tls_filler.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -DFILL=$* -shared $< -o $@
+
 $(TEST_TSAN_PROBE): tests/data/tsan_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) $< -o $@ -fsanitize=thread $(LDLIBS)
 
 .PHONY: test-c-build
-test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE)
+test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE) \
+	$(TEST_TLS_FILLERS)
 
 test-build: test-c-build

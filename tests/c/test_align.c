@@ -19,9 +19,9 @@ static void check_block(char *p, size_t align, size_t size)
     CHECK(ta_owns(p));
     CHECK_EQ(ta_check_ptr(p), 0);
     if (size) {
-        p[0] = 'a';
         p[size - 1] = 'z';
-        CHECK(p[0] == 'a' && p[size - 1] == 'z');
+        p[0] = 'a';
+        CHECK(p[0] == 'a' && (size == 1 || p[size - 1] == 'z'));
     }
 }
 
@@ -41,6 +41,7 @@ static size_t nth_size(size_t align, int i)
     }
 }
 
+/* Every power-of-two alignment through all three aligned entry points. */
 static void test_sweep(void)
 {
     for (size_t align = 1; align <= MAX_ALIGN; align <<= 1) {

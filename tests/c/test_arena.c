@@ -72,7 +72,7 @@ static void test_lookups(void)
  * ENOMEM; after frees they succeed again. */
 static void run_limit(size_t block)
 {
-    enum { MAXN = 4096 };
+    enum { MAXN = 16384 };
     static void *p[MAXN];
     const size_t limit = (size_t)4 << 20;
     ta_arena_opts o;
@@ -99,6 +99,7 @@ static void run_limit(size_t block)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* The limit must hold for slab, large-run and big large requests alike. */
 static void test_limit(void)
 {
     run_limit(1000);

@@ -79,7 +79,7 @@ static void test_calloc_overflow(void)
 {
     static const size_t pairs[][2] = {{SIZE_MAX, 2}, {2, SIZE_MAX}, {SIZE_MAX / 2 + 1, 2},
                                       {(size_t)1 << 32, (size_t)1 << 32},
-                                      {(size_t)1 << 33, 3}, {SIZE_MAX, SIZE_MAX}};
+                                      {(size_t)1 << 33, (size_t)1 << 31}, {SIZE_MAX, SIZE_MAX}};
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         errno = 0;
         CHECK(ta_calloc(pairs[i][0], pairs[i][1]) == NULL);

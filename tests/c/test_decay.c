@@ -2,6 +2,7 @@
  * once, one with -1 keeps them resident, and an explicit purge empties
  * the latter. Residency is read from the kernel with mincore(). */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ static size_t resident_pages(const void *p, size_t n)
     return count;
 }
 
+/* A manual arena, so decay settings apply to this test alone. */
 static ta_arena_t *arena_with_decay(int64_t dirty, int64_t muzzy)
 {
     ta_arena_opts o;
@@ -115,6 +117,28 @@ static void test_explicit_purge(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* The same purge through the public control namespace, as a runtime
+ * would ask for it. */
+static void test_ctl_purge(void)
+{
+    ta_arena_t *ar = arena_with_decay(-1, -1);
+    if (!ar)
+        return;
+    char *p[NSIZES];
+    for (size_t i = 0; i < NSIZES; i++)
+        p[i] = touched_block(ar, sizes[i]);
+    for (size_t i = 0; i < NSIZES; i++)
+        ta_free(p[i]);
+    char name[64];
+    snprintf(name, sizeof(name), "arena.%u.purge", ta_arena_index(ar));
+    CHECK_EQ(ta_ctl(name, NULL, NULL, NULL, 0), 0);
+    for (size_t i = 0; i < NSIZES; i++)
+        if (p[i])
+            CHECK_EQ(resident_pages(p[i], sizes[i]), 0);
+    CHECK(ta_ctl("arena.999999.purge", NULL, NULL, NULL, 0) != 0);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
 /* Purged pages read as zero when handed out again. */
 static void test_purged_pages_reused_zeroed(void)
 {
@@ -150,6 +174,7 @@ int main(void)
     RUN(test_decay_zero_purges_at_once);
     RUN(test_decay_never_keeps_pages);
     RUN(test_explicit_purge);
+    RUN(test_ctl_purge);
     RUN(test_purged_pages_reused_zeroed);
     RUN(test_destroy_releases);
     return TEST_EXIT();

@@ -1,9 +1,10 @@
-/* The library build loads with dlopen: build/tests/libta_dl.so wraps
+/* The library build loads with dlopen into a process that has used up its
+ * static TLS (the jemalloc failure "cannot allocate memory in static TLS
+ * block" seen from Python extensions): build/tests/libta_dl.so wraps
  * build/libtunalloc.a, and its ta_ functions work through dlsym, from the
- * main thread and from a thread started after loading (whose TLS the
- * library must set up dynamically). An optional argument names another
- * library to load instead; the pytest driver uses it to check that the
- * initial-exec preload build is refused when static TLS is used up. */
+ * main thread and from a thread started after loading. An optional
+ * argument names another library to load instead; the pytest driver uses
+ * it to check that the initial-exec preload build is refused here. */
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
@@ -21,8 +22,11 @@ static free_fn *dl_free;
 static owns_fn *dl_owns;
 static usable_fn *dl_usable;
 
-/* build/tests/<variant>/test_dlopen -> build/tests/libta_dl.so */
-static int default_path(char *out, size_t cap)
+static char build_dir[PATH_MAX];
+
+/* build/tests/<variant>/test_dlopen -> build/tests, where the libraries
+ * this test loads are built. */
+static int find_build_dir(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -35,7 +39,29 @@ static int default_path(char *out, size_t cap)
             return -1;
         *slash = '\0';
     }
-    return snprintf(out, cap, "%s/libta_dl.so", exe) < (int)cap ? 0 : -1;
+    return snprintf(build_dir, sizeof(build_dir), "%s", exe) < (int)sizeof(build_dir) ? 0 : -1;
+}
+
+/* Loads static-TLS fillers of falling sizes until none fits, leaving less
+ * than the smallest filler of static TLS; returns the bytes taken. */
+static unsigned fill_static_tls(void)
+{
+    unsigned taken = 0;
+    for (unsigned size = 4096; size >= 8; size /= 2) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/tls_filler_%u.so", build_dir, size);
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *err = dlerror();
+            /* a missing filler would make the test pass without testing */
+            CHECK(err && strstr(err, "static TLS"));
+            continue;
+        }
+        char *(*touch)(void) = (char *(*)(void))dlsym(h, "tls_filler_touch");
+        CHECK(touch && touch());
+        taken += size;
+    }
+    return taken;
 }
 
 /* Looks a symbol up and checks it comes from the loaded library, not from
@@ -72,10 +98,12 @@ static void *work(void *arg)
 }
 
 static int loaded;
-static char lib_path[PATH_MAX];
+static char lib_path[PATH_MAX + 32];
 
+/* Loads the library, then allocates through it from two threads. */
 static void test_dlopen_and_use(void)
 {
+    printf("static TLS filled: %u bytes\n", fill_static_tls());
     void *h = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         fprintf(stderr, "dlopen(%s): %s\n", lib_path, dlerror());
@@ -100,10 +128,12 @@ static void test_dlopen_and_use(void)
 
 int main(int argc, char **argv)
 {
+    if (find_build_dir() != 0)
+        return 2;
     if (argc > 1)
         snprintf(lib_path, sizeof(lib_path), "%s", argv[1]);
-    else if (default_path(lib_path, sizeof(lib_path)) != 0)
-        return 2;
+    else
+        snprintf(lib_path, sizeof(lib_path), "%s/libta_dl.so", build_dir);
     RUN(test_dlopen_and_use);
     printf("loaded %s: %s\n", lib_path, loaded ? "yes" : "no");
     return TEST_EXIT();

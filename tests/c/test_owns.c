@@ -61,6 +61,7 @@ static void check_block_owned(const char *p, size_t size)
         CHECK(ta_owns(p + off));
 }
 
+/* Small, large, huge, over-aligned and manual-arena blocks: all owned. */
 static void test_owned_blocks(void)
 {
     static const size_t sizes[] = {1, 16, 100, 4000, 16384, 20000, 200000,

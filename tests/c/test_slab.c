@@ -44,6 +44,7 @@ static void check_contents(size_t n, size_t size)
         CHECK_EQ(test_verify(blocks[i], size, i), size);
 }
 
+/* Fill, overflow, free in random order and refill one class's slab. */
 static void run_class(unsigned cls, uint64_t *seed)
 {
     const bin_info_t *b = &ta_bin_info[cls];

@@ -27,6 +27,7 @@ static struct {
 static size_t blocks_per_producer;
 static _Atomic size_t consumed, bad_blocks;
 
+/* Blocks while the queue is full, so producers cannot run away. */
 static void queue_push(batch_t *b)
 {
     pthread_mutex_lock(&queue.lock);
@@ -54,6 +55,7 @@ static batch_t *queue_pop(void)
     return b;
 }
 
+/* Wakes every consumer so they notice the last producer finished. */
 static void producer_done(void)
 {
     pthread_mutex_lock(&queue.lock);
@@ -81,6 +83,7 @@ static void stamp(void *p, size_t size)
     test_fill(p, size < 32 ? size : 32, (uintptr_t)p);
 }
 
+/* Allocates batches for other threads to free, churning locally too. */
 static void *producer(void *arg)
 {
     uint64_t seed = 0x1234567ull + (uintptr_t)arg * 7919u;
@@ -111,6 +114,7 @@ static void *producer(void *arg)
     return NULL;
 }
 
+/* Checks and frees blocks another thread allocated. */
 static void *consumer(void *arg)
 {
     (void)arg;
@@ -134,6 +138,7 @@ static void *consumer(void *arg)
     return NULL;
 }
 
+/* Several producers and consumers; every block must arrive intact. */
 static void test_producer_consumer(void)
 {
     pthread_t prod[NPRODUCERS], cons[NCONSUMERS];
@@ -155,6 +160,8 @@ static void test_producer_consumer(void)
 enum { SHARED = 4096, NCHURN = 4 };
 static _Atomic(void *) shared[SHARED];
 
+/* Swaps a fresh block into a random shared slot and frees the old one,
+ * which usually came from another thread. */
 static void *churner(void *arg)
 {
     uint64_t seed = 0xabcdefull + (uintptr_t)arg;
@@ -180,6 +187,7 @@ static void *churner(void *arg)
     return NULL;
 }
 
+/* Random cross-thread frees with no queue between the threads. */
 static void test_shared_slots(void)
 {
     pthread_t t[NCHURN];

@@ -10,6 +10,7 @@
 enum { N = 3000 };
 static void *blocks[N];
 
+/* Cycles through small, cached large and uncached large sizes. */
 static size_t size_for(size_t i)
 {
     static const size_t sizes[] = {0, 1, 8, 16, 24, 100, 128, 129, 500, 1024,
@@ -111,6 +112,7 @@ static void test_cross_cache(void)
     ta_tcache_destroy(b);
 }
 
+/* Live small regions of an arena, cached ones included. */
 static uint64_t small_curregs(ta_arena_t *ar)
 {
     uint64_t n = 0;
@@ -119,6 +121,7 @@ static uint64_t small_curregs(ta_arena_t *ar)
     return n;
 }
 
+/* Live large runs of an arena, cached ones included. */
 static uint64_t large_curlextents(ta_arena_t *ar)
 {
     uint64_t n = 0;

@@ -1,7 +1,7 @@
 """Stacking with PYTHONMALLOC=debug and tracemalloc, and os.fork()."""
 import json
 
-from conftest import clean_env, run_py
+from py_helpers import clean_env, run_py
 
 WORK = """
 import gc, json
@@ -23,22 +23,49 @@ def test_pythonmalloc_debug_at_startup():
     assert proc.stdout.strip() == "200000"
 
 
-def test_tracemalloc_on_top_and_below():
+def test_tracemalloc_on_top():
+    out = run_py("""
+import gc, tracemalloc, tunalloc, json
+tunalloc.enable()
+keep = [str(i) * 3 for i in range(10000)]
+tracemalloc.start()                # tracemalloc wraps tunalloc
+a = [str(i) for i in range(10000)]
+b = bytearray(1 << 20)
+traced = tracemalloc.get_traced_memory()[0]
+del keep; gc.collect()             # untraced tunalloc blocks freed under it
+tracemalloc.stop()                 # puts tunalloc's wrappers back
+del a, b; gc.collect()             # traced blocks freed after the stop
+more = {i: str(i) for i in range(10000)}
+tracemalloc.start(); tracemalloc.stop()
+print(json.dumps([traced >= (1 << 20) + 10000 * 40, list(tunalloc.status().active)]))
+""").stdout
+    assert json.loads(out) == [True, ["raw", "mem", "obj"]]
+
+
+def test_enable_under_running_tracemalloc_is_refused():
     out = run_py("""
 import tracemalloc, tunalloc, json
 tracemalloc.start()
-tunalloc.enable()                  # wraps tracemalloc's hooks
-a = [str(i) for i in range(10000)]
-traced_a = tracemalloc.get_traced_memory()[0]
+try:
+    tunalloc.enable()
+    res = "enabled"
+except RuntimeError as exc:
+    res = "refused: " + str(exc)
+tunalloc.enable("arena")          # pymalloc's arenas are not traced: fine
 tracemalloc.stop()
-tracemalloc.start()                # tracemalloc now wraps tunalloc
-b = bytearray(1 << 20)
-traced_b = tracemalloc.get_traced_memory()[0]
-tracemalloc.stop()
-del a, b
-print(json.dumps([traced_a > 10000 * 40, traced_b >= 1 << 20]))
+tunalloc.enable("raw")
+print(json.dumps([res, list(tunalloc.status().active)]))
 """).stdout
-    assert json.loads(out) == [True, True]
+    res, active = json.loads(out)
+    assert res.startswith("refused: tracemalloc is tracing")
+    assert active == ["raw", "arena"]
+
+
+def test_pythontracemalloc_at_startup_warns_and_runs():
+    proc = run_py("import tunalloc; print(tunalloc.status().active)",
+                  env=clean_env(PYTHONTRACEMALLOC="1", TUNALLOC_PYTHON="1"))
+    assert "tracemalloc is tracing" in proc.stderr
+    assert proc.stdout.strip() == "()"
 
 
 def test_fork_child_and_parent_keep_working():

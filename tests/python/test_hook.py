@@ -2,7 +2,7 @@
 in a fresh interpreter so the pytest process keeps its own allocator."""
 import json
 
-from conftest import clean_env, run_py
+from py_helpers import clean_env, run_py
 
 PRELUDE = """
 import gc, json, sys, time
@@ -166,10 +166,15 @@ def test_use_arena_routes_python_objects():
 tunalloc.enable()
 a = tunalloc.Arena.create()
 with tunalloc.use_arena(a):
-    obj = [0] * 1000
-print(json.dumps(tunalloc.ctl("arenas.lookup", id(obj)) == a.index))
+    objs = [bytearray(100) for _ in range(1000)]  # not GC-tracked: id() is the block
+inside = sum(tunalloc.ctl("arenas.lookup", id(o)) == a.index for o in objs)
+outside = sum(tunalloc.ctl("arenas.lookup", id(o)) == a.index for o in [bytearray(100) for _ in range(1000)])
+print(json.dumps([inside, outside]))
 """)
-    assert out is True
+    # A block freed into the thread's cache during the block may be reused
+    # (as in jemalloc); new memory comes from the chosen arena.
+    inside, outside = out
+    assert inside >= 900 and outside <= 100
 
 
 def test_use_arena_refuses_pymalloc_backing_arena():

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO, clean_env
+from py_helpers import REPO, clean_env
 
 import tunalloc._ctl
 import tunalloc._hook
@@ -89,7 +89,7 @@ PROBE = ("import tunalloc; print(tunalloc.__file__); "
 
 def test_wheel_installs_into_venv_with_startup_hook(wheel, tmp_path):
     py = venv_python(tmp_path)
-    sh(py, "-m", "pip", "install", "-q", "--no-deps", str(wheel))
+    sh(py, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel))
     out = sh(py, "-c", PROBE, cwd=tmp_path,
              env=clean_env(TUNALLOC_PYTHON="1")).split()
     assert out[0].startswith(str(tmp_path / "venv"))
@@ -98,7 +98,7 @@ def test_wheel_installs_into_venv_with_startup_hook(wheel, tmp_path):
 
 def test_editable_install(src, tmp_path):
     py = venv_python(tmp_path)
-    sh(py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    sh(py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--ignore-installed",
        "-e", ".", cwd=src)
     out = sh(py, "-c", PROBE, cwd=tmp_path,
              env=clean_env(TUNALLOC_PYTHON="1")).split()

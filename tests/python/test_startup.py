@@ -3,7 +3,7 @@ python -m tunalloc, both before the application's first import."""
 import os
 import sys
 
-from conftest import clean_env, run_py
+from py_helpers import clean_env, run_py
 
 # The application reports whether tunalloc was on before its first import
 # (tunalloc's own modules are imported by the start-up hook, not by it).
@@ -15,7 +15,7 @@ import tunalloc
 print("hooked-before-imports", mods)
 print("active", ",".join(tunalloc.status().active))
 print("argv", sys.argv)
-print("owned", bool(lib.ta_owns(ffi.cast("void *", id([1, 2, 3])))))
+print("owned", bool(lib.ta_owns(ffi.cast("void *", id(object())))))
 """
 
 

@@ -2,7 +2,7 @@
 statistics move the way the workload says."""
 import json
 
-from conftest import clean_env, run_py
+from py_helpers import clean_env, run_py
 
 CHURN = """
 import threading, hashlib

@@ -89,6 +89,27 @@ static void test_install_mid_script(void)
     lua_close(L);
 }
 
+/* After the switch a table's array grows past the huge-mapping size,
+ * moving and growing in place: every block must still be recognised as
+ * tunalloc's (ta_owns) so the wrapper frees it through tunalloc. */
+static void test_install_huge_growth(void)
+{
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    preload_tunalloc(L);
+    CHECK(run_ok(L,
+        "local tunalloc = require 'tunalloc'\n"
+        "assert(tunalloc.install())\n"
+        "small = {}\n"
+        "local big = {} for i = 1, 6e5 do big[i] = i end\n"
+        "assert(tunalloc.arena_of(small) ~= nil, 'small block lost')\n"
+        "assert(tunalloc.arena_of(big) ~= nil, 'table lost')"));
+    lua_getglobal(L, "small");
+    CHECK(ta_owns(lua_topointer(L, -1)));
+    lua_pop(L, 1);
+    lua_close(L);
+}
+
 /* Installing into a manual arena puts the state's new blocks there, and
  * closing gives them all back. */
 static void test_install_into_arena(void)
@@ -110,6 +131,7 @@ int main(void)
     RUN(test_close_returns_everything_shared);
     RUN(test_close_destroys_own_arena);
     RUN(test_install_mid_script);
+    RUN(test_install_huge_growth);
     RUN(test_install_into_arena);
     return TEST_EXIT();
 }

@@ -1,4 +1,4 @@
-"""Shared helpers of the Python package tests: run a snippet or a script
+"""Helpers shared by the Python package tests: run a snippet or a script
 in a fresh interpreter, with or without tunalloc enabled at start-up."""
 import os
 import subprocess
@@ -31,10 +31,3 @@ def run_py(code, *args, env=None, timeout=120, check=True):
     if check and proc.returncode != 0:
         pytest.fail(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
-
-
-@pytest.fixture
-def owns():
-    """owns(obj) -> True if the object's memory comes from tunalloc."""
-    from tunalloc._ctl import ffi, lib
-    return lambda obj: bool(lib.ta_owns(ffi.cast("void *", id(obj))))

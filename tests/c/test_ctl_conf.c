@@ -1,0 +1,121 @@
+/* TUNALLOC_CONF parsing on private option structs: every key, suffixes,
+ * bounds, and malformed pairs that are skipped while the rest applies.
+ * The parser is hidden but linkable from the static library. */
+#include <stdint.h>
+#include <string.h>
+
+#include "conf.h"
+#include "harness.h"
+
+static ta_opts_t fresh(void)
+{
+    ta_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.dirty_decay_ms = 7;
+    o.muzzy_decay_ms = 7;
+    return o;
+}
+
+static void test_every_key(void)
+{
+    ta_opts_t o = fresh();
+    CHECK_EQ(ta_conf_parse(&o,
+                           "narenas:4,dirty_decay_ms:1000,muzzy_decay_ms:-1,"
+                           "background_thread:true,tcache:true,check:true,stats_print:true,"
+                           "stats_print_opts:Jbl,arena_limit:64M",
+                           "test"),
+             0);
+    CHECK_EQ(o.narenas, 4);
+    CHECK_EQ(o.dirty_decay_ms, 1000);
+    CHECK_EQ(o.muzzy_decay_ms, -1);
+    CHECK(o.background_thread && o.tcache && o.check && o.stats_print);
+    CHECK(strcmp(o.stats_print_opts, "Jbl") == 0);
+    CHECK_EQ(o.arena_limit, 64u << 20);
+    CHECK_EQ(ta_conf_parse(&o, "tcache:false,check:false,stats_print_opts:", "test"), 0);
+    CHECK(!o.tcache && !o.check);
+    CHECK_EQ(o.stats_print_opts[0], '\0');
+}
+
+static void test_size_suffixes(void)
+{
+    ta_opts_t o = fresh();
+    static const struct {
+        const char *s;
+        size_t v;
+    } cases[] = {{"arena_limit:0", 0},         {"arena_limit:123", 123},
+                 {"arena_limit:1k", 1024},     {"arena_limit:2K", 2048},
+                 {"arena_limit:3m", 3u << 20}, {"arena_limit:1G", (size_t)1 << 30},
+                 {"arena_limit:5g", (size_t)5 << 30}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        CHECK_EQ(ta_conf_parse(&o, cases[k].s, "test"), 0);
+        CHECK_EQ(o.arena_limit, cases[k].v);
+    }
+}
+
+/* Each bad pair counts once, leaves its option alone, and the good pairs
+ * around it still apply. */
+static void test_malformed_pairs(void)
+{
+    static const char *bad[] = {
+        "narenas",           "narenas:",          ":4",
+        "bogus:1",           "narenas:4x",        "narenas:-1",
+        "narenas:99999",     "narenas:1k",        "dirty_decay_ms:-2",
+        "dirty_decay_ms:x",  "dirty_decay_ms:1.5", "muzzy_decay_ms:99999999999999999999",
+        "muzzy_decay_ms:4611686018427387904",    "background_thread:yes",
+        "tcache:1",          "check:TRUE",        "stats_print:",
+        "stats_print_opts:Z", "stats_print_opts:JJJJJJJJJJJJJJJJ",
+        "arena_limit:1t",    "arena_limit:k",     "arena_limit:99999999999999999999",
+        "arena_limit:17179869184G", "narenas :4",  " narenas:4",
+        "narenas:4:5",
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        ta_opts_t o = fresh();
+        char buf[256];
+        snprintf(buf, sizeof(buf), "dirty_decay_ms:500,%s,tcache:true", bad[k]);
+        unsigned n = ta_conf_parse(&o, buf, "test");
+        if (n != 1)
+            fprintf(stderr, "pair \"%s\": %u malformed\n", bad[k], n);
+        CHECK_EQ(n, 1);
+        CHECK(o.tcache);
+        CHECK_EQ(o.narenas, 0);
+        CHECK_EQ(o.muzzy_decay_ms, 7);
+        CHECK_EQ(o.arena_limit, 0);
+        CHECK_EQ(o.stats_print_opts[0], '\0');
+        CHECK(!o.background_thread && !o.check && !o.stats_print);
+        if (strncmp(bad[k], "dirty", 5) == 0)
+            CHECK_EQ(o.dirty_decay_ms, 500);
+    }
+}
+
+static void test_empty_and_separators(void)
+{
+    ta_opts_t o = fresh();
+    CHECK_EQ(ta_conf_parse(&o, "", "test"), 0);
+    CHECK_EQ(ta_conf_parse(&o, NULL, "test"), 0);
+    CHECK_EQ(ta_conf_parse(&o, ",,,narenas:2,,", "test"), 0);
+    CHECK_EQ(o.narenas, 2);
+    CHECK_EQ(ta_conf_parse(&o, "narenas:3,narenas:5", "test"), 0);
+    CHECK_EQ(o.narenas, 5);
+    CHECK_EQ(ta_conf_parse(&o, "a,b,c", "test"), 3);
+}
+
+/* A very long pair is reported (truncated) without overflowing anything. */
+static void test_long_pair(void)
+{
+    static char buf[100000];
+    memset(buf, 'x', sizeof(buf) - 1);
+    memcpy(buf, "narenas:", 8);
+    ta_opts_t o = fresh();
+    CHECK_EQ(ta_conf_parse(&o, buf, "test"), 1);
+    CHECK_EQ(o.narenas, 0);
+}
+
+int main(void)
+{
+    RUN(test_every_key);
+    RUN(test_size_suffixes);
+    RUN(test_malformed_pairs);
+    RUN(test_empty_and_separators);
+    RUN(test_long_pair);
+    return TEST_EXIT();
+}

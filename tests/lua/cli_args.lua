@@ -1,0 +1,3 @@
+-- Used by tests/test_lua.py: prints how tunalua passed the arguments.
+local a, b = ...
+print(#arg, a, b, arg[0], arg[1])

@@ -1,0 +1,229 @@
+"""Smoke test of the benchmark suite (bench/): every workload runs once
+with tiny parameters against glibc, tunalloc's ta_ API and tunalloc as
+LD_PRELOAD, each verifying its own data; the driver and the report turn
+such runs into their JSON, Markdown and PNG. Correctness only: nothing
+here looks at how long anything took."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "build", "bench")
+PRELOAD = os.path.join(ROOT, "build", "libtunalloc.so")
+LAUNCH = os.path.join(BENCH, "launch")
+
+# (workload, arguments, expected "ops" or None when data-dependent)
+TINY = [
+    ("fastpath", ["mode=imm", "n=3000"], 3000),
+    ("fastpath", ["mode=sized", "n=3000", "size=0"], 3000),
+    ("fastpath", ["mode=batch", "batch=100", "size=256", "n=2500"], 2500),
+    ("fastpath", ["mode=batch", "batch=1000", "n=2500", "threads=2"], 5000),
+    ("prodcons", ["n=3000", "pairs=1"], 3000),
+    ("larson", ["threads=2", "rounds=3", "n=500", "slots=100"], 3000),
+    ("falseshare", ["mode=thrash", "threads=2", "n=200", "writes=5"], 400),
+    ("falseshare", ["mode=scratch", "threads=2", "n=200", "writes=5"], 400),
+    ("realloc_grow", ["n=5000", "buffers=16", "max=4096"], 5000),
+    ("frag", ["peak=2", "phases=3", "churn=1000", "sample=300"], None),
+    ("large", ["n=6", "window=2", "max=2097152"], 8),
+    ("decay", ["burst=8", "idle=300", "every=50", "max=262144"], None),
+]
+
+ALLOCATORS = ["glibc", "tunalloc-api", "tunalloc"]
+
+
+@pytest.fixture(scope="module")
+def built():
+    """Builds the core and the bench programs (not part of test-build)."""
+    subprocess.run(["make", "-s", "core", "bench-build"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return BENCH
+
+
+def command(workload, alloc, args):
+    """argv and environment for one allocator, through the launcher."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "BENCH_PRELOAD")}
+    suffix = "-ta" if alloc == "tunalloc-api" else ""
+    if alloc == "tunalloc":
+        env["BENCH_PRELOAD"] = PRELOAD
+    return [LAUNCH, os.path.join(BENCH, workload + suffix)] + args, env
+
+
+def run(cmd, env, timeout=120):
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("alloc", ALLOCATORS)
+@pytest.mark.parametrize("workload,args,ops", TINY,
+                         ids=[f"{w}-{'-'.join(a[:1])}" for w, a, _ in TINY])
+def test_workload_runs_and_verifies(built, alloc, workload, args, ops):
+    cmd, env = command(workload, alloc, args)
+    res = run(cmd, env)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    out = json.loads(lines[-2])
+    usage = json.loads(lines[-1])
+    assert usage["maxrss_kib"] > 0 and usage["cpu_s"] >= 0
+    assert out["api"].startswith({"glibc": "libc.", "tunalloc": "libtunalloc.so",
+                                  "tunalloc-api": "ta_api"}[alloc])
+    assert out["seconds"] >= 0
+    for arg in args:
+        key, value = arg.split("=")
+        assert str(out["params"][key]) == value
+    if ops is not None:
+        assert out["ops"] == ops
+    else:
+        assert out["ops"] > 0
+
+
+@pytest.mark.parametrize("alloc", ALLOCATORS)
+def test_frag_accounts_live_bytes(built, alloc):
+    cmd, env = command("frag", alloc, ["peak=4", "phases=2", "churn=2000", "sample=200"])
+    res = run(cmd, env)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-2])
+    assert out["peak_live"] >= 4 << 20
+    assert out["peak_rss"] >= out["peak_live"]
+    assert out["rss_live_ratio"] >= 1.0
+    assert len(out["rss_mib"]) == len(out["live_mib"]) >= 4
+
+
+def test_decay_reports_the_burst(built):
+    cmd, env = command("decay", "glibc", ["burst=16", "idle=200", "every=50"])
+    res = run(cmd, env)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-2])
+    assert out["peak_rss"] - out["base_rss"] >= 15 << 20
+    assert out["rss_mib"][-1][0] >= 200
+
+
+@pytest.mark.parametrize("workload", sorted({w for w, _, _ in TINY}))
+@pytest.mark.parametrize("bad", ["nosuch=1", "n=abc", "n=-5", "justtext", "n=99999999999999999999999"])
+def test_bad_arguments_are_rejected(built, workload, bad):
+    res = run([os.path.join(BENCH, workload), bad], dict(os.environ))
+    assert res.returncode == 2
+    assert "usage:" in res.stderr
+
+
+def test_mode_and_range_checks(built):
+    fast = os.path.join(BENCH, "fastpath")
+    assert run([fast, "mode=bogus"], dict(os.environ)).returncode == 2
+    assert run([fast, "n=0"], dict(os.environ)).returncode == 2
+    res = run([os.path.join(BENCH, "prodcons"), "min=64", "max=32"], dict(os.environ))
+    assert res.returncode == 1 and "min" in res.stderr
+
+
+def test_launcher_reports_child_failure(built):
+    res = run([LAUNCH, os.path.join(BENCH, "fastpath"), "n=0"], dict(os.environ))
+    assert res.returncode == 2
+    res = run([LAUNCH, os.path.join(BENCH, "no-such-program")], dict(os.environ))
+    assert res.returncode == 127
+    assert run([LAUNCH], dict(os.environ)).returncode == 2
+
+
+@pytest.fixture(scope="module")
+def driver_result(built, tmp_path_factory):
+    """One tiny run of the whole driver, decay check included."""
+    out = tmp_path_factory.mktemp("bench") / "latest.json"
+    res = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
+         "--scale", "0.0005", "--allocators", ",".join(ALLOCATORS), "--no-callgrind",
+         "--decay-burst", "8", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "| fast-imm |" in res.stdout
+    with open(out) as f:
+        return out, json.load(f)
+
+
+def test_driver_summarises_every_case(driver_result):
+    _, data = driver_result
+    names = [c["name"] for c in data["cases"]]
+    assert len(names) == 11 and "large" in names and "cache-scratch" in names
+    for case in data["cases"]:
+        for alloc in ALLOCATORS:
+            s = case["summary"][alloc]
+            assert s["errors"] == []
+            assert s["seconds"]["min"] <= s["seconds"]["median"] <= s["seconds"]["max"]
+            assert s["maxrss_kib"]["median"] > 0
+        assert case["summary"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
+        assert case["summary"]["tunalloc"]["time_vs_tunalloc"] == pytest.approx(1.0)
+    assert data["geomean"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
+    assert data["geomean"]["tunalloc-api"]["time_vs_glibc_cases"] == 11
+    assert set(data["decay"]) == set(ALLOCATORS)
+    assert data["decay"]["tunalloc"]["conf"] == {
+        "TUNALLOC_CONF": "background_thread:true,dirty_decay_ms:1000"}
+    assert all("error" not in d for d in data["decay"].values())
+
+
+def test_report_writes_markdown_and_docs(driver_result, tmp_path):
+    out, data = driver_result
+    docs = tmp_path / "bench.md"
+    docs.write_text("intro\n<!-- BENCH-TABLE:BEGIN -->\nold\n<!-- BENCH-TABLE:END -->\nend\n")
+    md = tmp_path / "latest.md"
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "report.py"), str(out),
+                          "--md", str(md), "--docs", str(docs)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    text = md.read_text()
+    for case in data["cases"]:
+        assert f"| {case['name']} |" in text
+    assert "**geomean**" in text and "Decay" in text
+    page = docs.read_text()
+    assert page.startswith("intro\n") and page.endswith("end\n")
+    assert "old" not in page and "| fast-imm |" in page
+
+
+def test_report_plots_png(driver_result, tmp_path):
+    pytest.importorskip("matplotlib")
+    out, _ = driver_result
+    png = tmp_path / "ratios.png"
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "report.py"), str(out),
+                          "--png", str(png)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_driver_rejects_a_preload_that_did_not_take():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import run as driver
+    finally:
+        sys.path.pop(0)
+    tunalloc = {"preload": PRELOAD, "suffix": ""}
+    assert "error" in driver.check_allocator({"api": "libc.so.6"}, tunalloc)
+    assert "error" not in driver.check_allocator({"api": "libtunalloc.so"}, tunalloc)
+    glibc = {"preload": None, "suffix": ""}
+    assert "error" in driver.check_allocator({"api": "libjemalloc.so.2"}, glibc)
+    failed = {"error": "exit 1: boom"}
+    assert driver.check_allocator(failed, glibc) is failed
+
+
+def test_report_rejects_bad_input(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    report = os.path.join(ROOT, "bench", "report.py")
+    res = subprocess.run([sys.executable, report, str(bad)], capture_output=True, text=True)
+    assert res.returncode != 0 and "cannot read" in res.stderr
+    bad.write_text("[1, 2]")
+    res = subprocess.run([sys.executable, report, str(bad)], capture_output=True, text=True)
+    assert res.returncode != 0 and "not a bench/run.py result" in res.stderr
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_callgrind_counts_fast_path(built, tmp_path):
+    out = tmp_path / "cg.json"
+    res = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
+         "--scale", "0.0001", "--allocators", "tunalloc-api", "--cases", "fast-imm",
+         "--no-decay", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = json.loads(out.read_text())["callgrind"]["tunalloc-api"]
+    assert set(counts) == {"imm-64", "sized-64", "batch100-256"}
+    # A malloc+free pair is at least a few instructions and far below a
+    # system call's worth; a wrong subtraction would land outside.
+    assert all(5 < v < 5000 for v in counts.values())

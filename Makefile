@@ -66,6 +66,7 @@ deps:
 -include bindings/lua/lua.mk
 -include bench/bench.mk
 -include examples/examples.mk
+-include bindings/python/python.mk
 
 test: deps
 	$(MAKE) all test-build

@@ -49,7 +49,6 @@ typedef struct arena {
     _Atomic unsigned nthreads; /* threads and caches bound to it */
     uint64_t created_ms;
     uint64_t decay_ticks;
-    uint64_t next_decay_ms;   /* earliest time decay may find work */
     segment_t *segments;
     segment_t *huge_live;
     segment_t *huge_cache;    /* freed huge mappings kept dirty, newest first */

@@ -51,7 +51,7 @@ static unsigned class_cap(unsigned cls)
     return cap < 8 ? 8 : cap > 512 ? 512 : cap;
 }
 
-tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
+tcache_t *ta_tcache_new(arena_t *a)
 {
     size_t nslots = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
@@ -70,7 +70,6 @@ tcache_t *ta_tcache_new(arena_t *a, bool is_thread)
         slot += cb->cap;
     }
     tc->arena = a;
-    tc->is_thread = is_thread;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     registry_add(tc);
     return tc;

@@ -19,7 +19,6 @@ typedef struct cache_bin {
 typedef struct tcache {
     cache_bin_t bins[NCACHED_CLASSES];
     arena_t *arena;
-    bool is_thread;          /* the implicit cache of a thread */
     unsigned gc_next;        /* bin the next GC step looks at */
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
@@ -41,7 +40,7 @@ struct ta_tcache {
 /* A cache with no slots: every operation takes the slow path. */
 extern HIDDEN tcache_t ta_tcache_empty;
 
-HIDDEN tcache_t *ta_tcache_new(arena_t *a, bool is_thread);
+HIDDEN tcache_t *ta_tcache_new(arena_t *a);
 HIDDEN void ta_tcache_delete(tcache_t *tc);
 HIDDEN void ta_tcache_flush_all(tcache_t *tc);
 /* Slow paths of the inline fast paths in alloc.c. */

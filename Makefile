@@ -13,7 +13,7 @@ PRELOAD_SRCS := $(CORE_SRCS) $(wildcard $(PRELOAD_ONLY))
 CORE_HDRS := $(wildcard $(CORE_DIR)/*.h) core/include/tunalloc.h
 
 WARN := -Wall -Wextra -Werror
-BASE_CFLAGS := -std=c11 -g $(WARN) -fPIC -fvisibility=hidden \
+BASE_CFLAGS := -std=c11 -g $(WARN) -fPIC -fvisibility=hidden -fno-semantic-interposition \
 	-fno-strict-aliasing -D_GNU_SOURCE -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
 OPT := -O2
 # TLS descriptors: fast, and loadable by dlopen after static TLS is spent.

@@ -16,7 +16,8 @@ from setuptools.command.build_ext import build_ext
 CORE_DIR = "core/src"
 PRELOAD_ONLY = {"preload.c", "jemalloc_compat.c"}
 CORE_FLAGS = ["-std=c11", "-O2", "-fPIC", "-fvisibility=hidden",
-              "-mtls-dialect=gnu2", "-fno-strict-aliasing"]
+              "-mtls-dialect=gnu2", "-fno-strict-aliasing", "-D_GNU_SOURCE",
+              "-fno-semantic-interposition"]
 CORE_LIB = "libtunalloc_core.so"
 RPATH = ["-Wl,-rpath,$ORIGIN"]
 
@@ -47,13 +48,38 @@ class BuildExt(build_ext):
             ext.library_dirs.append(out_dir)
         super().build_extensions()
 
+    def _core_paths(self):
+        """(built file, in-source file) of the core library; editable
+        installs import from the source tree, so it is copied there too."""
+        build_py = self.get_finalized_command("build_py")
+        return (os.path.join(self.build_lib, "tunalloc", CORE_LIB),
+                os.path.join(build_py.get_package_dir("tunalloc"), CORE_LIB))
+
+    def copy_extensions_to_source(self):
+        super().copy_extensions_to_source()
+        built, in_source = self._core_paths()
+        self.copy_file(built, in_source, level=self.verbose)
+
+    def get_output_mapping(self):
+        mapping = super().get_output_mapping()
+        if self.inplace:
+            built, in_source = self._core_paths()
+            mapping[built] = in_source
+        return mapping
+
+    def get_outputs(self):
+        outputs = super().get_outputs()
+        if not self.inplace:
+            outputs.append(self._core_paths()[0])
+        return outputs
+
     def _build_core(self, out_dir):
         objs = self.compiler.compile(
             core_sources(), output_dir=os.path.join(self.build_temp, "core"),
             include_dirs=["core/include", CORE_DIR], extra_postargs=CORE_FLAGS)
         self.compiler.link_shared_object(
             objs, os.path.join(out_dir, CORE_LIB), libraries=["pthread"],
-            extra_postargs=["-Wl,-soname," + CORE_LIB])
+            extra_postargs=["-Wl,-soname," + CORE_LIB, "-Wl,-Bsymbolic-functions"])
 
 
 hook = Extension(

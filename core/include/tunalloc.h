@@ -43,6 +43,11 @@ TA_API size_t ta_malloc_usable_size(const void *p);
  * lock-free, O(1), exact: never true for memory tunalloc did not map. */
 TA_API int ta_owns(const void *p);
 
+/* For allocators installed over another one (Python, Lua): frees p and
+ * returns 1 if tunalloc owns it, else returns 0 and leaves p alone, in
+ * one lookup. */
+TA_API int ta_free_if_owned(void *p);
+
 /* 0 if p is the start of a block tunalloc handed out and has not taken
  * back into a slab or run; EINVAL otherwise. Never crashes. */
 TA_API int ta_check_ptr(const void *p);
@@ -98,6 +103,13 @@ TA_API TA_MALLOC_ATTR void *ta_tcache_calloc(ta_tcache_t *tc, size_t n,
 TA_API void *ta_tcache_realloc(ta_tcache_t *tc, void *p, size_t size);
 TA_API void ta_tcache_free(ta_tcache_t *tc, void *p);
 TA_API void ta_tcache_free_sized(ta_tcache_t *tc, void *p, size_t size);
+/* ta_free_if_owned through a cache. */
+TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
+
+/* The arena index that means "all arenas" in control names
+ * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's
+ * MALLCTL_ARENAS_ALL. */
+#define TA_ARENAS_ALL 4096u
 
 /* ---- Control namespace (mallctl equivalent) ---------------------------
  * Returns 0 or an errno value: ENOENT, EINVAL, EPERM, EFAULT, EAGAIN,

@@ -190,6 +190,14 @@ size_t ta_malloc_usable_size(const void *p)
 
 int ta_owns(const void *p) { return ta_owner_map_get(p); }
 
+int ta_free_if_owned(void *p)
+{
+    if (!p || !ta_owner_map_get(p))
+        return 0;
+    ta_free(p);
+    return 1;
+}
+
 /* ---- realloc ---------------------------------------------------------- */
 
 /* Where a reallocation's new block comes from: a given cache, a given
@@ -491,6 +499,14 @@ void ta_tcache_free(ta_tcache_t *tcache, void *p)
         }
     }
     dalloc_tagged(tc, p, tag);
+}
+
+int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
+{
+    if (!p || !ta_owner_map_get(p))
+        return 0;
+    ta_tcache_free(tcache, p);
+    return 1;
 }
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)

@@ -1,34 +1,25 @@
-/* Two levels indexed by segment number: a static root of leaf pointers and
- * leaves of one byte per segment, mapped on first use. Readers do two
- * acquire/relaxed loads; writers install leaves with a CAS, so no lock. */
+/* Writers of the owner map: leaves are installed with a CAS, so no lock;
+ * a unit's byte is set before any block in it is handed out and cleared
+ * only after its last block is gone. */
 #include "owner_map.h"
 
 #include "os.h"
 
-#define LG_ADDR 47
-#define LG_UNITS (LG_ADDR - LG_SEGMENT)
-#define LG_LEAF 13
-#define LG_ROOT (LG_UNITS - LG_LEAF)
+_Atomic(owner_leaf_t *) ta_owner_root[1u << OWNER_LG_ROOT];
 
-typedef struct leaf {
-    _Atomic uint8_t owned[1u << LG_LEAF];
-} leaf_t;
-
-static _Atomic(leaf_t *) root[1u << LG_ROOT];
-
-static leaf_t *leaf_for(uintptr_t unit, bool create)
+static owner_leaf_t *leaf_for(uintptr_t unit, bool create)
 {
-    _Atomic(leaf_t *) *slot = &root[unit >> LG_LEAF];
-    leaf_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
+    _Atomic(owner_leaf_t *) *slot = &ta_owner_root[unit >> OWNER_LG_LEAF];
+    owner_leaf_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
     if (leaf || !create)
         return leaf;
-    leaf_t *fresh = ta_os_map(sizeof(leaf_t));
+    owner_leaf_t *fresh = ta_os_map(sizeof(owner_leaf_t));
     if (!fresh)
         return NULL;
     if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel,
                                                 memory_order_acquire))
         return fresh;
-    ta_os_unmap(fresh, sizeof(leaf_t));
+    ta_os_unmap(fresh, sizeof(owner_leaf_t));
     return leaf;
 }
 
@@ -36,29 +27,17 @@ bool ta_owner_map_set(void *p, size_t size, bool owned)
 {
     uintptr_t first = (uintptr_t)p >> LG_SEGMENT;
     uintptr_t last = ((uintptr_t)p + size - 1) >> LG_SEGMENT;
-    if (((uintptr_t)p + size - 1) >> LG_ADDR)
+    if (((uintptr_t)p + size - 1) >> OWNER_LG_ADDR)
         return false;
     for (uintptr_t u = first; u <= last; u++) {
-        leaf_t *leaf = leaf_for(u, owned);
+        owner_leaf_t *leaf = leaf_for(u, owned);
         if (!leaf) {
             if (owned)
                 return false;
             continue;
         }
-        atomic_store_explicit(&leaf->owned[u & ((1u << LG_LEAF) - 1)], owned,
+        atomic_store_explicit(&leaf->owned[u & ((1u << OWNER_LG_LEAF) - 1)], owned,
                               memory_order_release);
     }
     return true;
-}
-
-bool ta_owner_map_get(const void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (a >> LG_ADDR)
-        return false;
-    leaf_t *leaf = leaf_for(a >> LG_SEGMENT, false);
-    if (!leaf)
-        return false;
-    return atomic_load_explicit(&leaf->owned[(a >> LG_SEGMENT) & ((1u << LG_LEAF) - 1)],
-                                memory_order_acquire) != 0;
 }

@@ -1,12 +1,34 @@
 /* Which address ranges tunalloc mapped, at segment granularity: the
- * answer behind ta_owns, exact and lock-free. */
+ * answer behind ta_owns, exact and lock-free. Two levels indexed by
+ * segment number: a static root of leaf pointers and leaves of one byte
+ * per segment, mapped on first use. Readers do two loads. */
 #ifndef TA_OWNER_MAP_H
 #define TA_OWNER_MAP_H
 
 #include "common.h"
 
+#define OWNER_LG_ADDR 47
+#define OWNER_LG_LEAF 13
+#define OWNER_LG_ROOT (OWNER_LG_ADDR - LG_SEGMENT - OWNER_LG_LEAF)
+
+typedef struct owner_leaf {
+    _Atomic uint8_t owned[1u << OWNER_LG_LEAF];
+} owner_leaf_t;
+
+extern HIDDEN _Atomic(owner_leaf_t *) ta_owner_root[1u << OWNER_LG_ROOT];
+
 /* Marks [p, p+size) (segment-aligned start) as owned or not. */
 HIDDEN bool ta_owner_map_set(void *p, size_t size, bool owned);
-HIDDEN bool ta_owner_map_get(const void *p);
+
+static ALWAYS_INLINE bool ta_owner_map_get(const void *p)
+{
+    uintptr_t a = (uintptr_t)p, unit = a >> LG_SEGMENT;
+    if (unlikely(a >> OWNER_LG_ADDR))
+        return false;
+    owner_leaf_t *leaf = atomic_load_explicit(&ta_owner_root[unit >> OWNER_LG_LEAF],
+                                              memory_order_acquire);
+    return leaf && atomic_load_explicit(&leaf->owned[unit & ((1u << OWNER_LG_LEAF) - 1)],
+                                        memory_order_relaxed);
+}
 
 #endif

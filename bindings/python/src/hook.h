@@ -50,4 +50,21 @@ static inline bool hook_owns_block(void *p)
     return backing == NULL || ta_arena_of(p) != backing;
 }
 
+/* Frees p to tunalloc (through tc if given) if it is one of the hooks'
+ * blocks and returns true; false leaves p for the previous allocator.
+ * Without a tunalloc-backed pymalloc arena, ownership is the whole test
+ * and one fused lookup does it. */
+static inline bool hook_free_block(ta_tcache_t *tc, void *p)
+{
+    if (hook_arena_backing() == NULL)
+        return tc ? ta_tcache_free_if_owned(tc, p) : ta_free_if_owned(p);
+    if (!hook_owns_block(p))
+        return false;
+    if (tc)
+        ta_tcache_free(tc, p);
+    else
+        ta_free(p);
+    return true;
+}
+
 #endif

@@ -99,11 +99,7 @@ static void *raw_realloc(void *ctx, void *p, size_t size)
 static void raw_free(void *ctx, void *p)
 {
     domain_t *d = ctx;
-    if (p == NULL)
-        return;
-    if (hook_owns_block(p))
-        ta_free(p);
-    else
+    if (p != NULL && !hook_free_block(NULL, p))
         d->prev.free(d->prev.ctx, p);
 }
 
@@ -145,11 +141,8 @@ static void *gil_realloc(void *ctx, void *p, size_t size)
 static void gil_free(void *ctx, void *p)
 {
     ta_tcache_t *tc = shared_cache();
-    if (tc == NULL || p == NULL || !hook_owns_block(p)) {
+    if (tc == NULL || p == NULL || !hook_free_block(tc, p))
         raw_free(ctx, p);
-        return;
-    }
-    ta_tcache_free(tc, p);
 }
 #endif
 

@@ -1,4 +1,4 @@
-"""python -m tunalloc [--domains LIST] script.py [args...]
+"""usage: python -m tunalloc [--domains LIST] script.py [args...]
 
 Enables tunalloc, then runs script.py as __main__ with sys.argv set to
 [script.py, args...], as ``python script.py args...`` would.

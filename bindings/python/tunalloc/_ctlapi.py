@@ -91,7 +91,8 @@ def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str]]:
 
 @functools.lru_cache(maxsize=4096)
 def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str]]:
-    """(type, mode, doc) of a name with its indexes replaced by "<i>"."""
+    """(type, mode, doc) of a name with its indexes replaced by "0" (one
+    cache entry per name pattern)."""
     node = ""
     kid = None
     for component in pattern:
@@ -110,7 +111,7 @@ def _entry(name: str) -> Tuple[int, int, str]:
     parts = name.split(".")
     if not all(parts):
         raise KeyError(name)
-    found = _resolve(tuple("<i>" if _is_index(p) else p for p in parts))
+    found = _resolve(tuple("0" if _is_index(p) else p for p in parts))
     if found is None:
         raise KeyError(name)
     return found
@@ -132,7 +133,9 @@ def ctl_children(node: str = "") -> List[CtlInfo]:
     namespace from the REPL; KeyError for an unknown or leaf node."""
     if node and _entry(node)[0] != NODE:
         raise KeyError(f"{node} is a value, not a node")
-    return [_as_info(*kid) for kid in _children(node)]
+    # Children do not depend on the index, so one cache entry per pattern.
+    pattern = ".".join("0" if _is_index(p) else p for p in node.split("."))
+    return [_as_info(*kid) for kid in _children(pattern)]
 
 
 def _read(name: str, type_: int) -> Any:
@@ -159,20 +162,25 @@ def _check_int(name: str, type_: int, value: Any) -> None:
                          f"({_TYPE_NAMES[type_]})")
 
 
+def _check_type(name: str, value: Any, want: type) -> None:
+    if not isinstance(value, want):
+        raise TypeError(f"{name!r} takes a {want.__name__}, "
+                        f"not {type(value).__name__}")
+
+
 def _write(name: str, type_: int, value: Any) -> None:
+    ctype = _CTYPES[type_]
     if type_ == BOOL:
-        if not isinstance(value, bool):
-            raise TypeError(f"{name!r} takes a bool, not {type(value).__name__}")
+        _check_type(name, value, bool)
         buf = ffi.new("bool *", value)
     elif type_ == STRING:
-        if not isinstance(value, str):
-            raise TypeError(f"{name!r} takes a str, not {type(value).__name__}")
+        _check_type(name, value, str)
         keep = ffi.new("char[]", value.encode())
         buf = ffi.new("char **", keep)
     else:
         _check_int(name, type_, value)
-        buf = ffi.new(_CTYPES[type_] + " *", value)
-    rc = lib.ta_ctl(name.encode(), ffi.NULL, ffi.NULL, buf, ffi.sizeof(buf[0]))
+        buf = ffi.new(ctype + " *", value)
+    rc = lib.ta_ctl(name.encode(), ffi.NULL, ffi.NULL, buf, ffi.sizeof(ctype))
     if rc:
         _raise_for(rc, name)
 

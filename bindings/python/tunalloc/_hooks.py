@@ -1,5 +1,5 @@
 """enable(), disable() and status(): tunalloc as CPython's allocator."""
-import threading
+import _thread
 import time
 from typing import Dict, Iterable, NamedTuple, Optional, Tuple, Union
 
@@ -9,7 +9,7 @@ DOMAINS = ("raw", "mem", "obj", "arena")
 DEFAULT_DOMAINS = ("raw", "mem", "obj")
 
 _since: Dict[str, float] = {}
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 
 
 class Status(NamedTuple):
@@ -34,14 +34,29 @@ def _domains(domains: Union[str, Iterable[str]]) -> Tuple[str, ...]:
     return names
 
 
+def _check_no_tracemalloc_below(names: Tuple[str, ...]) -> None:
+    """tracemalloc.stop() (and interpreter exit) puts back the allocators
+    tracemalloc found, which would drop tunalloc's wrappers if they sat on
+    top of it; its blocks would then be freed by pymalloc. Only the order
+    tunalloc first, tracemalloc on top, is safe."""
+    import _tracemalloc
+    new = [n for n in names if n != "arena" and not _hook.state(n)[1]]
+    if new and _tracemalloc.is_tracing():
+        raise RuntimeError("tracemalloc is tracing: enable tunalloc first and "
+                           "start tracemalloc after it (PYTHONTRACEMALLOC "
+                           "starts it too early)")
+
+
 def enable(domains: Union[str, Iterable[str]] = DEFAULT_DOMAINS) -> None:
     """Makes CPython allocate from tunalloc in the given domains: "raw",
     "mem", "obj" (PyMem_SetAllocator, as a wrapper over the allocators in
     place) and, opt-in, "arena" (pymalloc's 1 MiB arenas). Safe at any
     time and idempotent; blocks made before keep going to their allocator.
+    RuntimeError if tracemalloc is already tracing (start it afterwards).
     """
     names = _domains(domains)
     with _lock:
+        _check_no_tracemalloc_below(names)
         for name in names:
             _hook.enable(name)
             _since.setdefault(name, time.time())

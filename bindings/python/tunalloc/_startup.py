@@ -11,7 +11,7 @@ def _enable_from_env() -> None:
     value = os.environ.get("TUNALLOC_PYTHON", "")
     try:
         _hooks.enable(_hooks.parse_env(value))
-    except (TypeError, ValueError, OSError) as exc:
+    except (TypeError, ValueError, OSError, RuntimeError) as exc:
         print(f"tunalloc: TUNALLOC_PYTHON={value!r} ignored: {exc}",
               file=sys.stderr)
 

@@ -22,10 +22,14 @@ _INDEX_BOUNDS = {"arenas": "arenas.narenas", "bins": "arenas.nbins",
 _ABSENT = (_errno.ENOENT, _errno.EFAULT, _errno.EINVAL)
 
 
-def _indexes(parent: str, name: str) -> Iterable[Any]:
+def _indexes(parent: str) -> Iterable[Any]:
     """The keys an index node expands to: existing arenas (plus "all" for
-    the merged totals), or every bin / large class."""
-    count = ctl(_INDEX_BOUNDS[parent])
+    the merged totals), or every bin / large class. Index nodes without a
+    known count are left out rather than guessed."""
+    bound = _INDEX_BOUNDS.get(parent)
+    if bound is None:   # an index node this module does not know how to size
+        return []
+    count = ctl(bound)
     if parent != "arenas":
         return range(count)
     live = [i for i in range(count) if lib.ta_arena_get(i) != ffi.NULL]
@@ -38,7 +42,7 @@ def _walk(node: str) -> Dict[Any, Any]:
     parent = node.rsplit(".", 1)[-1]
     for kid in _ctlapi.ctl_children(node):
         if kid.name.startswith("<"):
-            for key in _indexes(parent, kid.name):
+            for key in _indexes(parent):
                 index = ARENAS_ALL if key == "all" else key
                 sub = _walk_optional(f"{node}.{index}")
                 if sub is not None:
@@ -46,8 +50,17 @@ def _walk(node: str) -> Dict[Any, Any]:
         elif kid.type == "node":
             out[kid.name] = _walk(f"{node}.{kid.name}")
         elif kid.readable and kid.type not in ("action", "pointer"):
-            out[kid.name] = ctl(f"{node}.{kid.name}")
+            _read_leaf(out, f"{node}.{kid.name}", kid.name)
     return out
+
+
+def _read_leaf(out: Dict[Any, Any], name: str, key: str) -> None:
+    """Stores one value; a name the enumeration lists but this index does
+    not have (ENOENT, e.g. the peak of the merged arenas) is left out."""
+    try:
+        out[key] = ctl(name)
+    except KeyError:
+        pass
 
 
 def _walk_optional(node: str) -> Optional[Dict[Any, Any]]:

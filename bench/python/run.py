@@ -1,0 +1,155 @@
+"""Python allocator benchmark (issue 4): pymalloc vs tunalloc on all
+domains vs tunalloc under pymalloc's arenas only vs PYTHONMALLOC=malloc
+with jemalloc and mimalloc preloaded.
+
+    python bench/python/run.py [--rounds N] [--out bench/results/python]
+
+Every (workload, configuration) runs in a fresh interpreter; rounds are
+interleaved so drift hits all configurations alike; times are medians,
+ratios are to pymalloc, peak RSS is the child's ru_maxrss (os.wait4).
+Writes OUT.md (Markdown table) and OUT.json.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects",
+             "threads"]
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
+
+
+def configs():
+    """Name -> environment additions; preloaded allocators only if present."""
+    out = {
+        "pymalloc": {},
+        "tunalloc": {"TUNALLOC_PYTHON": "raw,mem,obj"},
+        "tunalloc-arena": {"TUNALLOC_PYTHON": "arena"},
+    }
+    if os.path.exists(JEMALLOC):
+        out["jemalloc"] = {"PYTHONMALLOC": "malloc", "LD_PRELOAD": JEMALLOC}
+    if os.path.exists(MIMALLOC):
+        out["mimalloc"] = {"PYTHONMALLOC": "malloc", "LD_PRELOAD": MIMALLOC}
+    return out
+
+
+def run_one(workload, config, extra_env):
+    """(result dict, peak RSS in bytes) of one child run."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TUNALLOC_PYTHON", "PYTHONMALLOC", "LD_PRELOAD")}
+    env.update(extra_env)
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "workloads.py"),
+                             workload, config], env=env, stdout=subprocess.PIPE)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{workload}/{config} failed with {proc.returncode}")
+    return json.loads(out), usage.ru_maxrss * 1024
+
+
+def measure(rounds):
+    confs = configs()
+    runs = {(w, c): [] for w in WORKLOADS + ["fragmentation"] for c in confs}
+    for r in range(rounds):
+        for w in WORKLOADS + ["fragmentation"]:
+            order = list(confs) if r % 2 == 0 else list(reversed(confs))
+            for c in order:
+                res, peak = run_one(w, c, confs[c])
+                res["peak_rss"] = peak
+                runs[(w, c)].append(res)
+        print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    return list(confs), runs
+
+
+def check_results_agree(confs, runs):
+    """Every configuration must compute the same answers."""
+    for w in WORKLOADS:
+        answers = {json.dumps(x["result"]) for c in confs for x in runs[(w, c)]}
+        if len(answers) != 1:
+            raise SystemExit(f"{w}: configurations disagree: {answers}")
+
+
+def summarise(confs, runs):
+    table = {}
+    for w in WORKLOADS:
+        base = statistics.median(x["seconds"] for x in runs[(w, "pymalloc")])
+        for c in confs:
+            t = statistics.median(x["seconds"] for x in runs[(w, c)])
+            peak = statistics.median(x["peak_rss"] for x in runs[(w, c)])
+            table[(w, c)] = {"seconds": t, "ratio": t / base, "peak_rss": peak}
+    geo = {c: math.exp(statistics.mean(math.log(table[(w, c)]["ratio"])
+                                       for w in WORKLOADS)) for c in confs}
+    frag = {}
+    for c in confs:
+        xs = runs[("fragmentation", c)]
+        frag[c] = {k: statistics.median(x["result"][k] for x in xs)
+                   for k in ("rss_built", "rss_after")}
+        frag[c]["peak_rss"] = statistics.median(x["peak_rss"] for x in xs)
+    return table, geo, frag
+
+
+def mib(n):
+    return f"{n / (1 << 20):.0f}"
+
+
+def markdown(confs, table, geo, frag, rounds, command):
+    lines = ["# Python allocator benchmark", "",
+             f"`{command}` — {platform.python_implementation()} "
+             f"{platform.python_version()}, {os.cpu_count()} CPUs, "
+             f"{rounds} interleaved rounds, medians; time ratio to pymalloc "
+             "(lower is better), peak RSS in MiB.", "",
+             "| workload | " + " | ".join(confs) + " |",
+             "|---|" + "---|" * len(confs)]
+    for w in WORKLOADS:
+        cells = [f"{table[(w, c)]['seconds'] * 1000:.0f} ms ×{table[(w, c)]['ratio']:.2f}"
+                 f" / {mib(table[(w, c)]['peak_rss'])}" for c in confs]
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    lines.append("| **geometric mean** | " +
+                 " | ".join(f"**×{geo[c]:.3f}**" for c in confs) + " |")
+    lines += ["", "Fragmentation: 1M small dicts built, 90% freed at random, "
+              "then gc.collect() and each allocator's release call "
+              "(tunalloc.purge(), jemalloc arena.4096.purge, mi_collect, "
+              "malloc_trim). RSS in MiB.", "",
+              "| | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs),
+              "| RSS built | " + " | ".join(mib(frag[c]["rss_built"]) for c in confs) + " |",
+              "| RSS after release | " + " | ".join(mib(frag[c]["rss_after"]) for c in confs) + " |",
+              "| kept / built | " + " | ".join(
+                  f"{frag[c]['rss_after'] / frag[c]['rss_built']:.0%}" for c in confs) + " |",
+              ""]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join("bench", "results", "python"))
+    args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be >= 1")
+    command = "python3 bench/python/run.py " + " ".join(sys.argv[1:])
+    start = time.time()
+    confs, runs = measure(args.rounds)
+    check_results_agree(confs, runs)
+    table, geo, frag = summarise(confs, runs)
+    text = markdown(confs, table, geo, frag, args.rounds, command.strip())
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out + ".md", "w") as f:
+        f.write(text)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"command": command.strip(), "rounds": args.rounds,
+                   "configs": confs, "seconds_total": time.time() - start,
+                   "runs": {f"{w}/{c}": v for (w, c), v in runs.items()},
+                   "geomean_ratio": geo, "fragmentation": frag}, f, indent=1)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,9 @@
 /* require "tunalloc": this state's counters and limit, switching a
  * running state to tunalloc, and arenas made from Lua. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
+#endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
@@ -9,6 +13,7 @@ static const char *const kind_names[TA_LUA_NTYPES] = {
     "string", "table", "function", "userdata", "thread", "other",
 };
 
+/* Counters exist only for states on tunalloc; say how to get there. */
 static talua_state *check_state(lua_State *L, const char *fn)
 {
     talua_state *s = talua_of(L);
@@ -18,6 +23,7 @@ static talua_state *check_state(lua_State *L, const char *fn)
     return s;
 }
 
+/* Keeps the table builders below one line per field. */
 static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
@@ -71,6 +77,7 @@ static int l_setlimit(lua_State *L)
     return 1;
 }
 
+/* Arena indexes from Lua are checked before they reach the core. */
 static ta_arena_t *arena_arg(lua_State *L, int arg)
 {
     lua_Integer idx = luaL_checkinteger(L, arg);
@@ -171,8 +178,25 @@ static int l_arena_of(lua_State *L)
     return 1;
 }
 
+/* Lua unloads C modules in lua_close, but this one's code must outlive
+ * that: the installed allocator is called for the frees that follow,
+ * and the core's thread-exit hooks and caches live here too. Marking the
+ * library RTLD_NODELETE keeps it mapped; linked into a program it is a
+ * no-op (the program is never unloaded). */
+static void pin_library(void)
+{
+    Dl_info info;
+    if (dladdr((void *)pin_library, &info) == 0 || info.dli_fname == NULL)
+        return;
+    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (h != NULL)
+        dlclose(h);
+}
+
+/* One table for the whole library; the ctl and stats parts add theirs. */
 int luaopen_tunalloc(lua_State *L)
 {
+    pin_library();
     static const luaL_Reg fns[] = {
         {"state", l_state},
         {"setlimit", l_setlimit},

@@ -3,6 +3,8 @@
 #ifndef TA_LUA_LMOD_H
 #define TA_LUA_LMOD_H
 
+#include <stdbool.h>
+
 #include <lauxlib.h>
 
 #include "lstate.h"
@@ -14,6 +16,9 @@
 /* Finds the type and mode of a leaf or node by enumerating its parent;
  * 0 or ENOENT (also for names too long to be real). */
 TALUA_HIDDEN int talua_ctl_lookup(const char *name, ta_ctl_info *out);
+/* True for an enumerated index child ("<i>", "<j>"), which stands for
+ * any decimal index. */
+TALUA_HIDDEN bool talua_is_index(const char *pattern);
 /* Reads a readable leaf and pushes it; 0 or the ctl error (nothing is
  * pushed then). */
 TALUA_HIDDEN int talua_ctl_push(lua_State *L, const char *name,

@@ -14,12 +14,19 @@ static const char *const type_names[] = {
     "pointer", "action",
 };
 
-/* "<i>" in the enumeration stands for any decimal index. */
+/* Index children are enumerated as "<i>", "<j>"...: any decimal index. */
+bool talua_is_index(const char *pattern)
+{
+    size_t n = strlen(pattern);
+    return n >= 3 && pattern[0] == '<' && pattern[n - 1] == '>';
+}
+
+/* A name component matches its enumerated entry literally or by index. */
 static bool matches(const char *pattern, const char *leaf)
 {
     if (strcmp(pattern, leaf) == 0)
         return true;
-    if (strcmp(pattern, "<i>") != 0 || *leaf == '\0')
+    if (!talua_is_index(pattern) || *leaf == '\0')
         return false;
     return strspn(leaf, "0123456789") == strlen(leaf);
 }
@@ -64,6 +71,7 @@ typedef union ctl_value {
     void *ptr;
 } ctl_value;
 
+/* ta_ctl checks lengths exactly, so each type passes its own size. */
 static size_t value_size(ta_ctl_type t)
 {
     switch (t) {
@@ -77,6 +85,7 @@ static size_t value_size(ta_ctl_type t)
     }
 }
 
+/* Each ctl type has one natural Lua type: boolean, integer or string. */
 static void push_value(lua_State *L, ta_ctl_type t, const ctl_value *v)
 {
     switch (t) {
@@ -89,6 +98,7 @@ static void push_value(lua_State *L, ta_ctl_type t, const ctl_value *v)
     }
 }
 
+/* Shared by ctl and stats so a value reads the same way in both. */
 int talua_ctl_push(lua_State *L, const char *name, const ta_ctl_info *info)
 {
     ctl_value v;
@@ -102,6 +112,7 @@ int talua_ctl_push(lua_State *L, const char *name, const ta_ctl_info *info)
     return err;
 }
 
+/* The ctl errno values in the words a script author needs. */
 static const char *errno_text(int err)
 {
     switch (err) {
@@ -116,6 +127,7 @@ static const char *errno_text(int err)
     }
 }
 
+/* Every ctl failure names the function and the name involved. */
 int talua_ctl_error(lua_State *L, const char *fn, const char *name, int err)
 {
     return luaL_error(L, "tunalloc.%s: '%s': %s", fn, name, errno_text(err));
@@ -229,6 +241,7 @@ static int l_ctl(lua_State *L)
     return err == 0 ? 1 : talua_ctl_error(L, "ctl", name, err);
 }
 
+/* One entry of list(): the enumeration made readable from Lua. */
 static void push_info(lua_State *L, const ta_ctl_info *info)
 {
     lua_createtable(L, 0, 4);
@@ -265,6 +278,7 @@ static int l_list(lua_State *L)
     return 1;
 }
 
+/* Registration lives with the functions it registers. */
 void talua_open_ctl(lua_State *L)
 {
     static const luaL_Reg fns[] = {

@@ -15,6 +15,7 @@ static void refresh(lua_State *L)
         talua_ctl_error(L, "stats", "epoch", err);
 }
 
+/* A missing counter means no indexed children to show, not an error. */
 static unsigned read_count(const char *name)
 {
     unsigned n = 0;
@@ -22,7 +23,7 @@ static unsigned read_count(const char *name)
     return ta_ctl(name, &n, &len, NULL, 0) == 0 ? n : 0;
 }
 
-/* "<i>" children get their range from the counter that sizes them; a
+/* Index children get their range from the counter that sizes them; a
  * node with no known counter is left out rather than guessed at. */
 static unsigned index_count(const char *path, bool *with_all)
 {
@@ -86,7 +87,7 @@ static bool push_node(lua_State *L, const char *path)
     ta_ctl_info info;
     char child[TALUA_NAME_MAX];
     for (size_t i = 0; ta_ctl_child(path, i, &info) == 0; i++) {
-        if (strcmp(info.name, "<i>") == 0) {
+        if (talua_is_index(info.name)) {
             any |= add_indexed(L, path, &info);
             continue;
         }
@@ -127,6 +128,7 @@ typedef struct text_box {
     bool oom;
 } text_box;
 
+/* ta_stats_print's callback: grows the buffer, never raises. */
 static void box_append(void *opaque, const char *text)
 {
     text_box *b = opaque;
@@ -149,6 +151,7 @@ static void box_append(void *opaque, const char *text)
     b->len += n;
 }
 
+/* Frees the text if an error skipped the normal release. */
 static int box_gc(lua_State *L)
 {
     text_box *b = lua_touserdata(L, 1);
@@ -200,6 +203,7 @@ static int l_purge(lua_State *L)
     return 0;
 }
 
+/* Registration lives with the functions it registers. */
 void talua_open_stats(lua_State *L)
 {
     static const luaL_Reg fns[] = {

@@ -20,16 +20,18 @@ void ta_lua_opts_init(ta_lua_opts *opts)
     opts->gc = TA_LUA_GC_DEFAULT;
 }
 
-/* Undoes a half-built record in reverse order, keeping errno. */
-static void drop_record(talua_state *s)
+/* Undoes a record in reverse order, keeping errno; returns what
+ * destroying an own arena returned (0 when there is none). */
+static int drop_record(talua_state *s)
 {
-    int e = errno;
+    int e = errno, err = 0;
     if (s->tc != NULL)
         ta_tcache_destroy(s->tc);
     if (s->own_arena)
-        ta_arena_destroy(s->arena);
+        err = ta_arena_destroy(s->arena);
     ta_free(s);
     errno = e;
+    return err;
 }
 
 /* The record outlives the state (lua_close still allocates through it),
@@ -136,10 +138,7 @@ int ta_lua_close(lua_State *L)
         return EINVAL;
     talua_state *s = ud;
     lua_close(L);
-    ta_tcache_destroy(s->tc);
-    s->tc = NULL;
-    drop_record(s);
-    return 0;
+    return drop_record(s);
 }
 
 /* Hosts poll this between calls into the state. */

@@ -4,6 +4,10 @@
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4) -lm -ldl
+# tunalua links Lua statically, as the lua5.4 binary does (the shared
+# library's PIC interpreter loop is measurably slower), and exports the
+# Lua API (-E) so C modules it loads resolve against it.
+TUNALUA_LIBS := -Wl,-E -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl
 LUA_DIR := bindings/lua
 LUA_HDRS := $(wildcard $(LUA_DIR)/*.h) core/include/tunalloc.h
 LUA_API_SRCS := $(addprefix $(LUA_DIR)/,lstate_alloc.c lstate.c lmod.c lmod_ctl.c lmod_stats.c)
@@ -49,7 +53,7 @@ $(BUILD)/lua/tunalloc.so: $(LUA_API_OBJS) $(BUILD)/libtunalloc.a
 
 $(BUILD)/tunalua: $(TUNALUA_OBJS) $(BUILD)/libta_lua.a $(BUILD)/libtunalloc.a
 	$(CC) -o $@ $(TUNALUA_OBJS) $(BUILD)/libta_lua.a $(BUILD)/libtunalloc.a \
-		$(LUA_LIBS) $(LDLIBS)
+		$(TUNALUA_LIBS) $(LDLIBS)
 
 $(BUILD)/examples/lua_host: examples/lua_host.c $(BUILD)/libta_lua.a $(BUILD)/libtunalloc.a $(LUA_HDRS)
 	@mkdir -p $(dir $@)
@@ -76,5 +80,5 @@ test-build: $(BUILD)/libta_lua.a $(BUILD)/lua/tunalloc.so $(BUILD)/tunalua \
 	$(BUILD)/examples/lua_host $(LUA_TESTS) $(LUA_TESTS_ASAN) $(LUA_TESTS_TSAN)
 
 # Not a test: writes bench/results/lua.md and lua.json.
-bench-lua: $(BUILD)/tunalua $(BUILD)/lua/tunalloc.so
+bench-lua: $(BUILD)/tunalua $(BUILD)/lua/tunalloc.so $(BUILD)/bench/launch
 	$(PYTHON) bench/lua/run.py

@@ -80,8 +80,9 @@ TA_API void ta_lua_opts_init(ta_lua_opts *opts);
 TA_API lua_State *ta_lua_newstate(const ta_lua_opts *opts);
 
 /* Closes a state made by ta_lua_newstate (finalizers run), then releases
- * its cache and, for an own arena, destroys the arena. 0, or EINVAL if L
- * is not such a state (it is then left untouched). */
+ * its cache and, for an own arena, destroys the arena. 0; EINVAL if L is
+ * not such a state (it is then left untouched); or the error of
+ * ta_arena_destroy (the state is closed, the arena stays). */
 TA_API int ta_lua_close(lua_State *L);
 
 /* This state's counters. 0, or EINVAL if L does not allocate through

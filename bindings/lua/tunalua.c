@@ -23,6 +23,7 @@ typedef struct options {
     int script; /* argv index of the script, or argc */
 } options;
 
+/* Bad command lines say what was wrong before the summary. */
 static void usage(const char *why)
 {
     fprintf(stderr,
@@ -124,6 +125,7 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
+/* Prints and pops an error so every caller handles failures alike. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
@@ -145,6 +147,7 @@ static int docall(lua_State *L, int nargs, int nres)
     return status;
 }
 
+/* -e chunks run protected, with the same reporting as scripts. */
 static int dostring(lua_State *L, const char *s, const char *name)
 {
     int status = luaL_loadbuffer(L, s, strlen(s), name);
@@ -266,6 +269,7 @@ static int pmain(lua_State *L)
     return 0;
 }
 
+/* --stats: the per-state counters, on stderr so output stays clean. */
 static void print_stats(lua_State *L)
 {
     ta_lua_stats_t st;
@@ -279,6 +283,8 @@ static void print_stats(lua_State *L)
             (unsigned long long)st.nfail, st.arena);
 }
 
+/* Options first (the limit and GC mode shape the state), then the
+ * state, then everything else protected inside it. */
 int main(int argc, char **argv)
 {
     options o;

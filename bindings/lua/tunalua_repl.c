@@ -35,6 +35,7 @@ static int compile(lua_State *L, const char *code)
     return luaL_loadbuffer(L, code, strlen(code), "=stdin");
 }
 
+/* Results go through the global print, so scripts may redefine it. */
 static void print_results(lua_State *L, int base)
 {
     int n = lua_gettop(L) - base;

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Lua allocation benchmark (issue 5). Runs every workload in bench/lua
+under each configuration, all in the generational GC mode (lua5.4's and
+tunalua's default), and writes bench/results/lua.md and lua.json with
+CPU time and peak RSS as ratios to lua5.4 with its default allocator.
+
+    make bench-lua            (or: python3 bench/lua/run.py [--repeat N])
+
+Each configuration runs a workload N times (default 5) in interleaved
+order; the median CPU time and the median peak RSS are reported (wall
+times are in the JSON). The workloads print a checksum, which must agree
+across configurations."""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench" / "lua"
+RESULTS = ROOT / "bench" / "results"
+LAUNCH = ROOT / "build" / "bench" / "launch"
+LIBDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu")
+WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines",
+             "serializer"]
+INSTALL = "require('tunalloc').install()"
+
+
+def configurations():
+    """name -> (argv prefix, extra environment)."""
+    cpath = {"LUA_CPATH": f"{ROOT}/build/lua/?.so"}
+    return {
+        "lua5.4 (glibc)": (["lua5.4"], {}),
+        "lua5.4 + jemalloc": (["lua5.4"], {"LD_PRELOAD": str(LIBDIR / "libjemalloc.so.2")}),
+        "lua5.4 + mimalloc": (["lua5.4"], {"LD_PRELOAD": str(LIBDIR / "libmimalloc.so.2")}),
+        "lua5.4 + tunalloc.install()": (["lua5.4", "-e", INSTALL], cpath),
+        "tunalua": ([str(ROOT / "build" / "tunalua")], {}),
+    }
+
+
+def measure(argv, env):
+    """CPU time (user + system, s), wall time (s), peak RSS (KiB) and
+    output of one run. The run goes through build/bench/launch (the
+    suite's launcher) so the peak RSS is the workload's own, not this
+    driver's inherited across exec; the launcher's rusage from wait4
+    includes the workload it waited for. CPU time is the reported time:
+    on a shared machine it moves far less with other load than wall time."""
+    full_env = dict(os.environ, **env)
+    if "LD_PRELOAD" in full_env:
+        full_env["BENCH_PRELOAD"] = full_env.pop("LD_PRELOAD")
+    exe = shutil.which(argv[0]) or argv[0]
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen([str(LAUNCH), exe] + argv[1:], env=full_env,
+                                stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        lines = out.read().strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode})")
+    cpu = usage.ru_utime + usage.ru_stime
+    rss = json.loads(lines[-1])["maxrss_kib"]
+    return cpu, elapsed, rss, "\n".join(lines[:-1])
+
+
+def bench(repeat):
+    configs = configurations()
+    raw = {w: {c: {"time": [], "wall": [], "rss_kib": []} for c in configs}
+           for w in WORKLOADS}
+    checks = {}
+    for w in WORKLOADS:
+        script = str(BENCH / f"{w}.lua")
+        for _ in range(repeat):
+            for c, (argv, env) in configs.items():
+                t, wall, rss, out = measure(argv + [script], env)
+                raw[w][c]["time"].append(t)
+                raw[w][c]["wall"].append(wall)
+                raw[w][c]["rss_kib"].append(rss)
+                checks.setdefault(w, set()).add(out)
+        if len(checks[w]) != 1:
+            raise RuntimeError(f"{w}: configurations disagree: {checks[w]}")
+    return raw
+
+
+def summarize(raw):
+    base = "lua5.4 (glibc)"
+    table = {}
+    for w, per in raw.items():
+        bt = statistics.median(per[base]["time"])
+        br = statistics.median(per[base]["rss_kib"])
+        table[w] = {}
+        for c, v in per.items():
+            t = statistics.median(v["time"])
+            r = statistics.median(v["rss_kib"])
+            table[w][c] = {"time_s": round(t, 4), "rss_kib": r,
+                           "wall_s": round(statistics.median(v["wall"]), 4),
+                           "time_ratio": round(t / bt, 3),
+                           "rss_ratio": round(r / br, 3)}
+    return table
+
+
+def markdown(table, repeat, command, load):
+    configs = list(next(iter(table.values())).keys())
+    lines = ["# Lua allocation benchmark", "",
+             f"Command: `{command}` ({repeat} runs per cell, medians; "
+             f"{platform.machine()}, {os.cpu_count()} CPUs, generational GC everywhere; "
+             f"load average {load[0]:.1f} before, {load[1]:.1f} after: other load skews times).",
+             "Cells: CPU-time ratio / peak-RSS ratio to `lua5.4` with glibc malloc "
+             "(lower is better); the baseline row gives absolute numbers.", ""]
+    lines.append("| workload | " + " | ".join(configs) + " |")
+    lines.append("|---|" + "---|" * len(configs))
+    for w, per in table.items():
+        cells = []
+        for c in configs:
+            v = per[c]
+            if c == configs[0]:
+                cells.append(f"{v['time_s']:.3f} s / {v['rss_kib'] / 1024:.1f} MiB")
+            else:
+                cells.append(f"{v['time_ratio']:.2f} / {v['rss_ratio']:.2f}")
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    wins = [w for w, per in table.items()
+            if all(per["tunalua"]["time_s"] < per[c]["time_s"]
+                   for c in configs if "jemalloc" in c or "mimalloc" in c)]
+    lines += ["", f"tunalua faster than every preloaded allocator on "
+              f"{len(wins)} of {len(table)} workloads"
+              + (f" ({', '.join(wins)})." if wins else "."), ""]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    raw = bench(args.repeat)
+    load = (load_before, os.getloadavg()[0])
+    table = summarize(raw)
+    command = "make bench-lua" if args.repeat == 5 else \
+        f"python3 bench/lua/run.py --repeat {args.repeat}"
+    md = markdown(table, args.repeat, command, load)
+    (RESULTS / "lua.md").write_text(md)
+    (RESULTS / "lua.json").write_text(json.dumps(
+        {"repeat": args.repeat, "baseline": "lua5.4 (glibc)", "gc": "generational",
+         "loadavg_before_after": load,
+         "results": table, "raw": raw}, indent=2))
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -83,8 +83,9 @@ HIDDEN void ta_arena_postfork(bool child);
 HIDDEN void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero);
 /* Fills up to n regions into out; returns how many. */
 HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
-/* Returns regions to their slabs; all must belong to (a, cls). Bin locked. */
-HIDDEN void ta_bin_dalloc_locked(arena_t *a, unsigned cls, void *p);
+/* Returns the regions among items that belong to arena a, under one lock;
+ * the others are moved to the front, and their count returned. */
+HIDDEN unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n);
 HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
 
 /* Large runs (SMALL_MAX, LARGE_MAX] and huge mappings above. */

@@ -122,17 +122,15 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
     mutex_unlock(&a->lock);
 }
 
-void ta_bin_dalloc_locked(arena_t *a, unsigned cls, void *p)
+/* Puts a region back on its slab; statistics are the caller's. */
+static void region_free(arena_t *a, bin_t *bin, unsigned cls, void *p)
 {
-    bin_t *bin = &a->bins[cls];
     segment_t *seg = segment_of(p);
     extent_t *e = extent_of(seg, p);
     *(void **)p = e->u.s.free_list;
     e->u.s.free_list = p;
     bool was_full = e->nfree == 0;
     e->nfree++;
-    ctr_add(&bin->stats.ndalloc, 1);
-    ctr_sub(&bin->stats.curregs, 1);
     if (e == bin->cur)
         return;
     if (e->nfree == ta_bin_info[cls].nregs) {
@@ -144,10 +142,34 @@ void ta_bin_dalloc_locked(arena_t *a, unsigned cls, void *p)
     }
 }
 
+static void count_frees(bin_t *bin, unsigned n)
+{
+    ctr_add(&bin->stats.ndalloc, n);
+    ctr_sub(&bin->stats.curregs, n);
+}
+
+unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
+{
+    bin_t *bin = &a->bins[cls];
+    unsigned keep = 0;
+    mutex_lock(&bin->lock);
+    for (unsigned i = 0; i < n; i++) {
+        if (segment_of(items[i])->arena == a)
+            region_free(a, bin, cls, items[i]);
+        else
+            items[keep++] = items[i];
+    }
+    count_frees(bin, n - keep);
+    ctr_add(&bin->stats.nflushes, 1);
+    mutex_unlock(&bin->lock);
+    return keep;
+}
+
 void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
 {
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
-    ta_bin_dalloc_locked(a, cls, p);
+    region_free(a, bin, cls, p);
+    count_frees(bin, 1);
     mutex_unlock(&bin->lock);
 }

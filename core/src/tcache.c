@@ -140,16 +140,7 @@ static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
         arena_t *a = segment_of(items[0])->arena;
         unsigned keep = 0;
         if (cls < NBINS) {
-            bin_t *bin = &a->bins[cls];
-            mutex_lock(&bin->lock);
-            for (unsigned i = 0; i < left; i++) {
-                if (segment_of(items[i])->arena == a)
-                    ta_bin_dalloc_locked(a, cls, items[i]);
-                else
-                    items[keep++] = items[i];
-            }
-            ctr_add(&bin->stats.nflushes, 1);
-            mutex_unlock(&bin->lock);
+            keep = ta_bin_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
                 if (segment_of(items[i])->arena == a)

@@ -33,6 +33,7 @@ extern bench_sized3_fn *bench_sized3;
 
 /* Resolves the sized-free entry point; call once before any workload. */
 void bench_alloc_init(void);
+/* File name of the library that provides malloc ("libc.so.6", ...). */
 const char *bench_alloc_name(void);
 /* The symbol bench_free_sized ends up calling ("free" if none). */
 const char *bench_sized_free_name(void);

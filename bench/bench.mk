@@ -9,11 +9,15 @@ BENCH_CFLAGS := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
 BENCH_HDRS := bench/common.h bench/alloc_api.h core/include/tunalloc.h
 BENCH_PLAIN := $(addprefix $(BENCH_OUT)/,$(BENCH_WORKLOADS))
 BENCH_TA := $(addsuffix -ta,$(BENCH_PLAIN))
-BENCH_ARGS := $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(QUICK),--quick)
+BENCH_ARGS := $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(filter-out 0,$(QUICK)),--quick)
 
 .PHONY: bench-build bench-pydeps
 
-bench-build: $(BENCH_PLAIN) $(BENCH_TA)
+bench-build: $(BENCH_PLAIN) $(BENCH_TA) $(BENCH_OUT)/launch
+
+$(BENCH_OUT)/launch: bench/launch.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
 
 $(BENCH_OUT)/%.o: bench/%.c $(BENCH_HDRS)
 	@mkdir -p $(dir $@)

@@ -64,6 +64,8 @@ static double watch(uint64_t base, uint64_t peak, size_t *nsamples)
     return fell;
 }
 
+/* The block table is allocated before the baseline is read, so only the
+ * burst itself counts against the fall-back. */
 int main(int argc, char **argv)
 {
     bench_parse("decay", argc, argv, opts, NOPTS);

@@ -35,8 +35,11 @@ typedef struct worker_arg {
     uint64_t id;
 } worker_arg;
 
-/* Volatile so every write really reaches the cache line. */
-static void hammer(volatile char *p, uint64_t id)
+/* Volatile so every write really reaches the cache line. Out of line and
+ * cache-line aligned, so this hot loop is the same code at the same
+ * alignment in every build: its speed must differ only by where the
+ * allocator put the block, never by code layout. */
+__attribute__((noinline, aligned(64))) static void hammer(volatile char *p, uint64_t id)
 {
     for (uint64_t w = 0; w < writes; w++) {
         for (uint64_t b = 0; b < size; b++)
@@ -66,6 +69,8 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Scratch blocks are allocated here, on the main thread, before timing:
+ * that is what puts them next to each other. */
 int main(int argc, char **argv)
 {
     bench_parse("falseshare", argc, argv, opts, NOPTS);

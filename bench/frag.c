@@ -138,6 +138,7 @@ static void phase(bench_rng *r, uint64_t k)
     sample();
 }
 
+/* Times the phases; the final drain only checks and frees. */
 int main(int argc, char **argv)
 {
     bench_parse("frag", argc, argv, opts, NOPTS);

@@ -51,6 +51,8 @@ static void retire(unsigned char *p, size_t n)
     bench_free(p);
 }
 
+/* The timed part includes filling and draining the window, since
+ * mapping and unmapping are the costs this workload is about. */
 int main(int argc, char **argv)
 {
     bench_parse("large", argc, argv, opts, NOPTS);

@@ -81,6 +81,7 @@ static void *role(void *arg)
     return a->consumer ? consume(a->ch) : produce(a->ch);
 }
 
+/* Times all pairs from start to the last free. */
 int main(int argc, char **argv)
 {
     bench_parse("prodcons", argc, argv, opts, NOPTS);

@@ -38,6 +38,7 @@ static void grow(buf *b, unsigned char tag, bench_rng *r)
     b->len = len;
 }
 
+/* Times the growth loop; the final frees are not timed. */
 int main(int argc, char **argv)
 {
     bench_parse("realloc", argc, argv, opts, NOPTS);

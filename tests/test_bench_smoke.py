@@ -189,10 +189,12 @@ def test_report_plots_png(driver_result, tmp_path):
 
 def test_driver_rejects_a_preload_that_did_not_take():
     sys.path.insert(0, os.path.join(ROOT, "bench"))
+    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         import run as driver
     finally:
         sys.path.pop(0)
+        sys.dont_write_bytecode = keep
     tunalloc = {"preload": PRELOAD, "suffix": ""}
     assert "error" in driver.check_allocator({"api": "libc.so.6"}, tunalloc)
     assert "error" not in driver.check_allocator({"api": "libtunalloc.so"}, tunalloc)

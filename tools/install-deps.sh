@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(build-essential lua5.4 liblua5.4-dev libjemalloc-dev libmimalloc-dev
               libgoogle-perftools-dev libtcmalloc-minimal4 clang valgrind coreutils)
-PIP_PACKAGES=(pytest cffi setuptools wheel)
+PIP_PACKAGES=(pytest cffi setuptools wheel matplotlib)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -31,8 +31,9 @@ TA_API TA_MALLOC_ATTR void *ta_malloc(size_t size);
 TA_API TA_MALLOC_ATTR void *ta_calloc(size_t n, size_t size);
 TA_API void *ta_realloc(void *p, size_t size);
 TA_API void ta_free(void *p);
-/* size must be the size last requested for p (malloc/calloc/realloc);
- * blocks from the aligned functions are freed with ta_free. */
+/* Free with the size last requested for p (malloc/calloc/realloc). The
+ * size is verified in checked mode; tunalloc finds a block's class from
+ * its page, so a sized free costs what ta_free costs. */
 TA_API void ta_free_sized(void *p, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_aligned_alloc(size_t align, size_t size);
 TA_API int ta_posix_memalign(void **out, size_t align, size_t size);

@@ -71,7 +71,7 @@ static void dalloc_direct(void *p, unsigned cls)
 static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 {
     if (tag < NCACHED_CLASSES) {
-        if (tc)
+        if (tc && tc->bins[tag].cap)
             ta_tcache_dalloc_slow(tc, p, tag);
         else
             dalloc_direct(p, tag);
@@ -144,7 +144,7 @@ void ta_free(void *p)
         return;
     unsigned tag = tag_of(p);
     tcache_t *tc = ta_tls_tcache;
-    if (likely(tag < NCACHED_CLASSES) && likely(!ta_opt.check)) {
+    if (likely(tag < NCACHED_CLASSES)) {
         cache_bin_t *cb = &tc->bins[tag];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
@@ -155,37 +155,31 @@ void ta_free(void *p)
     free_slow(p);
 }
 
-/* The class comes from the size, so the block's metadata is not read. */
+/* The block's page already names its class in one load, so the size is
+ * not trusted for it: a wrong size, or a manual arena's block, must not
+ * land in the wrong cache bin. It is checked in checked mode. */
 void ta_free_sized(void *p, size_t size)
 {
-    if (unlikely(!p))
-        return;
-    tcache_t *tc = ta_tls_tcache;
-    if (likely(size <= TCACHE_MAX) && likely(!ta_opt.check)) {
-        cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached < cb->cap)) {
-            cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
-            return;
-        }
-    }
-    if (unlikely(ta_opt.check) && !ta_check_size(p, size)) {
+    if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
         ta_report_bad_free(p);
         return;
     }
-    free_slow(p);
+    ta_free(p);
+}
+
+static size_t usable_size(const void *p, unsigned tag)
+{
+    unsigned cls = tag_class(tag);
+    if (cls < NCACHED_CLASSES)
+        return ta_class_size[cls];
+    return tag == PB_LARGE ? ta_large_usize(p) : 0;
 }
 
 size_t ta_malloc_usable_size(const void *p)
 {
     if (!p || (ta_opt.check && ta_check_ptr(p)))
         return 0;
-    unsigned tag = tag_of(p);
-    if (tag < NCACHED_CLASSES)
-        return ta_class_size[tag];
-    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES)
-        return ta_class_size[tag - PB_MANUAL];
-    return tag == PB_LARGE ? ta_large_usize(p) : 0;
+    return usable_size(p, tag_of(p));
 }
 
 int ta_owns(const void *p) { return ta_owner_map_get(p); }
@@ -239,9 +233,8 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         errno = EINVAL;
         return NULL;
     }
-    unsigned tag = tag_of(p);
-    unsigned cls = tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
-    size_t old = ta_malloc_usable_size(p);
+    unsigned tag = tag_of(p), cls = tag_class(tag);
+    size_t old = usable_size(p, tag);
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
         return p;
     if (cls >= NBINS && size > SMALL_MAX) {
@@ -511,18 +504,7 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
 {
-    if (unlikely(!p))
-        return;
-    tcache_t *tc = &tcache->t;
-    if (likely(size <= TCACHE_MAX) && likely(!ta_opt.check)) {
-        cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached < cb->cap)) {
-            cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
-            return;
-        }
-    }
-    if (unlikely(ta_opt.check) && !ta_check_size(p, size)) {
+    if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
         ta_report_bad_free(p);
         return;
     }

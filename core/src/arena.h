@@ -22,6 +22,7 @@ typedef struct bin {
     mutex_t lock;
     extent_t *cur;     /* slab that allocations come from first */
     extent_t *nonfull; /* other slabs with free regions */
+    extent_t *spare;   /* one empty slab kept for the next fill */
     bin_stats_t stats;
 } CACHE_ALIGNED bin_t;
 
@@ -87,6 +88,8 @@ HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
  * the others are moved to the front, and their count returned. */
 HIDDEN unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n);
 HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
+/* Gives the spare empty slabs of the bins back to the arena (decay). */
+HIDDEN void ta_bin_release_empty(arena_t *a);
 
 /* Large runs (SMALL_MAX, LARGE_MAX] and huge mappings above. */
 HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);

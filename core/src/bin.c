@@ -53,13 +53,41 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
     return e;
 }
 
-/* Makes bin->cur a slab with a free region: a non-full one, else new. */
+/* Moves a slab's pages between "in use" and "free but resident": a spare
+ * slab counts as dirty, though only decay runs give it back. */
+static void count_spare(arena_t *a, extent_t *e, bool parked)
+{
+    mutex_lock(&a->lock);
+    if (parked) {
+        ctr_sub(&a->stats.pactive, e->npages);
+        ctr_add(&a->stats.pdirty, e->npages);
+    } else {
+        ctr_add(&a->stats.pactive, e->npages);
+        ctr_sub(&a->stats.pdirty, e->npages);
+    }
+    mutex_unlock(&a->lock);
+}
+
+/* The bin's spare slab back in use, unless that would pass the limit. */
+static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
+{
+    extent_t *e = bin->spare;
+    if (!e || ta_arena_over_limit(a, e->npages))
+        return NULL;
+    bin->spare = NULL;
+    count_spare(a, e, false);
+    ctr_add(&a->bins[cls].stats.curslabs, 1);
+    return e;
+}
+
+/* Makes bin->cur a slab with a free region: a non-full one, the spare,
+ * else a new one. */
 static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
 {
     extent_t *e = bin->nonfull;
     if (e)
         nonfull_remove(bin, e);
-    else
+    else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
     if (e)
         bin->cur = e;
@@ -122,6 +150,20 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
     mutex_unlock(&a->lock);
 }
 
+/* An empty slab becomes the bin's spare, so a producer refilling while
+ * another thread's frees empty slabs does not carve and release one each
+ * round; with decay at 0, or a spare already there, it goes back. */
+static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
+{
+    if (bin->spare || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
+        slab_release(a, bin, e);
+        return;
+    }
+    ctr_sub(&bin->stats.curslabs, 1);
+    bin->spare = e;
+    count_spare(a, e, true);
+}
+
 /* Puts a region back on its slab; statistics are the caller's. */
 static void region_free(arena_t *a, bin_t *bin, unsigned cls, void *p)
 {
@@ -131,12 +173,17 @@ static void region_free(arena_t *a, bin_t *bin, unsigned cls, void *p)
     e->u.s.free_list = p;
     bool was_full = e->nfree == 0;
     e->nfree++;
-    if (e == bin->cur)
+    if (e == bin->cur) {
+        if (e->nfree == ta_bin_info[cls].nregs) {
+            bin->cur = NULL;
+            slab_empty(a, bin, e);
+        }
         return;
+    }
     if (e->nfree == ta_bin_info[cls].nregs) {
         if (!was_full)
             nonfull_remove(bin, e);
-        slab_release(a, bin, e);
+        slab_empty(a, bin, e);
     } else if (was_full) {
         nonfull_push(bin, e);
     }
@@ -172,4 +219,20 @@ void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
     region_free(a, bin, cls, p);
     count_frees(bin, 1);
     mutex_unlock(&bin->lock);
+}
+
+void ta_bin_release_empty(arena_t *a)
+{
+    for (unsigned c = 0; c < NBINS; c++) {
+        bin_t *bin = &a->bins[c];
+        mutex_lock(&bin->lock);
+        extent_t *e = bin->spare;
+        if (e) {
+            bin->spare = NULL;
+            count_spare(a, e, false);
+            ctr_add(&bin->stats.curslabs, 1);
+            slab_release(a, bin, e);
+        }
+        mutex_unlock(&bin->lock);
+    }
 }

@@ -72,8 +72,9 @@ static int check_large(arena_t *a, segment_t *seg, const void *p)
 
 int ta_check_ptr(const void *p)
 {
+    /* segment_of(p) reads the unit holding p - 1: it must hold a header */
     if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !ta_owner_map_get(p) ||
-        !ta_owner_map_get((const char *)p - 1))
+        ta_owner_map_unit((const char *)p - 1) != OWNER_HEAD)
         return EINVAL;
     segment_t *seg = segment_of(p);
     if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
@@ -82,7 +83,7 @@ int ta_check_ptr(const void *p)
     if (idx > MAX_SEGMENT_PAGES)
         return EINVAL;
     unsigned tag = seg->page_bin[idx];
-    unsigned cls = tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
+    unsigned cls = tag_class(tag);
     if (cls < NBINS)
         return check_slab(seg->arena, seg, p, cls);
     if (cls < NCACHED_CLASSES || tag == PB_LARGE)
@@ -98,8 +99,7 @@ bool ta_check_size(const void *p, size_t size)
         return true;
     const segment_t *seg = segment_of(p);
     unsigned tag = seg->page_bin[page_index(seg, p)];
-    unsigned cls = tag >= PB_MANUAL ? tag - PB_MANUAL : tag;
-    return cls == size_class(size);
+    return tag_class(tag) == size_class(size);
 }
 
 void ta_report_bad_free(const void *p)

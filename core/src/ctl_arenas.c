@@ -7,6 +7,7 @@
 #include "background.h"
 #include "conf.h"
 #include "ctl.h"
+#include "init.h"
 #include "opts.h"
 #include "os.h"
 
@@ -114,23 +115,30 @@ static arena_t *arena_at(size_t i, bool create)
 
 /* An automatic arena never created has nothing to purge; a manual slot
  * that is empty is an error, as in jemalloc's EFAULT. */
+/* Under the global lock, so a concurrent destroy cannot free the arena
+ * while it is purged; false if the slot holds none. */
+static bool decay_slot(size_t i, bool force)
+{
+    mutex_lock(&ta_global_lock);
+    arena_t *a = arena_at(i, false);
+    if (a)
+        ta_decay_run(a, force);
+    mutex_unlock(&ta_global_lock);
+    return a != NULL;
+}
+
 int ta_ctl_arena_decay_run(ctl_io_t *io)
 {
     size_t i = io->mib[1];
     bool force = io->node->arg == CTL_PURGE;
     if (i == MAX_ARENAS) {
         unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
-        for (unsigned k = 0; k < n; k++) {
-            arena_t *a = arena_at(k, false);
-            if (a)
-                ta_decay_run(a, force);
-        }
+        for (unsigned k = 0; k < n; k++)
+            decay_slot(k, force);
         return 0;
     }
-    arena_t *a = arena_at(i, false);
-    if (a == NULL)
+    if (!decay_slot(i, force))
         return i < ta_narenas_auto ? 0 : EFAULT;
-    ta_decay_run(a, force);
     return 0;
 }
 

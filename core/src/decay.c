@@ -1,17 +1,20 @@
-/* Decay: pages freed more than dirty_decay_ms ago are purged (lazily,
- * when a muzzy phase is configured), muzzy ones after muzzy_decay_ms.
+/* Decay: pages freed dirty_decay_ms ago are purged by then (lazily, when
+ * a muzzy phase is configured), muzzy ones within muzzy_decay_ms.
  * Checked on arena slow paths every few events and by the background
  * thread, so purging costs nothing on the fast paths. */
 #include "arena.h"
 
 #define DECAY_TICKS 16
 
-/* The free time before which pages are due, for a decay time in ms. */
+/* The free time before which pages are due, for a decay time in ms.
+ * Pages become due at 7/8 of the decay time: the background thread looks
+ * every eighth of it, so none stays resident past the configured time. */
 static uint64_t due_before(int64_t decay_ms, uint64_t now)
 {
     if (decay_ms < 0)
         return 0;
-    return now > (uint64_t)decay_ms ? now - (uint64_t)decay_ms : 0;
+    uint64_t age = (uint64_t)decay_ms - (uint64_t)decay_ms / 8;
+    return now > age ? now - age : 0;
 }
 
 /* Arena lock held (dropped and retaken while purging). */
@@ -45,8 +48,12 @@ void ta_decay_after_free(arena_t *a)
         ta_decay_tick(a);
 }
 
+/* Spare slabs go back on every run (unless decay is off), so an idle
+ * process with a background thread keeps none. */
 void ta_decay_run(arena_t *a, bool force_all)
 {
+    if (force_all || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) >= 0)
+        ta_bin_release_empty(a);
     mutex_lock(&a->lock);
     decay_locked(a, force_all);
     mutex_unlock(&a->lock);

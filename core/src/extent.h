@@ -23,6 +23,13 @@ enum extent_state {
  * path misses them, which keeps destroyable arenas out of thread caches. */
 #define PB_MANUAL 64
 
+/* The class a page_bin tag stands for, manual arenas' offset removed;
+ * PB_LARGE and PB_NONE come back unchanged. */
+static inline unsigned tag_class(unsigned tag)
+{
+    return tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
+}
+
 typedef struct extent {
     struct extent *next, *prev; /* free-run list or bin's non-full slab list */
     uint16_t npages;
@@ -60,6 +67,7 @@ typedef struct segment {
     uint32_t hdr_pages;          /* pages taken by this header */
     size_t usize;                /* huge: usable bytes */
     char *data;                  /* huge: the block */
+    size_t touched;              /* huge: bytes from data that may be dirty */
     uint64_t stamp;              /* huge cached: ms when freed */
     uint16_t page_head[MAX_SEGMENT_PAGES];
     extent_t ext[MAX_SEGMENT_PAGES];

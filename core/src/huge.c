@@ -78,8 +78,8 @@ static segment_t *huge_new(arena_t *a, size_t usize, size_t align)
     char *base = map_block(off, usize, align, &map_size);
     if (!base)
         return NULL;
-    if (!ta_owner_map_set(base, map_size, true)) {
-        ta_owner_map_set(base, map_size, false);
+    if (!ta_owner_map_set(base, map_size, OWNER_HEAD)) {
+        ta_owner_map_set(base, map_size, OWNER_NONE);
         ta_os_unmap(base, map_size);
         return NULL;
     }
@@ -104,14 +104,16 @@ static void trim(segment_t *seg, size_t usize)
     char *base = (char *)seg;
     size_t new_map = map_size_for(seg_offset(seg), usize), old_map = seg->map_size;
     if (new_map < old_map) {
-        ta_owner_map_set(base + new_map, old_map - new_map, false);
+        ta_owner_map_set(base + new_map, old_map - new_map, OWNER_NONE);
         ta_os_unmap(base + new_map, old_map - new_map);
     }
-    char *slack = seg->data + usize, *dirty_end = seg->data + seg->usize;
+    char *slack = seg->data + usize, *dirty_end = seg->data + seg->touched;
     if (dirty_end > base + new_map)
         dirty_end = base + new_map;
-    if (dirty_end > slack)
+    if (dirty_end > slack) {
         ta_os_purge_forced(slack, (size_t)(dirty_end - slack));
+        seg->touched = usize;
+    }
     seg->map_size = new_map;
     seg->usize = usize;
 }
@@ -130,12 +132,12 @@ static segment_t *grow(segment_t *seg, size_t usize)
     /* the range after us may be another of our mappings: mark it owned
      * only once the kernel gave it to this one */
     if (ta_os_extend(base, old_map, new_map)) {
-        if (ta_owner_map_set(base + old_map, new_map - old_map, true)) {
+        if (ta_owner_map_set(base + old_map, new_map - old_map, OWNER_TAIL)) {
             seg->map_size = new_map;
             seg->usize = usize;
             return seg;
         }
-        ta_owner_map_set(base + old_map, new_map - old_map, false);
+        ta_owner_map_set(base + old_map, new_map - old_map, OWNER_NONE);
         ta_os_unmap(base + old_map, new_map - old_map);
     }
     if (off >= SEGMENT_SIZE)
@@ -143,13 +145,13 @@ static segment_t *grow(segment_t *seg, size_t usize)
     char *moved = ta_os_remap_aligned(base, old_map, new_map, SEGMENT_SIZE);
     if (!moved)
         return NULL;
-    if (!ta_owner_map_set(moved, new_map, true)) {
-        ta_owner_map_set(moved, new_map, false);
+    if (!ta_owner_map_set(moved, new_map, OWNER_HEAD)) {
+        ta_owner_map_set(moved, new_map, OWNER_NONE);
         ta_os_unmap(moved, new_map);
-        ta_owner_map_set(base, old_map, false);
+        ta_owner_map_set(base, old_map, OWNER_NONE);
         return NULL;
     }
-    ta_owner_map_set(base, old_map, false);
+    ta_owner_map_set(base, old_map, OWNER_NONE);
     seg = (segment_t *)moved;
     seg->map_base = moved;
     seg->map_size = new_map;
@@ -184,8 +186,11 @@ static segment_t *cache_take(arena_t *a, size_t usize, size_t off)
  * cannot grow. */
 static segment_t *reuse(segment_t *seg, size_t usize, bool zero)
 {
-    size_t had = seg->usize;
-    if (had >= usize) {
+    size_t cap = capacity(seg);
+    if (cap >= usize && cap / 2 <= usize) {
+        /* close enough: its pages are already faulted in, keep them all */
+        seg->usize = usize;
+    } else if (cap >= usize) {
         trim(seg, usize);
     } else {
         segment_t *grown = grow(seg, usize);
@@ -196,7 +201,7 @@ static segment_t *reuse(segment_t *seg, size_t usize, bool zero)
         seg = grown;
     }
     if (zero)
-        memset(seg->data, 0, had < usize ? had : usize);
+        memset(seg->data, 0, seg->touched < usize ? seg->touched : usize);
     return seg;
 }
 
@@ -217,6 +222,8 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         seg = reuse(seg, usize, zero);
     if (!seg && !(seg = huge_new(a, usize, align)))
         return NULL;
+    if (seg->touched < seg->usize)
+        seg->touched = seg->usize;
     mutex_lock(&a->lock);
     ctr_add(&a->stats.mapped, seg->map_size);
     list_push(&a->huge_live, seg);
@@ -299,8 +306,10 @@ void *ta_huge_resize(void *p, size_t size)
         trim(seg, usize);
     else
         moved = grow(seg, usize);
-    mutex_lock(&a->lock);
     seg = moved ? moved : seg;
+    if (seg->touched < seg->usize)
+        seg->touched = seg->usize;
+    mutex_lock(&a->lock);
     list_push(&a->huge_live, seg);
     ctr_add(&a->stats.mapped, seg->map_size);
     if (moved) {

@@ -23,8 +23,10 @@ static owner_leaf_t *leaf_for(uintptr_t unit, bool create)
     return leaf;
 }
 
-bool ta_owner_map_set(void *p, size_t size, bool owned)
+bool ta_owner_map_set(void *p, size_t size, uint8_t first_value)
 {
+    bool owned = first_value != OWNER_NONE;
+    uint8_t value = first_value;
     uintptr_t first = (uintptr_t)p >> LG_SEGMENT;
     uintptr_t last = ((uintptr_t)p + size - 1) >> LG_SEGMENT;
     if (((uintptr_t)p + size - 1) >> OWNER_LG_ADDR)
@@ -36,8 +38,10 @@ bool ta_owner_map_set(void *p, size_t size, bool owned)
                 return false;
             continue;
         }
-        atomic_store_explicit(&leaf->owned[u & ((1u << OWNER_LG_LEAF) - 1)], owned,
+        atomic_store_explicit(&leaf->owned[u & ((1u << OWNER_LG_LEAF) - 1)], value,
                               memory_order_release);
+        if (owned)
+            value = OWNER_TAIL;
     }
     return true;
 }

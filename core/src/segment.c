@@ -16,8 +16,8 @@ segment_t *ta_segment_new(arena_t *a)
     segment_t *seg = ta_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
     if (!seg)
         return NULL;
-    if (!ta_owner_map_set(seg, SEGMENT_SIZE, true)) {
-        ta_owner_map_set(seg, SEGMENT_SIZE, false);
+    if (!ta_owner_map_set(seg, SEGMENT_SIZE, OWNER_HEAD)) {
+        ta_owner_map_set(seg, SEGMENT_SIZE, OWNER_NONE);
         ta_os_unmap(seg, SEGMENT_SIZE);
         return NULL;
     }
@@ -46,6 +46,6 @@ void ta_segment_unmap(segment_t *seg)
 {
     char *base = seg->map_base;
     size_t size = seg->map_size;
-    ta_owner_map_set(base, size, false);
+    ta_owner_map_set(base, size, OWNER_NONE);
     ta_os_unmap(base, size);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base.h"
+#include "opts.h"
 #include "tcache.h"
 
 #define GC_INTERVAL 128 /* slow-path events between GC steps */
@@ -42,9 +43,13 @@ static void registry_remove(tcache_t *tc)
 }
 
 /* Slots per class: about 128 KiB worth, between 8 and 512 blocks, so a
- * batch of a few hundred small blocks stays in the cache. */
+ * batch of a few hundred small blocks stays in the cache. Checked mode
+ * gives no slots, so every free takes the validating slow path and the
+ * fast paths need no test of their own. */
 static unsigned class_cap(unsigned cls)
 {
+    if (ta_opt.check)
+        return 0;
     if (cls >= NBINS)
         return 4;
     unsigned cap = 131072u / ta_class_size[cls];

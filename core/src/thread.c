@@ -14,17 +14,6 @@ static TA_TLS unsigned char tls_state;
 static TA_TLS arena_t *tls_arena; /* for threads without a cache */
 static pthread_key_t thread_key;
 
-static void thread_exit(void *arg)
-{
-    tcache_t *tc = arg;
-    ta_tls_tcache = &ta_tcache_empty;
-    tls_state = TS_DEAD;
-    if (tc)
-        ta_tcache_delete(tc);
-}
-
-void ta_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
-
 /* A thread without a cache still counts as bound, so a manual arena it
  * uses cannot be destroyed under it. */
 static void bind_cacheless(arena_t *a)
@@ -34,7 +23,24 @@ static void bind_cacheless(arena_t *a)
     if (a)
         atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tls_arena = a;
+    if (tls_state != TS_ACTIVE && tls_state != TS_INITIALIZING)
+        pthread_setspecific(thread_key, a);
 }
+
+/* The key holds the thread's cache, or for a thread without one the
+ * arena it is bound to, so either is released when the thread ends. */
+static void thread_exit(void *arg)
+{
+    bool had_cache = tls_state == TS_ACTIVE;
+    ta_tls_tcache = &ta_tcache_empty;
+    tls_state = TS_DEAD;
+    if (had_cache)
+        ta_tcache_delete(arg);
+    else
+        bind_cacheless(NULL);
+}
+
+void ta_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
 
 arena_t *ta_thread_arena(void)
 {

@@ -81,7 +81,7 @@ static int l_setlimit(lua_State *L)
 static ta_arena_t *arena_arg(lua_State *L, int arg)
 {
     lua_Integer idx = luaL_checkinteger(L, arg);
-    ta_arena_t *a = idx >= 0 && idx < TALUA_ARENAS_ALL
+    ta_arena_t *a = idx >= 0 && idx < TA_ARENAS_ALL
                         ? ta_arena_get((unsigned)idx) : NULL;
     if (a == NULL)
         luaL_error(L, "tunalloc: no arena %I", idx);
@@ -211,7 +211,7 @@ int luaopen_tunalloc(lua_State *L)
     talua_open_stats(L);
     lua_pushliteral(L, TA_VERSION);
     lua_setfield(L, -2, "version");
-    lua_pushinteger(L, TALUA_ARENAS_ALL);
+    lua_pushinteger(L, TA_ARENAS_ALL);
     lua_setfield(L, -2, "ARENAS_ALL");
     return 1;
 }

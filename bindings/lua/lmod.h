@@ -9,8 +9,6 @@
 
 #include "lstate.h"
 
-/* jemalloc's MALLCTL_ARENAS_ALL: the index meaning every arena. */
-#define TALUA_ARENAS_ALL 4096u
 #define TALUA_NAME_MAX 256
 
 /* Finds the type and mode of a leaf or node by enumerating its parent;

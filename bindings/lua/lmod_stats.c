@@ -64,11 +64,11 @@ static bool add_indexed(lua_State *L, const char *path, const ta_ctl_info *info)
     bool any = false;
     char child[TALUA_NAME_MAX];
     for (unsigned i = 0; i < n + with_all; i++) {
-        unsigned idx = i < n ? i : TALUA_ARENAS_ALL;
+        unsigned idx = i < n ? i : TA_ARENAS_ALL;
         int len = snprintf(child, sizeof child, "%s.%u", path, idx);
         if (len < 0 || (size_t)len >= sizeof child || !push_entry(L, child, info))
             continue;
-        if (idx == TALUA_ARENAS_ALL)
+        if (idx == TA_ARENAS_ALL)
             lua_setfield(L, -2, "all");
         else
             lua_rawseti(L, -2, idx);
@@ -192,8 +192,8 @@ static int l_stats_json(lua_State *L) { return print_stats(L, true); }
 /* purge([arena]): give dirty pages back now; default every arena. */
 static int l_purge(lua_State *L)
 {
-    lua_Integer idx = luaL_optinteger(L, 1, TALUA_ARENAS_ALL);
-    luaL_argcheck(L, idx >= 0 && idx <= TALUA_ARENAS_ALL, 1,
+    lua_Integer idx = luaL_optinteger(L, 1, TA_ARENAS_ALL);
+    luaL_argcheck(L, idx >= 0 && idx <= TA_ARENAS_ALL, 1,
                   "arena index out of range");
     char name[64];
     snprintf(name, sizeof name, "arena.%u.purge", (unsigned)idx);

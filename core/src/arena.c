@@ -162,15 +162,19 @@ static int check_resettable(arena_t *a)
     return 0;
 }
 
+/* Under the global lock, like destroy, so no ctl or background purge is
+ * inside the arena with its lock dropped while the segments go away. */
 int ta_arena_reset(arena_t *a)
 {
+    mutex_lock(&ta_global_lock);
     int err = check_resettable(a);
-    if (err)
-        return err;
-    lock_all(a);
-    discard_all(a);
-    unlock_all(a);
-    return 0;
+    if (!err) {
+        lock_all(a);
+        discard_all(a);
+        unlock_all(a);
+    }
+    mutex_unlock(&ta_global_lock);
+    return err;
 }
 
 int ta_arena_destroy_internal(arena_t *a)

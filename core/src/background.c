@@ -16,10 +16,12 @@ static _Atomic bool bg_enabled;
 _Atomic bool ta_background_pending;
 
 /* Sweep interval: an eighth of the shortest positive decay time, within
- * 10 ms .. 1 s. */
+ * 10 ms .. 1 s. Under the global lock, as in sweep, so a manual arena is
+ * not destroyed (and its memory reused) while its decay times are read. */
 static uint64_t sweep_interval_ms(void)
 {
     uint64_t best = 1000;
+    mutex_lock(&ta_global_lock);
     unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
         arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
@@ -31,6 +33,7 @@ static uint64_t sweep_interval_ms(void)
             if (d[k] > 0 && (uint64_t)d[k] / 8 < best)
                 best = (uint64_t)d[k] / 8;
     }
+    mutex_unlock(&ta_global_lock);
     return best < 10 ? 10 : best;
 }
 

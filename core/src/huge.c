@@ -142,13 +142,15 @@ static segment_t *grow(segment_t *seg, size_t usize)
     }
     if (off >= SEGMENT_SIZE)
         return NULL;
-    char *moved = ta_os_remap_aligned(base, old_map, new_map, SEGMENT_SIZE);
+    /* the target is reserved and marked owned before the pages move in,
+     * so every failure leaves the block where it was */
+    char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
     if (!moved)
         return NULL;
-    if (!ta_owner_map_set(moved, new_map, OWNER_HEAD)) {
+    if (!ta_owner_map_set(moved, new_map, OWNER_HEAD) ||
+        !ta_os_move(base, old_map, new_map, moved)) {
         ta_owner_map_set(moved, new_map, OWNER_NONE);
         ta_os_unmap(moved, new_map);
-        ta_owner_map_set(base, old_map, OWNER_NONE);
         return NULL;
     }
     ta_owner_map_set(base, old_map, OWNER_NONE);
@@ -210,28 +212,33 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
     size_t usize = align_up(size, ta_page);
     if (usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))
         return NULL;
-    size_t off = data_offset(align);
+    size_t off = data_offset(align), pages = usize >> ta_lg_page;
     mutex_lock(&a->lock);
-    if (ta_arena_over_limit(a, usize >> ta_lg_page)) {
+    if (ta_arena_over_limit(a, pages)) {
         mutex_unlock(&a->lock);
         return NULL;
     }
+    /* active from the limit check on, so racing requests see it too */
+    ctr_add(&a->stats.pactive, pages);
+    ta_arena_note_active(a);
     segment_t *seg = off < SEGMENT_SIZE ? cache_take(a, usize, off) : NULL;
     mutex_unlock(&a->lock);
     if (seg)
         seg = reuse(seg, usize, zero);
-    if (!seg && !(seg = huge_new(a, usize, align)))
-        return NULL;
-    if (seg->touched < seg->usize)
+    if (!seg)
+        seg = huge_new(a, usize, align);
+    if (seg && seg->touched < seg->usize)
         seg->touched = seg->usize;
     mutex_lock(&a->lock);
-    ctr_add(&a->stats.mapped, seg->map_size);
-    list_push(&a->huge_live, seg);
-    ta_count_large(a, seg->usize, true);
-    ctr_add(&a->stats.pactive, seg->usize >> ta_lg_page);
-    ta_arena_note_active(a);
+    if (seg) {
+        ctr_add(&a->stats.mapped, seg->map_size);
+        list_push(&a->huge_live, seg);
+        ta_count_large(a, seg->usize, true);
+    } else {
+        ctr_sub(&a->stats.pactive, pages);
+    }
     mutex_unlock(&a->lock);
-    return seg->data;
+    return seg ? seg->data : NULL;
 }
 
 /* Freed huge blocks stay mapped as dirty pages for reuse unless decay is
@@ -293,11 +300,14 @@ void *ta_huge_resize(void *p, size_t size)
         return NULL;
     if (usize == old)
         return p;
+    size_t more = usize > old ? (usize - old) >> ta_lg_page : 0;
     mutex_lock(&a->lock);
-    if (usize > old && ta_arena_over_limit(a, (usize - old) >> ta_lg_page)) {
+    if (more && ta_arena_over_limit(a, more)) {
         mutex_unlock(&a->lock);
         return NULL;
     }
+    /* growth counts as active from the limit check on, as in alloc */
+    ctr_add(&a->stats.pactive, more);
     list_remove(&a->huge_live, seg);
     ctr_sub(&a->stats.mapped, seg->map_size);
     mutex_unlock(&a->lock);
@@ -315,9 +325,11 @@ void *ta_huge_resize(void *p, size_t size)
     if (moved) {
         ta_count_large(a, old, false);
         ta_count_large(a, usize, true);
-        ctr_sub(&a->stats.pactive, old >> ta_lg_page);
-        ctr_add(&a->stats.pactive, usize >> ta_lg_page);
+        if (usize < old)
+            ctr_sub(&a->stats.pactive, (old - usize) >> ta_lg_page);
         ta_arena_note_active(a);
+    } else {
+        ctr_sub(&a->stats.pactive, more);
     }
     mutex_unlock(&a->lock);
     return moved ? moved->data : NULL;

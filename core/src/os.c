@@ -75,20 +75,13 @@ bool ta_os_extend(void *p, size_t old_size, size_t new_size)
 }
 
 /* The kernel moves the page tables: no copy, no new faults for the pages
- * that already exist. The aligned reservation is replaced atomically. */
-void *ta_os_remap_aligned(void *p, size_t old_size, size_t new_size, size_t align)
+ * that already exist. The target reservation is replaced atomically. */
+bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target)
 {
-    void *target = ta_os_map_aligned(new_size, align);
-    if (!target)
-        return NULL;
     int saved = errno;
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
     errno = saved;
-    if (q == MAP_FAILED) {
-        ta_os_unmap(target, new_size);
-        return NULL;
-    }
-    return q;
+    return q == target;
 }
 
 void ta_os_purge_forced(void *p, size_t size)

@@ -16,9 +16,9 @@ HIDDEN void *ta_os_map_aligned(size_t size, size_t align);
 HIDDEN void ta_os_unmap(void *p, size_t size);
 /* Tries to grow the mapping at p from old to new size without moving. */
 HIDDEN bool ta_os_extend(void *p, size_t old_size, size_t new_size);
-/* Moves the mapping at p to a fresh address aligned to align, growing
- * or shrinking it to new_size, without copying; NULL if it cannot. */
-HIDDEN void *ta_os_remap_aligned(void *p, size_t old_size, size_t new_size, size_t align);
+/* Moves the pages of [p, p+old_size) onto target (a mapping of new_size
+ * bytes, which it replaces) without copying; false if the kernel refused. */
+HIDDEN bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target);
 /* Pages stay mapped and read as zero afterwards. */
 HIDDEN void ta_os_purge_forced(void *p, size_t size);
 /* Pages may be reclaimed lazily; returns false if the kernel refuses. */

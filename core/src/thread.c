@@ -103,8 +103,7 @@ bool ta_thread_tcache_enabled(void)
 void ta_thread_tcache_set_enabled(bool on)
 {
     if (on && tls_state == TS_NO_CACHE) {
-        tls_state = TS_NEW;
-        ta_thread_tcache_slow();
+        thread_tcache_create(); /* an explicit request overrides opt.tcache */
     } else if (!on && tls_state == TS_ACTIVE) {
         tcache_t *tc = ta_tls_tcache;
         ta_tls_tcache = &ta_tcache_empty;

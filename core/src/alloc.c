@@ -11,6 +11,39 @@
 #include "owner_map.h"
 #include "thread.h"
 
+/* ---- fast paths ------------------------------------------------------ */
+
+/* The allocation fast path: a pop from the cache's stack for the size's
+ * class; false on a miss. (A bool rather than a NULL test, which would
+ * cost the hit path a compare the compiler cannot drop.) */
+static ALWAYS_INLINE bool cache_pop(tcache_t *tc, size_t size, void **out)
+{
+    if (likely(size <= TCACHE_MAX)) {
+        cache_bin_t *cb = &tc->bins[size_class(size)];
+        if (likely(cb->ncached)) {
+            *out = cb->stack[--cb->ncached];
+            ctr_add(&cb->nalloc, 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The free fast path: a push onto the stack of the block's class, false
+ * when the class is not cacheable here or its stack is full. */
+static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
+{
+    if (likely(tag < NCACHED_CLASSES)) {
+        cache_bin_t *cb = &tc->bins[tag];
+        if (likely(cb->ncached < cb->cap)) {
+            cb->stack[cb->ncached++] = p;
+            ctr_add(&cb->nfree, 1);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- shared slow paths ---------------------------------------------- */
 
 static void *arena_alloc(arena_t *a, size_t size, bool zero)
@@ -25,15 +58,10 @@ static void *arena_alloc(arena_t *a, size_t size, bool zero)
 static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
 {
     if (size <= TCACHE_MAX) {
-        unsigned cls = size_class(size);
-        cache_bin_t *cb = &tc->bins[cls];
-        if (!cb->ncached)
-            return ta_tcache_alloc_slow(tc, cls, zero);
-        void *p = cb->stack[--cb->ncached];
-        ctr_add(&cb->nalloc, 1);
-        if (zero)
-            memset(p, 0, size);
-        return p;
+        void *p;
+        if (!cache_pop(tc, size, &p))
+            return ta_tcache_alloc_slow(tc, size_class(size), zero);
+        return zero ? memset(p, 0, size) : p;
     }
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
     if (p)
@@ -107,16 +135,8 @@ NOINLINE static void free_slow(void *p)
 
 void *ta_malloc(size_t size)
 {
-    tcache_t *tc = ta_tls_tcache;
-    if (likely(size <= TCACHE_MAX)) {
-        cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached)) {
-            void *p = cb->stack[--cb->ncached];
-            ctr_add(&cb->nalloc, 1);
-            return p;
-        }
-    }
-    return malloc_slow(size, false);
+    void *p;
+    return likely(cache_pop(ta_tls_tcache, size, &p)) ? p : malloc_slow(size, false);
 }
 
 void *ta_calloc(size_t n, size_t size)
@@ -126,32 +146,17 @@ void *ta_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    tcache_t *tc = ta_tls_tcache;
-    if (likely(total <= TCACHE_MAX)) {
-        cache_bin_t *cb = &tc->bins[size_class(total)];
-        if (likely(cb->ncached)) {
-            void *p = cb->stack[--cb->ncached];
-            ctr_add(&cb->nalloc, 1);
-            return memset(p, 0, total);
-        }
-    }
-    return malloc_slow(total, true);
+    void *p;
+    return likely(cache_pop(ta_tls_tcache, total, &p)) ? memset(p, 0, total)
+                                                       : malloc_slow(total, true);
 }
 
 void ta_free(void *p)
 {
     if (unlikely(!p))
         return;
-    unsigned tag = tag_of(p);
-    tcache_t *tc = ta_tls_tcache;
-    if (likely(tag < NCACHED_CLASSES)) {
-        cache_bin_t *cb = &tc->bins[tag];
-        if (likely(cb->ncached < cb->cap)) {
-            cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
-            return;
-        }
-    }
+    if (likely(cache_push(ta_tls_tcache, p, tag_of(p))))
+        return;
     free_slow(p);
 }
 
@@ -440,16 +445,9 @@ ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc) { return (ta_arena_t *)tc->t.
 
 void *ta_tcache_malloc(ta_tcache_t *tcache, size_t size)
 {
-    tcache_t *tc = &tcache->t;
-    if (likely(size <= TCACHE_MAX)) {
-        cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached)) {
-            void *p = cb->stack[--cb->ncached];
-            ctr_add(&cb->nalloc, 1);
-            return p;
-        }
-    }
-    return set_enomem(tcache_alloc(tc, size, false));
+    void *p;
+    return likely(cache_pop(&tcache->t, size, &p)) ? p
+                                                   : set_enomem(tcache_alloc(&tcache->t, size, false));
 }
 
 void *ta_tcache_calloc(ta_tcache_t *tcache, size_t n, size_t size)
@@ -483,14 +481,8 @@ void ta_tcache_free(ta_tcache_t *tcache, void *p)
     if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
         segment_of(p)->arena == tc->arena)
         tag -= PB_MANUAL;
-    if (likely(tag < NCACHED_CLASSES)) {
-        cache_bin_t *cb = &tc->bins[tag];
-        if (likely(cb->ncached < cb->cap)) {
-            cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
-            return;
-        }
-    }
+    if (likely(cache_push(tc, p, tag)))
+        return;
     dalloc_tagged(tc, p, tag);
 }
 

@@ -1,6 +1,6 @@
 /* The public allocation entry points. The fast paths pop or push a
- * thread-cache stack with no lock, no system call and no atomic; all else
- * is in out-of-line slow paths. */
+ * thread-cache stack with no lock, no system call and no atomic
+ * read-modify-write; all else is in out-of-line slow paths. */
 #include <errno.h>
 #include <string.h>
 

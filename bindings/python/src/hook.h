@@ -7,6 +7,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "tunalloc.h"
@@ -32,8 +33,13 @@ void hook_arena_disable(void);
 bool hook_arena_active(void);
 bool hook_arena_installed(void);
 /* The tunalloc arena that backs pymalloc's arenas, or NULL before the
- * arena domain was first enabled. */
-ta_arena_t *hook_arena_backing(void);
+ * arena domain was first enabled; read on every free, hence inline. */
+extern _Atomic(ta_arena_t *) hook_backing;
+
+static inline ta_arena_t *hook_arena_backing(void)
+{
+    return atomic_load_explicit(&hook_backing, memory_order_relaxed);
+}
 
 /* Nonzero while some thread has routed its allocations to an arena of
  * its choice: the shared MEM/OBJ cache would bypass that choice. */

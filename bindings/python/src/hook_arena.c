@@ -7,14 +7,9 @@
 #include "hook.h"
 
 static PyObjectArenaAllocator prev_arena;
-static _Atomic(ta_arena_t *) backing;
+_Atomic(ta_arena_t *) hook_backing;
 static atomic_bool installed;
 static atomic_bool active;
-
-ta_arena_t *hook_arena_backing(void)
-{
-    return atomic_load_explicit(&backing, memory_order_relaxed);
-}
 
 /* pymalloc asks for arenas with the GIL held; a NULL return makes it
  * report MemoryError, as with its own allocator. */
@@ -47,7 +42,7 @@ static int ensure_backing(void)
     ta_arena_t *a = ta_arena_create(NULL);
     if (a == NULL)
         return errno ? errno : ENOMEM;
-    atomic_store(&backing, a);
+    atomic_store(&hook_backing, a);
     return 0;
 }
 

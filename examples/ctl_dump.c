@@ -27,14 +27,7 @@ static bool has_side_effect(const char *name)
 
 static void print_leaf(const char *name, const ta_ctl_info *info)
 {
-    union {
-        bool b;
-        unsigned u;
-        size_t z;
-        ssize_t s;
-        uint64_t q;
-        const char *str;
-    } v;
+    ta_ctl_value v;
     size_t len = 0;
     if (ta_ctl(name, NULL, &len, NULL, 0) != 0 || len > sizeof(v))
         return;

@@ -60,16 +60,6 @@ static void push_u64(lua_State *L, uint64_t v)
         lua_pushnumber(L, (lua_Number)v);
 }
 
-/* One buffer big enough for any value type keeps the read generic. */
-typedef union ctl_value {
-    bool b;
-    unsigned u;
-    size_t z;
-    ssize_t s;
-    uint64_t q;
-    const char *str;
-    void *ptr;
-} ctl_value;
 
 /* ta_ctl checks lengths exactly, so each type passes its own size. */
 static size_t value_size(ta_ctl_type t)
@@ -86,7 +76,7 @@ static size_t value_size(ta_ctl_type t)
 }
 
 /* Each ctl type has one natural Lua type: boolean, integer or string. */
-static void push_value(lua_State *L, ta_ctl_type t, const ctl_value *v)
+static void push_value(lua_State *L, ta_ctl_type t, const ta_ctl_value *v)
 {
     switch (t) {
     case TA_CTL_BOOL: lua_pushboolean(L, v->b); break;
@@ -101,7 +91,7 @@ static void push_value(lua_State *L, ta_ctl_type t, const ctl_value *v)
 /* Shared by ctl and stats so a value reads the same way in both. */
 int talua_ctl_push(lua_State *L, const char *name, const ta_ctl_info *info)
 {
-    ctl_value v;
+    ta_ctl_value v;
     size_t len = value_size(info->type);
     if (len == 0)
         return EPERM;
@@ -149,7 +139,7 @@ static lua_Integer int_arg(lua_State *L, const char *name, lua_Integer lo,
 
 /* Converts argument 2 to the ctl type, raising on a mismatch. */
 static size_t to_value(lua_State *L, const char *name, ta_ctl_type t,
-                       ctl_value *v)
+                       ta_ctl_value *v)
 {
     switch (t) {
     case TA_CTL_BOOL:
@@ -198,7 +188,7 @@ static int write_value(lua_State *L, const char *name, const ta_ctl_info *info)
 {
     if (!(info->mode & TA_CTL_WRITE))
         return luaL_error(L, "tunalloc.ctl: '%s' is read-only", name);
-    ctl_value v;
+    ta_ctl_value v;
     size_t len = to_value(L, name, info->type, &v);
     int nret = 0;
     if (info->mode & TA_CTL_READ) {

@@ -8,8 +8,10 @@
 #ifndef TUNALLOC_H
 #define TUNALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,6 +138,18 @@ typedef enum ta_ctl_type {
 
 #define TA_CTL_READ 1u
 #define TA_CTL_WRITE 2u
+
+/* Storage for a value of any control type, for code that reads names
+ * generically (bindings, dumps): pass &v with the type's size. */
+typedef union ta_ctl_value {
+    bool b;           /* TA_CTL_BOOL */
+    unsigned u;       /* TA_CTL_UNSIGNED */
+    size_t z;         /* TA_CTL_SIZE */
+    ssize_t s;        /* TA_CTL_SSIZE */
+    uint64_t q;       /* TA_CTL_UINT64 */
+    const char *str;  /* TA_CTL_STRING */
+    void *ptr;        /* TA_CTL_POINTER */
+} ta_ctl_value;
 
 typedef struct ta_ctl_info {
     const char *name;  /* this component: "purge", or "<i>" for an index */

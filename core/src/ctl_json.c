@@ -17,16 +17,6 @@ typedef struct jw {
     const char *names[CTL_MAX_DEPTH]; /* NULL for index components */
 } jw_t;
 
-/* A leaf value of any type, read through the normal ta_ctl checks. */
-typedef union jvalue {
-    bool b;
-    unsigned u;
-    size_t z;
-    ssize_t s;
-    uint64_t q;
-    const char *str;
-} jvalue_t;
-
 /* Option letters are single characters anywhere in the string. */
 static bool opt_set(const jw_t *w, char c) { return strchr(w->opts, c) != NULL; }
 
@@ -57,7 +47,7 @@ static bool omitted(const jw_t *w, size_t depth, const char *name, size_t idx)
 
 /* Through the normal checks; w->mib holds the leaf's full MIB. Leaves with
  * read side effects or inputs are never read by a dump. */
-static bool read_leaf(const jw_t *w, const ctl_node_t *n, jvalue_t *v)
+static bool read_leaf(const jw_t *w, const ctl_node_t *n, ta_ctl_value *v)
 {
     if (!(n->mode & TA_CTL_READ) || (n->flags & CTL_NODUMP))
         return false;
@@ -94,7 +84,7 @@ static bool kid_has_value(jw_t *w, const ctl_node_t *kid, const char *name, size
  * (destroyed arenas, write-only groups) are left out, not printed empty. */
 static bool any_value(jw_t *w, const ctl_node_t *n, size_t depth)
 {
-    jvalue_t v;
+    ta_ctl_value v;
     if (n->nkids == 0 && n->ikid == NULL)
         return read_leaf(w, n, &v);
     if (depth >= CTL_MAX_DEPTH)
@@ -134,7 +124,7 @@ static void emit_string(jw_t *w, const char *s)
 }
 
 /* Numbers print in full precision; Python's json reads them exactly. */
-static void emit_value(jw_t *w, const ctl_node_t *n, const jvalue_t *v)
+static void emit_value(jw_t *w, const ctl_node_t *n, const ta_ctl_value *v)
 {
     switch (n->type) {
     case TA_CTL_BOOL:
@@ -173,7 +163,7 @@ static void walk_kids(jw_t *w, const ctl_node_t *n, size_t depth);
 static void member(jw_t *w, const ctl_node_t *n, const char *key, size_t depth)
 {
     if (n->nkids == 0 && n->ikid == NULL) {
-        jvalue_t v;
+        ta_ctl_value v;
         if (!read_leaf(w, n, &v))
             return;
         open_member(w, depth, key);

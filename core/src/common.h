@@ -37,6 +37,7 @@
 #define MAX_ARENAS 4096
 
 static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+static inline size_t align_down(size_t n, size_t a) { return n & ~(a - 1); }
 static inline bool is_pow2(size_t n) { return n && !(n & (n - 1)); }
 
 /* Statistics counters: written only under the lock that guards them, read

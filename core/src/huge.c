@@ -1,8 +1,11 @@
 /* Huge blocks (above LARGE_MAX): a mapping each, header first, aligned to
- * SEGMENT_SIZE so segment_of() still finds the header. Freed mappings
- * stay cached as dirty pages until decay; a new huge block reuses the most
- * fitting one, trimming it or growing it by moving its page tables, so a
- * workload of varied big buffers stops paying a page fault per page. */
+ * SEGMENT_SIZE so segment_of() still finds the header. Freed mappings stay
+ * cached as dirty pages until decay. A new block takes the smallest cached
+ * mapping that holds it, and the whole units it does not need are cached
+ * again as a mapping of their own; when none holds it, the block is mapped
+ * fresh and filled with cached pages moved in by mremap (page tables move,
+ * nothing is copied or faulted). Either way a workload of varied big
+ * buffers reuses resident pages instead of faulting in new ones. */
 #include <string.h>
 
 #include "arena.h"
@@ -44,9 +47,136 @@ static void list_remove(segment_t **list, segment_t *s)
 
 static size_t capacity(const segment_t *s) { return s->map_size - seg_offset(s); }
 
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
 /* Mappings cover whole segment units: the owner map marks units, so a
  * partly used unit would let a foreign mapping land in it and be "owned". */
 static size_t map_size_for(size_t off, size_t usize) { return align_up(off + usize, SEGMENT_SIZE); }
+
+/* Every field is written: the header page may be a reused dirty page. */
+static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *a)
+{
+    segment_t *seg = (segment_t *)base;
+    memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
+    seg->page_bin[off >> ta_lg_page] = PB_LARGE;
+    seg->kind = SEG_HUGE;
+    seg->arena = a;
+    seg->next = seg->prev = NULL;
+    seg->map_base = base;
+    seg->map_size = map_size;
+    seg->npages = 0;
+    seg->hdr_pages = (uint32_t)(header_size() >> ta_lg_page);
+    seg->data = base + off;
+    seg->usize = seg->touched = 0;
+    seg->stamp = 0;
+    return seg;
+}
+
+/* ---- the cache of free mappings (arena lock held) -------------------- */
+
+/* A cached mapping's usize is the dirty bytes it is counted for. */
+static void cache_put(arena_t *a, segment_t *s)
+{
+    list_push(&a->huge_cache, s);
+    ctr_add(&a->stats.pdirty, s->usize >> ta_lg_page);
+    ctr_add(&a->stats.mapped, s->map_size);
+}
+
+static void cache_unlink(arena_t *a, segment_t *s)
+{
+    list_remove(&a->huge_cache, s);
+    ctr_sub(&a->stats.pdirty, s->usize >> ta_lg_page);
+    ctr_sub(&a->stats.mapped, s->map_size);
+}
+
+/* Caches a free mapping unless decay is immediate; false tells the caller
+ * to unmap it once the lock is dropped. */
+static bool cache_keep(arena_t *a, segment_t *s)
+{
+    if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
+        return false;
+    cache_put(a, s);
+    ta_decay_tick(a);
+    return true;
+}
+
+/* The smallest cached mapping that holds usize at offset off, unlinked. */
+static segment_t *cache_take_fit(arena_t *a, size_t usize, size_t off)
+{
+    segment_t *best = NULL;
+    for (segment_t *s = a->huge_cache; s; s = s->next) {
+        if (seg_offset(s) == off && capacity(s) >= usize &&
+            (!best || capacity(s) < capacity(best)))
+            best = s;
+    }
+    if (best)
+        cache_unlink(a, best);
+    return best;
+}
+
+/* ---- moving pages ----------------------------------------------------- */
+
+/* mremap moves pages within one VMA only, and a block filled from several
+ * mappings spans several, each whole units: when one call fails, unit by
+ * unit. All or nothing: units already moved are moved back. */
+static bool move_units(char *src, size_t len, char *dst)
+{
+    if (ta_os_move(src, len, len, dst))
+        return true;
+    size_t done = 0;
+    while (done < len && ta_os_move(src + done, SEGMENT_SIZE, SEGMENT_SIZE, dst + done))
+        done += SEGMENT_SIZE;
+    if (done == len)
+        return true;
+    while (done) {
+        done -= SEGMENT_SIZE;
+        ta_os_move(dst + done, SEGMENT_SIZE, SEGMENT_SIZE, src + done);
+    }
+    return false;
+}
+
+/* Moves cached pages over the fresh range [dst, dst+len) (whole units),
+ * newest mapping first as the likeliest to be resident, taking a mapping
+ * whole or its last units; returns the bytes filled from dst. The units
+ * leave the owner map before they move: they are free, nobody holds a
+ * pointer into them. */
+static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        mutex_lock(&a->lock);
+        segment_t *d = a->huge_cache;
+        if (d)
+            cache_unlink(a, d);
+        mutex_unlock(&a->lock);
+        if (!d)
+            break;
+        size_t take = min_size(d->map_size, len - done);
+        bool whole = take == d->map_size;
+        char *src = (char *)d + d->map_size - take;
+        ta_owner_map_set(src, take, OWNER_NONE);
+        bool moved = move_units(src, take, dst + done);
+        if (moved)
+            done += take;
+        else
+            ta_owner_map_set(src, take, whole ? OWNER_HEAD : OWNER_TAIL);
+        if (!moved || !whole) {
+            if (moved) {
+                d->map_size -= take;
+                d->usize = min_size(d->usize, capacity(d));
+                d->touched = min_size(d->touched, capacity(d));
+            }
+            mutex_lock(&a->lock);
+            cache_put(a, d);
+            mutex_unlock(&a->lock);
+        }
+        if (!moved)
+            break;
+    }
+    return done;
+}
+
+/* ---- making, trimming and growing blocks ------------------------------ */
 
 /* Maps a header plus usize bytes with the block at offset off aligned to
  * align; the header is always SEGMENT_SIZE aligned. */
@@ -72,7 +202,10 @@ static char *map_block(size_t off, size_t usize, size_t align, size_t *map_size)
     return base;
 }
 
-static segment_t *huge_new(arena_t *a, size_t usize, size_t align)
+/* A fresh mapping whose units wholly inside the block are filled from
+ * the cache; the last, partly used unit stays fresh so no dirty page sits
+ * unused past the block's end. */
+static segment_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
 {
     size_t off = data_offset(align), map_size;
     char *base = map_block(off, usize, align, &map_size);
@@ -83,44 +216,53 @@ static segment_t *huge_new(arena_t *a, size_t usize, size_t align)
         ta_os_unmap(base, map_size);
         return NULL;
     }
-    segment_t *seg = (segment_t *)base;
-    memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
-    seg->page_bin[off >> ta_lg_page] = PB_LARGE;
-    seg->kind = SEG_HUGE;
-    seg->arena = a;
-    seg->map_base = base;
-    seg->map_size = map_size;
-    seg->hdr_pages = (uint32_t)(header_size() >> ta_lg_page);
-    seg->data = base + off;
+    size_t filled = off < SEGMENT_SIZE ? fill_from_cache(a, base, map_size) : 0;
+    segment_t *seg = header_init(base, map_size, off, a);
     seg->usize = usize;
+    seg->touched = filled > off ? filled - off : 0;
+    if (zero)
+        memset(seg->data, 0, min_size(seg->touched, usize));
     return seg;
 }
 
-/* Shrinks the block to usize: whole units past it are unmapped, and the
- * pages between it and the end of its last unit purged, so they neither
- * count as resident nor hold stale data for a later reuse. */
-static void trim(segment_t *seg, size_t usize)
+/* Cuts the units from keep on off seg. If they hold dirty pages they
+ * become a mapping of their own (header in their first page), returned
+ * for the cache; else they are unmapped. */
+static segment_t *split_tail(segment_t *seg, size_t keep)
 {
-    char *base = (char *)seg;
-    size_t new_map = map_size_for(seg_offset(seg), usize), old_map = seg->map_size;
-    if (new_map < old_map) {
-        ta_owner_map_set(base + new_map, old_map - new_map, OWNER_NONE);
-        ta_os_unmap(base + new_map, old_map - new_map);
+    char *tail = (char *)seg + keep, *dirty_end = seg->data + seg->touched;
+    size_t size = seg->map_size - keep, off = header_size();
+    seg->map_size = keep;
+    if (dirty_end <= tail + off) {
+        ta_owner_map_set(tail, size, OWNER_NONE);
+        ta_os_unmap(tail, size);
+        return NULL;
     }
-    char *slack = seg->data + usize, *dirty_end = seg->data + seg->touched;
-    if (dirty_end > base + new_map)
-        dirty_end = base + new_map;
-    if (dirty_end > slack) {
-        ta_os_purge_forced(slack, (size_t)(dirty_end - slack));
-        seg->touched = usize;
-    }
-    seg->map_size = new_map;
+    ta_owner_map_set(tail, size, OWNER_HEAD);
+    segment_t *t = header_init(tail, size, off, seg->arena);
+    t->usize = t->touched = min_size((size_t)(dirty_end - t->data), capacity(t));
+    t->stamp = ta_os_now_ms();
+    return t;
+}
+
+/* Shrinks the block to usize, returning its whole spare units as
+ * split_tail does. Dirty pages past the block's end in its last unit stay
+ * with it (under one unit, and fewer than the block's own since it is
+ * huge): purging them would only make the next bigger reuse fault them in
+ * again. They go back to the cache with the block. */
+static segment_t *trim(segment_t *seg, size_t usize)
+{
+    size_t new_map = map_size_for(seg_offset(seg), usize);
+    segment_t *tail = new_map < seg->map_size ? split_tail(seg, new_map) : NULL;
+    seg->touched = min_size(seg->touched, capacity(seg));
     seg->usize = usize;
+    return tail;
 }
 
 /* Grows the block to usize bytes: within its last unit for free, else by
- * extending the mapping in place, else by moving it; returns the (maybe
- * moved) header, or NULL. */
+ * extending its last unit's mapping in place, else by moving it; the new
+ * units are filled from the cache. Returns the (maybe moved) header, or
+ * NULL. */
 static segment_t *grow(segment_t *seg, size_t usize)
 {
     char *base = (char *)seg;
@@ -131,80 +273,49 @@ static segment_t *grow(segment_t *seg, size_t usize)
     }
     /* the range after us may be another of our mappings: mark it owned
      * only once the kernel gave it to this one */
-    if (ta_os_extend(base, old_map, new_map)) {
-        if (ta_owner_map_set(base + old_map, new_map - old_map, OWNER_TAIL)) {
-            seg->map_size = new_map;
-            seg->usize = usize;
-            return seg;
+    char *last = base + old_map - SEGMENT_SIZE;
+    if (ta_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
+        if (!ta_owner_map_set(base + old_map, new_map - old_map, OWNER_TAIL)) {
+            ta_owner_map_set(base + old_map, new_map - old_map, OWNER_NONE);
+            ta_os_unmap(base + old_map, new_map - old_map);
+            return NULL;
         }
-        ta_owner_map_set(base + old_map, new_map - old_map, OWNER_NONE);
-        ta_os_unmap(base + old_map, new_map - old_map);
+    } else {
+        if (off >= SEGMENT_SIZE)
+            return NULL;
+        /* the target is reserved and marked owned before the pages move
+         * in, so every failure leaves the block where it was */
+        char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
+        if (!moved)
+            return NULL;
+        if (!ta_owner_map_set(moved, new_map, OWNER_HEAD) ||
+            !move_units(base, old_map, moved)) {
+            ta_owner_map_set(moved, new_map, OWNER_NONE);
+            ta_os_unmap(moved, new_map);
+            return NULL;
+        }
+        ta_owner_map_set(base, old_map, OWNER_NONE);
+        seg = (segment_t *)moved;
+        seg->map_base = moved;
+        seg->data = moved + off;
     }
-    if (off >= SEGMENT_SIZE)
-        return NULL;
-    /* the target is reserved and marked owned before the pages move in,
-     * so every failure leaves the block where it was */
-    char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
-    if (!moved)
-        return NULL;
-    if (!ta_owner_map_set(moved, new_map, OWNER_HEAD) ||
-        !ta_os_move(base, old_map, new_map, moved)) {
-        ta_owner_map_set(moved, new_map, OWNER_NONE);
-        ta_os_unmap(moved, new_map);
-        return NULL;
-    }
-    ta_owner_map_set(base, old_map, OWNER_NONE);
-    seg = (segment_t *)moved;
-    seg->map_base = moved;
+    char *fresh = (char *)seg + old_map;
+    /* new_map > old_map, so the block reaches past old_map */
+    size_t filled = fill_from_cache(seg->arena, fresh, align_down(off + usize, SEGMENT_SIZE) - old_map);
+    if (filled)
+        seg->touched = (size_t)(fresh + filled - seg->data);
     seg->map_size = new_map;
-    seg->data = moved + off;
     seg->usize = usize;
     return seg;
 }
 
-/* The cached mapping to reuse for usize at offset off: the smallest that
- * holds it, else the largest (to grow); unlinked; arena lock held. */
-static segment_t *cache_take(arena_t *a, size_t usize, size_t off)
-{
-    segment_t *best = NULL;
-    for (segment_t *s = a->huge_cache; s; s = s->next) {
-        if (seg_offset(s) != off)
-            continue;
-        size_t cap = capacity(s), best_cap = best ? capacity(best) : 0;
-        bool fits = cap >= usize, best_fits = best && best_cap >= usize;
-        if (!best || (fits && (!best_fits || cap < best_cap)) ||
-            (!fits && !best_fits && cap > best_cap))
-            best = s;
-    }
-    if (best) {
-        list_remove(&a->huge_cache, best);
-        ctr_sub(&a->stats.pdirty, best->usize >> ta_lg_page);
-        ctr_sub(&a->stats.mapped, best->map_size);
-    }
-    return best;
-}
+/* ---- entry points ----------------------------------------------------- */
 
-/* Fits a cached mapping to usize; unmaps it and returns NULL if it
- * cannot grow. */
-static segment_t *reuse(segment_t *seg, size_t usize, bool zero)
+/* Unmaps a mapping split off while the lock was held, once it is not. */
+static void unmap_unkept(segment_t *s)
 {
-    size_t cap = capacity(seg);
-    if (cap >= usize && cap / 2 <= usize) {
-        /* close enough: its pages are already faulted in, keep them all */
-        seg->usize = usize;
-    } else if (cap >= usize) {
-        trim(seg, usize);
-    } else {
-        segment_t *grown = grow(seg, usize);
-        if (!grown) {
-            ta_segment_unmap(seg);
-            return NULL;
-        }
-        seg = grown;
-    }
-    if (zero)
-        memset(seg->data, 0, seg->touched < usize ? seg->touched : usize);
-    return seg;
+    if (s)
+        ta_segment_unmap(s);
 }
 
 void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
@@ -221,15 +332,20 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
     /* active from the limit check on, so racing requests see it too */
     ctr_add(&a->stats.pactive, pages);
     ta_arena_note_active(a);
-    segment_t *seg = off < SEGMENT_SIZE ? cache_take(a, usize, off) : NULL;
+    segment_t *seg = cache_take_fit(a, usize, off), *tail = NULL;
     mutex_unlock(&a->lock);
-    if (seg)
-        seg = reuse(seg, usize, zero);
-    if (!seg)
-        seg = huge_new(a, usize, align);
+    if (seg) {
+        tail = trim(seg, usize);
+        if (zero)
+            memset(seg->data, 0, min_size(seg->touched, usize));
+    } else {
+        seg = huge_new(a, usize, align, zero);
+    }
     if (seg && seg->touched < seg->usize)
         seg->touched = seg->usize;
     mutex_lock(&a->lock);
+    if (tail && cache_keep(a, tail))
+        tail = NULL;
     if (seg) {
         ctr_add(&a->stats.mapped, seg->map_size);
         list_push(&a->huge_live, seg);
@@ -238,6 +354,7 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         ctr_sub(&a->stats.pactive, pages);
     }
     mutex_unlock(&a->lock);
+    unmap_unkept(tail);
     return seg ? seg->data : NULL;
 }
 
@@ -250,18 +367,13 @@ void ta_huge_dalloc(segment_t *seg)
     list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);
-    if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0 ||
-        seg_offset(seg) >= SEGMENT_SIZE) {
-        ctr_sub(&a->stats.mapped, seg->map_size);
-        mutex_unlock(&a->lock);
-        ta_segment_unmap(seg);
-        return;
-    }
+    ctr_sub(&a->stats.mapped, seg->map_size);
     seg->stamp = ta_os_now_ms();
-    list_push(&a->huge_cache, seg);
-    ctr_add(&a->stats.pdirty, seg->usize >> ta_lg_page);
-    ta_decay_tick(a);
+    seg->usize = seg->touched;
+    bool kept = seg_offset(seg) < SEGMENT_SIZE && cache_keep(a, seg);
     mutex_unlock(&a->lock);
+    if (!kept)
+        ta_segment_unmap(seg);
 }
 
 void ta_huge_purge(arena_t *a, uint64_t before)
@@ -271,11 +383,9 @@ void ta_huge_purge(arena_t *a, uint64_t before)
         next = s->next;
         if (s->stamp >= before)
             continue;
-        list_remove(&a->huge_cache, s);
-        ctr_sub(&a->stats.pdirty, s->usize >> ta_lg_page);
+        cache_unlink(a, s);
         ctr_add(&a->stats.dirty_purged, s->usize >> ta_lg_page);
         ctr_add(&a->stats.dirty_nmadvise, 1);
-        ctr_sub(&a->stats.mapped, s->map_size);
         s->next = aged;
         aged = s;
     }
@@ -311,15 +421,17 @@ void *ta_huge_resize(void *p, size_t size)
     list_remove(&a->huge_live, seg);
     ctr_sub(&a->stats.mapped, seg->map_size);
     mutex_unlock(&a->lock);
-    segment_t *moved = seg;
+    segment_t *moved = seg, *tail = NULL;
     if (usize < old)
-        trim(seg, usize);
+        tail = trim(seg, usize);
     else
         moved = grow(seg, usize);
     seg = moved ? moved : seg;
     if (seg->touched < seg->usize)
         seg->touched = seg->usize;
     mutex_lock(&a->lock);
+    if (tail && cache_keep(a, tail))
+        tail = NULL;
     list_push(&a->huge_live, seg);
     ctr_add(&a->stats.mapped, seg->map_size);
     if (moved) {
@@ -332,5 +444,6 @@ void *ta_huge_resize(void *p, size_t size)
         ctr_sub(&a->stats.pactive, more);
     }
     mutex_unlock(&a->lock);
+    unmap_unkept(tail);
     return moved ? moved->data : NULL;
 }

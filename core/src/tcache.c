@@ -51,9 +51,10 @@ static unsigned class_cap(unsigned cls)
     if (ta_opt.check)
         return 0;
     if (cls >= NBINS)
-        return 4;
-    unsigned cap = 131072u / ta_class_size[cls];
-    return cap < 8 ? 8 : cap > 512 ? 512 : cap;
+        return 2;
+    unsigned size = ta_class_size[cls];
+    unsigned cap = (size <= 1024 ? 131072u : 32768u) / size;
+    return cap < 4 ? 4 : cap > 512 ? 512 : cap;
 }
 
 tcache_t *ta_tcache_new(arena_t *a)
@@ -238,11 +239,14 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     return p;
 }
 
-/* Cache full: flush the older half, then keep the block. */
+/* Cache full: flush the oldest quarter, then keep the block. Not half:
+ * a program that allocates and frees batches of about the cap would then
+ * drop below one batch at every overflow and refill at every next batch,
+ * paying a fill and a flush per round instead of neither. */
 void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
-    flush_class(tc, cls, cb->ncached - cb->ncached / 2);
+    flush_class(tc, cls, (cb->ncached + 3) / 4);
     cb->stack[cb->ncached++] = p;
     ctr_add(&cb->nfree, 1);
     gc_step(tc);

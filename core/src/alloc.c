@@ -99,10 +99,12 @@ static void dalloc_direct(void *p, unsigned cls)
 static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 {
     if (tag < NCACHED_CLASSES) {
-        if (tc && tc->bins[tag].cap)
-            ta_tcache_dalloc_slow(tc, p, tag);
-        else
+        if (!tc || !tc->bins[tag].cap)
             dalloc_direct(p, tag);
+        else if (segment_of(p)->arena != tc->arena)
+            ta_tcache_dalloc_remote(tc, p, tag);
+        else
+            ta_tcache_dalloc_slow(tc, p, tag);
     } else if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES) {
         if (tc)
             tc->uncached_deallocated += ta_class_size[tag - PB_MANUAL];
@@ -155,7 +157,10 @@ void ta_free(void *p)
 {
     if (unlikely(!p))
         return;
-    if (likely(cache_push(ta_tls_tcache, p, tag_of(p))))
+    tcache_t *tc = ta_tls_tcache;
+    const segment_t *seg = segment_of(p);
+    if (likely(seg->arena == tc->arena &&
+               cache_push(tc, p, seg->page_bin[page_index(seg, p)])))
         return;
     free_slow(p);
 }

@@ -42,10 +42,12 @@ static void registry_remove(tcache_t *tc)
     mutex_unlock(&registry_lock);
 }
 
-/* Slots per class: about 128 KiB worth, between 8 and 512 blocks, so a
- * batch of a few hundred small blocks stays in the cache. Checked mode
- * gives no slots, so every free takes the validating slow path and the
- * fast paths need no test of their own. */
+/* Slots per class: 128 KiB worth up to 1 KiB blocks (at most 512), so a
+ * batch of a few hundred small blocks stays in the cache; 32 KiB worth
+ * (at least 4) above, and 2 for cached large classes, since big blocks
+ * held idle in a cache are what a thread cache costs in resident memory.
+ * Checked mode gives no slots, so every free takes the validating slow
+ * path and the fast paths need no test of their own. */
 static unsigned class_cap(unsigned cls)
 {
     if (ta_opt.check)
@@ -57,11 +59,20 @@ static unsigned class_cap(unsigned cls)
     return cap < 4 ? 4 : cap > 512 ? 512 : cap;
 }
 
+/* Remote frees wait in batches of up to 32 per class. */
+static unsigned remote_cap(unsigned cls)
+{
+    unsigned cap = class_cap(cls);
+    return cap < 32 ? cap : 32;
+}
+
 tcache_t *ta_tcache_new(arena_t *a)
 {
     size_t nslots = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         nslots += class_cap(c);
+    for (unsigned c = 0; c < NBINS; c++)
+        nslots += remote_cap(c);
     size_t size = sizeof(tcache_t) + nslots * sizeof(void *);
     tcache_t *tc = ta_base_alloc(size);
     if (!tc)
@@ -72,6 +83,12 @@ tcache_t *ta_tcache_new(arena_t *a)
         cache_bin_t *cb = &tc->bins[c];
         cb->cap = (uint16_t)class_cap(c);
         tc->nfill[c] = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
+        cb->stack = slot;
+        slot += cb->cap;
+    }
+    for (unsigned c = 0; c < NBINS; c++) {
+        cache_bin_t *cb = &tc->remote[c];
+        cb->cap = remote_cap(c);
         cb->stack = slot;
         slot += cb->cap;
     }
@@ -135,9 +152,8 @@ void ta_tcache_postfork(bool child)
 
 /* Returns the bottom n blocks of a class to their arenas, one arena's
  * bin lock at a time, then slides the rest down. */
-static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
+static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
 {
-    cache_bin_t *cb = &tc->bins[cls];
     if (!n)
         return;
     void **items = cb->stack;
@@ -164,10 +180,29 @@ static void flush_class(tcache_t *tc, unsigned cls, unsigned n)
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
+/* A block of another arena is not cached: the freeing thread would reuse
+ * it next to the owner's live blocks and the two would share cache lines
+ * (cache-scratch). Small ones are batched per class so a consumer thread
+ * freeing a producer's blocks takes a bin lock per batch, not per block. */
+void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
+{
+    tc->uncached_deallocated += ta_class_size[cls];
+    if (cls >= NBINS) {
+        ta_large_dalloc(p);
+        return;
+    }
+    cache_bin_t *cb = &tc->remote[cls];
+    cb->stack[cb->ncached++] = p;
+    if (cb->ncached == cb->cap)
+        flush_bin(cb, cls, cb->ncached);
+}
+
 void ta_tcache_flush_all(tcache_t *tc)
 {
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        flush_class(tc, c, tc->bins[c].ncached);
+        flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
+    for (unsigned c = 0; c < NBINS; c++)
+        flush_bin(&tc->remote[c], c, tc->remote[c].ncached);
     ta_tcache_merge_stats(tc);
 }
 
@@ -191,7 +226,7 @@ static void gc_step(tcache_t *tc)
     cache_bin_t *cb = &tc->bins[c];
     uint64_t nalloc = ctr_get(&cb->nalloc);
     if (nalloc == tc->gc_seen[c] && cb->ncached) {
-        flush_class(tc, c, cb->ncached - cb->ncached / 4);
+        flush_bin(cb, c, cb->ncached - cb->ncached / 4);
         if (tc->nfill[c] > 1)
             tc->nfill[c] = (uint16_t)(tc->nfill[c] / 2);
     }
@@ -246,7 +281,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
 void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
-    flush_class(tc, cls, (cb->ncached + 3) / 4);
+    flush_bin(cb, cls, (cb->ncached + 3) / 4);
     cb->stack[cb->ncached++] = p;
     ctr_add(&cb->nfree, 1);
     gc_step(tc);

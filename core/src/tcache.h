@@ -29,6 +29,9 @@ typedef struct tcache {
     struct tcache *next, *prev; /* registry of live caches */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes outside cache bins */
     uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
+    /* small blocks of other arenas, freed here, waiting for a batched
+     * flush; never handed out again by this cache */
+    cache_bin_t remote[NBINS];
     size_t mem_size;
     void *slots[];
 } tcache_t;
@@ -46,6 +49,8 @@ HIDDEN void ta_tcache_flush_all(tcache_t *tc);
 /* Slow paths of the inline fast paths in alloc.c. */
 HIDDEN void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+/* Frees a cacheable block of another arena without caching it. */
+HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls);
 /* Bytes the cache's owner allocated and freed (thread.allocated). */
 HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
 HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);

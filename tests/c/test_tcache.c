@@ -112,6 +112,48 @@ static void test_cross_cache(void)
     ta_tcache_destroy(b);
 }
 
+static void set_thread_arena(unsigned i)
+{
+    CHECK_EQ(ta_ctl("thread.arena", NULL, NULL, &i, sizeof i), 0);
+}
+
+static uint64_t thread_counter(const char *name)
+{
+    uint64_t v = 0;
+    size_t len = sizeof v;
+    CHECK_EQ(ta_ctl(name, &v, &len, NULL, 0), 0);
+    return v;
+}
+
+/* A thread's cache does not keep blocks of another arena: the next malloc
+ * of the size must not hand the freed neighbour of another thread's
+ * blocks back (false sharing). The free still counts for the thread and
+ * the block reaches its own arena's bin once the cache is flushed. */
+static void test_remote_block_not_reused(void)
+{
+    set_thread_arena(0);
+    void *mine[40];
+    for (int i = 0; i < 40; i++)
+        mine[i] = ta_malloc(64);
+    set_thread_arena(1);
+    ta_arena_t *home = ta_arena_get(0);
+    uint64_t before = ctr_get(&home->a.bins[size_class(64)].stats.curregs);
+    uint64_t freed = thread_counter("thread.deallocated");
+    for (int i = 0; i < 40; i++)
+        ta_free(mine[i]);
+    CHECK_EQ(thread_counter("thread.deallocated") - freed, 40 * 64);
+    for (int i = 0; i < 40; i++) {
+        void *p = ta_malloc(64);
+        for (int j = 0; j < 40; j++)
+            CHECK(p != mine[j]);
+        CHECK(ta_arena_of(p) != home);
+        ta_free(p);
+    }
+    CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    CHECK_EQ(before - ctr_get(&home->a.bins[size_class(64)].stats.curregs), 40);
+    set_thread_arena(0);
+}
+
 /* Live small regions of an arena, cached ones included. */
 static uint64_t small_curregs(ta_arena_t *ar)
 {
@@ -182,6 +224,7 @@ int main(void)
     RUN(test_alloc_free_flush);
     RUN(test_calloc_realloc);
     RUN(test_cross_cache);
+    RUN(test_remote_block_not_reused);
     RUN(test_manual_arena_cache);
     RUN(test_create_destroy_churn);
     return TEST_EXIT();

@@ -165,17 +165,39 @@ void ta_free(void *p)
     free_slow(p);
 }
 
-/* The block's page already names its class in one load, so the size is
- * not trusted for it: a wrong size, or a manual arena's block, must not
- * land in the wrong cache bin. It is checked in checked mode. */
-void ta_free_sized(void *p, size_t size)
+/* Checked mode validates the size against the block; every other path
+ * that misses the sized fast path frees as an unsized free would. */
+NOINLINE static void free_sized_slow(tcache_t *tc, void *p, size_t size)
 {
     if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
         ta_report_bad_free(p);
         return;
     }
-    ta_free(p);
+    if (tc == ta_tls_tcache)
+        ta_free(p);
+    else
+        ta_tcache_free((ta_tcache_t *)tc, p);
 }
+
+/* A small block's class comes from the size, which needs neither the page
+ * shift nor the block's page entry: the caller vouches for the size, as
+ * free_sized's contract says (checked mode verifies it; caches have no
+ * slots then, so the check costs this path nothing). Small classes only:
+ * a large run resized in place no longer matches its first size's class.
+ * The arena test keeps other arenas' blocks, manual ones included, out. */
+static ALWAYS_INLINE void free_sized_in(tcache_t *tc, void *p, size_t size)
+{
+    if (likely(p && size <= SMALL_MAX && segment_of(p)->arena == tc->arena)) {
+        unsigned cls = size_class(size);
+        if (cls >= NBINS)
+            __builtin_unreachable(); /* the table maps small sizes to bins */
+        if (likely(cache_push(tc, p, cls)))
+            return;
+    }
+    free_sized_slow(tc, p, size);
+}
+
+void ta_free_sized(void *p, size_t size) { free_sized_in(ta_tls_tcache, p, size); }
 
 static size_t usable_size(const void *p, unsigned tag)
 {
@@ -501,9 +523,5 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
 {
-    if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
-        ta_report_bad_free(p);
-        return;
-    }
-    ta_tcache_free(tcache, p);
+    free_sized_in(&tcache->t, p, size);
 }

@@ -24,12 +24,11 @@ static inline const char *bench_sized_free_name(void) { return "ta_free_sized"; 
 #include <stdlib.h>
 
 /* Sized free has no portable name before C23, so it is looked up at
- * start-up among the names the preloaded allocator may export; the two
- * pointer types keep each call well-defined for its signature. */
-typedef void bench_sized2_fn(void *p, size_t n);
-typedef void bench_sized3_fn(void *p, size_t n, int flags);
-extern bench_sized2_fn *bench_sized2;
-extern bench_sized3_fn *bench_sized3;
+ * start-up among the names the preloaded allocator may export, and called
+ * through one pointer: a load and an indirect call, as a PLT call to free
+ * costs, so the two free paths differ only by the allocator's own code. */
+typedef void bench_sized_fn(void *p, size_t n);
+extern bench_sized_fn *bench_sized;
 
 /* Resolves the sized-free entry point; call once before any workload. */
 void bench_alloc_init(void);
@@ -42,14 +41,7 @@ const char *bench_sized_free_name(void);
 static inline void *bench_malloc(size_t n) { return malloc(n); }
 static inline void *bench_realloc(void *p, size_t n) { return realloc(p, n); }
 static inline void bench_free(void *p) { free(p); }
-/* jemalloc-style sdallocx takes flags; the others take (p, n). */
-static inline void bench_free_sized(void *p, size_t n)
-{
-    if (bench_sized3)
-        bench_sized3(p, n, 0);
-    else
-        bench_sized2(p, n);
-}
+static inline void bench_free_sized(void *p, size_t n) { bench_sized(p, n); }
 #endif
 
 #endif

@@ -1,12 +1,12 @@
 /* Sized-free lookup for the plain-malloc build of the workloads. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc_api.h"
 
-bench_sized2_fn *bench_sized2;
-bench_sized3_fn *bench_sized3;
+bench_sized_fn *bench_sized;
 static const char *sized_name = "free";
 
 /* glibc before 2.39 has no free_sized; the size is then dropped, which
@@ -17,32 +17,36 @@ static void free_ignoring_size(void *p, size_t n)
     free(p);
 }
 
+/* jemalloc's sdallocx takes flags: a tail call adds one jump to its path. */
+typedef void sdallocx_fn(void *p, size_t n, int flags);
+static sdallocx_fn *sdallocx_ptr;
+static void sdallocx_no_flags(void *p, size_t n) { sdallocx_ptr(p, n, 0); }
+
+static bool resolve(const char *name)
+{
+    bench_sized_fn *fn = (bench_sized_fn *)dlsym(RTLD_DEFAULT, name);
+    if (fn) {
+        bench_sized = fn;
+        sized_name = name;
+    }
+    return fn != NULL;
+}
+
 /* Prefers the C23 name, then each allocator's own spelling, so every
  * preloaded allocator is measured through its native sized free. */
 void bench_alloc_init(void)
 {
-    static const char *const two_arg[] = {"mi_free_size", "tc_free_sized"};
-    bench_sized2 = free_ignoring_size;
-    bench_sized3 = NULL;
-    bench_sized2_fn *c23 = (bench_sized2_fn *)dlsym(RTLD_DEFAULT, "free_sized");
-    if (c23) {
-        bench_sized2 = c23;
-        sized_name = "free_sized";
+    bench_sized = free_ignoring_size;
+    if (resolve("free_sized"))
         return;
-    }
-    bench_sized3 = (bench_sized3_fn *)dlsym(RTLD_DEFAULT, "sdallocx");
-    if (bench_sized3) {
+    sdallocx_ptr = (sdallocx_fn *)dlsym(RTLD_DEFAULT, "sdallocx");
+    if (sdallocx_ptr) {
+        bench_sized = sdallocx_no_flags;
         sized_name = "sdallocx";
         return;
     }
-    for (size_t i = 0; i < sizeof two_arg / sizeof two_arg[0]; i++) {
-        bench_sized2_fn *fn = (bench_sized2_fn *)dlsym(RTLD_DEFAULT, two_arg[i]);
-        if (fn) {
-            bench_sized2 = fn;
-            sized_name = two_arg[i];
-            return;
-        }
-    }
+    if (!resolve("mi_free_size"))
+        resolve("tc_free_sized");
 }
 
 /* The file that defines the malloc this program calls: the driver checks

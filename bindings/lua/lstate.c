@@ -55,6 +55,7 @@ static talua_state *new_record(ta_arena_t *shared)
         drop_record(s);
         return NULL;
     }
+    talua_set_limit(s, 0, 0);
     return s;
 }
 
@@ -112,7 +113,7 @@ lua_State *ta_lua_newstate(const ta_lua_opts *opts)
     if (s == NULL)
         return NULL;
     if (opts->limit_counts_startup)
-        s->limit = opts->limit;
+        talua_set_limit(s, opts->limit, 0);
     lua_State *L = lua_newstate(talua_alloc, s);
     int err = L == NULL ? ENOMEM : set_up(L, opts);
     if (err != 0) {
@@ -122,10 +123,8 @@ lua_State *ta_lua_newstate(const ta_lua_opts *opts)
         drop_record(s);
         return NULL;
     }
-    if (!opts->limit_counts_startup) {
-        s->baseline = s->in_use;
-        s->limit = opts->limit;
-    }
+    if (!opts->limit_counts_startup)
+        talua_set_limit(s, opts->limit, s->in_use);
     return L;
 }
 
@@ -158,7 +157,7 @@ int ta_lua_setlimit(lua_State *L, size_t limit)
     talua_state *s = L == NULL ? NULL : talua_of(L);
     if (s == NULL)
         return EINVAL;
-    s->limit = limit;
+    talua_set_limit(s, limit, s->baseline);
     return 0;
 }
 
@@ -190,6 +189,7 @@ int ta_lua_install(lua_State *L, ta_arena_t *arena)
         return ENOMEM;
     }
     s->arena = ta_tcache_arena(s->tc);
+    talua_set_limit(s, 0, 0);
     s->prev_f = lua_getallocf(L, &s->prev_ud);
     s->main_block = main_block(L);
     lua_setallocf(L, talua_alloc_wrapped, s);

@@ -19,6 +19,8 @@ typedef struct talua_state {
     void *prev_ud;
     void *main_block;     /* installed mode: freeing it ends the state */
     size_t limit, baseline;
+    size_t cap;           /* in_use may reach limit + baseline; SIZE_MAX
+                             when there is no limit (set by talua_set_limit) */
     size_t in_use, peak;
     uint64_t nalloc, nfree, nrealloc, nfail;
     uint64_t type_count[TA_LUA_NTYPES];
@@ -32,6 +34,8 @@ TALUA_HIDDEN void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize,
                                        size_t nsize);
 /* The record of L if L allocates through tunalloc, else NULL. */
 TALUA_HIDDEN talua_state *talua_of(lua_State *L);
+/* Sets the limit (0 = none) and the start-up bytes it does not count. */
+TALUA_HIDDEN void talua_set_limit(talua_state *s, size_t limit, size_t baseline);
 /* Fills the public stats view of a record. */
 TALUA_HIDDEN void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out);
 

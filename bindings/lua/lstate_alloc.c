@@ -4,80 +4,90 @@
 
 #include "lstate.h"
 
-/* Lua calls the allocator through a pointer for every block; folding the
- * paths into that one function saves a call level per request. */
+/* Lua calls the allocator through a pointer for every block. The entry
+ * point only dispatches, jumping to one out-of-line path per kind of
+ * request, so no path pays for the registers the others need (a third of
+ * the calls free NULL and must cost next to nothing). */
 #define TALUA_INLINE static inline __attribute__((always_inline))
+#define TALUA_PATH static __attribute__((noinline))
 
-/* Lua passes variant tags through novariant(), but masking keeps a
- * variant tag from an unusual build in the right bucket. */
-TALUA_INLINE int tag_kind(size_t tag)
+/* Lua's basic type of a block from its type tag (osize when ptr is
+ * NULL); the low four bits, so a variant tag lands in its base type. */
+_Static_assert(LUA_TSTRING == 4 && LUA_TTABLE == 5 && LUA_TFUNCTION == 6 &&
+                   LUA_TUSERDATA == 7 && LUA_TTHREAD == 8,
+               "Lua 5.4 basic type numbers");
+#define OTHER TA_LUA_T_OTHER
+static const uint8_t kind_of_tag[16] = {
+    OTHER, OTHER, OTHER, OTHER, TA_LUA_T_STRING, TA_LUA_T_TABLE, TA_LUA_T_FUNCTION,
+    TA_LUA_T_USERDATA, TA_LUA_T_THREAD, OTHER, OTHER, OTHER, OTHER, OTHER, OTHER, OTHER};
+#undef OTHER
+
+void talua_set_limit(talua_state *s, size_t limit, size_t baseline)
 {
-    switch (tag & 0x0F) {
-    case LUA_TSTRING: return TA_LUA_T_STRING;
-    case LUA_TTABLE: return TA_LUA_T_TABLE;
-    case LUA_TFUNCTION: return TA_LUA_T_FUNCTION;
-    case LUA_TUSERDATA: return TA_LUA_T_USERDATA;
-    case LUA_TTHREAD: return TA_LUA_T_THREAD;
-    default: return TA_LUA_T_OTHER;
-    }
+    s->limit = limit;
+    s->baseline = baseline;
+    s->cap = limit == 0 || limit > SIZE_MAX - baseline ? SIZE_MAX : limit + baseline;
 }
 
-/* Growth is refused before it happens so Lua can collect and retry; the
- * sums are checked for overflow because nsize may be absurd. */
+/* Growth is refused before it happens so Lua can collect and retry. One
+ * precomputed cap, and no sum that could overflow: nsize may be absurd,
+ * and a lowered limit may leave in_use above the cap. */
 TALUA_INLINE bool over_limit(const talua_state *s, size_t grow)
 {
-    if (s->limit == 0)
-        return false;
-    size_t cap = s->limit > SIZE_MAX - s->baseline ? SIZE_MAX
-                                                   : s->limit + s->baseline;
-    return grow > SIZE_MAX - s->in_use || s->in_use + grow > cap;
+    return s->in_use > s->cap || grow > s->cap - s->in_use;
 }
 
 /* in_use follows the sizes Lua believes its blocks have, so the limit
- * means exactly what the script can observe with collectgarbage. */
-TALUA_INLINE void note_size(talua_state *s, size_t osize, size_t nsize)
+ * means exactly what the script can observe with collectgarbage. The
+ * counters are updated before the call into tunalloc so that call can be
+ * the last thing a free does. */
+TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
 {
-    s->in_use = s->in_use - osize + nsize;
-    if (s->in_use > s->peak)
-        s->peak = s->in_use;
-}
-
-/* Sized frees skip the size lookup, but only while every size Lua
- * reports is the one tunalloc was asked for. */
-TALUA_INLINE void release(talua_state *s, void *ptr, size_t osize)
-{
+    s->in_use -= osize;
+    s->nfree++;
     if (s->unsized_frees)
         ta_tcache_free(s->tc, ptr);
     else
         ta_tcache_free_sized(s->tc, ptr, osize);
-    note_size(s, osize, 0);
-    s->nfree++;
+    return NULL;
 }
 
-/* With ptr NULL, osize is Lua's type tag and not a size. */
-TALUA_INLINE void *fresh(talua_state *s, size_t tag, size_t nsize)
+/* With ptr NULL, osize is Lua's type tag and not a size. Counted first,
+ * taken back in the rare case tunalloc has no memory. */
+TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
 {
     if (over_limit(s, nsize)) {
         s->nfail++;
         return NULL;
     }
-    void *p = ta_tcache_malloc(s->tc, nsize);
-    if (p == NULL) {
-        s->nfail++;
-        return NULL;
-    }
-    int k = tag_kind(tag);
+    unsigned k = kind_of_tag[tag & 0x0F];
+    s->in_use += nsize;
     s->type_count[k]++;
     s->type_bytes[k] += nsize;
     s->nalloc++;
-    note_size(s, 0, nsize);
+    if (s->in_use > s->peak)
+        s->peak = s->in_use;
+    void *p = ta_tcache_malloc(s->tc, nsize);
+    if (__builtin_expect(p == NULL, 0)) {
+        s->in_use -= nsize;
+        s->type_count[k]--;
+        s->type_bytes[k] -= nsize;
+        s->nalloc--;
+        s->nfail++;
+    }
     return p;
 }
 
 /* Lua treats a failed shrink as fatal, so a shrink that tunalloc cannot
  * move keeps the old block, and frees turn unsized from then on. */
-TALUA_INLINE void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
+TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
+    /* luaH_resize reallocates a table's array even when its size stays:
+     * a third of all requests in table-heavy scripts */
+    if (nsize == osize) {
+        s->nrealloc++;
+        return ptr;
+    }
     if (nsize > osize && over_limit(s, nsize - osize)) {
         s->nfail++;
         return NULL;
@@ -92,7 +102,9 @@ TALUA_INLINE void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         p = ptr;
     }
     s->nrealloc++;
-    note_size(s, osize, nsize);
+    s->in_use = s->in_use - osize + nsize;
+    if (s->in_use > s->peak)
+        s->peak = s->in_use;
     return p;
 }
 
@@ -100,11 +112,8 @@ TALUA_INLINE void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
 void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     talua_state *s = ud;
-    if (nsize == 0) {
-        if (ptr != NULL)
-            release(s, ptr, osize);
-        return NULL;
-    }
+    if (nsize == 0)
+        return ptr != NULL ? release(s, ptr, osize) : NULL;
     if (ptr == NULL)
         return fresh(s, osize, nsize);
     return resize(s, ptr, osize, nsize);

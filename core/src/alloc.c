@@ -450,7 +450,7 @@ ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
         return NULL;
     }
     arena_t *a = arena ? &arena->a : ta_thread_arena();
-    tcache_t *tc = a ? ta_tcache_new(a) : NULL;
+    tcache_t *tc = a ? ta_tcache_new(a, EXPLICIT_CACHE_SCALE) : NULL;
     if (!tc)
         errno = ENOMEM;
     return (ta_tcache_t *)tc;

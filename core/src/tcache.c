@@ -11,6 +11,7 @@
 /* A class's first fill is small, so a thread that touches a class once
  * does not pin a slab's worth of it; each miss doubles the batch. */
 #define INITIAL_FILL 4
+#define MAX_FILL 512 /* blocks per fill, whatever the stack size */
 
 tcache_t ta_tcache_empty;
 
@@ -46,31 +47,34 @@ static void registry_remove(tcache_t *tc)
  * batch of a few hundred small blocks stays in the cache; 32 KiB worth
  * (at least 4) above, and 2 for cached large classes, since big blocks
  * held idle in a cache are what a thread cache costs in resident memory.
- * Checked mode gives no slots, so every free takes the validating slow
- * path and the fast paths need no test of their own. */
-static unsigned class_cap(unsigned cls)
+ * Explicit caches get `scale` times that: one serves a whole runtime
+ * (a Lua state, an interpreter), whose collector frees and reallocates
+ * in bursts of thousands, and there are few of them. Checked mode gives
+ * no slots, so every free takes the validating slow path and the fast
+ * paths need no test of their own. */
+static unsigned class_cap(unsigned cls, unsigned scale)
 {
     if (ta_opt.check)
         return 0;
     if (cls >= NBINS)
-        return 2;
+        return 2 * scale;
     unsigned size = ta_class_size[cls];
-    unsigned cap = (size <= 1024 ? 131072u : 32768u) / size;
-    return cap < 4 ? 4 : cap > 512 ? 512 : cap;
+    unsigned cap = (size <= 1024 ? 131072u : 32768u) * scale / size;
+    return cap < 4 ? 4 : cap > 512 * scale ? 512 * scale : cap;
 }
 
 /* Remote frees wait in batches of up to 32 per class. */
 static unsigned remote_cap(unsigned cls)
 {
-    unsigned cap = class_cap(cls);
+    unsigned cap = class_cap(cls, 1);
     return cap < 32 ? cap : 32;
 }
 
-tcache_t *ta_tcache_new(arena_t *a)
+tcache_t *ta_tcache_new(arena_t *a, unsigned scale)
 {
     size_t nslots = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        nslots += class_cap(c);
+        nslots += class_cap(c, scale);
     for (unsigned c = 0; c < NBINS; c++)
         nslots += remote_cap(c);
     size_t size = sizeof(tcache_t) + nslots * sizeof(void *);
@@ -81,7 +85,7 @@ tcache_t *ta_tcache_new(arena_t *a)
     void **slot = tc->slots;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         cache_bin_t *cb = &tc->bins[c];
-        cb->cap = (uint16_t)class_cap(c);
+        cb->cap = class_cap(c, scale);
         tc->nfill[c] = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
         cb->stack = slot;
         slot += cb->cap;
@@ -248,7 +252,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     cache_bin_t *cb = &tc->bins[cls];
     void *p;
     if (cls < NBINS) {
-        void *batch[512];
+        void *batch[MAX_FILL];
         unsigned n = tc->nfill[cls];
         unsigned got = ta_bin_fill(tc->arena, cls, batch, n ? n : 1);
         if (!got)
@@ -257,9 +261,9 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
             cb->stack[got - 1 - i] = batch[i];
         cb->ncached = got - 1;
         p = batch[0];
-        if (tc->nfill[cls] < cb->cap / 2)
-            tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > cb->cap / 2 ? cb->cap / 2
-                                                                      : tc->nfill[cls] * 2);
+        unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
+        if (tc->nfill[cls] < most)
+            tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > most ? most : tc->nfill[cls] * 2);
         if (zero)
             memset(p, 0, ta_class_size[cls]);
     } else {

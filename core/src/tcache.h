@@ -43,7 +43,10 @@ struct ta_tcache {
 /* A cache with no slots: every operation takes the slow path. */
 extern HIDDEN tcache_t ta_tcache_empty;
 
-HIDDEN tcache_t *ta_tcache_new(arena_t *a);
+/* Explicit caches hold this many times a thread cache's blocks. */
+#define EXPLICIT_CACHE_SCALE 4
+/* A cache with scale times the thread cache's slots per class. */
+HIDDEN tcache_t *ta_tcache_new(arena_t *a, unsigned scale);
 HIDDEN void ta_tcache_delete(tcache_t *tc);
 HIDDEN void ta_tcache_flush_all(tcache_t *tc);
 /* Slow paths of the inline fast paths in alloc.c. */

@@ -55,7 +55,7 @@ static tcache_t *thread_tcache_create(void)
 {
     tls_state = TS_INITIALIZING;
     arena_t *a = tls_arena ? tls_arena : ta_arena_choose();
-    tcache_t *tc = a ? ta_tcache_new(a) : NULL;
+    tcache_t *tc = a ? ta_tcache_new(a, 1) : NULL;
     if (!tc) {
         tls_state = TS_NO_CACHE;
         return NULL;

@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "lstate.h"
+#include "tcache_fast.h"
 
-/* Lua calls the allocator through a pointer for every block. The entry
+/* Lua calls the allocator through a pointer for every block. The state
+ * owns its cache and links the core statically, so the cache's inline
+ * fast paths run here and the core is called only on a miss. The entry
  * point only dispatches, jumping to one out-of-line path per kind of
  * request, so no path pays for the registers the others need (a third of
  * the calls free NULL and must cost next to nothing). */
@@ -47,7 +50,7 @@ TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
     s->nfree++;
     if (s->unsized_frees)
         ta_tcache_free(s->tc, ptr);
-    else
+    else if (!cache_push_sized(&s->tc->t, ptr, osize))
         ta_tcache_free_sized(s->tc, ptr, osize);
     return NULL;
 }
@@ -67,14 +70,33 @@ TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
     s->nalloc++;
     if (s->in_use > s->peak)
         s->peak = s->in_use;
-    void *p = ta_tcache_malloc(s->tc, nsize);
-    if (__builtin_expect(p == NULL, 0)) {
+    void *p;
+    if (!cache_pop(&s->tc->t, nsize, &p))
+        p = ta_tcache_malloc(s->tc, nsize);
+    if (unlikely(p == NULL)) {
         s->in_use -= nsize;
         s->type_count[k]--;
         s->type_bytes[k] -= nsize;
         s->nalloc--;
         s->nfail++;
     }
+    return p;
+}
+
+/* A small block resized to another small size: same class, same block;
+ * else a new block from the cache, the old one back to it by size. NULL
+ * if no memory. */
+TALUA_INLINE void *move_small(talua_state *s, void *ptr, size_t osize, size_t nsize)
+{
+    if (size_class(osize) == size_class(nsize))
+        return ptr;
+    tcache_t *tc = &s->tc->t;
+    void *p;
+    if (!cache_pop(tc, nsize, &p) && !(p = ta_tcache_malloc(s->tc, nsize)))
+        return NULL;
+    memcpy(p, ptr, osize < nsize ? osize : nsize);
+    if (!cache_push_sized(tc, ptr, osize))
+        ta_tcache_free_sized(s->tc, ptr, osize);
     return p;
 }
 
@@ -92,7 +114,11 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         s->nfail++;
         return NULL;
     }
-    void *p = ta_tcache_realloc(s->tc, ptr, nsize);
+    /* bigger blocks may be resized in place; after a failed shrink
+     * osize is no longer the block's size */
+    void *p = s->unsized_frees || osize > SMALL_MAX || nsize > SMALL_MAX
+                  ? ta_tcache_realloc(s->tc, ptr, nsize)
+                  : move_small(s, ptr, osize, nsize);
     if (p == NULL) {
         if (nsize > osize) {
             s->nfail++;

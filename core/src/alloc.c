@@ -1,6 +1,5 @@
-/* The public allocation entry points. The fast paths pop or push a
- * thread-cache stack with no lock, no system call and no atomic
- * read-modify-write; all else is in out-of-line slow paths. */
+/* The public allocation entry points: the inline fast paths of
+ * tcache_fast.h, and everything else in out-of-line slow paths. */
 #include <errno.h>
 #include <string.h>
 
@@ -9,40 +8,8 @@
 #include "init.h"
 #include "opts.h"
 #include "owner_map.h"
+#include "tcache_fast.h"
 #include "thread.h"
-
-/* ---- fast paths ------------------------------------------------------ */
-
-/* The allocation fast path: a pop from the cache's stack for the size's
- * class; false on a miss. (A bool rather than a NULL test, which would
- * cost the hit path a compare the compiler cannot drop.) */
-static ALWAYS_INLINE bool cache_pop(tcache_t *tc, size_t size, void **out)
-{
-    if (likely(size <= TCACHE_MAX)) {
-        cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached)) {
-            *out = cb->stack[--cb->ncached];
-            ctr_add(&cb->nalloc, 1);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The free fast path: a push onto the stack of the block's class, false
- * when the class is not cacheable here or its stack is full. */
-static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
-{
-    if (likely(tag < NCACHED_CLASSES)) {
-        cache_bin_t *cb = &tc->bins[tag];
-        if (likely(cb->ncached < cb->cap)) {
-            cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
-            return true;
-        }
-    }
-    return false;
-}
 
 /* ---- shared slow paths ---------------------------------------------- */
 
@@ -179,21 +146,11 @@ NOINLINE static void free_sized_slow(tcache_t *tc, void *p, size_t size)
         ta_tcache_free((ta_tcache_t *)tc, p);
 }
 
-/* A small block's class comes from the size, which needs neither the page
- * shift nor the block's page entry: the caller vouches for the size, as
- * free_sized's contract says (checked mode verifies it; caches have no
- * slots then, so the check costs this path nothing). Small classes only:
- * a large run resized in place no longer matches its first size's class.
- * The arena test keeps other arenas' blocks, manual ones included, out. */
+/* Sized frees that miss the fast path (ta_tcache_fast.h) free unsized. */
 static ALWAYS_INLINE void free_sized_in(tcache_t *tc, void *p, size_t size)
 {
-    if (likely(p && size <= SMALL_MAX && segment_of(p)->arena == tc->arena)) {
-        unsigned cls = size_class(size);
-        if (cls >= NBINS)
-            __builtin_unreachable(); /* the table maps small sizes to bins */
-        if (likely(cache_push(tc, p, cls)))
-            return;
-    }
+    if (likely(p && cache_push_sized(tc, p, size)))
+        return;
     free_sized_slow(tc, p, size);
 }
 

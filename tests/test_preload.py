@@ -127,3 +127,18 @@ def test_pipeline_processes_use_tunalloc():
               True, text=True)
     counts = [int(x) for x in res.stdout.split()]
     assert len(counts) == 2 and all(c > 0 for c in counts), res.stdout
+
+
+def test_checked_mode_reports_and_survives_bad_pointers():
+    """check:true: interior, stack, static, unmapped, double and wrongly
+    sized frees, and a realloc of a stack address, are each reported once
+    and ignored; the program runs to its end (no crash, no abort)."""
+    prog = BUILD / "tests" / "bad_free"
+    assert prog.exists(), f"{prog} missing: run `make test-build`"
+    env = dict(os.environ, TUNALLOC_CONF="check:true", LD_PRELOAD=str(PRELOAD))
+    res = subprocess.run([str(prog)], env=env, capture_output=True, text=True,
+                         timeout=TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    assert "survived realloc=(nil) errno=22" in res.stdout
+    reports = [l for l in res.stderr.splitlines() if "invalid pointer" in l]
+    assert len(reports) == 8, res.stderr

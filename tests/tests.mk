@@ -16,6 +16,8 @@ TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
 # The library build wrapped in a shared object, for the dlopen test.
 TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
+# A plain program for the preload build to meet bad pointers in.
+TEST_BAD_FREE := $(TEST_DIR)/bad_free
 # Libraries of falling static TLS sizes that use up the surplus first.
 TLS_FILL_SIZES := 4096 2048 1024 512 256 128 64 32 16 8
 TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so)
@@ -46,8 +48,12 @@ $(TEST_TSAN_PROBE): tests/data/tsan_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) $< -o $@ -fsanitize=thread $(LDLIBS)
 
+$(TEST_BAD_FREE): tests/data/bad_free.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $< -o $@ -ldl
+
 .PHONY: test-c-build
 test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE) \
-	$(TEST_TLS_FILLERS)
+	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE)
 
 test-build: test-c-build

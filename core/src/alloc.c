@@ -93,6 +93,8 @@ static unsigned tag_of(const void *p)
 
 NOINLINE static void free_slow(void *p)
 {
+    if (!p)
+        return;
     if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
         ta_report_bad_free(p);
         return;
@@ -120,15 +122,17 @@ void *ta_calloc(size_t n, size_t size)
                                                        : malloc_slow(total, true);
 }
 
+/* Checked mode takes the slow path before p is dereferenced: a foreign
+ * pointer's segment header may not be mapped. */
 void ta_free(void *p)
 {
-    if (unlikely(!p))
-        return;
-    tcache_t *tc = ta_tls_tcache;
-    const segment_t *seg = segment_of(p);
-    if (likely(seg->arena == tc->arena &&
-               cache_push(tc, p, seg->page_bin[page_index(seg, p)])))
-        return;
+    if (likely(p && !ta_opt.check)) {
+        tcache_t *tc = ta_tls_tcache;
+        const segment_t *seg = segment_of(p);
+        if (likely(seg->arena == tc->arena &&
+                   cache_push(tc, p, seg->page_bin[page_index(seg, p)])))
+            return;
+    }
     free_slow(p);
 }
 
@@ -149,7 +153,7 @@ NOINLINE static void free_sized_slow(tcache_t *tc, void *p, size_t size)
 /* Sized frees that miss the fast path (ta_tcache_fast.h) free unsized. */
 static ALWAYS_INLINE void free_sized_in(tcache_t *tc, void *p, size_t size)
 {
-    if (likely(p && cache_push_sized(tc, p, size)))
+    if (likely(p && !ta_opt.check && cache_push_sized(tc, p, size)))
         return;
     free_sized_slow(tc, p, size);
 }

@@ -41,8 +41,8 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
 /* A sized free's push: a small block's class comes from the size, which
  * needs neither the page shift nor the block's page entry. The caller
  * vouches for the size, as free_sized's contract says (checked mode
- * verifies it: caches have no slots then, so this path always misses).
- * Small classes only: a large run resized in place no longer matches its
+ * verifies it and must not come here: p is dereferenced). Small classes
+ * only: a large run resized in place no longer matches its
  * first size's class. The arena test keeps other arenas' blocks, manual
  * ones included, out. p must not be NULL. */
 static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p, size_t size)

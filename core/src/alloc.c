@@ -431,11 +431,16 @@ void ta_tcache_flush(ta_tcache_t *tc)
 
 ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc) { return (ta_arena_t *)tc->t.arena; }
 
+/* Out of line, so the hit path saves no register for the miss. */
+NOINLINE static void *tcache_malloc_slow(tcache_t *tc, size_t size)
+{
+    return set_enomem(tcache_alloc(tc, size, false));
+}
+
 void *ta_tcache_malloc(ta_tcache_t *tcache, size_t size)
 {
     void *p;
-    return likely(cache_pop(&tcache->t, size, &p)) ? p
-                                                   : set_enomem(tcache_alloc(&tcache->t, size, false));
+    return likely(cache_pop(&tcache->t, size, &p)) ? p : tcache_malloc_slow(&tcache->t, size);
 }
 
 void *ta_tcache_calloc(ta_tcache_t *tcache, size_t n, size_t size)
@@ -456,29 +461,43 @@ void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
 /* Blocks of the cache's own manual arena may be cached here; other
  * manual arenas' blocks go straight back so those arenas stay
  * destroyable. */
-void ta_tcache_free(ta_tcache_t *tcache, void *p)
+NOINLINE static void tcache_free_slow(tcache_t *tc, void *p, unsigned tag)
 {
-    if (unlikely(!p))
-        return;
-    tcache_t *tc = &tcache->t;
+    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
+        segment_of(p)->arena == tc->arena) {
+        tag -= PB_MANUAL;
+        if (cache_push(tc, p, tag))
+            return;
+    }
+    dalloc_tagged(tc, p, tag);
+}
+
+/* The body of every explicit-cache free; p is not NULL. */
+static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
+{
     if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
         ta_report_bad_free(p);
         return;
     }
     unsigned tag = tag_of(p);
-    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
-        segment_of(p)->arena == tc->arena)
-        tag -= PB_MANUAL;
     if (likely(cache_push(tc, p, tag)))
         return;
-    dalloc_tagged(tc, p, tag);
+    tcache_free_slow(tc, p, tag);
 }
 
+void ta_tcache_free(ta_tcache_t *tcache, void *p)
+{
+    if (likely(p))
+        tcache_free_in(&tcache->t, p);
+}
+
+/* Hooks that wrap another allocator free every block through here: one
+ * call for the ownership test and the free. */
 int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 {
     if (!p || !ta_owner_map_get(p))
         return 0;
-    ta_tcache_free(tcache, p);
+    tcache_free_in(&tcache->t, p);
     return 1;
 }
 

@@ -137,12 +137,22 @@ static void *gil_realloc(void *ctx, void *p, size_t size)
     return ta_tcache_realloc(tc, p, nonzero(size));
 }
 
-/* Same contract as raw_free, through the shared cache. */
+/* Same contract as raw_free, through the shared cache. The common case
+ * (no tunalloc-backed pymalloc arenas) is one call that tests ownership
+ * and frees; everything else is out of line so it costs this path no
+ * saved registers. */
+__attribute__((noinline)) static void gil_free_slow(void *ctx, void *p, ta_tcache_t *tc)
+{
+    if (tc == NULL || p == NULL || !hook_free_block(tc, p))
+        raw_free(ctx, p);
+}
+
 static void gil_free(void *ctx, void *p)
 {
     ta_tcache_t *tc = shared_cache();
-    if (tc == NULL || p == NULL || !hook_free_block(tc, p))
-        raw_free(ctx, p);
+    if (tc != NULL && hook_arena_backing() == NULL && ta_tcache_free_if_owned(tc, p))
+        return;
+    gil_free_slow(ctx, p, tc);
 }
 #endif
 

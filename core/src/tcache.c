@@ -181,6 +181,7 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
         left = keep;
     }
     cb->ncached -= n;
+    ctr_sub(&cb->nrefill, n);
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
@@ -260,6 +261,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
         for (unsigned i = 1; i < got; i++)
             cb->stack[got - 1 - i] = batch[i];
         cb->ncached = got - 1;
+        ctr_add(&cb->nrefill, got);
         p = batch[0];
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
         if (tc->nfill[cls] < most)
@@ -270,6 +272,7 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
         p = ta_large_alloc(tc->arena, ta_class_size[cls], 0, zero);
         if (!p)
             return NULL;
+        ctr_add(&cb->nrefill, 1);
     }
     ctr_add(&cb->nalloc, 1);
     merge_class(tc, cls, cls >= NBINS);
@@ -287,7 +290,6 @@ void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
     cache_bin_t *cb = &tc->bins[cls];
     flush_bin(cb, cls, (cb->ncached + 3) / 4);
     cb->stack[cb->ncached++] = p;
-    ctr_add(&cb->nfree, 1);
     gc_step(tc);
 }
 
@@ -303,6 +305,7 @@ uint64_t ta_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += ctr_get(&tc->bins[c].nfree) * ta_class_size[c];
+        total += (tc->bins[c].ncached + ctr_get(&tc->bins[c].nalloc) -
+                  ctr_get(&tc->bins[c].nrefill)) * ta_class_size[c];
     return total;
 }

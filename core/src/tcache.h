@@ -13,7 +13,9 @@ typedef struct cache_bin {
     /* Written only by the cache's user, read by epoch refreshes in other
      * threads: relaxed atomic load+store, as cheap as a plain increment. */
     counter_t nalloc; /* requests served */
-    counter_t nfree;  /* frees received */
+    /* Blocks filled in minus blocks flushed out (mod 2^64). Frees received
+     * are ncached + nalloc - nrefill, so the free fast path counts none. */
+    counter_t nrefill;
 } cache_bin_t;
 
 typedef struct tcache {

@@ -31,7 +31,6 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
         cache_bin_t *cb = &tc->bins[tag];
         if (likely(cb->ncached < cb->cap)) {
             cb->stack[cb->ncached++] = p;
-            ctr_add(&cb->nfree, 1);
             return true;
         }
     }

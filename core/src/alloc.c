@@ -137,28 +137,27 @@ void ta_free(void *p)
 }
 
 /* Checked mode validates the size against the block; every other path
- * that misses the sized fast path frees as an unsized free would. */
-NOINLINE static void free_sized_slow(tcache_t *tc, void *p, size_t size)
+ * that misses the sized fast path frees as an unsized free would. tc is
+ * an explicit cache, or NULL for the calling thread's; the arguments keep
+ * the fast paths' registers, so a miss is a plain jump. */
+NOINLINE static void free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
     if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
         ta_report_bad_free(p);
         return;
     }
-    if (tc == ta_tls_tcache)
-        ta_free(p);
-    else
+    if (tc)
         ta_tcache_free((ta_tcache_t *)tc, p);
+    else
+        ta_free(p);
 }
 
-/* Sized frees that miss the fast path (ta_tcache_fast.h) free unsized. */
-static ALWAYS_INLINE void free_sized_in(tcache_t *tc, void *p, size_t size)
+void ta_free_sized(void *p, size_t size)
 {
-    if (likely(p && !ta_opt.check && cache_push_sized(tc, p, size)))
+    if (likely(p && !ta_opt.check && cache_push_sized(ta_tls_tcache, p, size)))
         return;
-    free_sized_slow(tc, p, size);
+    free_sized_slow(p, size, NULL);
 }
-
-void ta_free_sized(void *p, size_t size) { free_sized_in(ta_tls_tcache, p, size); }
 
 static size_t usable_size(const void *p, unsigned tag)
 {
@@ -503,5 +502,7 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
 {
-    free_sized_in(&tcache->t, p, size);
+    if (likely(p && !ta_opt.check && cache_push_sized(&tcache->t, p, size)))
+        return;
+    free_sized_slow(p, size, &tcache->t);
 }

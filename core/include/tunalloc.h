@@ -108,6 +108,13 @@ TA_API void ta_tcache_free(ta_tcache_t *tc, void *p);
 TA_API void ta_tcache_free_sized(ta_tcache_t *tc, void *p, size_t size);
 /* ta_free_if_owned through a cache. */
 TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
+/* The previous allocator's free, as a wrapper keeps it. */
+typedef void ta_other_free_fn(void *ctx, void *p);
+/* For hooks on a hot path: frees p through tc if tunalloc owns it, else
+ * hands it to other(ctx, p); nothing for NULL. One call, so the hook can
+ * end in a jump here instead of testing a result. */
+TA_API void ta_tcache_free_else(ta_tcache_t *tc, void *p, ta_other_free_fn *other,
+                                void *ctx);
 
 /* The arena index that means "all arenas" in control names
  * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's

@@ -457,11 +457,16 @@ void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
     return realloc_impl(p, size, (alloc_src_t){&tcache->t, NULL});
 }
 
-/* Blocks of the cache's own manual arena may be cached here; other
- * manual arenas' blocks go straight back so those arenas stay
- * destroyable. */
-NOINLINE static void tcache_free_slow(tcache_t *tc, void *p, unsigned tag)
+/* Checked mode validates first; blocks of the cache's own manual arena
+ * may be cached here, other manual arenas' blocks go straight back so
+ * those arenas stay destroyable. */
+NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
 {
+    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
+        ta_report_bad_free(p);
+        return;
+    }
+    unsigned tag = tag_of(p);
     if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
         segment_of(p)->arena == tc->arena) {
         tag -= PB_MANUAL;
@@ -471,17 +476,13 @@ NOINLINE static void tcache_free_slow(tcache_t *tc, void *p, unsigned tag)
     dalloc_tagged(tc, p, tag);
 }
 
-/* The body of every explicit-cache free; p is not NULL. */
+/* The body of every explicit-cache free; p is not NULL. Every miss is a
+ * jump to the slow path, so callers keep no registers for it. */
 static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
 {
-    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
-        ta_report_bad_free(p);
+    if (likely(!ta_opt.check && cache_push(tc, p, tag_of(p))))
         return;
-    }
-    unsigned tag = tag_of(p);
-    if (likely(cache_push(tc, p, tag)))
-        return;
-    tcache_free_slow(tc, p, tag);
+    tcache_free_slow(tc, p);
 }
 
 void ta_tcache_free(ta_tcache_t *tcache, void *p)
@@ -498,6 +499,16 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
         return 0;
     tcache_free_in(&tcache->t, p);
     return 1;
+}
+
+void ta_tcache_free_else(ta_tcache_t *tcache, void *p, ta_other_free_fn *other, void *ctx)
+{
+    if (unlikely(!p))
+        return;
+    if (likely(ta_owner_map_get(p)))
+        tcache_free_in(&tcache->t, p);
+    else
+        other(ctx, p);
 }
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)

@@ -43,6 +43,7 @@ static int ensure_backing(void)
     if (a == NULL)
         return errno ? errno : ENOMEM;
     atomic_store(&hook_backing, a);
+    hook_refresh_fast_paths();
     return 0;
 }
 

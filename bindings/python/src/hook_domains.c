@@ -20,6 +20,10 @@ typedef struct domain {
     PyMemAllocatorEx prev;
     atomic_bool installed;
     atomic_bool active;
+    /* The shared cache while this domain may allocate from it (active,
+     * no thread routing to its own arena), else NULL: one load decides
+     * the fast path. */
+    _Atomic(ta_tcache_t *) fast_alloc;
 } domain_t;
 
 static domain_t domains[3] = {
@@ -30,6 +34,9 @@ static domain_t domains[3] = {
 
 static ta_tcache_t *gil_cache;
 static atomic_int routing_threads;
+/* The shared cache while frees may go through it (no thread routing, no
+ * tunalloc-backed pymalloc arenas to tell apart), else NULL. */
+static _Atomic(ta_tcache_t *) fast_free;
 
 /* Read by allocation paths that may run in any thread. */
 static inline bool is_active(const domain_t *d)
@@ -49,6 +56,20 @@ static inline bool calloc_overflows(size_t n, size_t size)
 void hook_thread_routing(int delta)
 {
     atomic_fetch_add_explicit(&routing_threads, delta, memory_order_relaxed);
+    hook_refresh_fast_paths();
+}
+
+/* Recomputed whenever what they summarise changes; all of those happen
+ * with the GIL held, so the updates do not race one another. */
+void hook_refresh_fast_paths(void)
+{
+    bool shared = gil_cache != NULL &&
+                  atomic_load_explicit(&routing_threads, memory_order_relaxed) == 0;
+    for (int i = HOOK_MEM; i <= HOOK_OBJ; i++) {
+        domain_t *d = &domains[i];
+        atomic_store(&d->fast_alloc, shared && atomic_load(&d->active) ? gil_cache : NULL);
+    }
+    atomic_store(&fast_free, shared && hook_arena_backing() == NULL ? gil_cache : NULL);
 }
 
 /* The GIL-guarded cache, or NULL when a thread chose its own arena (the
@@ -108,18 +129,18 @@ static void raw_free(void *ctx, void *p)
 static void *gil_malloc(void *ctx, size_t size)
 {
     domain_t *d = ctx;
-    ta_tcache_t *tc = shared_cache();
-    if (!is_active(d) || tc == NULL)
+    ta_tcache_t *tc = atomic_load_explicit(&d->fast_alloc, memory_order_relaxed);
+    if (tc == NULL)
         return raw_malloc(ctx, size);
-    return ta_tcache_malloc(tc, nonzero(size));
+    return ta_tcache_malloc(tc, size); /* size 0 is the smallest class */
 }
 
 /* Same contract as raw_calloc, through the shared cache. */
 static void *gil_calloc(void *ctx, size_t n, size_t size)
 {
     domain_t *d = ctx;
-    ta_tcache_t *tc = shared_cache();
-    if (!is_active(d) || tc == NULL)
+    ta_tcache_t *tc = atomic_load_explicit(&d->fast_alloc, memory_order_relaxed);
+    if (tc == NULL)
         return raw_calloc(ctx, n, size);
     if (calloc_overflows(n, size))
         return NULL;
@@ -138,21 +159,28 @@ static void *gil_realloc(void *ctx, void *p, size_t size)
 }
 
 /* Same contract as raw_free, through the shared cache. The common case
- * (no tunalloc-backed pymalloc arenas) is one call that tests ownership
- * and frees; everything else is out of line so it costs this path no
- * saved registers. */
-__attribute__((noinline)) static void gil_free_slow(void *ctx, void *p, ta_tcache_t *tc)
+ * (no tunalloc-backed pymalloc arenas) ends in a jump to the one core
+ * call that tests ownership and frees, or hands p back to pymalloc. */
+static void prev_free(void *ctx, void *p)
 {
+    domain_t *d = ctx;
+    d->prev.free(d->prev.ctx, p);
+}
+
+__attribute__((noinline)) static void gil_free_slow(void *ctx, void *p)
+{
+    ta_tcache_t *tc = shared_cache();
     if (tc == NULL || p == NULL || !hook_free_block(tc, p))
         raw_free(ctx, p);
 }
 
 static void gil_free(void *ctx, void *p)
 {
-    ta_tcache_t *tc = shared_cache();
-    if (tc != NULL && hook_arena_backing() == NULL && ta_tcache_free_if_owned(tc, p))
-        return;
-    gil_free_slow(ctx, p, tc);
+    ta_tcache_t *tc = atomic_load_explicit(&fast_free, memory_order_relaxed);
+    if (tc != NULL)
+        ta_tcache_free_else(tc, p, prev_free, ctx);
+    else
+        gil_free_slow(ctx, p);
 }
 #endif
 
@@ -196,11 +224,16 @@ int hook_domain_enable(int i)
         atomic_store(&d->installed, true);
     }
     atomic_store(&d->active, true);
+    hook_refresh_fast_paths();
     return 0;
 }
 
 /* The wrappers stay installed: live tunalloc blocks still need them. */
-void hook_domain_disable(int i) { atomic_store(&domains[i].active, false); }
+void hook_domain_disable(int i)
+{
+    atomic_store(&domains[i].active, false);
+    hook_refresh_fast_paths();
+}
 
 bool hook_domain_active(int i) { return atomic_load(&domains[i].active); }
 

@@ -48,6 +48,8 @@ static int harness_checks;
 #include <stdint.h>
 #include <string.h>
 
+#include "tunalloc.h"
+
 /* True in builds under a sanitizer, where loops are scaled down so every
  * variant stays within a few seconds. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -55,6 +57,19 @@ static int harness_checks;
 #else
 #define TEST_SANITIZED 0
 #endif
+
+/* A manual arena that never purges (decay -1), so reuse and cached
+ * pages stay visible to the test. */
+static inline ta_arena_t *test_keeping_arena(void)
+{
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    o.dirty_decay_ms = -1;
+    o.muzzy_decay_ms = -1;
+    ta_arena_t *ar = ta_arena_create(&o);
+    CHECK(ar != NULL);
+    return ar;
+}
 
 /* Deterministic xorshift64 so failures reproduce run after run. */
 static inline uint64_t test_rand(uint64_t *state)

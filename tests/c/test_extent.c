@@ -8,18 +8,6 @@
 enum { NRUNS = 16 };
 #define RUN_SIZE ((size_t)64 << 10)
 
-/* A manual arena that keeps freed pages, so reuse is visible in stats. */
-static ta_arena_t *keeping_arena(void)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = -1;
-    o.muzzy_decay_ms = -1;
-    ta_arena_t *ar = ta_arena_create(&o);
-    CHECK(ar != NULL);
-    return ar;
-}
-
 static uint64_t mapped_of(ta_arena_t *ar) { return ctr_get(&ar->a.stats.mapped); }
 static uint64_t pactive_of(ta_arena_t *ar) { return ctr_get(&ar->a.stats.pactive); }
 
@@ -27,7 +15,7 @@ static uint64_t pactive_of(ta_arena_t *ar) { return ctr_get(&ar->a.stats.pactive
  * the freed space, with no new mapping and no growth of active pages. */
 static void test_coalescing(void)
 {
-    ta_arena_t *ar = keeping_arena();
+    ta_arena_t *ar = test_keeping_arena();
     if (!ar)
         return;
     char *runs[NRUNS];
@@ -63,7 +51,7 @@ static void test_coalescing(void)
  * the arena maps nothing after the first round. */
 static void test_steady_state(void)
 {
-    ta_arena_t *ar = keeping_arena();
+    ta_arena_t *ar = test_keeping_arena();
     if (!ar)
         return;
     uint64_t seed = 12345;
@@ -90,7 +78,7 @@ static void test_steady_state(void)
  * into a free neighbour keeps the address too. */
 static void test_realloc_in_place(void)
 {
-    ta_arena_t *ar = keeping_arena();
+    ta_arena_t *ar = test_keeping_arena();
     if (!ar)
         return;
     char *a = ta_arena_malloc(ar, 4 * RUN_SIZE);
@@ -121,7 +109,7 @@ static void test_realloc_in_place(void)
  * given back in full. */
 static void test_spanning_segments(void)
 {
-    ta_arena_t *ar = keeping_arena();
+    ta_arena_t *ar = test_keeping_arena();
     if (!ar)
         return;
     enum { N = 3 * (int)(SEGMENT_SIZE / LARGE_MAX) + 2 };

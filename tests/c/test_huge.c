@@ -20,18 +20,6 @@ static long minor_faults(void)
     return ru.ru_minflt;
 }
 
-/* decay -1: nothing is purged behind the test's back */
-static ta_arena_t *new_arena(void)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = -1;
-    o.muzzy_decay_ms = -1;
-    ta_arena_t *ar = ta_arena_create(&o);
-    CHECK(ar != NULL);
-    return ar;
-}
-
 static arena_t *internal(ta_arena_t *ar) { return &((struct ta_arena *)ar)->a; }
 
 static size_t cached_mappings(ta_arena_t *ar)
@@ -92,7 +80,7 @@ static void check_stats(ta_arena_t *ar)
  * serve a second block. */
 static void test_split_serves_smaller_blocks(void)
 {
-    ta_arena_t *ar = new_arena();
+    ta_arena_t *ar = test_keeping_arena();
     unsigned char *big = ta_arena_malloc(ar, 40 * MIB);
     CHECK(big != NULL);
     fill_pattern(big, 40 * MIB, 1);
@@ -124,7 +112,7 @@ static void test_split_serves_smaller_blocks(void)
  * cached ones, so writing them takes (almost) no page faults. */
 static void test_gather_fills_bigger_block(void)
 {
-    ta_arena_t *ar = new_arena();
+    ta_arena_t *ar = test_keeping_arena();
     unsigned char *part[3];
     for (int i = 0; i < 3; i++) {
         part[i] = ta_arena_malloc(ar, 6 * MIB);
@@ -152,7 +140,7 @@ static void test_gather_fills_bigger_block(void)
  * pages were reused. */
 static void test_calloc_on_reused_pages(void)
 {
-    ta_arena_t *ar = new_arena();
+    ta_arena_t *ar = test_keeping_arena();
     size_t sizes[] = {30 * MIB, 5 * MIB, 9 * MIB, 3 * MIB};
     unsigned char *p[4];
     for (int i = 0; i < 4; i++) {
@@ -184,7 +172,7 @@ static void test_calloc_on_reused_pages(void)
  * shrinking it keeps its contents and its ownership. */
 static void test_realloc_gathered_block(void)
 {
-    ta_arena_t *ar = new_arena();
+    ta_arena_t *ar = test_keeping_arena();
     unsigned char *part[4];
     for (int i = 0; i < 4; i++) {
         part[i] = ta_arena_malloc(ar, 7 * MIB);
@@ -217,7 +205,7 @@ static void test_realloc_gathered_block(void)
  * and the pieces' units are no longer owned. */
 static void test_purge_returns_pieces(void)
 {
-    ta_arena_t *ar = new_arena();
+    ta_arena_t *ar = test_keeping_arena();
     unsigned char *big = ta_arena_malloc(ar, 48 * MIB);
     CHECK(big != NULL);
     memset(big, 1, 48 * MIB);

@@ -3,6 +3,8 @@
 #ifndef TA_TEST_HARNESS_H
 #define TA_TEST_HARNESS_H
 
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,6 +40,21 @@ static int harness_checks;
         fflush(stdout);                                                       \
     } while (0)
 
+/* Threads other than main count their failures here (the counters above
+ * are not thread-safe); main checks CHECK_EQ(test_thread_failures(), 0). */
+static atomic_int harness_thread_failures;
+
+#define TCHECK(cond)                                                          \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            atomic_fetch_add(&harness_thread_failures, 1);                    \
+            fprintf(stderr, "%s:%d: thread check failed: %s\n", __FILE__,     \
+                    __LINE__, #cond);                                         \
+        }                                                                     \
+    } while (0)
+
+static inline int test_thread_failures(void) { return atomic_load(&harness_thread_failures); }
+
 #define TEST_EXIT()                                                           \
     (printf("%d checks, %d failed\n", harness_checks, harness_failures),     \
      harness_failures ? 1 : 0)
@@ -57,6 +74,23 @@ static int harness_checks;
 #else
 #define TEST_SANITIZED 0
 #endif
+
+/* A size_t control value; the name is printf-formatted (index patterns).
+ * A failed read is a test failure, reported with the name. */
+__attribute__((format(printf, 1, 2))) static inline size_t test_ctl_size(const char *fmt, ...)
+{
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    size_t v = 0, len = sizeof(v);
+    int err = ta_ctl(name, &v, &len, NULL, 0);
+    if (err)
+        fprintf(stderr, "ta_ctl(%s) = %d\n", name, err);
+    CHECK_EQ(err, 0);
+    return v;
+}
 
 /* A manual arena that never purges (decay -1), so reuse and cached
  * pages stay visible to the test. */

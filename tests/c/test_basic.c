@@ -7,7 +7,8 @@
 #include "sizeclass.h"
 
 static const size_t impossible[] = {SIZE_MAX, SIZE_MAX - 4096, SIZE_MAX / 2,
-                                    (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62};
+                                    (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62,
+                                    (size_t)1 << 48, ((size_t)1 << 47) + 1};
 #define NIMPOSSIBLE (sizeof(impossible) / sizeof(impossible[0]))
 
 /* malloc(0) gives distinct, owned, freeable blocks. */
@@ -87,10 +88,16 @@ static void test_calloc_overflow(void)
     }
 }
 
-/* Impossible requests fail with ENOMEM through every entry point, and the
- * allocator keeps working afterwards. */
+/* Impossible requests fail with ENOMEM through every entry point, a
+ * failed realloc or posix_memalign leaves what it was given untouched, and
+ * the allocator keeps working afterwards. */
 static void test_impossible_sizes(void)
 {
+    unsigned char *keep = ta_malloc(5000);
+    CHECK(keep != NULL);
+    if (!keep)
+        return;
+    test_fill(keep, 5000, 77);
     for (size_t i = 0; i < NIMPOSSIBLE; i++) {
         errno = 0;
         CHECK(ta_malloc(impossible[i]) == NULL);
@@ -105,11 +112,24 @@ static void test_impossible_sizes(void)
         CHECK(ta_aligned_alloc(64, impossible[i]) == NULL);
         CHECK_EQ(errno, ENOMEM);
         errno = 0;
+        CHECK(ta_aligned_alloc(4096, impossible[i]) == NULL);
+        CHECK_EQ(errno, ENOMEM);
+        errno = 0;
         CHECK(ta_memalign(64, impossible[i]) == NULL);
         CHECK_EQ(errno, ENOMEM);
-        void *p = NULL;
-        CHECK_EQ(ta_posix_memalign(&p, 64, impossible[i]), ENOMEM);
+        void *out = keep;
+        CHECK_EQ(ta_posix_memalign(&out, 64, impossible[i]), ENOMEM);
+        CHECK(out == keep);
+        errno = 0;
+        CHECK(ta_realloc(keep, impossible[i]) == NULL);
+        CHECK_EQ(errno, ENOMEM);
+        CHECK_EQ(test_verify(keep, 5000, 77), 5000);
     }
+    errno = 0;
+    CHECK(ta_calloc(SIZE_MAX / 2, 3) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK(ta_aligned_alloc((size_t)1 << 62, 10) == NULL);
+    ta_free(keep);
     void *p = ta_malloc(100);
     CHECK(p != NULL);
     ta_free(p);

@@ -14,16 +14,6 @@ enum { HITS = 1000, SIZE = 48 };
 
 static pthread_barrier_t barrier;
 static unsigned worker_arena;
-static atomic_int thread_failures;
-
-#define TCHECK(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            atomic_fetch_add(&thread_failures, 1);                            \
-            fprintf(stderr, "%s:%d: thread check failed: %s\n", __FILE__,     \
-                    __LINE__, #cond);                                         \
-        }                                                                     \
-    } while (0)
 
 static unsigned bin_of(size_t size)
 {
@@ -88,7 +78,7 @@ static void test_epoch_counts_other_threads_cache_hits(void)
     pthread_barrier_wait(&barrier);
     CHECK_EQ(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&barrier);
-    CHECK_EQ(atomic_load(&thread_failures), 0);
+    CHECK_EQ(test_thread_failures(), 0);
 }
 
 /* A new thread reads the configured default and can turn its cache off
@@ -114,7 +104,7 @@ static void test_fresh_thread_tcache_enabled(void)
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, fresh_thread, NULL), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
-    CHECK_EQ(atomic_load(&thread_failures), 0);
+    CHECK_EQ(test_thread_failures(), 0);
 }
 
 int main(void)

@@ -24,31 +24,9 @@ typedef struct worker {
 } worker_t;
 
 static worker_t workers[NTHREADS];
-static atomic_int thread_failures;
-
-/* The harness counters are not thread-safe, so other threads count their
- * failures here and the main thread checks the total. */
-#define TCHECK(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            atomic_fetch_add(&thread_failures, 1);                            \
-            fprintf(stderr, "%s:%d: thread check failed: %s\n", __FILE__,     \
-                    __LINE__, #cond);                                         \
-        }                                                                     \
-    } while (0)
 static pthread_barrier_t barrier;
 static atomic_bool stop;
 static atomic_ulong polls;
-
-static size_t rd(const char *name)
-{
-    size_t v = 0, len = sizeof(v);
-    int rc = ta_ctl(name, &v, &len, NULL, 0);
-    if (rc)
-        fprintf(stderr, "reading %s: %d\n", name, rc);
-    CHECK_EQ(rc, 0);
-    return v;
-}
 
 static unsigned rd_unsigned(const char *name)
 {
@@ -60,9 +38,7 @@ static unsigned rd_unsigned(const char *name)
 
 static size_t rd_arena(unsigned i, const char *leaf)
 {
-    char name[128];
-    snprintf(name, sizeof(name), "stats.arenas.%u.%s", i, leaf);
-    return rd(name);
+    return test_ctl_size("stats.arenas.%u.%s", i, leaf);
 }
 
 static void refresh(void)
@@ -150,7 +126,7 @@ static void check_manual_arenas(void)
         char name[64];
         snprintf(name, sizeof(name), "stats.arenas.%u.nthreads", i);
         CHECK_EQ(rd_unsigned(name), 1);
-        size_t active = rd_arena(i, "pactive") * rd("arenas.page");
+        size_t active = rd_arena(i, "pactive") * test_ctl_size("arenas.page");
         CHECK(small + large <= active && active <= rd_arena(i, "mapped"));
         uint64_t sum = 0;
         unsigned nbins = 0;
@@ -160,7 +136,7 @@ static void check_manual_arenas(void)
             snprintf(name, sizeof(name), "bins.%u.curregs", j);
             size_t cur = rd_arena(i, name);
             snprintf(name, sizeof(name), "arenas.bin.%u.size", j);
-            sum += cur * rd(name);
+            sum += cur * test_ctl_size("%s", name);
         }
         CHECK_EQ(sum, small);
     }
@@ -170,7 +146,7 @@ static void test_threads(void)
 {
     CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
     refresh();
-    size_t base = rd("stats.allocated");
+    size_t base = test_ctl_size("stats.allocated");
     pthread_barrier_init(&barrier, NULL, NTHREADS + 1);
     pthread_t poller;
     CHECK_EQ(pthread_create(&poller, NULL, poller_main, NULL), 0);
@@ -183,7 +159,7 @@ static void test_threads(void)
     uint64_t manual = 0;
     for (int t = 0; t < NTHREADS; t++)
         manual += workers[t].manual_live;
-    CHECK_EQ(rd("stats.allocated") - base, manual);
+    CHECK_EQ(test_ctl_size("stats.allocated") - base, manual);
     check_manual_arenas();
     pthread_barrier_wait(&barrier);
 
@@ -192,9 +168,10 @@ static void test_threads(void)
     uint64_t automatic = 0;
     for (int t = 0; t < NTHREADS; t++)
         automatic += workers[t].auto_live;
-    size_t allocated = rd("stats.allocated");
+    size_t allocated = test_ctl_size("stats.allocated");
     CHECK_EQ(allocated - base, manual + automatic);
-    CHECK(allocated <= rd("stats.active") && rd("stats.active") <= rd("stats.mapped"));
+    CHECK(allocated <= test_ctl_size("stats.active") &&
+          test_ctl_size("stats.active") <= test_ctl_size("stats.mapped"));
     CHECK_EQ(rd_arena(4096, "small.allocated") + rd_arena(4096, "large.allocated"), allocated);
     pthread_barrier_wait(&barrier);
 
@@ -203,9 +180,9 @@ static void test_threads(void)
     atomic_store(&stop, true);
     CHECK_EQ(pthread_join(poller, NULL), 0);
     CHECK(atomic_load(&polls) > 0);
-    CHECK_EQ(atomic_load(&thread_failures), 0);
+    CHECK_EQ(test_thread_failures(), 0);
     refresh();
-    CHECK_EQ(rd("stats.allocated"), base);
+    CHECK_EQ(test_ctl_size("stats.allocated"), base);
     for (int t = 0; t < NTHREADS; t++) {
         char name[64];
         snprintf(name, sizeof(name), "arena.%u.destroy", workers[t].arena);
@@ -243,7 +220,7 @@ static void test_churn(void)
         CHECK_EQ(pthread_create(&t[k], NULL, churn_main, NULL), 0);
     for (int k = 0; k < NTHREADS; k++)
         CHECK_EQ(pthread_join(t[k], NULL), 0);
-    CHECK_EQ(atomic_load(&thread_failures), 0);
+    CHECK_EQ(test_thread_failures(), 0);
     unsigned tc = 99;
     size_t len = sizeof(tc);
     CHECK_EQ(ta_ctl("tcache.create", &tc, &len, NULL, 0), 0);

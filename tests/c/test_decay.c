@@ -97,17 +97,27 @@ static void test_decay_never_keeps_pages(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
-/* An explicit purge of every dirty and muzzy page empties a -1 arena. */
-static void test_explicit_purge(void)
+/* A decay -1 arena whose blocks, one of each size, were all touched and
+ * freed: every page is dirty and stays so until purged. */
+static ta_arena_t *arena_of_freed_blocks(char *p[NSIZES])
 {
     ta_arena_t *ar = arena_with_decay(-1, -1);
     if (!ar)
-        return;
-    char *p[NSIZES];
+        return NULL;
     for (size_t i = 0; i < NSIZES; i++)
         p[i] = touched_block(ar, sizes[i]);
     for (size_t i = 0; i < NSIZES; i++)
         ta_free(p[i]);
+    return ar;
+}
+
+/* An explicit purge of every dirty and muzzy page empties a -1 arena. */
+static void test_explicit_purge(void)
+{
+    char *p[NSIZES];
+    ta_arena_t *ar = arena_of_freed_blocks(p);
+    if (!ar)
+        return;
     ta_decay_run(&ar->a, true);
     for (size_t i = 0; i < NSIZES; i++)
         if (p[i])
@@ -121,14 +131,10 @@ static void test_explicit_purge(void)
  * would ask for it. */
 static void test_ctl_purge(void)
 {
-    ta_arena_t *ar = arena_with_decay(-1, -1);
+    char *p[NSIZES];
+    ta_arena_t *ar = arena_of_freed_blocks(p);
     if (!ar)
         return;
-    char *p[NSIZES];
-    for (size_t i = 0; i < NSIZES; i++)
-        p[i] = touched_block(ar, sizes[i]);
-    for (size_t i = 0; i < NSIZES; i++)
-        ta_free(p[i]);
     char name[64];
     snprintf(name, sizeof(name), "arena.%u.purge", ta_arena_index(ar));
     CHECK_EQ(ta_ctl(name, NULL, NULL, NULL, 0), 0);

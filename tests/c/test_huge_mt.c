@@ -46,21 +46,12 @@ typedef struct slot {
 
 static slot_t pool[NTHREADS][SLOTS];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static int failures;
-
-static void fail(const char *what)
-{
-    __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
-    fprintf(stderr, "test_huge_mt: %s\n", what);
-}
-
 /* Checks and frees whatever the slot holds. */
 static void drop(slot_t *s)
 {
     if (!s->p)
         return;
-    if (!stamped(s->p, s->size, s->tag))
-        fail("contents changed under a live block");
+    TCHECK(stamped(s->p, s->size, s->tag));
     ta_free(s->p);
     s->p = NULL;
 }
@@ -81,14 +72,12 @@ static void *worker(void *arg)
         if (mine.p && r % 3 == 0) {
             size_t size = huge_size(&rng);
             unsigned char *q = ta_arena_realloc(shared, mine.p, size);
-            if (!q) {
-                fail("realloc of a huge block failed");
+            TCHECK(q != NULL);
+            if (!q)
                 continue;
-            }
             size_t keep = mine.size < size ? mine.size : size;
             for (size_t off = 0; off + 1 < keep; off += STRIDE)
-                if (q[off] != (unsigned char)(mine.tag + off / STRIDE))
-                    fail("realloc lost contents");
+                TCHECK(q[off] == (unsigned char)(mine.tag + off / STRIDE));
             mine.p = q;
             mine.size = size;
         } else {
@@ -96,18 +85,16 @@ static void *worker(void *arg)
             mine.size = huge_size(&rng);
             mine.p = r % 5 == 0 ? ta_arena_calloc(shared, 1, mine.size)
                                 : ta_arena_malloc(shared, mine.size);
-            if (!mine.p) {
-                fail("huge allocation failed");
+            TCHECK(mine.p != NULL);
+            if (!mine.p)
                 continue;
-            }
-            if (r % 5 == 0 && (mine.p[0] || mine.p[mine.size - 1] || mine.p[mine.size / 2]))
-                fail("calloc returned dirty memory");
+            if (r % 5 == 0)
+                TCHECK(!mine.p[0] && !mine.p[mine.size - 1] && !mine.p[mine.size / 2]);
         }
         mine.tag = (unsigned char)r;
         stamp(mine.p, mine.size, mine.tag);
-        if (ta_owner_map_unit(segment_of(mine.p)) != OWNER_HEAD ||
-            !ta_owns(mine.p + mine.size - 1))
-            fail("live block not owned");
+        TCHECK(ta_owner_map_unit(segment_of(mine.p)) == OWNER_HEAD &&
+               ta_owns(mine.p + mine.size - 1));
         if (r % 17 == 0) {
             char name[48];
             snprintf(name, sizeof name, "arena.%u.purge", ta_arena_index(shared));
@@ -137,7 +124,7 @@ int main(void)
     for (int i = 0; i < NTHREADS; i++)
         for (int j = 0; j < SLOTS; j++)
             drop(&pool[i][j]);
-    CHECK_EQ(failures, 0);
+    CHECK_EQ(test_thread_failures(), 0);
     arena_t *a = &((struct ta_arena *)shared)->a;
     CHECK(a->huge_live == NULL);
     char name[48];

@@ -222,41 +222,6 @@ static void test_realloc_past_cap(void)
     }
 }
 
-/* Requests no machine can satisfy fail cleanly, without touching the
- * block a failed realloc was given. */
-static void test_impossible_sizes(void)
-{
-    const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 4096, (size_t)1 << 48, ((size_t)1 << 47) + 1};
-    unsigned char *keep = ta_malloc(5000);
-    CHECK(keep != NULL);
-    if (!keep)
-        return;
-    test_fill(keep, 5000, 77);
-    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        errno = 0;
-        CHECK(ta_malloc(sizes[k]) == NULL);
-        CHECK_EQ(errno, ENOMEM);
-        errno = 0;
-        CHECK(ta_calloc(1, sizes[k]) == NULL);
-        CHECK_EQ(errno, ENOMEM);
-        errno = 0;
-        CHECK(ta_aligned_alloc(4096, sizes[k]) == NULL);
-        CHECK_EQ(errno, ENOMEM);
-        void *out = keep;
-        CHECK_EQ(ta_posix_memalign(&out, 64, sizes[k]), ENOMEM);
-        CHECK(out == keep);
-        errno = 0;
-        CHECK(ta_realloc(keep, sizes[k]) == NULL);
-        CHECK_EQ(errno, ENOMEM);
-        CHECK_EQ(test_verify(keep, 5000, 77), 5000);
-    }
-    errno = 0;
-    CHECK(ta_calloc(SIZE_MAX / 2, 3) == NULL);
-    CHECK_EQ(errno, ENOMEM);
-    CHECK(ta_aligned_alloc((size_t)1 << 62, 10) == NULL);
-    ta_free(keep);
-}
-
 /* A cap smaller than any slab refuses everything, yet the arena stays
  * usable and destroyable. */
 static void test_tiny_cap(void)
@@ -284,7 +249,6 @@ int main(void)
     RUN(test_cap_other_entry_points);
     RUN(test_lowered_cap);
     RUN(test_realloc_past_cap);
-    RUN(test_impossible_sizes);
     RUN(test_tiny_cap);
     return TEST_EXIT();
 }

@@ -102,18 +102,6 @@ static void fail_seed(const char *what, uint64_t op)
 
 /* ---- ctl helpers ---------------------------------------------------- */
 
-static size_t ctl_size(const char *fmt, unsigned i)
-{
-    char name[128];
-    snprintf(name, sizeof(name), fmt, i);
-    size_t v = 0, len = sizeof(v);
-    int err = ta_ctl(name, &v, &len, NULL, 0);
-    if (err)
-        fprintf(stderr, "ta_ctl(%s) = %d\n", name, err);
-    CHECK_EQ(err, 0);
-    return v;
-}
-
 /* Runs an action name with an arena index filled in. */
 static void ctl_action(const char *fmt, unsigned i)
 {
@@ -141,9 +129,9 @@ static void collect_boundaries(void)
     len = sizeof(nl);
     CHECK_EQ(ta_ctl("arenas.nlextents", &nl, &len, NULL, 0), 0);
     for (unsigned j = 0; j < nbins && nboundary < 120; j++)
-        boundary[nboundary++] = ctl_size("arenas.bin.%u.size", j);
+        boundary[nboundary++] = test_ctl_size("arenas.bin.%u.size", j);
     for (unsigned j = 0; j < nl && nboundary < 150; j++) {
-        size_t s = ctl_size("arenas.lextent.%u.size", j);
+        size_t s = test_ctl_size("arenas.lextent.%u.size", j);
         if (s > 16 * MIB)
             break;
         boundary[nboundary++] = s;
@@ -516,10 +504,10 @@ static void check_stats(uint64_t op)
         for (int k = 0; k < NSLOTS; k++)
             if (slots[k].p && expected_arena(slots[k].ctx) == arenas[c])
                 held += ta_malloc_usable_size(slots[k].p);
-        size_t allocated = ctl_size("stats.arenas.%u.small.allocated", i) +
-                           ctl_size("stats.arenas.%u.large.allocated", i);
-        size_t active = ctl_size("stats.arenas.%u.pactive", i) * ta_page;
-        size_t mapped = ctl_size("stats.arenas.%u.mapped", i);
+        size_t allocated = test_ctl_size("stats.arenas.%u.small.allocated", i) +
+                           test_ctl_size("stats.arenas.%u.large.allocated", i);
+        size_t active = test_ctl_size("stats.arenas.%u.pactive", i) * ta_page;
+        size_t mapped = test_ctl_size("stats.arenas.%u.mapped", i);
         if (allocated != held)
             fail_seed("allocated differs from the blocks held", op);
         CHECK_EQ(allocated, held);
@@ -625,11 +613,11 @@ static void test_teardown(void)
         ctl_action("arena.%u.purge", i);
         new_epoch();
         check_arena(&arenas[c]->a);
-        CHECK_EQ(ctl_size("stats.arenas.%u.pactive", i), 0);
-        CHECK_EQ(ctl_size("stats.arenas.%u.pdirty", i), 0);
-        CHECK_EQ(ctl_size("stats.arenas.%u.pmuzzy", i), 0);
-        CHECK_EQ(ctl_size("stats.arenas.%u.small.allocated", i), 0);
-        CHECK_EQ(ctl_size("stats.arenas.%u.large.allocated", i), 0);
+        CHECK_EQ(test_ctl_size("stats.arenas.%u.pactive", i), 0);
+        CHECK_EQ(test_ctl_size("stats.arenas.%u.pdirty", i), 0);
+        CHECK_EQ(test_ctl_size("stats.arenas.%u.pmuzzy", i), 0);
+        CHECK_EQ(test_ctl_size("stats.arenas.%u.small.allocated", i), 0);
+        CHECK_EQ(test_ctl_size("stats.arenas.%u.large.allocated", i), 0);
         CHECK_EQ(ta_arena_destroy(arenas[c]), 0);
     }
     check_all_arenas();

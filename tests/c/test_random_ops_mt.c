@@ -243,16 +243,6 @@ static void *toggler(void *arg)
     return NULL;
 }
 
-/* Reads a size_t statistic of arena i from the current epoch. */
-static size_t stat_of(const char *fmt, unsigned i)
-{
-    char name[96];
-    snprintf(name, sizeof(name), fmt, i);
-    size_t v = 0, len = sizeof(v);
-    CHECK_EQ(ta_ctl(name, &v, &len, NULL, 0), 0);
-    return v;
-}
-
 /* The threaded walk, then the shared arena must be empty and free. */
 static void test_threads(void)
 {
@@ -285,10 +275,10 @@ static void test_threads(void)
     uint64_t ep = 1;
     len = sizeof(ep);
     CHECK_EQ(ta_ctl("epoch", &ep, &len, &ep, len), 0);
-    CHECK_EQ(stat_of("stats.arenas.%u.small.allocated", i), 0);
-    CHECK_EQ(stat_of("stats.arenas.%u.large.allocated", i), 0);
-    CHECK_EQ(stat_of("stats.arenas.%u.pactive", i), 0);
-    CHECK_EQ(stat_of("stats.arenas.%u.pdirty", i), 0);
+    CHECK_EQ(test_ctl_size("stats.arenas.%u.small.allocated", i), 0);
+    CHECK_EQ(test_ctl_size("stats.arenas.%u.large.allocated", i), 0);
+    CHECK_EQ(test_ctl_size("stats.arenas.%u.pactive", i), 0);
+    CHECK_EQ(test_ctl_size("stats.arenas.%u.pdirty", i), 0);
     unsigned nthreads = 1;
     len = sizeof(nthreads);
     snprintf(name, sizeof(name), "stats.arenas.%u.nthreads", i);

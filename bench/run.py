@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
+import callgrind  # noqa: E402  (instruction counts, shared with bench/lua and bench/python)
 import report  # noqa: E402  (the table renderer shared with bench-report)
 
 REFERENCE = "tunalloc"
@@ -262,21 +263,6 @@ def geomeans(cases, names):
     return out
 
 
-def callgrind_total(cmd, env, timeout):
-    """Total instructions (Ir) of one run under callgrind."""
-    with tempfile.TemporaryDirectory() as tmp:
-        outfile = os.path.join(tmp, "cg.out")
-        vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}"] + cmd
-        code, _, err = run_process(vg, env, timeout)
-        if code != 0 or not os.path.exists(outfile):
-            raise RuntimeError(" | ".join(err.strip().splitlines()[-3:]))
-        with open(outfile) as f:
-            for line in f:
-                if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1])
-    raise RuntimeError("no totals in callgrind output")
-
-
 def instructions(allocs, timeout):
     """Instructions per malloc+free pair: two run lengths, difference
     divided by the extra pairs, so start-up and exit cancel out."""
@@ -289,7 +275,7 @@ def instructions(allocs, timeout):
         out[name] = {}
         for label, params in CALLGRIND:
             try:
-                totals = [callgrind_total([binary("fastpath", alloc)] +
+                totals = [callgrind.total([binary("fastpath", alloc)] +
                                           argv(dict(params, n=n)),
                                           environment(alloc, launcher=False), timeout)
                           for n in (n1, n2)]

@@ -5,6 +5,7 @@ tunalua's default), and writes bench/results/lua.md and lua.json with
 CPU time and peak RSS as ratios to lua5.4 with its default allocator.
 
     make bench-lua            (or: python3 bench/lua/run.py [--repeat N])
+    python3 bench/lua/run.py --callgrind    (instruction counts)
 
 Each configuration runs a workload N times (default 5) in interleaved
 order. The reported time is the least CPU time of the N runs: the work
@@ -14,6 +15,7 @@ medians wander there); medians, wall times and every run are in the
 JSON. Peak RSS is the median. The workloads print a checksum, which must
 agree across configurations."""
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -21,6 +23,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -29,6 +32,8 @@ BENCH = ROOT / "bench" / "lua"
 RESULTS = ROOT / "bench" / "results"
 LAUNCH = ROOT / "build" / "bench" / "launch"
 LIBDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu")
+sys.path.insert(0, str(ROOT / "bench"))
+import callgrind  # noqa: E402  (the suite's instruction counter)
 WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines",
              "serializer"]
 # Runs like a workload but allocates nothing in its loop: it measures the
@@ -144,13 +149,52 @@ def markdown(table, repeat, command, load):
     return "\n".join(lines)
 
 
+# Smaller inputs for the instruction counts: callgrind runs ~50x slower.
+CALLGRIND_ARGS = {"binary_trees": "11", "table_churn": "3", "string_build": "100000",
+                  "coroutines": "50000", "serializer": "1000", "compute": "3000000"}
+
+
+def callgrind_table():
+    """Every workload once per configuration, two at a time."""
+    configs = configurations()
+    jobs = {(w, c): (argv + [str(BENCH / f"{w}.lua"), CALLGRIND_ARGS[w]], env)
+            for w in WORKLOADS + CONTROLS for c, (argv, env) in configs.items()}
+    with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        counts = dict(zip(jobs, pool.map(lambda j: callgrind.total(
+            [shutil.which(j[0][0]) or j[0][0]] + j[0][1:], dict(os.environ, **j[1])),
+            jobs.values())))
+    lines = ["# Lua allocation benchmark: instruction counts", "",
+             "Command: `python3 bench/lua/run.py --callgrind`. Millions of "
+             "instructions for a whole run under `valgrind --tool=callgrind` (no "
+             "machine-load noise); inputs: " +
+             ", ".join(f"{w} {a}" for w, a in CALLGRIND_ARGS.items()) + ".", "",
+             "| workload | " + " | ".join(configs) + " |",
+             "|---|" + "---|" * len(configs)]
+    for w in WORKLOADS + CONTROLS:
+        row = [counts[(w, c)] for c in configs]
+        best = min(row)
+        lines.append(f"| {w} | " + " | ".join(
+            (f"**{n / 1e6:.1f}**" if n == best else f"{n / 1e6:.1f}") for n in row) + " |")
+    md = "\n".join(lines) + "\n"
+    (RESULTS / "lua_callgrind.md").write_text(md)
+    (RESULTS / "lua_callgrind.json").write_text(json.dumps(
+        {"args": CALLGRIND_ARGS, "instructions": {f"{w}|{c}": n for (w, c), n in counts.items()}},
+        indent=2))
+    print(md)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instruction counts instead of times (lua_callgrind.md)")
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.callgrind:
+        callgrind_table()
+        return
     load_before = os.getloadavg()[0]
     raw = bench(args.repeat)
     load = (load_before, os.getloadavg()[0])

@@ -3,6 +3,7 @@ domains vs tunalloc under pymalloc's arenas only vs PYTHONMALLOC=malloc
 with jemalloc and mimalloc preloaded.
 
     python bench/python/run.py [--rounds N] [--out bench/results/python]
+    python bench/python/run.py --callgrind deep_copies,threads   (instructions)
 
 Every (workload, configuration) runs in a fresh interpreter; rounds are
 interleaved so drift hits all configurations alike. The time reported is
@@ -13,6 +14,7 @@ is the child's ru_maxrss (os.wait4), median.
 Writes OUT.md (Markdown table) and OUT.json.
 """
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -23,6 +25,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import callgrind  # noqa: E402  (the suite's instruction counter)
 WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects",
              "threads"]
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
@@ -134,13 +138,57 @@ def markdown(confs, table, geo, frag, rounds, command):
     return "\n".join(lines)
 
 
+def instructions(workload, config, extra_env):
+    """Instructions of one whole child run (start-up included)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TUNALLOC_PYTHON", "PYTHONMALLOC", "LD_PRELOAD")}
+    env.update(extra_env)
+    return callgrind.total([sys.executable, os.path.join(HERE, "workloads.py"),
+                            workload, config], env)
+
+
+def callgrind_table(workloads, out):
+    """Each workload once per configuration, as many at a time as CPUs."""
+    confs = configs()
+    jobs = [(w, c, confs[c]) for w in workloads for c in confs]
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        counts = dict(zip([(w, c) for w, c, _ in jobs],
+                          pool.map(lambda j: instructions(*j), jobs)))
+    lines = ["# Python allocator benchmark: instruction counts", "",
+             f"`python3 bench/python/run.py --callgrind {','.join(workloads)}`: "
+             "millions of instructions for a whole run (interpreter start-up "
+             "included) under `valgrind --tool=callgrind`, and the ratio to "
+             "pymalloc.", "",
+             "| workload | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
+    for w in workloads:
+        base = counts[(w, "pymalloc")]
+        lines.append(f"| {w} | " + " | ".join(
+            f"{counts[(w, c)] / 1e6:.1f} ×{counts[(w, c)] / base:.3f}" for c in confs) + " |")
+    text = "\n".join(lines) + "\n"
+    with open(out + "_callgrind.md", "w") as f:
+        f.write(text)
+    with open(out + "_callgrind.json", "w") as f:
+        json.dump({f"{w}/{c}": n for (w, c), n in counts.items()}, f, indent=1)
+    print(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=os.path.join("bench", "results", "python"))
+    ap.add_argument("--callgrind", metavar="WORKLOADS",
+                    help="comma-separated workloads to count instructions of, "
+                         "instead of timing (OUT_callgrind.md)")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be >= 1")
+    if args.callgrind:
+        chosen = args.callgrind.split(",")
+        unknown = [w for w in chosen if w not in WORKLOADS]
+        if unknown:
+            ap.error(f"unknown workloads: {', '.join(unknown)}")
+        callgrind_table(chosen, args.out)
+        return
     command = "python3 bench/python/run.py " + " ".join(sys.argv[1:])
     start = time.time()
     confs, runs = measure(args.rounds)

@@ -82,7 +82,9 @@ HIDDEN void ta_arena_postfork(bool child);
 
 /* Small allocation straight from a bin (locks it). */
 HIDDEN void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero);
-/* Fills up to n regions into out; returns how many. */
+/* Takes up to n regions, stored downward from out[n - 1] in the order
+ * taken (so a stack pops them in that order); returns how many, which
+ * end up in out[n - got .. n - 1]. */
 HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
 /* Returns the regions among items that belong to arena a, under one lock;
  * the others are moved to the front, and their count returned. */

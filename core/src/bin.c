@@ -94,19 +94,28 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
     return e;
 }
 
-/* Reused regions first (warm in cache), then never-used ones in order. */
-static void *slab_take(extent_t *e, const bin_info_t *bi)
+/* Takes up to n regions of slab e, storing them downward from *slot:
+ * reused regions first (warm in cache), then never-used ones in address
+ * order. */
+static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **slot, unsigned n)
 {
+    unsigned k = 0;
     void *p = e->u.s.free_list;
-    if (p) {
-        e->u.s.free_list = *(void **)p;
-    } else {
-        char *base = extent_addr(extent_segment(e), e);
-        p = base + (size_t)(bi->nregs - e->nfresh) * bi->size;
-        e->nfresh--;
+    for (; k < n && p; k++) {
+        *slot-- = p;
+        p = *(void **)p;
     }
-    e->nfree--;
-    return p;
+    e->u.s.free_list = p;
+    unsigned fresh = n - k < e->nfresh ? n - k : e->nfresh;
+    if (fresh) {
+        char *next = extent_addr(extent_segment(e), e) + (size_t)(bi->nregs - e->nfresh) * bi->size;
+        for (unsigned i = 0; i < fresh; i++, next += bi->size)
+            *slot-- = next;
+        e->nfresh = (uint16_t)(e->nfresh - fresh);
+        k += fresh;
+    }
+    e->nfree = (uint16_t)(e->nfree - k);
+    return k;
 }
 
 unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
@@ -119,8 +128,7 @@ unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
         extent_t *e = bin->cur;
         if ((!e || !e->nfree) && !(e = next_slab(a, bin, cls)))
             break;
-        while (got < n && e->nfree)
-            out[got++] = slab_take(e, bi);
+        got += slab_take(e, bi, &out[n - 1 - got], n - got);
     }
     ctr_add(&bin->stats.nmalloc, got);
     ctr_add(&bin->stats.curregs, got);
@@ -164,15 +172,19 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
     count_spare(a, e, true);
 }
 
-/* Puts a region back on its slab; statistics are the caller's. */
-static void region_free(arena_t *a, bin_t *bin, unsigned cls, void *p)
+/* Puts regions items[0..n) back on their slab e; statistics are the
+ * caller's. Only the slab's states before and after matter (full,
+ * partly used, empty), so a run of regions costs one transition. */
+static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items, unsigned n)
 {
-    segment_t *seg = segment_of(p);
-    extent_t *e = extent_of(seg, p);
-    *(void **)p = e->u.s.free_list;
-    e->u.s.free_list = p;
+    void *head = e->u.s.free_list;
+    for (unsigned i = 0; i < n; i++) {
+        *(void **)items[i] = head;
+        head = items[i];
+    }
+    e->u.s.free_list = head;
     bool was_full = e->nfree == 0;
-    e->nfree++;
+    e->nfree = (uint16_t)(e->nfree + n);
     if (e == bin->cur) {
         if (e->nfree == ta_bin_info[cls].nregs) {
             bin->cur = NULL;
@@ -195,16 +207,33 @@ static void count_frees(bin_t *bin, unsigned n)
     ctr_sub(&bin->stats.curregs, n);
 }
 
+/* How many of items[0..n) lie in the slab of items[0], which starts at
+ * base and spans size bytes: blocks freed together tend to have been
+ * allocated together, so runs are common. */
+static unsigned slab_run(void **items, unsigned n, uintptr_t base, uintptr_t size)
+{
+    unsigned k = 1;
+    while (k < n && (uintptr_t)items[k] - base < size)
+        k++;
+    return k;
+}
+
 unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
+    uintptr_t slab_size = (uintptr_t)ta_bin_info[cls].slab_pages << ta_lg_page;
     unsigned keep = 0;
     mutex_lock(&bin->lock);
-    for (unsigned i = 0; i < n; i++) {
-        if (segment_of(items[i])->arena == a)
-            region_free(a, bin, cls, items[i]);
-        else
-            items[keep++] = items[i];
+    for (unsigned i = 0; i < n;) {
+        segment_t *seg = segment_of(items[i]);
+        if (seg->arena != a) {
+            items[keep++] = items[i++];
+            continue;
+        }
+        extent_t *e = extent_of(seg, items[i]);
+        unsigned k = slab_run(&items[i], n - i, (uintptr_t)extent_addr(seg, e), slab_size);
+        slab_put(a, bin, cls, e, &items[i], k);
+        i += k;
     }
     count_frees(bin, n - keep);
     ctr_add(&bin->stats.nflushes, 1);
@@ -216,7 +245,7 @@ void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
 {
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
-    region_free(a, bin, cls, p);
+    slab_put(a, bin, cls, extent_of(segment_of(p), p), &p, 1);
     count_frees(bin, 1);
     mutex_unlock(&bin->lock);
 }

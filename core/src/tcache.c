@@ -253,16 +253,15 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     cache_bin_t *cb = &tc->bins[cls];
     void *p;
     if (cls < NBINS) {
-        void *batch[MAX_FILL];
-        unsigned n = tc->nfill[cls];
-        unsigned got = ta_bin_fill(tc->arena, cls, batch, n ? n : 1);
+        unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
+        unsigned got = ta_bin_fill(tc->arena, cls, cb->stack, n);
         if (!got)
             return NULL;
-        for (unsigned i = 1; i < got; i++)
-            cb->stack[got - 1 - i] = batch[i];
+        p = cb->stack[n - 1];
+        if (got < n)
+            memmove(cb->stack, cb->stack + (n - got), (got - 1) * sizeof(void *));
         cb->ncached = got - 1;
         ctr_add(&cb->nrefill, got);
-        p = batch[0];
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
         if (tc->nfill[cls] < most)
             tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > most ? most : tc->nfill[cls] * 2);

@@ -108,13 +108,36 @@ TA_API void ta_tcache_free(ta_tcache_t *tc, void *p);
 TA_API void ta_tcache_free_sized(ta_tcache_t *tc, void *p, size_t size);
 /* ta_free_if_owned through a cache. */
 TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
-/* The previous allocator's free, as a wrapper keeps it. */
-typedef void ta_other_free_fn(void *ctx, void *p);
-/* For hooks on a hot path: frees p through tc if tunalloc owns it, else
- * hands it to other(ctx, p); nothing for NULL. One call, so the hook can
- * end in a jump here instead of testing a result. */
-TA_API void ta_tcache_free_else(ta_tcache_t *tc, void *p, ta_other_free_fn *other,
-                                void *ctx);
+
+/* ---- Hook callbacks ---------------------------------------------------
+ * Allocation callbacks in the (context, ...) shape runtimes take for
+ * their allocator hooks (CPython's PyMemAllocatorEx, zlib's zalloc and
+ * zfree), so a hook hands them to the runtime as they are and nothing of
+ * its own runs between the runtime and the cache on a hit. The context is
+ * a ta_hook_t the hook owns and keeps alive while the runtime may call.
+ *
+ * alloc_cache and free_cache name the explicit cache that serves the
+ * calls; the hook may switch either at any time (an atomic store, e.g.
+ * __atomic_store_n, as ta_hook_* read them with relaxed atomic loads);
+ * NULL sends every call of that kind to the fallbacks. The cache's
+ * one-thread-at-a-time rule is the hook's to keep (CPython's GIL).
+ * free_fallback also gets NULL and every block tunalloc does not own, so
+ * a hook that wraps another allocator forwards those to it. Fallbacks get
+ * the ta_hook_t's address as their context: embed it first in a struct of
+ * your own to reach your state. */
+typedef struct ta_hook {
+    ta_tcache_t *alloc_cache;
+    ta_tcache_t *free_cache;
+    void *(*malloc_fallback)(void *hook, size_t size);
+    void *(*calloc_fallback)(void *hook, size_t n, size_t size);
+    void (*free_fallback)(void *hook, void *p);
+} ta_hook_t;
+
+/* Size 0 and calloc's zero counts give distinct blocks; a calloc whose
+ * product overflows gives NULL (ENOMEM). */
+TA_API TA_MALLOC_ATTR void *ta_hook_malloc(void *hook, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_hook_calloc(void *hook, size_t n, size_t size);
+TA_API void ta_hook_free(void *hook, void *p);
 
 /* The arena index that means "all arenas" in control names
  * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's

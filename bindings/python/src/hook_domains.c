@@ -15,15 +15,14 @@
 #define HOOK_GIL_CACHE 0
 #endif
 
+/* hook comes first: the core's callbacks hand its address to the
+ * fallbacks, which are this file's and need the rest. */
 typedef struct domain {
+    ta_hook_t hook;
     PyMemAllocatorDomain id;
     PyMemAllocatorEx prev;
     atomic_bool installed;
     atomic_bool active;
-    /* The shared cache while this domain may allocate from it (active,
-     * no thread routing to its own arena), else NULL: one load decides
-     * the fast path. */
-    _Atomic(ta_tcache_t *) fast_alloc;
 } domain_t;
 
 static domain_t domains[3] = {
@@ -34,9 +33,6 @@ static domain_t domains[3] = {
 
 static ta_tcache_t *gil_cache;
 static atomic_int routing_threads;
-/* The shared cache while frees may go through it (no thread routing, no
- * tunalloc-backed pymalloc arenas to tell apart), else NULL. */
-static _Atomic(ta_tcache_t *) fast_free;
 
 /* Read by allocation paths that may run in any thread. */
 static inline bool is_active(const domain_t *d)
@@ -59,17 +55,24 @@ void hook_thread_routing(int delta)
     hook_refresh_fast_paths();
 }
 
-/* Recomputed whenever what they summarise changes; all of those happen
- * with the GIL held, so the updates do not race one another. */
+/* The caches the core's hook callbacks use: the shared cache while a
+ * domain may allocate from it (active, no thread routing to an arena of
+ * the thread's choice) and while frees may go through it (no routing, no
+ * tunalloc-backed pymalloc arenas to tell apart), else NULL and the
+ * fallbacks below decide. Recomputed whenever what they summarise
+ * changes; all of those happen with the GIL held, so the updates do not
+ * race one another. */
 void hook_refresh_fast_paths(void)
 {
     bool shared = gil_cache != NULL &&
                   atomic_load_explicit(&routing_threads, memory_order_relaxed) == 0;
+    ta_tcache_t *free_cache = shared && hook_arena_backing() == NULL ? gil_cache : NULL;
     for (int i = HOOK_MEM; i <= HOOK_OBJ; i++) {
         domain_t *d = &domains[i];
-        atomic_store(&d->fast_alloc, shared && atomic_load(&d->active) ? gil_cache : NULL);
+        ta_tcache_t *alloc_cache = shared && atomic_load(&d->active) ? gil_cache : NULL;
+        __atomic_store_n(&d->hook.alloc_cache, alloc_cache, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->hook.free_cache, free_cache, __ATOMIC_RELAXED);
     }
-    atomic_store(&fast_free, shared && hook_arena_backing() == NULL ? gil_cache : NULL);
 }
 
 /* The GIL-guarded cache, or NULL when a thread chose its own arena (the
@@ -125,28 +128,16 @@ static void raw_free(void *ctx, void *p)
 }
 
 #if HOOK_GIL_CACHE
-/* MEM/OBJ with the GIL held: the shared cache skips the TLS lookup. */
-static void *gil_malloc(void *ctx, size_t size)
+/* MEM/OBJ with the GIL held: malloc, calloc and free are the core's hook
+ * callbacks (ta_hook_*), which serve hits from the shared cache and fall
+ * back to raw_malloc, raw_calloc and the free below for the rest: NULL,
+ * foreign blocks, and every block while the shared free path is off
+ * (thread routing, tunalloc-backed pymalloc arenas). */
+static void gil_free_fallback(void *ctx, void *p)
 {
     domain_t *d = ctx;
-    ta_tcache_t *tc = atomic_load_explicit(&d->fast_alloc, memory_order_relaxed);
-    if (tc == NULL)
-        return raw_malloc(ctx, size);
-    return ta_tcache_malloc(tc, size); /* size 0 is the smallest class */
-}
-
-/* Same contract as raw_calloc, through the shared cache. */
-static void *gil_calloc(void *ctx, size_t n, size_t size)
-{
-    domain_t *d = ctx;
-    ta_tcache_t *tc = atomic_load_explicit(&d->fast_alloc, memory_order_relaxed);
-    if (tc == NULL)
-        return raw_calloc(ctx, n, size);
-    if (calloc_overflows(n, size))
-        return NULL;
-    if (n == 0 || size == 0)
-        return ta_tcache_calloc(tc, 1, 1);
-    return ta_tcache_calloc(tc, n, size);
+    if (p != NULL && !hook_free_block(shared_cache(), p))
+        d->prev.free(d->prev.ctx, p);
 }
 
 /* Same contract as raw_realloc, through the shared cache. */
@@ -157,40 +148,19 @@ static void *gil_realloc(void *ctx, void *p, size_t size)
         return raw_realloc(ctx, p, size);
     return ta_tcache_realloc(tc, p, nonzero(size));
 }
-
-/* Same contract as raw_free, through the shared cache. The common case
- * (no tunalloc-backed pymalloc arenas) ends in a jump to the one core
- * call that tests ownership and frees, or hands p back to pymalloc. */
-static void prev_free(void *ctx, void *p)
-{
-    domain_t *d = ctx;
-    d->prev.free(d->prev.ctx, p);
-}
-
-__attribute__((noinline)) static void gil_free_slow(void *ctx, void *p)
-{
-    ta_tcache_t *tc = shared_cache();
-    if (tc == NULL || p == NULL || !hook_free_block(tc, p))
-        raw_free(ctx, p);
-}
-
-static void gil_free(void *ctx, void *p)
-{
-    ta_tcache_t *tc = atomic_load_explicit(&fast_free, memory_order_relaxed);
-    if (tc != NULL)
-        ta_tcache_free_else(tc, p, prev_free, ctx);
-    else
-        gil_free_slow(ctx, p);
-}
 #endif
 
 /* The wrapper set for domain d, bound to its saved state. */
 static PyMemAllocatorEx wrapper_for(domain_t *d)
 {
 #if HOOK_GIL_CACHE
-    if (d->id != PYMEM_DOMAIN_RAW)
-        return (PyMemAllocatorEx){d, gil_malloc, gil_calloc, gil_realloc,
-                                  gil_free};
+    if (d->id != PYMEM_DOMAIN_RAW) {
+        d->hook.malloc_fallback = raw_malloc;
+        d->hook.calloc_fallback = raw_calloc;
+        d->hook.free_fallback = gil_free_fallback;
+        return (PyMemAllocatorEx){d, ta_hook_malloc, ta_hook_calloc, gil_realloc,
+                                  ta_hook_free};
+    }
 #endif
     return (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, raw_free};
 }

@@ -10,8 +10,11 @@ interleaved so drift hits all configurations alike. The time reported is
 the least of the rounds' CPU times (user+system, all threads): the work is
 deterministic and other load on a shared machine can only add to it;
 medians and wall times are in the JSON. Ratios are to pymalloc; peak RSS
-is the child's ru_maxrss (os.wait4), median.
-Writes OUT.md (Markdown table) and OUT.json.
+is the child's ru_maxrss (os.wait4), median. The fragmentation cases run in
+the same rounds and report the median RSS built and left after release.
+Writes OUT.md (Markdown tables) and OUT.json; --callgrind writes
+OUT_callgrind.md and .json, each workload's instructions less those of the
+empty `startup` workload under the same configuration.
 """
 import argparse
 import concurrent.futures
@@ -29,6 +32,19 @@ sys.path.insert(0, os.path.dirname(HERE))
 import callgrind  # noqa: E402  (the suite's instruction counter)
 WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects",
              "threads"]
+RELEASE = ("then gc.collect() and each allocator's release call (jemalloc "
+           "arena.4096.purge, mi_collect; tunalloc.purge() under tunalloc and "
+           "tunalloc-arena; malloc_trim wherever glibc still serves malloc: "
+           "pymalloc, tunalloc, tunalloc-arena). RSS in MiB.")
+# Fragmentation case -> what it builds and frees (workloads.py has the details).
+FRAGMENTATION = {
+    "fragmentation": "1M small dicts (an int, a short str, a 2-list each) built, "
+                     "90% freed at random, " + RELEASE,
+    "fragmentation_mixed": "80k parsed documents built (~38 objects and ~4 KiB "
+                           "each: dicts, lists, floats, strs and bytes of "
+                           "log-normal lengths, blocks of tens of bytes to 16 KiB), "
+                           "90% of the documents freed at random, " + RELEASE,
+}
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 
@@ -64,9 +80,9 @@ def run_one(workload, config, extra_env):
 
 def measure(rounds):
     confs = configs()
-    runs = {(w, c): [] for w in WORKLOADS + ["fragmentation"] for c in confs}
+    runs = {(w, c): [] for w in WORKLOADS + list(FRAGMENTATION) for c in confs}
     for r in range(rounds):
-        for w in WORKLOADS + ["fragmentation"]:
+        for w in WORKLOADS + list(FRAGMENTATION):
             order = list(confs) if r % 2 == 0 else list(reversed(confs))
             for c in order:
                 res, peak = run_one(w, c, confs[c])
@@ -76,10 +92,17 @@ def measure(rounds):
     return list(confs), runs
 
 
+def answer(workload, result):
+    """What every configuration must agree on: a timed workload's result, a
+    fragmentation case's live count (its RSS figures are what may differ)."""
+    return result["live"] if workload in FRAGMENTATION else result
+
+
 def check_results_agree(confs, runs):
     """Every configuration must compute the same answers."""
-    for w in WORKLOADS:
-        answers = {json.dumps(x["result"]) for c in confs for x in runs[(w, c)]}
+    for w in WORKLOADS + list(FRAGMENTATION):
+        answers = {json.dumps(answer(w, x["result"])) for c in confs
+                   for x in runs[(w, c)]}
         if len(answers) != 1:
             raise SystemExit(f"{w}: configurations disagree: {answers}")
 
@@ -98,13 +121,18 @@ def summarise(confs, runs):
                              "peak_rss": peak}
     geo = {c: math.exp(statistics.mean(math.log(table[(w, c)]["ratio"])
                                        for w in WORKLOADS)) for c in confs}
-    frag = {}
-    for c in confs:
-        xs = runs[("fragmentation", c)]
-        frag[c] = {k: statistics.median(x["result"][k] for x in xs)
-                   for k in ("rss_built", "rss_after")}
-        frag[c]["peak_rss"] = statistics.median(x["peak_rss"] for x in xs)
+    frag = {f: {c: fragmentation_summary(runs[(f, c)]) for c in confs}
+            for f in FRAGMENTATION}
     return table, geo, frag
+
+
+def fragmentation_summary(xs):
+    """Medians of one fragmentation case's runs under one configuration."""
+    out = {k: statistics.median(x["result"][k] for x in xs)
+           for k in ("rss_built", "rss_after")}
+    out["peak_rss"] = statistics.median(x["peak_rss"] for x in xs)
+    out["live"] = xs[0]["result"]["live"]
+    return out
 
 
 def mib(n):
@@ -125,17 +153,20 @@ def markdown(confs, table, geo, frag, rounds, command):
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     lines.append("| **geometric mean** | " +
                  " | ".join(f"**×{geo[c]:.3f}**" for c in confs) + " |")
-    lines += ["", "Fragmentation: 1M small dicts built, 90% freed at random, "
-              "then gc.collect() and each allocator's release call "
-              "(tunalloc.purge(), jemalloc arena.4096.purge, mi_collect, "
-              "malloc_trim). RSS in MiB.", "",
-              "| | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs),
-              "| RSS built | " + " | ".join(mib(frag[c]["rss_built"]) for c in confs) + " |",
-              "| RSS after release | " + " | ".join(mib(frag[c]["rss_after"]) for c in confs) + " |",
-              "| kept / built | " + " | ".join(
-                  f"{frag[c]['rss_after'] / frag[c]['rss_built']:.0%}" for c in confs) + " |",
-              ""]
-    return "\n".join(lines)
+    for f, caption in FRAGMENTATION.items():
+        lines += fragmentation_table(f, caption, confs, frag[f])
+    return "\n".join(lines + [""])
+
+
+def fragmentation_table(name, caption, confs, frag):
+    """One fragmentation case's Markdown lines: median RSS built and after
+    release, and the share kept."""
+    return ["", f"`{name}`: {caption}", "",
+            "| | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs),
+            "| RSS built | " + " | ".join(mib(frag[c]["rss_built"]) for c in confs) + " |",
+            "| RSS after release | " + " | ".join(mib(frag[c]["rss_after"]) for c in confs) + " |",
+            "| kept / built | " + " | ".join(
+                f"{frag[c]['rss_after'] / frag[c]['rss_built']:.0%}" for c in confs) + " |"]
 
 
 def instructions(workload, config, extra_env):
@@ -143,33 +174,58 @@ def instructions(workload, config, extra_env):
     env = {k: v for k, v in os.environ.items()
            if k not in ("TUNALLOC_PYTHON", "PYTHONMALLOC", "LD_PRELOAD")}
     env.update(extra_env)
+    env["PYTHONHASHSEED"] = "0"  # str hashes steer dict layouts: same work every run
     return callgrind.total([sys.executable, os.path.join(HERE, "workloads.py"),
                             workload, config], env)
 
 
+COUNTED = ("millions of instructions of each workload alone under `valgrind "
+           "--tool=callgrind` (its run's total less that of a `startup` run under "
+           "the same configuration: the same interpreter start-up, allocator set-up "
+           "and main() around a workload that returns 0), and the ratio to "
+           "pymalloc's. What is left is the workload's own instructions plus any "
+           "difference it makes to the interpreter's exit. The start-up row is the "
+           "`startup` runs' whole totals (interpreter start-up and exit, importing "
+           "and enabling tunalloc where configured, main()); whole-run totals are "
+           "in the JSON.")
+
+
 def callgrind_table(workloads, out):
-    """Each workload once per configuration, as many at a time as CPUs."""
+    """Each workload and `startup` once per configuration, as many at a time
+    as CPUs. Start-up differs by configuration (importing and enabling
+    tunalloc, or jemalloc's initialisation, cost 10-14 M instructions), which
+    would otherwise blur the ratios of the workloads themselves."""
     confs = configs()
-    jobs = [(w, c, confs[c]) for w in workloads for c in confs]
+    jobs = [(w, c, confs[c]) for w in workloads + ["startup"] for c in confs]
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         counts = dict(zip([(w, c) for w, c, _ in jobs],
                           pool.map(lambda j: instructions(*j), jobs)))
+    startup = {c: counts[("startup", c)] for c in confs}
+    alone = {(w, c): counts[(w, c)] - startup[c] for w in workloads for c in confs}
+    command = f"python3 bench/python/run.py --callgrind {','.join(workloads)}"
     lines = ["# Python allocator benchmark: instruction counts", "",
-             f"`python3 bench/python/run.py --callgrind {','.join(workloads)}`: "
-             "millions of instructions for a whole run (interpreter start-up "
-             "included) under `valgrind --tool=callgrind`, and the ratio to "
-             "pymalloc.", "",
+             f"`{command}`: {COUNTED}", "",
              "| workload | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
     for w in workloads:
-        base = counts[(w, "pymalloc")]
-        lines.append(f"| {w} | " + " | ".join(
-            f"{counts[(w, c)] / 1e6:.1f} ×{counts[(w, c)] / base:.3f}" for c in confs) + " |")
+        lines.append(count_row(w, {c: alone[(w, c)] for c in confs}))
+    lines.append(count_row("start-up (whole run)", startup))
     text = "\n".join(lines) + "\n"
     with open(out + "_callgrind.md", "w") as f:
         f.write(text)
     with open(out + "_callgrind.json", "w") as f:
-        json.dump({f"{w}/{c}": n for (w, c), n in counts.items()}, f, indent=1)
+        json.dump({"command": command, "counted": COUNTED,
+                   "workload_only": {f"{w}/{c}": n for (w, c), n in alone.items()},
+                   "startup": startup,
+                   "totals": {f"{w}/{c}": n for (w, c), n in counts.items()}},
+                  f, indent=1)
     print(text)
+
+
+def count_row(name, counts):
+    """A Markdown row of instruction counts (configuration -> count) in
+    millions, each with its ratio to pymalloc's."""
+    return f"| {name} | " + " | ".join(
+        f"{n / 1e6:.1f} ×{n / counts['pymalloc']:.3f}" for n in counts.values()) + " |"
 
 
 def main():

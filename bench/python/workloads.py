@@ -10,8 +10,10 @@ import copy
 import ctypes
 import gc
 import json
+import math
 import os
 import random
+import string
 import sys
 import threading
 import time
@@ -110,24 +112,108 @@ def fragmentation():
             "live": sum(o is not None for o in objs)}
 
 
+def length(rng, median, sigma, lo, hi):
+    """A log-normal length, clamped: text and attachment sizes in real
+    corpora are roughly log-normal (many short, a long tail)."""
+    return min(hi, max(lo, round(rng.lognormvariate(math.log(median), sigma))))
+
+
+# fragmentation_mixed's documents, modelled on a parsed JSON export of an
+# issue tracker or forum. Pairs are (min, max) of a uniform draw, quadruples
+# (median, sigma, min, max) of a clamped log-normal one (length()). A record
+# averages ~38 objects and ~4 KiB: by bytes, two thirds in blocks of at most
+# 512 bytes (pymalloc's limit), a quarter in blocks over 1 KiB.
+TITLE = (10, 80)                 # characters, uniform
+BODY = (400, 1.0, 16, 16384)     # characters: median, sigma, min, max
+TAGS = (0, 6)                    # tags per record, uniform; 3-12 characters
+META = (2, 12)                   # metadata fields, uniform: int, float or str
+SCORES = (8, 1.0, 0, 256)        # floats in the record's numeric array
+COMMENTS = 0.5                   # rate of the exponential comment count
+COMMENT = (120, 0.9, 4, 4096)    # comment text, characters
+ATTACHED = 0.25                  # share of records with a bytes attachment
+ATTACHMENT = (2048, 0.8, 64, 16384)  # its size in bytes
+META_KEYS = [f"field_{k}" for k in range(32)]
+
+
+def mixed_record(rng, i, text, blob):
+    """One parsed document: a dict holding short and long strings, a list
+    of tags, a metadata dict, a float array, comment dicts and sometimes a
+    bytes attachment, so its blocks run from tens of bytes to 16 KiB.
+    Strings are slices of a shared random text: new objects, ASCII like
+    most parsed text."""
+    def s(n):
+        off = rng.randrange(len(text) - n)
+        return text[off:off + n]
+
+    def meta_value():
+        kind = rng.randrange(3)
+        if kind == 0:
+            return rng.randrange(1 << 40)
+        return rng.random() if kind == 1 else s(rng.randint(4, 24))
+
+    doc = {"id": i, "title": s(rng.randint(*TITLE)), "body": s(length(rng, *BODY)),
+           "tags": [s(rng.randint(3, 12)) for _ in range(rng.randint(*TAGS))],
+           "meta": {k: meta_value() for k in rng.sample(META_KEYS, rng.randint(*META))},
+           "scores": [rng.random() for _ in range(length(rng, *SCORES))],
+           "comments": [{"author": s(rng.randint(5, 15)),
+                         "text": s(length(rng, *COMMENT)),
+                         "score": rng.randrange(-5, 100)}
+                        for _ in range(min(20, int(rng.expovariate(COMMENTS))))]}
+    if rng.random() < ATTACHED:
+        n = length(rng, *ATTACHMENT)
+        off = rng.randrange(len(blob) - n)
+        doc["attachment"] = blob[off:off + n]
+    return doc
+
+
+def fragmentation_mixed():
+    """Like fragmentation, on the graph a real program holds: 80k parsed
+    documents of mixed block sizes (mixed_record), 90% of the documents
+    freed at random. Survivors pin fewer pages of the large size classes,
+    so what an allocator gives back shows here, unlike with small dicts."""
+    rng = random.Random(3)
+    text = "".join(rng.choices(string.ascii_letters + string.digits + " " * 12,
+                               k=1 << 16))
+    blob = rng.randbytes(1 << 16)
+    docs = [mixed_record(rng, i, text, blob) for i in range(80_000)]
+    built = rss_bytes()
+    for i in rng.sample(range(len(docs)), k=9 * len(docs) // 10):
+        docs[i] = None
+    gc.collect()
+    release()
+    return {"rss_built": built, "rss_after": rss_bytes(),
+            "live": sum(d is not None for d in docs)}
+
+
+def startup():
+    """Does nothing: run through main() like any workload, its instruction
+    count is the interpreter's start-up, allocator set-up and exit, which
+    run.py --callgrind subtracts from the other workloads' counts."""
+    return 0
+
+
 WORKLOADS = {f.__name__: f for f in (object_graph, json_roundtrip, deep_copies,
-                                    small_objects, threads, fragmentation)}
+                                    small_objects, threads, fragmentation,
+                                    fragmentation_mixed, startup)}
 
 
 def release():
     """Gives freed memory back the way each allocator offers: tunalloc's
-    purge, jemalloc's arena purge, mimalloc's collect, glibc's trim."""
+    purge, jemalloc's arena purge, mimalloc's collect, glibc's trim. glibc
+    is trimmed wherever it still serves malloc: under tunalloc-arena it
+    holds every block over 512 bytes (only pymalloc's arenas are tunalloc's)."""
     config = sys.argv[2]
+    if config == "jemalloc":
+        mallctl = ctypes.CDLL(None).mallctl
+        mallctl(b"arena.4096.purge", None, None, None, 0)
+        return
+    if config == "mimalloc":
+        ctypes.CDLL(None).mi_collect(ctypes.c_bool(True))
+        return
     if config.startswith("tunalloc"):
         import tunalloc
         tunalloc.purge()
-    elif config == "jemalloc":
-        mallctl = ctypes.CDLL(None).mallctl
-        mallctl(b"arena.4096.purge", None, None, None, 0)
-    elif config == "mimalloc":
-        ctypes.CDLL(None).mi_collect(ctypes.c_bool(True))
-    else:
-        ctypes.CDLL(None).malloc_trim(0)
+    ctypes.CDLL(None).malloc_trim(0)
 
 
 def main():

@@ -144,6 +144,7 @@ static void discard_all(arena_t *a)
         }
     a->segments = a->huge_live = a->huge_cache = NULL;
     memset(a->avail, 0, sizeof(a->avail));
+    memset(a->avail_mask, 0, sizeof(a->avail_mask));
     for (int k = 0; k < 2; k++)
         a->lru[k].u.f.lru_next = a->lru[k].u.f.lru_prev = &a->lru[k];
     counter_t *zero[] = {&a->stats.pactive, &a->stats.pdirty, &a->stats.pmuzzy,

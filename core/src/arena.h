@@ -54,6 +54,7 @@ typedef struct arena {
     segment_t *huge_live;
     segment_t *huge_cache;    /* freed huge mappings kept dirty, newest first */
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
+    uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
     arena_stats_t stats;
     bin_t bins[NBINS];

@@ -15,18 +15,13 @@ static unsigned page_class(size_t n)
     return 8 + (lg - 3) * 4 + (unsigned)((x >> (lg - 2)) & 3);
 }
 
-static uint64_t nonempty_mask(const arena_t *a, unsigned state)
-{
-    uint64_t m = 0;
-    for (unsigned c = 0; c < NPAGE_CLASSES; c++)
-        if (a->avail[state][c])
-            m |= (uint64_t)1 << c;
-    return m;
-}
-
+/* The lists are kept with a mask of the non-empty ones, so a search for
+ * a bigger class is one count-trailing-zeros, not a scan. */
 static void avail_push(arena_t *a, extent_t *e)
 {
-    extent_t **head = &a->avail[e->state][page_class(e->npages)];
+    unsigned c = page_class(e->npages);
+    extent_t **head = &a->avail[e->state][c];
+    a->avail_mask[e->state] |= (uint64_t)1 << c;
     e->prev = NULL;
     e->next = *head;
     if (*head)
@@ -36,10 +31,14 @@ static void avail_push(arena_t *a, extent_t *e)
 
 static void avail_remove(arena_t *a, extent_t *e)
 {
-    if (e->prev)
+    if (e->prev) {
         e->prev->next = e->next;
-    else
-        a->avail[e->state][page_class(e->npages)] = e->next;
+    } else {
+        unsigned c = page_class(e->npages);
+        a->avail[e->state][c] = e->next;
+        if (!e->next)
+            a->avail_mask[e->state] &= ~((uint64_t)1 << c);
+    }
     if (e->next)
         e->next->prev = e->prev;
 }
@@ -157,7 +156,7 @@ static extent_t *find_fit(arena_t *a, unsigned state, size_t n)
     for (extent_t *e = a->avail[state][c]; e; e = e->next)
         if (e->npages >= n)
             return e;
-    uint64_t m = nonempty_mask(a, state) & ~(((uint64_t)2 << c) - 1);
+    uint64_t m = a->avail_mask[state] & ~(((uint64_t)2 << c) - 1);
     if (!m)
         return NULL;
     return a->avail[state][__builtin_ctzll(m)];

@@ -94,15 +94,15 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
     return e;
 }
 
-/* Takes up to n regions of slab e, storing them downward from *slot:
- * reused regions first (warm in cache), then never-used ones in address
- * order. */
-static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **slot, unsigned n)
+/* Takes up to k = min(n, free regions) regions of slab e into
+ * out[n - k .. n - 1], the first taken at out[n - 1]: reused regions first
+ * (warm in cache), then never-used ones in address order. */
+static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
     unsigned k = 0;
     void *p = e->u.s.free_list;
     for (; k < n && p; k++) {
-        *slot-- = p;
+        out[n - 1 - k] = p;
         p = *(void **)p;
     }
     e->u.s.free_list = p;
@@ -110,7 +110,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **slot, unsign
     if (fresh) {
         char *next = extent_addr(extent_segment(e), e) + (size_t)(bi->nregs - e->nfresh) * bi->size;
         for (unsigned i = 0; i < fresh; i++, next += bi->size)
-            *slot-- = next;
+            out[n - 1 - k - i] = next;
         e->nfresh = (uint16_t)(e->nfresh - fresh);
         k += fresh;
     }
@@ -128,7 +128,7 @@ unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
         extent_t *e = bin->cur;
         if ((!e || !e->nfree) && !(e = next_slab(a, bin, cls)))
             break;
-        got += slab_take(e, bi, &out[n - 1 - got], n - got);
+        got += slab_take(e, bi, out, n - got);
     }
     ctr_add(&bin->stats.nmalloc, got);
     ctr_add(&bin->stats.curregs, got);

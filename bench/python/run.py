@@ -6,10 +6,12 @@ with jemalloc and mimalloc preloaded.
     python bench/python/run.py --callgrind deep_copies,threads   (instructions)
 
 Every (workload, configuration) runs in a fresh interpreter; rounds are
-interleaved so drift hits all configurations alike. The time reported is
-the least of the rounds' CPU times (user+system, all threads): the work is
-deterministic and other load on a shared machine can only add to it;
-medians and wall times are in the JSON. Ratios are to pymalloc; peak RSS
+interleaved so drift hits all configurations alike. Each child times its
+workload several times (workloads.ITERATIONS); the time reported is the
+least CPU time (user+system, all threads) of all those timings over all
+rounds: the work is deterministic and other load on a shared machine can
+only add to it. Medians of the children's least times, and wall times,
+are in the JSON. Ratios are to pymalloc; peak RSS
 is the child's ru_maxrss (os.wait4), median. The fragmentation cases run in
 the same rounds and report the median RSS built and left after release.
 Writes OUT.md (Markdown tables) and OUT.json; --callgrind writes
@@ -143,7 +145,8 @@ def markdown(confs, table, geo, frag, rounds, command):
     lines = ["# Python allocator benchmark", "",
              f"`{command}` — {platform.python_implementation()} "
              f"{platform.python_version()}, {os.cpu_count()} CPUs, "
-             f"{rounds} interleaved rounds; least CPU time of the rounds and its "
+             f"{rounds} interleaved rounds; least CPU time of any timed iteration "
+             "(workloads.ITERATIONS per child) and its "
              "ratio to pymalloc (lower is better), median peak RSS in MiB.", "",
              "| workload | " + " | ".join(confs) + " |",
              "|---|" + "---|" * len(confs)]
@@ -176,7 +179,7 @@ def instructions(workload, config, extra_env):
     env.update(extra_env)
     env["PYTHONHASHSEED"] = "0"  # str hashes steer dict layouts: same work every run
     return callgrind.total([sys.executable, os.path.join(HERE, "workloads.py"),
-                            workload, config], env)
+                            workload, config, "1"], env)
 
 
 COUNTED = ("millions of instructions of each workload alone under `valgrind "

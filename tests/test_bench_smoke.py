@@ -229,3 +229,34 @@ def test_callgrind_counts_fast_path(built, tmp_path):
     # A malloc+free pair is at least a few instructions and far below a
     # system call's worth; a wrong subtraction would land outside.
     assert all(5 < v < 5000 for v in counts.values())
+
+
+# Tiny inputs for the Lua workloads (bench/lua), run through timed.lua.
+LUA_TINY = {"binary_trees": "6", "table_churn": "1", "string_build": "2000",
+            "coroutines": "1000", "serializer": "20", "compute": "1000"}
+
+
+@pytest.mark.parametrize("interpreter", ["lua5.4", "tunalua"])
+@pytest.mark.parametrize("workload", sorted(LUA_TINY))
+def test_lua_timed_iterations_repeat_the_workload(interpreter, workload):
+    exe = shutil.which("lua5.4") if interpreter == "lua5.4" else \
+        os.path.join(ROOT, "build", "tunalua")
+    if not exe or not os.path.exists(exe):
+        pytest.skip(f"{interpreter} not built")
+    lua = os.path.join(ROOT, "bench", "lua")
+    res = run([exe, os.path.join(lua, "timed.lua"), os.path.join(lua, workload + ".lua"),
+               "3", LUA_TINY[workload]], dict(os.environ), timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[-1].startswith("#cpu ")
+    assert len([float(t) for t in lines[-1].split()[1:]]) == 3
+    assert len(lines) == 4 and len(set(lines[:-1])) == 1
+    assert lines[0].startswith(workload + "\t") or lines[0].startswith(workload + " ")
+
+
+def test_lua_timed_rejects_a_missing_count():
+    lua5 = shutil.which("lua5.4")
+    if not lua5:
+        pytest.skip("lua5.4 not installed")
+    res = run([lua5, os.path.join(ROOT, "bench", "lua", "timed.lua")], dict(os.environ))
+    assert res.returncode != 0 and "usage" in res.stderr

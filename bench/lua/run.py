@@ -8,12 +8,14 @@ CPU time and peak RSS as ratios to lua5.4 with its default allocator.
     python3 bench/lua/run.py --callgrind    (instruction counts)
 
 Each configuration runs a workload N times (default 5) in interleaved
-order. The reported time is the least CPU time of the N runs: the work
-is deterministic and other load on a shared machine can only add to it
-(the `compute` control row, which allocates nothing, shows how far
-medians wander there); medians, wall times and every run are in the
-JSON. Peak RSS is the median. The workloads print a checksum, which must
-agree across configurations."""
+order, and each run times the workload ITERATIONS times in one state
+(timed.lua, with os.clock). The reported time is the least CPU time of
+all those timings: the work is deterministic and other load on a shared
+machine can only add to it (the `compute` control row, which allocates
+nothing, shows how far the rest wanders there); every timing, the whole
+runs' CPU and wall times are in the JSON. Peak RSS is the median of the
+runs. The workloads print a checksum, which must agree across
+configurations and iterations."""
 import argparse
 import concurrent.futures
 import json
@@ -40,6 +42,8 @@ WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines",
 # interpreter binaries, which are not the same build (see compute.lua).
 CONTROLS = ["compute"]
 INSTALL = "require('tunalloc').install()"
+TIMED = BENCH / "timed.lua"
+ITERATIONS = 3
 
 
 def configurations():
@@ -56,7 +60,7 @@ def configurations():
 
 def measure(argv, env):
     """CPU time (user + system, s), wall time (s), peak RSS (KiB) and
-    output of one run. The run goes through build/bench/launch (the
+    output lines of one run. The run goes through build/bench/launch (the
     suite's launcher) so the peak RSS is the workload's own, not this
     driver's inherited across exec; the launcher's rusage from wait4
     includes the workload it waited for. CPU time is the reported time:
@@ -78,20 +82,34 @@ def measure(argv, env):
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode})")
     cpu = usage.ru_utime + usage.ru_stime
     rss = json.loads(lines[-1])["maxrss_kib"]
-    return cpu, elapsed, rss, "\n".join(lines[:-1])
+    return cpu, elapsed, rss, lines[:-1]
+
+
+def timed_run(argv, env, script):
+    """One run of timed.lua: (the iterations' CPU times, whole-run CPU and
+    wall time, peak RSS, the workload's output, which every iteration
+    must repeat)."""
+    cpu, wall, rss, lines = measure(argv + [str(TIMED), script, str(ITERATIONS)], env)
+    times = [float(t) for line in lines if line.startswith("#cpu ")
+             for t in line.split()[1:]]
+    output = {line for line in lines if not line.startswith("#cpu ")}
+    if len(times) != ITERATIONS or len(output) != 1:
+        raise RuntimeError(f"{' '.join(argv)} {script}: unexpected output {lines}")
+    return times, cpu, wall, rss, output.pop()
 
 
 def bench(repeat):
     configs = configurations()
-    raw = {w: {c: {"time": [], "wall": [], "rss_kib": []} for c in configs}
-           for w in WORKLOADS + CONTROLS}
+    raw = {w: {c: {"time": [], "run_cpu": [], "wall": [], "rss_kib": []}
+               for c in configs} for w in WORKLOADS + CONTROLS}
     checks = {}
     for w in WORKLOADS + CONTROLS:
         script = str(BENCH / f"{w}.lua")
         for _ in range(repeat):
             for c, (argv, env) in configs.items():
-                t, wall, rss, out = measure(argv + [script], env)
-                raw[w][c]["time"].append(t)
+                times, cpu, wall, rss, out = timed_run(argv, env, script)
+                raw[w][c]["time"].extend(times)
+                raw[w][c]["run_cpu"].append(cpu)
                 raw[w][c]["wall"].append(wall)
                 raw[w][c]["rss_kib"].append(rss)
                 checks.setdefault(w, set()).add(out)
@@ -121,7 +139,8 @@ def summarize(raw):
 def markdown(table, repeat, command, load):
     configs = list(next(iter(table.values())).keys())
     lines = ["# Lua allocation benchmark", "",
-             f"Command: `{command}` ({repeat} runs per cell: least CPU time, median RSS; "
+             f"Command: `{command}` ({repeat} runs per cell, {ITERATIONS} timed "
+             "iterations in each: least CPU time of an iteration, median peak RSS; "
              f"{platform.machine()}, {os.cpu_count()} CPUs, generational GC everywhere; "
              f"load average {load[0]:.1f} before, {load[1]:.1f} after: other load skews times).",
              "Cells: CPU-time ratio / peak-RSS ratio to `lua5.4` with glibc malloc "

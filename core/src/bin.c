@@ -29,6 +29,16 @@ static uint8_t class_tag(const arena_t *a, unsigned cls)
     return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
 }
 
+/* Marks regions [0, nregs) of a new slab free in its map. */
+static void map_all_free(uint64_t *map, unsigned nregs)
+{
+    unsigned full = nregs / 64;
+    for (unsigned w = 0; w < full; w++)
+        map[w] = ~(uint64_t)0;
+    if (nregs % 64)
+        map[full] = ((uint64_t)1 << (nregs % 64)) - 1;
+}
+
 /* A fresh slab for the bin; bin lock held, arena lock taken inside. */
 static extent_t *slab_new(arena_t *a, unsigned cls)
 {
@@ -40,8 +50,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
         e->state = EXT_SLAB;
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
-        e->nfresh = (uint16_t)bi->nregs;
-        e->u.s.free_list = NULL;
+        map_all_free(slab_map(extent_segment(e), e), bi->nregs);
         ta_extent_map(extent_segment(e), e, class_tag(a, cls), true);
         ta_decay_tick(a);
     }
@@ -95,24 +104,22 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
 }
 
 /* Takes up to k = min(n, free regions) regions of slab e into
- * out[n - k .. n - 1], the first taken at out[n - 1]: reused regions first
- * (warm in cache), then never-used ones in address order. */
+ * out[n - k .. n - 1], the first taken at out[n - 1], lowest address
+ * first: a slab is used from its start, so live blocks stay packed. */
 static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
+    segment_t *seg = extent_segment(e);
+    uint64_t *map = slab_map(seg, e);
+    char *base = extent_addr(seg, e);
     unsigned k = 0;
-    void *p = e->u.s.free_list;
-    for (; k < n && p; k++) {
-        out[n - 1 - k] = p;
-        p = *(void **)p;
-    }
-    e->u.s.free_list = p;
-    unsigned fresh = n - k < e->nfresh ? n - k : e->nfresh;
-    if (fresh) {
-        char *next = extent_addr(extent_segment(e), e) + (size_t)(bi->nregs - e->nfresh) * bi->size;
-        for (unsigned i = 0; i < fresh; i++, next += bi->size)
-            out[n - 1 - k - i] = next;
-        e->nfresh = (uint16_t)(e->nfresh - fresh);
-        k += fresh;
+    for (unsigned w = 0; k < n && k < e->nfree; w++) {
+        uint64_t bits = map[w];
+        while (bits && k < n) {
+            unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            out[n - 1 - k++] = base + (size_t)idx * bi->size;
+        }
+        map[w] = bits;
     }
     e->nfree = (uint16_t)(e->nfree - k);
     return k;
@@ -177,12 +184,14 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
  * partly used, empty), so a run of regions costs one transition. */
 static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items, unsigned n)
 {
-    void *head = e->u.s.free_list;
+    const bin_info_t *bi = &ta_bin_info[cls];
+    segment_t *seg = extent_segment(e);
+    uint64_t *map = slab_map(seg, e);
+    const char *base = extent_addr(seg, e);
     for (unsigned i = 0; i < n; i++) {
-        *(void **)items[i] = head;
-        head = items[i];
+        unsigned idx = region_index(bi, (size_t)((const char *)items[i] - base));
+        map[idx / 64] |= (uint64_t)1 << (idx % 64);
     }
-    e->u.s.free_list = head;
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + n);
     if (e == bin->cur) {

@@ -8,17 +8,11 @@
 #include "owner_map.h"
 #include "thread.h"
 
-/* Region p of slab e is handed out unless it is on the slab's free list,
- * past its fresh mark, or in the calling thread's cache. */
-static bool region_live(const extent_t *e, const bin_info_t *bi, const char *base, const void *p)
+/* Region idx of slab e is handed out unless its bit in the slab's free
+ * map is set or it is in the calling thread's cache. */
+static bool region_live(segment_t *seg, const extent_t *e, size_t idx)
 {
-    size_t idx = (size_t)((const char *)p - base) / bi->size;
-    if (idx >= bi->nregs - e->nfresh)
-        return false;
-    for (void *f = e->u.s.free_list; f; f = *(void **)f)
-        if (f == p)
-            return false;
-    return true;
+    return !(slab_map(seg, e)[idx / 64] >> (idx % 64) & 1);
 }
 
 static bool in_thread_cache(const void *p, unsigned cls)
@@ -40,7 +34,8 @@ static int check_slab(arena_t *a, segment_t *seg, const void *p, unsigned cls)
     if (e->state == EXT_SLAB && e->cls == cls) {
         const char *base = extent_addr(seg, e);
         size_t off = (size_t)((const char *)p - base);
-        if (off % bi->size == 0 && off / bi->size < bi->nregs && region_live(e, bi, base, p))
+        if (off % bi->size == 0 && off / bi->size < bi->nregs &&
+            region_live(seg, e, off / bi->size))
             err = 0;
     }
     mutex_unlock(&bin->lock);

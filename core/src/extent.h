@@ -35,16 +35,12 @@ typedef struct extent {
     uint16_t npages;
     uint8_t state;
     uint8_t cls;   /* slab: bin index */
-    uint16_t nfree; /* slab: free regions */
-    uint16_t nfresh; /* slab: regions never handed out, taken from the end */
+    uint16_t nfree; /* slab: free regions (set bits of its free map) */
     union {
         struct {
             struct extent *lru_next, *lru_prev; /* age order, oldest first */
             uint64_t stamp;                     /* ms when it became free */
         } f;
-        struct {
-            void *free_list; /* freed regions, linked through themselves */
-        } s;
         struct {
             size_t usize;
         } l;
@@ -71,6 +67,11 @@ typedef struct segment {
     uint64_t stamp;              /* huge cached: ms when freed */
     uint16_t page_head[MAX_SEGMENT_PAGES];
     extent_t ext[MAX_SEGMENT_PAGES];
+    /* Slabs' free maps, one bit per region (set: free), the map of a slab
+     * starting at its first page's share: a page holds at most
+     * page / QUANTUM regions. Kept apart from the regions, so neither a
+     * flush nor a fill touches the memory of the blocks it moves. */
+    uint64_t slab_free[SEGMENT_SIZE / QUANTUM / 64];
 } segment_t;
 
 enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
@@ -98,6 +99,12 @@ static inline size_t extent_page(const extent_t *e)
 static inline char *extent_addr(const segment_t *seg, const extent_t *e)
 {
     return (char *)seg + ((size_t)(e - seg->ext) << ta_lg_page);
+}
+
+/* The free map of slab e, which starts in segment seg. */
+static inline uint64_t *slab_map(segment_t *seg, const extent_t *e)
+{
+    return &seg->slab_free[(size_t)(e - seg->ext) << (ta_lg_page - LG_QUANTUM - 6)];
 }
 
 /* The extent whose pages include p (p inside a normal segment). */

@@ -46,7 +46,8 @@ void ta_sizeclass_init(size_t page)
         uint32_t nregs = (uint32_t)(pages * page / size);
         if (nregs > 65535)
             nregs = 65535;
-        ta_bin_info[k] = (bin_info_t){size, nregs, pages};
+        uint32_t recip = (uint32_t)((((uint64_t)1 << 32) + size - 1) / size);
+        ta_bin_info[k] = (bin_info_t){size, nregs, pages, recip};
         ta_class_size[k] = size;
     }
     for (unsigned j = 0; j < NLCACHED; j++)

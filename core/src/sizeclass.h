@@ -24,7 +24,15 @@ typedef struct bin_info {
     uint32_t size;       /* region size */
     uint32_t nregs;      /* regions per slab */
     uint32_t slab_pages; /* pages per slab */
+    uint32_t recip;      /* ceil(2^32 / size): region index by multiply */
 } bin_info_t;
+
+/* The index of the region at byte offset off (a multiple of its size) in
+ * a slab: a multiply and a shift, exact for the slab sizes in use. */
+static inline unsigned region_index(const bin_info_t *bi, size_t off)
+{
+    return (unsigned)(((uint64_t)off * bi->recip) >> 32);
+}
 
 extern HIDDEN bin_info_t ta_bin_info[NBINS];
 /* class index for (size + 15) >> 4, sizes 0..TCACHE_MAX; indexes >= NBINS

@@ -100,6 +100,13 @@ def fragmentation():
     what the allocator can; reports the RSS left."""
     rng = random.Random(2)
     objs = [{"i": i, "s": str(i) * 3, "l": [i, i]} for i in range(1_000_000)]
+    return free_most_and_release(rng, objs)
+
+
+def free_most_and_release(rng, objs):
+    """The second half of a fragmentation case: the RSS with objs built,
+    then 90% of them freed at random, a collection and the allocator's
+    release call, and the RSS left."""
     built = rss_bytes()
     for i in rng.sample(range(len(objs)), k=9 * len(objs) // 10):
         objs[i] = None
@@ -173,13 +180,7 @@ def fragmentation_mixed():
                                k=1 << 16))
     blob = rng.randbytes(1 << 16)
     docs = [mixed_record(rng, i, text, blob) for i in range(80_000)]
-    built = rss_bytes()
-    for i in rng.sample(range(len(docs)), k=9 * len(docs) // 10):
-        docs[i] = None
-    gc.collect()
-    release()
-    return {"rss_built": built, "rss_after": rss_bytes(),
-            "live": sum(d is not None for d in docs)}
+    return free_most_and_release(rng, docs)
 
 
 def startup():

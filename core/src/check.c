@@ -9,7 +9,7 @@
 #include "thread.h"
 
 /* Region idx of slab e is handed out unless its bit in the slab's free
- * map is set or it is in the calling thread's cache. */
+ * map is set (check_slab also rules out the calling thread's cache). */
 static bool region_live(segment_t *seg, const extent_t *e, size_t idx)
 {
     return !(slab_map(seg, e)[idx / 64] >> (idx % 64) & 1);

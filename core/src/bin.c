@@ -195,13 +195,13 @@ static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **i
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + n);
     if (e == bin->cur) {
-        if (e->nfree == ta_bin_info[cls].nregs) {
+        if (e->nfree == bi->nregs) {
             bin->cur = NULL;
             slab_empty(a, bin, e);
         }
         return;
     }
-    if (e->nfree == ta_bin_info[cls].nregs) {
+    if (e->nfree == bi->nregs) {
         if (!was_full)
             nonfull_remove(bin, e);
         slab_empty(a, bin, e);

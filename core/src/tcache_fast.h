@@ -41,9 +41,9 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
  * needs neither the page shift nor the block's page entry. The caller
  * vouches for the size, as free_sized's contract says (checked mode
  * verifies it and must not come here: p is dereferenced). Small classes
- * only: a large run resized in place no longer matches its
- * first size's class. The arena test keeps other arenas' blocks, manual
- * ones included, out. p must not be NULL. */
+ * only: a large run resized in place no longer matches its first size's
+ * class. The arena test keeps other arenas' blocks, manual ones
+ * included, out. p must not be NULL. */
 static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p, size_t size)
 {
     if (likely(size <= SMALL_MAX && segment_of(p)->arena == tc->arena)) {

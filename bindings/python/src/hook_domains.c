@@ -136,7 +136,12 @@ static void raw_free(void *ctx, void *p)
 static void gil_free_fallback(void *ctx, void *p)
 {
     domain_t *d = ctx;
-    if (p != NULL && !hook_free_block(shared_cache(), p))
+    if (p == NULL)
+        return;
+    /* With the free cache on, ta_hook_free has already found p foreign;
+     * the GIL keeps the cache pointer from changing in between. */
+    bool foreign = __atomic_load_n(&d->hook.free_cache, __ATOMIC_RELAXED) != NULL;
+    if (foreign || !hook_free_block(shared_cache(), p))
         d->prev.free(d->prev.ctx, p);
 }
 

@@ -161,6 +161,39 @@ print(json.dumps(res))
     assert out == [False, True]
 
 
+def test_blocks_from_before_enable_are_freed_by_pymalloc():
+    """MEM/OBJ frees of blocks pymalloc made before enable() reach pymalloc
+    (the hook's foreign-block fallback); tunalloc's own blocks, made
+    before disable(), still reach tunalloc afterwards."""
+    out = child("""
+import ctypes
+api = ctypes.pythonapi
+fams = [(getattr(api, f + "Malloc"), getattr(api, f + "Free")) for f in ("PyMem_", "PyObject_")]
+for m, f in fams:
+    m.restype = ctypes.c_void_p
+    m.argtypes = [ctypes.c_size_t]
+    f.argtypes = [ctypes.c_void_p]
+old = [[m(16 + i % 300) for i in range(2000)] for m, _ in fams]
+tunalloc.enable()
+foreign = sum(not lib.ta_owns(ffi.cast("void *", p)) for blocks in old for p in blocks)
+for (_, f), blocks in zip(fams, old):
+    for p in blocks:
+        f(p)
+mine = [[m(16 + i % 300) for i in range(2000)] for m, _ in fams]
+owned = sum(bool(lib.ta_owns(ffi.cast("void *", p))) for blocks in mine for p in blocks)
+tunalloc.disable()
+for (_, f), blocks in zip(fams, mine):
+    for p in blocks:
+        f(p)
+again = [m(64) for m, _ in fams]
+after_disable = [bool(lib.ta_owns(ffi.cast("void *", p))) for p in again]
+for (_, f), p in zip(fams, again):
+    f(p)
+print(json.dumps([foreign, owned, after_disable]))
+""")
+    assert out == [4000, 4000, [False, False]]
+
+
 def test_use_arena_routes_python_objects():
     out = child("""
 tunalloc.enable()

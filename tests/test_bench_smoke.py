@@ -260,3 +260,42 @@ def test_lua_timed_rejects_a_missing_count():
         pytest.skip("lua5.4 not installed")
     res = run([lua5, os.path.join(ROOT, "bench", "lua", "timed.lua")], dict(os.environ))
     assert res.returncode != 0 and "usage" in res.stderr
+
+
+def lua_driver():
+    """bench/lua/run.py as a module (not as `run`: bench/run.py is that)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "lua_bench_run", os.path.join(ROOT, "bench", "lua", "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = keep
+    return module
+
+
+def test_lua_report_compares_round_by_round():
+    driver = lua_driver()
+    # tunalua is ahead in every round but its best round fell in a slow
+    # spell: the least times say it lost, the rounds say it won.
+    runs = {"lua5.4 (glibc)": [[2.0, 2.1], [2.0], [1.9]],
+            "lua5.4 + jemalloc": [[1.1, 1.2], [1.0], [0.8]],
+            "lua5.4 + mimalloc": [[1.2], [1.1], [1.0]],
+            "lua5.4 + tunalloc.install()": [[1.0], [1.0], [1.0]],
+            "tunalua": [[1.0, 1.3], [0.9], [0.85]]}
+    raw = {"table_churn": {c: {"time": [t for r in v for t in r], "run_times": v,
+                               "run_cpu": [1.0] * 3, "wall": [1.0] * 3,
+                               "rss_kib": [1024] * 3} for c, v in runs.items()}}
+    table = driver.summarize(raw)
+    row = table["table_churn"]
+    assert row["tunalua"]["tunalua_paired"] == 1.0
+    # rounds: 1.0/1.1, 0.9/1.0, 0.85/0.8 -> median 0.909
+    assert row["lua5.4 + jemalloc"]["tunalua_paired"] == 0.909
+    assert row["lua5.4 + jemalloc"]["time_s"] == 0.8 and row["tunalua"]["time_s"] == 0.85
+    md = driver.markdown(table, 3, "test", (0.0, 0.0))
+    assert "by least time on 0 of 1 workloads." in md
+    assert "by round by round on" not in md
+    assert "round by round on 1 of 1 workloads (table_churn)." in md
+    assert "| table_churn | 0.450 | 0.909 | 0.833 | 0.900 |" in md

@@ -7,15 +7,19 @@ CPU time and peak RSS as ratios to lua5.4 with its default allocator.
     make bench-lua            (or: python3 bench/lua/run.py [--repeat N])
     python3 bench/lua/run.py --callgrind    (instruction counts)
 
-Each configuration runs a workload N times (default 5) in interleaved
-order, and each run times the workload ITERATIONS times in one state
-(timed.lua, with os.clock). The reported time is the least CPU time of
-all those timings: the work is deterministic and other load on a shared
-machine can only add to it (the `compute` control row, which allocates
-nothing, shows how far the rest wanders there); every timing, the whole
-runs' CPU and wall times are in the JSON. Peak RSS is the median of the
-runs. The workloads print a checksum, which must agree across
-configurations and iterations."""
+Each configuration runs a workload N times (default 5): N rounds, each
+running every configuration once, starting one place further along the
+list each round. Each run times the workload ITERATIONS times in one
+state (timed.lua, with os.clock). The reported time is the least CPU
+time of all those timings: the work is deterministic and other load on a
+shared machine can only add to it (the `compute` control row, which
+allocates nothing, shows how far the rest wanders there). The speed of
+this machine also drifts over minutes, which a least time over a whole
+run cannot see, so tunalua is also compared round by round: the median,
+over the rounds, of its run's least time over another configuration's
+in the same round. Every timing and the whole runs' CPU and wall times
+are in the JSON. Peak RSS is the median of the runs. The workloads print
+a checksum, which must agree across configurations and iterations."""
 import argparse
 import concurrent.futures
 import json
@@ -100,15 +104,19 @@ def timed_run(argv, env, script):
 
 def bench(repeat):
     configs = configurations()
-    raw = {w: {c: {"time": [], "run_cpu": [], "wall": [], "rss_kib": []}
+    raw = {w: {c: {"time": [], "run_times": [], "run_cpu": [], "wall": [], "rss_kib": []}
                for c in configs} for w in WORKLOADS + CONTROLS}
     checks = {}
+    names = list(configs)
     for w in WORKLOADS + CONTROLS:
         script = str(BENCH / f"{w}.lua")
-        for _ in range(repeat):
-            for c, (argv, env) in configs.items():
+        for r in range(repeat):
+            # no configuration always follows the same one
+            for c in names[r % len(names):] + names[:r % len(names)]:
+                argv, env = configs[c]
                 times, cpu, wall, rss, out = timed_run(argv, env, script)
                 raw[w][c]["time"].extend(times)
+                raw[w][c]["run_times"].append(times)
                 raw[w][c]["run_cpu"].append(cpu)
                 raw[w][c]["wall"].append(wall)
                 raw[w][c]["rss_kib"].append(rss)
@@ -116,6 +124,13 @@ def bench(repeat):
         if len(checks[w]) != 1:
             raise RuntimeError(f"{w}: configurations disagree: {checks[w]}")
     return raw
+
+
+def paired_ratio(mine, other):
+    """Median over the rounds of one run's least time over the other's
+    in the same round: the runs of a round are seconds apart, so the
+    machine's slower drift cancels out of each ratio."""
+    return statistics.median(min(a) / min(b) for a, b in zip(mine, other))
 
 
 def summarize(raw):
@@ -132,7 +147,9 @@ def summarize(raw):
                            "time_median_s": round(statistics.median(v["time"]), 4),
                            "wall_s": round(statistics.median(v["wall"]), 4),
                            "time_ratio": round(t / bt, 3),
-                           "rss_ratio": round(r / br, 3)}
+                           "rss_ratio": round(r / br, 3),
+                           "tunalua_paired": round(paired_ratio(
+                               per["tunalua"]["run_times"], v["run_times"]), 3)}
     return table
 
 
@@ -156,14 +173,27 @@ def markdown(table, repeat, command, load):
             else:
                 cells.append(f"{v['time_ratio']:.2f} / {v['rss_ratio']:.2f}")
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    others = [c for c in configs if c != "tunalua"]
+    lines += ["", "Round by round: the median over the rounds of tunalua's least "
+              "time in a round over the other configuration's in the same round "
+              "(below 1: tunalua faster).", "",
+              "| workload | " + " | ".join(f"vs {c}" for c in others) + " |",
+              "|---|" + "---|" * len(others)]
+    for w, per in table.items():
+        lines.append(f"| {w} | " + " | ".join(
+            f"{per[c]['tunalua_paired']:.3f}" for c in others) + " |")
     measured = [w for w in table if w not in CONTROLS]
-    wins = [w for w in measured
-            if all(table[w]["tunalua"]["time_s"] < table[w][c]["time_s"]
-                   for c in configs if "jemalloc" in c or "mimalloc" in c)]
-    lines += ["", f"tunalua faster than every preloaded allocator on "
-              f"{len(wins)} of {len(measured)} workloads"
-              + (f" ({', '.join(wins)})." if wins else "."),
-              "`compute` is a control with no allocation: its row is the "
+    preloaded = [c for c in configs if "jemalloc" in c or "mimalloc" in c]
+    least_wins = [w for w in measured
+                  if all(table[w]["tunalua"]["time_s"] < table[w][c]["time_s"]
+                         for c in preloaded)]
+    paired_wins = [w for w in measured
+                   if all(table[w][c]["tunalua_paired"] < 1 for c in preloaded)]
+    for how, wins in (("by least time", least_wins), ("round by round", paired_wins)):
+        lines += ["", f"tunalua faster than every preloaded allocator {how} on "
+                  f"{len(wins)} of {len(measured)} workloads"
+                  + (f" ({', '.join(wins)})." if wins else ".")]
+    lines += ["`compute` is a control with no allocation: its row is the "
               "interpreter binaries' own difference.", ""]
     return "\n".join(lines)
 

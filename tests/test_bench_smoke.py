@@ -299,3 +299,73 @@ def test_lua_report_compares_round_by_round():
     assert "by round by round on" not in md
     assert "round by round on 1 of 1 workloads (table_churn)." in md
     assert "| table_churn | 0.450 | 0.909 | 0.833 | 0.900 |" in md
+
+
+# A callgrind file as valgrind writes it: compressed names, a function
+# seen in two blocks, relative positions, call edges with inclusive costs.
+CALLGRIND_OUT = """# callgrind format
+version: 1
+positions: line
+events: Ir
+summary: 750
+
+ob=(1) /usr/bin/lua5.4
+fl=(1) ???
+fn=(1) main
+0 100
+cfn=(2) 0x1f480
+calls=3 0
+0 600
++2 50
+
+fn=(2)
+0 40
+cob=(2) libc.so.6
+cfi=(2) ???
+cfn=(3) realloc
+calls=2 0
+0 300
+cfn=(4) free
+calls=1 0
+-1 260
+
+fn=(3)
+0 290
+cfn=(5) _int_realloc
+calls=2 0
+0 10
+
+fn=(4)
+* 260
+fn=(2)
+0 0
+fn=(5)
+0 10
+"""
+
+
+def test_callgrind_profile_parses_edges_and_inclusive_costs(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import callgrind
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "cg.out"
+    out.write_text(CALLGRIND_OUT)
+    prof = callgrind.parse(str(out))
+    assert prof.total == 750 == prof.inclusive("main")
+    assert prof.own == {"main": 150, "0x1f480": 40, "realloc": 290, "free": 260,
+                        "_int_realloc": 10}
+    assert sum(prof.own.values()) == prof.total
+    assert prof.edges[("0x1f480", "realloc")] == [2, 300]
+    assert prof.edges[("main", "0x1f480")] == [3, 600]
+    assert prof.top_caller("realloc") == "0x1f480"
+    assert prof.top_caller("nobody") is None
+    assert prof.inclusive("0x1f480") == 600
+    driver = lua_driver()
+    assert driver.allocator_instructions("lua5.4 + jemalloc", prof) == 600
+    with pytest.raises(RuntimeError):
+        driver.allocator_instructions("tunalua", prof)
+    out.write_text("events: Ir\nfn=(1) f\n0 5\n")
+    with pytest.raises(RuntimeError):
+        callgrind.parse(str(out))

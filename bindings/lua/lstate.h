@@ -22,8 +22,8 @@ typedef struct talua_state {
     size_t cap;           /* in_use may reach limit + baseline; SIZE_MAX
                              when there is no limit (set by talua_set_limit) */
     size_t in_use, peak;
-    uint64_t nalloc, nfree, nrealloc, nfail;
-    uint64_t type_count[TA_LUA_NTYPES];
+    uint64_t nfree, nrealloc, nfail;
+    uint64_t type_count[TA_LUA_NTYPES]; /* their sum is nalloc */
     uint64_t type_bytes[TA_LUA_NTYPES];
 } talua_state;
 

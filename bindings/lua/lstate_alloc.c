@@ -55,53 +55,96 @@ TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
     return NULL;
 }
 
-/* With ptr NULL, osize is Lua's type tag and not a size. Counted first,
- * taken back in the rare case tunalloc has no memory. */
+/* A block Lua got: its bytes, its type's counters and the peak. */
+TALUA_INLINE void count_fresh(talua_state *s, size_t tag, size_t nsize)
+{
+    unsigned k = kind_of_tag[tag & 0x0F];
+    s->in_use += nsize;
+    s->type_count[k]++;
+    s->type_bytes[k] += nsize;
+    if (s->in_use > s->peak)
+        s->peak = s->in_use;
+}
+
+/* A cache miss: the core fills the cache or serves the size itself. */
+TALUA_PATH void *fresh_slow(talua_state *s, size_t tag, size_t nsize)
+{
+    void *p = ta_tcache_malloc(s->tc, nsize);
+    if (unlikely(p == NULL)) {
+        s->nfail++;
+        return NULL;
+    }
+    count_fresh(s, tag, nsize);
+    return p;
+}
+
+/* With ptr NULL, osize is Lua's type tag and not a size. The pop comes
+ * before the counting so a hit keeps nothing live across a call and
+ * saves no registers. */
 TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
 {
     if (over_limit(s, nsize)) {
         s->nfail++;
         return NULL;
     }
-    unsigned k = kind_of_tag[tag & 0x0F];
-    s->in_use += nsize;
-    s->type_count[k]++;
-    s->type_bytes[k] += nsize;
-    s->nalloc++;
-    if (s->in_use > s->peak)
-        s->peak = s->in_use;
     void *p;
     if (!cache_pop(&s->tc->t, nsize, &p))
-        p = ta_tcache_malloc(s->tc, nsize);
-    if (unlikely(p == NULL)) {
-        s->in_use -= nsize;
-        s->type_count[k]--;
-        s->type_bytes[k] -= nsize;
-        s->nalloc--;
-        s->nfail++;
-    }
+        return fresh_slow(s, tag, nsize);
+    count_fresh(s, tag, nsize);
     return p;
 }
 
-/* A small block resized to another small size: same class, same block;
- * else a new block from the cache, the old one back to it by size. NULL
- * if no memory. */
-TALUA_INLINE void *move_small(talua_state *s, void *ptr, size_t osize, size_t nsize)
+/* A resize that went through. */
+TALUA_INLINE void count_resize(talua_state *s, size_t osize, size_t nsize)
 {
-    if (size_class(osize) == size_class(nsize))
-        return ptr;
-    tcache_t *tc = &s->tc->t;
-    void *p;
-    if (!cache_pop(tc, nsize, &p) && !(p = ta_tcache_malloc(s->tc, nsize)))
-        return NULL;
-    memcpy(p, ptr, osize < nsize ? osize : nsize);
-    if (!cache_push_sized(tc, ptr, osize))
-        ta_tcache_free_sized(s->tc, ptr, osize);
-    return p;
+    s->nrealloc++;
+    s->in_use = s->in_use - osize + nsize;
+    if (s->in_use > s->peak)
+        s->peak = s->in_use;
 }
 
 /* Lua treats a failed shrink as fatal, so a shrink that tunalloc cannot
  * move keeps the old block, and frees turn unsized from then on. */
+TALUA_INLINE void *resize_failed(talua_state *s, void *ptr, size_t osize, size_t nsize)
+{
+    if (nsize > osize) {
+        s->nfail++;
+        return NULL;
+    }
+    s->unsized_frees = true;
+    count_resize(s, osize, nsize);
+    return ptr;
+}
+
+/* Bigger blocks, which may be resized in place, and every block after a
+ * failed shrink (osize is then no longer the block's size). */
+TALUA_PATH void *resize_by_realloc(talua_state *s, void *ptr, size_t osize, size_t nsize)
+{
+    void *p = ta_tcache_realloc(s->tc, ptr, nsize);
+    if (p == NULL)
+        return resize_failed(s, ptr, osize, nsize);
+    count_resize(s, osize, nsize);
+    return p;
+}
+
+/* A small block moving class when the cache cannot both give the new
+ * block and take the old one back: the copy must come before the old
+ * block may go back to its slab. */
+TALUA_PATH void *move_small_slow(talua_state *s, void *p, void *ptr, size_t osize, size_t nsize)
+{
+    if (p == NULL && (p = ta_tcache_malloc(s->tc, nsize)) == NULL)
+        return resize_failed(s, ptr, osize, nsize);
+    memcpy(p, ptr, osize < nsize ? osize : nsize);
+    ta_tcache_free_sized(s->tc, ptr, osize);
+    count_resize(s, osize, nsize);
+    return p;
+}
+
+/* A small block resized to another small size: same class, same block;
+ * else a new block from the cache and the old one back to it by size.
+ * The cache's stacks are apart from the blocks, and the state's cache
+ * has one user, so the old block can be pushed before it is copied and
+ * the copy is the last call, with nothing to keep after it. */
 TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
     /* luaH_resize reallocates a table's array even when its size stays:
@@ -114,24 +157,20 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         s->nfail++;
         return NULL;
     }
-    /* bigger blocks may be resized in place; after a failed shrink
-     * osize is no longer the block's size */
-    void *p = s->unsized_frees || osize > SMALL_MAX || nsize > SMALL_MAX
-                  ? ta_tcache_realloc(s->tc, ptr, nsize)
-                  : move_small(s, ptr, osize, nsize);
-    if (p == NULL) {
-        if (nsize > osize) {
-            s->nfail++;
-            return NULL;
-        }
-        s->unsized_frees = true;
-        p = ptr;
+    if (s->unsized_frees || osize > SMALL_MAX || nsize > SMALL_MAX)
+        return resize_by_realloc(s, ptr, osize, nsize);
+    if (size_class(osize) == size_class(nsize)) {
+        count_resize(s, osize, nsize);
+        return ptr;
     }
-    s->nrealloc++;
-    s->in_use = s->in_use - osize + nsize;
-    if (s->in_use > s->peak)
-        s->peak = s->in_use;
-    return p;
+    tcache_t *tc = &s->tc->t;
+    void *p;
+    if (!cache_pop(tc, nsize, &p))
+        return move_small_slow(s, NULL, ptr, osize, nsize);
+    if (!cache_push_sized(tc, ptr, osize))
+        return move_small_slow(s, p, ptr, osize, nsize);
+    count_resize(s, osize, nsize);
+    return memcpy(p, ptr, osize < nsize ? osize : nsize);
 }
 
 /* One entry point for every request, as lua_Alloc requires. */
@@ -203,7 +242,8 @@ void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out)
     out->peak = s->peak;
     out->limit = s->limit;
     out->baseline = s->baseline;
-    out->nalloc = s->nalloc;
+    for (int k = 0; k < TA_LUA_NTYPES; k++)
+        out->nalloc += s->type_count[k];
     out->nfree = s->nfree;
     out->nrealloc = s->nrealloc;
     out->nfail = s->nfail;

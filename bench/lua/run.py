@@ -193,8 +193,8 @@ def markdown(table, repeat, command, load):
         lines += ["", f"tunalua faster than every preloaded allocator {how} on "
                   f"{len(wins)} of {len(measured)} workloads"
                   + (f" ({', '.join(wins)})." if wins else ".")]
-    lines += ["`compute` is a control with no allocation: its row is the "
-              "interpreter binaries' own difference.", ""]
+    lines += ["`compute` is a control with no allocation: whatever its row shows "
+              "is the interpreter binaries and the machine, not the allocator.", ""]
     return "\n".join(lines)
 
 

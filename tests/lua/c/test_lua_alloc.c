@@ -90,6 +90,50 @@ static void test_sized_frees(void)
     CHECK_EQ(ta_lua_close(L), 0);
 }
 
+/* Small blocks moving between classes, thousands at once: far more than
+ * a cache stack holds, so the moves take every path (cache hit, a miss
+ * that fills, an old block that does not fit back in its full stack).
+ * Contents survive every move and the counters stay exact. */
+static void test_class_moves(void)
+{
+    enum { N = 6000, SMALL = 40, BIG = 200 };
+    lua_State *L = bare_state(0);
+    CHECK(L != NULL);
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    ta_lua_stats_t before, after;
+    ta_lua_stats(L, &before);
+    static unsigned char *ps[N];
+    for (int i = 0; i < N; i++) {
+        ps[i] = f(ud, NULL, LUA_TTABLE, SMALL);
+        CHECK(ps[i] != NULL);
+        memset(ps[i], i & 0xff, SMALL);
+    }
+    for (int i = 0; i < N; i++) {
+        ps[i] = f(ud, ps[i], SMALL, BIG);
+        CHECK(ps[i] != NULL);
+        CHECK(ps[i][0] == (i & 0xff) && ps[i][SMALL - 1] == (i & 0xff));
+        memset(ps[i] + SMALL, ~i & 0xff, BIG - SMALL);
+    }
+    CHECK_EQ(in_use(L), before.in_use + (size_t)N * BIG);
+    for (int i = N - 1; i >= 0; i--) {
+        ps[i] = f(ud, ps[i], BIG, SMALL);
+        CHECK(ps[i] != NULL);
+        for (int k = 0; k < SMALL; k++)
+            CHECK(ps[i][k] == (i & 0xff));
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(f(ud, ps[i], SMALL, 0) == NULL);
+    ta_lua_stats(L, &after);
+    CHECK_EQ(after.in_use, before.in_use);
+    CHECK_EQ(after.nalloc - before.nalloc, N);
+    CHECK_EQ(after.nfree - before.nfree, N);
+    CHECK_EQ(after.nrealloc - before.nrealloc, 2 * N);
+    CHECK_EQ(after.type_count[TA_LUA_T_TABLE] - before.type_count[TA_LUA_T_TABLE], N);
+    CHECK_EQ(after.nfail, before.nfail);
+    CHECK_EQ(ta_lua_close(L), 0);
+}
+
 /* Over the limit, growth fails but shrinks and frees still work. */
 static void test_shrink_never_fails(void)
 {
@@ -155,6 +199,7 @@ int main(void)
 {
     RUN(test_type_tags);
     RUN(test_sized_frees);
+    RUN(test_class_moves);
     RUN(test_shrink_never_fails);
     RUN(test_absurd_sizes);
     RUN(test_bad_input);

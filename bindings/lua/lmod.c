@@ -47,7 +47,7 @@ static int l_state(lua_State *L)
 {
     ta_lua_stats_t st;
     talua_fill_stats(check_state(L, "state"), &st);
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 15);
     set_int(L, "in_use", (lua_Integer)st.in_use);
     set_int(L, "peak", (lua_Integer)st.peak);
     set_int(L, "limit", (lua_Integer)st.limit);
@@ -56,6 +56,7 @@ static int l_state(lua_State *L)
     set_int(L, "nfree", (lua_Integer)st.nfree);
     set_int(L, "nrealloc", (lua_Integer)st.nrealloc);
     set_int(L, "nfail", (lua_Integer)st.nfail);
+    set_int(L, "cached", (lua_Integer)st.cached);
     set_int(L, "arena", st.arena);
     lua_pushboolean(L, st.own_arena);
     lua_setfield(L, -2, "own_arena");
@@ -63,6 +64,17 @@ static int l_state(lua_State *L)
     lua_setfield(L, -2, "installed");
     push_kinds(L, &st);
     lua_setfield(L, -2, "types");
+    return 1;
+}
+
+/* flush(): gives the blocks this state's cache holds back to its arena;
+ * returns how many bytes that was. */
+static int l_flush(lua_State *L)
+{
+    talua_state *s = check_state(L, "flush");
+    size_t cached = ta_tcache_cached_bytes(s->tc);
+    ta_tcache_flush(s->tc);
+    lua_pushinteger(L, (lua_Integer)cached);
     return 1;
 }
 
@@ -200,6 +212,7 @@ int luaopen_tunalloc(lua_State *L)
     static const luaL_Reg fns[] = {
         {"state", l_state},
         {"setlimit", l_setlimit},
+        {"flush", l_flush},
         {"install", l_install},
         {"arena_create", l_arena_create},
         {"arena_destroy", l_arena_destroy},

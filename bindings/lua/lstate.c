@@ -161,6 +161,17 @@ int ta_lua_setlimit(lua_State *L, size_t limit)
     return 0;
 }
 
+/* The cache is the state's alone, so its owner may empty it between
+ * calls. */
+int ta_lua_flush(lua_State *L)
+{
+    talua_state *s = L == NULL ? NULL : talua_of(L);
+    if (s == NULL)
+        return EINVAL;
+    ta_tcache_flush(s->tc);
+    return 0;
+}
+
 /* The main thread's block (which holds the global state) starts at its
  * extra space and is the last thing lua_close frees; remembering it lets
  * the wrapper free its own record at exactly that moment. */

@@ -252,4 +252,5 @@ void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out)
     out->arena = ta_arena_index(s->arena);
     out->own_arena = s->own_arena;
     out->installed = s->prev_f != NULL;
+    out->cached = ta_tcache_cached_bytes(s->tc);
 }

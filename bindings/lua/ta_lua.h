@@ -68,6 +68,10 @@ typedef struct ta_lua_stats {
     int installed;    /* 1 if tunalloc was installed over another
                          allocator (ta_lua_install), 0 if the state was
                          made by ta_lua_newstate */
+    size_t cached;    /* bytes in blocks the state's cache holds for
+                         reuse (filled from the arena or freed by Lua):
+                         not in in_use, not free in the arena either;
+                         ta_lua_flush gives them back */
 } ta_lua_stats_t;
 
 /* Defaults: own arena, no limit, start-up excluded, libraries opened,
@@ -93,6 +97,12 @@ TA_API int ta_lua_stats(lua_State *L, ta_lua_stats_t *out);
  * next allocation. Memory already held above it is kept; growth fails
  * until the state is back under it. 0 or EINVAL. */
 TA_API int ta_lua_setlimit(lua_State *L, size_t limit);
+
+/* Returns the blocks the state's cache holds to its arena, where decay
+ * or a purge can give their pages back: for a host parking an idle
+ * state. Call it between calls into the state, like ta_lua_stats. 0, or
+ * EINVAL if L does not allocate through tunalloc. */
+TA_API int ta_lua_flush(lua_State *L);
 
 /* Switches a running state (made by lua_newstate/luaL_newstate) to
  * tunalloc with lua_setallocf. New blocks come from tunalloc (arena NULL:

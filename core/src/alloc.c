@@ -429,6 +429,7 @@ void ta_tcache_flush(ta_tcache_t *tc)
 }
 
 ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc) { return (ta_arena_t *)tc->t.arena; }
+size_t ta_tcache_cached_bytes(const ta_tcache_t *tc) { return tc ? ta_tcache_cached(&tc->t) : 0; }
 
 /* Out of line, so the hit path saves no register for the miss. */
 NOINLINE static void *tcache_malloc_slow(tcache_t *tc, size_t size)

@@ -300,6 +300,16 @@ uint64_t ta_tcache_allocated(const tcache_t *tc)
     return total;
 }
 
+size_t ta_tcache_cached(const tcache_t *tc)
+{
+    size_t total = 0;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        total += (size_t)tc->bins[c].ncached * ta_class_size[c];
+    for (unsigned c = 0; c < NBINS; c++)
+        total += (size_t)tc->remote[c].ncached * ta_class_size[c];
+    return total;
+}
+
 uint64_t ta_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;

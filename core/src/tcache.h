@@ -59,6 +59,8 @@ HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls);
 /* Bytes the cache's owner allocated and freed (thread.allocated). */
 HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
 HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);
+/* Bytes of the blocks the cache holds, its own arena's and others'. */
+HIDDEN size_t ta_tcache_cached(const tcache_t *tc);
 HIDDEN void ta_tcache_update_peak(tcache_t *tc);
 /* Adds the cache's unmerged request counts to its arena's bin stats. */
 HIDDEN void ta_tcache_merge_stats(tcache_t *tc);

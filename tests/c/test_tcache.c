@@ -112,6 +112,38 @@ static void test_cross_cache(void)
     ta_tcache_destroy(b);
 }
 
+/* A cache reports the bytes it holds: blocks a fill brought in and
+ * blocks freed into it, another automatic arena's small blocks waiting
+ * for their batch included; a flush gives all of them back. */
+static void test_cached_bytes(void)
+{
+    CHECK_EQ(ta_tcache_cached_bytes(NULL), 0);
+    ta_tcache_t *tc = ta_tcache_create(ta_arena_get(0));
+    ta_tcache_t *away = ta_tcache_create(ta_arena_get(1));
+    CHECK(tc && away);
+    if (!tc || !away)
+        return;
+    CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
+    size_t cls = ta_class_size[size_class(100)];
+    void *p = ta_tcache_malloc(tc, 100);
+    size_t filled = ta_tcache_cached_bytes(tc);
+    CHECK(filled % cls == 0);
+    ta_tcache_free(tc, p);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), filled + cls);
+    void *q = ta_tcache_malloc(away, 100);
+    CHECK(q != NULL && ta_arena_of(q) == ta_arena_get(1));
+    ta_tcache_free(tc, q);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), filled + 2 * cls);
+    ta_tcache_flush(tc);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
+    void *big = ta_tcache_malloc(tc, TCACHE_MAX);
+    CHECK(big != NULL);
+    ta_tcache_free(tc, big);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), ta_class_size[size_class(TCACHE_MAX)]);
+    ta_tcache_destroy(tc);
+    ta_tcache_destroy(away);
+}
+
 static void set_thread_arena(unsigned i)
 {
     CHECK_EQ(ta_ctl("thread.arena", NULL, NULL, &i, sizeof i), 0);
@@ -224,6 +256,7 @@ int main(void)
     RUN(test_alloc_free_flush);
     RUN(test_calloc_realloc);
     RUN(test_cross_cache);
+    RUN(test_cached_bytes);
     RUN(test_remote_block_not_reused);
     RUN(test_manual_arena_cache);
     RUN(test_create_destroy_churn);

@@ -6,6 +6,7 @@ local tunalloc = require "tunalloc"
 local before = {}
 for i = 1, 1000 do before[i] = "pre" .. i end
 local stock = not pcall(tunalloc.state)
+if stock then H.raises("install() first", tunalloc.flush) end
 local arena = tunalloc.arena_create{}
 local switched = tunalloc.install(arena)
 H.check(switched == stock, "install switches only a stock state")

@@ -29,6 +29,17 @@ objs[#objs]:close()
 objs = nil
 collectgarbage()
 
+-- The state's cache: what it holds is reported apart from in_use, and a
+-- flush gives it back (Lua allocates a little again between the calls).
+local churn = {} for i = 1, 20000 do churn[i] = {i} end
+churn = nil
+collectgarbage()
+local held = tunalloc.state().cached
+H.check(math.type(held) == "integer" and held > 0, "cached " .. held)
+local flushed = tunalloc.flush()
+H.check(math.type(flushed) == "integer" and flushed > 0)
+H.check(tunalloc.state().cached < flushed // 4, "cached after flush")
+
 -- The limit: a catchable error, then the state goes on working.
 local base = tunalloc.state()
 H.check(tunalloc.setlimit(base.in_use - base.baseline + 256 * 1024) == base.limit)

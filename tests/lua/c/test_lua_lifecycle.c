@@ -50,6 +50,40 @@ static void test_close_destroys_own_arena(void)
     CHECK(ta_arena_get(idx) == NULL);
 }
 
+/* A parked state's cache goes back to its arena on ta_lua_flush: the
+ * arena's live bytes fall by exactly what the state reported cached,
+ * Lua's own bytes do not move, and the state goes on working. */
+static void test_flush_parked_state(void)
+{
+    ta_arena_t *a = ta_arena_create(NULL);
+    CHECK(a != NULL);
+    unsigned idx = ta_arena_index(a);
+    ta_lua_opts o;
+    ta_lua_opts_init(&o);
+    o.arena = a;
+    lua_State *L = ta_lua_newstate(&o);
+    CHECK(L != NULL);
+    CHECK(run_ok(L, workload));
+    CHECK(run_ok(L, "keep = nil collectgarbage() collectgarbage()"));
+    ta_lua_stats_t before, after;
+    ta_lua_stats(L, &before);
+    size_t live = arena_allocated(idx);
+    CHECK(before.cached > 0);
+    CHECK_EQ(ta_lua_flush(L), 0);
+    ta_lua_stats(L, &after);
+    CHECK_EQ(after.cached, 0);
+    CHECK_EQ(after.in_use, before.in_use);
+    CHECK_EQ(live - arena_allocated(idx), before.cached);
+    CHECK(run_ok(L, workload));
+    CHECK_EQ(ta_lua_flush(NULL), EINVAL);
+    lua_State *stock = luaL_newstate();
+    CHECK_EQ(ta_lua_flush(stock), EINVAL);
+    lua_close(stock);
+    CHECK_EQ(ta_lua_close(L), 0);
+    CHECK_EQ(arena_allocated(idx), 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
 /* Switching mid-script: blocks made by the stock allocator keep working
  * (and go back to it), growth of old blocks moves them to tunalloc, and
  * lua_close frees everything through the right allocator (ASan checks
@@ -130,6 +164,7 @@ int main(void)
 {
     RUN(test_close_returns_everything_shared);
     RUN(test_close_destroys_own_arena);
+    RUN(test_flush_parked_state);
     RUN(test_install_mid_script);
     RUN(test_install_huge_growth);
     RUN(test_install_into_arena);

@@ -66,8 +66,26 @@ void ta_os_unmap(void *p, size_t size)
     errno = saved;
 }
 
+/* ThreadSanitizer does not intercept mremap: pages that arrive by it
+ * keep the shadow state of whatever was mapped at that address before,
+ * and the first write to them is reported as a race with that memory's
+ * old users. Under TSan the callers take their fresh-mapping and copying
+ * paths instead, which it sees. */
+#if defined(__SANITIZE_THREAD__)
+#define OS_REMAP 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OS_REMAP 0
+#endif
+#endif
+#ifndef OS_REMAP
+#define OS_REMAP 1
+#endif
+
 bool ta_os_extend(void *p, size_t old_size, size_t new_size)
 {
+    if (!OS_REMAP)
+        return false;
     int saved = errno;
     void *q = mremap(p, old_size, new_size, 0);
     errno = saved;
@@ -78,6 +96,8 @@ bool ta_os_extend(void *p, size_t old_size, size_t new_size)
  * that already exist. The target reservation is replaced atomically. */
 bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target)
 {
+    if (!OS_REMAP)
+        return false;
     int saved = errno;
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
     errno = saved;

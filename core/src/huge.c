@@ -284,17 +284,22 @@ static segment_t *grow(segment_t *seg, size_t usize)
         if (off >= SEGMENT_SIZE)
             return NULL;
         /* the target is reserved and marked owned before the pages move
-         * in, so every failure leaves the block where it was */
+         * in, so every failure leaves the block where it was; the old
+         * range leaves the owner map before the pages leave it, since
+         * from then on another mapping may land there and mark itself */
         char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
         if (!moved)
             return NULL;
-        if (!ta_owner_map_set(moved, new_map, OWNER_HEAD) ||
-            !move_units(base, old_map, moved)) {
+        bool marked = ta_owner_map_set(moved, new_map, OWNER_HEAD);
+        if (marked)
+            ta_owner_map_set(base, old_map, OWNER_NONE);
+        if (!marked || !move_units(base, old_map, moved)) {
+            if (marked)
+                ta_owner_map_set(base, old_map, OWNER_HEAD);
             ta_owner_map_set(moved, new_map, OWNER_NONE);
             ta_os_unmap(moved, new_map);
             return NULL;
         }
-        ta_owner_map_set(base, old_map, OWNER_NONE);
         seg = (segment_t *)moved;
         seg->map_base = moved;
         seg->data = moved + off;

@@ -11,18 +11,27 @@ static const char *workload =
     "co = coroutine.wrap(function() for i = 1, 10 do coroutine.yield(i) end end)\n"
     "co() keep = t";
 
-/* A shared arena is back to zero live bytes once its state is closed. */
-static void test_close_returns_everything_shared(void)
+/* A state on a new shared arena that has run the workload. */
+static lua_State *worked_state(ta_arena_t **arena)
 {
     ta_arena_t *a = ta_arena_create(NULL);
     CHECK(a != NULL);
-    unsigned idx = ta_arena_index(a);
     ta_lua_opts o;
     ta_lua_opts_init(&o);
     o.arena = a;
     lua_State *L = ta_lua_newstate(&o);
     CHECK(L != NULL);
     CHECK(run_ok(L, workload));
+    *arena = a;
+    return L;
+}
+
+/* A shared arena is back to zero live bytes once its state is closed. */
+static void test_close_returns_everything_shared(void)
+{
+    ta_arena_t *a;
+    lua_State *L = worked_state(&a);
+    unsigned idx = ta_arena_index(a);
     CHECK(arena_allocated(idx) > (1 << 20));
     ta_lua_stats_t st;
     ta_lua_stats(L, &st);
@@ -55,15 +64,9 @@ static void test_close_destroys_own_arena(void)
  * Lua's own bytes do not move, and the state goes on working. */
 static void test_flush_parked_state(void)
 {
-    ta_arena_t *a = ta_arena_create(NULL);
-    CHECK(a != NULL);
+    ta_arena_t *a;
+    lua_State *L = worked_state(&a);
     unsigned idx = ta_arena_index(a);
-    ta_lua_opts o;
-    ta_lua_opts_init(&o);
-    o.arena = a;
-    lua_State *L = ta_lua_newstate(&o);
-    CHECK(L != NULL);
-    CHECK(run_ok(L, workload));
     CHECK(run_ok(L, "keep = nil collectgarbage() collectgarbage()"));
     ta_lua_stats_t before, after;
     ta_lua_stats(L, &before);

@@ -118,28 +118,33 @@ static segment_t *cache_take_fit(arena_t *a, size_t usize, size_t off)
 
 /* mremap moves pages within one VMA only, and a block filled from several
  * mappings spans several, each whole units: when one call fails, unit by
- * unit. All or nothing: units already moved are moved back. */
-static bool move_units(char *src, size_t len, char *dst)
+ * unit. Returns the bytes moved from the start. A unit that has left src
+ * is never moved back: another thread's mapping may already sit where it
+ * was, and a fixed mremap would silently replace it. */
+static size_t move_units(char *src, size_t len, char *dst)
 {
     if (ta_os_move(src, len, len, dst))
-        return true;
+        return len;
     size_t done = 0;
     while (done < len && ta_os_move(src + done, SEGMENT_SIZE, SEGMENT_SIZE, dst + done))
         done += SEGMENT_SIZE;
-    if (done == len)
-        return true;
-    while (done) {
-        done -= SEGMENT_SIZE;
-        ta_os_move(dst + done, SEGMENT_SIZE, SEGMENT_SIZE, src + done);
-    }
-    return false;
+    return done;
+}
+
+static void cache_put_locked(arena_t *a, segment_t *s)
+{
+    mutex_lock(&a->lock);
+    cache_put(a, s);
+    mutex_unlock(&a->lock);
 }
 
 /* Moves cached pages over the fresh range [dst, dst+len) (whole units),
  * newest mapping first as the likeliest to be resident, taking a mapping
  * whole or its last units; returns the bytes filled from dst. The units
  * leave the owner map before they move: they are free, nobody holds a
- * pointer into them. */
+ * pointer into them. If the kernel stops part way, the taken units it
+ * did not move are unmapped: they are free pages cut off from their
+ * mapping by the ones that left. */
 static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
 {
     size_t done = 0;
@@ -155,22 +160,22 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         bool whole = take == d->map_size;
         char *src = (char *)d + d->map_size - take;
         ta_owner_map_set(src, take, OWNER_NONE);
-        bool moved = move_units(src, take, dst + done);
-        if (moved)
-            done += take;
-        else
+        size_t moved = move_units(src, take, dst + done);
+        if (moved == 0) {
             ta_owner_map_set(src, take, whole ? OWNER_HEAD : OWNER_TAIL);
-        if (!moved || !whole) {
-            if (moved) {
-                d->map_size -= take;
-                d->usize = min_size(d->usize, capacity(d));
-                d->touched = min_size(d->touched, capacity(d));
-            }
-            mutex_lock(&a->lock);
-            cache_put(a, d);
-            mutex_unlock(&a->lock);
+            cache_put_locked(a, d);
+            break;
         }
-        if (!moved)
+        done += moved;
+        if (moved < take)
+            ta_os_unmap(src + moved, take - moved);
+        if (!whole) {
+            d->map_size -= take;
+            d->usize = min_size(d->usize, capacity(d));
+            d->touched = min_size(d->touched, capacity(d));
+            cache_put_locked(a, d);
+        }
+        if (moved < take)
             break;
     }
     return done;
@@ -293,13 +298,23 @@ static segment_t *grow(segment_t *seg, size_t usize)
         bool marked = ta_owner_map_set(moved, new_map, OWNER_HEAD);
         if (marked)
             ta_owner_map_set(base, old_map, OWNER_NONE);
-        if (!marked || !move_units(base, old_map, moved)) {
+        /* read while the header is still here */
+        size_t written = min_size(off + seg->touched, old_map);
+        size_t done = marked ? move_units(base, old_map, moved) : 0;
+        if (done == 0) {
             if (marked)
                 ta_owner_map_set(base, old_map, OWNER_HEAD);
             ta_owner_map_set(moved, new_map, OWNER_NONE);
             ta_os_unmap(moved, new_map);
             return NULL;
         }
+        /* stopped part way: the units that moved cannot go back, so the
+         * rest of the block is copied after them (past the pages it ever
+         * wrote, both sides read as zero) */
+        if (written > done)
+            memcpy(moved + done, base + done, written - done);
+        if (done < old_map)
+            ta_os_unmap(base + done, old_map - done);
         seg = (segment_t *)moved;
         seg->map_base = moved;
         seg->data = moved + off;

@@ -100,8 +100,9 @@ TA_API ta_tcache_t *ta_tcache_create(ta_arena_t *arena);
 TA_API void ta_tcache_destroy(ta_tcache_t *tc);
 TA_API void ta_tcache_flush(ta_tcache_t *tc);
 TA_API ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc);
-/* Bytes of the blocks the cache holds: freed through it and not yet back
- * in their arena (ta_tcache_flush returns them). 0 for NULL. */
+/* Bytes of the blocks the cache holds, filled in from the arena or freed
+ * through it, and not yet back in their arena (ta_tcache_flush returns
+ * them). 0 for NULL. */
 TA_API size_t ta_tcache_cached_bytes(const ta_tcache_t *tc);
 TA_API TA_MALLOC_ATTR void *ta_tcache_malloc(ta_tcache_t *tc, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_tcache_calloc(ta_tcache_t *tc, size_t n,

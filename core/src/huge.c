@@ -131,7 +131,8 @@ static size_t move_units(char *src, size_t len, char *dst)
     return done;
 }
 
-static void cache_put_locked(arena_t *a, segment_t *s)
+/* cache_put for callers that do not hold the arena lock. */
+static void cache_put_unlocked(arena_t *a, segment_t *s)
 {
     mutex_lock(&a->lock);
     cache_put(a, s);
@@ -163,7 +164,7 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         size_t moved = move_units(src, take, dst + done);
         if (moved == 0) {
             ta_owner_map_set(src, take, whole ? OWNER_HEAD : OWNER_TAIL);
-            cache_put_locked(a, d);
+            cache_put_unlocked(a, d);
             break;
         }
         done += moved;
@@ -173,7 +174,7 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
             d->map_size -= take;
             d->usize = min_size(d->usize, capacity(d));
             d->touched = min_size(d->touched, capacity(d));
-            cache_put_locked(a, d);
+            cache_put_unlocked(a, d);
         }
         if (moved < take)
             break;

@@ -284,6 +284,8 @@ def test_lua_report_compares_round_by_round():
             "lua5.4 + jemalloc": [[1.1, 1.2], [1.0], [0.8]],
             "lua5.4 + mimalloc": [[1.2], [1.1], [1.0]],
             "lua5.4 + tunalloc.install()": [[1.0], [1.0], [1.0]],
+            "tunalua --alloc=system + jemalloc": [[1.2], [1.2], [1.2]],
+            "tunalua --alloc=system + mimalloc": [[1.3], [1.2], [1.1]],
             "tunalua": [[1.0, 1.3], [0.9], [0.85]]}
     raw = {"table_churn": {c: {"time": [t for r in v for t in r], "run_times": v,
                                "run_cpu": [1.0] * 3, "wall": [1.0] * 3,
@@ -291,14 +293,23 @@ def test_lua_report_compares_round_by_round():
     table = driver.summarize(raw)
     row = table["table_churn"]
     assert row["tunalua"]["tunalua_paired"] == 1.0
-    # rounds: 1.0/1.1, 0.9/1.0, 0.85/0.8 -> median 0.909
+    assert row["tunalua"]["tunalua_paired_ci95"] == [1.0, 1.0]
+    # rounds: 1.0/1.1, 0.9/1.0, 0.85/0.8 -> median 0.909; resampling
+    # reaches every ratio of the three, so the interval spans them
     assert row["lua5.4 + jemalloc"]["tunalua_paired"] == 0.909
+    assert row["lua5.4 + jemalloc"]["tunalua_paired_ci95"] == [0.9, 1.062]
     assert row["lua5.4 + jemalloc"]["time_s"] == 0.8 and row["tunalua"]["time_s"] == 0.85
+    # the same seed, the same timings: the same report
+    assert driver.summarize(raw) == table
     md = driver.markdown(table, 3, "test", (0.0, 0.0))
-    assert "by least time on 0 of 1 workloads." in md
-    assert "by round by round on" not in md
-    assert "round by round on 1 of 1 workloads (table_churn)." in md
-    assert "| table_churn | 0.450 | 0.909 | 0.833 | 0.900 |" in md
+    preloaded, same = md.split("tunalua faster than every allocator preloaded")[1:]
+    assert "- by least time: 0 of 1 workloads\n" in preloaded
+    assert "- round by round: 1 of 1 workloads (table_churn)\n" in preloaded
+    assert "- round by round, whole interval below 1: 0 of 1 workloads\n" in preloaded
+    assert same.startswith(" under the same interpreter")
+    for how in ("by least time", "round by round", "round by round, whole interval below 1"):
+        assert f"- {how}: 1 of 1 workloads (table_churn)\n" in same
+    assert "| table_churn | 0.450 [0.447, 0.500] | 0.909 [0.900, 1.062] |" in md
 
 
 # A callgrind file as valgrind writes it: compressed names, a function

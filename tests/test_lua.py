@@ -98,6 +98,20 @@ def test_tunalua_cli():
         r = run([tl, f"--gc={mode}", "-e",
                  "print(collectgarbage('incremental') == 'incremental' and 'incremental' or 'generational')"])
         assert r.stdout.strip() == expected, r.stdout + r.stderr
+    # --alloc=system: the same interpreter on the C library's allocator
+    r = run([tl, "--alloc=system", "--gc=incremental", "-e",
+             "print(pcall(require('tunalloc').state), collectgarbage('incremental'))"])
+    assert r.returncode == 0 and r.stdout.startswith("false\t") \
+        and r.stdout.strip().endswith("incremental"), r.stdout + r.stderr
+    r = run([tl, "--alloc=system", str(script), "a"], lua_env())
+    assert r.stdout.split() == ["1", "a", "nil", str(script), "a"], r.stdout + r.stderr
+    r = run([tl, "--alloc=system", "-e",
+             "local t = require('tunalloc') t.install() print(t.state().installed)"],
+            lua_env())
+    assert r.stdout.strip() == "true", r.stdout + r.stderr
+    for bad in (["-M", "1m"], ["--stats"]):
+        r = run([tl, "--alloc=system"] + bad + ["-e", "print(1)"])
+        assert r.returncode == 1 and "need the tunalloc allocator" in r.stderr, r.stderr
     r = run([tl, "-M", "lots", "-e", "print(1)"])
     assert r.returncode == 1 and "bad size" in r.stderr
     r = run([tl, "--bogus"])

@@ -17,8 +17,12 @@ allocates nothing, shows how far the rest wanders there). The speed of
 this machine also drifts over minutes, which a least time over a whole
 run cannot see, so tunalua is also compared round by round: the median,
 over the rounds, of its run's least time over another configuration's
-in the same round. Every timing and the whole runs' CPU and wall times
-are in the JSON. Peak RSS is the median of the runs. The workloads print
+in the same round, with a bootstrap interval for that median. The
+issue compares against lua5.4 with jemalloc or mimalloc preloaded; the
+report also holds the interpreter fixed (tunalua --alloc=system under
+each preload), since tunalua's static build of Lua is not Debian's
+lua5.4 binary. Every timing and the whole runs' CPU and wall times are
+in the JSON. Peak RSS is the median of the runs. The workloads print
 a checksum, which must agree across configurations and iterations."""
 import argparse
 import concurrent.futures
@@ -26,6 +30,7 @@ import json
 import os
 import pathlib
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -48,17 +53,35 @@ CONTROLS = ["compute"]
 INSTALL = "require('tunalloc').install()"
 TIMED = BENCH / "timed.lua"
 ITERATIONS = 3
+BOOTSTRAP = 2000
+
+
+# The issue's comparison: Debian's lua5.4 with each allocator preloaded.
+PRELOADED = ["lua5.4 + jemalloc", "lua5.4 + mimalloc"]
+# The same comparison with the interpreter held fixed: tunalua's own
+# binary on the C library's malloc (--alloc=system), the others preloaded
+# under it. tunalua links Lua statically from Debian's liblua5.4.a, and
+# that build runs plain Lua code at its own speed (the `compute` row), so
+# only these rows isolate the allocator.
+SAME_INTERPRETER = ["tunalua --alloc=system + jemalloc",
+                    "tunalua --alloc=system + mimalloc"]
 
 
 def configurations():
     """name -> (argv prefix, extra environment)."""
     cpath = {"LUA_CPATH": f"{ROOT}/build/lua/?.so"}
+    tunalua = str(ROOT / "build" / "tunalua")
+    jemalloc = {"LD_PRELOAD": str(LIBDIR / "libjemalloc.so.2")}
+    mimalloc = {"LD_PRELOAD": str(LIBDIR / "libmimalloc.so.2")}
     return {
         "lua5.4 (glibc)": (["lua5.4"], {}),
-        "lua5.4 + jemalloc": (["lua5.4"], {"LD_PRELOAD": str(LIBDIR / "libjemalloc.so.2")}),
-        "lua5.4 + mimalloc": (["lua5.4"], {"LD_PRELOAD": str(LIBDIR / "libmimalloc.so.2")}),
+        "lua5.4 + jemalloc": (["lua5.4"], jemalloc),
+        "lua5.4 + mimalloc": (["lua5.4"], mimalloc),
         "lua5.4 + tunalloc.install()": (["lua5.4", "-e", INSTALL], cpath),
-        "tunalua": ([str(ROOT / "build" / "tunalua")], {}),
+        "tunalua --alloc=system": ([tunalua, "--alloc=system"], {}),
+        "tunalua --alloc=system + jemalloc": ([tunalua, "--alloc=system"], jemalloc),
+        "tunalua --alloc=system + mimalloc": ([tunalua, "--alloc=system"], mimalloc),
+        "tunalua": ([tunalua], {}),
     }
 
 
@@ -128,9 +151,17 @@ def bench(repeat):
 
 def paired_ratio(mine, other):
     """Median over the rounds of one run's least time over the other's
-    in the same round: the runs of a round are seconds apart, so the
-    machine's slower drift cancels out of each ratio."""
-    return statistics.median(min(a) / min(b) for a, b in zip(mine, other))
+    in the same round, with a 95% bootstrap interval for that median: the
+    runs of a round are seconds apart, so the machine's slower drift
+    cancels out of each ratio, and the interval says whether what is left
+    of the noise could account for the gap. The resampling is seeded, so
+    one set of timings always gives one report."""
+    ratios = [min(a) / min(b) for a, b in zip(mine, other)]
+    rng = random.Random(len(ratios))
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
+                     for _ in range(BOOTSTRAP))
+    lo, hi = medians[int(BOOTSTRAP * 0.025)], medians[int(BOOTSTRAP * 0.975) - 1]
+    return statistics.median(ratios), lo, hi
 
 
 def summarize(raw):
@@ -143,14 +174,34 @@ def summarize(raw):
         for c, v in per.items():
             t = min(v["time"])
             r = statistics.median(v["rss_kib"])
+            paired, lo, hi = paired_ratio(per["tunalua"]["run_times"], v["run_times"])
             table[w][c] = {"time_s": round(t, 4), "rss_kib": r,
                            "time_median_s": round(statistics.median(v["time"]), 4),
                            "wall_s": round(statistics.median(v["wall"]), 4),
                            "time_ratio": round(t / bt, 3),
                            "rss_ratio": round(r / br, 3),
-                           "tunalua_paired": round(paired_ratio(
-                               per["tunalua"]["run_times"], v["run_times"]), 3)}
+                           "tunalua_paired": round(paired, 3),
+                           "tunalua_paired_ci95": [round(lo, 3), round(hi, 3)]}
     return table
+
+
+def verdicts(table, rivals, against):
+    """On how many workloads tunalua beat all the rivals: by least time,
+    by the round-by-round median, and by the median with its whole
+    interval below 1 (a gap the noise cannot account for)."""
+    if not rivals:
+        return []
+    measured = [w for w in table if w not in CONTROLS]
+    tests = (("by least time", lambda w, c: table[w]["tunalua"]["time_s"] < table[w][c]["time_s"]),
+             ("round by round", lambda w, c: table[w][c]["tunalua_paired"] < 1),
+             ("round by round, whole interval below 1",
+              lambda w, c: table[w][c]["tunalua_paired_ci95"][1] < 1))
+    lines = ["", f"tunalua faster than {against}:", ""]
+    for how, beats in tests:
+        wins = [w for w in measured if all(beats(w, c) for c in rivals)]
+        lines.append(f"- {how}: {len(wins)} of {len(measured)} workloads"
+                     + (f" ({', '.join(wins)})" if wins else ""))
+    return lines
 
 
 def markdown(table, repeat, command, load):
@@ -175,26 +226,23 @@ def markdown(table, repeat, command, load):
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     others = [c for c in configs if c != "tunalua"]
     lines += ["", "Round by round: the median over the rounds of tunalua's least "
-              "time in a round over the other configuration's in the same round "
-              "(below 1: tunalua faster).", "",
+              "time in a round over the other configuration's in the same round, "
+              "with its 95% bootstrap interval (below 1: tunalua faster).", "",
               "| workload | " + " | ".join(f"vs {c}" for c in others) + " |",
               "|---|" + "---|" * len(others)]
     for w, per in table.items():
         lines.append(f"| {w} | " + " | ".join(
-            f"{per[c]['tunalua_paired']:.3f}" for c in others) + " |")
-    measured = [w for w in table if w not in CONTROLS]
-    preloaded = [c for c in configs if "jemalloc" in c or "mimalloc" in c]
-    least_wins = [w for w in measured
-                  if all(table[w]["tunalua"]["time_s"] < table[w][c]["time_s"]
-                         for c in preloaded)]
-    paired_wins = [w for w in measured
-                   if all(table[w][c]["tunalua_paired"] < 1 for c in preloaded)]
-    for how, wins in (("by least time", least_wins), ("round by round", paired_wins)):
-        lines += ["", f"tunalua faster than every preloaded allocator {how} on "
-                  f"{len(wins)} of {len(measured)} workloads"
-                  + (f" ({', '.join(wins)})." if wins else ".")]
-    lines += ["`compute` is a control with no allocation: whatever its row shows "
-              "is the interpreter binaries and the machine, not the allocator.", ""]
+            "{0:.3f} [{1[0]:.3f}, {1[1]:.3f}]".format(
+                per[c]["tunalua_paired"], per[c]["tunalua_paired_ci95"])
+            for c in others) + " |")
+    lines += verdicts(table, [c for c in PRELOADED if c in configs],
+                      "every allocator preloaded into lua5.4")
+    lines += verdicts(table, [c for c in SAME_INTERPRETER if c in configs],
+                      "every allocator preloaded under the same interpreter "
+                      "(tunalua --alloc=system)")
+    lines += ["", "`compute` is a control with no allocation: against `lua5.4` its row "
+              "shows the two interpreter builds, against `tunalua --alloc=system` "
+              "only the machine's noise.", ""]
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ typedef struct options {
     size_t limit;
     ta_lua_gc gc;
     bool interactive, version, stats;
+    bool system_alloc; /* --alloc=system: the C library's malloc */
     int script; /* argv index of the script, or argc */
 } options;
 
@@ -36,6 +37,8 @@ static void usage(const char *why)
             "  -M size        memory limit for the script (k, m, g suffixes)\n"
             "  --gc=MODE      incremental or generational (default)\n"
             "  --stats        print the state's allocation counters at exit\n"
+            "  --alloc=system run on the C library's malloc instead (the same\n"
+            "                 interpreter, to compare allocators; no -M, --stats)\n"
             "  --             stop handling options\n"
             "  -              run stdin and stop handling options\n",
             progname, why, progname);
@@ -87,6 +90,10 @@ static bool parse_option(int argc, char **argv, int *i, options *o)
         o->gc = TA_LUA_GC_INCREMENTAL;
     else if (strcmp(a, "--gc=generational") == 0)
         o->gc = TA_LUA_GC_GENERATIONAL;
+    else if (strcmp(a, "--alloc=system") == 0)
+        o->system_alloc = true;
+    else if (strcmp(a, "--alloc=tunalloc") == 0)
+        o->system_alloc = false;
     else {
         usage("unrecognized option");
         return false;
@@ -108,6 +115,10 @@ static bool parse_args(int argc, char **argv, options *o)
             return false;
     }
     o->script = i;
+    if (o->system_alloc && (o->limit != 0 || o->stats)) {
+        usage("-M and --stats need the tunalloc allocator");
+        return false;
+    }
     return true;
 }
 
@@ -259,6 +270,8 @@ typedef struct main_args {
 static int pmain(lua_State *L)
 {
     main_args *m = lua_touserdata(L, 1);
+    if (m->o->system_alloc)
+        luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_tunalloc);
     lua_setfield(L, -2, "tunalloc");
@@ -283,6 +296,30 @@ static void print_stats(lua_State *L)
             (unsigned long long)st.nfail, st.arena);
 }
 
+/* The default: a state on its own tunalloc cache, under -M if given. */
+static lua_State *tunalloc_state(const options *o)
+{
+    ta_lua_opts opts;
+    ta_lua_opts_init(&opts);
+    opts.limit = o->limit;
+    opts.gc = o->gc;
+    return ta_lua_newstate(&opts);
+}
+
+/* The stock allocator with everything else alike, so a comparison of
+ * allocators (LD_PRELOAD one under this) does not also compare two
+ * interpreter builds; the libraries open later, protected, in pmain. */
+static lua_State *system_state(ta_lua_gc gc)
+{
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    lua_gc(L, gc == TA_LUA_GC_INCREMENTAL ? LUA_GCINC : LUA_GCGEN, 0, 0, 0);
+    return L;
+}
+
 /* Options first (the limit and GC mode shape the state), then the
  * state, then everything else protected inside it. */
 int main(int argc, char **argv)
@@ -295,11 +332,7 @@ int main(int argc, char **argv)
         return 1;
     if (o.version)
         printf("%s (tunalloc %s)\n", LUA_COPYRIGHT, TA_VERSION);
-    ta_lua_opts opts;
-    ta_lua_opts_init(&opts);
-    opts.limit = o.limit;
-    opts.gc = o.gc;
-    lua_State *L = ta_lua_newstate(&opts);
+    lua_State *L = o.system_alloc ? system_state(o.gc) : tunalloc_state(&o);
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create state: %s\n", progname,
                 strerror(errno));
@@ -312,6 +345,9 @@ int main(int argc, char **argv)
         m.rc = 1;
     if (o.stats)
         print_stats(L);
-    ta_lua_close(L);
+    if (o.system_alloc)
+        lua_close(L);
+    else
+        ta_lua_close(L);
     return m.rc;
 }

@@ -31,6 +31,8 @@ import os
 import pathlib
 import platform
 import random
+import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -125,13 +127,12 @@ def timed_run(argv, env, script):
     return times, cpu, wall, rss, output.pop()
 
 
-def bench(repeat):
+def bench(repeat, workloads, names):
     configs = configurations()
     raw = {w: {c: {"time": [], "run_times": [], "run_cpu": [], "wall": [], "rss_kib": []}
-               for c in configs} for w in WORKLOADS + CONTROLS}
+               for c in names} for w in workloads + CONTROLS}
     checks = {}
-    names = list(configs)
-    for w in WORKLOADS + CONTROLS:
+    for w in workloads + CONTROLS:
         script = str(BENCH / f"{w}.lua")
         for r in range(repeat):
             # no configuration always follows the same one
@@ -165,9 +166,9 @@ def paired_ratio(mine, other):
 
 
 def summarize(raw):
-    base = "lua5.4 (glibc)"
     table = {}
     for w, per in raw.items():
+        base = next(iter(per))
         bt = min(per[base]["time"])
         br = statistics.median(per[base]["rss_kib"])
         table[w] = {}
@@ -211,8 +212,8 @@ def markdown(table, repeat, command, load):
              "iterations in each: least CPU time of an iteration, median peak RSS; "
              f"{platform.machine()}, {os.cpu_count()} CPUs, generational GC everywhere; "
              f"load average {load[0]:.1f} before, {load[1]:.1f} after: other load skews times).",
-             "Cells: CPU-time ratio / peak-RSS ratio to `lua5.4` with glibc malloc "
-             "(lower is better); the baseline row gives absolute numbers.", ""]
+             f"Cells: CPU-time ratio / peak-RSS ratio to `{configs[0]}` "
+             "(lower is better); its column gives absolute numbers.", ""]
     lines.append("| workload | " + " | ".join(configs) + " |")
     lines.append("|---|" + "---|" * len(configs))
     for w, per in table.items():
@@ -318,23 +319,39 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--callgrind", action="store_true",
                     help="instruction counts instead of times (lua_callgrind.md)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma-separated subset (the compute control always runs)")
+    ap.add_argument("--configs", default=",".join(configurations()),
+                    help="comma-separated subset with tunalua; the first is the baseline")
+    ap.add_argument("--out", default="lua",
+                    help="name of the results files in bench/results (default lua)")
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
+    workloads = args.workloads.split(",")
+    names = args.configs.split(",")
+    unknown = [x for x in workloads if x not in WORKLOADS] + \
+        [x for x in names if x not in configurations()]
+    if unknown:
+        ap.error(f"unknown workload or configuration: {', '.join(unknown)}")
+    if "tunalua" not in names or len(names) < 2 or len(set(names)) != len(names):
+        ap.error("--configs needs tunalua and at least one other, each once")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.out):
+        ap.error("--out is a file name, not a path")
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.callgrind:
         callgrind_table()
         return
     load_before = os.getloadavg()[0]
-    raw = bench(args.repeat)
+    raw = bench(args.repeat, workloads, names)
     load = (load_before, os.getloadavg()[0])
     table = summarize(raw)
-    command = "make bench-lua" if args.repeat == 5 else \
-        f"python3 bench/lua/run.py --repeat {args.repeat}"
+    command = "make bench-lua" if sys.argv[1:] in ([], ["--repeat", "5"]) else \
+        " ".join(["python3", "bench/lua/run.py"] + [shlex.quote(a) for a in sys.argv[1:]])
     md = markdown(table, args.repeat, command, load)
-    (RESULTS / "lua.md").write_text(md)
-    (RESULTS / "lua.json").write_text(json.dumps(
-        {"repeat": args.repeat, "baseline": "lua5.4 (glibc)", "gc": "generational",
+    (RESULTS / f"{args.out}.md").write_text(md)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(
+        {"repeat": args.repeat, "baseline": names[0], "gc": "generational",
          "loadavg_before_after": load,
          "results": table, "raw": raw}, indent=2))
     print(md)

@@ -22,14 +22,17 @@ TEST_BAD_FREE := $(TEST_DIR)/bad_free
 TLS_FILL_SIZES := 4096 2048 1024 512 256 128 64 32 16 8
 TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so)
 
+# test_huge stands in for mremap to make the kernel refuse a move part way.
+TEST_LDFLAGS_test_huge := -Wl,--wrap=mremap
+
 $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libtunalloc.a $(TEST_LIBS)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libtunalloc.a $(TEST_LDFLAGS_$*) $(TEST_LIBS)
 
 $(TEST_DIR)/asan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/asan/libtunalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) $< -o $@ $(BUILD)/asan/libtunalloc.a \
-		-fsanitize=address,undefined $(TEST_LIBS)
+		-fsanitize=address,undefined $(TEST_LDFLAGS_$*) $(TEST_LIBS)
 
 $(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
 	@mkdir -p $(dir $@)

@@ -2,7 +2,12 @@
  * one and the rest stays cached; a bigger one is filled with cached pages
  * moved in by mremap, from several mappings at once. Checked: contents,
  * zeroing, ownership of every unit, stats that add up, page faults not
- * taken for reused pages, and realloc of a block gathered from pieces. */
+ * taken for reused pages, and realloc of a block gathered from pieces.
+ * Linked with --wrap=mremap, so tests can make the kernel refuse a move
+ * part way, which no real kernel can be made to do on demand. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -12,6 +17,41 @@
 #include "owner_map.h"
 
 #define MIB ((size_t)1 << 20)
+
+/* The outcome of each coming fixed mremap ('y' moves, 'n' refuses) and
+ * whether in-place extensions are refused; past the script, all moves. */
+static const char *move_script = "";
+static bool refuse_extend;
+
+void *__real_mremap(void *old, size_t old_size, size_t new_size, int flags, ...);
+
+void *__wrap_mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+        if (*move_script != '\0' && *move_script++ == 'n') {
+            errno = ENOMEM;
+            return MAP_FAILED;
+        }
+    } else if (refuse_extend) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return __real_mremap(old, old_size, new_size, flags, target);
+}
+
+/* msync fails with ENOMEM exactly when part of the range is not mapped. */
+static bool unmapped(const char *p, size_t len)
+{
+    for (size_t off = 0; off < len; off += 4096)
+        if (msync((void *)(p + off), 4096, MS_ASYNC) == 0 || errno != ENOMEM)
+            return false;
+    return true;
+}
 
 static long minor_faults(void)
 {
@@ -76,6 +116,16 @@ static void check_stats(ta_arena_t *ar)
     CHECK(ctr_get(&a->stats.pdirty) >= dirty);
 }
 
+/* A test's end: its last block freed and its arena destroyed, with the
+ * stats checked on both sides of the free. */
+static void free_last(ta_arena_t *ar, void *p)
+{
+    check_stats(ar);
+    ta_free(p);
+    check_stats(ar);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
 /* A 40 MiB mapping serves a 6 MiB block; its other units stay cached and
  * serve a second block. */
 static void test_split_serves_smaller_blocks(void)
@@ -130,10 +180,7 @@ static void test_gather_fills_bigger_block(void)
         CHECK(minor_faults() - before < (long)(4 * MIB / 4096));
     CHECK(pattern_ok(p, 16 * MIB, 20));
     check_owned(p, 16 * MIB);
-    check_stats(ar);
-    ta_free(p);
-    check_stats(ar);
-    CHECK_EQ(ta_arena_destroy(ar), 0);
+    free_last(ar, p);
 }
 
 /* calloc over reused pages reads zero everywhere, whichever way the
@@ -195,10 +242,7 @@ static void test_realloc_gathered_block(void)
     for (size_t off = 0; off < 9 * MIB; off += 4096)
         CHECK_EQ(r[off], (unsigned char)(41 + off / 4096));
     check_owned(r, 9 * MIB);
-    check_stats(ar);
-    ta_free(r);
-    check_stats(ar);
-    CHECK_EQ(ta_arena_destroy(ar), 0);
+    free_last(ar, r);
 }
 
 /* A purge unmaps every cached piece: nothing dirty or mapped is left,
@@ -226,6 +270,76 @@ static void test_purge_returns_pieces(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* A realloc that cannot extend in place and meets the given moves; the
+ * script must be used up, or the path under test did not run. */
+static void *realloc_scripted(ta_arena_t *ar, void *p, size_t size, const char *script)
+{
+    refuse_extend = true;
+    move_script = script;
+    void *q = ta_arena_realloc(ar, p, size);
+    CHECK_EQ(*move_script, '\0');
+    refuse_extend = false;
+    move_script = "";
+    return q;
+}
+
+/* Growth by moving, where the kernel takes the whole mapping once, then
+ * only its first unit: that unit stays moved (another mapping may sit
+ * where it was) and the rest of the block is copied after it. */
+static void test_grow_when_move_stops_part_way(void)
+{
+    ta_arena_t *ar = test_keeping_arena();
+    unsigned char *p = ta_arena_malloc(ar, 10 * MIB);
+    CHECK(p != NULL);
+    fill_pattern(p, 10 * MIB, 50);
+    char *old_base = (char *)segment_of(p);
+    size_t old_map = segment_of(p)->map_size;
+    /* all at once: no; unit by unit: one, then no */
+    unsigned char *q = realloc_scripted(ar, p, 30 * MIB, "nyn");
+    CHECK(q != NULL && q != p);
+    CHECK(pattern_ok(q, 10 * MIB, 50));
+    fill_pattern(q, 30 * MIB, 51);
+    CHECK(pattern_ok(q, 30 * MIB, 51));
+    check_owned(q, 30 * MIB);
+    for (size_t off = 0; off < old_map; off += SEGMENT_SIZE)
+        CHECK_EQ(ta_owner_map_unit(old_base + off), OWNER_NONE);
+    CHECK(unmapped(old_base, old_map));
+    free_last(ar, q);
+}
+
+/* Growth filled from a cached mapping, where the kernel moves one of the
+ * units taken from it: the block keeps that unit and fresh pages for the
+ * rest, the units taken but not moved are unmapped, and the untaken part
+ * of the mapping stays cached. */
+static void test_fill_when_move_stops_part_way(void)
+{
+    ta_arena_t *ar = test_keeping_arena();
+    unsigned char *p = ta_arena_malloc(ar, 5 * MIB);
+    unsigned char *b = ta_arena_malloc(ar, 20 * MIB);
+    CHECK(p != NULL && b != NULL);
+    fill_pattern(p, 5 * MIB, 60);
+    memset(b, 0x77, 20 * MIB);
+    ta_free(b);
+    CHECK_EQ(cached_mappings(ar), 1);
+    char *cached = (char *)internal(ar)->huge_cache;
+    size_t cached_map = internal(ar)->huge_cache->map_size;
+    /* the block moves; then from the cache: no, one, no */
+    unsigned char *q = realloc_scripted(ar, p, 25 * MIB, "ynyn");
+    CHECK(q != NULL);
+    CHECK(pattern_ok(q, 5 * MIB, 60));
+    fill_pattern(q, 25 * MIB, 61);
+    CHECK(pattern_ok(q, 25 * MIB, 61));
+    check_owned(q, 25 * MIB);
+    CHECK_EQ(cached_mappings(ar), 1);
+    /* the block grew from two units to seven and asked the cache for
+     * four: the mapping's last four, of which one moved and three were
+     * unmapped; its first two stay cached */
+    CHECK(internal(ar)->huge_cache == (segment_t *)cached);
+    CHECK_EQ(internal(ar)->huge_cache->map_size, cached_map - 4 * SEGMENT_SIZE);
+    CHECK(unmapped(cached + cached_map - 3 * SEGMENT_SIZE, 3 * SEGMENT_SIZE));
+    free_last(ar, q);
+}
+
 int main(void)
 {
     RUN(test_split_serves_smaller_blocks);
@@ -233,5 +347,7 @@ int main(void)
     RUN(test_calloc_on_reused_pages);
     RUN(test_realloc_gathered_block);
     RUN(test_purge_returns_pieces);
+    RUN(test_grow_when_move_stops_part_way);
+    RUN(test_fill_when_move_stops_part_way);
     return TEST_EXIT();
 }

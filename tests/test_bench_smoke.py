@@ -312,6 +312,20 @@ def test_lua_report_compares_round_by_round():
     assert "| table_churn | 0.450 [0.447, 0.500] | 0.909 [0.900, 1.062] |" in md
 
 
+@pytest.mark.parametrize("args, why", [
+    (["--workloads", "nope"], "unknown workload or configuration: nope"),
+    (["--configs", "lua5.4 (glibc)"], "needs tunalua and at least one other"),
+    (["--configs", "tunalua,tunalua"], "needs tunalua and at least one other"),
+    (["--out", "../elsewhere"], "--out is a file name"),
+    (["--callgrind", "--workloads", "table_churn"], "--callgrind counts every"),
+    (["--repeat", "0"], "--repeat must be >= 1"),
+])
+def test_lua_driver_rejects_bad_arguments(args, why):
+    res = run([sys.executable, os.path.join(ROOT, "bench", "lua", "run.py")] + args,
+              dict(os.environ))
+    assert res.returncode == 2 and why in res.stderr, res.stderr
+
+
 # A callgrind file as valgrind writes it: compressed names, a function
 # seen in two blocks, relative positions, call edges with inclusive costs.
 CALLGRIND_OUT = """# callgrind format

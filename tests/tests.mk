@@ -37,7 +37,7 @@ $(TEST_DIR)/asan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/asan/libtunalloc.a
 $(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) $< -o $@ $(BUILD)/tsan/libtunalloc.a \
-		-fsanitize=thread $(TEST_LIBS)
+		-fsanitize=thread $(TEST_LDFLAGS_$*) $(TEST_LIBS)
 
 $(TEST_DL): $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)

@@ -338,6 +338,9 @@ def main():
         ap.error("--configs needs tunalua and at least one other, each once")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.out):
         ap.error("--out is a file name, not a path")
+    if args.callgrind and any(a.split("=")[0] in ("--workloads", "--configs", "--out")
+                              for a in sys.argv[1:]):
+        ap.error("--callgrind counts every workload and configuration")
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.callgrind:
         callgrind_table()

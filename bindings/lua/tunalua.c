@@ -92,8 +92,6 @@ static bool parse_option(int argc, char **argv, int *i, options *o)
         o->gc = TA_LUA_GC_GENERATIONAL;
     else if (strcmp(a, "--alloc=system") == 0)
         o->system_alloc = true;
-    else if (strcmp(a, "--alloc=tunalloc") == 0)
-        o->system_alloc = false;
     else {
         usage("unrecognized option");
         return false;

@@ -372,6 +372,8 @@ int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
     arena_t *a = valid_arena(arena);
     if (!a || !blocks || !bytes)
         return EINVAL;
+    if (!a->manual)
+        return EPERM;
     uint64_t n = 0, sum = ctr_get(&a->stats.large_allocated);
     for (unsigned j = 0; j < NBINS; j++) {
         uint64_t regs = ctr_get(&a->bins[j].stats.curregs);

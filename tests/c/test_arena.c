@@ -190,6 +190,7 @@ static void test_live(void)
     CHECK_EQ(bytes, 0);
     CHECK_EQ(ta_arena_live(ar, NULL, &bytes), EINVAL);
     CHECK_EQ(ta_arena_live(NULL, &blocks, &bytes), EINVAL);
+    CHECK_EQ(ta_arena_live(ta_arena_get(0), &blocks, &bytes), EPERM);
     CHECK_EQ(ta_arena_destroy(ar), 0);
     CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), EINVAL);
     /* a destroyed arena cannot get a cache bound to it */

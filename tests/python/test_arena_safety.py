@@ -129,6 +129,17 @@ def test_hook_release_rejects_hostile_arguments():
         tunalloc.ctl(f"arena.{tunalloc.ARENAS_ALL}.reset")
     with pytest.raises(TypeError):
         _hook.release_arena("1", True, False)
+    # a huge index is an error, never wrapped onto a small one
+    victim = tunalloc.Arena.create()
+    try:
+        for huge in (2**64 + victim.index, 2**63 + victim.index):
+            with pytest.raises(OverflowError):
+                tunalloc.Arena(huge).destroy()
+            with pytest.raises(OverflowError):
+                _hook.arena_malloc(huge, 8)
+        assert lib.ta_arena_get(victim.index) != ffi.NULL
+    finally:
+        victim.destroy()
 
 
 def test_disable_and_purge_while_blocks_are_outstanding():

@@ -8,10 +8,12 @@
 
 #include "hook.h"
 
-/* The arena at index, or NULL if the index names none now. */
-static ta_arena_t *arena_at(unsigned long index)
+/* The arena at index, or NULL if the index names none now. Indexes are
+ * parsed as Py_ssize_t ("n"), which raises OverflowError past its range
+ * instead of wrapping onto a small index as "k" would. */
+static ta_arena_t *arena_at(Py_ssize_t index)
 {
-    return index < TA_ARENAS_ALL ? ta_arena_get((unsigned)index) : NULL;
+    return index >= 0 && index < TA_ARENAS_ALL ? ta_arena_get((unsigned)index) : NULL;
 }
 
 /* release_arena(index, destroy, force) -> (err, blocks, bytes).
@@ -23,9 +25,9 @@ static ta_arena_t *arena_at(unsigned long index)
 PyObject *hook_release_arena(PyObject *self, PyObject *args)
 {
     (void)self;
-    unsigned long index;
+    Py_ssize_t index;
     int destroy, force;
-    if (!PyArg_ParseTuple(args, "kpp", &index, &destroy, &force))
+    if (!PyArg_ParseTuple(args, "npp", &index, &destroy, &force))
         return NULL;
     size_t blocks = 0, bytes = 0;
     ta_arena_t *a = arena_at(index);
@@ -42,7 +44,7 @@ PyObject *hook_release_arena(PyObject *self, PyObject *args)
         err = ta_arena_destroy(a);
     else if (err == 0) {
         char name[48];
-        snprintf(name, sizeof name, "arena.%lu.reset", index);
+        snprintf(name, sizeof name, "arena.%zd.reset", index);
         err = ta_ctl(name, NULL, NULL, NULL, 0);
     }
     return Py_BuildValue("(inn)", err, (Py_ssize_t)blocks, (Py_ssize_t)bytes);
@@ -53,9 +55,8 @@ PyObject *hook_release_arena(PyObject *self, PyObject *args)
 PyObject *hook_arena_malloc(PyObject *self, PyObject *args)
 {
     (void)self;
-    unsigned long index;
-    Py_ssize_t size;
-    if (!PyArg_ParseTuple(args, "kn", &index, &size))
+    Py_ssize_t index, size;
+    if (!PyArg_ParseTuple(args, "nn", &index, &size))
         return NULL;
     if (size < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be >= 0");

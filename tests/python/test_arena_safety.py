@@ -71,6 +71,23 @@ def test_pymalloc_backing_arena_is_never_released():
     assert r.stdout.split() == ["refused", "True", "refused", "True", "10000"]
 
 
+def test_enable_inside_use_arena_does_not_capture_the_interpreter():
+    r = run_py("""
+        import gc, tunalloc
+        from tunalloc._ctl import ffi, lib
+        a = tunalloc.Arena.create()
+        with tunalloc.use_arena(a):
+            tunalloc.enable()
+        x = [str(i) * 2 for i in range(10000)]
+        home = lib.ta_arena_index(lib.ta_arena_of(ffi.cast("void *", id(x[5000]))))
+        print(home != a.index)
+        gc.collect()
+        a.destroy()
+        print("destroyed")
+        """)
+    assert r.stdout.split() == ["True", "destroyed"]
+
+
 def test_force_frees_live_blocks():
     a = tunalloc.Arena.create()
     p = lib.ta_arena_malloc(lib.ta_arena_get(a.index), 5000)

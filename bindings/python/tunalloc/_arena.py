@@ -24,9 +24,9 @@ def _decay_value(name: str, value: Optional[int]) -> int:
 
 class ArenaBusyError(RuntimeError):
     """Arena.destroy() or reset() refused, nothing freed: ``live_blocks``
-    blocks (``live_bytes`` bytes) of the arena are still live, or, with
-    both 0, a thread (inside use_arena()) or a cache (a Lua state) is
-    bound to it."""
+    blocks (``live_bytes`` bytes) of the arena are still live, or a thread
+    (inside use_arena()) or a cache (a Lua state) is bound to it, or it is
+    the arena under pymalloc."""
 
     def __init__(self, message: str, index: int, live_blocks: int,
                  live_bytes: int) -> None:
@@ -55,7 +55,7 @@ def _release(index: int, destroy: bool, force: bool) -> None:
         if destroy:
             _created.pop(index, None)
         return
-    if err == errno.EBUSY and blocks:
+    if err == errno.EBUSY and blocks and not force:
         raise ArenaBusyError(
             f"arena {index} still has {blocks} live blocks ({nbytes} bytes) "
             f"that objects made in it (inside use_arena(), by new_allocator()) "
@@ -65,12 +65,12 @@ def _release(index: int, destroy: bool, force: bool) -> None:
     if err == errno.EBUSY:
         raise ArenaBusyError(
             f"arena {index} is in use: a thread (inside use_arena()) or a "
-            f"cache (a Lua state) is bound to it", index, 0, 0)
+            f"cache (a Lua state) is bound to it", index, blocks, nbytes)
     if err == errno.EDOM:
         raise ArenaBusyError(
             f"arena {index} holds pymalloc's pools (tunalloc.enable('arena')) "
-            f"for the life of the process; it cannot be {verb} even with "
-            f"force", index, blocks, nbytes)
+            f"for the life of the process; no {verb}, even with force",
+            index, blocks, nbytes)
     _raise_for(err, f"arena.{index}.{verb}")
 
 

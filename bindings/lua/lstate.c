@@ -25,11 +25,22 @@ void ta_lua_opts_init(ta_lua_opts *opts)
  * one twice (or a state made otherwise) is EINVAL, not a read of the
  * freed state. Hosts close states from any thread. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t open_once = PTHREAD_ONCE_INIT;
 static talua_state *open_states;
+
+/* Held across fork, so a child forked while another thread makes or
+ * closes a state finds the list whole and the lock free. */
+static void open_lock_take(void) { pthread_mutex_lock(&open_lock); }
+static void open_lock_give(void) { pthread_mutex_unlock(&open_lock); }
+static void open_fork_handlers(void)
+{
+    pthread_atfork(open_lock_take, open_lock_give, open_lock_give);
+}
 
 static void open_add(talua_state *s, lua_State *L)
 {
     s->L = L;
+    pthread_once(&open_once, open_fork_handlers);
     pthread_mutex_lock(&open_lock);
     s->next_open = open_states;
     open_states = s;

@@ -16,12 +16,12 @@ static ta_arena_t *arena_at(Py_ssize_t index)
     return index >= 0 && index < TA_ARENAS_ALL ? ta_arena_get((unsigned)index) : NULL;
 }
 
-/* release_arena(index, destroy, force) -> (err, blocks, bytes).
- * err 0: done; EBUSY with blocks/bytes > 0: live blocks, nothing freed;
- * EBUSY with none live: a thread or cache is bound to the arena; EDOM:
- * the arena backs pymalloc (refused even with force: pymalloc's pools
- * are in it); else the errno of the core (EFAULT: no such arena, EPERM:
- * automatic arena). */
+/* release_arena(index, destroy, force) -> (err, blocks, bytes), the
+ * arena's live blocks and bytes. err 0: done; EBUSY: blocks are live and
+ * force is off, or (the core's refusal) a thread or cache is bound to the
+ * arena; nothing was freed. EDOM: the arena backs pymalloc, whose pools
+ * are in it (refused even with force); else the core's errno (EFAULT: no
+ * such arena, EPERM: automatic arena). */
 PyObject *hook_release_arena(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -38,11 +38,11 @@ PyObject *hook_release_arena(PyObject *self, PyObject *args)
         ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
         err = ta_arena_live(a, &blocks, &bytes);
     }
-    if (err == 0 && blocks != 0 && !force)
+    if (err == 0 && blocks != 0 && !force) {
         err = EBUSY;
-    else if (err == 0 && destroy)
+    } else if (err == 0 && destroy) {
         err = ta_arena_destroy(a);
-    else if (err == 0) {
+    } else if (err == 0) {
         char name[48];
         snprintf(name, sizeof name, "arena.%zd.reset", index);
         err = ta_ctl(name, NULL, NULL, NULL, 0);

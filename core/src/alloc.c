@@ -312,7 +312,7 @@ void ta_arena_opts_init(ta_arena_opts *opts)
     opts->limit = 0;
 }
 
-static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ms >= -1; }
+static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ta_decay_ms_valid(ms); }
 
 ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
 {

@@ -24,6 +24,8 @@ TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so
 
 # test_huge stands in for mremap to make the kernel refuse a move part way.
 TEST_LDFLAGS_test_huge := -Wl,--wrap=mremap
+# test_realloc_shrink stands in for mmap to make every new mapping fail.
+TEST_LDFLAGS_test_realloc_shrink := -Wl,--wrap=mmap
 
 $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)

@@ -26,6 +26,8 @@ TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so
 TEST_LDFLAGS_test_huge := -Wl,--wrap=mremap
 # test_realloc_shrink stands in for mmap to make every new mapping fail.
 TEST_LDFLAGS_test_realloc_shrink := -Wl,--wrap=mmap
+# test_oom_reclaim counts what tunalloc maps, to refuse mappings past a budget.
+TEST_LDFLAGS_test_oom_reclaim := -Wl,--wrap=mmap -Wl,--wrap=munmap -Wl,--wrap=mremap
 
 $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)

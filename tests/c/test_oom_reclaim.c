@@ -1,0 +1,294 @@
+/* When the kernel refuses a mapping, tunalloc gives back what it holds
+ * unused (cached huge mappings, dirty and muzzy pages, spare slabs,
+ * segments with nothing in them, in every arena) and tries again.
+ *
+ * The RLIMIT_AS tests fill memory with blocks of one size until
+ * allocation fails, free them all, then fill with another size, in a
+ * child under a 300 MB address-space limit; memory freed must be
+ * reusable, so the second fill must get about what the same size gets in
+ * a fresh process. They run only in the plain build: ASan and TSan
+ * reserve terabytes of shadow address space, which no RLIMIT_AS leaves
+ * room for, so those builds print why they skip them.
+ *
+ * The budget tests run in every build: linked with --wrap=mmap, munmap
+ * and mremap, the test counts what tunalloc maps and refuses mappings
+ * past a budget of its choosing. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* ---- the mapping budget ------------------------------------------------ */
+
+static _Atomic size_t mapped_now; /* bytes tunalloc has mapped */
+static _Atomic size_t budget;     /* 0: no budget */
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__real_mremap(void *old, size_t old_size, size_t new_size, int flags, ...);
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    size_t b = atomic_load(&budget);
+    if (b && atomic_load(&mapped_now) + len > b) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    void *p = __real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED)
+        atomic_fetch_add(&mapped_now, len);
+    return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+    int rc = __real_munmap(addr, len);
+    if (rc == 0)
+        atomic_fetch_sub(&mapped_now, len);
+    return rc;
+}
+
+/* A fixed move replaces its target: the source's pages leave the count. */
+void *__wrap_mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    size_t b = atomic_load(&budget);
+    if (!(flags & MREMAP_FIXED) && new_size > old_size && b &&
+        atomic_load(&mapped_now) + new_size - old_size > b) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    void *q = __real_mremap(old, old_size, new_size, flags, target);
+    if (q == MAP_FAILED)
+        return q;
+    if (flags & MREMAP_FIXED)
+        atomic_fetch_sub(&mapped_now, old_size);
+    else
+        atomic_fetch_add(&mapped_now, new_size - old_size);
+    return q;
+}
+
+static size_t ctl_size(const char *name, unsigned index)
+{
+    uint64_t epoch = 1;
+    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &epoch, sizeof(epoch)), 0);
+    return test_ctl_size(name, index);
+}
+
+/* Arena x holds cached huge mappings and free runs; a request in arena
+ * y that needs a new mapping past the budget gets it from x's memory. */
+static void test_reclaims_other_arenas(void)
+{
+    ta_arena_t *x = test_keeping_arena(), *y = ta_arena_create(NULL);
+    CHECK(y != NULL);
+    void *big[4], *mid[80];
+    for (int i = 0; i < 4; i++)
+        big[i] = ta_arena_malloc(x, 3 << 20);
+    for (int i = 0; i < 80; i++)
+        mid[i] = ta_arena_malloc(x, 100000);
+    for (int i = 0; i < 4; i++) {
+        CHECK(big[i] != NULL);
+        ta_free(big[i]);
+    }
+    for (int i = 0; i < 80; i++) {
+        CHECK(mid[i] != NULL);
+        ta_free(mid[i]);
+    }
+    size_t held = ctl_size("stats.arenas.%u.mapped", ta_arena_index(x));
+    CHECK(held >= (size_t)16 << 20);
+    atomic_store(&budget, atomic_load(&mapped_now) + (1 << 20));
+    void *p = ta_arena_malloc(y, 100000), *q = ta_arena_malloc(y, 5 << 20);
+    void *r = ta_arena_malloc(y, 100);
+    atomic_store(&budget, 0);
+    CHECK(p != NULL && q != NULL && r != NULL);
+    CHECK(ctl_size("stats.arenas.%u.mapped", ta_arena_index(x)) < held);
+    CHECK_EQ(ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x)), 0);
+    ta_free(p);
+    ta_free(q);
+    ta_free(r);
+    CHECK_EQ(ta_arena_destroy(x), 0);
+    CHECK_EQ(ta_arena_destroy(y), 0);
+}
+
+/* A failure the kernel had no part in (the arena's own limit) gives
+ * nothing back: other arenas keep their cached memory. */
+static void test_limit_failure_keeps_caches(void)
+{
+    ta_arena_t *x = test_keeping_arena(), *y = ta_arena_create(NULL);
+    CHECK(y != NULL);
+    ta_free(ta_arena_malloc(x, 3 << 20));
+    ta_free(ta_arena_malloc(x, 100000));
+    size_t dirty = ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x));
+    CHECK(dirty > 0);
+    size_t limit = 1 << 20;
+    char name[64];
+    snprintf(name, sizeof(name), "arena.%u.limit", ta_arena_index(y));
+    CHECK_EQ(ta_ctl(name, NULL, NULL, &limit, sizeof(limit)), 0);
+    CHECK(ta_arena_malloc(y, 3 << 20) == NULL);
+    CHECK(ta_arena_malloc(y, 2 << 20) == NULL);
+    CHECK_EQ(ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x)), dirty);
+    CHECK_EQ(ta_arena_destroy(x), 0);
+    CHECK_EQ(ta_arena_destroy(y), 0);
+}
+
+/* Segments emptied by frees go back whole, and their address space
+ * serves a huge block that needs it, in the same arena. */
+static void test_empty_segments_unmapped(void)
+{
+    ta_arena_t *a = test_keeping_arena();
+    enum { N = 200 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++)
+        CHECK((blocks[i] = ta_arena_malloc(a, 100000)) != NULL);
+    for (int i = 0; i < N; i++)
+        ta_free(blocks[i]);
+    size_t held = ctl_size("stats.arenas.%u.mapped", ta_arena_index(a));
+    CHECK(held >= (size_t)N * 100000);
+    atomic_store(&budget, atomic_load(&mapped_now) + (1 << 20));
+    void *p = ta_arena_malloc(a, (size_t)N * 100000 / 2);
+    atomic_store(&budget, 0);
+    CHECK(p != NULL);
+    ta_free(p);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
+/* ---- RLIMIT_AS ---------------------------------------------------------- */
+
+#define LIMIT_BYTES ((size_t)300 << 20)
+#define MAX_BLOCKS (LIMIT_BYTES / 1024 + 1)
+
+static void *blocks[MAX_BLOCKS];
+
+/* Allocates blocks of size until allocation fails, touching each;
+ * returns the bytes obtained. */
+static size_t fill(size_t size, size_t *count)
+{
+    size_t n = 0;
+    while (n < MAX_BLOCKS) {
+        char *p = ta_malloc(size);
+        if (!p)
+            break;
+        p[0] = p[size - 1] = 1;
+        blocks[n++] = p;
+    }
+    *count = n;
+    return n * size;
+}
+
+static void free_all(size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ta_free(blocks[i]);
+}
+
+static size_t address_space_in_use(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* In a child under RLIMIT_AS: fills with `first` (if not 0), frees, then
+ * fills with `second`; returns the bytes the second fill got, or 0 if
+ * the child failed. */
+static size_t refill_in_child(size_t first, size_t second, int64_t decay_ms)
+{
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        struct rlimit rl = {address_space_in_use() + LIMIT_BYTES,
+                            address_space_in_use() + LIMIT_BYTES};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(2);
+        unsigned arena = 0;
+        size_t len = sizeof(arena);
+        if (ta_ctl("thread.arena", &arena, &len, NULL, 0) != 0)
+            _exit(3);
+        char name[64];
+        snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", arena);
+        ssize_t decay = (ssize_t)decay_ms;
+        if (decay_ms != TA_DECAY_DEFAULT &&
+            ta_ctl(name, NULL, NULL, &decay, sizeof(decay)) != 0)
+            _exit(4);
+        size_t n;
+        if (first) {
+            fill(first, &n);
+            free_all(n);
+        }
+        size_t got = fill(second, &n);
+        free_all(n);
+        ssize_t w = write(fds[1], &got, sizeof(got));
+        _exit(w == (ssize_t)sizeof(got) ? 0 : 5);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    if (read(fds[0], &got, sizeof(got)) != (ssize_t)sizeof(got))
+        got = 0;
+    close(fds[0]);
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return got;
+}
+
+static const size_t SIZES[] = {3 << 20, 100000, 1024};
+#define NSIZES (sizeof(SIZES) / sizeof(SIZES[0]))
+
+/* Every ordered pair of sizes: the second fill after the first gets at
+ * least 85% of what that size gets in a fresh process. */
+static void refill_pairs(int64_t decay_ms)
+{
+    size_t fresh[NSIZES];
+    for (size_t j = 0; j < NSIZES; j++) {
+        fresh[j] = refill_in_child(0, SIZES[j], decay_ms);
+        CHECK(fresh[j] >= LIMIT_BYTES / 2);
+    }
+    for (size_t i = 0; i < NSIZES; i++)
+        for (size_t j = 0; j < NSIZES; j++) {
+            if (i == j)
+                continue;
+            size_t got = refill_in_child(SIZES[i], SIZES[j], decay_ms);
+            printf("  decay %lld: %zu B blocks after %zu B blocks: %zu MiB (fresh %zu MiB)\n",
+                   decay_ms == TA_DECAY_DEFAULT ? -2LL : (long long)decay_ms, SIZES[j],
+                   SIZES[i], got >> 20, fresh[j] >> 20);
+            CHECK(got >= fresh[j] / 100 * 85);
+        }
+}
+
+static void test_refill_default_decay(void) { refill_pairs(TA_DECAY_DEFAULT); }
+
+static void test_refill_immediate_decay(void) { refill_pairs(0); }
+
+int main(void)
+{
+    if (TEST_SANITIZED) {
+        printf("skipping the RLIMIT_AS tests: sanitizer shadow memory needs more "
+               "address space than any limit they could set\n");
+    } else {
+        RUN(test_refill_default_decay);
+        RUN(test_refill_immediate_decay);
+    }
+    RUN(test_reclaims_other_arenas);
+    RUN(test_limit_failure_keeps_caches);
+    RUN(test_empty_segments_unmapped);
+    return TEST_EXIT();
+}

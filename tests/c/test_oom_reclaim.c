@@ -10,9 +10,11 @@
  * reserve terabytes of shadow address space, which no RLIMIT_AS leaves
  * room for, so those builds print why they skip them.
  *
- * The budget tests run in every build: linked with --wrap=mmap, munmap
- * and mremap, the test counts what tunalloc maps and refuses mappings
- * past a budget of its choosing. */
+ * All run with the default settings: decay as configured, no background
+ * thread.
+ *
+ * The budget tests run in every build: map_budget.h counts what tunalloc
+ * maps and refuses mappings past a budget of the test's choosing. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,62 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-
-/* ---- the mapping budget ------------------------------------------------ */
-
-static _Atomic size_t mapped_now; /* bytes tunalloc has mapped */
-static _Atomic size_t budget;     /* 0: no budget */
-
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-int __real_munmap(void *addr, size_t len);
-void *__real_mremap(void *old, size_t old_size, size_t new_size, int flags, ...);
-
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    size_t b = atomic_load(&budget);
-    if (b && atomic_load(&mapped_now) + len > b) {
-        errno = ENOMEM;
-        return MAP_FAILED;
-    }
-    void *p = __real_mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED)
-        atomic_fetch_add(&mapped_now, len);
-    return p;
-}
-
-int __wrap_munmap(void *addr, size_t len)
-{
-    int rc = __real_munmap(addr, len);
-    if (rc == 0)
-        atomic_fetch_sub(&mapped_now, len);
-    return rc;
-}
-
-/* A fixed move replaces its target: the source's pages leave the count. */
-void *__wrap_mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
-{
-    void *target = NULL;
-    if (flags & MREMAP_FIXED) {
-        va_list ap;
-        va_start(ap, flags);
-        target = va_arg(ap, void *);
-        va_end(ap);
-    }
-    size_t b = atomic_load(&budget);
-    if (!(flags & MREMAP_FIXED) && new_size > old_size && b &&
-        atomic_load(&mapped_now) + new_size - old_size > b) {
-        errno = ENOMEM;
-        return MAP_FAILED;
-    }
-    void *q = __real_mremap(old, old_size, new_size, flags, target);
-    if (q == MAP_FAILED)
-        return q;
-    if (flags & MREMAP_FIXED)
-        atomic_fetch_sub(&mapped_now, old_size);
-    else
-        atomic_fetch_add(&mapped_now, new_size - old_size);
-    return q;
-}
+#include "map_budget.h"
 
 static size_t ctl_size(const char *name, unsigned index)
 {

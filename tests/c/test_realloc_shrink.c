@@ -2,27 +2,15 @@
  * block stays where it is. Every kind of shrink that needs a new block
  * (small to a smaller class, large to small, huge to large and to small)
  * through ta_realloc, ta_arena_realloc and ta_tcache_realloc, with the
- * arena over its limit and with the kernel refusing memory. Linked with
- * --wrap=mmap, so a test can make every new mapping fail. */
+ * arena over its limit and with the kernel refusing memory (every new
+ * mapping refused through map_budget.h). */
 #include <errno.h>
-#include <stdarg.h>
-#include <sys/mman.h>
-#include <sys/types.h>
 
 #include "harness.h"
+#include "map_budget.h"
 
-static int refuse_mmap;
-
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    if (refuse_mmap) {
-        errno = ENOMEM;
-        return MAP_FAILED;
-    }
-    return __real_mmap(addr, len, prot, flags, fd, off);
-}
+/* A budget of one byte: every new mapping is refused. */
+static void refuse_mappings(int on) { atomic_store(&budget, on ? 1 : 0); }
 
 enum api { API_REALLOC, API_ARENA, API_TCACHE, NAPIS };
 enum cause { OVER_LIMIT, NO_MAPPING };
@@ -91,12 +79,12 @@ static void one_shrink(enum api api, enum cause cause, size_t from, size_t to, c
     if (cause == OVER_LIMIT) {
         set_limit(a, 1);
     } else {
-        refuse_mmap = 1;
+        refuse_mappings(1);
         exhaust(a);
     }
     errno = 0;
     void *q = shrink(api, a, tc, p, to);
-    refuse_mmap = 0;
+    refuse_mappings(0);
     if (q != p)
         fprintf(stderr, "api %d cause %d %s (%zu -> %zu): %p -> %p\n", (int)api, (int)cause,
                 what, from, to, p, q);

@@ -10,14 +10,16 @@
  * reserve terabytes of shadow address space, which no RLIMIT_AS leaves
  * room for, so those builds print why they skip them.
  *
- * All run with the default settings: decay as configured, no background
- * thread.
+ * They run with the default settings (10 s decay, no background thread),
+ * with decay at 0, and with the background thread.
  *
  * The budget tests run in every build: map_budget.h counts what tunalloc
  * maps and refuses mappings past a budget of the test's choosing. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -152,16 +154,28 @@ static size_t address_space_in_use(void)
     return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Settings of a run: the calling thread's arena's dirty decay time
+ * (TA_DECAY_DEFAULT: as configured) and TUNALLOC_CONF (NULL: none). */
+typedef struct settings {
+    int64_t decay_ms;
+    const char *conf;
+} settings_t;
+
 /* In a child under RLIMIT_AS: fills with `first` (if not 0), frees, then
  * fills with `second`; returns the bytes the second fill got, or 0 if
- * the child failed. */
-static size_t refill_in_child(size_t first, size_t second, int64_t decay_ms)
+ * the child failed. The parent has not started tunalloc, so the child's
+ * first call reads its TUNALLOC_CONF. */
+static size_t refill_in_child(size_t first, size_t second, settings_t set)
 {
     int fds[2];
     CHECK_EQ(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        if (set.conf)
+            setenv("TUNALLOC_CONF", set.conf, 1);
+        else
+            unsetenv("TUNALLOC_CONF");
         struct rlimit rl = {address_space_in_use() + LIMIT_BYTES,
                             address_space_in_use() + LIMIT_BYTES};
         if (setrlimit(RLIMIT_AS, &rl) != 0)
@@ -172,8 +186,8 @@ static size_t refill_in_child(size_t first, size_t second, int64_t decay_ms)
             _exit(3);
         char name[64];
         snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", arena);
-        ssize_t decay = (ssize_t)decay_ms;
-        if (decay_ms != TA_DECAY_DEFAULT &&
+        ssize_t decay = (ssize_t)set.decay_ms;
+        if (set.decay_ms != TA_DECAY_DEFAULT &&
             ta_ctl(name, NULL, NULL, &decay, sizeof(decay)) != 0)
             _exit(4);
         size_t n;
@@ -183,6 +197,11 @@ static size_t refill_in_child(size_t first, size_t second, int64_t decay_ms)
         }
         size_t got = fill(second, &n);
         free_all(n);
+        bool bg = false;
+        len = sizeof(bg);
+        if (ta_ctl("background_thread", &bg, &len, NULL, 0) != 0 ||
+            bg != (set.conf && strstr(set.conf, "background_thread:true")))
+            _exit(6);
         ssize_t w = write(fds[1], &got, sizeof(got));
         _exit(w == (ssize_t)sizeof(got) ? 0 : 5);
     }
@@ -202,28 +221,37 @@ static const size_t SIZES[] = {3 << 20, 100000, 1024};
 
 /* Every ordered pair of sizes: the second fill after the first gets at
  * least 85% of what that size gets in a fresh process. */
-static void refill_pairs(int64_t decay_ms)
+static void refill_pairs(settings_t set)
 {
     size_t fresh[NSIZES];
     for (size_t j = 0; j < NSIZES; j++) {
-        fresh[j] = refill_in_child(0, SIZES[j], decay_ms);
+        fresh[j] = refill_in_child(0, SIZES[j], set);
         CHECK(fresh[j] >= LIMIT_BYTES / 2);
     }
     for (size_t i = 0; i < NSIZES; i++)
         for (size_t j = 0; j < NSIZES; j++) {
             if (i == j)
                 continue;
-            size_t got = refill_in_child(SIZES[i], SIZES[j], decay_ms);
-            printf("  decay %lld: %zu B blocks after %zu B blocks: %zu MiB (fresh %zu MiB)\n",
-                   decay_ms == TA_DECAY_DEFAULT ? -2LL : (long long)decay_ms, SIZES[j],
-                   SIZES[i], got >> 20, fresh[j] >> 20);
+            size_t got = refill_in_child(SIZES[i], SIZES[j], set);
+            printf("  %s, decay %s: %zu B blocks after %zu B blocks: %zu MiB (fresh %zu MiB)\n",
+                   set.conf ? set.conf : "no TUNALLOC_CONF",
+                   set.decay_ms == TA_DECAY_DEFAULT ? "default" : "0", SIZES[j], SIZES[i],
+                   got >> 20, fresh[j] >> 20);
             CHECK(got >= fresh[j] / 100 * 85);
         }
 }
 
-static void test_refill_default_decay(void) { refill_pairs(TA_DECAY_DEFAULT); }
+/* Default settings: decay 10 s, no background thread. */
+static void test_refill_default_settings(void) { refill_pairs((settings_t){TA_DECAY_DEFAULT, NULL}); }
 
-static void test_refill_immediate_decay(void) { refill_pairs(0); }
+static void test_refill_immediate_decay(void) { refill_pairs((settings_t){0, NULL}); }
+
+/* Without the reclaim, the background thread gave memory back only once
+ * it had run; the refill must not depend on it having run. */
+static void test_refill_background_thread(void)
+{
+    refill_pairs((settings_t){TA_DECAY_DEFAULT, "background_thread:true"});
+}
 
 int main(void)
 {
@@ -231,8 +259,9 @@ int main(void)
         printf("skipping the RLIMIT_AS tests: sanitizer shadow memory needs more "
                "address space than any limit they could set\n");
     } else {
-        RUN(test_refill_default_decay);
+        RUN(test_refill_default_settings);
         RUN(test_refill_immediate_decay);
+        RUN(test_refill_background_thread);
     }
     RUN(test_reclaims_other_arenas);
     RUN(test_limit_failure_keeps_caches);

@@ -10,7 +10,8 @@
 #include "arena.h"
 #include "init.h"
 
-static _Atomic uint64_t refusals_seen_by_reclaim; /* written under the global lock */
+/* Refusals counted when the last reclaim began; under the global lock. */
+static uint64_t reclaimed_at;
 
 uint64_t ta_reclaim_mark(void) { return ta_os_map_refusals(); }
 
@@ -35,9 +36,8 @@ bool ta_reclaim_retry(uint64_t mark)
     if (refused == mark)
         return false;
     mutex_lock(&ta_global_lock);
-    if (atomic_load_explicit(&refusals_seen_by_reclaim, memory_order_relaxed) < refused) {
-        atomic_store_explicit(&refusals_seen_by_reclaim, ta_os_map_refusals(),
-                              memory_order_relaxed);
+    if (reclaimed_at < refused) {
+        reclaimed_at = ta_os_map_refusals();
         unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
         for (unsigned i = 0; i < n; i++) {
             arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);

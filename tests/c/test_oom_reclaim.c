@@ -15,14 +15,10 @@
  *
  * The budget tests run in every build: map_budget.h counts what tunalloc
  * maps and refuses mappings past a budget of the test's choosing. */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

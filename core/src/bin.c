@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "arena.h"
-#include "reclaim.h"
 
 static void nonfull_push(bin_t *bin, extent_t *e)
 {

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "arena.h"
-#include "reclaim.h"
 
 /* page_bin tag of a large block: its cache class when thread caches may
  * hold it, else PB_LARGE (always the slow path). */
@@ -54,14 +53,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     return p;
 }
 
-static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
-{
-    if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
-        size_t usize = align_up(large_usize(size), ta_page);
-        return run_alloc(a, usize, align, zero);
-    }
-    return ta_huge_alloc(a, size, align, zero);
-}
+static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero);
 
 void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
 {
@@ -70,6 +62,15 @@ void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
     if (!p && ta_reclaim_retry(mark))
         p = large_alloc_once(a, size, align, zero);
     return p;
+}
+
+static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
+{
+    if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
+        size_t usize = align_up(large_usize(size), ta_page);
+        return run_alloc(a, usize, align, zero);
+    }
+    return ta_huge_alloc(a, size, align, zero);
 }
 
 void ta_large_dalloc(void *p)

@@ -15,11 +15,12 @@ mutex_t ta_global_lock = MUTEX_INITIALIZER;
 uint64_t ta_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
-/* Lock order: start-up, control, cache registry, global, background,
- * arenas (bins, then arena), metadata. A fork waits for a start-up under
- * way in another thread, so the child never inherits it half done. */
+/* Lock order: control, cache registry, global, background, arenas (bins,
+ * then arena), metadata. */
 static void prefork(void)
 {
+    /* before all of those: a fork waits for a start-up under way in
+     * another thread, so the child never inherits it half done */
     mutex_lock(&init_lock);
     ta_ctl_prefork();
     ta_tcache_prefork();

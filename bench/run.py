@@ -54,7 +54,7 @@ CASES = [
      {"mode": "batch", "batch": 100, "size": 256, "n": 10000000}, ["n"]),
     ("fast-batch1000", "fastpath", {"mode": "batch", "batch": 1000, "n": 5000000}, ["n"]),
     ("prodcons", "prodcons", {"pairs": 1, "n": 1000000}, ["n"]),
-    ("prodcons-64", "prodcons", {"pairs": 1, "n": 1000000, "min": 64, "max": 64}, ["n"]),
+    ("prodcons-64", "prodcons", {"pairs": 1, "n": 2000000, "min": 64, "max": 64}, ["n"]),
     ("larson", "larson", {"threads": 2, "rounds": 200, "n": 20000}, ["rounds"]),
     ("churn-1t", "churn", {"threads": 1, "n": 3000000}, ["n"]),
     ("churn-2t", "churn", {"threads": 2, "n": 1500000}, ["n"]),

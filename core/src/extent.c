@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "secure.h"
 
 /* Free-run size class: exact for 1..8 pages, then four per doubling. */
 static unsigned page_class(size_t n)
@@ -238,6 +239,10 @@ void ta_extent_free(arena_t *a, extent_t *e)
 {
     segment_t *seg = extent_segment(e);
     size_t n = e->npages;
+    /* slabs and large runs end in a guard page in secure mode; free runs
+     * are ordinary memory, to be merged, purged and carved again */
+    if (ta_guard_pages() && (e->state == EXT_SLAB || e->state == EXT_LARGE))
+        ta_secure_guard(extent_addr(seg, e) + ((n - 1) << ta_lg_page), false);
     memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);

@@ -5,10 +5,11 @@
 
 #include "arena.h"
 #include "owner_map.h"
+#include "secure.h"
 
 static size_t segment_header_pages(void)
 {
-    return align_up(sizeof(segment_t), ta_page) >> ta_lg_page;
+    return align_up(sizeof(segment_t) + ta_secure_map_bytes(), ta_page) >> ta_lg_page;
 }
 
 segment_t *ta_segment_new(arena_t *a)

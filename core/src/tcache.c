@@ -51,10 +51,13 @@ static void registry_remove(tcache_t *tc)
  * (a Lua state, an interpreter), whose collector frees and reallocates
  * in bursts of thousands, and there are few of them. Checked mode gives
  * no slots, so every free takes the validating slow path and the fast
- * paths need no test of their own. */
+ * paths need no test of their own. Secure mode (which implies check)
+ * keeps the thread cache (scale 1), which only its slow paths see, and
+ * gives explicit caches none: their inline pops would hand blocks out
+ * unmarked. */
 static unsigned class_cap(unsigned cls, unsigned scale)
 {
-    if (ta_opt.check)
+    if (ta_opt.check && !(ta_opt.secure && scale == 1))
         return 0;
     if (cls >= NBINS)
         return 2 * scale;

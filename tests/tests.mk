@@ -18,6 +18,8 @@ TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
 # A plain program for the preload build to meet bad pointers in.
 TEST_BAD_FREE := $(TEST_DIR)/bad_free
+# Heap misuse scenarios for the preload build (tests/test_heap_errors.py).
+TEST_HEAP_ERRORS := $(TEST_DIR)/heap_errors
 # Libraries of falling static TLS sizes that use up the surplus first.
 TLS_FILL_SIZES := 4096 2048 1024 512 256 128 64 32 16 8
 TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so)
@@ -55,8 +57,12 @@ $(TEST_BAD_FREE): tests/data/bad_free.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 $< -o $@ -ldl
 
+$(TEST_HEAP_ERRORS): tests/data/heap_errors.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $< -o $@ -ldl
+
 .PHONY: test-c-build
 test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE) \
-	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE)
+	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE) $(TEST_HEAP_ERRORS)
 
 test-build: test-c-build

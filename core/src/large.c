@@ -121,13 +121,15 @@ void *ta_large_resize(void *p, size_t size)
     arena_t *a = seg->arena;
     if (seg->kind == SEG_HUGE)
         return ta_huge_resize(p, size);
-    /* secure mode: the guard page after the run would have to move */
-    if (size <= SMALL_MAX || size > LARGE_MAX || ta_opt.secure)
+    if (size <= SMALL_MAX || size > LARGE_MAX)
         return NULL;
     size_t usize = align_up(large_usize(size), ta_page);
     extent_t *e = extent_of(seg, p);
     if (usize == e->u.l.usize)
         return p;
+    /* secure mode: the guard page after the run would have to move */
+    if (ta_opt.secure)
+        return NULL;
     mutex_lock(&a->lock);
     bool ok = run_resize(a, seg, e, usize);
     if (ok)

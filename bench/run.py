@@ -41,7 +41,7 @@ DECAY_MS = 1000
 # Configurations of tunalloc's preload build run only when named in
 # --allocators: name -> TUNALLOC_CONF. Their ratios to "tunalloc" are the
 # cost of the mode.
-VARIANTS = {"tunalloc-secure": "secure:true"}
+VARIANTS = {"tunalloc-check": "check:true", "tunalloc-secure": "secure:true"}
 
 # name -> (Debian package, soname); None = no preload (or tunalloc's own).
 COMPETITORS = {

@@ -89,7 +89,7 @@ static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
     extent_t *e = bin->spare;
     if (!e || ta_arena_over_limit(a, e->npages))
         return NULL;
-    bin->spare = NULL;
+    bin->spare = e->next;
     count_spare(a, e, false);
     ctr_add(&a->bins[cls].stats.curslabs, 1);
     return e;
@@ -119,7 +119,7 @@ static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, 
     char *base = extent_addr(seg, e);
     unsigned k = 0, nwords = (bi->nregs + 63) / 64;
     for (; k < n && k < e->nfree; k++) {
-        unsigned from = (unsigned)(ta_secure_rand() % bi->nregs), w = from / 64;
+        unsigned from = (unsigned)(((ta_secure_rand() >> 32) * bi->nregs) >> 32), w = from / 64;
         uint64_t bits = map[w] & (~(uint64_t)0 << (from % 64));
         while (!bits) {
             w = (w + 1) % nwords;
@@ -199,14 +199,17 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 
 /* An empty slab becomes the bin's spare, so a producer refilling while
  * another thread's frees empty slabs does not carve and release one each
- * round; with decay at 0, or a spare already there, it goes back. */
+ * round; with decay at 0, or a spare already there (outside secure
+ * mode), it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
-    if (bin->spare || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
+    if ((bin->spare && !ta_opt.secure) ||
+        atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
     }
     ctr_sub(&bin->stats.curslabs, 1);
+    e->next = bin->spare;
     bin->spare = e;
     count_spare(a, e, true);
 }
@@ -334,9 +337,8 @@ void ta_bin_release_empty(arena_t *a)
     for (unsigned c = 0; c < NBINS; c++) {
         bin_t *bin = &a->bins[c];
         mutex_lock(&bin->lock);
-        extent_t *e = bin->spare;
-        if (e) {
-            bin->spare = NULL;
+        for (extent_t *e; (e = bin->spare);) {
+            bin->spare = e->next;
             count_spare(a, e, false);
             ctr_add(&bin->stats.curslabs, 1);
             slab_release(a, bin, e);

@@ -56,18 +56,17 @@ static uint64_t block_key(const void *p)
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
+/* The canary's bytes are the block key's, repeated (n <= CANARY_MAX). */
 static void canary_fill(unsigned char *at, size_t n, uint64_t key)
 {
-    for (size_t i = 0; i < n; i++)
-        at[i] = (unsigned char)(key >> (8 * (i & 7)));
+    const uint64_t pattern[CANARY_MAX / 8] = {key, key};
+    memcpy(at, pattern, n);
 }
 
 static bool canary_intact(const unsigned char *at, size_t n, uint64_t key)
 {
-    for (size_t i = 0; i < n; i++)
-        if (at[i] != (unsigned char)(key >> (8 * (i & 7))))
-            return false;
-    return true;
+    const uint64_t pattern[CANARY_MAX / 8] = {key, key};
+    return memcmp(at, pattern, n) == 0;
 }
 
 /* Usable size of a live block of a normal segment. */

@@ -130,6 +130,7 @@ static void discard_all(arena_t *a)
         ctr_set(&bin->stats.curregs, 0);
         ctr_set(&bin->stats.curslabs, 0);
         bin->cur = bin->nonfull = bin->spare = NULL;
+        bin->nspare = 0;
     }
     for (unsigned j = 0; j < NLEXTENTS; j++) {
         large_stats_t *ls = &a->stats.lstats[j];

@@ -23,9 +23,10 @@ typedef struct bin {
     extent_t *cur;     /* slab that allocations come from first */
     extent_t *nonfull; /* other slabs with free regions */
     extent_t *spare;   /* empty slabs kept for the next fills, by next:
-                          one, or in secure mode all until decay (each
-                          release and new slab costs two mprotect calls
-                          for its guard page) */
+                          one, or in secure mode up to SECURE_SPARES
+                          (each release and new slab costs two mprotect
+                          calls for its guard page) */
+    unsigned nspare;
     bin_stats_t stats;
 } CACHE_ALIGNED bin_t;
 

@@ -90,6 +90,7 @@ static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
     if (!e || ta_arena_over_limit(a, e->npages))
         return NULL;
     bin->spare = e->next;
+    bin->nspare--;
     count_spare(a, e, false);
     ctr_add(&a->bins[cls].stats.curslabs, 1);
     return e;
@@ -199,11 +200,10 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 
 /* An empty slab becomes the bin's spare, so a producer refilling while
  * another thread's frees empty slabs does not carve and release one each
- * round; with decay at 0, or a spare already there (outside secure
- * mode), it goes back. */
+ * round; with decay at 0, or the bin's spares all there, it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
-    if ((bin->spare && !ta_opt.secure) ||
+    if (bin->nspare >= (ta_opt.secure ? SECURE_SPARES : 1) ||
         atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
@@ -211,6 +211,7 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
     ctr_sub(&bin->stats.curslabs, 1);
     e->next = bin->spare;
     bin->spare = e;
+    bin->nspare++;
     count_spare(a, e, true);
 }
 
@@ -339,6 +340,7 @@ void ta_bin_release_empty(arena_t *a)
         mutex_lock(&bin->lock);
         for (extent_t *e; (e = bin->spare);) {
             bin->spare = e->next;
+            bin->nspare--;
             count_spare(a, e, false);
             ctr_add(&bin->stats.curslabs, 1);
             slab_release(a, bin, e);

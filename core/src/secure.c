@@ -63,10 +63,19 @@ static void canary_fill(unsigned char *at, size_t n, uint64_t key)
     memcpy(at, pattern, n);
 }
 
+/* The full canary (the common case) in two word loads, shorter ones
+ * byte by byte: a library call would cost more than the compare. */
 static bool canary_intact(const unsigned char *at, size_t n, uint64_t key)
 {
-    const uint64_t pattern[CANARY_MAX / 8] = {key, key};
-    return memcmp(at, pattern, n) == 0;
+    if (n == CANARY_MAX) {
+        uint64_t w[2];
+        memcpy(w, at, sizeof(w));
+        return w[0] == key && w[1] == key;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (at[i] != (unsigned char)(key >> (8 * (i & 7))))
+            return false;
+    return true;
 }
 
 /* Usable size of a live block of a normal segment. */

@@ -16,6 +16,9 @@
 #define SECURE_MAP_BYTES (SEGMENT_SIZE >> LG_QUANTUM)
 
 static inline size_t ta_secure_map_bytes(void) { return ta_opt.secure ? SECURE_MAP_BYTES : 0; }
+/* Empty slabs a bin keeps in secure mode until decay. */
+#define SECURE_SPARES 8
+
 /* Pages after each slab and large run that fault when touched; part of
  * the run, so counted as active. */
 static inline size_t ta_guard_pages(void) { return ta_opt.secure ? 1 : 0; }

@@ -215,6 +215,18 @@ def test_secure_guard_page_after_slab():
     assert plain is None or plain > page
 
 
+def test_secure_guard_pages_leave_mappings_to_spare():
+    """Each guard page splits a mapping and Linux allows 65530 per
+    process: 320 MiB of 64-byte blocks (80 000 slabs) must leave the
+    process far from the limit and able to map more (guards are capped
+    at 16384 at a time; the slabs past that go without one)."""
+    code, out, err = run("many-slabs", "secure:true")
+    assert code == 0 and not reports(err), (code, out, err)
+    m = re.search(r"^mappings=(\d+) mapped=(\d+)$", out, re.M)
+    assert m, out
+    assert int(m.group(1)) < 40000 and int(m.group(2)) == 64, out
+
+
 @pytest.mark.parametrize("scenario,kind", [("canary-small", "small"),
                                            ("canary-large", "large"),
                                            ("canary-huge", "huge")])

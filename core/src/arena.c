@@ -8,6 +8,7 @@
 #include "base.h"
 #include "init.h"
 #include "opts.h"
+#include "secure.h"
 
 _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
 _Atomic unsigned ta_narenas_total;
@@ -141,6 +142,8 @@ static void discard_all(arena_t *a)
     for (int k = 0; k < 3; k++)
         for (segment_t *s = lists[k]; s; s = next) {
             next = s->next;
+            if (k == 0 && ta_opt.secure)
+                ta_secure_forget_guards(s);
             ta_segment_unmap(s);
         }
     a->segments = a->huge_live = a->huge_cache = NULL;

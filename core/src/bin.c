@@ -51,8 +51,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
     extent_t *e = ta_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
     if (e) {
         if (guard)
-            ta_secure_guard(extent_addr(extent_segment(e), e) +
-                                ((size_t)bi->slab_pages << ta_lg_page), true);
+            ta_secure_guard(e);
         e->state = EXT_SLAB;
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;

@@ -239,10 +239,10 @@ void ta_extent_free(arena_t *a, extent_t *e)
 {
     segment_t *seg = extent_segment(e);
     size_t n = e->npages;
-    /* slabs and large runs end in a guard page in secure mode; free runs
-     * are ordinary memory, to be merged, purged and carved again */
-    if (ta_guard_pages() && (e->state == EXT_SLAB || e->state == EXT_LARGE))
-        ta_secure_guard(extent_addr(seg, e) + ((n - 1) << ta_lg_page), false);
+    /* slabs and large runs may end in a guard page in secure mode; free
+     * runs are ordinary memory, to be merged, purged and carved again */
+    if (unlikely(e->guarded))
+        ta_secure_unguard(e);
     memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);

@@ -36,6 +36,7 @@ typedef struct extent {
     uint8_t state;
     uint8_t cls;   /* slab: bin index */
     uint16_t nfree; /* slab: free regions (set bits of its free map) */
+    bool guarded;   /* in use, secure mode: its last page is a guard */
     union {
         struct {
             struct extent *lru_next, *lru_prev; /* age order, oldest first */

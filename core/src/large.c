@@ -44,7 +44,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     }
     segment_t *seg = extent_segment(e);
     if (guard)
-        ta_secure_guard(extent_addr(seg, e) + usize, true);
+        ta_secure_guard(e);
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
     ta_extent_map(seg, e, large_tag(a, usize), false);

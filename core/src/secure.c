@@ -196,9 +196,39 @@ size_t ta_secure_usable(const void *p)
     return t == SIZE_MAX ? 0 : usize - t;
 }
 
-void ta_secure_guard(void *page, bool on)
+static _Atomic long guards_left = SECURE_MAX_GUARDS;
+
+static char *last_page(extent_t *e)
+{
+    return extent_addr(extent_segment(e), e) + ((size_t)(e->npages - 1) << ta_lg_page);
+}
+
+void ta_secure_guard(extent_t *e)
+{
+    e->guarded = false;
+    if (atomic_fetch_sub_explicit(&guards_left, 1, memory_order_relaxed) <= 0) {
+        atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
+        return;
+    }
+    int saved = errno;
+    e->guarded = mprotect(last_page(e), ta_page, PROT_NONE) == 0;
+    errno = saved;
+    if (!e->guarded)
+        atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
+}
+
+void ta_secure_forget_guards(segment_t *seg)
+{
+    for (size_t i = seg->hdr_pages; i < seg->npages; i += seg->ext[i].npages)
+        if (seg->ext[i].guarded)
+            atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
+}
+
+void ta_secure_unguard(extent_t *e)
 {
     int saved = errno;
-    mprotect(page, ta_page, on ? PROT_NONE : PROT_READ | PROT_WRITE);
+    mprotect(last_page(e), ta_page, PROT_READ | PROT_WRITE);
     errno = saved;
+    e->guarded = false;
+    atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
 }

@@ -39,7 +39,16 @@ HIDDEN bool ta_secure_check(void *p, bool release);
 HIDDEN bool ta_secure_is_live(segment_t *seg, const void *p);
 /* The size p was requested with (the canary is not the program's). */
 HIDDEN size_t ta_secure_usable(const void *p);
-/* Makes the page at page a guard (on) or ordinary memory again. */
-HIDDEN void ta_secure_guard(void *page, bool on);
+/* Guard pages at a time: each splits a mapping, and Linux allows 65530
+ * per process by default; past this, runs go without one. */
+#define SECURE_MAX_GUARDS 16384
+
+/* Makes the last page of in-use run e (secure mode) a guard, if the
+ * budget and the kernel allow; ta_extent_free undoes it. */
+HIDDEN void ta_secure_guard(extent_t *e);
+HIDDEN void ta_secure_unguard(extent_t *e);
+/* A normal segment about to be unmapped with its runs in use (arena
+ * reset or destroy): its guards go back to the budget. */
+HIDDEN void ta_secure_forget_guards(segment_t *seg);
 
 #endif

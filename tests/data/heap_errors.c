@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 typedef int mallctl_fn(const char *, void *, size_t *, void *, size_t);
@@ -127,6 +128,31 @@ static void order(void)
     printf("\ndistinct=%d\n", distinct);
 }
 
+/* 320 MiB of 64-byte blocks (80 000 one-page slabs), then the count of
+ * the process's mappings and whether it can still map more. */
+static void many_slabs(void)
+{
+    size_t n = (size_t)320 << 20 >> 6;
+    for (size_t i = 0; i < n; i++)
+        if (!malloc(64)) {
+            printf("malloc failed after %zu\n", i);
+            return;
+        }
+    FILE *f = fopen("/proc/self/maps", "r");
+    int lines = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    void *extra[64];
+    int mapped = 0;
+    for (int i = 0; i < 64; i++) {
+        extra[i] = mmap(NULL, 4096, i % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        mapped += extra[i] != MAP_FAILED;
+    }
+    printf("mappings=%d mapped=%d\n", lines, mapped);
+}
+
 static void options(void)
 {
     mallctl_fn *ctl = (mallctl_fn *)dlsym(RTLD_DEFAULT, "mallctl");
@@ -174,6 +200,8 @@ int main(int argc, char **argv)
         canary(5000000, 1);
     else if (!strcmp(s, "order"))
         order();
+    else if (!strcmp(s, "many-slabs"))
+        many_slabs();
     else if (!strcmp(s, "options"))
         options();
     else

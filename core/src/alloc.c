@@ -222,7 +222,9 @@ static void src_free(alloc_src_t src, void *p)
 }
 
 /* Same class for small blocks, or a large run resized where it stands or
- * a huge mapping moved without copying; else allocate, copy and free. */
+ * a huge mapping moved without copying; else allocate, copy and free. A
+ * shrink never fails: if no smaller block can be had (arena over its
+ * limit, no memory), the block stays where it is, big enough already. */
 static void *realloc_impl(void *p, size_t size, alloc_src_t src)
 {
     if (!p)
@@ -244,9 +246,14 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         if (q)
             return handed_out(q, size);
     }
+    int saved = errno;
     void *q = src_alloc(src, size);
-    if (!q)
-        return NULL;
+    if (!q) {
+        if (size > old)
+            return NULL;
+        errno = saved;
+        return handed_out(p, size);
+    }
     memcpy(q, p, old < size ? old : size);
     src_free(src, p);
     return q;
@@ -323,7 +330,7 @@ void ta_arena_opts_init(ta_arena_opts *opts)
     opts->limit = 0;
 }
 
-static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ms >= -1; }
+static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ta_decay_ms_valid(ms); }
 
 ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
 {
@@ -375,6 +382,29 @@ ta_arena_t *ta_arena_of(const void *p)
     return (ta_arena_t *)segment_of(p)->arena;
 }
 
+/* The same counters the stats snapshot sums, read without the epoch:
+ * curregs counts cached small blocks as handed out, and curlextents and
+ * large_allocated move only when a large or huge block reaches its arena. */
+int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
+{
+    arena_t *a = valid_arena(arena);
+    if (!a || !blocks || !bytes)
+        return EINVAL;
+    if (!a->manual)
+        return EPERM;
+    uint64_t n = 0, sum = ctr_get(&a->stats.large_allocated);
+    for (unsigned j = 0; j < NBINS; j++) {
+        uint64_t regs = ctr_get(&a->bins[j].stats.curregs);
+        n += regs;
+        sum += regs * ta_bin_info[j].size;
+    }
+    for (unsigned j = 0; j < NLEXTENTS; j++)
+        n += ctr_get(&a->stats.lstats[j].curlextents);
+    *blocks = (size_t)n;
+    *bytes = (size_t)sum;
+    return 0;
+}
+
 void *ta_arena_malloc(ta_arena_t *arena, size_t size)
 {
     if (!arena) {
@@ -418,6 +448,10 @@ ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
 {
     if (!ta_ensure_init()) {
         errno = ENOMEM;
+        return NULL;
+    }
+    if (arena && !valid_arena(arena)) {
+        errno = EINVAL;
         return NULL;
     }
     arena_t *a = arena ? &arena->a : ta_thread_arena();

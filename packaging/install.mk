@@ -125,3 +125,7 @@ wheel:
 	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR)/linux .
 	PATH="$(PY_SCRIPTS):$$PATH" $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) \
 		$(WHEEL_DIR)/linux/tunalloc-*.whl
+
+# The Lua module alone: what the rockspec builds and installs.
+.PHONY: lua-module
+lua-module: $(BUILD)/lua/tunalloc.so

@@ -5,6 +5,8 @@
 #   libtunalloc-api.so  the ta_ API only; malloc stays the C library's
 #   libtunalloc-api.a   the same, static: one object whose internals are
 #                       local, so only the ta_ API is global
+#   libtunalloc-lua.a   the same with the Lua host API (ta_lua.h) in it,
+#                       for C programs that embed Lua
 # build/libtunalloc.a keeps the internals global: the in-tree tests and
 # bindings reach into them; it is not installed.
 #
@@ -33,6 +35,7 @@ INSTALL ?= install
 
 API_SHARED := $(BUILD)/libtunalloc-api.so
 API_STATIC := $(BUILD)/libtunalloc-api.a
+LUA_STATIC := $(BUILD)/libtunalloc-lua.a
 PKG_OUT := $(BUILD)/packaging
 
 .PHONY: api install uninstall install-lua-module
@@ -49,6 +52,14 @@ $(BUILD)/api/tunalloc.o: $(LIB_OBJS)
 	$(LD) -r -o $@ $^
 	$(OBJCOPY) --localize-hidden $@
 $(API_STATIC): $(BUILD)/api/tunalloc.o
+	rm -f $@ && ar rcs $@ $<
+# The Lua binding inlines the core's cache fast path, so it joins the
+# core before the internals go local.
+$(BUILD)/api/tunalloc-lua.o: $(LIB_OBJS) $(LUA_API_OBJS)
+	@mkdir -p $(dir $@)
+	$(LD) -r -o $@ $^
+	$(OBJCOPY) --localize-hidden $@
+$(LUA_STATIC): $(BUILD)/api/tunalloc-lua.o
 	rm -f $@ && ar rcs $@ $<
 
 # Directories under PREFIX are written relative to ${prefix}, so
@@ -69,7 +80,7 @@ $(PKG_OUT)/%.cmake: packaging/%.cmake.in core/include/tunalloc.h FORCE
 		-e 's|@INCLUDEDIR_REL@|$(shell realpath -m --relative-to=$(CMAKE_DIR) $(INCLUDEDIR))|g' \
 		$< > $@
 
-PKG_FILES := $(PKG_OUT)/tunalloc.pc $(PKG_OUT)/tunalloc-api.pc \
+PKG_FILES := $(PKG_OUT)/tunalloc.pc $(PKG_OUT)/tunalloc-api.pc $(PKG_OUT)/tunalloc-lua.pc \
 	$(PKG_OUT)/tunallocConfig.cmake $(PKG_OUT)/tunallocConfigVersion.cmake
 # The generated files depend on the paths: rebuilt on every install.
 .PHONY: FORCE
@@ -81,14 +92,14 @@ define install_shared
 	ln -sf $(3) $(DESTDIR)$(LIBDIR)/$(2)
 endef
 
-install: core lua $(PKG_FILES) install-lua-module
+install: core lua $(LUA_STATIC) $(PKG_FILES) install-lua-module
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKE_DIR) $(DESTDIR)$(DOCDIR)
-	$(INSTALL) -m 644 core/include/tunalloc.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 core/include/tunalloc.h bindings/lua/ta_lua.h $(DESTDIR)$(INCLUDEDIR)/
 	$(call install_shared,$(BUILD)/libtunalloc.so,libtunalloc.so,$(PRELOAD_SONAME))
 	$(call install_shared,$(API_SHARED),libtunalloc-api.so,$(API_SONAME))
-	$(INSTALL) -m 644 $(API_STATIC) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 644 $(PKG_OUT)/tunalloc.pc $(PKG_OUT)/tunalloc-api.pc \
+	$(INSTALL) -m 644 $(API_STATIC) $(LUA_STATIC) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 644 $(PKG_OUT)/tunalloc.pc $(PKG_OUT)/tunalloc-api.pc $(PKG_OUT)/tunalloc-lua.pc \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/
 	$(INSTALL) -m 644 $(PKG_OUT)/tunallocConfig.cmake \
 		$(PKG_OUT)/tunallocConfigVersion.cmake $(DESTDIR)$(CMAKE_DIR)/
@@ -101,11 +112,12 @@ install-lua-module: $(BUILD)/lua/tunalloc.so
 	$(INSTALL) -m 755 $< $(DESTDIR)$(LUA_CMOD_DIR)/tunalloc.so
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/tunalloc.h $(DESTDIR)$(BINDIR)/tunalua \
+	rm -f $(DESTDIR)$(INCLUDEDIR)/tunalloc.h $(DESTDIR)$(INCLUDEDIR)/ta_lua.h \
+		$(DESTDIR)$(BINDIR)/tunalua \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libtunalloc.so libtunalloc.so.$(SOVERSION) \
 		libtunalloc.so.$(VERSION) libtunalloc-api.so libtunalloc-api.so.$(SOVERSION) \
-		libtunalloc-api.so.$(VERSION) libtunalloc-api.a \
-		pkgconfig/tunalloc.pc pkgconfig/tunalloc-api.pc) \
+		libtunalloc-api.so.$(VERSION) libtunalloc-api.a libtunalloc-lua.a \
+		pkgconfig/tunalloc.pc pkgconfig/tunalloc-api.pc pkgconfig/tunalloc-lua.pc) \
 		$(DESTDIR)$(CMAKE_DIR)/tunallocConfig.cmake \
 		$(DESTDIR)$(CMAKE_DIR)/tunallocConfigVersion.cmake \
 		$(DESTDIR)$(LUA_CMOD_DIR)/tunalloc.so $(DESTDIR)$(DOCDIR)/LICENSE

@@ -13,6 +13,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 HEADER = ROOT / "core" / "include" / "tunalloc.h"
+LUA_HEADER = ROOT / "bindings" / "lua" / "ta_lua.h"
 VERSION = re.search(r'#define TA_VERSION "([^"]+)"', HEADER.read_text()).group(1)
 MAJOR = VERSION.split(".")[0]
 PREFIX = "/usr/local"
@@ -55,10 +56,10 @@ def sh(*cmd, env=None, cwd=ROOT):
     return r.stdout
 
 
-def public_api():
-    """The TA_API functions tunalloc.h declares: the one list."""
-    names = re.findall(r"^TA_API\b[^;(]*?\b(ta_\w+)\s*\(", HEADER.read_text(), re.M)
-    assert len(names) > 40
+def public_api(header=HEADER):
+    """The TA_API functions a header declares: the one list."""
+    names = re.findall(r"^TA_API\b[^;(]*?\b((?:ta|luaopen)_\w+)\s*\(", header.read_text(), re.M)
+    assert len(names) > 5
     return set(names)
 
 
@@ -73,6 +74,15 @@ def root_of(dest):
     return dest / PREFIX.lstrip("/")
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A plain install into a temporary PREFIX, where the pkg-config and
+    CMake files name the real paths, as a user's install does."""
+    prefix = tmp_path_factory.mktemp("prefix")
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    return prefix
+
+
 def test_installed_files(staged):
     root = root_of(staged)
     lib = root / "lib"
@@ -81,8 +91,9 @@ def test_installed_files(staged):
         assert os.readlink(lib / f"{name}.{MAJOR}") == f"{name}.{VERSION}"
         dyn = sh("readelf", "-d", str(lib / f"{name}.{VERSION}"))
         assert f"Library soname: [{name}.{MAJOR}]" in dyn
-    for rel in ("include/tunalloc.h", "lib/libtunalloc-api.a", "bin/tunalua",
-                "lib/pkgconfig/tunalloc.pc", "lib/pkgconfig/tunalloc-api.pc",
+    for rel in ("include/tunalloc.h", "include/ta_lua.h", "lib/libtunalloc-api.a",
+                "lib/libtunalloc-lua.a", "bin/tunalua", "lib/pkgconfig/tunalloc.pc",
+                "lib/pkgconfig/tunalloc-api.pc", "lib/pkgconfig/tunalloc-lua.pc",
                 "lib/cmake/tunalloc/tunallocConfig.cmake",
                 "lib/cmake/tunalloc/tunallocConfigVersion.cmake",
                 "lib/lua/5.4/tunalloc.so", "share/doc/tunalloc/LICENSE"):
@@ -94,13 +105,16 @@ def test_installed_files(staged):
     assert not re.search(r" T malloc$", api, re.M)
 
 
-def test_static_archive_exports_only_the_api(staged):
-    """Internals are local in the installed archive: its global symbols
-    are exactly the TA_API declarations."""
-    out = sh("nm", "-g", "--defined-only", str(root_of(staged) / "lib" / "libtunalloc-api.a"))
+@pytest.mark.parametrize("archive,headers", [("libtunalloc-api.a", [HEADER]),
+                                             ("libtunalloc-lua.a", [HEADER, LUA_HEADER])])
+def test_static_archives_export_only_the_api(staged, archive, headers):
+    """Internals are local in the installed archives: their global symbols
+    are exactly the TA_API declarations of their headers."""
+    path = str(root_of(staged) / "lib" / archive)
+    out = sh("nm", "-g", "--defined-only", path)
     defined = {line.split()[-1] for line in out.splitlines() if re.match(r"^[0-9a-f]+ ", line)}
-    assert defined == public_api()
-    undefined = sh("nm", "-u", str(root_of(staged) / "lib" / "libtunalloc-api.a"))
+    assert defined == set().union(*(public_api(h) for h in headers))
+    undefined = sh("nm", "-u", path)
     assert not re.search(r"\bta_", undefined), undefined
 
 
@@ -120,20 +134,33 @@ def run_example(path, root):
 
 
 @pytest.mark.parametrize("package,malloc_owned", [("tunalloc", "1"), ("tunalloc-api", "0")])
-def test_pkg_config_build(staged, tmp_path, package, malloc_owned):
-    root = root_of(staged)
+def test_pkg_config_build(installed, tmp_path, package, malloc_owned):
+    root = installed
     (tmp_path / "example.c").write_text(EXAMPLE)
     env = dict(os.environ, PKG_CONFIG_PATH=str(root / "lib" / "pkgconfig"))
     assert sh("pkg-config", "--modversion", package, env=env).strip() == VERSION
-    flags = sh("pkg-config", "--define-prefix", "--cflags", "--libs", package, env=env).split()
+    flags = sh("pkg-config", "--cflags", "--libs", package, env=env).split()
     assert f"-I{root}/include" in flags
     sh("cc", "-std=c11", "-Wall", "-Werror", "example.c", "-o", "example", *flags,
        cwd=tmp_path)
     assert run_example(tmp_path / "example", root) == [VERSION, "1", malloc_owned, str(64 << 20)]
 
 
+def test_lua_host_against_the_installed_tree(installed, tmp_path):
+    """A C program embedding Lua (examples/lua_host.c) builds with
+    pkg-config's tunalloc-lua and runs its states on tunalloc."""
+    env = dict(os.environ, PKG_CONFIG_PATH=str(installed / "lib" / "pkgconfig"))
+    flags = sh("pkg-config", "--cflags", "--libs", "tunalloc-lua", env=env).split()
+    sh("cc", "-std=c11", "-Wall", "-Werror", str(ROOT / "examples" / "lua_host.c"),
+       "-o", "lua_host", *flags, "-lm", "-ldl", cwd=tmp_path)
+    out = sh(str(tmp_path / "lua_host"))
+    assert "greedy" in out and "not enough memory" in out and "arena destroyed" in out
+
+
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
 def test_cmake_find_package(staged, tmp_path):
+    """The staged tree: the CMake package finds its files relative to
+    itself."""
     root = root_of(staged)
     (tmp_path / "example.c").write_text(EXAMPLE)
     (tmp_path / "CMakeLists.txt").write_text(CMAKELISTS)
@@ -150,8 +177,8 @@ def test_cmake_find_package(staged, tmp_path):
     assert r.returncode != 0 and "tunalloc" in r.stderr
 
 
-def test_installed_lua_pieces(staged):
-    root = root_of(staged)
+def test_installed_lua_pieces(installed):
+    root = installed
     out = sh(str(root / "bin" / "tunalua"), "-v", "-e",
              "print(require('tunalloc').version)")
     assert out.splitlines() == [out.splitlines()[0], VERSION]

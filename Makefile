@@ -1,6 +1,7 @@
 # tunalloc build. `make` builds the core library (static, for embedding),
 # the preload library (drop-in malloc) and the Lua pieces; `make test`
 # installs what it needs and runs every test; `make demo` runs the demo.
+# `make install` / `make wheel`: packaging/install.mk.
 
 CC ?= cc
 PYTHON ?= python3

@@ -119,3 +119,18 @@ def test_own_options_on_top(files):
     assert r.returncode == 1 and r.stderr.startswith(f"{t}: '-M' needs argument\n"), r.stderr
     r = subprocess.run([t, "-M", "64x"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stderr == f"{t}: bad size '64x' for -M (digits, then k, m or g)\n"
+
+
+@pytest.mark.parametrize("interp", ["lua5.4", str(TUNALUA)])
+def test_ctrl_c_interrupts_the_script(interp, tmp_path):
+    """SIGINT while a chunk runs raises "interrupted!" in it, as lua5.4 does."""
+    import signal
+    import time
+    p = subprocess.Popen([interp, "-e", "io.write('ready\\n') io.flush() while true do end"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 1
+    assert err.startswith(f"{interp}: interrupted!\nstack traceback:\n"), err

@@ -16,8 +16,8 @@ CORE_HDRS := $(wildcard $(CORE_DIR)/*.h) core/include/tunalloc.h
 
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := $(CORE_CFLAGS) -g $(WARN) -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
-OPT := -O2
-LIB_CFLAGS := $(BASE_CFLAGS) $(CORE_LIB_CFLAGS)
+OPT := $(CORE_OPT)
+LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CORE_LIB_CFLAGS)
 PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined

@@ -109,7 +109,7 @@ class BuildExt(build_ext):
         objs = self.compiler.compile(
             core_sources(), output_dir=os.path.join(self.build_temp, "core"),
             include_dirs=["core/include", CORE_DIR],
-            extra_postargs=FLAGS["CORE_CFLAGS"] + FLAGS["CORE_LIB_CFLAGS"])
+            extra_postargs=FLAGS["CORE_CFLAGS"] + FLAGS["CORE_OPT"] + FLAGS["CORE_LIB_CFLAGS"])
         link_dir = os.path.join(self.build_temp, "core-link")
         linked = os.path.join(link_dir, CORE_LINK_NAME)
         self.compiler.link_shared_object(

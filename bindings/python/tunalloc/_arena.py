@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterator, Optional, Union
 from . import _hook
 from ._ctl import ffi, lib
 from ._ctlapi import ctl
-from ._stats import _walk, refresh
+from ._stats import arena_stats, refresh
 
 
 def _decay_value(name: str, value: Optional[int]) -> int:
@@ -95,8 +95,7 @@ class Arena:
     @property
     def stats(self) -> Dict[Any, Any]:
         """Fresh statistics of this arena (stats.arenas.<i>.* as a dict)."""
-        refresh()
-        return _walk(f"stats.arenas.{self._index}")
+        return arena_stats(self._index)
 
     @property
     def allocated(self) -> int:

@@ -50,70 +50,13 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
            size_t newlen);
 int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out);
 
-typedef struct tapy_report {
-    char *text;
-    size_t len;
-    int failed;
-    ...;
-} tapy_report;
-void tapy_stats_report(tapy_report *out, const char *opts);
-void tapy_report_release(tapy_report *rep);
-"""
-
-# ta_stats_print's output gathered in C: one Python call per report, not
-# one per printed token (thousands for a JSON report). libc's allocator
-# holds the text, so building the report does not change the heap it
-# describes.
-REPORT_SRC = r"""
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct tapy_report {
-    char *text;
-    size_t len, cap;
-    int failed;
-} tapy_report;
-
-static void tapy_report_write(void *opaque, const char *chunk)
-{
-    tapy_report *rep = opaque;
-    size_t n = strlen(chunk);
-    if (rep->failed)
-        return;
-    if (rep->len + n + 1 > rep->cap) {
-        size_t cap = rep->cap ? rep->cap : 1 << 16;
-        while (cap < rep->len + n + 1)
-            cap *= 2;
-        char *text = realloc(rep->text, cap);
-        if (text == NULL) {
-            rep->failed = 1;
-            return;
-        }
-        rep->text = text;
-        rep->cap = cap;
-    }
-    memcpy(rep->text + rep->len, chunk, n + 1);
-    rep->len += n;
-}
-
-static void tapy_stats_report(tapy_report *out, const char *opts)
-{
-    memset(out, 0, sizeof(*out));
-    ta_stats_print(tapy_report_write, out, opts);
-}
-
-static void tapy_report_release(tapy_report *rep)
-{
-    free(rep->text);
-    memset(rep, 0, sizeof(*rep));
-}
 """
 
 ffibuilder = cffi.FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "tunalloc._ctl",
-    '#include "tunalloc.h"\n' + REPORT_SRC,
+    '#include "tunalloc.h"\n',
     include_dirs=[os.path.join(ROOT, "core", "include")],
     libraries=["tunalloc_core"],
     extra_compile_args=["-fvisibility=hidden"],

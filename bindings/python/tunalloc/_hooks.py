@@ -1,6 +1,5 @@
 """enable(), disable() and status(): tunalloc as CPython's allocator."""
 import _thread
-import time
 from typing import Dict, Iterable, NamedTuple, Optional, Tuple, Union
 
 from . import _hook
@@ -8,7 +7,6 @@ from . import _hook
 DOMAINS = ("raw", "mem", "obj", "arena")
 DEFAULT_DOMAINS = ("raw", "mem", "obj")
 
-_since: Dict[str, float] = {}
 _lock = _thread.allocate_lock()
 
 
@@ -52,24 +50,26 @@ def enable(domains: Union[str, Iterable[str]] = DEFAULT_DOMAINS) -> None:
     "mem", "obj" (PyMem_SetAllocator, as a wrapper over the allocators in
     place) and, opt-in, "arena" (pymalloc's 1 MiB arenas). Safe at any
     time and idempotent; blocks made before keep going to their allocator.
-    RuntimeError if tracemalloc is already tracing (start it afterwards).
+    RuntimeError if tracemalloc is already tracing (start it afterwards)
+    or if called from a subinterpreter (the allocator is process-wide: the
+    main interpreter switches it for all).
     """
     names = _domains(domains)
+    _hook.check_switch()
     with _lock:
         _check_no_tracemalloc_below(names)
         for name in names:
             _hook.enable(name)
-            _since.setdefault(name, time.time())
 
 
 def disable(domains: Union[str, Iterable[str], None] = None) -> None:
     """Stops new allocations from tunalloc in the given domains (default:
     all). Blocks tunalloc already handed out are still freed into it."""
     names = DOMAINS if domains is None else _domains(domains)
+    _hook.check_switch()
     with _lock:
         for name in names:
             _hook.disable(name)
-            _since.pop(name, None)
 
 
 def status() -> Status:
@@ -79,7 +79,7 @@ def status() -> Status:
         states = {name: _hook.state(name) for name in DOMAINS}
         return Status(
             active=tuple(n for n in DOMAINS if states[n][0]),
-            since={n: _since[n] for n in DOMAINS if states[n][0]},
+            since={n: states[n][2] for n in DOMAINS if states[n][0]},
             installed=tuple(n for n in DOMAINS if states[n][1]),
             gil_cache=_hook.gil_cache(),
             pymalloc_arena=_hook.backing_index(),

@@ -8,8 +8,7 @@ skips arena slots that hold no arena).
 import json
 from typing import Any, Dict
 
-from ._ctl import ffi, lib
-from ._ctlapi import ctl
+from . import _hook
 
 # jemalloc's MALLCTL_ARENAS_ALL: the index that names all arenas at once
 # (merged stats, purge of every arena); tunalloc uses the same value.
@@ -18,19 +17,15 @@ ARENAS_ALL = 4096
 
 def refresh() -> None:
     """Writes the epoch so the next reads see fresh statistics."""
+    # The reports below need no CFFI (it cannot load in isolated
+    # subinterpreters), so the control bridge is imported on use.
+    from ._ctlapi import ctl
     ctl("epoch", 1)
 
 
 def _report(opts: str) -> str:
     """ta_stats_print's output (it refreshes the epoch itself)."""
-    rep = ffi.new("tapy_report *")
-    lib.tapy_stats_report(rep, opts.encode())
-    try:
-        if rep.failed:
-            raise MemoryError("no memory for the statistics report")
-        return ffi.unpack(rep.text, rep.len).decode("utf-8", "replace")
-    finally:
-        lib.tapy_report_release(rep)
+    return _hook.stats_report(opts)
 
 
 def _indexed(node: Dict[str, Any]) -> Dict[Any, Any]:
@@ -100,7 +95,7 @@ def purge() -> None:
     """Returns every arena's unused dirty and muzzy pages to the system now,
     after flushing the calling thread's cache (and the interpreter's shared
     one) so their free blocks count as unused."""
-    from . import _hook
+    from ._ctlapi import ctl
     _hook.flush_cache()
     ctl("thread.tcache.flush")
     ctl(f"arena.{ARENAS_ALL}.purge")

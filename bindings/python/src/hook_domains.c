@@ -41,15 +41,6 @@ static inline bool is_active(const domain_t *d)
     return atomic_load_explicit(&d->active, memory_order_relaxed);
 }
 
-/* Zero-size requests must still give distinct, freeable pointers. */
-static inline size_t nonzero(size_t size) { return size ? size : 1; }
-
-/* calloc's product must not wrap: a wrapped size would under-allocate. */
-static inline bool calloc_overflows(size_t n, size_t size)
-{
-    return size != 0 && n > SIZE_MAX / size;
-}
-
 void hook_thread_routing(int delta)
 {
     atomic_fetch_add_explicit(&routing_threads, delta, memory_order_relaxed);

@@ -18,7 +18,7 @@ stats_text(), stats_json(); purge().
 Arenas: ``arenas`` (a sequence of Arena), Arena.create(...),
 ``with use_arena(a):`` and new_allocator(ffi, arena) for CFFI buffers.
 """
-from . import _hook
+from . import _hook, numpy
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
 from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
 

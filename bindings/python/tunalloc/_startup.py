@@ -15,7 +15,7 @@ def _enable_from_env() -> None:
     value = os.environ.get("TUNALLOC_PYTHON", "")
     try:
         _hooks.enable(_hooks.parse_env(value))
-    except (TypeError, ValueError, OSError, RuntimeError) as exc:
+    except (TypeError, ValueError, OSError, RuntimeError, ImportError) as exc:
         print(f"tunalloc: TUNALLOC_PYTHON={value!r} ignored: {exc}",
               file=sys.stderr)
 

@@ -106,7 +106,7 @@ setup(
     ext_modules=[hook],
     cffi_modules=["bindings/python/build_ctl.py:ffibuilder"],
     install_requires=["cffi>=1.15"],
-    extras_require={"numpy": ["numpy>=1.22"]},
+    extras_require={"numpy": ["numpy>=1.22"], "prometheus": ["prometheus_client"]},
     data_files=[(site_packages_rel(), ["bindings/python/tunalloc_startup.pth"])],
     cmdclass={"build_ext": BuildExt},
     # Keep setuptools' scratch files apart from the Makefile's build/ tree.

@@ -20,6 +20,7 @@ Arenas: ``arenas`` (a sequence of Arena), Arena.create(...),
 """
 from . import _hook, numpy
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
+from ._monitor import Monitor, monitor
 from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
 
 # What needs the CFFI control bridge (tunalloc._ctl). The CFFI backend does
@@ -47,7 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ARENAS_ALL", "Arena", "Arenas", "CtlInfo", "DEFAULT_DOMAINS", "DOMAINS",
-    "Status", "arenas", "ctl", "ctl_children", "ctl_info", "disable",
+    "Monitor", "Status", "monitor", "arenas", "ctl", "ctl_children", "ctl_info", "disable",
     "enable", "new_allocator", "purge", "stats", "stats_json", "stats_text",
     "status", "use_arena",
 ]

@@ -11,6 +11,13 @@ DEFAULT_DOMAINS = ("raw", "mem", "obj")
 # numpy's array buffers (tunalloc.numpy): named explicitly, since enabling
 # it imports numpy.
 NUMPY = "numpy"
+DOMAIN_HELP = {
+    "raw": "PyMem_RawMalloc & co. (called without the GIL)",
+    "mem": "PyMem_Malloc & co.",
+    "obj": "PyObject_Malloc & co.: objects move from pymalloc to tunalloc",
+    "arena": "pymalloc keeps small objects, its 1 MiB arenas come from a tunalloc arena",
+    NUMPY: "numpy's array buffers (numpy >= 1.22; not part of all)",
+}
 
 _lock = _thread.allocate_lock()
 _numpy_since: Dict[str, float] = {}

@@ -28,6 +28,12 @@ def _report(opts: str) -> str:
     return _hook.stats_report(opts)
 
 
+def report(omit: str = "") -> Dict[str, Any]:
+    """The core's JSON report parsed (the object inside "tunalloc"), with
+    the sections the option letters name left out."""
+    return json.loads(_report("J" + omit))["tunalloc"]
+
+
 def _indexed(node: Dict[str, Any]) -> Dict[Any, Any]:
     """JSON's index keys ("0", "1", ...) as the ints Python code indexes
     with; the merged arenas' "4096" (ARENAS_ALL) becomes "all"."""
@@ -51,7 +57,7 @@ def stats() -> Dict[Any, Any]:
     and ``"lextents"`` (per large class). Names are those of the control
     namespace; the JSON report (stats_json()) has the same tree with
     string keys and the merged arenas under "4096"."""
-    doc = json.loads(_report("J"))["tunalloc"]["stats"]
+    doc = report()["stats"]
     arenas = doc.get("arenas", {})
     doc["arenas"] = {key: _arena_dict(value)
                      for key, value in _indexed(arenas).items()}

@@ -197,6 +197,8 @@ typedef struct debug_api {
 } debug_api_t;
 
 static int debug_hooks = -1; /* unknown until the first install */
+/* Each domain's debug hook malloc, seen while CPython named the set. */
+static void *(*debug_malloc[3])(void *, size_t);
 
 static bool debug_hooks_on(void)
 {
@@ -207,18 +209,24 @@ static bool debug_hooks_on(void)
 #else
         debug_hooks = 0;
 #endif
+        for (int i = 0; debug_hooks && i < 3; i++) {
+            PyMemAllocatorEx top;
+            PyMem_GetAllocator(domains[i].id, &top);
+            debug_malloc[i] = top.malloc;
+        }
     }
     return debug_hooks;
 }
 
-/* The allocator under domain d's debug hook, or NULL if the hook in place
- * is not the one expected (its letter does not match). */
-static const PyMemAllocatorEx *below_debug_hook(const domain_t *d, const PyMemAllocatorEx *top)
+/* The allocator under domain d's debug hook, or NULL if what is on top is
+ * not that hook (another hook was put over it since). */
+static const PyMemAllocatorEx *below_debug_hook(int i, const PyMemAllocatorEx *top)
 {
-    static const char letters[] = {[PYMEM_DOMAIN_RAW] = 'r', [PYMEM_DOMAIN_MEM] = 'm',
-                                   [PYMEM_DOMAIN_OBJ] = 'o'};
+    static const char letters[] = {'r', 'm', 'o'};
+    if (top->malloc != debug_malloc[i] || top->ctx == NULL)
+        return NULL;
     const debug_api_t *api = top->ctx;
-    if (api == NULL || api->api_id != letters[d->id] || api->alloc.malloc == NULL)
+    if (api->api_id != letters[i] || api->alloc.malloc == NULL)
         return NULL;
     return &api->alloc;
 }
@@ -228,12 +236,13 @@ static const PyMemAllocatorEx *below_debug_hook(const domain_t *d, const PyMemAl
  * over whatever allocator is there. Between the two calls a RAW block
  * another thread allocates would lack the hook's pads, so enable tunalloc
  * at start-up (TUNALLOC_PYTHON) when running with the debug hooks. */
-static void install(domain_t *d)
+static void install(int i)
 {
+    domain_t *d = &domains[i];
     bool debug = debug_hooks_on();
     PyMemAllocatorEx top;
     PyMem_GetAllocator(d->id, &top);
-    const PyMemAllocatorEx *below = debug ? below_debug_hook(d, &top) : NULL;
+    const PyMemAllocatorEx *below = debug ? below_debug_hook(i, &top) : NULL;
     d->prev = below ? *below : top;
     PyMemAllocatorEx mine = wrapper_for(d);
     PyMem_SetAllocator(d->id, &mine);
@@ -249,7 +258,7 @@ int hook_domain_enable(int i)
     if (err != 0)
         return err;
     if (!atomic_load(&d->installed)) {
-        install(d);
+        install(i);
         atomic_store(&d->installed, true);
     }
     atomic_store(&d->active, true);

@@ -21,16 +21,17 @@ Arenas: ``arenas`` (a sequence of Arena), Arena.create(...),
 from . import _hook, numpy
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
 from ._monitor import Monitor, monitor
-from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
+from ._stats import ARENAS_ALL, purge, report, stats, stats_json, stats_text
 
 # What needs the CFFI control bridge (tunalloc._ctl). The CFFI backend does
 # not load in isolated subinterpreters (3.12+ interpreters with their own
 # GIL); there the names below raise ImportError on use, and status(),
 # stats(), stats_text() and stats_json() still work.
-_CTL_NAMES = ("Arena", "Arenas", "arenas", "new_allocator", "use_arena",
-              "CtlInfo", "ctl", "ctl_children", "ctl_info")
+_CTL_NAMES = ("Arena", "ArenaBusyError", "Arenas", "arenas", "new_allocator",
+              "use_arena", "CtlInfo", "ctl", "ctl_children", "ctl_info")
 try:
-    from ._arena import Arena, Arenas, arenas, new_allocator, use_arena
+    from ._arena import (Arena, ArenaBusyError, Arenas, arenas, new_allocator,
+                         use_arena)
     from ._ctlapi import CtlInfo, ctl, ctl_children, ctl_info
 except ImportError as _exc:
     if _hook.is_main_interpreter():
@@ -44,11 +45,15 @@ except ImportError as _exc:
                               "stats_text() and stats_json() are)")
         raise AttributeError(f"module 'tunalloc' has no attribute {name!r}")
 
-__version__ = "0.1.0"
+# The core's: one version for every artefact (read from the report, which
+# every interpreter can, general section and totals only).
+__version__ = report("mabl")["version"]
+del report
 
 __all__ = [
-    "ARENAS_ALL", "Arena", "Arenas", "CtlInfo", "DEFAULT_DOMAINS", "DOMAINS",
-    "Monitor", "Status", "monitor", "arenas", "ctl", "ctl_children", "ctl_info", "disable",
+    "ARENAS_ALL", "Arena", "ArenaBusyError", "Arenas", "CtlInfo", "DEFAULT_DOMAINS",
+    "DOMAINS", "Monitor", "Status", "arenas", "ctl", "ctl_children", "ctl_info",
+    "disable", "monitor",
     "enable", "new_allocator", "purge", "stats", "stats_json", "stats_text",
     "status", "use_arena",
 ]

@@ -63,6 +63,7 @@ deps:
 	bash tools/install-deps.sh
 
 -include tests/tests.mk
+-include tests/fuzz/fuzz.mk
 -include bindings/lua/lua.mk
 -include bench/bench.mk
 -include examples/examples.mk

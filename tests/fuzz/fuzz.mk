@@ -39,18 +39,17 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/c/harness.h test
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
 
-# One target's run; libFuzzer exits nonzero on a crash, a broken property
-# (abort), a timeout or running out of memory.
-define fuzz_run
-mkdir -p $(FUZZ_DIR)/corpus/$(1) $(FUZZ_DIR)/artifacts
-$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
-	-rss_limit_mb=4096 -print_final_stats=1 $(FUZZ_FLAGS_$(1)) \
-	-artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)- $(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1)
-
-endef
+# One target's run, new inputs kept in build/fuzz/corpus/<target>;
+# libFuzzer exits nonzero on a crash, a broken property (abort), a
+# timeout or running out of memory.
+fuzz-%: $(FUZZ_DIR)/fuzz_%
+	@mkdir -p $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/artifacts
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+		-rss_limit_mb=4096 -print_final_stats=1 $(FUZZ_FLAGS_$*) \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/$*- $(FUZZ_DIR)/corpus/$* tests/fuzz/corpus/$*
 
 # The targets in turn, so each has the machine to itself.
 fuzz: fuzz-build
-	$(foreach t,$(FUZZ_NAMES),$(call fuzz_run,$(t)))
+	@for t in $(FUZZ_NAMES); do $(MAKE) --no-print-directory fuzz-$$t || exit 1; done
 
 test-build: fuzz-build

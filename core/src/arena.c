@@ -8,6 +8,7 @@
 #include "base.h"
 #include "init.h"
 #include "opts.h"
+#include "verify.h"
 
 _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
 _Atomic unsigned ta_narenas_total;
@@ -173,6 +174,7 @@ int ta_arena_reset(arena_t *a)
         lock_all(a);
         discard_all(a);
         unlock_all(a);
+        TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&ta_global_lock);
     return err;

@@ -98,6 +98,7 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
         nonfull_remove(bin, e);
     else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
+    TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
     if (e)
         bin->cur = e;
     return e;
@@ -113,6 +114,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     char *base = extent_addr(seg, e);
     unsigned k = 0;
     for (unsigned w = 0; k < n && k < e->nfree; w++) {
+        TA_ASSERT(w < (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
         uint64_t bits = map[w];
         while (bits && k < n) {
             unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -170,6 +172,7 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
  * round; with decay at 0, or a spare already there, it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
+    TA_ASSERT(e != bin->cur && e != bin->spare && e->nfree == ta_bin_info[e->cls].nregs);
     if (bin->spare || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
@@ -188,12 +191,15 @@ static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **i
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
+    TA_ASSERT(e->state == EXT_SLAB && e->cls == cls);
     for (unsigned i = 0; i < n; i++) {
         unsigned idx = region_index(bi, (size_t)((const char *)items[i] - base));
+        TA_ASSERT(idx < bi->nregs && !(map[idx / 64] >> (idx % 64) & 1)); /* freed twice */
         map[idx / 64] |= (uint64_t)1 << (idx % 64);
     }
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + n);
+    TA_ASSERT(e->nfree <= bi->nregs);
     if (e == bin->cur) {
         if (e->nfree == bi->nregs) {
             bin->cur = NULL;

@@ -10,6 +10,7 @@
 
 #include "arena.h"
 #include "owner_map.h"
+#include "verify.h"
 
 static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), ta_page); }
 
@@ -28,6 +29,7 @@ static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *
 
 static void list_push(segment_t **list, segment_t *s)
 {
+    TA_ASSERT(!ta_segment_listed(*list, s));
     s->prev = NULL;
     s->next = *list;
     if (*list)
@@ -385,6 +387,7 @@ void ta_huge_dalloc(segment_t *seg)
 {
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
+    TA_ASSERT(ta_segment_listed(a->huge_live, seg)); /* else freed twice */
     list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);

@@ -191,8 +191,7 @@ static void walk_huge_lists(walk_t *w)
     prev = NULL;
     for (const segment_t *s = a->huge_cache; s; prev = s, s = s->next) {
         w->c.huge_cached_pages += walk_huge(w, s, prev);
-        for (const segment_t *l = a->huge_live; l; l = l->next)
-            EXPECT(w, l != s, s, 0); /* freed yet live: a double free */
+        EXPECT(w, !ta_segment_listed(a->huge_live, s), s, 0); /* freed yet live */
     }
 }
 
@@ -254,6 +253,14 @@ static void walk_bins(walk_t *w)
         EXPECT(w, ctr_get(&bin->stats.curslabs) == w->slabs[c], bin, w->slabs[c]);
         EXPECT(w, ctr_get(&bin->stats.curregs) == w->regs[c], bin, w->regs[c]);
     }
+}
+
+bool ta_segment_listed(const segment_t *list, const segment_t *s)
+{
+    for (size_t n = 0; list && n < LIST_BOUND; list = list->next, n++)
+        if (list == s)
+            return true;
+    return false;
 }
 
 unsigned ta_arena_verify(arena_t *a, ta_census_t *census)

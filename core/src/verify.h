@@ -24,6 +24,9 @@ typedef struct ta_census {
  * many it found. census may be NULL. No lock of the arena may be held. */
 HIDDEN unsigned ta_arena_verify(arena_t *a, ta_census_t *census);
 
+/* True if s is on the segment list that starts at list. */
+HIDDEN bool ta_segment_listed(const segment_t *list, const segment_t *s);
+
 /* The debug build's whole-arena check at points where it is cheap enough. */
 #define TA_VERIFY_ARENA(a) TA_ASSERT(ta_arena_verify((a), NULL) == 0)
 

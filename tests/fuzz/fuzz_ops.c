@@ -6,7 +6,9 @@
  * cheap) that is checked whenever the block is touched and before it is
  * freed; the engine's invariant walker runs after every few steps. At
  * the end of an input everything is freed and each manual arena must be
- * back to no active page before it is destroyed, so inputs replay alone. */
+ * back to no active page before it is destroyed. The automatic arena's
+ * state (its free runs, cached huge mappings) carries over from input to
+ * input, so a finding may need a few runs to replay (-runs=100). */
 #include <errno.h>
 
 #include "arena.h"
@@ -112,6 +114,12 @@ static bool may_take(int c, const block_t *b)
     return caches[c] && (cache_arena[c] < 0 || b->arena == arenas[cache_arena[c]]);
 }
 
+/* got is the arena want names (NULL: an automatic one). */
+static bool in_arena(const ta_arena_t *got, const ta_arena_t *want)
+{
+    return want ? got == want : got != NULL && !is_manual(got);
+}
+
 /* What every block must satisfy when handed out or resized. */
 static void check_block(const block_t *b, size_t align)
 {
@@ -119,8 +127,7 @@ static void check_block(const block_t *b, size_t align)
     REQUIRE(((uintptr_t)b->p & (align - 1)) == 0);
     REQUIRE(b->usable >= b->req);
     REQUIRE(ta_owns(b->p) && ta_check_ptr(b->p) == 0);
-    ta_arena_t *got = ta_arena_of(b->p);
-    REQUIRE(b->arena ? got == b->arena : got != NULL && !is_manual(got));
+    REQUIRE(in_arena(ta_arena_of(b->p), b->arena));
 }
 
 /* A new block in slot b through one of the entry points of a context:
@@ -271,7 +278,9 @@ static void do_realloc(fuzz_in_t *in, block_t *b)
     block_t nb = *b;
     nb.p = q;
     verify(&nb, keep);
-    if (q != b->p) {
+    /* a huge block moved by remapping its pages stays in its arena */
+    bool remapped = b->usable > LARGE_MAX && size > LARGE_MAX && in_arena(ta_arena_of(q), b->arena);
+    if (q != b->p && !remapped) {
         nb.arena = src;
         nb.cache = cache;
         nb.aligned = false;

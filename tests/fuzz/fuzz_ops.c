@@ -128,6 +128,7 @@ static void check_block(const block_t *b, size_t align)
     REQUIRE(b->usable >= b->req);
     REQUIRE(ta_owns(b->p) && ta_check_ptr(b->p) == 0);
     REQUIRE(in_arena(ta_arena_of(b->p), b->arena));
+    REQUIRE(ta_arena_of(b->p + b->usable - 1) == ta_arena_of(b->p));
 }
 
 /* A new block in slot b through one of the entry points of a context:

@@ -2,10 +2,11 @@
  * tree with ta_ctl_child (index components filled with interesting
  * numbers), read and written with values of the right, wrong or missing
  * size, by name and by MIB (components edited after nametomib), plus
- * enumeration of arbitrary nodes. Properties: the errno contract (no
- * crash, lengths checked before any byte is written, a read of the
- * right size reports that size), by-name and by-MIB calls agree, strings
- * read are real strings, and the engine's invariants hold after every
+ * enumeration of arbitrary nodes and ta_stats_print with any option
+ * letters. Properties: the errno contract (no crash, lengths checked
+ * before any byte is written, a read of the right size reports that
+ * size), by-name and by-MIB calls agree, strings read are real strings,
+ * JSON reports balance, and the engine's invariants hold after every
  * input. Each input's side effects (arenas, caches, the thread's arena
  * and cache, decay defaults, limits, the background thread) are undone
  * after it, so inputs replay alone as they ran. */
@@ -253,6 +254,52 @@ static void enumerate(fuzz_in_t *in, const char *node)
     REQUIRE(ta_ctl_child(node, idx, NULL) == EFAULT);
 }
 
+/* ta_stats_print's output, collected to check its shape. */
+static char report[1 << 20];
+static size_t report_len;
+
+static void collect(void *opaque, const char *text)
+{
+    (void)opaque;
+    size_t n = strlen(text);
+    REQUIRE(n > 0 && report_len + n < sizeof(report));
+    memcpy(report + report_len, text, n);
+    report_len += n;
+}
+
+/* Any option letters: the report is printed whole, and as JSON ("J") its
+ * braces, brackets and quotes balance. */
+static void print_stats(fuzz_in_t *in)
+{
+    char opts[9];
+    fuzz_bytes(in, opts, 8);
+    opts[8] = '\0';
+    report_len = 0;
+    ta_stats_print(collect, NULL, opts);
+    REQUIRE(report_len > 0);
+    if (!strchr(opts, 'J'))
+        return;
+    int depth = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < report_len; i++) {
+        char c = report[i];
+        if (quoted) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                quoted = false;
+            continue;
+        }
+        if (c == '"')
+            quoted = true;
+        else if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            REQUIRE(--depth >= 0);
+    }
+    REQUIRE(depth == 0 && !quoted);
+}
+
 /* Puts back every global setting an input may have changed. */
 static void undo(unsigned ops)
 {
@@ -299,12 +346,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             raw_name(&in, name);
         else
             build_name(&in, name, &type, &mode);
-        switch (op >> 1 & 3) {
+        switch (op >> 1 & 7) {
         case 0:
             enumerate(&in, name);
             break;
         case 1:
             compare_mib(name, type, mode);
+            break;
+        case 7:
+            print_stats(&in);
             break;
         default:
             access_name(&in, name, type);

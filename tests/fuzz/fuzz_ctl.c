@@ -254,50 +254,51 @@ static void enumerate(fuzz_in_t *in, const char *node)
     REQUIRE(ta_ctl_child(node, idx, NULL) == EFAULT);
 }
 
-/* ta_stats_print's output, collected to check its shape. */
-static char report[1 << 20];
-static size_t report_len;
+/* ta_stats_print's output, checked as it streams: JSON's nesting depth
+ * and whether the text is inside a string (after a backslash or not). */
+typedef struct shape {
+    size_t bytes;
+    int depth;
+    bool quoted, escaped, broken;
+} shape_t;
 
 static void collect(void *opaque, const char *text)
 {
-    (void)opaque;
+    shape_t *sh = opaque;
     size_t n = strlen(text);
-    REQUIRE(n > 0 && report_len + n < sizeof(report));
-    memcpy(report + report_len, text, n);
-    report_len += n;
+    REQUIRE(n > 0);
+    sh->bytes += n;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (sh->escaped)
+            sh->escaped = false;
+        else if (sh->quoted)
+            sh->quoted = c != '"', sh->escaped = c == '\\';
+        else if (c == '"')
+            sh->quoted = true;
+        else if (c == '{' || c == '[')
+            sh->depth++;
+        else if (c == '}' || c == ']')
+            sh->broken |= --sh->depth < 0;
+    }
 }
 
-/* Any option letters: the report is printed whole, and as JSON ("J") its
- * braces, brackets and quotes balance. */
-static void print_stats(fuzz_in_t *in)
+/* Any option letters: the report is printed, and as JSON ("J") its
+ * braces, brackets and quotes balance. Once per input: a report of
+ * every arena is long. */
+static void print_stats(fuzz_in_t *in, bool *printed)
 {
     char opts[9];
     fuzz_bytes(in, opts, 8);
     opts[8] = '\0';
-    report_len = 0;
-    ta_stats_print(collect, NULL, opts);
-    REQUIRE(report_len > 0);
-    if (!strchr(opts, 'J'))
+    if (*printed)
         return;
-    int depth = 0;
-    bool quoted = false;
-    for (size_t i = 0; i < report_len; i++) {
-        char c = report[i];
-        if (quoted) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                quoted = false;
-            continue;
-        }
-        if (c == '"')
-            quoted = true;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']')
-            REQUIRE(--depth >= 0);
-    }
-    REQUIRE(depth == 0 && !quoted);
+    *printed = true;
+    shape_t sh = {0};
+    ta_stats_print(collect, &sh, opts);
+    REQUIRE(sh.bytes > 0);
+    if (strchr(opts, 'J'))
+        REQUIRE(!sh.broken && sh.depth == 0 && !sh.quoted);
 }
 
 /* Puts back every global setting an input may have changed. */
@@ -336,6 +337,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_in_t in = {data, size};
     unsigned ops = 0;
+    bool printed = false;
     while (fuzz_left(&in) && ops < 64) {
         char name[NAME_CAP];
         ta_ctl_type type = TA_CTL_NODE;
@@ -354,7 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             compare_mib(name, type, mode);
             break;
         case 7:
-            print_stats(&in);
+            print_stats(&in, &printed);
             break;
         default:
             access_name(&in, name, type);

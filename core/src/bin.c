@@ -160,6 +160,7 @@ void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero)
 /* Gives an empty slab's pages back to the arena; bin lock held. */
 static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 {
+    TA_ASSERT(e != bin->cur && e->nfree == ta_bin_info[e->cls].nregs);
     ctr_sub(&bin->stats.curslabs, 1);
     mutex_lock(&a->lock);
     ta_extent_free(a, e);
@@ -172,7 +173,6 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
  * round; with decay at 0, or a spare already there, it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
-    TA_ASSERT(e != bin->cur && e != bin->spare && e->nfree == ta_bin_info[e->cls].nregs);
     if (bin->spare || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
@@ -191,10 +191,8 @@ static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **i
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
-    TA_ASSERT(e->state == EXT_SLAB && e->cls == cls);
     for (unsigned i = 0; i < n; i++) {
         unsigned idx = region_index(bi, (size_t)((const char *)items[i] - base));
-        TA_ASSERT(idx < bi->nregs && !(map[idx / 64] >> (idx % 64) & 1)); /* freed twice */
         map[idx / 64] |= (uint64_t)1 << (idx % 64);
     }
     bool was_full = e->nfree == 0;

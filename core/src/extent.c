@@ -240,8 +240,8 @@ void ta_extent_free(arena_t *a, extent_t *e)
 {
     segment_t *seg = extent_segment(e);
     size_t n = e->npages;
-    TA_ASSERT(e->state >= NFREE_STATES); /* a free run freed again: a double free */
     memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
+    TA_ASSERT(e->state >= NFREE_STATES); /* not free already */
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);
     insert_free(a, seg, e, EXT_DIRTY, ta_os_now_ms());

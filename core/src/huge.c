@@ -387,7 +387,6 @@ void ta_huge_dalloc(segment_t *seg)
 {
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
-    TA_ASSERT(ta_segment_listed(a->huge_live, seg)); /* else freed twice */
     list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);

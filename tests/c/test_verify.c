@@ -1,8 +1,8 @@
 /* The invariant checker itself: ta_arena_verify finds each kind of
  * damage it is meant to find (planted by hand in a manual arena, then
  * undone) without hanging on a looping list, and in the assertions build
- * (TA_DEBUG) a heap error the default build would not notice aborts with
- * the assertion named. */
+ * (TA_DEBUG) planted damage aborts with the assertion named: where the
+ * damaged structure is next changed, or at the next whole-arena check. */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -167,28 +167,47 @@ static bool aborts_with_assertion(void (*fn)(void))
     return ok;
 }
 
-/* Small blocks of a manual arena go straight back to their slab. */
-static void free_small_twice(void)
+/* A slab whose count says one region more is free than its map does:
+ * the allocation that runs the map dry trips the slab's assertion. */
+static void nfree_above_map(void)
 {
-    ta_arena_t *ar = ta_arena_create(NULL);
-    char *p = ta_arena_malloc(ar, 64), *q = ta_arena_malloc(ar, 64);
-    (void)q;
-    ta_free(p);
-    ta_free(p);
+    ta_arena_t *ar = test_keeping_arena();
+    char *p = ta_arena_malloc(ar, 64);
+    extent_t *e = extent_of(segment_of(p), p);
+    e->nfree++;
+    for (unsigned i = 0; i <= ta_bin_info[e->cls].nregs; i++)
+        ta_arena_malloc(ar, 64);
 }
 
-static void free_huge_twice(void)
+/* A live huge block put on the cache list behind the engine's back: its
+ * free lists it a second time, which the list's assertion refuses. */
+static void huge_cached_twice(void)
 {
     ta_arena_t *ar = test_keeping_arena();
     char *p = ta_arena_malloc(ar, 5 * MIB);
+    segment_t *seg = segment_of(p);
+    arena_t *a = &ar->a;
+    seg->next = a->huge_cache;
+    a->huge_cache = seg;
     ta_free(p);
-    ta_free(p);
+}
+
+/* Damage no local assertion sees is found by the whole-arena check that
+ * runs after an explicit cache's flush. */
+static void damage_found_at_flush(void)
+{
+    ta_arena_t *ar = test_keeping_arena();
+    ta_tcache_t *tc = ta_tcache_create(ar);
+    char *p = ta_tcache_malloc(tc, 64);
+    ctr_add(&ar->a.bins[extent_of(segment_of(p), p)->cls].stats.curregs, 1);
+    ta_tcache_flush(tc);
 }
 
 static void test_debug_build_aborts(void)
 {
-    CHECK(aborts_with_assertion(free_small_twice));
-    CHECK(aborts_with_assertion(free_huge_twice));
+    CHECK(aborts_with_assertion(nfree_above_map));
+    CHECK(aborts_with_assertion(huge_cached_twice));
+    CHECK(aborts_with_assertion(damage_found_at_flush));
 }
 #endif
 

@@ -9,12 +9,14 @@ TEST_MT_NAMES := $(filter %_mt,$(TEST_NAMES))
 TEST_DIR := $(BUILD)/tests
 TEST_CFLAGS := $(BASE_CFLAGS) -O1
 TEST_LIBS := $(LDLIBS) -ldl
-TEST_HDRS := tests/c/harness.h tests/c/walker.h $(CORE_HDRS)
+TEST_HDRS := tests/c/harness.h $(CORE_HDRS)
 
 TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
 TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))
 TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
 TEST_DEBUG := $(addprefix $(TEST_DIR)/debug/,$(TEST_NAMES))
+# The invariant walker, shared with the fuzzers.
+TEST_HDRS += tests/c/walker.h
 # The library build wrapped in a shared object, for the dlopen test.
 TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe

@@ -1,5 +1,6 @@
 # Core test programs: every tests/c/test_*.c is built against the plain
-# library and the ASan+UBSan library; *_mt.c also against the TSan one.
+# library, the ASan+UBSan library and the assertions (TA_DEBUG) library;
+# *_mt.c also against the TSan one.
 # tests/test_c.py runs them all under pytest.
 
 TEST_SRCS := $(wildcard tests/c/test_*.c)
@@ -13,6 +14,9 @@ TEST_HDRS := tests/c/harness.h tests/c/map_budget.h $(CORE_HDRS)
 TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
 TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))
 TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
+TEST_DEBUG := $(addprefix $(TEST_DIR)/debug/,$(TEST_NAMES))
+# The invariant walker, shared with the fuzzers.
+TEST_HDRS += tests/c/walker.h
 # The library build wrapped in a shared object, for the dlopen test.
 TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
@@ -45,6 +49,12 @@ $(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) $< -o $@ $(BUILD)/tsan/libtunalloc.a \
 		-fsanitize=thread $(TEST_LDFLAGS_$*) $(TEST_LIBS)
+
+$(TEST_DIR)/debug/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/debug/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(DEBUG_CFLAGS) $< -o $@ $(BUILD)/debug/libtunalloc.a $(TEST_LDFLAGS_$*) $(TEST_LIBS)
+
+test-c-build: $(TEST_DEBUG)
 
 $(TEST_DL): $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)

@@ -375,11 +375,18 @@ ta_arena_t *ta_arena_get(unsigned index)
     return (ta_arena_t *)ta_arena_get_or_create(index);
 }
 
+/* The header is in the mapping's first unit: past it, a huge block's
+ * units hold the block itself. */
 ta_arena_t *ta_arena_of(const void *p)
 {
     if (!p || !ta_owns(p))
         return NULL;
-    return (ta_arena_t *)segment_of(p)->arena;
+    uintptr_t unit = (uintptr_t)p & ~(uintptr_t)SEGMENT_MASK;
+    while (ta_owner_map_unit((const void *)unit) == OWNER_TAIL)
+        unit -= SEGMENT_SIZE;
+    if (ta_owner_map_unit((const void *)unit) != OWNER_HEAD)
+        return NULL;
+    return (ta_arena_t *)((const segment_t *)unit)->arena;
 }
 
 /* The same counters the stats snapshot sums, read without the epoch:

@@ -9,6 +9,7 @@
 #include "init.h"
 #include "opts.h"
 #include "secure.h"
+#include "verify.h"
 
 _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
 _Atomic unsigned ta_narenas_total;
@@ -179,6 +180,7 @@ int ta_arena_reset(arena_t *a)
         lock_all(a);
         discard_all(a);
         unlock_all(a);
+        TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&ta_global_lock);
     return err;

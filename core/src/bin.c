@@ -104,6 +104,7 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
         nonfull_remove(bin, e);
     else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
+    TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
     if (e)
         bin->cur = e;
     return e;
@@ -145,6 +146,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     char *base = extent_addr(seg, e);
     unsigned k = 0;
     for (unsigned w = 0; k < n && k < e->nfree; w++) {
+        TA_ASSERT(w < (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
         uint64_t bits = map[w];
         while (bits && k < n) {
             unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -199,6 +201,7 @@ void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero)
 /* Gives an empty slab's pages back to the arena; bin lock held. */
 static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 {
+    TA_ASSERT(e != bin->cur && e->nfree == ta_bin_info[e->cls].nregs);
     ctr_sub(&bin->stats.curslabs, 1);
     mutex_lock(&a->lock);
     ta_extent_free(a, e);
@@ -258,6 +261,7 @@ static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void
     n = put;
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + n);
+    TA_ASSERT(e->nfree <= bi->nregs);
     if (e == bin->cur) {
         if (e->nfree == bi->nregs) {
             bin->cur = NULL;

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "check.h"
 #include "owner_map.h"
+#include "verify.h"
 
 static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), ta_page); }
 
@@ -29,6 +30,7 @@ static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *
 
 static void list_push(segment_t **list, segment_t *s)
 {
+    TA_ASSERT(!ta_segment_listed(*list, s));
     s->prev = NULL;
     s->next = *list;
     if (*list)

@@ -47,6 +47,7 @@ void ta_segment_unmap(segment_t *seg)
 {
     char *base = seg->map_base;
     size_t size = seg->map_size;
+    TA_ASSERT(ta_owner_map_unit(base) == OWNER_HEAD);
     ta_owner_map_set(base, size, OWNER_NONE);
     ta_os_unmap(base, size);
 }

@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "opts.h"
+#include "secure.h"
 #include "thread.h"
 
 _Atomic bool ta_initialized;
@@ -86,6 +87,8 @@ bool ta_init_slow(void)
     ta_os_init();
     ta_sizeclass_init(ta_page);
     ta_conf_init();
+    if (ta_opt.secure)
+        ta_secure_init();
     ta_narenas_auto = default_narenas();
     atomic_store(&ta_default_dirty_decay_ms, ta_opt.dirty_decay_ms);
     atomic_store(&ta_default_muzzy_decay_ms, ta_opt.muzzy_decay_ms);

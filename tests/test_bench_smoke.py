@@ -420,3 +420,18 @@ def test_callgrind_profile_parses_edges_and_inclusive_costs(tmp_path):
     out.write_text("events: Ir\nfn=(1) f\n0 5\n")
     with pytest.raises(RuntimeError):
         callgrind.parse(str(out))
+
+
+def test_python_bench_config_subset():
+    """--configs keeps pymalloc (the ratios' base) and the named ones only,
+    and refuses a name it does not know."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "pybench_run", os.path.join(ROOT, "bench", "python", "run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.configs(["tunalloc"])) == {"pymalloc", "tunalloc"}
+    assert "tunalloc-arena" in mod.configs()
+    res = run([sys.executable, os.path.join(ROOT, "bench", "python", "run.py"),
+               "--configs", "tunalloc,nosuch"], dict(os.environ))
+    assert res.returncode == 2 and "unknown configurations" in res.stderr

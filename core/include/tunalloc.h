@@ -143,6 +143,50 @@ TA_API TA_MALLOC_ATTR void *ta_hook_malloc(void *hook, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_hook_calloc(void *hook, size_t n, size_t size);
 TA_API void ta_hook_free(void *hook, void *p);
 
+/* ---- Sampled heap profiling ----------------------------------------
+ * Off by default: TUNALLOC_CONF=prof:true,prof_sample_bytes:512k, or the
+ * control names prof.active and prof.sample_bytes at run time. About one
+ * block per prof.sample_bytes allocated is sampled (exponentially
+ * distributed byte intervals) and remembers its stack: C frames, plus
+ * the frames of the runtime that made it as a registered hook reports
+ * them. Estimates scale each sample by 1 / its inclusion probability. */
+
+/* One runtime frame. Strings need only live until the hook returns. */
+typedef struct ta_prof_frame {
+    const char *function;
+    const char *file;
+    int line;
+} ta_prof_frame;
+
+/* Fills up to max frames, innermost first, and returns how many. Called
+ * on the allocating thread at each sample, with no allocator lock held;
+ * allocations it makes are not sampled. */
+typedef int ta_prof_frames_fn(void *ctx, ta_prof_frame *frames, int max);
+/* Registers the hook (NULL: none). */
+TA_API void ta_prof_set_frames_hook(ta_prof_frames_fn *fn, void *ctx);
+
+/* One stack of the profile. Counts are of sampled blocks; the _est
+ * fields scale them to estimates of all blocks. */
+typedef struct ta_prof_stack {
+    uint64_t live_blocks, live_bytes;     /* sampled blocks still live */
+    double live_blocks_est, live_bytes_est;
+    uint64_t alloc_blocks, alloc_bytes;   /* sampled since the last reset */
+    double alloc_blocks_est, alloc_bytes_est;
+    unsigned n_pcs;                       /* C frames, innermost first */
+    const uintptr_t *pcs;
+    unsigned n_frames;                    /* runtime frames, innermost first */
+    const ta_prof_frame *frames;
+} ta_prof_stack;
+
+/* Calls visit for every stack with live or cumulative samples, on a copy
+ * taken under a short lock (visit may allocate); stops early when visit
+ * returns nonzero and returns that value. 0, ENOMEM. */
+TA_API int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg);
+/* Writes the live heap profile to path: format "pprof" (gzipped
+ * profile.proto) or "folded" (one "outer;...;inner bytes" line per
+ * stack). 0, EINVAL for an unknown format, or the errno of the write. */
+TA_API int ta_prof_dump(const char *path, const char *format);
+
 /* The arena index that means "all arenas" in control names
  * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's
  * MALLCTL_ARENAS_ALL. */

@@ -8,6 +8,7 @@
 #include "init.h"
 #include "opts.h"
 #include "owner_map.h"
+#include "prof.h"
 #include "tcache_fast.h"
 #include "thread.h"
 
@@ -30,6 +31,8 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
             return ta_tcache_alloc_slow(tc, size_class(size), zero);
         return zero ? memset(p, 0, size) : p;
     }
+    if (prof_touches(tc))
+        return ta_prof_large_alloc(tc, size, zero);
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
     if (p)
         tc->uncached_allocated += ta_large_usize(p);
@@ -65,6 +68,9 @@ static void dalloc_direct(void *p, unsigned cls)
 
 static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 {
+    if (unlikely(atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed)) &&
+        ta_prof_dalloc(tc, p, tag))
+        return;
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
             dalloc_direct(p, tag);

@@ -8,6 +8,7 @@
 #include "base.h"
 #include "init.h"
 #include "opts.h"
+#include "prof.h"
 
 _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
 _Atomic unsigned ta_narenas_total;
@@ -175,6 +176,8 @@ int ta_arena_reset(arena_t *a)
         unlock_all(a);
     }
     mutex_unlock(&ta_global_lock);
+    if (!err)
+        ta_prof_arena_reset(a);
     return err;
 }
 
@@ -189,8 +192,10 @@ int ta_arena_destroy_internal(arena_t *a)
         unlock_all(a);
     }
     mutex_unlock(&ta_global_lock);
-    if (!err)
+    if (!err) {
+        ta_prof_arena_reset(a);
         ta_base_free(a, sizeof(arena_t));
+    }
     return err;
 }
 

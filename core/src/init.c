@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "opts.h"
+#include "prof.h"
 #include "thread.h"
 
 _Atomic bool ta_initialized;
@@ -15,11 +16,12 @@ mutex_t ta_global_lock = MUTEX_INITIALIZER;
 uint64_t ta_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
-/* Lock order: control, cache registry, global, background, arenas (bins,
+/* Lock order: control, profile, cache registry, global, background, arenas (bins,
  * then arena), metadata. */
 static void prefork(void)
 {
     ta_ctl_prefork();
+    ta_prof_prefork();
     ta_tcache_prefork();
     mutex_lock(&ta_global_lock);
     ta_background_prefork();
@@ -34,6 +36,7 @@ static void postfork_parent(void)
     ta_background_postfork(false);
     mutex_unlock(&ta_global_lock);
     ta_tcache_postfork(false);
+    ta_prof_postfork(false);
     ta_ctl_postfork(false);
 }
 
@@ -44,6 +47,7 @@ static void postfork_child(void)
     ta_background_postfork(true);
     mutex_init(&ta_global_lock);
     ta_tcache_postfork(true);
+    ta_prof_postfork(true);
     ta_ctl_postfork(true);
 }
 
@@ -65,6 +69,7 @@ bool ta_init_slow(void)
     ta_os_init();
     ta_sizeclass_init(ta_page);
     ta_conf_init();
+    ta_prof_boot();
     ta_narenas_auto = default_narenas();
     atomic_store(&ta_default_dirty_decay_ms, ta_opt.dirty_decay_ms);
     atomic_store(&ta_default_muzzy_decay_ms, ta_opt.muzzy_decay_ms);

@@ -76,4 +76,8 @@ static inline bool hook_free_block(ta_tcache_t *tc, void *p)
     return true;
 }
 
+/* Heap profiling (hook_prof.c): the Python frames hook and the reader. */
+PyObject *hook_prof_hook(PyObject *self, PyObject *on);
+PyObject *hook_prof_read(PyObject *self, PyObject *unused);
+
 #endif

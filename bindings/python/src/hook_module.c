@@ -124,6 +124,8 @@ static PyMethodDef hook_methods[] = {
      "True if MEM/OBJ use the GIL-guarded cache."},
     {"flush_cache", hook_flush_cache, METH_NOARGS,
      "Flush the GIL-guarded cache."},
+    {"prof_hook", hook_prof_hook, METH_O, "Register (True) or remove the Python frames hook."},
+    {"prof_read", hook_prof_read, METH_NOARGS, "The heap profile's stacks, as tuples."},
     {NULL, NULL, 0, NULL},
 };
 

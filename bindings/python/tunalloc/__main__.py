@@ -1,4 +1,5 @@
 """usage: python -m tunalloc [--domains LIST] script.py [args...]
+       python -m tunalloc profile report heap.pb.gz -o heap.svg
 
 Enables tunalloc, then runs script.py as __main__ with sys.argv set to
 [script.py, args...], as ``python script.py args...`` would.
@@ -37,7 +38,11 @@ def _parse(argv):
 
 def main(argv=None) -> None:
     """Entry point of python -m tunalloc."""
-    domains, script_argv = _parse(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "profile":
+        from .profile import cli
+        sys.exit(cli(args[1:]))
+    domains, script_argv = _parse(args)
     script = script_argv[0]
     if not os.path.exists(script):
         sys.exit(f"tunalloc: can't open file {script!r}")

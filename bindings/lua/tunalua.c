@@ -21,6 +21,7 @@ typedef struct options {
     ta_lua_gc gc;
     bool interactive, version, stats;
     bool system_alloc; /* --alloc=system: the C library's malloc */
+    const char *profile; /* --profile=FILE: heap profile written at exit */
     int script; /* argv index of the script, or argc */
 } options;
 
@@ -37,6 +38,7 @@ static void usage(const char *why)
             "  -M size        memory limit for the script (k, m, g suffixes)\n"
             "  --gc=MODE      incremental or generational (default)\n"
             "  --stats        print the state's allocation counters at exit\n"
+            "  --profile=FILE sample the heap; write its live profile (pprof) at exit\n"
             "  --alloc=system run on the C library's malloc instead (the same\n"
             "                 interpreter, to compare allocators; no -M, --stats)\n"
             "  --             stop handling options\n"
@@ -92,6 +94,8 @@ static bool parse_option(int argc, char **argv, int *i, options *o)
         o->gc = TA_LUA_GC_GENERATIONAL;
     else if (strcmp(a, "--alloc=system") == 0)
         o->system_alloc = true;
+    else if (strncmp(a, "--profile=", 10) == 0 && a[10] != '\0')
+        o->profile = a + 10;
     else {
         usage("unrecognized option");
         return false;
@@ -113,8 +117,8 @@ static bool parse_args(int argc, char **argv, options *o)
             return false;
     }
     o->script = i;
-    if (o->system_alloc && (o->limit != 0 || o->stats)) {
-        usage("-M and --stats need the tunalloc allocator");
+    if (o->system_alloc && (o->limit != 0 || o->stats || o->profile)) {
+        usage("-M, --stats and --profile need the tunalloc allocator");
         return false;
     }
     return true;
@@ -274,6 +278,12 @@ static int pmain(lua_State *L)
     lua_pushcfunction(L, luaopen_tunalloc);
     lua_setfield(L, -2, "tunalloc");
     lua_pop(L, 1);
+    if (m->o->profile) {
+        luaL_requiref(L, "tunalloc", luaopen_tunalloc, 0);
+        lua_getfield(L, -1, "profile_start");
+        lua_call(L, 0, 0);
+        lua_pop(L, 1);
+    }
     int script = m->o->script < m->argc ? m->o->script : 0;
     create_arg_table(L, m->argc, m->argv, script);
     m->rc = run(L, m->argc, m->argv, m->o);
@@ -343,6 +353,11 @@ int main(int argc, char **argv)
         m.rc = 1;
     if (o.stats)
         print_stats(L);
+    int err = o.profile ? ta_prof_dump(o.profile, "pprof") : 0;
+    if (err) {
+        fprintf(stderr, "%s: %s: %s\n", progname, o.profile, strerror(err));
+        m.rc = 1;
+    }
     if (o.system_alloc)
         lua_close(L);
     else

@@ -160,8 +160,10 @@ typedef struct ta_prof_frame {
 
 /* Fills up to max frames, innermost first, and returns how many. Called
  * on the allocating thread at each sample, with no allocator lock held;
- * allocations it makes are not sampled. */
-typedef int ta_prof_frames_fn(void *ctx, ta_prof_frame *frames, int max);
+ * allocations it makes are not sampled. cache is the explicit cache the
+ * block is allocated through (a runtime that owns one, such as a Lua
+ * state, knows it by that), NULL for the thread's own cache. */
+typedef int ta_prof_frames_fn(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, int max);
 /* Registers the hook (NULL: none). */
 TA_API void ta_prof_set_frames_hook(ta_prof_frames_fn *fn, void *ctx);
 

@@ -20,6 +20,7 @@
 #include "opts.h"
 #include "prof.h"
 #include "prof_data.h"
+#include "thread.h"
 
 atomic_bool ta_prof_on;
 atomic_bool ta_prof_engaged;
@@ -220,7 +221,8 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     if (cls >= NBINS)
         usize = ta_large_usize(p);
     double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
-    ta_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena);
+    ta_tcache_t *cache = tc == ta_tls_tcache ? NULL : (ta_tcache_t *)tc;
+    ta_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena, cache);
     tc->uncached_allocated += usize;
     return p;
 }

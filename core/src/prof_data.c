@@ -243,7 +243,7 @@ static bool own_frame(void *pc)
            a < atomic_load_explicit(&own_hi, memory_order_relaxed);
 }
 
-NOINLINE bool ta_prof_record(void *p, size_t usize, double w, void *origin)
+NOINLINE bool ta_prof_record(void *p, size_t usize, double w, void *origin, ta_tcache_t *cache)
 {
     enum { BLOB_MAX = 4 + PROF_MAX_C_FRAMES * sizeof(uintptr_t) +
                       PROF_MAX_RT_FRAMES * (4 + 2 * (PROF_MAX_NAME + 1)) };
@@ -261,7 +261,7 @@ NOINLINE bool ta_prof_record(void *p, size_t usize, double w, void *origin)
     ta_prof_frames_fn *fn = hook_fn;
     void *ctx = hook_ctx;
     mutex_unlock(&data_lock);
-    int nfr = fn ? fn(ctx, frames, PROF_MAX_RT_FRAMES) : 0;
+    int nfr = fn ? fn(ctx, cache, frames, PROF_MAX_RT_FRAMES) : 0;
     nfr = nfr < 0 ? 0 : nfr > PROF_MAX_RT_FRAMES ? PROF_MAX_RT_FRAMES : nfr;
     blob[0] = (uint8_t)npc;
     blob[1] = (uint8_t)nfr;

@@ -19,10 +19,11 @@ extern HIDDEN _Atomic uint64_t ta_prof_seed;
 extern HIDDEN _Atomic uint64_t ta_prof_gen;
 
 /* Records a sampled block p of usize usable bytes, sampled with weight w
- * (1 / its inclusion probability), made through a cache of arena origin.
- * Walks the stack and asks the frames hook first. false: out of memory
+ * (1 / its inclusion probability), made through a cache of arena origin
+ * (cache: the explicit one, or NULL). Walks the stack and asks the
+ * frames hook first. false: out of memory
  * for the tables (the block is then not profiled). */
-HIDDEN bool ta_prof_record(void *p, size_t usize, double w, void *origin);
+HIDDEN bool ta_prof_record(void *p, size_t usize, double w, void *origin, ta_tcache_t *cache);
 /* p leaves the live profile if it is in it. */
 HIDDEN void ta_prof_forget(void *p);
 /* Live sampled blocks made through caches of arena origin, at most n,

@@ -301,7 +301,7 @@ static uint64_t frame_loc(out_t *o, const ta_prof_frame *f)
     o->locmap.vals[j] = id;
     o->locmap.n++;
     pb_uint(&o->tmp2, 1, fid);
-    pb_uint(&o->tmp2, 2, (uint64_t)(int64_t)f->line);
+    pb_uint(&o->tmp2, 2, f->line < 0 ? 0 : (uint64_t)f->line);
     pb_msg(&o->tmp, 4, &o->tmp2);
     pb_uint(&o->tmp, 1, id);
     pb_msg(&o->body, 4, &o->tmp);

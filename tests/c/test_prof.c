@@ -13,9 +13,12 @@
 
 static const char *current_site;
 
-static int site_hook(void *ctx, ta_prof_frame *frames, int max)
+static ta_tcache_t *expected_cache;
+
+static int site_hook(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, int max)
 {
     CHECK(ctx == &current_site);
+    CHECK(cache == expected_cache);
     if (!current_site || max < 2)
         return 0;
     frames[0] = (ta_prof_frame){current_site, "sites.c", 42};
@@ -209,10 +212,12 @@ static void test_manual_arena(void)
     CHECK_EQ(set_bool("prof.active", true), 0);
     ta_arena_t *a = ta_arena_create(NULL);
     ta_tcache_t *tc = ta_tcache_create(a);
+    expected_cache = tc;
     current_site = "manual_site";
     for (int i = 0; i < 3000; i++)
         CHECK(ta_tcache_malloc(tc, 200) != NULL);
     current_site = NULL;
+    expected_cache = NULL;
     CHECK(read_site("manual_site").live_blocks > 10);
     ta_tcache_destroy(tc);
     CHECK_EQ(ta_arena_destroy(a), 0);

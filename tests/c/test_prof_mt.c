@@ -19,9 +19,10 @@ static void *shared[THREADS][PER_ROUND];
 static pthread_barrier_t barrier;
 static atomic_bool stop;
 
-static int hook(void *ctx, ta_prof_frame *frames, int max)
+static int hook(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, int max)
 {
     (void)ctx;
+    TCHECK(cache == NULL);
     if (max < 1)
         return 0;
     /* allocations inside the hook are allowed and are not sampled */

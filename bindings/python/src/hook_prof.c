@@ -42,9 +42,10 @@ static const char *ascii_name(PyObject *s)
     return "<non-ascii>";
 }
 
-static int py_frames(void *ctx, ta_prof_frame *out, int max)
+static int py_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max)
 {
     (void)ctx;
+    (void)cache;
     if (!PyGILState_Check())
         return 0;
     PyThreadState *ts = THREAD_STATE();

@@ -151,7 +151,8 @@ TA_API void ta_hook_free(void *hook, void *p);
  * the frames of the runtime that made it as a registered hook reports
  * them. Estimates scale each sample by 1 / its inclusion probability. */
 
-/* One runtime frame. Strings need only live until the hook returns. */
+/* One runtime frame. The core copies the strings after the hook returns,
+ * before the sampled allocation does: they must last that long. */
 typedef struct ta_prof_frame {
     const char *function;
     const char *file;

@@ -227,6 +227,18 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     return p;
 }
 
+/* A pop from a shown stack, which may hold blocks: the miss that finds
+ * sampling stopped is the first look at the stack shown again. */
+static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    if (!cb->ncached)
+        return ta_tcache_refill(tc, cls, zero);
+    void *p = cb->stack[--cb->ncached];
+    ctr_add(&cb->nalloc, 1);
+    return zero ? memset(p, 0, ta_class_size[cls]) : p;
+}
+
 /* The rare parts of a sampling cache's pop, out of line so the common
  * pop saves no registers: a sample, or a refill of the real stack. */
 static NOINLINE void *alloc_cold(tcache_t *tc, struct prof_tc *pt, unsigned cls, bool zero,
@@ -244,7 +256,7 @@ static NOINLINE void *alloc_cold(tcache_t *tc, struct prof_tc *pt, unsigned cls,
         }
     }
     show(tc, cls);
-    void *p = ta_tcache_refill(tc, cls, zero);
+    void *p = pop_shown(tc, cls, zero);
     hide(tc, cls);
     return p;
 }
@@ -255,7 +267,7 @@ void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     if (!pt)
-        return ta_tcache_refill(tc, cls, zero); /* shown again: the miss was real */
+        return pop_shown(tc, cls, zero);
     bool sampled = sample_due(pt, ta_class_size[cls]);
     cache_bin_t *cb = &tc->bins[cls];
     if (likely(!sampled && pt->ncached[cls])) {

@@ -226,6 +226,29 @@ static void test_manual_arena(void)
     ta_prof_set_frames_hook(NULL, NULL);
 }
 
+/* A cache that stops sampling shows its stacks again with every block it
+ * held: the miss that notices must take a held block, not refill over
+ * them. */
+static void test_stop_keeps_cached_blocks(void)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    CHECK_EQ(set_size("prof.sample_bytes", 1 << 30), 0);
+    CHECK_EQ(set_bool("prof.active", true), 0);
+    void *v[200];
+    for (int i = 0; i < 200; i++)
+        v[i] = ta_tcache_malloc(tc, 64);
+    for (int i = 0; i < 200; i++)
+        ta_tcache_free(tc, v[i]);
+    size_t held = ta_tcache_cached_bytes(tc);
+    CHECK(held >= 200 * 64);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    void *p = ta_tcache_malloc(tc, 64);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), held - 64);
+    ta_tcache_free(tc, p);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), held);
+    ta_tcache_destroy(tc);
+}
+
 static char dir[64];
 
 static void test_dumps(void)
@@ -294,6 +317,7 @@ int main(void)
     RUN(test_sampling_estimates);
     RUN(test_c_frames);
     RUN(test_manual_arena);
+    RUN(test_stop_keeps_cached_blocks);
     RUN(test_dumps);
     RUN(test_errors);
     if (!keep) {

@@ -40,3 +40,13 @@ bench-pydeps:
 bench-report: bench-pydeps
 	$(PYTHON) bench/report.py bench/results/latest.json --md bench/results/latest.md \
 		--png bench/results/ratios.png --docs docs/bench.md
+
+# Heap profiling benchmark (issue 16): fast-path cost, accuracy, overhead on
+# the Python and Lua suites, tracemalloc side by side.
+$(BENCH_OUT)/prof_accuracy: bench/prof/accuracy.c $(BUILD)/libtunalloc.a core/include/tunalloc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< $(BUILD)/libtunalloc.a -o $@ $(LDLIBS) -ldl
+
+.PHONY: bench-prof
+bench-prof: $(BENCH_OUT)/prof_accuracy $(BENCH_OUT)/fastpath-ta $(BUILD)/tunalua $(PY_STAMP)
+	$(PYTHON) bench/prof/run.py

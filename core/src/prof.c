@@ -95,22 +95,75 @@ static int64_t draw_countdown(struct prof_tc *pt)
     return d >= 9e18 ? INT64_MAX : (int64_t)d + 1;
 }
 
-/* ---- hiding and showing a cache's stacks ------------------------------ */
+/* ---- windows onto a cache's stacks ------------------------------------ */
+
+/* The real level of class c now: fast pops took from the window. */
+static uint32_t real_level(const tcache_t *tc, unsigned c)
+{
+    const struct prof_tc *pt = tc->prof;
+    return pt->ncached[c] - (pt->vset[c] - tc->bins[c].ncached);
+}
+
+/* Closes class c's window: its real level is brought up to date and the
+ * bytes of the blocks it did not hand out go back to the countdown. The
+ * bin then shows nothing, so the next pop or push of c misses. Between
+ * calls, a hidden bin's stack always starts at base + level - window. */
+static void settle(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c];
+    pt->bytes_left += (int64_t)cb->ncached * (int64_t)ta_class_size[c];
+    pt->ncached[c] -= pt->vset[c] - cb->ncached;
+    pt->vset[c] = 0;
+    cb->stack = pt->base[c] + pt->ncached[c];
+    cb->ncached = 0;
+}
+
+/* Opens a window onto the top of class c's real stack, paid for now from
+ * an eighth of the countdown left (so other classes get windows too): as
+ * the countdown always stays above the open windows' bytes, no fast pop
+ * can be the allocation that reaches the sample. */
+static void open_window(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c];
+    uint64_t size = ta_class_size[c];
+    uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
+    uint32_t v = afford < pt->ncached[c] ? (uint32_t)afford : pt->ncached[c];
+    pt->bytes_left -= (int64_t)(v * size);
+    pt->vset[c] = v;
+    cb->stack = pt->base[c] + (pt->ncached[c] - v);
+    cb->ncached = v;
+}
+
+static void settle_all(tcache_t *tc)
+{
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        settle(tc, c);
+}
+
+/* Shows class c's real stack, for the cache's own slow paths. The frames
+ * hook may have allocated (and opened windows) since c was settled, so it
+ * is settled again here. */
+static void show(tcache_t *tc, unsigned c)
+{
+    settle(tc, c);
+    cache_bin_t *cb = &tc->bins[c];
+    cb->stack = tc->prof->base[c];
+    cb->ncached = tc->prof->ncached[c];
+    cb->cap = tc->prof->cap[c];
+}
 
 static void hide(tcache_t *tc, unsigned c)
 {
+    struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
-    tc->prof->ncached[c] = cb->ncached;
-    tc->prof->cap[c] = cb->cap;
+    pt->ncached[c] = cb->ncached;
+    pt->cap[c] = cb->cap;
+    pt->vset[c] = 0;
+    cb->stack = pt->base[c] + cb->ncached;
     cb->ncached = 0;
     cb->cap = 0;
-}
-
-static void show(tcache_t *tc, unsigned c)
-{
-    cache_bin_t *cb = &tc->bins[c];
-    cb->ncached = tc->prof->ncached[c];
-    cb->cap = tc->prof->cap[c];
 }
 
 void ta_prof_tcache_restore(tcache_t *tc)
@@ -118,6 +171,7 @@ void ta_prof_tcache_restore(tcache_t *tc)
     struct prof_tc *pt = tc->prof;
     if (!pt)
         return;
+    settle_all(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         show(tc, c);
     tc->prof = NULL;
@@ -126,7 +180,7 @@ void ta_prof_tcache_restore(tcache_t *tc)
 
 uint32_t ta_prof_ncached(const tcache_t *tc, unsigned c)
 {
-    return tc->prof ? tc->prof->ncached[c] : tc->bins[c].ncached;
+    return tc->prof ? real_level(tc, c) : tc->bins[c].ncached;
 }
 
 /* Seeds differ per cache so threads do not sample in lockstep. */
@@ -157,19 +211,28 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
         if (!pt)
             return NULL;
         tc->prof = pt;
-        for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
+            pt->base[c] = tc->bins[c].stack;
             hide(tc, c);
+        }
+    } else {
+        settle_all(tc); /* the new countdown owes the old windows nothing */
     }
     reseed(pt, gen);
     return pt;
 }
 
 /* Every change of prof.active, the rate or the seed moves ta_prof_gen, so
- * one compare tells a sampling cache that nothing changed. */
+ * one compare tells a sampling cache that nothing changed. Allocations
+ * made while the profiler records a sample (the frames hook's) leave the
+ * cache's state as the sample found it: the recording call goes on with
+ * it afterwards. */
 static inline struct prof_tc *sync_cache(tcache_t *tc)
 {
     struct prof_tc *pt = tc->prof;
     if (likely(pt && pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed)))
+        return pt;
+    if (pt && ta_prof_busy())
         return pt;
     return sync_slow(tc);
 }
@@ -195,13 +258,18 @@ static arena_t *get_prof_arena(void)
     return a;
 }
 
-/* Counts usize bytes; true when this allocation is the sampled one. A
- * sample falling on the profiler's own allocations or the frames hook's
- * is dropped: the countdown restarts as after any sample, so the chances
- * of every other allocation stay as they were. */
-static inline bool sample_due(struct prof_tc *pt, size_t usize)
+/* Counts usize bytes; true when this allocation is the sampled one. The
+ * countdown is low by the open windows' bytes, so reaching zero is
+ * checked again with them given back. A sample falling on the profiler's
+ * own allocations or the frames hook's is dropped: the countdown restarts
+ * as after any sample, so the chances of every other allocation stay as
+ * they were. */
+static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
 {
     if (likely((pt->bytes_left -= (int64_t)(usize > INT64_MAX ? INT64_MAX : usize)) > 0))
+        return false;
+    settle_all(tc);
+    if (pt->bytes_left > 0)
         return false;
     pt->bytes_left = draw_countdown(pt);
     return !ta_prof_busy();
@@ -239,50 +307,33 @@ static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
     return zero ? memset(p, 0, ta_class_size[cls]) : p;
 }
 
-/* The rare parts of a sampling cache's pop, out of line so the common
- * pop saves no registers: a sample, or a refill of the real stack. */
-static NOINLINE void *alloc_cold(tcache_t *tc, struct prof_tc *pt, unsigned cls, bool zero,
-                                 bool sampled)
-{
-    if (sampled) {
-        void *p = sample_alloc(tc, cls, ta_class_size[cls], zero);
-        if (p)
-            return p;
-        if (pt->ncached[cls]) {
-            cache_bin_t *cb = &tc->bins[cls];
-            p = cb->stack[--pt->ncached[cls]];
-            ctr_add(&cb->nalloc, 1);
-            return zero ? memset(p, 0, ta_class_size[cls]) : p;
-        }
-    }
-    show(tc, cls);
-    void *p = pop_shown(tc, cls, zero);
-    hide(tc, cls);
-    return p;
-}
-
-/* A pop that the hidden stacks turned into a miss: served from the real
- * stack level kept aside, which only a refill needs shown. */
+/* A pop the window did not cover: counted, maybe sampled, served from the
+ * real stack (refilled if empty), and the window opened again. */
 void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     if (!pt)
         return pop_shown(tc, cls, zero);
-    bool sampled = sample_due(pt, ta_class_size[cls]);
-    cache_bin_t *cb = &tc->bins[cls];
-    if (likely(!sampled && pt->ncached[cls])) {
-        void *p = cb->stack[--pt->ncached[cls]];
-        ctr_add(&cb->nalloc, 1);
-        return zero ? memset(p, 0, ta_class_size[cls]) : p;
+    settle(tc, cls);
+    void *p = NULL;
+    if (sample_due(tc, pt, ta_class_size[cls]))
+        p = sample_alloc(tc, cls, ta_class_size[cls], zero);
+    if (!p) {
+        show(tc, cls);
+        p = pop_shown(tc, cls, zero);
+        hide(tc, cls);
+    } else {
+        settle(tc, cls); /* the frames hook may have allocated from it */
     }
-    return alloc_cold(tc, pt, cls, zero, sampled);
+    open_window(tc, cls);
+    return p;
 }
 
 void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, ta_page);
-    if (pt && sample_due(pt, usize)) {
+    if (pt && sample_due(tc, pt, usize)) {
         void *p = sample_alloc(tc, NCACHED_CLASSES, size, zero);
         if (p)
             return p;
@@ -293,6 +344,11 @@ void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
     return p;
 }
 
+/* A free that the window turned into a miss: a sampled block leaves the
+ * profile; a block of a sampling cache's own arena goes onto its real
+ * stack, as the next block of the window when the countdown can pay for
+ * it (a pop would take it back first, as from any stack), else by a
+ * settled push that opens a new window. */
 static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
     const segment_t *seg = segment_of(p);
@@ -303,29 +359,43 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
     if (!tc || !tc->prof || tag >= NCACHED_CLASSES || seg->arena != tc->arena)
         return false;
     struct prof_tc *pt = sync_cache(tc);
-    if (!pt)
-        return false; /* stacks shown again: the usual path caches it */
-    if (pt->ncached[tag] < pt->cap[tag]) {
-        tc->bins[tag].stack[pt->ncached[tag]++] = p;
+    if (!pt) {
+        /* stacks just shown again, with room maybe: the usual slow path
+         * would flush as if the stack were full */
+        cache_bin_t *cb = &tc->bins[tag];
+        if (cb->ncached >= cb->cap)
+            return false;
+        cb->stack[cb->ncached++] = p;
         return true;
     }
-    show(tc, tag);
-    ta_tcache_dalloc_slow(tc, p, tag);
-    hide(tc, tag);
+    settle(tc, tag);
+    if (pt->ncached[tag] < pt->cap[tag]) {
+        pt->base[tag][pt->ncached[tag]++] = p;
+    } else {
+        show(tc, tag);
+        ta_tcache_dalloc_slow(tc, p, tag);
+        hide(tc, tag);
+    }
+    open_window(tc, tag);
     return true;
 }
 
-/* The common case first: a block of the sampling cache's own arena with
- * room on its real stack. */
 bool ta_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     struct prof_tc *pt;
     if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
                segment_of(p)->arena == tc->arena &&
-               pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed) &&
-               pt->ncached[tag] < pt->cap[tag])) {
-        tc->bins[tag].stack[pt->ncached[tag]++] = p;
-        return true;
+               pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed))) {
+        cache_bin_t *cb = &tc->bins[tag];
+        int64_t size = (int64_t)ta_class_size[tag];
+        uint32_t level = pt->ncached[tag] - (pt->vset[tag] - cb->ncached);
+        if (likely(pt->bytes_left > size && level < pt->cap[tag])) {
+            cb->stack[cb->ncached++] = p;
+            pt->vset[tag]++;
+            pt->ncached[tag]++;
+            pt->bytes_left -= size;
+            return true;
+        }
     }
     return dalloc_cold(tc, p, tag);
 }

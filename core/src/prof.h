@@ -1,6 +1,6 @@
 /* Sampled heap profiling. Off, it costs the fast paths nothing: a cache
- * starts sampling at its next miss by hiding its stacks (every pop and
- * push then misses into the counting paths here) and stops the same way.
+ * starts sampling at its next miss by hiding its stacks behind windows
+ * (struct prof_tc) and stops the same way.
  * Sampled blocks come from the profiler's own manual arena, whose pages
  * carry manual tags, so their frees take the slow path without a test on
  * the fast one. */
@@ -9,11 +9,17 @@
 
 #include "tcache.h"
 
-/* A sampling cache's real stack levels while its bins show empty. */
+/* A sampling cache's real stacks while its bins show only a window: the
+ * top vset[c] blocks of class c's real stack, poppable on the fast path
+ * and paid for in advance from the countdown; pushes always miss (the
+ * bins show no room), so a window never refills behind the profiler's
+ * back. */
 struct prof_tc {
-    uint32_t ncached[NCACHED_CLASSES];
+    void **base[NCACHED_CLASSES];
+    uint32_t ncached[NCACHED_CLASSES]; /* real level when the window was set */
     uint32_t cap[NCACHED_CLASSES];
-    int64_t bytes_left; /* until the next sample */
+    uint32_t vset[NCACHED_CLASSES];    /* window size when set */
+    int64_t bytes_left; /* to the next sample, less the open windows' bytes */
     uint64_t rng;
     uint64_t gen; /* ta_prof_gen this countdown was drawn under */
 };

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,19 +374,23 @@ static bool build_pprof(const prof_snap_t *snap, buf_t *res)
 
 /* ---- gzip with stored blocks --------------------------------------------- */
 
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
 static uint32_t crc32(const uint8_t *p, size_t n)
 {
-    static uint32_t table[256];
-    static _Atomic bool ready;
-    if (!atomic_load_explicit(&ready, memory_order_acquire)) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c; /* racing writers store the same values */
-        }
-        atomic_store_explicit(&ready, true, memory_order_release);
-    }
+    pthread_once(&crc_once, crc_init);
+    const uint32_t *table = crc_table;
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++)
         c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);

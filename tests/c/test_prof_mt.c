@@ -72,8 +72,22 @@ static void *toggler(void *arg)
         ta_ctl("prof.active", NULL, NULL, &on, sizeof(on));
         uint64_t n = 0;
         TCHECK(ta_prof_read(live, &n) == 0);
-        TCHECK(ta_prof_dump(path, "folded") == 0);
+        TCHECK(ta_prof_dump(path, on ? "folded" : "pprof") == 0);
         usleep(1000);
+    }
+    unlink(path);
+    return NULL;
+}
+
+/* A second reader dumping pprof at the same time as the toggler. */
+static void *dumper(void *arg)
+{
+    (void)arg;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/test_prof_mt_%d.pb.gz", (int)getpid());
+    while (!atomic_load(&stop)) {
+        TCHECK(ta_prof_dump(path, "pprof") == 0);
+        usleep(500);
     }
     unlink(path);
     return NULL;
@@ -87,14 +101,16 @@ int main(void)
     bool on = true;
     CHECK_EQ(ta_ctl("prof.active", NULL, NULL, &on, sizeof(on)), 0);
     pthread_barrier_init(&barrier, NULL, THREADS);
-    pthread_t t[THREADS], tog;
+    pthread_t t[THREADS], tog, dump;
     pthread_create(&tog, NULL, toggler, NULL);
+    pthread_create(&dump, NULL, dumper, NULL);
     for (unsigned i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
     for (unsigned i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     atomic_store(&stop, true);
     pthread_join(tog, NULL);
+    pthread_join(dump, NULL);
     uint64_t n = 0;
     CHECK_EQ(ta_prof_read(live, &n), 0);
     CHECK_EQ(n, 0);

@@ -8,7 +8,7 @@ TEST_MT_NAMES := $(filter %_mt,$(TEST_NAMES))
 TEST_DIR := $(BUILD)/tests
 TEST_CFLAGS := $(BASE_CFLAGS) -O1
 TEST_LIBS := $(LDLIBS) -ldl
-TEST_HDRS := tests/c/harness.h $(CORE_HDRS)
+TEST_HDRS := tests/c/harness.h tests/c/map_budget.h $(CORE_HDRS)
 
 TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
 TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))
@@ -24,6 +24,11 @@ TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so
 
 # test_huge stands in for mremap to make the kernel refuse a move part way.
 TEST_LDFLAGS_test_huge := -Wl,--wrap=mremap
+# Tests with a mapping budget (map_budget.h) count what tunalloc maps.
+MAP_BUDGET_LDFLAGS := -Wl,--wrap=mmap -Wl,--wrap=munmap -Wl,--wrap=mremap
+TEST_LDFLAGS_test_realloc_shrink := $(MAP_BUDGET_LDFLAGS)
+TEST_LDFLAGS_test_oom_reclaim := $(MAP_BUDGET_LDFLAGS)
+TEST_LDFLAGS_test_oom_reclaim_mt := $(MAP_BUDGET_LDFLAGS)
 
 $(TEST_DIR)/plain/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)

@@ -112,7 +112,9 @@ static int l_install(lua_State *L)
     return 1;
 }
 
-/* Options are checked by name so a typo fails loudly. */
+/* Options are checked by name so a typo fails loudly. Decay times are
+ * checked by ta_arena_create, the one place that rule lives; omitting one
+ * inherits the default, so its C sentinel is no value to pass here. */
 static void arena_opt(lua_State *L, ta_arena_opts *o, const char *key)
 {
     lua_Integer v = 0;
@@ -121,9 +123,9 @@ static void arena_opt(lua_State *L, ta_arena_opts *o, const char *key)
     if (!isint)
         luaL_error(L, "tunalloc.arena_create: option '%s' must be an integer",
                    key);
-    if (strcmp(key, "dirty_decay_ms") == 0 && v >= -1)
+    if (strcmp(key, "dirty_decay_ms") == 0 && v != TA_DECAY_DEFAULT)
         o->dirty_decay_ms = v;
-    else if (strcmp(key, "muzzy_decay_ms") == 0 && v >= -1)
+    else if (strcmp(key, "muzzy_decay_ms") == 0 && v != TA_DECAY_DEFAULT)
         o->muzzy_decay_ms = v;
     else if (strcmp(key, "limit") == 0 && v >= 0)
         o->limit = (size_t)v;
@@ -154,6 +156,10 @@ static int l_arena_create(lua_State *L)
         }
     }
     ta_arena_t *a = ta_arena_create(&o);
+    if (a == NULL && errno == EINVAL)
+        return luaL_error(L, "tunalloc.arena_create: decay times must be -1 "
+                          "(never), 0 (at once) or up to %I ms",
+                          (lua_Integer)TA_DECAY_MS_MAX);
     if (a == NULL)
         return luaL_error(L, "tunalloc.arena_create: %s", strerror(errno));
     lua_pushinteger(L, ta_arena_index(a));

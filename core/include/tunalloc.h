@@ -61,9 +61,15 @@ typedef struct ta_arena ta_arena_t;
 
 /* Decay value meaning "inherit arenas.dirty_decay_ms / muzzy_decay_ms". */
 #define TA_DECAY_DEFAULT INT64_MIN
+/* Longest decay time, in ms, accepted anywhere (TUNALLOC_CONF, ta_ctl,
+ * ta_arena_create): far beyond any real use, small enough that adding it
+ * to a millisecond clock cannot overflow. */
+#define TA_DECAY_MS_MAX (INT64_MAX / 2)
 
 typedef struct ta_arena_opts {
-    int64_t dirty_decay_ms; /* -1 never purge, 0 at once, TA_DECAY_DEFAULT */
+    /* -1 never purge, 0 at once, up to TA_DECAY_MS_MAX ms, or
+     * TA_DECAY_DEFAULT; anything else makes ta_arena_create fail (EINVAL) */
+    int64_t dirty_decay_ms;
     int64_t muzzy_decay_ms;
     size_t limit;           /* cap on active bytes; 0 = none */
 } ta_arena_opts;

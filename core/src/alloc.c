@@ -217,7 +217,9 @@ static void src_free(alloc_src_t src, void *p)
 }
 
 /* Same class for small blocks, or a large run resized where it stands or
- * a huge mapping moved without copying; else allocate, copy and free. */
+ * a huge mapping moved without copying; else allocate, copy and free. A
+ * shrink never fails: if no smaller block can be had (arena over its
+ * limit, no memory), the block stays where it is, big enough already. */
 static void *realloc_impl(void *p, size_t size, alloc_src_t src)
 {
     if (!p)
@@ -240,9 +242,14 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         if (q)
             return q;
     }
+    int saved = errno;
     void *q = src_alloc(src, size);
-    if (!q)
-        return NULL;
+    if (!q) {
+        if (size > old)
+            return NULL;
+        errno = saved;
+        return p;
+    }
     memcpy(q, p, old < size ? old : size);
     src_free(src, p);
     return q;
@@ -318,7 +325,7 @@ void ta_arena_opts_init(ta_arena_opts *opts)
     opts->limit = 0;
 }
 
-static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ms >= -1; }
+static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ta_decay_ms_valid(ms); }
 
 ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
 {

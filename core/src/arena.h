@@ -7,6 +7,7 @@
 #include "common.h"
 #include "extent.h"
 #include "lock.h"
+#include "reclaim.h"
 #include "sizeclass.h"
 
 /* Free runs are listed by size: classes of page counts, exact up to 8. */

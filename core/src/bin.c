@@ -125,7 +125,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     return k;
 }
 
-unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
+static unsigned bin_fill_once(arena_t *a, unsigned cls, void **out, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
     const bin_info_t *bi = &ta_bin_info[cls];
@@ -141,6 +141,15 @@ unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
     ctr_add(&bin->stats.curregs, got);
     ctr_add(&bin->stats.nfills, 1);
     mutex_unlock(&bin->lock);
+    return got;
+}
+
+unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
+{
+    uint64_t mark = ta_reclaim_mark();
+    unsigned got = bin_fill_once(a, cls, out, n);
+    if (!got && ta_reclaim_retry(mark))
+        got = bin_fill_once(a, cls, out, n);
     return got;
 }
 

@@ -54,17 +54,19 @@ static bool parse_u64(const char *s, size_t len, bool suffix, uint64_t *out)
     return true;
 }
 
-/* Decay times: -1 (never) up to TA_DECAY_MS_MAX. */
+/* A decay time: "-1" or a decimal, then ta_decay_ms_valid's rule. */
 static bool parse_decay(const char *s, size_t len, int64_t *out)
 {
-    if (len == 2 && s[0] == '-' && s[1] == '1') {
-        *out = -1;
-        return true;
+    int64_t v = -1;
+    if (len != 2 || s[0] != '-' || s[1] != '1') {
+        uint64_t u;
+        if (!parse_u64(s, len, false, &u) || u > (uint64_t)INT64_MAX)
+            return false;
+        v = (int64_t)u;
     }
-    uint64_t v;
-    if (!parse_u64(s, len, false, &v) || v > (uint64_t)TA_DECAY_MS_MAX)
+    if (!ta_decay_ms_valid(v))
         return false;
-    *out = (int64_t)v;
+    *out = v;
     return true;
 }
 

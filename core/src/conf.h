@@ -5,10 +5,6 @@
 
 #include "opts.h"
 
-/* Largest decay time accepted, in ms: far beyond any real use, small
- * enough that adding it to a millisecond clock cannot overflow. */
-#define TA_DECAY_MS_MAX (INT64_MAX / 2)
-
 /* Applies "key:value,..." to o; origin names the source in warnings.
  * Returns how many pairs were malformed (each warned once and skipped). */
 HIDDEN unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin);

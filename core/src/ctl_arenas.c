@@ -58,16 +58,13 @@ int ta_ctl_arenas_const(ctl_io_t *io)
     }
 }
 
-/* -1 means never; the upper bound keeps clock arithmetic from overflowing. */
-static bool decay_ok(int64_t v) { return v >= -1 && v <= TA_DECAY_MS_MAX; }
-
 /* Reads return the value before the write, as in jemalloc. */
 static int decay_rw(ctl_io_t *io, _Atomic int64_t *slot)
 {
     int64_t old = atomic_load_explicit(slot, memory_order_relaxed);
     if (io->newp) {
         int64_t v = ta_ctl_in_ssize(io);
-        if (!decay_ok(v))
+        if (!ta_decay_ms_valid(v))
             return EINVAL;
         atomic_store_explicit(slot, v, memory_order_relaxed);
         ta_background_wake();

@@ -321,3 +321,35 @@ void ta_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, b
     if (purge_list(a, EXT_MUZZY, muzzy_before, false))
         ctr_add(&a->stats.muzzy_npurge, 1);
 }
+
+void ta_extent_unmap_empty_segments(arena_t *a)
+{
+    segment_t *empty = NULL, *next;
+    for (segment_t *seg = a->segments; seg; seg = next) {
+        next = seg->next;
+        extent_t *e = &seg->ext[seg->hdr_pages];
+        size_t pages = seg->npages - seg->hdr_pages;
+        if (e->state != EXT_CLEAN || e->npages != pages)
+            continue;
+        unlink_free(a, e);
+        count_free(a, EXT_CLEAN, pages, false);
+        ctr_sub(&a->stats.mapped, SEGMENT_SIZE);
+        ctr_sub(&a->stats.metadata, (size_t)seg->hdr_pages << ta_lg_page);
+        if (seg->prev)
+            seg->prev->next = seg->next;
+        else
+            a->segments = seg->next;
+        if (seg->next)
+            seg->next->prev = seg->prev;
+        seg->next = empty;
+        empty = seg;
+    }
+    if (!empty)
+        return;
+    mutex_unlock(&a->lock);
+    for (segment_t *seg = empty; seg; seg = next) {
+        next = seg->next;
+        ta_segment_unmap(seg);
+    }
+    mutex_lock(&a->lock);
+}

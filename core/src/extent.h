@@ -129,6 +129,9 @@ HIDDEN void ta_extent_shrink(struct arena *a, extent_t *e, size_t npages);
 HIDDEN bool ta_extent_grow(struct arena *a, extent_t *e, size_t npages, bool *zeroed);
 /* Marks every page of an in-use run so page_head and page_bin find it. */
 HIDDEN void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages);
+/* Unmaps the segments that hold nothing (one clean run from the header
+ * to the end); drops the lock around munmap. */
+HIDDEN void ta_extent_unmap_empty_segments(struct arena *a);
 /* Purges dirty runs freed before `before` (all if before is UINT64_MAX),
  * muzzy likewise with muzzy_before; drops the lock around madvise. */
 HIDDEN void ta_extent_purge(struct arena *a, uint64_t dirty_before, uint64_t muzzy_before,

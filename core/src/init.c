@@ -20,6 +20,9 @@ static mutex_t init_lock = MUTEX_INITIALIZER;
  * then arena), metadata. */
 static void prefork(void)
 {
+    /* before all of those: a fork waits for a start-up under way in
+     * another thread, so the child never inherits it half done */
+    mutex_lock(&init_lock);
     ta_ctl_prefork();
     ta_prof_prefork();
     ta_tcache_prefork();
@@ -38,6 +41,7 @@ static void postfork_parent(void)
     ta_tcache_postfork(false);
     ta_prof_postfork(false);
     ta_ctl_postfork(false);
+    mutex_unlock(&init_lock);
 }
 
 static void postfork_child(void)
@@ -49,6 +53,18 @@ static void postfork_child(void)
     ta_tcache_postfork(true);
     ta_prof_postfork(true);
     ta_ctl_postfork(true);
+    mutex_init(&init_lock);
+}
+
+/* At load time, before the program can have threads that fork: handlers
+ * registered by the first allocation would leave a fork racing it (or
+ * coming before the registration) with locks held by threads the child
+ * does not have. The handlers work before start-up too (their locks are
+ * static). pthread_atfork may allocate, which is served: nothing is held
+ * here. */
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+    pthread_atfork(prefork, postfork_parent, postfork_child);
 }
 
 static unsigned default_narenas(void)
@@ -57,8 +73,8 @@ static unsigned default_narenas(void)
     return n > MAX_ARENAS / 2 ? MAX_ARENAS / 2 : n;
 }
 
-/* Everything here avoids allocating; what may allocate (atfork, atexit)
- * runs after the allocator is marked ready, so re-entry is served. */
+/* Everything here avoids allocating; what may allocate (atexit) runs
+ * after the allocator is marked ready, so re-entry is served. */
 bool ta_init_slow(void)
 {
     mutex_lock(&init_lock);
@@ -80,7 +96,6 @@ bool ta_init_slow(void)
     mutex_unlock(&init_lock);
     if (!ok)
         return false;
-    pthread_atfork(prefork, postfork_parent, postfork_child);
     if (ta_opt.stats_print)
         atexit(ta_stats_atexit);
     if (ta_opt.background_thread)

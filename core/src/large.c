@@ -53,7 +53,18 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     return p;
 }
 
+static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero);
+
 void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
+{
+    uint64_t mark = ta_reclaim_mark();
+    void *p = large_alloc_once(a, size, align, zero);
+    if (!p && ta_reclaim_retry(mark))
+        p = large_alloc_once(a, size, align, zero);
+    return p;
+}
+
+static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
 {
     if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
         size_t usize = align_up(large_usize(size), ta_page);

@@ -20,6 +20,10 @@ typedef struct ta_opts {
 } ta_opts_t;
 
 extern HIDDEN ta_opts_t ta_opt;
+
+/* The one rule for decay times, wherever they come in (TUNALLOC_CONF,
+ * ta_ctl writes, ta_arena_create): -1 (never) up to TA_DECAY_MS_MAX. */
+static inline bool ta_decay_ms_valid(int64_t ms) { return ms >= -1 && ms <= TA_DECAY_MS_MAX; }
 /* The compiled-in configuration string, applied before TUNALLOC_CONF. */
 extern HIDDEN const char ta_conf_default[];
 

@@ -32,13 +32,23 @@ unsigned ta_os_ncpus(void)
     return 1;
 }
 
+static _Atomic uint64_t map_refusals;
+
 void *ta_os_map(size_t size)
 {
     int saved = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     errno = saved;
-    return p == MAP_FAILED ? NULL : p;
+    if (p != MAP_FAILED)
+        return p;
+    atomic_fetch_add_explicit(&map_refusals, 1, memory_order_relaxed);
+    return NULL;
+}
+
+uint64_t ta_os_map_refusals(void)
+{
+    return atomic_load_explicit(&map_refusals, memory_order_relaxed);
 }
 
 /* Over-map and trim: the kernel gives no alignment beyond a page. */

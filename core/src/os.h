@@ -11,6 +11,8 @@ HIDDEN void ta_os_init(void);
 HIDDEN unsigned ta_os_ncpus(void);
 /* A fresh zeroed mapping, or NULL. */
 HIDDEN void *ta_os_map(size_t size);
+/* How many times the kernel refused ta_os_map so far (reclaim.c). */
+HIDDEN uint64_t ta_os_map_refusals(void);
 /* A fresh mapping of size bytes aligned to align (a power of two). */
 HIDDEN void *ta_os_map_aligned(size_t size, size_t align);
 HIDDEN void ta_os_unmap(void *p, size_t size);

@@ -3,7 +3,7 @@
 #include "sizeclass.h"
 
 bin_info_t ta_bin_info[NBINS];
-uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
+_Atomic uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
 uint32_t ta_class_size[NCACHED_CLASSES];
 
 /* Class k's size: quantum steps to 128, then four steps per doubling. */
@@ -57,6 +57,6 @@ void ta_sizeclass_init(size_t page)
         size_t size = i << LG_QUANTUM;
         while (ta_class_size[cls] < size)
             cls++;
-        ta_size2class[i] = (uint8_t)cls;
+        atomic_store_explicit(&ta_size2class[i], (uint8_t)cls, memory_order_relaxed);
     }
 }

@@ -4,14 +4,14 @@
 # `make bench-report` turns bench/results/latest.json into Markdown + PNG.
 
 BENCH_OUT := $(BUILD)/bench
-BENCH_WORKLOADS := fastpath prodcons larson falseshare realloc_grow frag large decay
+BENCH_WORKLOADS := fastpath prodcons larson falseshare realloc_grow frag large decay soak
 BENCH_CFLAGS := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
 BENCH_HDRS := bench/common.h bench/alloc_api.h core/include/tunalloc.h
 BENCH_PLAIN := $(addprefix $(BENCH_OUT)/,$(BENCH_WORKLOADS))
 BENCH_TA := $(addsuffix -ta,$(BENCH_PLAIN))
 BENCH_ARGS := $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(filter-out 0,$(QUICK)),--quick)
 
-.PHONY: bench-build bench-pydeps
+.PHONY: bench-build bench-pydeps soak
 
 bench-build: $(BENCH_PLAIN) $(BENCH_TA) $(BENCH_OUT)/launch
 
@@ -40,6 +40,12 @@ bench-pydeps:
 bench-report: bench-pydeps
 	$(PYTHON) bench/report.py bench/results/latest.json --md bench/results/latest.md \
 		--png bench/results/ratios.png --docs docs/bench.md
+
+# Threaded churn with fork under each allocator's preload, RSS side by side
+# (issue 13 item 9); SOAK_SECONDS per run, default 60.
+soak: deps
+	$(MAKE) core $(BENCH_OUT)/soak $(BENCH_OUT)/launch
+	$(PYTHON) bench/soak.py $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
 
 # Heap profiling benchmark (issue 16): fast-path cost, accuracy, overhead on
 # the Python and Lua suites, tracemalloc side by side.

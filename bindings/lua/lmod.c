@@ -5,6 +5,7 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lmod.h"
@@ -151,7 +152,12 @@ static int l_arena_create(lua_State *L)
             if (lua_type(L, -2) != LUA_TSTRING)
                 return luaL_error(L, "tunalloc.arena_create: option names "
                                   "must be strings");
-            arena_opt(L, &o, lua_tostring(L, -2));
+            size_t len;
+            const char *key = lua_tolstring(L, -2, &len);
+            if (strlen(key) != len)
+                return luaL_error(L, "tunalloc.arena_create: option name "
+                                  "with a NUL character");
+            arena_opt(L, &o, key);
             lua_pop(L, 1);
         }
     }
@@ -166,21 +172,68 @@ static int l_arena_create(lua_State *L)
     return 1;
 }
 
-/* arena_destroy(i): only manual arenas nobody uses can go. */
+/* A manual arena's blocks wait only in caches bound to it, which the
+ * core refuses to destroy under (EBUSY), and only a state's thread runs
+ * its script: the test and the act do not race this state. The caches
+ * this thread owns are flushed first all the same, as ta_arena_live
+ * asks. */
+void talua_arena_release(lua_State *L, const char *fn, lua_Integer index,
+                         bool destroy, bool force)
+{
+    ta_arena_t *a = index >= 0 && index < TA_ARENAS_ALL
+                        ? ta_arena_get((unsigned)index) : NULL;
+    if (a == NULL)
+        luaL_error(L, "tunalloc.%s: no arena %I", fn, index);
+    talua_state *s = talua_of(L);
+    if (s != NULL)
+        ta_tcache_flush(s->tc);
+    ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    size_t blocks = 0, bytes = 0;
+    int err = ta_arena_live(a, &blocks, &bytes);
+    if (err == 0 && blocks != 0 && !force)
+        luaL_error(L, "tunalloc.%s: arena %I still has %I live blocks (%I "
+                   "bytes); free what uses them first, or pass force = true "
+                   "to free them anyway (unsafe: whatever still uses them "
+                   "then crashes the process)", fn, index,
+                   (lua_Integer)blocks, (lua_Integer)bytes);
+    if (err == 0 && destroy) {
+        err = ta_arena_destroy(a);
+    } else if (err == 0) {
+        char name[48];
+        snprintf(name, sizeof name, "arena.%u.reset", (unsigned)index);
+        err = ta_ctl(name, NULL, NULL, NULL, 0);
+    }
+    if (err == EPERM)
+        luaL_error(L, "tunalloc.%s: arena %I is automatic; only arenas from "
+                   "arena_create can be destroyed or reset", fn, index);
+    if (err == EBUSY)
+        luaL_error(L, "tunalloc.%s: arena %I is in use (a state or thread "
+                   "allocates from it)", fn, index);
+    if (err != 0)
+        luaL_error(L, "tunalloc.%s: %s", fn, strerror(err));
+}
+
+/* Both take (i [, force]); force must be a boolean so a stray second
+ * argument cannot free live blocks by accident. */
+static int arena_release(lua_State *L, const char *fn, bool destroy)
+{
+    lua_Integer index = luaL_checkinteger(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TBOOLEAN);
+    talua_arena_release(L, fn, index, destroy, lua_toboolean(L, 2));
+    return 0;
+}
+
+/* arena_destroy(i [, force]): manual arenas with nothing live. */
 static int l_arena_destroy(lua_State *L)
 {
-    ta_arena_t *a = arena_arg(L, 1);
-    int err = ta_arena_destroy(a);
-    if (err == EPERM)
-        return luaL_error(L, "tunalloc.arena_destroy: arena %d is automatic; "
-                          "only arenas from arena_create can be destroyed",
-                          (int)ta_arena_index(a));
-    if (err == EBUSY)
-        return luaL_error(L, "tunalloc.arena_destroy: arena %d is in use",
-                          (int)ta_arena_index(a));
-    if (err != 0)
-        return luaL_error(L, "tunalloc.arena_destroy: %s", strerror(err));
-    return 0;
+    return arena_release(L, "arena_destroy", true);
+}
+
+/* arena_reset(i [, force]): frees every block, keeps the arena. */
+static int l_arena_reset(lua_State *L)
+{
+    return arena_release(L, "arena_reset", false);
 }
 
 /* The arena that holds a Lua object, for checking isolation. */
@@ -222,6 +275,7 @@ int luaopen_tunalloc(lua_State *L)
         {"install", l_install},
         {"arena_create", l_arena_create},
         {"arena_destroy", l_arena_destroy},
+        {"arena_reset", l_arena_reset},
         {"arena_of", l_arena_of},
         {NULL, NULL},
     };

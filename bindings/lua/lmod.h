@@ -24,6 +24,16 @@ TALUA_HIDDEN int talua_ctl_push(lua_State *L, const char *name,
 /* Raises a Lua error naming the function, the ctl name and the errno. */
 TALUA_HIDDEN int talua_ctl_error(lua_State *L, const char *fn,
                                  const char *name, int err);
+/* Argument arg as a name for fn: a string without NUL characters (the
+ * core reads names up to the first NUL, so "version\0x" would pass for
+ * "version"). The opt form gives def for none or nil. */
+TALUA_HIDDEN const char *talua_checkname(lua_State *L, int arg, const char *fn);
+TALUA_HIDDEN const char *talua_optname(lua_State *L, int arg, const char *def,
+                                       const char *fn);
+/* Destroys or resets arena index unless blocks of it are live (force
+ * frees them anyway); raises a Lua error naming fn otherwise. */
+TALUA_HIDDEN void talua_arena_release(lua_State *L, const char *fn,
+                                      lua_Integer index, bool destroy, bool force);
 /* Adds ctl and list to the table on top of the stack. */
 TALUA_HIDDEN void talua_open_ctl(lua_State *L);
 /* Adds stats, stats_text, stats_json and purge likewise. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -13,6 +14,21 @@ static const char *const type_names[] = {
     "node", "bool", "unsigned", "size", "ssize", "uint64", "string",
     "pointer", "action",
 };
+
+const char *talua_checkname(lua_State *L, int arg, const char *fn)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, arg, &len);
+    if (strlen(name) != len)
+        luaL_error(L, "tunalloc.%s: argument #%d contains a NUL character",
+                   fn, arg);
+    return name;
+}
+
+const char *talua_optname(lua_State *L, int arg, const char *def, const char *fn)
+{
+    return lua_isnoneornil(L, arg) ? def : talua_checkname(L, arg, fn);
+}
 
 /* Index children are enumerated as "<i>", "<j>"...: any decimal index. */
 bool talua_is_index(const char *pattern)
@@ -158,7 +174,7 @@ static size_t to_value(lua_State *L, const char *name, ta_ctl_type t,
         if (lua_type(L, 2) != LUA_TSTRING)
             luaL_error(L, "tunalloc.ctl: '%s' takes a string, got %s", name,
                        luaL_typename(L, 2));
-        v->str = lua_tostring(L, 2);
+        v->str = talua_checkname(L, 2, "ctl");
         break;
     }
     return value_size(t);
@@ -203,10 +219,25 @@ static int write_value(lua_State *L, const char *name, const ta_ctl_info *info)
     return nret;
 }
 
+/* The index of arena.<i>.reset or arena.<i>.destroy (a name the
+ * namespace resolved, so <i> is decimal digits), or -1 for any other
+ * name and for indexes past TA_ARENAS_ALL, which the core answers. */
+static lua_Integer released_arena(const char *name, bool *destroy)
+{
+    if (strncmp(name, "arena.", 6) != 0)
+        return -1;
+    char *end;
+    unsigned long idx = strtoul(name + 6, &end, 10);
+    if (*end != '.' || idx > TA_ARENAS_ALL)
+        return -1;
+    *destroy = strcmp(end + 1, "destroy") == 0;
+    return *destroy || strcmp(end + 1, "reset") == 0 ? (lua_Integer)idx : -1;
+}
+
 /* ctl(name [, value]): read, write, or trigger an action. */
 static int l_ctl(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = talua_checkname(L, 1, "ctl");
     bool has_value = !lua_isnoneornil(L, 2);
     ta_ctl_info info;
     if (talua_ctl_lookup(name, &info) != 0)
@@ -220,6 +251,13 @@ static int l_ctl(lua_State *L)
         if (has_value)
             return luaL_error(L, "tunalloc.ctl: '%s' is an action and takes "
                               "no value", name);
+        bool destroy;
+        lua_Integer idx = released_arena(name, &destroy);
+        if (idx >= 0) {
+            /* arena_destroy's and arena_reset's refusal holds here too */
+            talua_arena_release(L, "ctl", idx, destroy, false);
+            return 0;
+        }
         int err = ta_ctl(name, NULL, NULL, NULL, 0);
         return err == 0 ? 0 : talua_ctl_error(L, "ctl", name, err);
     }
@@ -251,7 +289,7 @@ static void push_info(lua_State *L, const ta_ctl_info *info)
 /* list([node]): the children of a node, so scripts can discover names. */
 static int l_list(lua_State *L)
 {
-    const char *node = luaL_optstring(L, 1, "");
+    const char *node = talua_optname(L, 1, "", "list");
     ta_ctl_info info;
     if (*node != '\0') {
         if (talua_ctl_lookup(node, &info) != 0)

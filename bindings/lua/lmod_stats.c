@@ -106,7 +106,7 @@ static bool push_node(lua_State *L, const char *path)
 /* stats([node]): a fresh snapshot of "stats" (or any node) as tables. */
 static int l_stats(lua_State *L)
 {
-    const char *node = luaL_optstring(L, 1, "stats");
+    const char *node = talua_optname(L, 1, "stats", "stats");
     ta_ctl_info info = {0};
     if (*node != '\0' && talua_ctl_lookup(node, &info) != 0)
         return luaL_error(L, "tunalloc.stats: unknown name '%s'", node);
@@ -163,7 +163,7 @@ static int box_gc(lua_State *L)
 /* Letters are those of malloc_stats_print; J is added for JSON. */
 static int print_stats(lua_State *L, bool json)
 {
-    const char *opts = luaL_optstring(L, 1, "");
+    const char *opts = talua_optname(L, 1, "", json ? "stats_json" : "stats_text");
     if (strspn(opts, "gmabl") != strlen(opts))
         return luaL_error(L, "tunalloc.stats_%s: unknown option letter in "
                           "'%s' (use g m a b l)", json ? "json" : "text", opts);

@@ -1,6 +1,7 @@
 /* The host API: making, closing, measuring and limiting Lua states that
  * allocate through tunalloc. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include <lauxlib.h>
@@ -18,6 +19,46 @@ void ta_lua_opts_init(ta_lua_opts *opts)
     opts->limit_counts_startup = 0;
     opts->openlibs = 1;
     opts->gc = TA_LUA_GC_DEFAULT;
+}
+
+/* States made by ta_lua_newstate and not closed yet, so that closing
+ * one twice (or a state made otherwise) is EINVAL, not a read of the
+ * freed state. Hosts close states from any thread. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t open_once = PTHREAD_ONCE_INIT;
+static talua_state *open_states;
+
+/* Held across fork, so a child forked while another thread makes or
+ * closes a state finds the list whole and the lock free. */
+static void open_lock_take(void) { pthread_mutex_lock(&open_lock); }
+static void open_lock_give(void) { pthread_mutex_unlock(&open_lock); }
+static void open_fork_handlers(void)
+{
+    pthread_atfork(open_lock_take, open_lock_give, open_lock_give);
+}
+
+static void open_add(talua_state *s, lua_State *L)
+{
+    s->L = L;
+    pthread_once(&open_once, open_fork_handlers);
+    pthread_mutex_lock(&open_lock);
+    s->next_open = open_states;
+    open_states = s;
+    pthread_mutex_unlock(&open_lock);
+}
+
+/* Unlinks and returns L's record, or NULL if L is not an open state. */
+static talua_state *open_take(lua_State *L)
+{
+    pthread_mutex_lock(&open_lock);
+    talua_state **link = &open_states;
+    while (*link != NULL && (*link)->L != L)
+        link = &(*link)->next_open;
+    talua_state *s = *link;
+    if (s != NULL)
+        *link = s->next_open;
+    pthread_mutex_unlock(&open_lock);
+    return s;
 }
 
 /* Undoes a record in reverse order, keeping errno; returns what
@@ -125,6 +166,7 @@ lua_State *ta_lua_newstate(const ta_lua_opts *opts)
     }
     if (!opts->limit_counts_startup)
         talua_set_limit(s, opts->limit, s->in_use);
+    open_add(s, L);
     return L;
 }
 
@@ -132,10 +174,9 @@ lua_State *ta_lua_newstate(const ta_lua_opts *opts)
  * arena goes last so its pages return to the OS in one step. */
 int ta_lua_close(lua_State *L)
 {
-    void *ud = NULL;
-    if (L == NULL || lua_getallocf(L, &ud) != talua_alloc)
+    talua_state *s = L == NULL ? NULL : open_take(L);
+    if (s == NULL)
         return EINVAL;
-    talua_state *s = ud;
     lua_close(L);
     return drop_record(s);
 }
@@ -196,8 +237,9 @@ int ta_lua_install(lua_State *L, ta_arena_t *arena)
         return ENOMEM;
     s->tc = ta_tcache_create(arena);
     if (s->tc == NULL) {
+        int err = errno == EINVAL ? EINVAL : ENOMEM;
         ta_free(s);
-        return ENOMEM;
+        return err;
     }
     s->arena = ta_tcache_arena(s->tc);
     talua_set_limit(s, 0, 0);

@@ -25,6 +25,8 @@ typedef struct talua_state {
     uint64_t nfree, nrealloc, nfail;
     uint64_t type_count[TA_LUA_NTYPES]; /* their sum is nalloc */
     uint64_t type_bytes[TA_LUA_NTYPES];
+    lua_State *L;         /* made by ta_lua_newstate: the state, and the */
+    struct talua_state *next_open; /* list of states not closed yet */
 } talua_state;
 
 /* lua_Alloc of states made by ta_lua_newstate. */

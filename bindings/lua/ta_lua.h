@@ -31,7 +31,9 @@ typedef enum ta_lua_gc {
 typedef struct ta_lua_opts {
     /* NULL: the state gets an arena of its own, destroyed by ta_lua_close
      * (its memory goes back to the OS). Otherwise a shared arena the
-     * caller keeps alive longer than the state. */
+     * caller keeps alive longer than the state (the state's cache keeps
+     * ta_arena_destroy from taking it while the state is open: EBUSY); a
+     * destroyed arena makes ta_lua_newstate fail with EINVAL. */
     ta_arena_t *arena;
     size_t limit;              /* bytes Lua may hold; 0 = no limit */
     int limit_counts_startup;  /* 0: memory in use once the state is set
@@ -85,8 +87,9 @@ TA_API lua_State *ta_lua_newstate(const ta_lua_opts *opts);
 
 /* Closes a state made by ta_lua_newstate (finalizers run), then releases
  * its cache and, for an own arena, destroys the arena. 0; EINVAL if L is
- * not such a state (it is then left untouched); or the error of
- * ta_arena_destroy (the state is closed, the arena stays). */
+ * not such a state or was closed already (it is then left untouched); or
+ * the error of ta_arena_destroy (the state is closed, the arena stays).
+ * The other calls below must not be given a closed state. */
 TA_API int ta_lua_close(lua_State *L);
 
 /* This state's counters. 0, or EINVAL if L does not allocate through
@@ -109,7 +112,8 @@ TA_API int ta_lua_flush(lua_State *L);
  * the calling thread's arena); blocks made before the switch are freed
  * and shrunk by the allocator that made them, and moved to tunalloc by
  * copy when they grow. The wrapper frees itself when lua_close frees the
- * state's main block. 0; EEXIST if L already runs on tunalloc; ENOMEM. */
+ * state's main block. 0; EEXIST if L already runs on tunalloc; EINVAL
+ * if arena was destroyed; ENOMEM. */
 TA_API int ta_lua_install(lua_State *L, ta_arena_t *arena);
 
 /* The Lua library (require "tunalloc"). tunalua links it in and preloads

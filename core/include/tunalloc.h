@@ -87,6 +87,17 @@ TA_API unsigned ta_arena_index(const ta_arena_t *arena);
 TA_API ta_arena_t *ta_arena_get(unsigned index);
 /* The arena p was allocated from, or NULL if tunalloc does not own p. */
 TA_API ta_arena_t *ta_arena_of(const void *p);
+/* What ta_arena_destroy or arena.<i>.reset would free: the blocks a
+ * manual arena has handed out and not taken back, and their usable bytes
+ * (small, large and huge). A block waiting in a cache still counts, as
+ * the arena cannot tell it from a live one: flush the caches you own
+ * first (a manual arena's blocks wait only in caches bound to it). Exact
+ * when nothing allocates from or frees to the arena meanwhile; no epoch
+ * needed, no lock taken. The test a binding makes before a destroy or
+ * reset. 0; EPERM for an automatic arena (never destroyed or reset; its
+ * counts are in stats.arenas.<i>); EINVAL if arena is no live arena
+ * (destroyed, or never one) or an out pointer is NULL. */
+TA_API int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes);
 
 TA_API TA_MALLOC_ATTR void *ta_arena_malloc(ta_arena_t *arena, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_arena_calloc(ta_arena_t *arena, size_t n,
@@ -101,7 +112,8 @@ TA_API TA_MALLOC_ATTR void *ta_arena_aligned_alloc(ta_arena_t *arena,
 
 typedef struct ta_tcache ta_tcache_t;
 
-/* arena NULL = the calling thread's arena. */
+/* arena NULL = the calling thread's arena; NULL with errno EINVAL if
+ * arena is no live arena (a destroyed one, say). */
 TA_API ta_tcache_t *ta_tcache_create(ta_arena_t *arena);
 TA_API void ta_tcache_destroy(ta_tcache_t *tc);
 TA_API void ta_tcache_flush(ta_tcache_t *tc);

@@ -377,6 +377,29 @@ ta_arena_t *ta_arena_of(const void *p)
     return (ta_arena_t *)segment_of(p)->arena;
 }
 
+/* The same counters the stats snapshot sums, read without the epoch:
+ * curregs counts cached small blocks as handed out, and curlextents and
+ * large_allocated move only when a large or huge block reaches its arena. */
+int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
+{
+    arena_t *a = valid_arena(arena);
+    if (!a || !blocks || !bytes)
+        return EINVAL;
+    if (!a->manual)
+        return EPERM;
+    uint64_t n = 0, sum = ctr_get(&a->stats.large_allocated);
+    for (unsigned j = 0; j < NBINS; j++) {
+        uint64_t regs = ctr_get(&a->bins[j].stats.curregs);
+        n += regs;
+        sum += regs * ta_bin_info[j].size;
+    }
+    for (unsigned j = 0; j < NLEXTENTS; j++)
+        n += ctr_get(&a->stats.lstats[j].curlextents);
+    *blocks = (size_t)n;
+    *bytes = (size_t)sum;
+    return 0;
+}
+
 void *ta_arena_malloc(ta_arena_t *arena, size_t size)
 {
     if (!arena) {
@@ -420,6 +443,10 @@ ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
 {
     if (!ta_ensure_init()) {
         errno = ENOMEM;
+        return NULL;
+    }
+    if (arena && !valid_arena(arena)) {
+        errno = EINVAL;
         return NULL;
     }
     arena_t *a = arena ? &arena->a : ta_thread_arena();

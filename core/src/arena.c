@@ -159,7 +159,9 @@ static int check_resettable(arena_t *a)
 {
     if (!a->manual)
         return EPERM;
-    if (atomic_load_explicit(&a->nthreads, memory_order_relaxed))
+    /* acquire: pairs with the release of the last unbinding, so what
+     * that thread did in the arena happens before the arena is freed */
+    if (atomic_load_explicit(&a->nthreads, memory_order_acquire))
         return EBUSY;
     return 0;
 }

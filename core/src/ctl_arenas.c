@@ -153,17 +153,35 @@ int ta_ctl_arena_destroy(ctl_io_t *io)
     return a ? ta_arena_destroy_internal(a) : EFAULT;
 }
 
+/* arena_at for a handler that reads or writes the arena: a manual arena
+ * comes with the global lock held, which destroy holds too, so it is not
+ * freed while in use; arena_done(i) releases it. Automatic arenas are
+ * never freed. */
+static arena_t *arena_use(size_t i, bool create)
+{
+    if (i < ta_narenas_auto)
+        return arena_at(i, create);
+    mutex_lock(&ta_global_lock);
+    return arena_at(i, false);
+}
+
+static void arena_done(size_t i)
+{
+    if (i >= ta_narenas_auto)
+        mutex_unlock(&ta_global_lock);
+}
+
 /* Reading a setting of an automatic arena not created yet reports what it
  * will start with instead of creating it; writing creates it. */
 int ta_ctl_arena_decay_ms(ctl_io_t *io)
 {
     size_t i = io->mib[1];
     bool dirty = io->node->arg == CTL_DIRTY;
-    arena_t *a = arena_at(i, io->newp != NULL);
-    if (a)
-        return decay_rw(io, dirty ? &a->dirty_decay_ms : &a->muzzy_decay_ms);
-    if (i >= ta_narenas_auto)
-        return EFAULT;
+    arena_t *a = arena_use(i, io->newp != NULL);
+    int err = a ? decay_rw(io, dirty ? &a->dirty_decay_ms : &a->muzzy_decay_ms) : EFAULT;
+    arena_done(i);
+    if (a || i >= ta_narenas_auto)
+        return err;
     _Atomic int64_t *def = dirty ? &ta_default_dirty_decay_ms : &ta_default_muzzy_decay_ms;
     return ta_ctl_out_ssize(io, atomic_load_explicit(def, memory_order_relaxed));
 }
@@ -172,14 +190,15 @@ int ta_ctl_arena_decay_ms(ctl_io_t *io)
 int ta_ctl_arena_limit(ctl_io_t *io)
 {
     size_t i = io->mib[1];
-    arena_t *a = arena_at(i, io->newp != NULL);
-    if (a == NULL)
-        return i < ta_narenas_auto ? ta_ctl_out_num(io, ta_opt.arena_limit) : EFAULT;
-    size_t old = atomic_load_explicit(&a->limit, memory_order_relaxed);
-    if (io->newp) {
+    arena_t *a = arena_use(i, io->newp != NULL);
+    size_t old = a ? atomic_load_explicit(&a->limit, memory_order_relaxed) : 0;
+    if (a && io->newp) {
         size_t v;
         memcpy(&v, io->newp, sizeof(v));
         atomic_store_explicit(&a->limit, v, memory_order_relaxed);
     }
+    arena_done(i);
+    if (a == NULL)
+        return i < ta_narenas_auto ? ta_ctl_out_num(io, ta_opt.arena_limit) : EFAULT;
     return ta_ctl_out_num(io, old);
 }

@@ -4,6 +4,7 @@
 
 #include "arena.h"
 #include "ctl.h"
+#include "init.h"
 #include "lock.h"
 #include "thread.h"
 
@@ -12,7 +13,10 @@
 static mutex_t tcaches_lock = MUTEX_INITIALIZER;
 static ta_tcache_t *tcaches[CTL_NTCACHES];
 
-/* Binding to an index that is no arena is EFAULT, as in jemalloc. */
+/* Binding to an index that is no arena is EFAULT, as in jemalloc. A
+ * manual arena is looked up and bound under the global lock, which
+ * destroy holds, so it cannot be freed in between; once bound, destroy
+ * refuses it (EBUSY). */
 int ta_ctl_thread_arena(ctl_io_t *io)
 {
     arena_t *cur = ta_thread_arena();
@@ -23,12 +27,20 @@ int ta_ctl_thread_arena(ctl_io_t *io)
         unsigned i = ta_ctl_in_unsigned(io);
         if (i >= ta_ctl_narenas())
             return EFAULT;
-        arena_t *a = i < ta_narenas_auto
-                         ? ta_arena_get_or_create(i)
-                         : atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        arena_t *a;
+        if (i < ta_narenas_auto) {
+            a = ta_arena_get_or_create(i);
+            if (a != NULL)
+                ta_thread_set_arena(a);
+        } else {
+            mutex_lock(&ta_global_lock);
+            a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+            if (a != NULL)
+                ta_thread_set_arena(a);
+            mutex_unlock(&ta_global_lock);
+        }
         if (a == NULL)
             return EFAULT;
-        ta_thread_set_arena(a);
     }
     return ta_ctl_out_num(io, old);
 }

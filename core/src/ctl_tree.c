@@ -18,7 +18,7 @@
 #define OPT(n, t, d) LEAF(#n, t, R, ta_ctl_opt, offsetof(ta_opts_t, n), d)
 
 static const ctl_node_t opt_kids[] = {
-    OPT(narenas, TA_CTL_UNSIGNED, "automatic arenas (0 = 4 per CPU)"),
+    OPT(narenas, TA_CTL_UNSIGNED, "automatic arenas (0 = one per CPU)"),
     OPT(dirty_decay_ms, TA_CTL_SSIZE, "initial arenas.dirty_decay_ms"),
     OPT(muzzy_decay_ms, TA_CTL_SSIZE, "initial arenas.muzzy_decay_ms"),
     OPT(background_thread, TA_CTL_BOOL, "start the background decay thread"),

@@ -18,6 +18,37 @@ static uint64_t due_before(int64_t decay_ms, uint64_t now)
     return now > age ? now - age : 0;
 }
 
+/* Dirty pages of runs (not of cached huge mappings) beyond
+ * DIRTY_MAX_RATIO times the arena's active pages, plus DIRTY_FLOOR_PAGES,
+ * are purged oldest first down to three quarters of that bound, whatever
+ * their age. Age alone cannot bound them under churn: a run freed next
+ * to a free neighbour merges with it and the merged run counts as freed
+ * now, so it never ages; 8 threads replacing random blocks kept 0.6 GiB
+ * of dirty runs (0.47 GiB of it resident) beside 0.3 GiB in use (issue 13
+ * item 9). The bound is loose, so an arena that reuses its free runs
+ * keeps them; the quarter makes purges come in batches. Cached huge
+ * mappings keep their own age (nothing merges them) and go by decay. */
+#define DIRTY_MAX_RATIO 8
+#define DIRTY_FLOOR_PAGES 1024
+
+static uint64_t dirty_run_pages(const arena_t *a)
+{
+    uint64_t huge = 0;
+    for (const segment_t *s = a->huge_cache; s; s = s->next)
+        huge += s->usize >> ta_lg_page;
+    return ctr_get(&a->stats.pdirty) - huge;
+}
+
+static void purge_excess(arena_t *a, bool lazy)
+{
+    uint64_t bound = ctr_get(&a->stats.pactive) * DIRTY_MAX_RATIO + DIRTY_FLOOR_PAGES;
+    if (ctr_get(&a->stats.pdirty) <= bound || dirty_run_pages(a) <= bound)
+        return;
+    extent_t *lru = &a->lru[EXT_DIRTY];
+    while (lru->u.f.lru_next != lru && dirty_run_pages(a) > bound / 4 * 3)
+        ta_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, lazy);
+}
+
 /* Arena lock held (dropped and retaken while purging). */
 static void decay_locked(arena_t *a, bool force_all)
 {
@@ -33,6 +64,8 @@ static void decay_locked(arena_t *a, bool force_all)
         muzzy_before = UINT64_MAX;
     ta_extent_purge(a, dirty_before, muzzy_before, !force_all && muzzy != 0);
     ta_huge_purge(a, dirty_before);
+    if (!force_all && dirty > 0)
+        purge_excess(a, muzzy != 0);
 }
 
 void ta_decay_tick(arena_t *a)

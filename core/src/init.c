@@ -67,9 +67,14 @@ __attribute__((constructor)) static void register_fork_handlers(void)
     pthread_atfork(prefork, postfork_parent, postfork_child);
 }
 
+/* One arena per CPU: thread caches take an arena's locks once per batch,
+ * so more threads than CPUs share arenas without contention to speak of,
+ * while every extra arena keeps its own free pages. 8 threads on 2 CPUs
+ * churning shared blocks held 0.65 GiB with 4 arenas per CPU, 0.4 GiB
+ * with one, and ran faster (issue 13 item 9). */
 static unsigned default_narenas(void)
 {
-    unsigned n = ta_opt.narenas ? ta_opt.narenas : 4 * ta_os_ncpus();
+    unsigned n = ta_opt.narenas ? ta_opt.narenas : ta_os_ncpus();
     return n > MAX_ARENAS / 2 ? MAX_ARENAS / 2 : n;
 }
 

@@ -6,7 +6,7 @@
 #include "common.h"
 
 typedef struct ta_opts {
-    unsigned narenas;         /* 0 = 4 per CPU */
+    unsigned narenas;         /* 0 = one per CPU */
     int64_t dirty_decay_ms;
     int64_t muzzy_decay_ms;
     bool background_thread;

@@ -139,7 +139,8 @@ void ta_tcache_rebind(tcache_t *tc, arena_t *a)
 {
     ta_tcache_flush_all(tc);
     mutex_lock(&registry_lock);
-    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
+    /* release: a manual arena may be destroyed once its count is 0 */
+    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tc->arena = a;
     mutex_unlock(&registry_lock);
@@ -217,7 +218,7 @@ void ta_tcache_delete(tcache_t *tc)
 {
     ta_tcache_flush_all(tc);
     registry_remove(tc);
-    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     ta_base_free(tc, tc->mem_size);
 }
 

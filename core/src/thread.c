@@ -19,7 +19,7 @@ static pthread_key_t thread_key;
 static void bind_cacheless(arena_t *a)
 {
     if (tls_arena)
-        atomic_fetch_sub_explicit(&tls_arena->nthreads, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&tls_arena->nthreads, 1, memory_order_release);
     if (a)
         atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tls_arena = a;

@@ -141,6 +141,64 @@ static void test_create_destroy_cycles(void)
     CHECK(vm_size() <= before + ((size_t)64 << 20));
 }
 
+/* ta_arena_live counts what the arena handed out, cached frees included
+ * until a flush, and refuses what is no arena. */
+static void test_live(void)
+{
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(bytes, 0);
+    static const size_t sizes[] = {100, 20000, (size_t)5 << 20};
+    void *p[3];
+    size_t want = 0;
+    for (int i = 0; i < 3; i++) {
+        p[i] = ta_arena_malloc(ar, sizes[i]);
+        CHECK(p[i] != NULL);
+        want += ta_malloc_usable_size(p[i]);
+    }
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 3);
+    CHECK_EQ(bytes, want);
+    /* a manual arena's blocks skip caches bound to other arenas */
+    size_t small = ta_malloc_usable_size(p[0]);
+    ta_free(p[0]);
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 2);
+    CHECK_EQ(bytes, want - small);
+    /* a cache bound to the arena holds freed blocks, which stay counted
+     * until it is flushed */
+    ta_tcache_t *tc = ta_tcache_create(ar);
+    CHECK(tc != NULL);
+    void *q = ta_tcache_malloc(tc, 48);
+    CHECK(q != NULL);
+    ta_tcache_free(tc, q);
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK(blocks > 2);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 2);
+    ta_free(p[1]);
+    ta_free(p[2]);
+    CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(bytes, 0);
+    CHECK_EQ(ta_arena_live(ar, NULL, &bytes), EINVAL);
+    CHECK_EQ(ta_arena_live(NULL, &blocks, &bytes), EINVAL);
+    CHECK_EQ(ta_arena_live(ta_arena_get(0), &blocks, &bytes), EPERM);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), EINVAL);
+    /* a destroyed arena cannot get a cache bound to it */
+    errno = 0;
+    CHECK(ta_tcache_create(ar) == NULL);
+    CHECK_EQ(errno, EINVAL);
+}
+
 int main(void)
 {
     RUN(test_create_alloc_destroy);
@@ -148,5 +206,6 @@ int main(void)
     RUN(test_lookups);
     RUN(test_limit);
     RUN(test_create_destroy_cycles);
+    RUN(test_live);
     return TEST_EXIT();
 }

@@ -87,7 +87,11 @@ def test_stats_purge_decay_reset(arena):
     st = arena.stats
     assert st["large"]["allocated"] >= 100000
     assert "bins" in st
-    arena.reset()
+    with pytest.raises(tunalloc.ArenaBusyError) as info:
+        arena.reset()
+    assert info.value.live_blocks == 1 and info.value.live_bytes >= 100000
+    assert arena.allocated >= 100000
+    arena.reset(force=True)
     assert arena.allocated == 0
     arena.decay()
     arena.purge()

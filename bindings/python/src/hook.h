@@ -48,6 +48,10 @@ void hook_thread_routing(int delta);
  * enable, disable, thread routing or the arena hook changed. */
 void hook_refresh_fast_paths(void);
 
+/* tunalloc._hook.release_arena and arena_malloc (hook_lifecycle.c). */
+PyObject *hook_release_arena(PyObject *self, PyObject *args);
+PyObject *hook_arena_malloc(PyObject *self, PyObject *args);
+
 /* True if p is a block tunalloc handed to one of the domain hooks, as
  * opposed to foreign memory or a pymalloc block inside a tunalloc-backed
  * pymalloc arena. */

@@ -170,12 +170,15 @@ static PyMemAllocatorEx wrapper_for(domain_t *d)
     return (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, raw_free};
 }
 
-/* The cache is made once, on the first MEM/OBJ enable, with the GIL held. */
+/* The cache is made once, on the first MEM/OBJ enable, with the GIL held.
+ * It serves every thread, so it is bound to automatic arena 0, not to the
+ * calling thread's: inside use_arena() that would be the chosen arena,
+ * which would then take the whole interpreter's objects for good. */
 static int ensure_gil_cache(domain_t *d)
 {
 #if HOOK_GIL_CACHE
     if (d->id != PYMEM_DOMAIN_RAW && gil_cache == NULL) {
-        gil_cache = ta_tcache_create(NULL);
+        gil_cache = ta_tcache_create(ta_arena_get(0));
         if (gil_cache == NULL)
             return errno ? errno : ENOMEM;
     }

@@ -11,15 +11,17 @@ static const char *const domain_names[HOOK_NDOMAINS] = {"raw", "mem", "obj",
 /* Domain names are the user's input: anything else is a ValueError. */
 static int parse_domain(PyObject *arg)
 {
-    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    Py_ssize_t len = 0;
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &len) : NULL;
     if (name == NULL) {
         if (!PyErr_Occurred())
             PyErr_Format(PyExc_TypeError, "domain must be a str, not %.100s",
                          Py_TYPE(arg)->tp_name);
         return -1;
     }
+    /* the length check keeps "raw\0x" from passing as "raw" */
     for (int i = 0; i < HOOK_NDOMAINS; i++)
-        if (strcmp(name, domain_names[i]) == 0)
+        if (strlen(domain_names[i]) == (size_t)len && strcmp(name, domain_names[i]) == 0)
             return i;
     PyErr_Format(PyExc_ValueError,
                  "unknown domain %R (expected 'raw', 'mem', 'obj' or 'arena')",
@@ -124,6 +126,10 @@ static PyMethodDef hook_methods[] = {
      "True if MEM/OBJ use the GIL-guarded cache."},
     {"flush_cache", hook_flush_cache, METH_NOARGS,
      "Flush the GIL-guarded cache."},
+    {"release_arena", hook_release_arena, METH_VARARGS,
+     "Destroy or reset an arena unless blocks of it are live."},
+    {"arena_malloc", hook_arena_malloc, METH_VARARGS,
+     "Allocate from an arena by index, with the GIL held."},
     {"prof_hook", hook_prof_hook, METH_O, "Register (True) or remove the Python frames hook."},
     {"prof_read", hook_prof_read, METH_NOARGS, "The heap profile's stacks, as tuples."},
     {NULL, NULL, 0, NULL},

@@ -18,7 +18,8 @@ stats_text(), stats_json(); purge().
 Arenas: ``arenas`` (a sequence of Arena), Arena.create(...),
 ``with use_arena(a):`` and new_allocator(ffi, arena) for CFFI buffers.
 """
-from ._arena import Arena, Arenas, arenas, new_allocator, use_arena
+from ._arena import (Arena, ArenaBusyError, Arenas, arenas, new_allocator,
+                     use_arena)
 from ._ctlapi import CtlInfo, ctl, ctl_children, ctl_info
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
 from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
@@ -26,7 +27,7 @@ from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
 __version__ = "0.1.0"
 
 __all__ = [
-    "ARENAS_ALL", "Arena", "Arenas", "CtlInfo", "DEFAULT_DOMAINS", "DOMAINS",
+    "ARENAS_ALL", "Arena", "ArenaBusyError", "Arenas", "CtlInfo", "DEFAULT_DOMAINS", "DOMAINS",
     "Status", "arenas", "ctl", "ctl_children", "ctl_info", "disable",
     "enable", "new_allocator", "purge", "stats", "stats_json", "stats_text",
     "status", "use_arena",

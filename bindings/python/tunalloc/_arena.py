@@ -1,11 +1,12 @@
 """Arena objects, the arenas sequence, use_arena() and new_allocator()."""
 import contextlib
+import errno
 from collections.abc import Sequence
 from typing import Any, Dict, Iterator, Optional, Union
 
 from . import _hook
 from ._ctl import ffi, lib
-from ._ctlapi import ctl
+from ._ctlapi import _raise_for, ctl
 from ._stats import _walk, refresh
 
 
@@ -21,14 +22,68 @@ def _decay_value(name: str, value: Optional[int]) -> int:
     return value
 
 
+class ArenaBusyError(RuntimeError):
+    """Arena.destroy() or reset() refused, nothing freed: ``live_blocks``
+    blocks (``live_bytes`` bytes) of the arena are still live, or a thread
+    (inside use_arena()) or a cache (a Lua state) is bound to it, or it is
+    the arena under pymalloc."""
+
+    def __init__(self, message: str, index: int, live_blocks: int,
+                 live_bytes: int) -> None:
+        super().__init__(message)
+        self.index = index
+        self.live_blocks = live_blocks
+        self.live_bytes = live_bytes
+
+
+ArenaBusyError.__module__ = "tunalloc"
+
+
+# Arena.create's handle for each index it made, so a handle whose arena
+# was destroyed stays dead even after a new arena takes the index.
+_created: Dict[int, object] = {}
+
+
+def _release(index: int, destroy: bool, force: bool) -> None:
+    """Destroys or resets arena index unless blocks of it are live (the
+    test and the act are one C call with the GIL held)."""
+    verb = "destroy" if destroy else "reset"
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be a bool, not {type(force).__name__}")
+    err, blocks, nbytes = _hook.release_arena(index, destroy, force)
+    if err == 0:
+        if destroy:
+            _created.pop(index, None)
+        return
+    if err == errno.EBUSY and blocks and not force:
+        raise ArenaBusyError(
+            f"arena {index} still has {blocks} live blocks ({nbytes} bytes) "
+            f"that objects made in it (inside use_arena(), by new_allocator()) "
+            f"may use; drop them first, or call {verb}(force=True) to free "
+            f"them anyway (unsafe: whatever still uses them then crashes "
+            f"the process)", index, blocks, nbytes)
+    if err == errno.EBUSY:
+        raise ArenaBusyError(
+            f"arena {index} is in use: a thread (inside use_arena()) or a "
+            f"cache (a Lua state) is bound to it", index, blocks, nbytes)
+    if err == errno.EDOM:
+        raise ArenaBusyError(
+            f"arena {index} holds pymalloc's pools (tunalloc.enable('arena')) "
+            f"for the life of the process; no {verb}, even with force",
+            index, blocks, nbytes)
+    _raise_for(err, f"arena.{index}.{verb}")
+
+
 class Arena:
     """One tunalloc arena (an independent heap), addressed by index.
 
     Properties read and write the arena's settings through the control
-    namespace; ``stats`` returns its statistics as a dict.
+    namespace; ``stats`` returns its statistics as a dict. A handle from
+    Arena.create() raises ValueError once its arena is destroyed, even if
+    a new arena takes the index; Arena(i) names whatever arena is at i.
     """
 
-    __slots__ = ("_index",)
+    __slots__ = ("_index", "_token")
 
     def __init__(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
@@ -36,6 +91,7 @@ class Arena:
         if index < 0:
             raise ValueError(f"arena index must be >= 0, not {index}")
         self._index = index
+        self._token: Optional[object] = None
 
     @classmethod
     def create(cls, dirty_decay_ms: Optional[int] = None,
@@ -55,15 +111,24 @@ class Arena:
         if arena == ffi.NULL:
             err = ffi.errno
             raise OSError(err, "ta_arena_create failed")
-        return cls(int(lib.ta_arena_index(arena)))
+        made = cls(int(lib.ta_arena_index(arena)))
+        made._token = _created[made._index] = object()
+        return made
 
     @property
     def index(self) -> int:
         """The arena's index in the control namespace (arena.<i>.*)."""
         return self._index
 
+    def _live_index(self) -> int:
+        """The index, checked to still name this handle's arena."""
+        if self._token is not None and _created.get(self._index) is not self._token:
+            raise ValueError(f"arena {self._index} was destroyed; this "
+                             f"handle names no arena any more")
+        return self._index
+
     def _name(self, leaf: str) -> str:
-        return f"arena.{self._index}.{leaf}"
+        return f"arena.{self._live_index()}.{leaf}"
 
     @property
     def dirty_decay_ms(self) -> int:
@@ -95,14 +160,16 @@ class Arena:
     @property
     def stats(self) -> Dict[Any, Any]:
         """Fresh statistics of this arena (stats.arenas.<i>.* as a dict)."""
+        index = self._live_index()
         refresh()
-        return _walk(f"stats.arenas.{self._index}")
+        return _walk(f"stats.arenas.{index}")
 
     @property
     def allocated(self) -> int:
         """Bytes in live blocks of this arena (small + large)."""
+        index = self._live_index()
         refresh()
-        base = f"stats.arenas.{self._index}"
+        base = f"stats.arenas.{index}"
         return ctl(base + ".small.allocated") + ctl(base + ".large.allocated")
 
     def purge(self) -> None:
@@ -113,14 +180,18 @@ class Arena:
         """Purges what has aged past the decay times now."""
         ctl(self._name("decay"))
 
-    def reset(self) -> None:
-        """Frees every block of the arena at once (manual arenas only);
-        pointers into it become invalid."""
-        ctl(self._name("reset"))
+    def reset(self, force: bool = False) -> None:
+        """Frees every block of the arena at once (manual arenas only).
+        Refused with ArenaBusyError while blocks of it are live (objects
+        made in it still exist) or a thread or cache is bound to it;
+        force=True frees live blocks anyway, which crashes the process if
+        anything still uses them."""
+        _release(self._live_index(), False, force)
 
-    def destroy(self) -> None:
-        """Frees every block and unmaps the arena (manual arenas only)."""
-        ctl(self._name("destroy"))
+    def destroy(self, force: bool = False) -> None:
+        """Frees every block and unmaps the arena (manual arenas only);
+        refused and forced as reset()."""
+        _release(self._live_index(), True, force)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Arena) and other._index == self._index
@@ -167,7 +238,7 @@ arenas = Arenas()
 
 def _index_of(arena: Union[Arena, int]) -> int:
     if isinstance(arena, Arena):
-        return arena.index
+        return arena._live_index()
     return Arena(arena).index
 
 
@@ -200,11 +271,14 @@ def new_allocator(ffi_obj: Any, arena: Union[Arena, int, None] = None,
     index = _index_of(arena)
     if lib.ta_arena_get(index) == ffi.NULL:
         raise ValueError(f"no arena {index}")
+    handle = arena if isinstance(arena, Arena) else Arena(index)
 
+    # Through the hook module, with the GIL held, so no destroy can run
+    # while the allocation is inside the arena.
     def alloc(size: int) -> Any:
-        target = lib.ta_arena_get(index)
-        if target == ffi.NULL:
+        address = _hook.arena_malloc(handle._live_index(), size)
+        if address is None:
             raise ValueError(f"arena {index} no longer exists")
-        return lib.ta_arena_malloc(target, size)
+        return ffi.cast("void *", address)
 
     return ffi_obj.new_allocator(alloc, lib.ta_free, should_clear_after_alloc)

@@ -108,6 +108,8 @@ def _entry(name: str) -> Tuple[int, int, str]:
     TypeError if it is not a string."""
     if not isinstance(name, str):
         raise TypeError(f"ctl name must be a str, not {type(name).__name__}")
+    if "\0" in name:
+        raise ValueError(f"ctl name {name!r} contains a NUL character")
     parts = name.split(".")
     if not all(parts):
         raise KeyError(name)
@@ -175,6 +177,8 @@ def _write(name: str, type_: int, value: Any) -> None:
         buf = ffi.new("bool *", value)
     elif type_ == STRING:
         _check_type(name, value, str)
+        if "\0" in value:
+            raise ValueError(f"{name!r} takes no NUL character in its value")
         keep = ffi.new("char[]", value.encode())
         buf = ffi.new("char **", keep)
     else:
@@ -211,6 +215,12 @@ def _lookup(name: str, value: Any) -> int:
 def _action(name: str, value: Any) -> None:
     if value is not None:
         raise TypeError(f"{name!r} is an action and takes no value")
+    parts = name.split(".")
+    if parts[0] == "arena" and parts[2:] in (["reset"], ["destroy"]):
+        # Arena.destroy()/reset()'s refusal while blocks are live holds
+        # for the names too. Imported here: _arena imports this module.
+        from ._arena import _release
+        return _release(int(parts[1]), parts[2] == "destroy", False)
     rc = lib.ta_ctl(name.encode(), ffi.NULL, ffi.NULL, ffi.NULL, 0)
     if rc:
         _raise_for(rc, name)
@@ -224,8 +234,11 @@ def ctl(name: str, value: Any = None) -> Any:
 
     Types follow the namespace: bool, int (range-checked) or str.
     Raises KeyError for an unknown name, TypeError for a value of the wrong
-    type, ValueError for a bad value, PermissionError for a read-only (or
-    write-only) name, OSError for other failures.
+    type, ValueError for a bad value or a name or value with a NUL
+    character, PermissionError for a read-only (or write-only) name,
+    OSError for other failures. ``arena.<i>.reset`` and
+    ``arena.<i>.destroy`` raise ArenaBusyError, as Arena.reset() and
+    destroy() do, while blocks of the arena are live.
     """
     type_ = _entry(name)[0]
     if type_ == NODE:

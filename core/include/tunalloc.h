@@ -93,7 +93,8 @@ TA_API ta_arena_t *ta_arena_of(const void *p);
  * the arena cannot tell it from a live one: flush the caches you own
  * first (a manual arena's blocks wait only in caches bound to it). Exact
  * when nothing allocates from or frees to the arena meanwhile; no epoch
- * needed, no lock taken. The test a binding makes before a destroy or
+ * needed, no lock taken (but the heap profile's, briefly, once profiling
+ * ever ran: blocks it sampled through the arena's caches count too). The test a binding makes before a destroy or
  * reset. 0; EPERM for an automatic arena (never destroyed or reset; its
  * counts are in stats.arenas.<i>); EINVAL if arena is no live arena
  * (destroyed, or never one) or an out pointer is NULL. */

@@ -377,7 +377,8 @@ ta_arena_t *ta_arena_of(const void *p)
     return (ta_arena_t *)segment_of(p)->arena;
 }
 
-/* The same counters the stats snapshot sums, read without the epoch:
+/* The same counters the stats snapshot sums, read without the epoch, and
+ * the blocks the heap profiler sampled through the arena's caches:
  * curregs counts cached small blocks as handed out, and curlextents and
  * large_allocated move only when a large or huge block reaches its arena. */
 int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
@@ -395,6 +396,7 @@ int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
     }
     for (unsigned j = 0; j < NLEXTENTS; j++)
         n += ctr_get(&a->stats.lstats[j].curlextents);
+    ta_prof_arena_live(a, &n, &sum);
     *blocks = (size_t)n;
     *bytes = (size_t)sum;
     return 0;

@@ -411,6 +411,12 @@ void ta_prof_arena_reset(arena_t *a)
             ta_free(batch[i]);
 }
 
+void ta_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
+{
+    if (atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed))
+        ta_prof_origin_live(a, blocks, bytes);
+}
+
 void ta_prof_boot(void)
 {
     if (ta_opt.prof_sample_bytes)

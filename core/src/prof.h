@@ -52,6 +52,9 @@ HIDDEN uint32_t ta_prof_ncached(const tcache_t *tc, unsigned c);
 /* A manual arena being reset or destroyed: its sampled blocks (which live
  * in the profiler's arena) are freed with it. */
 HIDDEN void ta_prof_arena_reset(arena_t *a);
+/* Adds the live sampled blocks made through caches of arena a, and their
+ * bytes, to the arena's own counts (ta_arena_live). */
+HIDDEN void ta_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes);
 HIDDEN void ta_prof_prefork(void);
 HIDDEN void ta_prof_postfork(bool child);
 

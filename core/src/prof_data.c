@@ -319,6 +319,17 @@ size_t ta_prof_take_origin(void *origin, void **out, size_t n)
     return got;
 }
 
+void ta_prof_origin_live(const void *origin, uint64_t *blocks, uint64_t *bytes)
+{
+    mutex_lock(&data_lock);
+    for (size_t i = 0; i < live_cap; i++)
+        if (live[i].addr && live[i].origin == origin) {
+            ++*blocks;
+            *bytes += live[i].usize;
+        }
+    mutex_unlock(&data_lock);
+}
+
 void ta_prof_set_frames_hook(ta_prof_frames_fn *fn, void *ctx)
 {
     mutex_lock(&data_lock);

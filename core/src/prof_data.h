@@ -29,6 +29,8 @@ HIDDEN void ta_prof_forget(void *p);
 /* Live sampled blocks made through caches of arena origin, at most n,
  * taken out of the live profile; their addresses go to out. */
 HIDDEN size_t ta_prof_take_origin(void *origin, void **out, size_t n);
+/* Adds the count and bytes of live sampled blocks of arena origin. */
+HIDDEN void ta_prof_origin_live(const void *origin, uint64_t *blocks, uint64_t *bytes);
 /* Whether the calling thread is inside the profiler (its own
  * allocations, and those of the frames hook, are not sampled). */
 HIDDEN bool ta_prof_busy(void);

@@ -219,6 +219,16 @@ static void test_manual_arena(void)
     current_site = NULL;
     expected_cache = NULL;
     CHECK(read_site("manual_site").live_blocks > 10);
+    /* the arena's live blocks include its sampled ones, which live in
+     * the profiler's arena: a host deciding whether the arena may go
+     * must see them */
+    ta_tcache_flush(tc);
+    void *probe = ta_malloc(200);
+    size_t usable = ta_malloc_usable_size(probe), blocks = 0, bytes = 0;
+    ta_free(probe);
+    CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 3000);
+    CHECK_EQ(bytes, 3000 * usable);
     ta_tcache_destroy(tc);
     CHECK_EQ(ta_arena_destroy(a), 0);
     CHECK_EQ(read_site("manual_site").live_blocks, 0);

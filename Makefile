@@ -1,23 +1,23 @@
 # tunalloc build. `make` builds the core library (static, for embedding),
 # the preload library (drop-in malloc) and the Lua pieces; `make test`
 # installs what it needs and runs every test; `make demo` runs the demo.
+# `make install` / `make wheel`: packaging/install.mk.
 
 CC ?= cc
 PYTHON ?= python3
 BUILD := build
 
 CORE_DIR := core/src
-PRELOAD_ONLY := $(CORE_DIR)/preload.c $(CORE_DIR)/jemalloc_compat.c
+include core/flags.mk
+PRELOAD_ONLY := $(addprefix $(CORE_DIR)/,$(CORE_PRELOAD_ONLY))
 CORE_SRCS := $(filter-out $(PRELOAD_ONLY),$(wildcard $(CORE_DIR)/*.c))
 PRELOAD_SRCS := $(CORE_SRCS) $(wildcard $(PRELOAD_ONLY))
 CORE_HDRS := $(wildcard $(CORE_DIR)/*.h) core/include/tunalloc.h
 
 WARN := -Wall -Wextra -Werror
-BASE_CFLAGS := -std=c11 -g $(WARN) -fPIC -fvisibility=hidden -fno-semantic-interposition \
-	-fno-strict-aliasing -D_GNU_SOURCE -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
-OPT := -O2
-# TLS descriptors: fast, and loadable by dlopen after static TLS is spent.
-LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) -mtls-dialect=gnu2
+BASE_CFLAGS := $(CORE_CFLAGS) -g $(WARN) -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
+OPT := $(CORE_OPT)
+LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CORE_LIB_CFLAGS)
 PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -50,7 +50,7 @@ $(BUILD)/tsan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/libtunalloc.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libtunalloc.so: $(PRELOAD_OBJS)
-	$(CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-Bsymbolic-functions -Wl,-soname,$(PRELOAD_SONAME) -o $@ $^ $(LDLIBS)
 $(BUILD)/asan/libtunalloc.a: $(ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/tsan/libtunalloc.a: $(TSAN_OBJS)
@@ -67,6 +67,7 @@ deps:
 -include bench/bench.mk
 -include examples/examples.mk
 -include bindings/python/python.mk
+include packaging/install.mk
 
 test: deps
 	$(MAKE) all test-build

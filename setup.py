@@ -1,12 +1,18 @@
-"""Builds the tunalloc Python package.
+"""The parts of the tunalloc Python package that must be code: the C
+extensions. The metadata is in pyproject.toml; the version is TA_VERSION in
+core/include/tunalloc.h, and the core's compiler flags and sources are the
+Makefile's (core/flags.mk), so the package's core is built the way the C
+library is.
 
-The C core is compiled once, into tunalloc/libtunalloc_core.so; the hook
-extension (tunalloc._hook) and the CFFI control module (tunalloc._ctl) both
-link against it with rpath $ORIGIN, so a process has exactly one tunalloc
-heap whichever module touches it first.
+The C core is compiled once, into tunalloc/libtunalloc_core.so.<major>
+(a name import cannot mistake for a module, so help(tunalloc) does not
+list it); the hook extension (tunalloc._hook) and the CFFI control module
+(tunalloc._ctl) both link against it with rpath $ORIGIN, so a process has
+exactly one tunalloc heap whichever module touches it first.
 """
 import glob
 import os
+import re
 import sys
 import sysconfig
 
@@ -14,19 +20,38 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 CORE_DIR = "core/src"
-PRELOAD_ONLY = {"preload.c", "jemalloc_compat.c"}
-CORE_FLAGS = ["-std=c11", "-O2", "-fPIC", "-fvisibility=hidden",
-              "-mtls-dialect=gnu2", "-fno-strict-aliasing", "-D_GNU_SOURCE",
-              "-fno-semantic-interposition"]
-CORE_LIB = "libtunalloc_core.so"
+HEADER = "core/include/tunalloc.h"
+
+
+def read_make_vars(path):
+    """`NAME := words` lines of a makefile fragment."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^(\w+)\s*:=\s*(.*)$", line.strip())
+            if m:
+                out[m.group(1)] = m.group(2).split()
+    return out
+
+
+def read_version():
+    with open(HEADER) as f:
+        return re.search(r'^#define TA_VERSION "([^"]+)"', f.read(), re.M).group(1)
+
+
+FLAGS = read_make_vars("core/flags.mk")
+VERSION = read_version()
+CORE_LINK_NAME = "libtunalloc_core.so"
+CORE_SONAME = CORE_LINK_NAME + "." + VERSION.split(".")[0]
 RPATH = ["-Wl,-rpath,$ORIGIN"]
 
 
 def core_sources():
     """Every library source of the core; the preload-only files define
     malloc itself and must stay out of a library loaded into Python."""
+    preload_only = set(FLAGS["CORE_PRELOAD_ONLY"])
     return sorted(p for p in glob.glob(os.path.join(CORE_DIR, "*.c"))
-                  if os.path.basename(p) not in PRELOAD_ONLY)
+                  if os.path.basename(p) not in preload_only)
 
 
 def site_packages_rel():
@@ -37,23 +62,30 @@ def site_packages_rel():
 
 
 class BuildExt(build_ext):
-    """Builds the shared core first, next to where the extensions go (the
-    build tree, or the source tree for editable installs)."""
+    """Builds the shared core first: linked under its plain name in the
+    scratch tree for the extensions to link against, shipped under its
+    soname next to them (the build tree, or the source tree for editable
+    installs)."""
 
     def build_extensions(self):
+        # An interpreter built with a run path (pyenv's) puts it into
+        # LDSHARED; extensions do not link libpython, and a wheel must not
+        # search the build machine's directories. Ours is $ORIGIN only.
+        self.compiler.linker_so = [a for a in self.compiler.linker_so
+                                   if not a.startswith("-Wl,-rpath")]
         out_dir = os.path.dirname(self.get_ext_fullpath("tunalloc._hook"))
         os.makedirs(out_dir, exist_ok=True)
-        self._build_core(out_dir)
+        link_dir = self._build_core(out_dir)
         for ext in self.extensions:
-            ext.library_dirs.append(out_dir)
+            ext.library_dirs.append(link_dir)
         super().build_extensions()
 
     def _core_paths(self):
         """(built file, in-source file) of the core library; editable
         installs import from the source tree, so it is copied there too."""
         build_py = self.get_finalized_command("build_py")
-        return (os.path.join(self.build_lib, "tunalloc", CORE_LIB),
-                os.path.join(build_py.get_package_dir("tunalloc"), CORE_LIB))
+        return (os.path.join(self.build_lib, "tunalloc", CORE_SONAME),
+                os.path.join(build_py.get_package_dir("tunalloc"), CORE_SONAME))
 
     def copy_extensions_to_source(self):
         super().copy_extensions_to_source()
@@ -76,16 +108,21 @@ class BuildExt(build_ext):
     def _build_core(self, out_dir):
         objs = self.compiler.compile(
             core_sources(), output_dir=os.path.join(self.build_temp, "core"),
-            include_dirs=["core/include", CORE_DIR], extra_postargs=CORE_FLAGS)
+            include_dirs=["core/include", CORE_DIR],
+            extra_postargs=FLAGS["CORE_CFLAGS"] + FLAGS["CORE_OPT"] + FLAGS["CORE_LIB_CFLAGS"])
+        link_dir = os.path.join(self.build_temp, "core-link")
+        linked = os.path.join(link_dir, CORE_LINK_NAME)
         self.compiler.link_shared_object(
-            objs, os.path.join(out_dir, CORE_LIB), libraries=["pthread"],
-            extra_postargs=["-Wl,-soname," + CORE_LIB, "-Wl,-Bsymbolic-functions"])
+            objs, linked, libraries=["pthread"],
+            extra_postargs=["-Wl,-soname," + CORE_SONAME, "-Wl,-Bsymbolic-functions"])
+        self.copy_file(linked, os.path.join(out_dir, CORE_SONAME), level=self.verbose)
+        return link_dir
 
 
 hook = Extension(
     "tunalloc._hook",
     sources=sorted(glob.glob("bindings/python/src/*.c")),
-    depends=sorted(glob.glob("bindings/python/src/*.h")) + ["core/include/tunalloc.h"],
+    depends=sorted(glob.glob("bindings/python/src/*.h")) + [HEADER],
     include_dirs=["core/include"],
     libraries=["tunalloc_core"],
     extra_compile_args=["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra",
@@ -94,21 +131,11 @@ hook = Extension(
 )
 
 setup(
-    name="tunalloc",
-    version="0.1.0",
-    description="tunalloc as CPython's allocator, tunable from Python",
-    long_description=open("docs/python.md").read() if os.path.exists("docs/python.md") else "",
-    long_description_content_type="text/markdown",
-    python_requires=">=3.8",
-    package_dir={"": "bindings/python"},
-    packages=["tunalloc"],
-    package_data={"tunalloc": ["py.typed", "*.pyi"]},
+    version=VERSION,
     ext_modules=[hook],
     cffi_modules=["bindings/python/build_ctl.py:ffibuilder"],
-    install_requires=["cffi>=1.15"],
     data_files=[(site_packages_rel(), ["bindings/python/tunalloc_startup.pth"])],
     cmdclass={"build_ext": BuildExt},
     # Keep setuptools' scratch files apart from the Makefile's build/ tree.
     options={"build": {"build_base": "build/python/setuptools"}},
-    zip_safe=False,
 )

@@ -118,10 +118,37 @@ static int open_libs(lua_State *L)
     return 0;
 }
 
+/* lauxlib builds the metatable of its string buffers (string.rep, gsub,
+ * table.concat...) at their first growth past the stack buffer, in steps;
+ * a memory error between them leaves it registered without __close, and
+ * every later large buffer fails ("got a non-closable value") for the
+ * life of the state. One growth now, before any limit applies, builds
+ * it whole. */
+static int build_buffer_metatable(lua_State *L)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_prepbuffsize(&b, LUAL_BUFFERSIZE + 1);
+    luaL_pushresult(&b);
+    return 0;
+}
+
+static int arm_buffers(lua_State *L)
+{
+    lua_pushcfunction(L, build_buffer_metatable);
+    int st = lua_pcall(L, 0, 0, 0);
+    if (st != LUA_OK)
+        lua_pop(L, 1);
+    return st;
+}
+
 /* Start-up steps that can fail; the state is closed by the caller. */
 static int set_up(lua_State *L, const ta_lua_opts *opts)
 {
     lua_atpanic(L, on_panic);
+    int armed = arm_buffers(L);
+    if (armed != LUA_OK)
+        return armed == LUA_ERRMEM ? ENOMEM : EIO;
     if (opts->openlibs) {
         lua_pushcfunction(L, open_libs);
         int st = lua_pcall(L, 0, 0, 0);
@@ -232,6 +259,8 @@ int ta_lua_install(lua_State *L, ta_arena_t *arena)
         return EINVAL;
     if (talua_of(L) != NULL)
         return EEXIST;
+    if (arm_buffers(L) != LUA_OK)
+        return ENOMEM;
     talua_state *s = ta_calloc(1, sizeof *s);
     if (s == NULL)
         return ENOMEM;

@@ -1,7 +1,9 @@
-/* tunalua: a lua5.4-like interpreter whose state runs on tunalloc, with
- * a memory limit and a choice of GC mode. */
+/* tunalua: the lua5.4 interpreter's command line -- its options, LUA_INIT,
+ * messages and exit codes -- on a state that runs on tunalloc, with
+ * options of its own on top: a memory limit, the GC mode, counters. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,79 +16,70 @@
 #include "ta_lua.h"
 #include "tunalua_repl.h"
 
-static const char *progname = "tunalua";
+const char *tunalua_progname = "tunalua";
 
 typedef struct options {
+    bool has_i, has_v, has_e, has_E;
+    int bad;    /* argv index of a bad option, or 0 */
+    int script; /* argv index of the script, or argc */
+    /* tunalua's own */
     size_t limit;
     ta_lua_gc gc;
-    bool interactive, version, stats;
+    bool stats;
     bool system_alloc; /* --alloc=system: the C library's malloc */
+    const char *bad_size; /* -M's argument when it is not a size */
     const char *profile; /* --profile=FILE: heap profile written at exit */
-    int script; /* argv index of the script, or argc */
 } options;
 
-/* Bad command lines say what was wrong before the summary. */
-static void usage(const char *why)
+static void message(const char *pname, const char *msg)
 {
+    if (pname != NULL)
+        fprintf(stderr, "%s: ", pname);
+    fprintf(stderr, "%s\n", msg);
+    fflush(stderr);
+}
+
+/* lua5.4's summary, then tunalua's own options. */
+static void print_usage(const char *bad)
+{
+    const char *p = tunalua_progname;
+    if ((bad[1] == 'e' || bad[1] == 'l' || bad[1] == 'M') && bad[2] == '\0')
+        fprintf(stderr, "%s: '%s' needs argument\n", p, bad);
+    else
+        fprintf(stderr, "%s: unrecognized option '%s'\n", p, bad);
     fprintf(stderr,
-            "%s: %s\n"
             "usage: %s [options] [script [args]]\n"
-            "  -e stat        execute string 'stat'\n"
-            "  -l mod         require 'mod' into global 'mod' (-l g=mod too)\n"
-            "  -i             enter interactive mode after the script\n"
-            "  -v             show version information\n"
+            "Available options are:\n"
+            "  -e stat   execute string 'stat'\n"
+            "  -i        enter interactive mode after executing 'script'\n"
+            "  -l mod    require library 'mod' into global 'mod'\n"
+            "  -l g=mod  require library 'mod' into global 'g'\n"
+            "  -v        show version information\n"
+            "  -E        ignore environment variables\n"
+            "  -W        turn warnings on\n"
+            "  --        stop handling options\n"
+            "  -         stop handling options and execute stdin\n"
             "  -M size        memory limit for the script (k, m, g suffixes)\n"
             "  --gc=MODE      incremental or generational (default)\n"
             "  --stats        print the state's allocation counters at exit\n"
             "  --profile=FILE sample the heap; write its live profile (pprof) at exit\n"
             "  --alloc=system run on the C library's malloc instead (the same\n"
-            "                 interpreter, to compare allocators; no -M, --stats)\n"
-            "  --             stop handling options\n"
-            "  -              run stdin and stop handling options\n",
-            progname, why, progname);
+            "                 interpreter, to compare allocators; no -M, --stats,\n"
+            "                 --profile)\n",
+            p);
+    fflush(stderr);
 }
 
-/* Sizes as people write them: 512k, 64m, 1g. */
-static bool parse_size(const char *s, size_t *out)
+static void print_version(void)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *s == '-')
-        return false;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: break;
-    }
-    if (*end != '\0' || v > (SIZE_MAX >> shift))
-        return false;
-    *out = (size_t)v << shift;
-    return true;
+    printf("%s (tunalloc %s)\n", LUA_COPYRIGHT, TA_VERSION);
+    fflush(stdout);
 }
 
-/* Options that take the next argument; returns false on a bad one. */
-static bool parse_option(int argc, char **argv, int *i, options *o)
+/* tunalua's long options; false if a is none of them. */
+static bool long_option(const char *a, options *o)
 {
-    const char *a = argv[*i];
-    if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "-M") == 0) {
-        if (++*i >= argc) {
-            usage("option needs an argument");
-            return false;
-        }
-        if (a[1] == 'M' && !parse_size(argv[*i], &o->limit)) {
-            usage("bad size for -M");
-            return false;
-        }
-        return true;
-    }
-    if (strcmp(a, "-i") == 0)
-        o->interactive = true;
-    else if (strcmp(a, "-v") == 0)
-        o->version = true;
-    else if (strcmp(a, "--stats") == 0)
+    if (strcmp(a, "--stats") == 0)
         o->stats = true;
     else if (strcmp(a, "--gc=incremental") == 0)
         o->gc = TA_LUA_GC_INCREMENTAL;
@@ -96,32 +89,86 @@ static bool parse_option(int argc, char **argv, int *i, options *o)
         o->system_alloc = true;
     else if (strncmp(a, "--profile=", 10) == 0 && a[10] != '\0')
         o->profile = a + 10;
-    else {
-        usage("unrecognized option");
+    else
         return false;
-    }
     return true;
 }
 
-/* First pass: everything needed before the state exists. */
-static bool parse_args(int argc, char **argv, options *o)
+/* lua5.4's rules: options end at the first non-option ("-" is the stdin
+ * script, "--" stops them); -e, -l (and -M) take the rest of their
+ * argument or the next one, which must not look like an option. Sets
+ * o->bad on the first bad one. */
+static void collect_args(int argc, char **argv, options *o)
 {
-    o->gc = TA_LUA_GC_GENERATIONAL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        o->script = i;
+        if (a[0] != '-' || a[1] == '\0')
+            return;
+        switch (a[1]) {
+        case '-':
+            if (a[2] == '\0') {
+                o->script = i + 1;
+                return;
+            }
+            if (!long_option(a, o)) {
+                o->bad = i;
+                return;
+            }
+            break;
+        case 'E':
+        case 'W':
+        case 'i':
+        case 'v':
+            if (a[2] != '\0') {
+                o->bad = i;
+                return;
+            }
+            o->has_E |= a[1] == 'E';
+            o->has_i |= a[1] == 'i';
+            o->has_v |= a[1] == 'i' || a[1] == 'v';
+            break;
+        case 'e':
+        case 'l':
+        case 'M': {
+            const char *arg = a + 2;
+            if (*arg == '\0') {
+                arg = argv[++i];
+                if (arg == NULL || arg[0] == '-') {
+                    o->bad = i - 1;
+                    return;
+                }
+            }
+            o->has_e |= a[1] == 'e';
+            if (a[1] == 'M' && ta_parse_size(arg, strlen(arg), &o->limit) != 0)
+                o->bad_size = arg;
             break;
         }
-        if (!parse_option(argc, argv, &i, o))
-            return false;
+        default:
+            o->bad = i;
+            return;
+        }
     }
     o->script = i;
-    if (o->system_alloc && (o->limit != 0 || o->stats || o->profile)) {
-        usage("-M, --stats and --profile need the tunalloc allocator");
-        return false;
-    }
-    return true;
+}
+
+/* Ctrl-C while Lua runs: the next hook event raises "interrupted!", so
+ * the script can be stopped without killing the interpreter's state. */
+static lua_State *running;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig)
+{
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills, as in lua5.4 */
+    lua_sethook(running, stop_hook,
+                LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
 /* Errors carry a traceback, as lua5.4 prints them. */
@@ -138,50 +185,55 @@ static int msghandler(lua_State *L)
     return 1;
 }
 
-/* Prints and pops an error so every caller handles failures alike. */
-static int report(lua_State *L, int status)
+int tunalua_docall(lua_State *L, int nargs, int nres)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    running = L;
+    signal(SIGINT, on_sigint);
+    int status = lua_pcall(L, nargs, nres, base);
+    signal(SIGINT, SIG_DFL);
+    lua_remove(L, base);
+    return status;
+}
+
+int tunalua_report(lua_State *L, int status, const char *pname)
 {
     if (status != LUA_OK) {
-        fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
-        fflush(stderr);
+        message(pname, lua_tostring(L, -1));
         lua_pop(L, 1);
     }
     return status;
 }
 
-/* Calls the function below nargs arguments, protected, with traceback. */
-static int docall(lua_State *L, int nargs, int nres)
+static int report(lua_State *L, int status)
 {
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nres, base);
-    lua_remove(L, base);
-    return status;
+    return tunalua_report(L, status, tunalua_progname);
 }
 
-/* -e chunks run protected, with the same reporting as scripts. */
-static int dostring(lua_State *L, const char *s, const char *name)
+static int dochunk(lua_State *L, int status)
 {
-    int status = luaL_loadbuffer(L, s, strlen(s), name);
     if (status == LUA_OK)
-        status = docall(L, 0, 0);
+        status = tunalua_docall(L, 0, 0);
     return report(L, status);
 }
 
-/* -l mod or -l g=mod, as lua5.4 does it. */
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+    return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l mod or -l g=mod. */
 static int dolibrary(lua_State *L, const char *spec)
 {
     const char *eq = strchr(spec, '=');
     const char *mod = eq ? eq + 1 : spec;
     lua_getglobal(L, "require");
     lua_pushstring(L, mod);
-    int status = docall(L, 1, 1);
+    int status = tunalua_docall(L, 1, 1);
     if (status == LUA_OK) {
-        if (eq)
-            lua_pushlstring(L, spec, (size_t)(eq - spec));
-        else
-            lua_pushstring(L, mod);
+        lua_pushlstring(L, spec, eq ? (size_t)(eq - spec) : strlen(spec));
         lua_insert(L, -2);
         lua_setglobal(L, lua_tostring(L, -2));
         lua_pop(L, 1);
@@ -192,6 +244,8 @@ static int dolibrary(lua_State *L, const char *spec)
 /* arg[0] is the script, arg[1..] its arguments, negatives the rest. */
 static void create_arg_table(lua_State *L, int argc, char **argv, int script)
 {
+    if (script == argc)
+        script = 0;
     int narg = argc - (script + 1);
     lua_createtable(L, narg > 0 ? narg : 0, script + 1);
     for (int i = 0; i < argc; i++) {
@@ -201,92 +255,175 @@ static void create_arg_table(lua_State *L, int argc, char **argv, int script)
     lua_setglobal(L, "arg");
 }
 
-/* The script's arguments are also its varargs (...); "-" is stdin. */
-static int dscript(lua_State *L, int argc, char **argv, int script)
+/* The script's varargs are arg[1..#arg] as they are when it starts (an
+ * -e chunk may have changed them); "-" is stdin unless after "--". */
+static int handle_script(lua_State *L, char **argv, int script)
 {
-    const char *fname = strcmp(argv[script], "-") == 0 ? NULL : argv[script];
+    const char *fname = argv[script];
+    if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
+        fname = NULL;
     int status = luaL_loadfile(L, fname);
     if (status == LUA_OK) {
-        int n = argc - script - 1;
+        if (lua_getglobal(L, "arg") != LUA_TTABLE)
+            luaL_error(L, "'arg' is not a table");
+        int n = (int)luaL_len(L, -1);
         luaL_checkstack(L, n + 3, "too many arguments to script");
-        for (int i = script + 1; i < argc; i++)
-            lua_pushstring(L, argv[i]);
-        status = docall(L, n, LUA_MULTRET);
+        for (int i = 1; i <= n; i++)
+            lua_rawgeti(L, -i, i);
+        lua_remove(L, -n - 1);
+        status = tunalua_docall(L, n, LUA_MULTRET);
     }
     return report(L, status);
 }
 
-/* Runs -e and -l in command-line order, after the state exists. */
-static int run_args(lua_State *L, char **argv, int script)
+/* LUA_INIT_5_4, else LUA_INIT: a chunk, or @file. */
+static int handle_luainit(lua_State *L)
 {
-    for (int i = 1; i < script; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-M") == 0) {
-            i++;
-        } else if (strcmp(a, "-e") == 0) {
-            if (dostring(L, argv[++i], "=(command line)") != LUA_OK)
-                return 1;
-        } else if (strcmp(a, "-l") == 0) {
-            if (dolibrary(L, argv[++i]) != LUA_OK)
-                return 1;
-        }
+    const char *name = "=LUA_INIT_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR;
+    const char *init = getenv(name + 1);
+    if (init == NULL) {
+        name = "=LUA_INIT";
+        init = getenv(name + 1);
     }
-    return 0;
+    if (init == NULL)
+        return LUA_OK;
+    if (init[0] == '@')
+        return dochunk(L, luaL_loadfile(L, init + 1));
+    return dostring(L, init, name);
 }
 
-
-/* lua5.4's order: -e/-l, then the script, then -i; with nothing to run,
- * a REPL on a terminal or the program on stdin. */
-static int run(lua_State *L, int argc, char **argv, const options *o)
+/* -e, -l and -W in command-line order; false once one fails. */
+static bool run_args(lua_State *L, char **argv, int script)
 {
-    if (run_args(L, argv, o->script) != 0)
-        return 1;
-    bool ran_e = false;
-    for (int i = 1; i < o->script; i++)
-        ran_e |= strcmp(argv[i], "-e") == 0;
-    if (o->script < argc) {
-        if (dscript(L, argc, argv, o->script) != LUA_OK)
-            return 1;
-    } else if (!ran_e && !o->interactive && !o->version) {
-        if (isatty(STDIN_FILENO))
-            return tunalua_repl(L, progname);
-        int status = luaL_loadfile(L, NULL);
-        if (status == LUA_OK)
-            status = docall(L, 0, 0);
-        return report(L, status) != LUA_OK;
+    for (int i = 1; i < script; i++) {
+        char opt = argv[i][1];
+        if (opt == 'e' || opt == 'l' || opt == 'M') {
+            const char *extra = argv[i] + 2;
+            if (*extra == '\0')
+                extra = argv[++i];
+            int status = LUA_OK;
+            if (opt == 'e')
+                status = dostring(L, extra, "=(command line)");
+            else if (opt == 'l')
+                status = dolibrary(L, extra);
+            if (status != LUA_OK)
+                return false;
+        } else if (opt == 'W') {
+            lua_warning(L, "@on", 0);
+        }
     }
-    if (o->interactive)
-        return tunalua_repl(L, progname);
-    return 0;
+    return true;
+}
+
+/* Warnings as luaL_newstate's states give them (lua_newstate, which
+ * tunalloc's states come from, installs none): off until "@on", on
+ * stderr prefixed "Lua warning: ", pieces joined until the last. */
+static void warn_off(void *ud, const char *msg, int tocont);
+static void warn_on(void *ud, const char *msg, int tocont);
+
+static void warn_cont(void *ud, const char *msg, int tocont)
+{
+    fputs(msg, stderr);
+    if (tocont) {
+        lua_setwarnf(ud, warn_cont, ud);
+    } else {
+        fputs("\n", stderr);
+        fflush(stderr);
+        lua_setwarnf(ud, warn_on, ud);
+    }
+}
+
+/* "@on" / "@off" switch; other control messages are ignored. */
+static bool warn_control(void *ud, const char *msg, int tocont)
+{
+    if (tocont || msg[0] != '@')
+        return false;
+    if (strcmp(msg, "@off") == 0)
+        lua_setwarnf(ud, warn_off, ud);
+    else if (strcmp(msg, "@on") == 0)
+        lua_setwarnf(ud, warn_on, ud);
+    return true;
+}
+
+static void warn_off(void *ud, const char *msg, int tocont)
+{
+    warn_control(ud, msg, tocont);
+}
+
+static void warn_on(void *ud, const char *msg, int tocont)
+{
+    if (warn_control(ud, msg, tocont))
+        return;
+    fputs("Lua warning: ", stderr);
+    warn_cont(ud, msg, tocont);
 }
 
 typedef struct main_args {
     int argc;
     char **argv;
     const options *o;
-    int rc;
+    bool ok;
 } main_args;
 
-/* Everything that touches the state runs protected, so even a tiny -M
+/* -E: package.path and cpath as Lua opens them with LUA_NOENV set. The
+ * tunalloc state opened its libraries before the limit applied, so they
+ * are set back here rather than opened again. */
+static void ignore_env(lua_State *L, bool libs_open)
+{
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    if (!libs_open)
+        return;
+    lua_getglobal(L, "package");
+    lua_pushliteral(L, LUA_PATH_DEFAULT);
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, LUA_CPATH_DEFAULT);
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+}
+
+/* lua5.4's order: version, environment, -e/-l/-W, the script, then -i;
+ * with nothing to run, a REPL on a terminal or the program on stdin.
+ * Everything that touches the state runs protected, so even a tiny -M
  * limit ends in a message instead of a panic. */
 static int pmain(lua_State *L)
 {
     main_args *m = lua_touserdata(L, 1);
-    if (m->o->system_alloc)
+    const options *o = m->o;
+    if (o->has_v)
+        print_version();
+    if (o->has_E)
+        ignore_env(L, !o->system_alloc);
+    if (o->system_alloc)
         luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_tunalloc);
     lua_setfield(L, -2, "tunalloc");
     lua_pop(L, 1);
-    if (m->o->profile) {
+    if (o->profile) {
         luaL_requiref(L, "tunalloc", luaopen_tunalloc, 0);
         lua_getfield(L, -1, "profile_start");
         lua_call(L, 0, 0);
         lua_pop(L, 1);
     }
-    int script = m->o->script < m->argc ? m->o->script : 0;
-    create_arg_table(L, m->argc, m->argv, script);
-    m->rc = run(L, m->argc, m->argv, m->o);
+    create_arg_table(L, m->argc, m->argv, o->script);
+    if (!o->has_E && handle_luainit(L) != LUA_OK)
+        return 0;
+    if (!run_args(L, m->argv, o->script))
+        return 0;
+    if (o->script < m->argc && handle_script(L, m->argv, o->script) != LUA_OK)
+        return 0;
+    if (o->has_i) {
+        tunalua_repl(L);
+    } else if (o->script == m->argc && !o->has_e && !o->has_v) {
+        if (isatty(STDIN_FILENO)) {
+            print_version();
+            tunalua_repl(L);
+        } else if (dochunk(L, luaL_loadfile(L, NULL)) != LUA_OK) {
+            return 0;
+        }
+    }
+    m->ok = true;
     return 0;
 }
 
@@ -311,7 +448,10 @@ static lua_State *tunalloc_state(const options *o)
     ta_lua_opts_init(&opts);
     opts.limit = o->limit;
     opts.gc = o->gc;
-    return ta_lua_newstate(&opts);
+    lua_State *L = ta_lua_newstate(&opts);
+    if (L != NULL)
+        lua_setwarnf(L, warn_off, L);
+    return L;
 }
 
 /* The stock allocator with everything else alike, so a comparison of
@@ -334,33 +474,41 @@ int main(int argc, char **argv)
 {
     options o;
     memset(&o, 0, sizeof o);
+    o.gc = TA_LUA_GC_GENERATIONAL;
     if (argv[0] != NULL && argv[0][0] != '\0')
-        progname = argv[0];
-    if (!parse_args(argc, argv, &o))
-        return 1;
-    if (o.version)
-        printf("%s (tunalloc %s)\n", LUA_COPYRIGHT, TA_VERSION);
+        tunalua_progname = argv[0];
+    collect_args(argc, argv, &o);
+    if (o.bad != 0) {
+        print_usage(argv[o.bad]);
+        return EXIT_FAILURE;
+    }
+    if (o.bad_size != NULL) {
+        fprintf(stderr, "%s: bad size '%s' for -M (digits, then k, m or g)\n",
+                tunalua_progname, o.bad_size);
+        return EXIT_FAILURE;
+    }
+    if (o.system_alloc && (o.limit != 0 || o.stats || o.profile)) {
+        message(tunalua_progname, "-M, --stats and --profile need the tunalloc allocator");
+        return EXIT_FAILURE;
+    }
     lua_State *L = o.system_alloc ? system_state(o.gc) : tunalloc_state(&o);
     if (L == NULL) {
-        fprintf(stderr, "%s: cannot create state: %s\n", progname,
+        fprintf(stderr, "%s: cannot create state: %s\n", tunalua_progname,
                 strerror(errno));
-        return 1;
+        return EXIT_FAILURE;
     }
-    main_args m = {argc, argv, &o, 1};
+    main_args m = {argc, argv, &o, false};
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &m);
-    if (report(L, lua_pcall(L, 1, 0, 0)) != LUA_OK)
-        m.rc = 1;
+    int status = report(L, lua_pcall(L, 1, 0, 0));
     if (o.stats)
         print_stats(L);
     int err = o.profile ? ta_prof_dump(o.profile, "pprof") : 0;
-    if (err) {
-        fprintf(stderr, "%s: %s: %s\n", progname, o.profile, strerror(err));
-        m.rc = 1;
-    }
+    if (err)
+        fprintf(stderr, "%s: %s: %s\n", tunalua_progname, o.profile, strerror(err));
     if (o.system_alloc)
         lua_close(L);
     else
         ta_lua_close(L);
-    return m.rc;
+    return m.ok && status == LUA_OK && !err ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,7 +1,7 @@
 # Python package: `pip install .` whenever its sources (or the core's)
 # change, so `make test` runs the Python tests against a fresh build.
 
-PY_PKG_SRCS := setup.py pyproject.toml MANIFEST.in \
+PY_PKG_SRCS := setup.py pyproject.toml MANIFEST.in core/flags.mk LICENSE \
 	$(wildcard bindings/python/*.py bindings/python/*.pth \
 	bindings/python/src/*.c bindings/python/src/*.h \
 	bindings/python/tunalloc/*.py bindings/python/tunalloc/*.pyi) \

@@ -270,6 +270,12 @@ typedef void ta_write_cb(void *opaque, const char *text);
 TA_API void ta_stats_print(ta_write_cb *write_cb, void *opaque,
                            const char *opts);
 
+/* A byte count as TUNALLOC_CONF takes it: the first len bytes of s are
+ * decimal digits with an optional k, m or g (KiB, MiB, GiB; either case),
+ * for tools that take sizes too. 0, or EINVAL (empty, a sign, any other
+ * character, beyond SIZE_MAX). */
+TA_API int ta_parse_size(const char *s, size_t len, size_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
  * malloc, so it uses no allocation and no locale-dependent libc parsing. */
 #include "conf.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,13 +136,20 @@ static bool set_stats_print_opts(ta_opts_t *o, const char *s, size_t len)
     return true;
 }
 
-static bool set_arena_limit(ta_opts_t *o, const char *s, size_t len)
+/* Public so tools built on the API (tunalua's -M) read sizes as
+ * TUNALLOC_CONF does. */
+int ta_parse_size(const char *s, size_t len, size_t *out)
 {
     uint64_t v;
-    if (!parse_u64(s, len, true, &v) || v > SIZE_MAX)
-        return false;
-    o->arena_limit = (size_t)v;
-    return true;
+    if (s == NULL || out == NULL || !parse_u64(s, len, true, &v) || v > SIZE_MAX)
+        return EINVAL;
+    *out = (size_t)v;
+    return 0;
+}
+
+static bool set_arena_limit(ta_opts_t *o, const char *s, size_t len)
+{
+    return ta_parse_size(s, len, &o->arena_limit) == 0;
 }
 
 static bool set_prof(ta_opts_t *o, const char *s, size_t len)

@@ -14,6 +14,8 @@ import tunalloc._ctl
 import tunalloc._hook
 
 PKG_DIR = os.path.dirname(tunalloc._hook.__file__)
+VERSION = tunalloc.__version__
+CORE = "libtunalloc_core.so." + VERSION.split(".")[0]
 
 
 def sh(*cmd, cwd=None, env=None):
@@ -24,24 +26,24 @@ def sh(*cmd, cwd=None, env=None):
 
 
 def test_extensions_link_the_one_shared_core():
-    """Both modules load libtunalloc_core.so (rpath $ORIGIN) and define no
+    """Both modules load libtunalloc_core.so.0 (rpath $ORIGIN) and define no
     ta_* function themselves: compiling the core into each would give two
     heaps."""
-    assert os.path.exists(os.path.join(PKG_DIR, "libtunalloc_core.so"))
+    assert os.path.exists(os.path.join(PKG_DIR, CORE))
     for mod in (tunalloc._hook, tunalloc._ctl):
         dyn = sh("readelf", "-d", mod.__file__)
-        assert "[libtunalloc_core.so]" in dyn
+        assert f"[{CORE}]" in dyn
         assert "$ORIGIN" in dyn
         defined = sh("nm", "-D", "--defined-only", mod.__file__)
         assert " ta_" not in defined, defined
-    core = sh("nm", "-D", "--defined-only", os.path.join(PKG_DIR, "libtunalloc_core.so"))
+    core = sh("nm", "-D", "--defined-only", os.path.join(PKG_DIR, CORE))
     assert " T ta_malloc" in core
     assert " T malloc\n" not in core
 
 
 def copy_sources(dest):
     """The files setup.py needs, so builds never write into the checkout."""
-    for name in ("setup.py", "pyproject.toml", "MANIFEST.in"):
+    for name in ("setup.py", "pyproject.toml", "MANIFEST.in", "LICENSE"):
         shutil.copy(os.path.join(REPO, name), dest)
     ignore = shutil.ignore_patterns("*.so", "__pycache__", "*.egg-info", "build")
     for tree in ("core", "bindings/python", "docs"):
@@ -70,7 +72,7 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("tunalloc/__init__.py", "tunalloc/__init__.pyi",
                    "tunalloc/py.typed", "tunalloc/__main__.py",
-                   "tunalloc/libtunalloc_core.so"):
+                   "tunalloc/" + CORE, "tunalloc-%s.dist-info/licenses/LICENSE" % VERSION):
         assert needed in names
     assert any(n.startswith("tunalloc/_hook.") and n.endswith(".so") for n in names)
     assert any(n.startswith("tunalloc/_ctl.") and n.endswith(".so") for n in names)
@@ -78,7 +80,9 @@ def test_wheel_contents(wheel):
 
 
 def venv_python(tmp_path):
-    sh(sys.executable, "-m", "venv", "--system-site-packages", str(tmp_path / "venv"))
+    # no pip or setuptools of its own: the system's (setuptools>=77) build it
+    sh(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+       str(tmp_path / "venv"))
     return str(tmp_path / "venv" / "bin" / "python")
 
 

@@ -24,7 +24,7 @@ from ._ctlapi import CtlInfo, ctl, ctl_children, ctl_info
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
 from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
 
-__version__ = "0.1.0"
+__version__ = ctl("version")  # the core's: one version for every artefact
 
 __all__ = [
     "ARENAS_ALL", "Arena", "ArenaBusyError", "Arenas", "CtlInfo", "DEFAULT_DOMAINS", "DOMAINS",

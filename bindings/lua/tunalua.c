@@ -64,8 +64,7 @@ static void print_usage(const char *bad)
             "  --stats        print the state's allocation counters at exit\n"
             "  --profile=FILE sample the heap; write its live profile (pprof) at exit\n"
             "  --alloc=system run on the C library's malloc instead (the same\n"
-            "                 interpreter, to compare allocators; no -M, --stats,\n"
-            "                 --profile)\n",
+            "                 interpreter, to compare allocators; no -M, --stats)\n",
             p);
     fflush(stderr);
 }

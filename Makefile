@@ -22,12 +22,15 @@ PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 TSAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=thread
+# The assertions build: the invariants the headers document, checked.
+DEBUG_CFLAGS := $(BASE_CFLAGS) -O1 -DTA_DEBUG
 LDLIBS := -lpthread
 
 LIB_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/lib/%.o,$(CORE_SRCS))
 PRELOAD_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/preload/%.o,$(PRELOAD_SRCS))
 ASAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 TSAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/tsan/%.o,$(CORE_SRCS))
+DEBUG_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/debug/%.o,$(CORE_SRCS))
 
 .PHONY: all core sanitizers deps test demo bench bench-report clean
 all: core
@@ -46,6 +49,9 @@ $(BUILD)/asan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/tsan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+$(BUILD)/debug/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(DEBUG_CFLAGS) -c $< -o $@
 
 $(BUILD)/libtunalloc.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -55,6 +61,8 @@ $(BUILD)/asan/libtunalloc.a: $(ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/tsan/libtunalloc.a: $(TSAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
+$(BUILD)/debug/libtunalloc.a: $(DEBUG_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
 sanitizers: $(BUILD)/asan/libtunalloc.a $(BUILD)/tsan/libtunalloc.a
 
@@ -63,6 +71,7 @@ deps:
 	bash tools/install-deps.sh
 
 -include tests/tests.mk
+-include tests/fuzz/fuzz.mk
 -include bindings/lua/lua.mk
 -include bench/bench.mk
 -include examples/examples.mk

@@ -38,6 +38,11 @@ BASELINE = "glibc"
 DECAY_CONF = "background_thread:true,dirty_decay_ms:1000"
 DECAY_MS = 1000
 
+# Configurations of tunalloc's preload build run only when named in
+# --allocators: name -> TUNALLOC_CONF. Their ratios to "tunalloc" are the
+# cost of the mode.
+VARIANTS = {"tunalloc-check": "check:true", "tunalloc-secure": "secure:true"}
+
 # name -> (Debian package, soname); None = no preload (or tunalloc's own).
 COMPETITORS = {
     "glibc": None,
@@ -112,16 +117,20 @@ def snapshot_preload():
 
 
 def allocators(wanted):
-    """name -> {"suffix": binary suffix, "preload": path or None}."""
+    """name -> {"suffix": binary suffix, "preload": path or None, "conf":
+    TUNALLOC_CONF or None}; variants only when wanted."""
     table = {}
     for name, pkg in COMPETITORS.items():
         lib = find_library(*pkg) if pkg else None
         if pkg and not lib:
             print(f"bench: {name} not installed ({pkg[0]}); skipped", file=sys.stderr)
             continue
-        table[name] = {"suffix": "", "preload": lib}
-    table["tunalloc"] = {"suffix": "", "preload": snapshot_preload()}
-    table["tunalloc-api"] = {"suffix": "-ta", "preload": None}
+        table[name] = {"suffix": "", "preload": lib, "conf": None}
+    table["tunalloc"] = {"suffix": "", "preload": snapshot_preload(), "conf": None}
+    table["tunalloc-api"] = {"suffix": "-ta", "preload": None, "conf": None}
+    for name, conf in VARIANTS.items():
+        if name in wanted:
+            table[name] = dict(table["tunalloc"], conf=conf)
     if wanted:
         unknown = [w for w in wanted if w not in table]
         if unknown:
@@ -141,10 +150,14 @@ def binary(workload, alloc):
 def environment(alloc, extra=None, launcher=True):
     """A clean environment: only this allocator preloaded, by the launcher
     (BENCH_PRELOAD) so the launcher itself stays on glibc."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "BENCH_PRELOAD")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "BENCH_PRELOAD", "TUNALLOC_CONF")}
     if alloc["preload"]:
         env["BENCH_PRELOAD" if launcher else "LD_PRELOAD"] = alloc["preload"]
-    env.update(extra or {})
+    if alloc["conf"]:
+        env["TUNALLOC_CONF"] = alloc["conf"]
+    for key, value in (extra or {}).items():
+        env[key] = f"{env[key]},{value}" if key == "TUNALLOC_CONF" and key in env else value
     return env
 
 
@@ -414,7 +427,7 @@ def main():
     cases = [c for c in CASES if not wanted or c[0] in wanted]
     started = time.monotonic()
     data = {"meta": machine(args, allocs),
-            "allocators": {n: {"preload": a["preload"],
+            "allocators": {n: {"preload": a["preload"], "conf": a["conf"],
                                "api": "ta_" if a["suffix"] else "malloc"}
                            for n, a in allocs.items()}}
     data["cases"] = run_cases(allocs, cases, args.rounds, args.scale, args.timeout)

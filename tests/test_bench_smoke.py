@@ -126,11 +126,13 @@ def test_launcher_reports_child_failure(built):
 
 @pytest.fixture(scope="module")
 def driver_result(built, tmp_path_factory):
-    """One tiny run of the whole driver, decay check included."""
+    """One tiny run of the whole driver, decay check included, with the
+    secure-mode variant (which must run every workload without a report)."""
     out = tmp_path_factory.mktemp("bench") / "latest.json"
     res = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
-         "--scale", "0.0005", "--allocators", ",".join(ALLOCATORS), "--no-callgrind",
+         "--scale", "0.0005", "--allocators", ",".join(ALLOCATORS + ["tunalloc-secure"]),
+         "--no-callgrind",
          "--decay-burst", "8", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -144,7 +146,7 @@ def test_driver_summarises_every_case(driver_result):
     names = [c["name"] for c in data["cases"]]
     assert len(names) == 11 and "large" in names and "cache-scratch" in names
     for case in data["cases"]:
-        for alloc in ALLOCATORS:
+        for alloc in ALLOCATORS + ["tunalloc-secure"]:
             s = case["summary"][alloc]
             assert s["errors"] == []
             assert s["seconds"]["min"] <= s["seconds"]["median"] <= s["seconds"]["max"]
@@ -153,7 +155,8 @@ def test_driver_summarises_every_case(driver_result):
         assert case["summary"]["tunalloc"]["time_vs_tunalloc"] == pytest.approx(1.0)
     assert data["geomean"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
     assert data["geomean"]["tunalloc-api"]["time_vs_glibc_cases"] == 11
-    assert set(data["decay"]) == set(ALLOCATORS)
+    assert set(data["decay"]) == set(ALLOCATORS + ["tunalloc-secure"])
+    assert data["allocators"]["tunalloc-secure"]["conf"] == "secure:true"
     assert data["decay"]["tunalloc"]["conf"] == {
         "TUNALLOC_CONF": "background_thread:true,dirty_decay_ms:1000"}
     assert all("error" not in d for d in data["decay"].values())

@@ -1,6 +1,6 @@
 """Runs every C test program (tests/c/test_*.c) as pytest tests: each one
-under the plain library and ASan+UBSan, the threaded (_mt) ones also under
-TSan. `make test-build` builds them; a missing binary is a failure. Also
+under the plain library, ASan+UBSan and the assertions build (TA_DEBUG),
+the threaded (_mt) ones also under TSan. `make test-build` builds them; a missing binary is a failure. Also
 checks that the library build loads with dlopen when no static TLS is
 left, and runs one program under valgrind."""
 import functools
@@ -36,10 +36,11 @@ TSAN_FORK_ENV = {"TSAN_OPTIONS": SANITIZER_ENV["TSAN_OPTIONS"] + ":detect_deadlo
 
 
 def _cases():
-    """(name, variant) pairs: plain and asan for all, tsan for _mt."""
+    """(name, variant) pairs: plain, asan and debug for all, tsan for _mt."""
     for name in NAMES:
         yield name, "plain"
         yield name, "asan"
+        yield name, "debug"
         if name.endswith("_mt"):
             yield name, "tsan"
 

@@ -156,3 +156,17 @@ def test_stock_interpreter_dash_l():
              "print(tunalloc.state().installed, tunalloc.arena_of(t) ~= nil)"], lua_env())
     assert r.returncode == 0, r.stderr
     assert r.stdout == "true\ttrue\n", r.stdout
+
+
+def test_tunalua_secure_mode():
+    """tunalua under secure:true runs the preload tests' workload to the
+    same checksum with no report: states resize through the path that
+    moves each block's canary (a same-class resize used to leave it
+    inside the block, reported as an overflow, and abort)."""
+    script = ROOT / "tests" / "data" / "lua_workload.lua"
+    plain = run([str(BUILD / "tunalua"), str(script)])
+    secure = run([str(BUILD / "tunalua"), str(script)],
+                 dict(os.environ, TUNALLOC_CONF="secure:true"))
+    assert plain.returncode == 0 and plain.stdout.startswith("checksum "), plain.stderr
+    assert secure.returncode == 0 and secure.stderr == "", secure.stderr
+    assert secure.stdout == plain.stdout

@@ -1,5 +1,6 @@
 # Core test programs: every tests/c/test_*.c is built against the plain
-# library and the ASan+UBSan library; *_mt.c also against the TSan one.
+# library, the ASan+UBSan library and the assertions (TA_DEBUG) library;
+# *_mt.c also against the TSan one.
 # tests/test_c.py runs them all under pytest.
 
 TEST_SRCS := $(wildcard tests/c/test_*.c)
@@ -13,11 +14,16 @@ TEST_HDRS := tests/c/harness.h tests/c/map_budget.h $(CORE_HDRS)
 TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
 TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))
 TEST_TSAN := $(addprefix $(TEST_DIR)/tsan/,$(TEST_MT_NAMES))
+TEST_DEBUG := $(addprefix $(TEST_DIR)/debug/,$(TEST_NAMES))
+# The invariant walker, shared with the fuzzers.
+TEST_HDRS += tests/c/walker.h
 # The library build wrapped in a shared object, for the dlopen test.
 TEST_DL := $(TEST_DIR)/libta_dl.so
 TEST_TSAN_PROBE := $(TEST_DIR)/tsan_probe
 # A plain program for the preload build to meet bad pointers in.
 TEST_BAD_FREE := $(TEST_DIR)/bad_free
+# Heap misuse scenarios for the preload build (tests/test_heap_errors.py).
+TEST_HEAP_ERRORS := $(TEST_DIR)/heap_errors
 # Libraries of falling static TLS sizes that use up the surplus first.
 TLS_FILL_SIZES := 4096 2048 1024 512 256 128 64 32 16 8
 TEST_TLS_FILLERS := $(foreach n,$(TLS_FILL_SIZES),$(TEST_DIR)/tls_filler_$(n).so)
@@ -44,6 +50,12 @@ $(TEST_DIR)/tsan/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/tsan/libtunalloc.a
 	$(CC) $(TSAN_CFLAGS) $< -o $@ $(BUILD)/tsan/libtunalloc.a \
 		-fsanitize=thread $(TEST_LDFLAGS_$*) $(TEST_LIBS)
 
+$(TEST_DIR)/debug/%: tests/c/%.c $(TEST_HDRS) $(BUILD)/debug/libtunalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(DEBUG_CFLAGS) $< -o $@ $(BUILD)/debug/libtunalloc.a $(TEST_LDFLAGS_$*) $(TEST_LIBS)
+
+test-c-build: $(TEST_DEBUG)
+
 $(TEST_DL): $(BUILD)/libtunalloc.a
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive $(LDLIBS)
@@ -60,8 +72,12 @@ $(TEST_BAD_FREE): tests/data/bad_free.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 $< -o $@ -ldl
 
+$(TEST_HEAP_ERRORS): tests/data/heap_errors.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $< -o $@ -ldl
+
 .PHONY: test-c-build
 test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PROBE) \
-	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE)
+	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE) $(TEST_HEAP_ERRORS)
 
 test-build: test-c-build

@@ -50,9 +50,6 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
            size_t newlen);
 int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out);
 
-typedef void ta_write_cb(void *opaque, const char *text);
-void ta_stats_print(ta_write_cb *write_cb, void *opaque, const char *opts);
-extern "Python" void _tunalloc_write(void *opaque, const char *text);
 """
 
 ffibuilder = cffi.FFI()

@@ -15,9 +15,19 @@ $(PY_STAMP): $(PY_PKG_SRCS)
 	@mkdir -p $(dir $@)
 	touch $@
 
-python-install: $(PY_STAMP)
+# The other CPython versions the suite runs on (tests/python/test_pyversions.py)
+# get the package too; tools/pythons.sh names them ("3.12:/path/python").
+PY_OTHERS := $(shell PYTHON=$(PYTHON) bash tools/pythons.sh --others 2>/dev/null)
+PY_OTHER_STAMPS := $(foreach p,$(PY_OTHERS),$(BUILD)/python/installed-$(firstword $(subst :, ,$(p))).stamp)
 
-test-build: $(PY_STAMP)
+$(BUILD)/python/installed-%.stamp: $(PY_PKG_SRCS)
+	$(word 2,$(subst :, ,$(filter $*:%,$(PY_OTHERS)))) -m pip install -q .
+	@mkdir -p $(dir $@)
+	touch $@
+
+python-install: $(PY_STAMP) $(PY_OTHER_STAMPS)
+
+test-build: $(PY_STAMP) $(PY_OTHER_STAMPS)
 
 # Python allocator benchmark (not a test): writes bench/results/python.md
 # and bench/results/python.json.

@@ -9,18 +9,26 @@
 #include "opts.h"
 #include "owner_map.h"
 #include "prof.h"
+#include "secure.h"
 #include "tcache_fast.h"
 #include "thread.h"
 
 /* ---- shared slow paths ---------------------------------------------- */
+
+/* Every block leaves through here in secure mode (its fast paths always
+ * miss), which marks it live and writes its canary. */
+static void *handed_out(void *p, size_t size)
+{
+    return unlikely(ta_opt.secure) && p ? ta_secure_out(p, size) : p;
+}
 
 static void *arena_alloc(arena_t *a, size_t size, bool zero)
 {
     if (!a)
         return NULL;
     if (size <= SMALL_MAX)
-        return ta_bin_alloc(a, size_class(size), zero);
-    return ta_large_alloc(a, size, 0, zero);
+        return handed_out(ta_bin_alloc(a, size_class(size), zero), size);
+    return handed_out(ta_large_alloc(a, size, 0, zero), size);
 }
 
 static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
@@ -28,15 +36,15 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
     if (size <= TCACHE_MAX) {
         void *p;
         if (!cache_pop(tc, size, &p))
-            return ta_tcache_alloc_slow(tc, size_class(size), zero);
-        return zero ? memset(p, 0, size) : p;
+            return handed_out(ta_tcache_alloc_slow(tc, size_class(size), zero), size);
+        return handed_out(zero ? memset(p, 0, size) : p, size);
     }
     if (prof_touches(tc))
         return ta_prof_large_alloc(tc, size, zero);
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
     if (p)
         tc->uncached_allocated += ta_large_usize(p);
-    return p;
+    return handed_out(p, size);
 }
 
 static void *set_enomem(void *p)
@@ -66,6 +74,8 @@ static void dalloc_direct(void *p, unsigned cls)
         ta_large_dalloc(p);
 }
 
+/* A block of the thread's own arena is pushed here when the fast path
+ * did not try (secure mode, a thread's first call). */
 static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 {
     if (unlikely(atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed)) &&
@@ -76,18 +86,18 @@ static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
             dalloc_direct(p, tag);
         else if (segment_of(p)->arena != tc->arena)
             ta_tcache_dalloc_remote(tc, p, tag);
-        else
+        else if (!cache_push(tc, p, tag))
             ta_tcache_dalloc_slow(tc, p, tag);
     } else if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES) {
         if (tc)
             tc->uncached_deallocated += ta_class_size[tag - PB_MANUAL];
         dalloc_direct(p, tag - PB_MANUAL);
     } else if (tag == PB_LARGE) {
+        size_t freed = ta_large_dalloc(p);
         if (tc)
-            tc->uncached_deallocated += ta_large_usize(p);
-        ta_large_dalloc(p);
+            tc->uncached_deallocated += freed;
     } else {
-        ta_report_bad_free(p);
+        ta_heap_error(TA_ERR_INVALID, p, NULL);
     }
 }
 
@@ -101,10 +111,8 @@ NOINLINE static void free_slow(void *p)
 {
     if (!p)
         return;
-    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
-        ta_report_bad_free(p);
+    if (unlikely(ta_opt.check) && !ta_check_free(p, true))
         return;
-    }
     dalloc_tagged(ta_thread_tcache_slow(), p, tag_of(p));
 }
 
@@ -148,8 +156,9 @@ void ta_free(void *p)
  * the fast paths' registers, so a miss is a plain jump. */
 NOINLINE static void free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
-    if (unlikely(ta_opt.check) && p && !ta_check_size(p, size)) {
-        ta_report_bad_free(p);
+    /* secure mode frees by the block's own class, once its mark is checked */
+    if (unlikely(ta_opt.check) && !ta_opt.secure && p && !ta_check_size(p, size)) {
+        ta_heap_error(TA_ERR_INVALID, p, NULL);
         return;
     }
     if (tc)
@@ -177,6 +186,8 @@ size_t ta_malloc_usable_size(const void *p)
 {
     if (!p || (ta_opt.check && ta_check_ptr(p)))
         return 0;
+    if (ta_opt.secure)
+        return ta_secure_usable(p);
     return usable_size(p, tag_of(p));
 }
 
@@ -228,19 +239,18 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         src_free(src, p);
         return NULL;
     }
-    if (ta_opt.check && ta_check_ptr(p)) {
-        ta_report_bad_free(p);
+    if (ta_opt.check && !ta_check_free(p, false)) {
         errno = EINVAL;
         return NULL;
     }
     unsigned tag = tag_of(p), cls = tag_class(tag);
     size_t old = usable_size(p, tag);
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
-        return p;
+        return handed_out(p, size);
     if (cls >= NBINS && size > SMALL_MAX) {
         void *q = ta_large_resize(p, size);
         if (q)
-            return q;
+            return handed_out(q, size);
     }
     int saved = errno;
     void *q = src_alloc(src, size);
@@ -248,7 +258,7 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         if (size > old)
             return NULL;
         errno = saved;
-        return p;
+        return handed_out(p, size);
     }
     memcpy(q, p, old < size ? old : size);
     src_free(src, p);
@@ -288,7 +298,8 @@ static void *aligned_impl(size_t align, size_t size, alloc_src_t src)
         errno = ENOMEM;
         return NULL;
     }
-    return set_enomem(ta_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1, align, false));
+    return set_enomem(handed_out(ta_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1,
+                                                align, false), size));
 }
 
 void *ta_aligned_alloc(size_t align, size_t size)
@@ -370,11 +381,18 @@ ta_arena_t *ta_arena_get(unsigned index)
     return (ta_arena_t *)ta_arena_get_or_create(index);
 }
 
+/* The header is in the mapping's first unit: past it, a huge block's
+ * units hold the block itself. */
 ta_arena_t *ta_arena_of(const void *p)
 {
     if (!p || !ta_owns(p))
         return NULL;
-    return (ta_arena_t *)segment_of(p)->arena;
+    uintptr_t unit = (uintptr_t)p & ~(uintptr_t)SEGMENT_MASK;
+    while (ta_owner_map_unit((const void *)unit) == OWNER_TAIL)
+        unit -= SEGMENT_SIZE;
+    if (ta_owner_map_unit((const void *)unit) != OWNER_HEAD)
+        return NULL;
+    return (ta_arena_t *)((const segment_t *)unit)->arena;
 }
 
 /* The same counters the stats snapshot sums, read without the epoch, and
@@ -505,10 +523,8 @@ void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
  * those arenas stay destroyable. */
 NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
 {
-    if (unlikely(ta_opt.check) && ta_check_ptr(p)) {
-        ta_report_bad_free(p);
+    if (unlikely(ta_opt.check) && !ta_check_free(p, true))
         return;
-    }
     unsigned tag = tag_of(p);
     if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
         segment_of(p)->arena == tc->arena) {

@@ -9,6 +9,8 @@
 #include "init.h"
 #include "opts.h"
 #include "prof.h"
+#include "secure.h"
+#include "verify.h"
 
 _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
 _Atomic unsigned ta_narenas_total;
@@ -131,6 +133,7 @@ static void discard_all(arena_t *a)
         ctr_set(&bin->stats.curregs, 0);
         ctr_set(&bin->stats.curslabs, 0);
         bin->cur = bin->nonfull = bin->spare = NULL;
+        bin->nspare = 0;
     }
     for (unsigned j = 0; j < NLEXTENTS; j++) {
         large_stats_t *ls = &a->stats.lstats[j];
@@ -141,6 +144,8 @@ static void discard_all(arena_t *a)
     for (int k = 0; k < 3; k++)
         for (segment_t *s = lists[k]; s; s = next) {
             next = s->next;
+            if (k == 0 && ta_opt.secure)
+                ta_secure_forget_guards(s);
             ta_segment_unmap(s);
         }
     a->segments = a->huge_live = a->huge_cache = NULL;
@@ -176,6 +181,7 @@ int ta_arena_reset(arena_t *a)
         lock_all(a);
         discard_all(a);
         unlock_all(a);
+        TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&ta_global_lock);
     if (!err)

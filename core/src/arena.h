@@ -23,7 +23,11 @@ typedef struct bin {
     mutex_t lock;
     extent_t *cur;     /* slab that allocations come from first */
     extent_t *nonfull; /* other slabs with free regions */
-    extent_t *spare;   /* one empty slab kept for the next fill */
+    extent_t *spare;   /* empty slabs kept for the next fills, by next:
+                          one, or in secure mode up to SECURE_SPARES
+                          (each release and new slab costs two mprotect
+                          calls for its guard page) */
+    unsigned nspare;
     bin_stats_t stats;
 } CACHE_ALIGNED bin_t;
 
@@ -97,7 +101,9 @@ HIDDEN void ta_bin_release_empty(arena_t *a);
 
 /* Large runs (SMALL_MAX, LARGE_MAX] and huge mappings above. */
 HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);
-HIDDEN void ta_large_dalloc(void *p);
+/* Frees a large or huge block; returns its usable size, or 0 if p was
+ * no live block's start (reported, nothing freed). */
+HIDDEN size_t ta_large_dalloc(void *p);
 HIDDEN size_t ta_large_usize(const void *p);
 /* Resizes without copying (in place, or by moving a huge mapping's
  * pages); the block's address, or NULL if it must be copied. */
@@ -106,7 +112,7 @@ HIDDEN void *ta_large_resize(void *p, size_t size);
 HIDDEN void ta_count_large(arena_t *a, size_t usize, bool alloc);
 HIDDEN void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
 HIDDEN void *ta_huge_resize(void *p, size_t size);
-HIDDEN void ta_huge_dalloc(segment_t *seg);
+HIDDEN size_t ta_huge_dalloc(segment_t *seg, void *p);
 /* Unmaps cached huge mappings freed before `before`; arena lock held,
  * dropped around munmap. */
 HIDDEN void ta_huge_purge(arena_t *a, uint64_t before);

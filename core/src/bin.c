@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "check.h"
+#include "secure.h"
 
 static void nonfull_push(bin_t *bin, extent_t *e)
 {
@@ -43,10 +45,13 @@ static void map_all_free(uint64_t *map, unsigned nregs)
 static extent_t *slab_new(arena_t *a, unsigned cls)
 {
     const bin_info_t *bi = &ta_bin_info[cls];
+    size_t guard = ta_guard_pages();
     bool zeroed;
     mutex_lock(&a->lock);
-    extent_t *e = ta_extent_alloc(a, bi->slab_pages, 1, &zeroed);
+    extent_t *e = ta_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
     if (e) {
+        if (guard)
+            ta_secure_guard(e);
         e->state = EXT_SLAB;
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
@@ -83,7 +88,8 @@ static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
     extent_t *e = bin->spare;
     if (!e || ta_arena_over_limit(a, e->npages))
         return NULL;
-    bin->spare = NULL;
+    bin->spare = e->next;
+    bin->nspare--;
     count_spare(a, e, false);
     ctr_add(&a->bins[cls].stats.curslabs, 1);
     return e;
@@ -98,9 +104,34 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
         nonfull_remove(bin, e);
     else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
+    TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
     if (e)
         bin->cur = e;
     return e;
+}
+
+/* Secure mode's slab_take: each region drawn at random among the free
+ * ones (the next free one from a random index), so where the next block
+ * lands cannot be predicted from the ones before it. */
+static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
+{
+    segment_t *seg = extent_segment(e);
+    uint64_t *map = slab_map(seg, e);
+    char *base = extent_addr(seg, e);
+    unsigned k = 0, nwords = (bi->nregs + 63) / 64;
+    for (; k < n && k < e->nfree; k++) {
+        unsigned from = (unsigned)(((ta_secure_rand() >> 32) * bi->nregs) >> 32), w = from / 64;
+        uint64_t bits = map[w] & (~(uint64_t)0 << (from % 64));
+        while (!bits) {
+            w = (w + 1) % nwords;
+            bits = map[w];
+        }
+        unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+        map[w] &= ~((uint64_t)1 << (idx % 64));
+        out[n - 1 - k] = base + (size_t)idx * bi->size;
+    }
+    e->nfree = (uint16_t)(e->nfree - k);
+    return k;
 }
 
 /* Takes up to k = min(n, free regions) regions of slab e into
@@ -108,11 +139,14 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
  * first: a slab is used from its start, so live blocks stay packed. */
 static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
+    if (ta_opt.secure)
+        return slab_take_random(e, bi, out, n);
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     char *base = extent_addr(seg, e);
     unsigned k = 0;
     for (unsigned w = 0; k < n && k < e->nfree; w++) {
+        TA_ASSERT(w < (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
         uint64_t bits = map[w];
         while (bits && k < n) {
             unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -167,6 +201,7 @@ void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero)
 /* Gives an empty slab's pages back to the arena; bin lock held. */
 static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 {
+    TA_ASSERT(e != bin->cur && e->nfree == ta_bin_info[e->cls].nregs);
     ctr_sub(&bin->stats.curslabs, 1);
     mutex_lock(&a->lock);
     ta_extent_free(a, e);
@@ -176,39 +211,63 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 
 /* An empty slab becomes the bin's spare, so a producer refilling while
  * another thread's frees empty slabs does not carve and release one each
- * round; with decay at 0, or a spare already there, it goes back. */
+ * round; with decay at 0, or the bin's spares all there, it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
-    if (bin->spare || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
+    if (bin->nspare >= (ta_opt.secure ? SECURE_SPARES : 1) ||
+        atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
     }
     ctr_sub(&bin->stats.curslabs, 1);
+    e->next = bin->spare;
     bin->spare = e;
+    bin->nspare++;
     count_spare(a, e, true);
 }
 
 /* Puts regions items[0..n) back on their slab e; statistics are the
  * caller's. Only the slab's states before and after matter (full,
- * partly used, empty), so a run of regions costs one transition. */
-static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items, unsigned n)
+ * partly used, empty), so a run of regions costs one transition. A
+ * region whose bit is set already was freed twice (through thread
+ * caches, which push without looking), and an address that is no
+ * region's start was never handed out: both are reported and left out.
+ * Returns how many regions went back. */
+static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items,
+                         unsigned n)
 {
     const bin_info_t *bi = &ta_bin_info[cls];
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
+    unsigned put = 0;
     for (unsigned i = 0; i < n; i++) {
-        unsigned idx = region_index(bi, (size_t)((const char *)items[i] - base));
-        map[idx / 64] |= (uint64_t)1 << (idx % 64);
+        size_t off = (size_t)((const char *)items[i] - base);
+        unsigned idx = region_index(bi, off);
+        uint64_t bit = (uint64_t)1 << (idx % 64);
+        if (unlikely(idx >= bi->nregs || (size_t)idx * bi->size != off ||
+                     (map[idx / 64] & bit))) {
+            ta_heap_error(idx >= bi->nregs               ? TA_ERR_INVALID
+                          : (size_t)idx * bi->size != off ? TA_ERR_INTERIOR
+                                                          : TA_ERR_DOUBLE,
+                          items[i], "small");
+            continue;
+        }
+        map[idx / 64] |= bit;
+        put++;
     }
+    if (!put)
+        return 0;
+    n = put;
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + n);
+    TA_ASSERT(e->nfree <= bi->nregs);
     if (e == bin->cur) {
         if (e->nfree == bi->nregs) {
             bin->cur = NULL;
             slab_empty(a, bin, e);
         }
-        return;
+        return put;
     }
     if (e->nfree == bi->nregs) {
         if (!was_full)
@@ -217,6 +276,19 @@ static void slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **i
     } else if (was_full) {
         nonfull_push(bin, e);
     }
+    return put;
+}
+
+/* The slab of this bin that p lies in, or NULL (reported): a block freed
+ * twice may come back after its slab went back to the arena. Only this
+ * bin's lock is held, and slabs of the class come and go under it. */
+static extent_t *slab_of(segment_t *seg, const void *p, unsigned cls)
+{
+    extent_t *e = extent_of(seg, p);
+    if (likely(e->state == EXT_SLAB && e->cls == cls))
+        return e;
+    ta_heap_error(TA_ERR_INVALID, p, NULL);
+    return NULL;
 }
 
 static void count_frees(bin_t *bin, unsigned n)
@@ -240,7 +312,7 @@ unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
     uintptr_t slab_size = (uintptr_t)ta_bin_info[cls].slab_pages << ta_lg_page;
-    unsigned keep = 0;
+    unsigned keep = 0, freed = 0;
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
         segment_t *seg = segment_of(items[i]);
@@ -248,12 +320,16 @@ unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
             items[keep++] = items[i++];
             continue;
         }
-        extent_t *e = extent_of(seg, items[i]);
+        extent_t *e = slab_of(seg, items[i], cls);
+        if (!e) {
+            i++;
+            continue;
+        }
         unsigned k = slab_run(&items[i], n - i, (uintptr_t)extent_addr(seg, e), slab_size);
-        slab_put(a, bin, cls, e, &items[i], k);
+        freed += slab_put(a, bin, cls, e, &items[i], k);
         i += k;
     }
-    count_frees(bin, n - keep);
+    count_frees(bin, freed);
     ctr_add(&bin->stats.nflushes, 1);
     mutex_unlock(&bin->lock);
     return keep;
@@ -263,8 +339,9 @@ void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
 {
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
-    slab_put(a, bin, cls, extent_of(segment_of(p), p), &p, 1);
-    count_frees(bin, 1);
+    extent_t *e = slab_of(segment_of(p), p, cls);
+    if (e)
+        count_frees(bin, slab_put(a, bin, cls, e, &p, 1));
     mutex_unlock(&bin->lock);
 }
 
@@ -273,9 +350,9 @@ void ta_bin_release_empty(arena_t *a)
     for (unsigned c = 0; c < NBINS; c++) {
         bin_t *bin = &a->bins[c];
         mutex_lock(&bin->lock);
-        extent_t *e = bin->spare;
-        if (e) {
-            bin->spare = NULL;
+        for (extent_t *e; (e = bin->spare);) {
+            bin->spare = e->next;
+            bin->nspare--;
             count_spare(a, e, false);
             ctr_add(&bin->stats.curslabs, 1);
             slab_release(a, bin, e);

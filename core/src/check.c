@@ -3,9 +3,13 @@
  * foreign or stale pointer yields EINVAL rather than a crash. */
 #include <errno.h>
 
+#include <stdlib.h>
+
 #include "arena.h"
 #include "check.h"
+#include "opts.h"
 #include "owner_map.h"
+#include "secure.h"
 #include "thread.h"
 
 /* Region idx of slab e is handed out unless its bit in the slab's free
@@ -55,7 +59,8 @@ static int check_large(arena_t *a, segment_t *seg, const void *p)
                 err = 0;
     } else if (idx >= seg->hdr_pages && idx < seg->npages) {
         extent_t *e = &seg->ext[idx];
-        if (seg->page_head[idx] == idx && e->state == EXT_LARGE)
+        if (seg->page_head[idx] == idx && e->state == EXT_LARGE &&
+            (const char *)p == extent_addr(seg, e))
             err = 0;
     }
     mutex_unlock(&a->lock);
@@ -74,6 +79,10 @@ int ta_check_ptr(const void *p)
     segment_t *seg = segment_of(p);
     if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
         return EINVAL;
+    /* secure mode's live marks are exact, and its thread caches are not
+     * the fast paths' (which in_thread_cache looks at) */
+    if (ta_opt.secure && seg->kind == SEG_NORMAL)
+        return ta_secure_is_live(seg, p) ? 0 : EINVAL;
     size_t idx = page_index(seg, p);
     if (idx > MAX_SEGMENT_PAGES)
         return EINVAL;
@@ -97,9 +106,40 @@ bool ta_check_size(const void *p, size_t size)
     return tag_class(tag) == size_class(size);
 }
 
-void ta_report_bad_free(const void *p)
+bool ta_check_free(void *p, bool release)
 {
-    ta_warn("tunalloc: invalid pointer %p passed to free/realloc (not allocated by "
-            "tunalloc, not a block start, or already freed); ignored",
-            p);
+    if (ta_opt.secure)
+        return ta_secure_check(p, release);
+    if (!ta_check_ptr(p))
+        return true;
+    ta_heap_error(TA_ERR_INVALID, p, NULL);
+    return false;
+}
+
+void ta_heap_error(ta_heap_error_t err, const void *p, const char *block)
+{
+    const char *then = ta_opt.abort_on_error ? "; aborting (opt.abort_on_error)"
+                     : err == TA_ERR_OVERFLOW ? "; the block is freed"
+                                              : "; ignored";
+    switch (err) {
+    case TA_ERR_INVALID:
+        ta_warn("tunalloc: invalid pointer %p passed to free/realloc (not allocated by "
+                "tunalloc, not a block start, or already freed)%s",
+                p, then);
+        break;
+    case TA_ERR_DOUBLE:
+        ta_warn("tunalloc: double free of %p (%s block)%s", p, block, then);
+        break;
+    case TA_ERR_INTERIOR:
+        ta_warn("tunalloc: invalid free of %p (inside a %s block, not at its start)%s", p,
+                block, then);
+        break;
+    case TA_ERR_OVERFLOW:
+        ta_warn("tunalloc: heap overflow past the requested size of %p (%s block): its "
+                "canary was overwritten%s",
+                p, block, then);
+        break;
+    }
+    if (ta_opt.abort_on_error)
+        abort();
 }

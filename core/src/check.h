@@ -1,12 +1,27 @@
-/* Pointer validation for checked mode (opt.check) and ta_check_ptr. */
+/* Pointer validation for checked mode (opt.check) and ta_check_ptr, and
+ * the one report every detected heap error goes through. */
 #ifndef TA_CHECK_H
 #define TA_CHECK_H
 
 #include "common.h"
 
+/* What a bad pointer handed back to the allocator did wrong. */
+typedef enum ta_heap_error {
+    TA_ERR_INVALID,  /* not a block tunalloc handed out (or no longer one) */
+    TA_ERR_DOUBLE,   /* a block already freed */
+    TA_ERR_INTERIOR, /* inside a block, not at its start */
+    TA_ERR_OVERFLOW, /* the canary past the block's requested size was overwritten */
+} ta_heap_error_t;
+
+/* One line on stderr with the error, the address and the kind of block
+ * ("small", "large", "huge"; NULL if unknown); then abort() if
+ * opt.abort_on_error, else return: the caller refuses the free (an
+ * overflow's block is still freed, its neighbours are not). */
+HIDDEN void ta_heap_error(ta_heap_error_t err, const void *p, const char *block);
 /* True if size maps to the class p was allocated in. */
 HIDDEN bool ta_check_size(const void *p, size_t size);
-/* One line on stderr naming the pointer; the block is left alone. */
-HIDDEN void ta_report_bad_free(const void *p);
+/* Checked and secure modes: true if p may be freed (secure mode also
+ * unmarks it when release is set); otherwise reported, false. */
+HIDDEN bool ta_check_free(void *p, bool release);
 
 #endif

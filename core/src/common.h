@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debug.h"
 #include "tunalloc.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))

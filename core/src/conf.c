@@ -14,6 +14,8 @@ ta_opts_t ta_opt = {
     .background_thread = false,
     .tcache = true,
     .check = false,
+    .secure = false,
+    .abort_on_error = false,
     .stats_print = false,
     .stats_print_opts = "",
     .arena_limit = 0,
@@ -118,6 +120,19 @@ static bool set_check(ta_opts_t *o, const char *s, size_t len)
     return parse_bool(s, len, &o->check);
 }
 
+static bool set_secure(ta_opts_t *o, const char *s, size_t len)
+{
+    return parse_bool(s, len, &o->secure);
+}
+
+static bool set_abort_on_error(ta_opts_t *o, const char *s, size_t len)
+{
+    if (!parse_bool(s, len, &o->abort_on_error))
+        return false;
+    o->abort_on_error_set = true;
+    return true;
+}
+
 static bool set_stats_print(ta_opts_t *o, const char *s, size_t len)
 {
     return parse_bool(s, len, &o->stats_print);
@@ -178,6 +193,8 @@ static const struct {
     {"background_thread", set_background},
     {"tcache", set_tcache},
     {"check", set_check},
+    {"secure", set_secure},
+    {"abort_on_error", set_abort_on_error},
     {"stats_print", set_stats_print},
     {"stats_print_opts", set_stats_print_opts},
     {"arena_limit", set_arena_limit},
@@ -225,4 +242,17 @@ void ta_conf_init(void)
     const char *env = getenv("TUNALLOC_CONF");
     if (env != NULL)
         ta_conf_parse(&ta_opt, env, "TUNALLOC_CONF");
+    ta_conf_finish(&ta_opt);
+}
+
+/* Secure mode validates every free (check) and, unless told otherwise,
+ * stops at the first heap error: glibc's answer, not a guess that the
+ * program can go on after its heap was misused. */
+void ta_conf_finish(ta_opts_t *o)
+{
+    if (!o->secure)
+        return;
+    o->check = true;
+    if (!o->abort_on_error_set)
+        o->abort_on_error = true;
 }

@@ -8,5 +8,8 @@
 /* Applies "key:value,..." to o; origin names the source in warnings.
  * Returns how many pairs were malformed (each warned once and skipped). */
 HIDDEN unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin);
+/* What options imply once all are parsed: secure sets check, and
+ * abort_on_error unless that was given. */
+HIDDEN void ta_conf_finish(ta_opts_t *o);
 
 #endif

@@ -24,6 +24,12 @@ static const ctl_node_t opt_kids[] = {
     OPT(background_thread, TA_CTL_BOOL, "start the background decay thread"),
     OPT(tcache, TA_CTL_BOOL, "thread caches enabled"),
     OPT(check, TA_CTL_BOOL, "validate pointers given to free/realloc"),
+    OPT(secure, TA_CTL_BOOL,
+        "hardened mode: exact double/invalid free detection, guard pages, random slab "
+        "order, canaries (implies check)"),
+    OPT(abort_on_error, TA_CTL_BOOL,
+        "abort after reporting a double or invalid free or an overwritten canary "
+        "(default: false, true in secure mode)"),
     OPT(stats_print, TA_CTL_BOOL, "print statistics at exit"),
     OPT(stats_print_opts, TA_CTL_STRING, "option letters for the exit statistics"),
     OPT(arena_limit, TA_CTL_SIZE, "initial limit of new arenas, in bytes (0 = none)"),

@@ -3,6 +3,7 @@
  * Checked on arena slow paths every few events and by the background
  * thread, so purging costs nothing on the fast paths. */
 #include "arena.h"
+#include "verify.h"
 
 #define DECAY_TICKS 16
 
@@ -91,4 +92,5 @@ void ta_decay_run(arena_t *a, bool force_all)
     mutex_lock(&a->lock);
     decay_locked(a, force_all);
     mutex_unlock(&a->lock);
+    TA_VERIFY_ARENA(a);
 }

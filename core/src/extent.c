@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "secure.h"
 
 /* Free-run size class: exact for 1..8 pages, then four per doubling. */
 static unsigned page_class(size_t n)
@@ -107,6 +108,7 @@ static extent_t *run_at(segment_t *seg, size_t idx, size_t npages)
 static extent_t *insert_free(arena_t *a, segment_t *seg, extent_t *e, unsigned state,
                              uint64_t stamp)
 {
+    TA_ASSERT(state < NFREE_STATES && e->state >= NFREE_STATES);
     size_t idx = extent_page(e), n = e->npages;
     if (idx > seg->hdr_pages) {
         extent_t *left = &seg->ext[seg->page_head[idx - 1]];
@@ -178,6 +180,7 @@ static extent_t *carve(arena_t *a, extent_t *e, size_t lead, size_t n)
     segment_t *seg = extent_segment(e);
     size_t idx = extent_page(e), total = e->npages;
     unsigned state = e->state;
+    TA_ASSERT(state < NFREE_STATES && lead + n <= total);
     uint64_t stamp = state == EXT_CLEAN ? 0 : e->u.f.stamp;
     extent_t *lru_pos = state == EXT_CLEAN ? NULL : e->u.f.lru_prev;
     unlink_free(a, e);
@@ -238,7 +241,12 @@ void ta_extent_free(arena_t *a, extent_t *e)
 {
     segment_t *seg = extent_segment(e);
     size_t n = e->npages;
+    /* slabs and large runs may end in a guard page in secure mode; free
+     * runs are ordinary memory, to be merged, purged and carved again */
+    if (unlikely(e->guarded))
+        ta_secure_unguard(e);
     memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
+    TA_ASSERT(e->state >= NFREE_STATES); /* not free already */
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);
     insert_free(a, seg, e, EXT_DIRTY, ta_os_now_ms());

@@ -36,6 +36,7 @@ typedef struct extent {
     uint8_t state;
     uint8_t cls;   /* slab: bin index */
     uint16_t nfree; /* slab: free regions (set bits of its free map) */
+    bool guarded;   /* in use, secure mode: its last page is a guard */
     union {
         struct {
             struct extent *lru_next, *lru_prev; /* age order, oldest first */
@@ -55,6 +56,7 @@ struct arena;
 typedef struct segment {
     uint8_t page_bin[MAX_SEGMENT_PAGES + 1];
     uint8_t kind; /* SEG_NORMAL or SEG_HUGE */
+    bool live;    /* huge: handed out, not cached (a second free sees it) */
     struct arena *arena;
     struct segment *next, *prev; /* arena's segments, or huge list */
     size_t map_size;             /* bytes mapped, from map_base */
@@ -65,6 +67,7 @@ typedef struct segment {
     char *data;                  /* huge: the block */
     size_t touched;              /* huge: bytes from data that may be dirty */
     uint64_t stamp;              /* huge cached: ms when freed */
+    size_t req;                  /* huge, secure mode: bytes requested */
     uint16_t page_head[MAX_SEGMENT_PAGES];
     extent_t ext[MAX_SEGMENT_PAGES];
     /* Slabs' free maps, one bit per region (set: free), the map of a slab

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "check.h"
 #include "owner_map.h"
+#include "verify.h"
 
 static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), ta_page); }
 
@@ -28,6 +30,7 @@ static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *
 
 static void list_push(segment_t **list, segment_t *s)
 {
+    TA_ASSERT(!ta_segment_listed(*list, s));
     s->prev = NULL;
     s->next = *list;
     if (*list)
@@ -60,6 +63,7 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
     memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
     seg->page_bin[off >> ta_lg_page] = PB_LARGE;
     seg->kind = SEG_HUGE;
+    seg->live = false;
     seg->arena = a;
     seg->next = seg->prev = NULL;
     seg->map_base = base;
@@ -370,6 +374,7 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
     if (seg) {
         ctr_add(&a->stats.mapped, seg->map_size);
         list_push(&a->huge_live, seg);
+        seg->live = true;
         ta_count_large(a, seg->usize, true);
     } else {
         ctr_sub(&a->stats.pactive, pages);
@@ -380,11 +385,21 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
 }
 
 /* Freed huge blocks stay mapped as dirty pages for reuse unless decay is
- * immediate (or their alignment makes them unfit to move). */
-void ta_huge_dalloc(segment_t *seg)
+ * immediate (or their alignment makes them unfit to move). A block freed
+ * twice is cached already: listing it again would loop the cache list,
+ * so its header's state is checked first. */
+size_t ta_huge_dalloc(segment_t *seg, void *p)
 {
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
+    if (!seg->live || p != seg->data) {
+        bool live = seg->live;
+        mutex_unlock(&a->lock);
+        ta_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
+        return 0;
+    }
+    size_t usize = seg->usize;
+    seg->live = false;
     list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);
@@ -395,6 +410,7 @@ void ta_huge_dalloc(segment_t *seg)
     mutex_unlock(&a->lock);
     if (!kept)
         ta_segment_unmap(seg);
+    return usize;
 }
 
 void ta_huge_purge(arena_t *a, uint64_t before)

@@ -9,6 +9,7 @@
 #include "init.h"
 #include "opts.h"
 #include "prof.h"
+#include "secure.h"
 #include "thread.h"
 
 _Atomic bool ta_initialized;
@@ -91,6 +92,8 @@ bool ta_init_slow(void)
     ta_sizeclass_init(ta_page);
     ta_conf_init();
     ta_prof_boot();
+    if (ta_opt.secure)
+        ta_secure_init();
     ta_narenas_auto = default_narenas();
     atomic_store(&ta_default_dirty_decay_ms, ta_opt.dirty_decay_ms);
     atomic_store(&ta_default_muzzy_decay_ms, ta_opt.muzzy_decay_ms);

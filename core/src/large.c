@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "check.h"
+#include "secure.h"
 
 /* page_bin tag of a large block: its cache class when thread caches may
  * hold it, else PB_LARGE (always the slow path). */
@@ -31,16 +33,18 @@ void ta_count_large(arena_t *a, size_t usize, bool alloc)
 
 static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
 {
-    size_t npages = usize >> ta_lg_page;
+    size_t npages = usize >> ta_lg_page, guard = ta_guard_pages();
     size_t align_pages = align > ta_page ? align >> ta_lg_page : 1;
     bool zeroed;
     mutex_lock(&a->lock);
-    extent_t *e = ta_extent_alloc(a, npages, align_pages, &zeroed);
+    extent_t *e = ta_extent_alloc(a, npages + guard, align_pages, &zeroed);
     if (!e) {
         mutex_unlock(&a->lock);
         return NULL;
     }
     segment_t *seg = extent_segment(e);
+    if (guard)
+        ta_secure_guard(e);
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
     ta_extent_map(seg, e, large_tag(a, usize), false);
@@ -73,20 +77,29 @@ static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
     return ta_huge_alloc(a, size, align, zero);
 }
 
-void ta_large_dalloc(void *p)
+/* The run's state, read under the lock, tells a live run from one freed
+ * already (a double free reaching here from a thread cache), and its
+ * start from a pointer into it. */
+size_t ta_large_dalloc(void *p)
 {
     segment_t *seg = segment_of(p);
-    if (seg->kind == SEG_HUGE) {
-        ta_huge_dalloc(seg);
-        return;
-    }
+    if (seg->kind == SEG_HUGE)
+        return ta_huge_dalloc(seg, p);
     arena_t *a = seg->arena;
-    extent_t *e = extent_of(seg, p);
     mutex_lock(&a->lock);
-    ta_count_large(a, e->u.l.usize, false);
+    extent_t *e = extent_of(seg, p);
+    if (e->state != EXT_LARGE || (char *)p != extent_addr(seg, e)) {
+        bool live = e->state == EXT_LARGE;
+        mutex_unlock(&a->lock);
+        ta_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "large");
+        return 0;
+    }
+    size_t usize = e->u.l.usize;
+    ta_count_large(a, usize, false);
     ta_extent_free(a, e);
     ta_decay_after_free(a);
     mutex_unlock(&a->lock);
+    return usize;
 }
 
 size_t ta_large_usize(const void *p)
@@ -125,6 +138,9 @@ void *ta_large_resize(void *p, size_t size)
     extent_t *e = extent_of(seg, p);
     if (usize == e->u.l.usize)
         return p;
+    /* secure mode: the guard page after the run would have to move */
+    if (ta_opt.secure)
+        return NULL;
     mutex_lock(&a->lock);
     bool ok = run_resize(a, seg, e, usize);
     if (ok)

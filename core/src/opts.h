@@ -12,6 +12,9 @@ typedef struct ta_opts {
     bool background_thread;
     bool tcache;              /* thread caches enabled */
     bool check;               /* validate pointers given to free/realloc */
+    bool secure;              /* hardened mode (implies check) */
+    bool abort_on_error;      /* abort() after reporting a heap error */
+    bool abort_on_error_set;  /* given explicitly: secure's default is off */
     bool stats_print;         /* print statistics at exit */
     char stats_print_opts[16];
     size_t arena_limit;       /* limit for new arenas, 0 = none */

@@ -5,10 +5,11 @@
 
 #include "arena.h"
 #include "owner_map.h"
+#include "secure.h"
 
 static size_t segment_header_pages(void)
 {
-    return align_up(sizeof(segment_t), ta_page) >> ta_lg_page;
+    return align_up(sizeof(segment_t) + ta_secure_map_bytes(), ta_page) >> ta_lg_page;
 }
 
 segment_t *ta_segment_new(arena_t *a)
@@ -46,6 +47,7 @@ void ta_segment_unmap(segment_t *seg)
 {
     char *base = seg->map_base;
     size_t size = seg->map_size;
+    TA_ASSERT(ta_owner_map_unit(base) == OWNER_HEAD);
     ta_owner_map_set(base, size, OWNER_NONE);
     ta_os_unmap(base, size);
 }

@@ -7,6 +7,7 @@
 #include "opts.h"
 #include "prof.h"
 #include "tcache.h"
+#include "verify.h"
 
 #define GC_INTERVAL 128 /* slow-path events between GC steps */
 /* A class's first fill is small, so a thread that touches a class once
@@ -52,10 +53,13 @@ static void registry_remove(tcache_t *tc)
  * (a Lua state, an interpreter), whose collector frees and reallocates
  * in bursts of thousands, and there are few of them. Checked mode gives
  * no slots, so every free takes the validating slow path and the fast
- * paths need no test of their own. */
+ * paths need no test of their own. Secure mode (which implies check)
+ * keeps the thread cache (scale 1), which only its slow paths see, and
+ * gives explicit caches none: their inline pops would hand blocks out
+ * unmarked. */
 static unsigned class_cap(unsigned cls, unsigned scale)
 {
-    if (ta_opt.check)
+    if (ta_opt.check && !(ta_opt.secure && scale == 1))
         return 0;
     if (cls >= NBINS)
         return 2 * scale;
@@ -160,6 +164,7 @@ void ta_tcache_postfork(bool child)
  * bin lock at a time, then slides the rest down. */
 static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
 {
+    TA_ASSERT(n <= cb->ncached && cb->ncached <= cb->cap);
     if (!n)
         return;
     void **items = cb->stack;
@@ -199,6 +204,7 @@ void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
         return;
     }
     cache_bin_t *cb = &tc->remote[cls];
+    TA_ASSERT(cb->ncached < cb->cap);
     cb->stack[cb->ncached++] = p;
     if (cb->ncached == cb->cap)
         flush_bin(cb, cls, cb->ncached);
@@ -212,6 +218,7 @@ void ta_tcache_flush_all(tcache_t *tc)
     for (unsigned c = 0; c < NBINS; c++)
         flush_bin(&tc->remote[c], c, tc->remote[c].ncached);
     ta_tcache_merge_stats(tc);
+    TA_VERIFY_ARENA(tc->arena);
 }
 
 void ta_tcache_delete(tcache_t *tc)
@@ -264,6 +271,7 @@ void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         if (got < n)
             memmove(cb->stack, cb->stack + (n - got), (got - 1) * sizeof(void *));
         cb->ncached = got - 1;
+        TA_ASSERT(got <= cb->cap);
         ctr_add(&cb->nrefill, got);
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
         if (tc->nfill[cls] < most)
@@ -298,6 +306,7 @@ void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
     flush_bin(cb, cls, (cb->ncached + 3) / 4);
+    TA_ASSERT(cb->ncached < cb->cap);
     cb->stack[cb->ncached++] = p;
     gc_step(tc);
 }

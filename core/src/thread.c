@@ -10,6 +10,10 @@
 enum thread_state { TS_NEW = 0, TS_INITIALIZING, TS_ACTIVE, TS_NO_CACHE, TS_DEAD };
 
 TA_TLS tcache_t *ta_tls_tcache = &ta_tcache_empty;
+/* The thread's cache while TS_ACTIVE. The fast paths see it through
+ * ta_tls_tcache, except in secure mode, where every block must pass its
+ * slow paths' marks and they see the empty cache instead. */
+static TA_TLS tcache_t *tls_cache;
 static TA_TLS unsigned char tls_state;
 static TA_TLS arena_t *tls_arena; /* for threads without a cache */
 static pthread_key_t thread_key;
@@ -45,7 +49,7 @@ void ta_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
 arena_t *ta_thread_arena(void)
 {
     if (tls_state == TS_ACTIVE)
-        return ta_tls_tcache->arena;
+        return tls_cache->arena;
     if (!tls_arena)
         bind_cacheless(ta_arena_choose());
     return tls_arena;
@@ -61,7 +65,8 @@ static tcache_t *thread_tcache_create(void)
         return NULL;
     }
     pthread_setspecific(thread_key, tc);
-    ta_tls_tcache = tc;
+    tls_cache = tc;
+    ta_tls_tcache = ta_opt.secure ? &ta_tcache_empty : tc;
     bind_cacheless(NULL);
     tls_state = TS_ACTIVE;
     return tc;
@@ -71,7 +76,7 @@ tcache_t *ta_thread_tcache_slow(void)
 {
     switch (tls_state) {
     case TS_ACTIVE:
-        return ta_tls_tcache;
+        return tls_cache;
     case TS_NEW:
         if (ta_opt.tcache)
             return thread_tcache_create();
@@ -85,7 +90,7 @@ tcache_t *ta_thread_tcache_slow(void)
 void ta_thread_set_arena(arena_t *a)
 {
     if (tls_state == TS_ACTIVE) {
-        tcache_t *tc = ta_tls_tcache;
+        tcache_t *tc = tls_cache;
         if (tc->arena == a)
             return;
         ta_tcache_rebind(tc, a);
@@ -105,7 +110,7 @@ void ta_thread_tcache_set_enabled(bool on)
     if (on && tls_state == TS_NO_CACHE) {
         thread_tcache_create(); /* an explicit request overrides opt.tcache */
     } else if (!on && tls_state == TS_ACTIVE) {
-        tcache_t *tc = ta_tls_tcache;
+        tcache_t *tc = tls_cache;
         ta_tls_tcache = &ta_tcache_empty;
         tls_state = TS_NO_CACHE;
         pthread_setspecific(thread_key, NULL);
@@ -122,32 +127,32 @@ void ta_thread_tcache_set_enabled(bool on)
 void ta_thread_tcache_flush(void)
 {
     if (tls_state == TS_ACTIVE)
-        ta_tcache_flush_all(ta_tls_tcache);
+        ta_tcache_flush_all(tls_cache);
 }
 
 uint64_t ta_thread_allocated(void)
 {
-    return tls_state == TS_ACTIVE ? ta_tcache_allocated(ta_tls_tcache) : 0;
+    return tls_state == TS_ACTIVE ? ta_tcache_allocated(tls_cache) : 0;
 }
 
 uint64_t ta_thread_deallocated(void)
 {
-    return tls_state == TS_ACTIVE ? ta_tcache_deallocated(ta_tls_tcache) : 0;
+    return tls_state == TS_ACTIVE ? ta_tcache_deallocated(tls_cache) : 0;
 }
 
 uint64_t ta_thread_peak(void)
 {
     if (tls_state != TS_ACTIVE)
         return 0;
-    ta_tcache_update_peak(ta_tls_tcache);
-    return ta_tls_tcache->peak;
+    ta_tcache_update_peak(tls_cache);
+    return tls_cache->peak;
 }
 
 void ta_thread_peak_reset(void)
 {
     if (tls_state != TS_ACTIVE)
         return;
-    tcache_t *tc = ta_tls_tcache;
+    tcache_t *tc = tls_cache;
     tc->peak_base = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
     tc->peak = 0;
 }

@@ -15,7 +15,8 @@ static int static_word;
 /* Block starts of every kind are good; addresses inside them are not. */
 static void test_live_blocks(void)
 {
-    static const size_t sizes[] = {1, 48, 700, 9000, 20000, 600000, (size_t)6 << 20};
+    static const size_t sizes[] = {1,      48,      700,     9000,   20000,
+                                   100000, 600000, 1000000, (size_t)3 << 20, (size_t)6 << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         char *p = ta_malloc(sizes[i]);
         CHECK(p != NULL);
@@ -25,6 +26,8 @@ static void test_live_blocks(void)
         CHECK_EQ(ta_check_ptr(p + 1), EINVAL);
         if (sizes[i] > 8)
             CHECK_EQ(ta_check_ptr(p + 8), EINVAL);
+        if (sizes[i] > 16)
+            CHECK_EQ(ta_check_ptr(p + 16), EINVAL);
         if (sizes[i] > 8192)
             CHECK_EQ(ta_check_ptr(p + 4096), EINVAL);
         ta_free(p);

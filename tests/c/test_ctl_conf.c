@@ -66,7 +66,7 @@ static void test_malformed_pairs(void)
         "stats_print_opts:Z", "stats_print_opts:JJJJJJJJJJJJJJJJ",
         "arena_limit:1t",    "arena_limit:k",     "arena_limit:99999999999999999999",
         "arena_limit:17179869184G", "narenas :4",  " narenas:4",
-        "narenas:4:5",
+        "narenas:4:5",       "secure:1",          "abort_on_error:yes",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         ta_opts_t o = fresh();
@@ -82,6 +82,7 @@ static void test_malformed_pairs(void)
         CHECK_EQ(o.arena_limit, 0);
         CHECK_EQ(o.stats_print_opts[0], '\0');
         CHECK(!o.background_thread && !o.check && !o.stats_print);
+        CHECK(!o.secure && !o.abort_on_error && !o.abort_on_error_set);
         if (strncmp(bad[k], "dirty", 5) == 0)
             CHECK_EQ(o.dirty_decay_ms, 500);
     }
@@ -97,6 +98,32 @@ static void test_empty_and_separators(void)
     CHECK_EQ(ta_conf_parse(&o, "narenas:3,narenas:5", "test"), 0);
     CHECK_EQ(o.narenas, 5);
     CHECK_EQ(ta_conf_parse(&o, "a,b,c", "test"), 3);
+}
+
+/* secure:true implies check and, unless abort_on_error is given in
+ * either order, abort_on_error. */
+static void test_secure_implies(void)
+{
+    ta_opts_t o = fresh();
+    CHECK_EQ(ta_conf_parse(&o, "abort_on_error:true", "test"), 0);
+    ta_conf_finish(&o);
+    CHECK(o.abort_on_error && !o.check && !o.secure);
+    o = fresh();
+    CHECK_EQ(ta_conf_parse(&o, "secure:true", "test"), 0);
+    ta_conf_finish(&o);
+    CHECK(o.secure && o.check && o.abort_on_error);
+    static const char *given[] = {"secure:true,abort_on_error:false",
+                                  "abort_on_error:false,secure:true"};
+    for (size_t k = 0; k < 2; k++) {
+        o = fresh();
+        CHECK_EQ(ta_conf_parse(&o, given[k], "test"), 0);
+        ta_conf_finish(&o);
+        CHECK(o.secure && o.check && !o.abort_on_error);
+    }
+    o = fresh();
+    CHECK_EQ(ta_conf_parse(&o, "secure:false,check:false", "test"), 0);
+    ta_conf_finish(&o);
+    CHECK(!o.secure && !o.check && !o.abort_on_error);
 }
 
 /* A very long pair is reported (truncated) without overflowing anything. */
@@ -117,5 +144,6 @@ int main(void)
     RUN(test_malformed_pairs);
     RUN(test_empty_and_separators);
     RUN(test_long_pair);
+    RUN(test_secure_implies);
     return TEST_EXIT();
 }

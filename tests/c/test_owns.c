@@ -89,6 +89,44 @@ static void test_owned_blocks(void)
     }
 }
 
+/* Any address inside a block names the block's arena, also past the
+ * first segment unit of a huge block, where the block's own bytes (here
+ * a pattern that reads as a wild pointer) lie where a header would. */
+static void check_arena_of_inside(char *p, size_t size, ta_arena_t *want)
+{
+    memset(p, 0x5a, size);
+    size_t u = ta_malloc_usable_size(p);
+    for (size_t off = 0; off < u; off += 256 * 1024)
+        CHECK(ta_arena_of(p + off) == want);
+    CHECK(ta_arena_of(p + u - 1) == want);
+}
+
+static void test_arena_of_interior(void)
+{
+    static const size_t sizes[] = {100, 20000, LARGE_MAX, 9u << 20, 70u << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *p = ta_malloc(sizes[i]);
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+        check_arena_of_inside(p, sizes[i], ta_arena_of(p));
+        CHECK(ta_arena_of(p) != NULL);
+        ta_free(p);
+    }
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    char *q = ta_arena_malloc(ar, (size_t)12 << 20);
+    char *r = ta_arena_aligned_alloc(ar, (size_t)8 << 20, (size_t)9 << 20);
+    CHECK(q != NULL && r != NULL);
+    if (q)
+        check_arena_of_inside(q, (size_t)12 << 20, ar);
+    if (r)
+        check_arena_of_inside(r, (size_t)9 << 20, ar);
+    CHECK(ta_arena_destroy(ar) == 0);
+}
+
 /* Foreign memory of every kind the bindings meet must read as not owned. */
 static void test_foreign_not_owned(void)
 {
@@ -186,6 +224,7 @@ int main(void)
 {
     RUN(test_owner_map_unit);
     RUN(test_owned_blocks);
+    RUN(test_arena_of_interior);
     RUN(test_foreign_not_owned);
     RUN(test_foreign_mappings_near_huge_blocks);
     RUN(test_freed_huge_blocks);

@@ -1,6 +1,8 @@
 """Stacking with PYTHONMALLOC=debug and tracemalloc, and os.fork()."""
 import json
 
+import pytest
+
 from py_helpers import clean_env, run_py
 
 WORK = """
@@ -21,6 +23,44 @@ def test_pythonmalloc_debug_at_startup():
     proc = run_py(WORK + "print(total)",
                   env=clean_env(PYTHONMALLOC="debug", TUNALLOC_PYTHON="all"))
     assert proc.stdout.strip() == "200000"
+
+
+# How tunalloc is switched on under the debug hooks: at start-up, or later
+# from the program; the hooks come from PYTHONMALLOC=debug or -X dev.
+DEBUG_SETUPS = {
+    "env-startup": ([], {"PYTHONMALLOC": "debug", "TUNALLOC_PYTHON": "1"}, ""),
+    "env-enable": ([], {"PYTHONMALLOC": "debug"}, "import tunalloc; tunalloc.enable()\n"),
+    "xdev-startup": (["-X", "dev"], {"TUNALLOC_PYTHON": "1"}, ""),
+}
+
+
+def debug_child(setup, code):
+    flags, env, prelude = DEBUG_SETUPS[setup]
+    return run_py(None, *flags, "-c", prelude + code, env=clean_env(**env), check=False)
+
+
+@pytest.mark.parametrize("setup", sorted(DEBUG_SETUPS))
+def test_debug_hooks_stay_on_top_of_tunalloc(setup):
+    """CPython's debug hooks sit above tunalloc, so they pad and check
+    tunalloc's blocks: before, tunalloc sat above them and nothing
+    allocated after enable() was checked."""
+    ok = debug_child(setup, """
+import tunalloc
+assert tunalloc.status().active == ("raw", "mem", "obj"), tunalloc.status()
+before = tunalloc.stats()["allocated"]
+keep = bytearray(16 << 20)
+assert tunalloc.stats()["allocated"] >= before + (16 << 20)
+print("served")
+""")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "served\n"
+    overflow = debug_child(setup, "import _testcapi; _testcapi.pymem_buffer_overflow()")
+    assert overflow.returncode != 0
+    assert "are not all FORBIDDENBYTE" in overflow.stderr, overflow.stderr
+    assert "*** OUCH" in overflow.stderr
+    no_gil = debug_child(setup, "import _testcapi; _testcapi.pymem_malloc_without_gil()")
+    assert no_gil.returncode != 0
+    assert "called without holding the GIL" in no_gil.stderr, no_gil.stderr
 
 
 def test_tracemalloc_on_top():

@@ -2,13 +2,16 @@
 start-up on every domain (TUNALLOC_PYTHON=all reaches the -j workers,
 which are fresh interpreters started with the same environment)."""
 import importlib.util
+import sys
 
 import pytest
 
 from py_helpers import clean_env, run_py
 
-TESTS = ["test_dict", "test_list", "test_set", "test_unicode", "test_json",
-         "test_threading", "test_gc", "test_weakref"]
+# 3.13 renamed test_unicode to test_str.
+TESTS = ["test_dict", "test_list", "test_set",
+         "test_str" if sys.version_info >= (3, 13) else "test_unicode",
+         "test_json", "test_threading", "test_gc", "test_weakref"]
 # Fails on this machine without tunalloc too: a .pth file of the
 # environment imports threading at start-up, and the test asserts that
 # `python -I` starts without it.

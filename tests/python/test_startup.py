@@ -1,9 +1,10 @@
 """Enabling at start-up: TUNALLOC_PYTHON (the .pth hook) and
 python -m tunalloc, both before the application's first import."""
+import json
 import os
 import sys
 
-from py_helpers import clean_env, run_py
+from py_helpers import REPO, clean_env, run_py
 
 # The application reports whether tunalloc was on before its first import
 # (tunalloc's own modules are imported by the start-up hook, not by it).
@@ -99,3 +100,65 @@ def test_pth_file_installed():
     import site
     dirs = site.getsitepackages() + [site.getusersitepackages()]
     assert any(os.path.exists(os.path.join(d, "tunalloc_startup.pth")) for d in dirs), sys.path
+
+
+MODULE = """
+import os, sys, tunalloc
+print("name", __name__)
+print("argv", repr(sys.argv[1:]))
+print("argv0", os.path.basename(sys.argv[0]))
+print("active", ",".join(tunalloc.status().active))
+print("path0", sys.path[0])
+"""
+
+
+def test_python_m_tunalloc_runs_a_module(tmp_path):
+    """As coverage and cProfile accept: before, "-m" was taken for a
+    script name ("can't open file '-m'")."""
+    (tmp_path / "mymod.py").write_text(MODULE)
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text(MODULE)
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    out = lines(run_py(None, "-m", "tunalloc", "-m", "mymod", "a", "--b", env=env))
+    assert out == {"name": "__main__", "argv": repr(["a", "--b"]), "argv0": "mymod.py",
+                   "active": "raw,mem,obj", "path0": REPO}
+    out = lines(run_py(None, "-m", "tunalloc", "--domains", "obj", "-m", "mypkg", "-x",
+                       env=env))
+    assert out["argv"] == repr(["-x"]) and out["argv0"] == "__main__.py"
+    assert out["active"] == "obj"
+    proc = run_py(None, "-m", "tunalloc", "-m", "json.tool", input_text='{"a": [1]}')
+    assert json.loads(proc.stdout) == {"a": [1]}
+
+
+def test_python_m_tunalloc_help_lists_domains_and_environment():
+    text = run_py(None, "-m", "tunalloc", "--help").stdout
+    for word in ("raw", "mem", "obj", "arena", "numpy", "TUNALLOC_PYTHON",
+                 "TUNALLOC_CONF", "PYTHONMALLOC", "-m module", "stats", "plot"):
+        assert word in text, word
+
+
+def test_python_m_tunalloc_stats_prints_the_report_after_the_run(tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text("import sys\nkeep = [bytearray(1 << 20) for _ in range(8)]\n"
+                   "print('done')\nsys.exit(4)\n")
+    proc = run_py(None, "-m", "tunalloc", "stats", str(app), check=False)
+    assert proc.returncode == 4
+    assert proc.stdout == "done\n"
+    assert proc.stderr.startswith("___ Begin tunalloc statistics ___")
+    assert "Allocated:" in proc.stderr and "arenas[0]" in proc.stderr
+    short = run_py(None, "-m", "tunalloc", "stats", "--opts", "ab", "--domains", "mem",
+                   "-m", "json.tool", input_text="[]")
+    assert short.stdout.strip() == "[]"
+    assert "Allocated:" in short.stderr and "arenas[0]" not in short.stderr
+
+
+def test_python_m_tunalloc_command_line_errors(tmp_path):
+    for args in (["-m"], ["-m", "no_such_module_here"], ["--opts", "a", "x.py"],
+                 ["stats", "--opts", "z", "x.py"], ["stats"], ["--bogus", "x.py"],
+                 ["-X", "x.py"]):
+        proc = run_py(None, "-m", "tunalloc", *args, check=False)
+        assert proc.returncode != 0, args
+        assert proc.stderr.startswith("tunalloc: "), (args, proc.stderr)
+        assert "usage:" in proc.stderr

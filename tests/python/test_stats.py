@@ -4,7 +4,10 @@ import json
 import pytest
 
 import tunalloc
+import tunalloc._stats
 from tunalloc._ctl import lib
+
+from py_helpers import run_py
 
 
 def test_stats_nested_dict():
@@ -60,3 +63,37 @@ def test_purge_releases_dirty_pages():
         assert arena.stats["pdirty"] == 0
     finally:
         arena.destroy()
+
+
+def test_stats_reads_create_no_arena():
+    """stats() and Arena.stats only read: before they walked the namespace
+    with ta_arena_get, which created every empty automatic arena slot
+    (the list grew from [0, 4096] to [0..7, 4096] after one call)."""
+    out = run_py("""
+        import json, tunalloc
+        def existing():
+            doc = json.loads(tunalloc.stats_json("gbl"))
+            return sorted(doc["tunalloc"]["stats"]["arenas"], key=int)
+        before = existing()
+        st = tunalloc.stats()
+        tunalloc.Arena(0).stats
+        print(json.dumps([before, existing(), sorted(map(str, st["arenas"]))]))
+    """)
+    before, after, seen = json.loads(out.stdout)
+    assert before == after == ["0", "4096"]
+    assert seen == ["0", "all"]
+
+
+def test_stats_is_the_json_report_reshaped():
+    """One walker: stats() has the JSON report's tree, with int index keys
+    and the merged arenas under "all" instead of "4096"."""
+    st = tunalloc.stats()
+    doc = json.loads(tunalloc.stats_json())["tunalloc"]["stats"]
+    assert set(st) == set(doc)
+    assert {str(k) for k in st["arenas"] if k != "all"} | {"4096"} == set(doc["arenas"])
+    merged, raw = st["arenas"]["all"], doc["arenas"]["4096"]
+    assert set(merged) == set(raw)
+    assert sorted(merged["bins"]) == list(range(len(raw["bins"])))
+    assert merged["bins"][3].keys() == raw["bins"]["3"].keys()
+    with pytest.raises(KeyError):
+        tunalloc._stats.arena_stats(4095)

@@ -9,6 +9,7 @@
 #include <Python.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tunalloc.h"
 
@@ -80,6 +81,20 @@ static inline bool hook_free_block(ta_tcache_t *tc, void *p)
     return true;
 }
 
+/* Zero-size requests must still give distinct, freeable pointers. */
+static inline size_t nonzero(size_t size) { return size ? size : 1; }
+
+/* calloc's product must not wrap: a wrapped size would under-allocate. */
+static inline bool calloc_overflows(size_t n, size_t size)
+{
+    return size != 0 && n > SIZE_MAX / size;
+}
+
+/* numpy's data-memory handler (hook_numpy.c): a new "mem_handler" capsule
+ * for tunalloc, and numpy's PyDataMem_SetHandler called through the C-API
+ * table in api (numpy's _ARRAY_API capsule). */
+PyObject *hook_numpy_handler(PyObject *self, PyObject *unused);
+PyObject *hook_numpy_set_handler(PyObject *self, PyObject *args);
 /* Heap profiling (hook_prof.c): the Python frames hook and the reader. */
 PyObject *hook_prof_hook(PyObject *self, PyObject *on);
 PyObject *hook_prof_read(PyObject *self, PyObject *unused);

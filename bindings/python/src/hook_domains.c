@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hook.h"
 
@@ -38,15 +39,6 @@ static atomic_int routing_threads;
 static inline bool is_active(const domain_t *d)
 {
     return atomic_load_explicit(&d->active, memory_order_relaxed);
-}
-
-/* Zero-size requests must still give distinct, freeable pointers. */
-static inline size_t nonzero(size_t size) { return size ? size : 1; }
-
-/* calloc's product must not wrap: a wrapped size would under-allocate. */
-static inline bool calloc_overflows(size_t n, size_t size)
-{
-    return size != 0 && n > SIZE_MAX / size;
 }
 
 void hook_thread_routing(int delta)
@@ -188,6 +180,79 @@ static int ensure_gil_cache(domain_t *d)
     return 0;
 }
 
+/* CPython's debug hooks (PYTHONMALLOC=debug, -X dev, debug builds) must
+ * stay on top, where they pad and check every block, tunalloc's included,
+ * and catch MEM/OBJ calls made without the GIL (which the GIL-guarded
+ * cache relies on). Whether they are on is only known before any wrapper
+ * is installed: CPython names its allocator set only while it is one it
+ * knows. The name is exported up to 3.13 (declared internal there); on
+ * later versions the hooks are not looked for and tunalloc wraps them as
+ * any other allocator. */
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+PyAPI_FUNC(const char *) _PyMem_GetCurrentAllocatorName(void);
+#endif
+
+/* The context of a debug hook, as CPython 3.6 to 3.13 lay it out: the
+ * domain's letter, then the allocator below the hook. */
+typedef struct debug_api {
+    char api_id;
+    PyMemAllocatorEx alloc;
+} debug_api_t;
+
+static int debug_hooks = -1; /* unknown until the first install */
+/* Each domain's debug hook malloc, seen while CPython named the set. */
+static void *(*debug_malloc[3])(void *, size_t);
+
+static bool debug_hooks_on(void)
+{
+    if (debug_hooks < 0) {
+#if PY_VERSION_HEX < 0x030E0000
+        const char *name = _PyMem_GetCurrentAllocatorName();
+        debug_hooks = name != NULL && strstr(name, "debug") != NULL;
+#else
+        debug_hooks = 0;
+#endif
+        for (int i = 0; debug_hooks && i < 3; i++) {
+            PyMemAllocatorEx top;
+            PyMem_GetAllocator(domains[i].id, &top);
+            debug_malloc[i] = top.malloc;
+        }
+    }
+    return debug_hooks;
+}
+
+/* The allocator under domain d's debug hook, or NULL if what is on top is
+ * not that hook (another hook was put over it since). */
+static const PyMemAllocatorEx *below_debug_hook(int i, const PyMemAllocatorEx *top)
+{
+    static const char letters[] = {'r', 'm', 'o'};
+    if (top->malloc != debug_malloc[i] || top->ctx == NULL)
+        return NULL;
+    const debug_api_t *api = top->ctx;
+    if (api->api_id != letters[i] || api->alloc.malloc == NULL)
+        return NULL;
+    return &api->alloc;
+}
+
+/* Puts the wrappers of d in place: under CPython's debug hook when there
+ * is one (PyMem_SetupDebugHooks puts the hook back on top of them), else
+ * over whatever allocator is there. Between the two calls a RAW block
+ * another thread allocates would lack the hook's pads, so enable tunalloc
+ * at start-up (TUNALLOC_PYTHON) when running with the debug hooks. */
+static void install(int i)
+{
+    domain_t *d = &domains[i];
+    bool debug = debug_hooks_on();
+    PyMemAllocatorEx top;
+    PyMem_GetAllocator(d->id, &top);
+    const PyMemAllocatorEx *below = debug ? below_debug_hook(i, &top) : NULL;
+    d->prev = below ? *below : top;
+    PyMemAllocatorEx mine = wrapper_for(d);
+    PyMem_SetAllocator(d->id, &mine);
+    if (below)
+        PyMem_SetupDebugHooks();
+}
+
 /* Called with the GIL held, which serialises enable/disable calls. */
 int hook_domain_enable(int i)
 {
@@ -196,9 +261,7 @@ int hook_domain_enable(int i)
     if (err != 0)
         return err;
     if (!atomic_load(&d->installed)) {
-        PyMem_GetAllocator(d->id, &d->prev);
-        PyMemAllocatorEx mine = wrapper_for(d);
-        PyMem_SetAllocator(d->id, &mine);
+        install(i);
         atomic_store(&d->installed, true);
     }
     atomic_store(&d->active, true);

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, Optional, Union
 from . import _hook
 from ._ctl import ffi, lib
 from ._ctlapi import _raise_for, ctl
-from ._stats import _walk, refresh
+from ._stats import arena_stats, refresh
 
 
 def _decay_value(name: str, value: Optional[int]) -> int:
@@ -160,9 +160,7 @@ class Arena:
     @property
     def stats(self) -> Dict[Any, Any]:
         """Fresh statistics of this arena (stats.arenas.<i>.* as a dict)."""
-        index = self._live_index()
-        refresh()
-        return _walk(f"stats.arenas.{index}")
+        return arena_stats(self._live_index())
 
     @property
     def allocated(self) -> int:

@@ -40,7 +40,7 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
         return handed_out(zero ? memset(p, 0, size) : p, size);
     }
     if (prof_touches(tc))
-        return ta_prof_large_alloc(tc, size, zero);
+        return handed_out(ta_prof_large_alloc(tc, size, zero), size);
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
     if (p)
         tc->uncached_allocated += ta_large_usize(p);

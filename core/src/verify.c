@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "owner_map.h"
+#include "secure.h"
 #include "verify.h"
 
 /* Reports past this many per walk add nothing a reader could use. */
@@ -18,6 +19,7 @@ typedef struct walk {
     uint64_t partial[NBINS]; /* partly used slabs other than bins' cur */
     uint64_t regs[NBINS];    /* regions handed out, over every slab */
     uint64_t slabs[NBINS];   /* slabs in use (not spare) */
+    uint64_t spares[NBINS];  /* spare slabs met by the walk */
 } walk_t;
 
 static void fail(walk_t *w, const char *what, const void *where, size_t n)
@@ -35,6 +37,16 @@ static void fail(walk_t *w, const char *what, const void *where, size_t n)
 static uint8_t class_tag(const arena_t *a, unsigned cls)
 {
     return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
+}
+
+/* True if e is on the bin's list of spare (empty, parked) slabs. */
+static bool is_spare(const bin_t *bin, const extent_t *e)
+{
+    size_t n = 0;
+    for (const extent_t *s = bin->spare; s && n < LIST_BOUND; s = s->next, n++)
+        if (s == e)
+            return true;
+    return false;
 }
 
 /* Regions of slab e whose free bit is set; bits past nregs must be clear. */
@@ -58,8 +70,9 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     const bin_info_t *bi = &ta_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
-    EXPECT(w, n == bi->slab_pages, e, n);
-    for (size_t i = 0; i < n && i < bi->slab_pages; i++)
+    /* secure mode ends each slab in a guard page, part of the run */
+    EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
+    for (size_t i = 0; i < n; i++)
         if (seg->page_head[idx + i] != idx || seg->page_bin[idx + i] != class_tag(a, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
             break;
@@ -68,9 +81,10 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, e->nfree == nfree, e, nfree);
     EXPECT(w, e->nfree <= bi->nregs, e, e->nfree);
     w->c.slab_pages += n;
-    if (e == bin->spare) {
+    if (is_spare(bin, e)) {
         EXPECT(w, e->nfree == bi->nregs, e, e->nfree);
         w->c.spare_pages += n;
+        w->spares[e->cls]++;
         return;
     }
     w->slabs[e->cls]++;
@@ -103,7 +117,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         walk_slab(w, seg, idx, e);
     } else if (e->state == EXT_LARGE) {
         w->c.large_pages += n;
-        EXPECT(w, (size_t)n << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
+        EXPECT(w, (n - ta_guard_pages()) << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
         unsigned want = e->u.l.usize > TCACHE_MAX ? PB_LARGE
                                                   : class_tag(w->a, size_class(e->u.l.usize));
         EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
@@ -239,14 +253,15 @@ static void walk_bins(walk_t *w)
         const bin_info_t *bi = &ta_bin_info[c];
         if (bin->cur)
             EXPECT(w, bin->cur->state == EXT_SLAB && bin->cur->cls == c, bin->cur, c);
-        if (bin->spare)
-            EXPECT(w, bin->spare->state == EXT_SLAB && bin->spare->cls == c &&
-                          bin->spare != bin->cur, bin->spare, c);
         uint64_t n = 0;
+        for (const extent_t *e = bin->spare; e && n < LIST_BOUND; e = e->next, n++)
+            EXPECT(w, e->state == EXT_SLAB && e->cls == c && e != bin->cur, e, c);
+        EXPECT(w, n == w->spares[c], bin, n);
+        n = 0;
         const extent_t *prev = NULL;
         for (const extent_t *e = bin->nonfull; e && n < LIST_BOUND; prev = e, e = e->next, n++) {
             EXPECT(w, e->prev == prev && e->state == EXT_SLAB && e->cls == c, e, c);
-            EXPECT(w, e != bin->cur && e != bin->spare, e, c);
+            EXPECT(w, e != bin->cur && !is_spare(bin, e), e, c);
             EXPECT(w, e->nfree > 0 && e->nfree < bi->nregs, e, e->nfree);
         }
         EXPECT(w, n == w->partial[c], bin, n);

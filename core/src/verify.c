@@ -19,7 +19,6 @@ typedef struct walk {
     uint64_t partial[NBINS]; /* partly used slabs other than bins' cur */
     uint64_t regs[NBINS];    /* regions handed out, over every slab */
     uint64_t slabs[NBINS];   /* slabs in use (not spare) */
-    uint64_t spares[NBINS];  /* spare slabs met by the walk */
 } walk_t;
 
 static void fail(walk_t *w, const char *what, const void *where, size_t n)
@@ -39,16 +38,6 @@ static uint8_t class_tag(const arena_t *a, unsigned cls)
     return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
 }
 
-/* True if e is on the bin's list of spare (empty, parked) slabs. */
-static bool is_spare(const bin_t *bin, const extent_t *e)
-{
-    size_t n = 0;
-    for (const extent_t *s = bin->spare; s && n < LIST_BOUND; s = s->next, n++)
-        if (s == e)
-            return true;
-    return false;
-}
-
 /* Regions of slab e whose free bit is set; bits past nregs must be clear. */
 static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *bi, walk_t *w)
 {
@@ -61,6 +50,16 @@ static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *
     return n;
 }
 
+/* Whether e is on its bin's list of spare slabs. */
+static bool is_spare(const bin_t *bin, const extent_t *e)
+{
+    size_t n = 0;
+    for (const extent_t *s = bin->spare; s && n < LIST_BOUND; s = s->next, n++)
+        if (s == e)
+            return true;
+    return false;
+}
+
 static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
 {
     arena_t *a = w->a;
@@ -70,9 +69,8 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     const bin_info_t *bi = &ta_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
-    /* secure mode ends each slab in a guard page, part of the run */
     EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < bi->slab_pages; i++)
         if (seg->page_head[idx + i] != idx || seg->page_bin[idx + i] != class_tag(a, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
             break;
@@ -84,7 +82,6 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     if (is_spare(bin, e)) {
         EXPECT(w, e->nfree == bi->nregs, e, e->nfree);
         w->c.spare_pages += n;
-        w->spares[e->cls]++;
         return;
     }
     w->slabs[e->cls]++;
@@ -256,7 +253,7 @@ static void walk_bins(walk_t *w)
         uint64_t n = 0;
         for (const extent_t *e = bin->spare; e && n < LIST_BOUND; e = e->next, n++)
             EXPECT(w, e->state == EXT_SLAB && e->cls == c && e != bin->cur, e, c);
-        EXPECT(w, n == w->spares[c], bin, n);
+        EXPECT(w, n == bin->nspare, bin, n);
         n = 0;
         const extent_t *prev = NULL;
         for (const extent_t *e = bin->nonfull; e && n < LIST_BOUND; prev = e, e = e->next, n++) {

@@ -5,6 +5,7 @@
 
 #include "base.h"
 #include "opts.h"
+#include "prof.h"
 #include "tcache.h"
 #include "verify.h"
 
@@ -218,6 +219,7 @@ void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
 
 void ta_tcache_flush_all(tcache_t *tc)
 {
+    ta_prof_tcache_restore(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
@@ -279,21 +281,25 @@ static void note_fill(tcache_t *tc, uint64_t bytes)
 /* Cache miss: fill nfill slots, doubling up to half the stack for busy
  * classes (GC halves it for idle ones); lowest address on top so the
  * next pops walk the slab upward. */
-void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     unsigned got = 1;
     void *p;
     if (cls < NBINS) {
+        /* A bin with no slots (checked mode) takes its one block through
+         * a slot of its own: its stack aliases the next bin's. */
+        void *one;
+        void **out = cb->cap ? cb->stack : &one;
         unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
-        got = ta_bin_fill(tc->arena, cls, cb->stack, n);
+        got = ta_bin_fill(tc->arena, cls, out, n);
         if (!got)
             return NULL;
-        p = cb->stack[n - 1];
+        p = out[n - 1];
         if (got < n)
             memmove(cb->stack, cb->stack + (n - got), (got - 1) * sizeof(void *));
         cb->ncached = got - 1;
-        TA_ASSERT(got <= cb->cap);
+        TA_ASSERT(cb->ncached <= cb->cap);
         ctr_add(&cb->nrefill, got);
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
         if (tc->nfill[cls] < most)
@@ -311,6 +317,13 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     note_fill(tc, (uint64_t)got * ta_class_size[cls]);
     gc_step(tc);
     return p;
+}
+
+void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+{
+    if (prof_touches(tc))
+        return ta_prof_tcache_alloc(tc, cls, zero);
+    return ta_tcache_refill(tc, cls, zero);
 }
 
 /* Cache full: flush the oldest quarter, then keep the block. Not half:
@@ -338,7 +351,7 @@ size_t ta_tcache_cached(const tcache_t *tc)
 {
     size_t total = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (size_t)tc->bins[c].ncached * ta_class_size[c];
+        total += (size_t)ta_prof_ncached(tc, c) * ta_class_size[c];
     for (unsigned c = 0; c < NBINS; c++)
         total += (size_t)tc->remote[c].ncached * ta_class_size[c];
     return total;
@@ -348,7 +361,7 @@ uint64_t ta_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (tc->bins[c].ncached + ctr_get(&tc->bins[c].nalloc) -
+        total += (ta_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * ta_class_size[c];
     return total;
 }

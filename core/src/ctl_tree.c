@@ -18,21 +18,9 @@
 #define OPT(n, t, d) LEAF(#n, t, R, ta_ctl_opt, offsetof(ta_opts_t, n), d)
 
 static const ctl_node_t opt_kids[] = {
-    OPT(narenas, TA_CTL_UNSIGNED, "automatic arenas (0 = one per CPU)"),
-    OPT(dirty_decay_ms, TA_CTL_SSIZE, "initial arenas.dirty_decay_ms"),
-    OPT(muzzy_decay_ms, TA_CTL_SSIZE, "initial arenas.muzzy_decay_ms"),
-    OPT(background_thread, TA_CTL_BOOL, "start the background decay thread"),
-    OPT(tcache, TA_CTL_BOOL, "thread caches enabled"),
-    OPT(check, TA_CTL_BOOL, "validate pointers given to free/realloc"),
-    OPT(secure, TA_CTL_BOOL,
-        "hardened mode: exact double/invalid free detection, guard pages, random slab "
-        "order, canaries (implies check)"),
-    OPT(abort_on_error, TA_CTL_BOOL,
-        "abort after reporting a double or invalid free or an overwritten canary "
-        "(default: false, true in secure mode)"),
-    OPT(stats_print, TA_CTL_BOOL, "print statistics at exit"),
-    OPT(stats_print_opts, TA_CTL_STRING, "option letters for the exit statistics"),
-    OPT(arena_limit, TA_CTL_SIZE, "initial limit of new arenas, in bytes (0 = none)"),
+#define TA_OPT(name, kind, def, doc) OPT(name, TA_OPT_CTL_##kind, doc),
+#include "opts.def"
+#undef TA_OPT
 };
 
 static const ctl_node_t arenas_bin_j_kids[] = {

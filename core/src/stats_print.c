@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "background.h"
+#include "conf.h"
 #include "ctl.h"
 #include "init.h"
 #include "opts.h"
@@ -52,15 +53,9 @@ static uint64_t global(unsigned field)
 static void print_general(stats_out_t *o)
 {
     ta_stats_emit(o, "Version: %s\n", TA_VERSION);
-    ta_stats_emit(o,
-                  "Options: narenas:%u dirty_decay_ms:%lld muzzy_decay_ms:%lld "
-                  "background_thread:%s tcache:%s check:%s stats_print:%s "
-                  "stats_print_opts:\"%s\" arena_limit:%zu\n",
-                  ta_opt.narenas, (long long)ta_opt.dirty_decay_ms,
-                  (long long)ta_opt.muzzy_decay_ms, ta_opt.background_thread ? "true" : "false",
-                  ta_opt.tcache ? "true" : "false", ta_opt.check ? "true" : "false",
-                  ta_opt.stats_print ? "true" : "false", ta_opt.stats_print_opts,
-                  ta_opt.arena_limit);
+    char conf[320];
+    ta_conf_format(&ta_opt, conf, sizeof(conf), ' ');
+    ta_stats_emit(o, "Options: %s\n", conf);
     ta_stats_emit(o,
                   "Arenas: %u (%u automatic); quantum %d, page %zu, tcache_max %d, "
                   "%d small and %d large size classes\n",

@@ -82,7 +82,7 @@ static void test_malformed_pairs(void)
         CHECK_EQ(o.arena_limit, 0);
         CHECK_EQ(o.stats_print_opts[0], '\0');
         CHECK(!o.background_thread && !o.check && !o.stats_print);
-        CHECK(!o.secure && !o.abort_on_error && !o.abort_on_error_set);
+        CHECK(!o.secure && !o.abort_on_error && o.given == 0);
         if (strncmp(bad[k], "dirty", 5) == 0)
             CHECK_EQ(o.dirty_decay_ms, 500);
     }

@@ -114,70 +114,26 @@ static const ctl_node_t tcache_kids[] = {
          "write an index: frees that cache"),
 };
 
-#define ST(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_arena, f, d)
+/* The stats.* rows come from stats.h's lists, one macro per list. */
+#define ST_ARENA(n, t, src, f, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_##n, d),
+#define ST_SMALL(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_small_##n, d),
+#define ST_LARGE(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_large_##n, d),
+#define ST_BIN(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_bin, BS_##n, d),
+#define ST_LEXTENT(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_lextent, LS_##n, d),
+#define ST_GLOBAL(n, d) LEAF(#n, TA_CTL_SIZE, R, ta_ctl_stats_global, GS_##n, d),
 
-static const ctl_node_t stats_small_kids[] = {
-    ST(allocated, TA_CTL_SIZE, AS_SMALL_ALLOCATED, "bytes in live small blocks"),
-    ST(nmalloc, TA_CTL_UINT64, AS_SMALL_NMALLOC, "small regions taken from slabs"),
-    ST(ndalloc, TA_CTL_UINT64, AS_SMALL_NDALLOC, "small regions returned to slabs"),
-    ST(nrequests, TA_CTL_UINT64, AS_SMALL_NREQUESTS, "small requests, cache hits included"),
-    ST(nfills, TA_CTL_UINT64, AS_SMALL_NFILLS, "thread cache fills"),
-    ST(nflushes, TA_CTL_UINT64, AS_SMALL_NFLUSHES, "thread cache flushes"),
-};
+static const ctl_node_t stats_small_kids[] = {TA_SMALL_STATS(ST_SMALL)};
+static const ctl_node_t stats_large_kids[] = {TA_LARGE_STATS(ST_LARGE)};
 
-static const ctl_node_t stats_large_kids[] = {
-    ST(allocated, TA_CTL_SIZE, AS_LARGE_ALLOCATED, "bytes in live large blocks"),
-    ST(nmalloc, TA_CTL_UINT64, AS_LARGE_NMALLOC, "large allocations"),
-    ST(ndalloc, TA_CTL_UINT64, AS_LARGE_NDALLOC, "large deallocations"),
-    ST(nrequests, TA_CTL_UINT64, AS_LARGE_NREQUESTS, "large requests, cache hits included"),
-    ST(nfills, TA_CTL_UINT64, AS_LARGE_NFILLS, "thread cache fills of cached large classes"),
-    ST(nflushes, TA_CTL_UINT64, AS_LARGE_NFLUSHES, "thread cache flushes of cached large classes"),
-};
-
-#define SB(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_bin, f, d)
-
-static const ctl_node_t stats_bin_j_kids[] = {
-    SB(nmalloc, TA_CTL_UINT64, BS_NMALLOC, "regions taken from slabs"),
-    SB(ndalloc, TA_CTL_UINT64, BS_NDALLOC, "regions returned to slabs"),
-    SB(nrequests, TA_CTL_UINT64, BS_NREQUESTS, "requests, cache hits included"),
-    SB(curregs, TA_CTL_SIZE, BS_CURREGS, "regions in use (including cached ones)"),
-    SB(curslabs, TA_CTL_SIZE, BS_CURSLABS, "slabs in use"),
-    SB(nfills, TA_CTL_UINT64, BS_NFILLS, "thread cache fills"),
-    SB(nflushes, TA_CTL_UINT64, BS_NFLUSHES, "thread cache flushes"),
-    SB(nslabs, TA_CTL_UINT64, BS_NSLABS, "slabs ever created"),
-};
+static const ctl_node_t stats_bin_j_kids[] = {TA_BIN_STATS(ST_BIN)};
 static const ctl_node_t stats_bin_j = NODE("<j>", stats_bin_j_kids, "small size class j");
 
-#define SL(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_lextent, f, d)
-
-static const ctl_node_t stats_lextent_j_kids[] = {
-    SL(nmalloc, TA_CTL_UINT64, LS_NMALLOC, "allocations of the class"),
-    SL(ndalloc, TA_CTL_UINT64, LS_NDALLOC, "deallocations of the class"),
-    SL(nrequests, TA_CTL_UINT64, LS_NREQUESTS, "requests, cache hits included"),
-    SL(curlextents, TA_CTL_SIZE, LS_CURLEXTENTS, "live blocks of the class"),
-    SL(nfills, TA_CTL_UINT64, LS_NFILLS, "thread cache fills of the class"),
-    SL(nflushes, TA_CTL_UINT64, LS_NFLUSHES, "thread cache flushes of the class"),
-};
+static const ctl_node_t stats_lextent_j_kids[] = {TA_LEXTENT_STATS(ST_LEXTENT)};
 static const ctl_node_t stats_lextent_j =
     NODE("<j>", stats_lextent_j_kids, "large size class j");
 
 static const ctl_node_t stats_arena_i_kids[] = {
-    ST(nthreads, TA_CTL_UNSIGNED, AS_NTHREADS, "threads and caches bound to the arena"),
-    ST(uptime, TA_CTL_UINT64, AS_UPTIME, "nanoseconds since creation (ms resolution)"),
-    ST(pactive, TA_CTL_SIZE, AS_PACTIVE, "pages in use"),
-    ST(pdirty, TA_CTL_SIZE, AS_PDIRTY, "unused pages not yet purged"),
-    ST(pmuzzy, TA_CTL_SIZE, AS_PMUZZY, "unused pages purged lazily"),
-    ST(mapped, TA_CTL_SIZE, AS_MAPPED, "bytes mapped"),
-    ST(retained, TA_CTL_SIZE, AS_RETAINED, "bytes kept mapped but purged"),
-    ST(metadata, TA_CTL_SIZE, AS_METADATA, "bytes of segment headers"),
-    ST(resident, TA_CTL_SIZE, AS_RESIDENT, "approximate resident bytes"),
-    ST(peak, TA_CTL_SIZE, AS_PEAK, "high-water mark of active bytes (not merged)"),
-    ST(dirty_npurge, TA_CTL_UINT64, AS_DIRTY_NPURGE, "dirty purge sweeps"),
-    ST(dirty_nmadvise, TA_CTL_UINT64, AS_DIRTY_NMADVISE, "madvise calls for dirty pages"),
-    ST(dirty_purged, TA_CTL_UINT64, AS_DIRTY_PURGED, "dirty pages purged"),
-    ST(muzzy_npurge, TA_CTL_UINT64, AS_MUZZY_NPURGE, "muzzy purge sweeps"),
-    ST(muzzy_nmadvise, TA_CTL_UINT64, AS_MUZZY_NMADVISE, "madvise calls for muzzy pages"),
-    ST(muzzy_purged, TA_CTL_UINT64, AS_MUZZY_PURGED, "muzzy pages purged"),
+    TA_ARENA_STATS(ST_ARENA)
     NODE("small", stats_small_kids, "small (slab) allocations"),
     NODE("large", stats_large_kids, "large allocations"),
     INODE("bins", stats_bin_j, ta_ctl_valid_bin, "per small size class"),
@@ -186,15 +142,8 @@ static const ctl_node_t stats_arena_i_kids[] = {
 static const ctl_node_t stats_arena_i =
     NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all arenas merged");
 
-#define SG(n, f, d) LEAF(#n, TA_CTL_SIZE, R, ta_ctl_stats_global, f, d)
-
 static const ctl_node_t stats_kids[] = {
-    SG(allocated, GS_ALLOCATED, "bytes in live blocks"),
-    SG(active, GS_ACTIVE, "bytes in pages in use"),
-    SG(metadata, GS_METADATA, "bytes of allocator metadata"),
-    SG(resident, GS_RESIDENT, "approximate resident bytes"),
-    SG(mapped, GS_MAPPED, "bytes mapped"),
-    SG(retained, GS_RETAINED, "bytes kept mapped but purged"),
+    TA_GLOBAL_STATS(ST_GLOBAL)
     INODE("arenas", stats_arena_i, ta_ctl_valid_arena, "per-arena statistics"),
 };
 

@@ -14,7 +14,14 @@
 #define LEAFX(n, t, m, f, a, d) \
     {.name = n, .type = t, .mode = m, .flags = CTL_NODUMP, .fn = f, .arg = a, .doc = d}
 #define NODE(n, arr, d) {.name = n, .type = TA_CTL_NODE, CTL_KIDS(arr), .doc = d}
-#define INODE(n, ik, v, d) {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = v, .doc = d}
+/* An indexed node: kind pairs its index validator with the name of the
+ * counter that bounds the indexes (ta_ctl_info.bound). */
+#define INODE(n, ik, kind, d)                                                              \
+    {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = ta_ctl_valid_##kind,          \
+     .bound = BOUND_##kind, .doc = d}
+#define BOUND_arena "arenas.narenas"
+#define BOUND_bin "arenas.nbins"
+#define BOUND_lextent "arenas.nlextents"
 #define OPT(n, t, d) LEAF(#n, t, R, ta_ctl_opt, offsetof(ta_opts_t, n), d)
 
 static const ctl_node_t opt_kids[] = {
@@ -51,10 +58,10 @@ static const ctl_node_t arenas_kids[] = {
          "largest size thread caches keep"),
     LEAF("nbins", TA_CTL_UNSIGNED, R, ta_ctl_arenas_const, CTL_CONST_NBINS,
          "small size classes"),
-    INODE("bin", arenas_bin_j, ta_ctl_valid_bin, "small size classes by index"),
+    INODE("bin", arenas_bin_j, bin, "small size classes by index"),
     LEAF("nlextents", TA_CTL_UNSIGNED, R, ta_ctl_arenas_const, CTL_CONST_NLEXTENTS,
          "large size classes"),
-    INODE("lextent", arenas_lextent_j, ta_ctl_valid_lextent, "large size classes by index"),
+    INODE("lextent", arenas_lextent_j, lextent, "large size classes by index"),
     LEAFX("create", TA_CTL_UNSIGNED, R, ta_ctl_arenas_create, 0,
           "creates a manual arena, reads its index"),
     LEAFX("lookup", TA_CTL_POINTER, RW, ta_ctl_arenas_lookup, 0,
@@ -136,15 +143,15 @@ static const ctl_node_t stats_arena_i_kids[] = {
     TA_ARENA_STATS(ST_ARENA)
     NODE("small", stats_small_kids, "small (slab) allocations"),
     NODE("large", stats_large_kids, "large allocations"),
-    INODE("bins", stats_bin_j, ta_ctl_valid_bin, "per small size class"),
-    INODE("lextents", stats_lextent_j, ta_ctl_valid_lextent, "per large size class"),
+    INODE("bins", stats_bin_j, bin, "per small size class"),
+    INODE("lextents", stats_lextent_j, lextent, "per large size class"),
 };
 static const ctl_node_t stats_arena_i =
     NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all arenas merged");
 
 static const ctl_node_t stats_kids[] = {
     TA_GLOBAL_STATS(ST_GLOBAL)
-    INODE("arenas", stats_arena_i, ta_ctl_valid_arena, "per-arena statistics"),
+    INODE("arenas", stats_arena_i, arena, "per-arena statistics"),
 };
 
 static const ctl_node_t root_kids[] = {
@@ -155,7 +162,7 @@ static const ctl_node_t root_kids[] = {
          "the background decay thread runs"),
     NODE("opt", opt_kids, "start-up options (TUNALLOC_CONF)"),
     NODE("arenas", arenas_kids, "all arenas and size classes"),
-    INODE("arena", arena_i, ta_ctl_valid_arena, "one arena by index"),
+    INODE("arena", arena_i, arena, "one arena by index"),
     NODE("thread", thread_kids, "the calling thread"),
     NODE("tcache", tcache_kids, "explicit caches by index"),
     NODE("stats", stats_kids, "statistics as of the last epoch"),

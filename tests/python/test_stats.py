@@ -15,8 +15,8 @@ def test_stats_nested_dict():
     for key in ("allocated", "active", "metadata", "resident", "mapped", "retained"):
         assert isinstance(st[key], int), key
     assert st["allocated"] <= st["active"] <= st["mapped"]
-    assert 0 in st["arenas"] and "all" in st["arenas"]
-    merged = st["arenas"]["all"]
+    assert 0 in st["arenas"] and tunalloc.ARENAS_ALL in st["arenas"]
+    merged = st["arenas"][tunalloc.ARENAS_ALL]
     assert len(merged["bins"]) == tunalloc.ctl("arenas.nbins")
     assert len(merged["lextents"]) == tunalloc.ctl("arenas.nlextents")
     assert "nmalloc" in merged["bins"][0]
@@ -77,21 +77,21 @@ def test_stats_reads_create_no_arena():
         before = existing()
         st = tunalloc.stats()
         tunalloc.Arena(0).stats
-        print(json.dumps([before, existing(), sorted(map(str, st["arenas"]))]))
+        print(json.dumps([before, existing(), sorted(st["arenas"])]))
     """)
     before, after, seen = json.loads(out.stdout)
     assert before == after == ["0", "4096"]
-    assert seen == ["0", "all"]
+    assert seen == [0, 4096]
 
 
 def test_stats_is_the_json_report_reshaped():
-    """One walker: stats() has the JSON report's tree, with int index keys
-    and the merged arenas under "all" instead of "4096"."""
+    """One walker, one shape: stats() is the JSON report's tree with the
+    index keys as ints, the merged arenas under ARENAS_ALL (4096) in both."""
     st = tunalloc.stats()
     doc = json.loads(tunalloc.stats_json())["tunalloc"]["stats"]
     assert set(st) == set(doc)
-    assert {str(k) for k in st["arenas"] if k != "all"} | {"4096"} == set(doc["arenas"])
-    merged, raw = st["arenas"]["all"], doc["arenas"]["4096"]
+    assert {str(k) for k in st["arenas"]} == set(doc["arenas"])
+    merged, raw = st["arenas"][tunalloc.ARENAS_ALL], doc["arenas"]["4096"]
     assert set(merged) == set(raw)
     assert sorted(merged["bins"]) == list(range(len(raw["bins"])))
     assert merged["bins"][3].keys() == raw["bins"]["3"].keys()

@@ -36,6 +36,10 @@ struct ctl_node {
     const ctl_node_t *ikid; /* the index child, if this node is indexed */
     bool (*valid)(size_t index);
     const char *bound; /* indexed nodes: the name of their bound */
+    /* Indexed nodes: whether a walk (ta_ctl_walk) shows index mib[depth];
+     * NULL shows every index with something readable below it. Names
+     * resolve whatever it says. */
+    bool (*live)(const size_t *mib, size_t depth);
 };
 
 #define CTL_KIDS(arr) .kids = (arr), .nkids = sizeof(arr) / sizeof((arr)[0])
@@ -94,6 +98,9 @@ HIDDEN int ta_ctl_stats_global(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_arena(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_bin(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_lextent(ctl_io_t *io);
+HIDDEN bool ta_ctl_stats_arena_live(const size_t *mib, size_t depth);
+HIDDEN bool ta_ctl_stats_bin_live(const size_t *mib, size_t depth);
+HIDDEN bool ta_ctl_stats_lextent_live(const size_t *mib, size_t depth);
 
 /* arg values of the leaves that share a handler. */
 enum { CTL_DIRTY = 0, CTL_MUZZY = 1 };

@@ -19,6 +19,10 @@
 #define INODE(n, ik, kind, d)                                                              \
     {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = ta_ctl_valid_##kind,          \
      .bound = BOUND_##kind, .doc = d}
+/* The same with a walk filter (ctl_node_t.live). */
+#define LINODE(n, ik, kind, l, d)                                                          \
+    {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = ta_ctl_valid_##kind,          \
+     .bound = BOUND_##kind, .live = l, .doc = d}
 #define BOUND_arena "arenas.narenas"
 #define BOUND_bin "arenas.nbins"
 #define BOUND_lextent "arenas.nlextents"
@@ -133,25 +137,28 @@ static const ctl_node_t stats_small_kids[] = {TA_SMALL_STATS(ST_SMALL)};
 static const ctl_node_t stats_large_kids[] = {TA_LARGE_STATS(ST_LARGE)};
 
 static const ctl_node_t stats_bin_j_kids[] = {TA_BIN_STATS(ST_BIN)};
-static const ctl_node_t stats_bin_j = NODE("<j>", stats_bin_j_kids, "small size class j");
+static const ctl_node_t stats_bin_j =
+    NODE("<j>", stats_bin_j_kids, "small size class j (walks and JSON: the classes ever used)");
 
 static const ctl_node_t stats_lextent_j_kids[] = {TA_LEXTENT_STATS(ST_LEXTENT)};
 static const ctl_node_t stats_lextent_j =
-    NODE("<j>", stats_lextent_j_kids, "large size class j");
+    NODE("<j>", stats_lextent_j_kids, "large size class j (walks and JSON: the classes ever used)");
 
 static const ctl_node_t stats_arena_i_kids[] = {
     TA_ARENA_STATS(ST_ARENA)
     NODE("small", stats_small_kids, "small (slab) allocations"),
     NODE("large", stats_large_kids, "large allocations"),
-    INODE("bins", stats_bin_j, bin, "per small size class"),
-    INODE("lextents", stats_lextent_j, lextent, "per large size class"),
+    LINODE("bins", stats_bin_j, bin, ta_ctl_stats_bin_live,
+           "per small size class"),
+    LINODE("lextents", stats_lextent_j, lextent, ta_ctl_stats_lextent_live,
+           "per large size class"),
 };
 static const ctl_node_t stats_arena_i =
     NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all arenas merged");
 
 static const ctl_node_t stats_kids[] = {
     TA_GLOBAL_STATS(ST_GLOBAL)
-    INODE("arenas", stats_arena_i, arena, "per-arena statistics"),
+    LINODE("arenas", stats_arena_i, arena, ta_ctl_stats_arena_live, "per-arena statistics"),
 };
 
 static const ctl_node_t root_kids[] = {

@@ -86,7 +86,8 @@ static size_t next_member(const ctl_node_t *n, size_t k)
 
 static bool any_value(walk_t *w, const ctl_node_t *n, size_t depth);
 
-/* Places member k at depth in the walk's MIB; false if omitted. */
+/* Places member k at depth in the walk's MIB; false if omitted or, for
+ * an index the node's filter knows, not live. */
 static bool enter(walk_t *w, const ctl_node_t *n, size_t k, size_t depth,
                   const ctl_node_t **kid)
 {
@@ -96,7 +97,7 @@ static bool enter(walk_t *w, const ctl_node_t *n, size_t k, size_t depth,
         return false;
     w->mib[depth] = k;
     w->names[depth] = name;
-    return true;
+    return n->live == NULL || n->live(w->mib, depth);
 }
 
 /* Whether anything below n (at depth components) can be read now. */
@@ -130,7 +131,7 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
                 w->vis->value(w->opaque, name, k, kid->type, &v);
             continue;
         }
-        if (!any_value(w, kid, depth + 1))
+        if (n->live == NULL && !any_value(w, kid, depth + 1))
             continue;
         w->vis->open(w->opaque, name, k);
         walk_kids(w, kid, depth + 1);

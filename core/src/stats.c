@@ -250,6 +250,29 @@ int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
     return read_field(i, 2, j, field, out);
 }
 
+bool ta_stats_present(size_t i)
+{
+    mutex_lock(&stats_lock);
+    bool present = ensure_locked() == 0 && entry(i, false) != NULL;
+    mutex_unlock(&stats_lock);
+    return present;
+}
+
+bool ta_stats_class_used(size_t i, bool large, size_t j)
+{
+    bool used = false;
+    mutex_lock(&stats_lock);
+    const stats_arena_t *s = ensure_locked() ? NULL : entry(i, true);
+    if (s != NULL && !large && j < NBINS)
+        for (unsigned k = 0; k < BS_NFIELDS; k++)
+            used |= s->bins[j][k] != 0;
+    if (s != NULL && large && j < NLEXTENTS)
+        for (unsigned k = 0; k < LS_NFIELDS; k++)
+            used |= s->lext[j][k] != 0;
+    mutex_unlock(&stats_lock);
+    return used;
+}
+
 /* A whole entry, so printing runs without the stats lock held. */
 int ta_stats_arena_copy(size_t i, stats_arena_t *out)
 {

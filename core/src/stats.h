@@ -112,6 +112,11 @@ HIDDEN int ta_stats_global(unsigned field, uint64_t *out);
 HIDDEN int ta_stats_arena(size_t i, unsigned field, uint64_t *out);
 HIDDEN int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out);
 HIDDEN int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out);
+/* Whether arena i (MAX_ARENAS: merged) is in the snapshot. */
+HIDDEN bool ta_stats_present(size_t i);
+/* Whether any counter of class j (a bin, or a large class if large) of
+ * arena i is nonzero in the snapshot. */
+HIDDEN bool ta_stats_class_used(size_t i, bool large, size_t j);
 /* Copies one arena's snapshot, for printing without holding the lock. */
 HIDDEN int ta_stats_arena_copy(size_t i, stats_arena_t *out);
 /* Arena slots the current snapshot covers. */

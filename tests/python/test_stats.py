@@ -17,9 +17,26 @@ def test_stats_nested_dict():
     assert st["allocated"] <= st["active"] <= st["mapped"]
     assert 0 in st["arenas"] and tunalloc.ARENAS_ALL in st["arenas"]
     merged = st["arenas"][tunalloc.ARENAS_ALL]
-    assert len(merged["bins"]) == tunalloc.ctl("arenas.nbins")
-    assert len(merged["lextents"]) == tunalloc.ctl("arenas.nlextents")
-    assert "nmalloc" in merged["bins"][0]
+    assert 0 < len(merged["bins"]) <= tunalloc.ctl("arenas.nbins")
+    assert len(merged.get("lextents", {})) <= tunalloc.ctl("arenas.nlextents")
+    for row in merged["bins"].values():
+        assert "nmalloc" in row and any(row.values())
+
+
+def test_stats_class_rows_are_the_used_ones():
+    """Walks show the size classes ever used, as stats_text does, so a
+    report costs what the activity costs; the other rows read as zeros."""
+    arena = tunalloc.Arena.create()
+    try:
+        a = lib.ta_arena_get(arena.index)
+        block = lib.ta_arena_malloc(a, 3000)
+        st = tunalloc.stats()["arenas"][arena.index]
+        used = [j for j in range(tunalloc.ctl("arenas.nbins"))
+                if tunalloc.ctl(f"stats.arenas.{arena.index}.bins.{j}.curregs")]
+        assert sorted(st["bins"]) == used and len(used) == 1
+        lib.ta_free(block)
+    finally:
+        arena.destroy()
 
 
 def test_stats_follow_allocations():

@@ -83,8 +83,12 @@ TA_API ta_arena_t *ta_arena_create(const ta_arena_opts *opts);
  * thread still has it as its arena. */
 TA_API int ta_arena_destroy(ta_arena_t *arena);
 TA_API unsigned ta_arena_index(const ta_arena_t *arena);
-/* The arena with that index, or NULL. */
+/* The arena with that index, for allocating from it: an automatic arena
+ * (below opt.narenas) is created on first use. NULL if none. */
 TA_API ta_arena_t *ta_arena_get(unsigned index);
+/* The arena with that index if it exists, or NULL: never creates one,
+ * so readers (statistics, checks before a destroy) change nothing. */
+TA_API ta_arena_t *ta_arena_find(unsigned index);
 /* The arena p was allocated from, or NULL if tunalloc does not own p. */
 TA_API ta_arena_t *ta_arena_of(const void *p);
 /* What ta_arena_destroy or arena.<i>.reset would free: the blocks a

@@ -93,7 +93,7 @@ def test_json_numbers_agree_with_each_other(full):
     assert stats["allocated"] == merged["small"]["allocated"] + merged["large"]["allocated"]
     assert stats["allocated"] <= stats["active"] <= stats["mapped"]
     for a in per_arena + [merged]:
-        bins = a.get("bins", {}).values()
+        bins = a["bins"].values()
         assert a["small"]["nmalloc"] == sum(b["nmalloc"] for b in bins)
         assert a["small"]["nrequests"] == sum(b["nrequests"] for b in bins)
 

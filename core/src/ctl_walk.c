@@ -131,7 +131,9 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
                 w->vis->value(w->opaque, name, k, kid->type, &v);
             continue;
         }
-        if (n->live == NULL && !any_value(w, kid, depth + 1))
+        /* Filtered nodes show their live members only, so they open even
+         * when none is (an arena's "bins" before its first small block). */
+        if (n->live == NULL && kid->live == NULL && !any_value(w, kid, depth + 1))
             continue;
         w->vis->open(w->opaque, name, k);
         walk_kids(w, kid, depth + 1);

@@ -18,7 +18,7 @@ def test_stats_nested_dict():
     assert 0 in st["arenas"] and tunalloc.ARENAS_ALL in st["arenas"]
     merged = st["arenas"][tunalloc.ARENAS_ALL]
     assert 0 < len(merged["bins"]) <= tunalloc.ctl("arenas.nbins")
-    assert len(merged.get("lextents", {})) <= tunalloc.ctl("arenas.nlextents")
+    assert len(merged["lextents"]) <= tunalloc.ctl("arenas.nlextents")
     for row in merged["bins"].values():
         assert "nmalloc" in row and any(row.values())
 
@@ -110,7 +110,8 @@ def test_stats_is_the_json_report_reshaped():
     assert {str(k) for k in st["arenas"]} == set(doc["arenas"])
     merged, raw = st["arenas"][tunalloc.ARENAS_ALL], doc["arenas"]["4096"]
     assert set(merged) == set(raw)
-    assert sorted(merged["bins"]) == list(range(len(raw["bins"])))
-    assert merged["bins"][3].keys() == raw["bins"]["3"].keys()
+    assert sorted(merged["bins"]) == sorted(map(int, raw["bins"]))
+    j = min(merged["bins"])
+    assert merged["bins"][j].keys() == raw["bins"][str(j)].keys()
     with pytest.raises(KeyError):
         tunalloc._stats.arena_stats(4095)

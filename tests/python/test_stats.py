@@ -10,7 +10,15 @@ from tunalloc._ctl import lib
 from py_helpers import run_py
 
 
-def test_stats_nested_dict():
+@pytest.fixture
+def small_block():
+    """A live small block, so some size class has been used."""
+    p = lib.ta_malloc(64)
+    yield p
+    lib.ta_free(p)
+
+
+def test_stats_nested_dict(small_block):
     st = tunalloc.stats()
     for key in ("allocated", "active", "metadata", "resident", "mapped", "retained"):
         assert isinstance(st[key], int), key
@@ -101,7 +109,7 @@ def test_stats_reads_create_no_arena():
     assert seen == [0, 4096]
 
 
-def test_stats_is_the_json_report_reshaped():
+def test_stats_is_the_json_report_reshaped(small_block):
     """One walker, one shape: stats() is the JSON report's tree with the
     index keys as ints, the merged arenas under ARENAS_ALL (4096) in both."""
     st = tunalloc.stats()

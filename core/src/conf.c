@@ -115,10 +115,10 @@ static bool parse_bytes(const char *s, size_t len, size_t *out)
 
 /* Setters write only on success, so a bad value leaves the option as it
  * was; each option's rule is its kind's parser. */
-#define TA_OPT(name, kind, def, doc) \
-    static bool set_##name(ta_opts_t *o, const char *s, size_t len) \
-    { \
-        return parse_##kind(s, len, &o->name); \
+#define TA_OPT(name, kind, def, doc)                                                       \
+    static bool set_##name(ta_opts_t *o, const char *s, size_t len)                        \
+    {                                                                                      \
+        return parse_##kind(s, len, &o->name);                                             \
     }
 #include "opts.def"
 #undef TA_OPT
@@ -194,7 +194,10 @@ void ta_conf_finish(ta_opts_t *o)
 /* A value as parse_<kind> reads it back; every kind fits in 32 bytes. */
 static void format_arenas(char *b, size_t n, const unsigned *v) { snprintf(b, n, "%u", *v); }
 static void format_decay(char *b, size_t n, const int64_t *v) { snprintf(b, n, "%" PRId64, *v); }
-static void format_bool(char *b, size_t n, const bool *v) { snprintf(b, n, "%s", *v ? "true" : "false"); }
+static void format_bool(char *b, size_t n, const bool *v)
+{
+    snprintf(b, n, "%s", *v ? "true" : "false");
+}
 static void format_letters(char *b, size_t n, const ta_opt_letters *v) { snprintf(b, n, "%s", *v); }
 static void format_bytes(char *b, size_t n, const size_t *v) { snprintf(b, n, "%zu", *v); }
 
@@ -218,9 +221,9 @@ size_t ta_conf_format(const ta_opts_t *o, char *buf, size_t cap, char sep)
     if (cap == 0)
         return 0;
     buf[0] = '\0';
-#define TA_OPT(name, kind, def, doc)                                \
-    format_##kind(value, sizeof(value), &o->name);                 \
-    if (!append_pair(buf, cap, &len, sep, #name, value))           \
+#define TA_OPT(name, kind, def, doc)                                                       \
+    format_##kind(value, sizeof(value), &o->name);                                         \
+    if (!append_pair(buf, cap, &len, sep, #name, value))                                   \
         return len;
 #include "opts.def"
 #undef TA_OPT

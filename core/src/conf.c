@@ -113,6 +113,17 @@ static bool parse_bytes(const char *s, size_t len, size_t *out)
     return ta_parse_size(s, len, out) == 0;
 }
 
+/* Sampling intervals: a positive byte count (k/m/g suffixes) up to
+ * 1 TiB; 0 stays the option's default, "prof.sample_bytes' own". */
+static bool parse_sample(const char *s, size_t len, size_t *out)
+{
+    uint64_t v;
+    if (!parse_u64(s, len, true, &v) || v == 0 || v > ((uint64_t)1 << 40))
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
 /* Setters write only on success, so a bad value leaves the option as it
  * was; each option's rule is its kind's parser. */
 #define TA_OPT(name, kind, def, doc)                                                       \
@@ -200,6 +211,7 @@ static void format_bool(char *b, size_t n, const bool *v)
 }
 static void format_letters(char *b, size_t n, const ta_opt_letters *v) { snprintf(b, n, "%s", *v); }
 static void format_bytes(char *b, size_t n, const size_t *v) { snprintf(b, n, "%zu", *v); }
+static void format_sample(char *b, size_t n, const size_t *v) { format_bytes(b, n, v); }
 
 /* Appends "[sep]key:value" whole or not at all. */
 static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char *key,

@@ -147,10 +147,10 @@ static void test_format_round_trip(void)
                            "narenas:3,dirty_decay_ms:-1,muzzy_decay_ms:250,"
                            "background_thread:true,tcache:false,check:true,secure:true,"
                            "abort_on_error:false,stats_print:true,stats_print_opts:gml,"
-                           "arena_limit:1g",
+                           "arena_limit:1g,prof:true,prof_sample_bytes:64k",
                            "test"),
              0);
-    char text[400];
+    char text[480];
     size_t len = ta_conf_format(&o, text, sizeof(text), ',');
     CHECK_EQ(len, strlen(text));
     ta_opts_t back = fresh();
@@ -162,6 +162,8 @@ static void test_format_round_trip(void)
     CHECK(!back.abort_on_error && back.stats_print);
     CHECK(strcmp(back.stats_print_opts, "gml") == 0);
     CHECK_EQ(back.arena_limit, (size_t)1 << 30);
+    CHECK(back.prof);
+    CHECK_EQ(back.prof_sample_bytes, 64 << 10);
     CHECK_EQ(back.given, o.given); /* every option was written */
 
     char small[24];

@@ -97,12 +97,6 @@ static talua_state *new_record(ta_arena_t *shared)
         return NULL;
     }
     talua_set_limit(s, 0, 0);
-    /* Secure mode keeps a canary after each block's size: a resize must
-     * tell tunalloc the new size even within the class, which the
-     * realloc path (taken once frees are unsized) does. */
-    bool secure = false;
-    size_t len = sizeof(secure);
-    s->unsized_frees = ta_ctl("opt.secure", &secure, &len, NULL, 0) == 0 && secure;
     return s;
 }
 

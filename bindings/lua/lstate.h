@@ -13,8 +13,6 @@ typedef struct talua_state {
     ta_tcache_t *tc;      /* explicit cache: the state is single-threaded */
     ta_arena_t *arena;
     bool own_arena;       /* destroyed with the state */
-    bool unsized_frees;   /* a failed shrink kept a block larger than Lua
-                             believes, so sized frees are no longer exact */
     lua_Alloc prev_f;     /* installed mode: the allocator we wrap */
     void *prev_ud;
     void *main_block;     /* installed mode: freeing it ends the state */

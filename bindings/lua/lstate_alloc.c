@@ -3,16 +3,16 @@
 #include <string.h>
 
 #include "lstate.h"
-#include "tcache_fast.h"
 
 /* Lua calls the allocator through a pointer for every block. The state
- * owns its cache and links the core statically, so the cache's inline
- * fast paths run here and the core is called only on a miss. The entry
- * point only dispatches, jumping to one out-of-line path per kind of
- * request, so no path pays for the registers the others need (a third of
- * the calls free NULL and must cost next to nothing). */
+ * owns its cache, and the core's sized primitives on it (tunalloc.h) do
+ * the cache's work; this file only counts. The entry point dispatches,
+ * jumping to one out-of-line path per kind of request, so no path pays
+ * for the registers the others need (a third of the calls free NULL and
+ * must cost next to nothing). */
 #define TALUA_INLINE static inline __attribute__((always_inline))
 #define TALUA_PATH static __attribute__((noinline))
+#define TALUA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Lua's basic type of a block from its type tag (osize when ptr is
  * NULL); the low four bits, so a variant tag lands in its base type. */
@@ -42,17 +42,13 @@ TALUA_INLINE bool over_limit(const talua_state *s, size_t grow)
 
 /* in_use follows the sizes Lua believes its blocks have, so the limit
  * means exactly what the script can observe with collectgarbage. The
- * counters are updated before the call into tunalloc so that call can be
- * the last thing a free does. */
-TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
+ * counters are updated first so the free is the last call and Lua gets
+ * its NULL from it. */
+TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 {
     s->in_use -= osize;
     s->nfree++;
-    if (s->unsized_frees)
-        ta_tcache_free(s->tc, ptr);
-    else if (!cache_push_sized(&s->tc->t, ptr, osize))
-        ta_tcache_free_sized(s->tc, ptr, osize);
-    return NULL;
+    return ta_sized_free(s->tc, ptr, osize);
 }
 
 /* A block Lua got: its bytes, its type's counters and the peak. */
@@ -66,85 +62,39 @@ TALUA_INLINE void count_fresh(talua_state *s, size_t tag, size_t nsize)
         s->peak = s->in_use;
 }
 
-/* A cache miss: the core fills the cache or serves the size itself. */
-TALUA_PATH void *fresh_slow(talua_state *s, size_t tag, size_t nsize)
-{
-    void *p = ta_tcache_malloc(s->tc, nsize);
-    if (unlikely(p == NULL)) {
-        s->nfail++;
-        return NULL;
-    }
-    count_fresh(s, tag, nsize);
-    return p;
-}
-
-/* With ptr NULL, osize is Lua's type tag and not a size. The pop comes
- * before the counting so a hit keeps nothing live across a call and
- * saves no registers. */
+/* With ptr NULL, osize is Lua's type tag and not a size. */
 TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
 {
     if (over_limit(s, nsize)) {
         s->nfail++;
         return NULL;
     }
-    void *p;
-    if (!cache_pop(&s->tc->t, nsize, &p))
-        return fresh_slow(s, tag, nsize);
+    void *p = ta_tcache_malloc(s->tc, nsize);
+    if (TALUA_UNLIKELY(p == NULL)) {
+        s->nfail++;
+        return NULL;
+    }
     count_fresh(s, tag, nsize);
     return p;
 }
 
-/* A resize that went through. */
-TALUA_INLINE void count_resize(talua_state *s, size_t osize, size_t nsize)
+/* Lua treats a failed shrink as fatal: ta_sized_resize never fails one,
+ * so only growth can come back NULL. Apart from resize, so the same-size
+ * return there saves no register for this call. */
+TALUA_PATH void *resize_block(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
+    void *p = ta_sized_resize(s->tc, ptr, osize, nsize);
+    if (TALUA_UNLIKELY(p == NULL)) {
+        s->nfail++;
+        return NULL;
+    }
     s->nrealloc++;
     s->in_use = s->in_use - osize + nsize;
     if (s->in_use > s->peak)
         s->peak = s->in_use;
-}
-
-/* Lua treats a failed shrink as fatal, so a shrink that tunalloc cannot
- * move keeps the old block, and frees turn unsized from then on. */
-TALUA_INLINE void *resize_failed(talua_state *s, void *ptr, size_t osize, size_t nsize)
-{
-    if (nsize > osize) {
-        s->nfail++;
-        return NULL;
-    }
-    s->unsized_frees = true;
-    count_resize(s, osize, nsize);
-    return ptr;
-}
-
-/* Bigger blocks, which may be resized in place, and every block after a
- * failed shrink (osize is then no longer the block's size). */
-TALUA_PATH void *resize_by_realloc(talua_state *s, void *ptr, size_t osize, size_t nsize)
-{
-    void *p = ta_tcache_realloc(s->tc, ptr, nsize);
-    if (p == NULL)
-        return resize_failed(s, ptr, osize, nsize);
-    count_resize(s, osize, nsize);
     return p;
 }
 
-/* A small block moving class when the cache cannot both give the new
- * block and take the old one back: the copy must come before the old
- * block may go back to its slab. */
-TALUA_PATH void *move_small_slow(talua_state *s, void *p, void *ptr, size_t osize, size_t nsize)
-{
-    if (p == NULL && (p = ta_tcache_malloc(s->tc, nsize)) == NULL)
-        return resize_failed(s, ptr, osize, nsize);
-    memcpy(p, ptr, osize < nsize ? osize : nsize);
-    ta_tcache_free_sized(s->tc, ptr, osize);
-    count_resize(s, osize, nsize);
-    return p;
-}
-
-/* A small block resized to another small size: same class, same block;
- * else a new block from the cache and the old one back to it by size.
- * The cache's stacks are apart from the blocks, and the state's cache
- * has one user, so the old block can be pushed before it is copied and
- * the copy is the last call, with nothing to keep after it. */
 TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
     /* luaH_resize reallocates a table's array even when its size stays:
@@ -157,20 +107,7 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         s->nfail++;
         return NULL;
     }
-    if (s->unsized_frees || osize > SMALL_MAX || nsize > SMALL_MAX)
-        return resize_by_realloc(s, ptr, osize, nsize);
-    if (size_class(osize) == size_class(nsize)) {
-        count_resize(s, osize, nsize);
-        return ptr;
-    }
-    tcache_t *tc = &s->tc->t;
-    void *p;
-    if (!cache_pop(tc, nsize, &p))
-        return move_small_slow(s, NULL, ptr, osize, nsize);
-    if (!cache_push_sized(tc, ptr, osize))
-        return move_small_slow(s, p, ptr, osize, nsize);
-    count_resize(s, osize, nsize);
-    return memcpy(p, ptr, osize < nsize ? osize : nsize);
+    return resize_block(s, ptr, osize, nsize);
 }
 
 /* One entry point for every request, as lua_Alloc requires. */

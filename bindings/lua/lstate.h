@@ -23,6 +23,8 @@ typedef struct talua_state {
     uint64_t nfree, nrealloc, nfail;
     uint64_t type_count[TA_LUA_NTYPES]; /* their sum is nalloc */
     uint64_t type_bytes[TA_LUA_NTYPES];
+    size_t pending_size;  /* the fresh block being asked for, counted */
+    unsigned pending_kind;
     lua_State *L;         /* made by ta_lua_newstate: the state, and the */
     struct talua_state *next_open; /* list of states not closed yet */
 } talua_state;

@@ -1,0 +1,180 @@
+/* ta_sized_free and ta_sized_resize on an explicit cache: every resize
+ * path keeps the bytes, a shrink never fails (also when the arena's cap
+ * refuses the smaller block), and every block comes back (the arena's
+ * live count ends at zero). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tunalloc.h"
+
+#define NSLOTS 4096
+
+static ta_arena_t *arena_with_limit(size_t limit)
+{
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    o.dirty_decay_ms = 0;
+    o.muzzy_decay_ms = 0;
+    o.limit = limit;
+    ta_arena_t *a = ta_arena_create(&o);
+    CHECK(a != NULL);
+    return a;
+}
+
+/* Nothing of the arena is live once the cache has given its blocks back. */
+static void check_all_back(ta_arena_t *a, ta_tcache_t *tc)
+{
+    ta_tcache_flush(tc);
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(bytes, 0);
+}
+
+/* One block through a resize: the kept prefix intact, the result a live
+ * block of tunalloc's, freed by its new size. */
+static void one_resize(ta_tcache_t *tc, size_t osize, size_t nsize)
+{
+    void *p = ta_tcache_malloc(tc, osize);
+    CHECK(p != NULL);
+    test_fill(p, osize, osize);
+    void *q = ta_sized_resize(tc, p, osize, nsize);
+    CHECK(q != NULL);
+    size_t kept = osize < nsize ? osize : nsize;
+    CHECK_EQ(test_verify(q, kept, osize), kept);
+    CHECK_EQ(ta_check_ptr(q), 0);
+    CHECK(ta_malloc_usable_size(q) >= nsize);
+    test_fill(q, nsize, nsize);
+    CHECK(ta_sized_free(tc, q, nsize) == NULL);
+}
+
+/* Same class, small to small across classes both ways, small to large,
+ * large to small, large in place, huge, and a chain through all. */
+static void test_paths(void)
+{
+    ta_arena_t *a = arena_with_limit(0);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    CHECK(tc != NULL);
+    static const size_t pairs[][2] = {
+        {24, 20}, {20, 24}, {16, 17}, {17, 16}, {8, 4000}, {4000, 8},
+        {100, 20000}, {20000, 100}, {20000, 30000}, {30000, 20000},
+        {64, 4u << 20}, {4u << 20, 64}, {4u << 20, 8u << 20}, {8u << 20, 3u << 20}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        one_resize(tc, pairs[i][0], pairs[i][1]);
+    /* Lua's shape: NULL allocates, size 0 frees */
+    void *p = ta_sized_resize(tc, NULL, 7, 40);
+    CHECK(p != NULL);
+    test_fill(p, 40, 3);
+    size_t size = 40;
+    uint64_t rng = 11;
+    for (int i = 0; i < 2000; i++) {
+        size_t n = 1 + test_rand(&rng) % (i % 50 == 0 ? 100000 : 3000);
+        void *q = ta_sized_resize(tc, p, size, n);
+        CHECK(q != NULL);
+        size_t kept = size < n ? size : n;
+        CHECK_EQ(test_verify(q, kept, 3 + (uintptr_t)i), kept);
+        test_fill(q, n, 4 + (uintptr_t)i);
+        p = q;
+        size = n;
+    }
+    CHECK(ta_sized_resize(tc, p, size, 0) == NULL);
+    CHECK(ta_sized_free(tc, NULL, 123) == NULL);
+    check_all_back(a, tc);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
+/* Growth past the arena's cap fails and leaves the block as it was. */
+static void test_growth_fails(void)
+{
+    ta_arena_t *a = arena_with_limit(4u << 20);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    void *p = ta_tcache_malloc(tc, 100);
+    CHECK(p != NULL);
+    test_fill(p, 100, 5);
+    errno = 0;
+    CHECK(ta_sized_resize(tc, p, 100, 64u << 20) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK_EQ(test_verify(p, 100, 5), 100);
+    CHECK_EQ(ta_check_ptr(p), 0);
+    ta_sized_free(tc, p, 100);
+    check_all_back(a, tc);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
+/* Fills the arena with blocks of `size` until the cap refuses one. */
+static size_t fill(ta_tcache_t *tc, size_t size, void **slots)
+{
+    size_t n = 0;
+    while (n < NSLOTS && (slots[n] = ta_tcache_malloc(tc, size)) != NULL)
+        n++;
+    return n;
+}
+
+/* With the arena full, shrinks that need a block of a class with no room
+ * (small to small, large to small) keep the old block, and sized frees
+ * by the smaller sizes still give every block back to its own class:
+ * the arena ends with nothing live, and the blocks handed out afterwards
+ * never overlap. */
+static void test_shrink_never_fails(void)
+{
+    static void *slots[NSLOTS];
+    static size_t sizes[NSLOTS];
+    ta_arena_t *a = arena_with_limit(1u << 20);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    void *small = ta_tcache_malloc(tc, 3000);
+    void *large = ta_tcache_malloc(tc, 40000);
+    CHECK(small != NULL && large != NULL);
+    test_fill(small, 3000, 6);
+    test_fill(large, 40000, 7);
+    static const size_t fills[] = {65536, 4096, 16, 24, 32};
+    size_t n = 0;
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+        size_t got = fill(tc, fills[f], slots + n);
+        for (size_t i = n; i < n + got; i++)
+            sizes[i] = fills[f];
+        n += got;
+    }
+    CHECK(n > 0 && n < NSLOTS);
+    /* no block of the 16- or 24-byte class is left, nor room for a slab */
+    void *s2 = ta_sized_resize(tc, small, 3000, 16);
+    CHECK(s2 == small);
+    CHECK_EQ(test_verify(s2, 16, 6), 16);
+    void *l2 = ta_sized_resize(tc, large, 40000, 24);
+    CHECK(l2 == large);
+    CHECK_EQ(test_verify(l2, 24, 7), 24);
+    /* resizes after a kept shrink still work, by the sizes last given */
+    void *s3 = ta_sized_resize(tc, s2, 16, 20);
+    CHECK(s3 != NULL);
+    CHECK_EQ(test_verify(s3, 16, 6), 16);
+    ta_sized_free(tc, s3, 20);
+    ta_sized_free(tc, l2, 24);
+    for (size_t i = 0; i < n; i++)
+        ta_sized_free(tc, slots[i], sizes[i]);
+    check_all_back(a, tc);
+    /* the freed blocks went back to their own classes: fresh blocks of
+     * the small sizes are distinct and writable */
+    void *x = ta_tcache_malloc(tc, 16), *y = ta_tcache_malloc(tc, 3000), *z = ta_tcache_malloc(tc, 24);
+    CHECK(x && y && z && x != y && y != z && x != z);
+    test_fill(y, 3000, 8);
+    test_fill(x, 16, 9);
+    test_fill(z, 24, 10);
+    CHECK_EQ(test_verify(y, 3000, 8), 3000);
+    ta_sized_free(tc, x, 16);
+    ta_sized_free(tc, y, 3000);
+    ta_sized_free(tc, z, 24);
+    check_all_back(a, tc);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
+int main(void)
+{
+    RUN(test_paths);
+    RUN(test_growth_fails);
+    RUN(test_shrink_never_fails);
+    return TEST_EXIT();
+}

@@ -5,14 +5,14 @@
 #include "lstate.h"
 
 /* Lua calls the allocator through a pointer for every block. The state
- * owns its cache, and the core's sized primitives on it (tunalloc.h) do
- * the cache's work; this file only counts. The entry point dispatches,
- * jumping to one out-of-line path per kind of request, so no path pays
- * for the registers the others need (a third of the calls free NULL and
- * must cost next to nothing). */
+ * owns its cache, and the core's sized calls on it (ta_sized_*) do the
+ * cache's work; this file only counts. Every path counts first and ends
+ * in its sized call, a jump that keeps nothing live across it: a failure
+ * comes back through talua_failed, which takes the counts back. The entry
+ * point only dispatches (a third of the calls free NULL and must cost
+ * next to nothing). */
 #define TALUA_INLINE static inline __attribute__((always_inline))
 #define TALUA_PATH static __attribute__((noinline))
-#define TALUA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Lua's basic type of a block from its type tag (osize when ptr is
  * NULL); the low four bits, so a variant tag lands in its base type. */
@@ -42,30 +42,25 @@ TALUA_INLINE bool over_limit(const talua_state *s, size_t grow)
 
 /* in_use follows the sizes Lua believes its blocks have, so the limit
  * means exactly what the script can observe with collectgarbage. The
- * counters are updated first so the free is the last call and Lua gets
- * its NULL from it. */
+ * peak is the highest in_use reached, so it is taken just before in_use
+ * falls (a free, a shrink) and when it is read: a growth need not look
+ * at it, and one that fails leaves it alone. */
+TALUA_INLINE void note_peak(talua_state *s)
+{
+    if (s->in_use > s->peak)
+        s->peak = s->in_use;
+}
+
 TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 {
+    note_peak(s);
     s->in_use -= osize;
     s->nfree++;
-    return ta_sized_free(s->tc, ptr, osize);
+    return ta_sized_free(&s->sized, ptr, osize);
 }
 
-/* The rare failure of a fresh block, once counted: its counts taken
- * back from the record fresh left. */
-TALUA_PATH void *fresh_failed(talua_state *s)
-{
-    s->in_use -= s->pending_size;
-    s->type_count[s->pending_kind]--;
-    s->type_bytes[s->pending_kind] -= s->pending_size;
-    s->nfail++;
-    return NULL;
-}
-
-/* With ptr NULL, osize is Lua's type tag and not a size. The block is
- * counted before the call and the request recorded in the state, so
- * only the state is live across the call (one saved register, not
- * three); the peak waits for the block. */
+/* With ptr NULL, osize is Lua's type tag and not a size; the block's
+ * type is kept for talua_failed. */
 TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
 {
     if (over_limit(s, nsize)) {
@@ -76,33 +71,11 @@ TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
     s->in_use += nsize;
     s->type_count[k]++;
     s->type_bytes[k] += nsize;
-    s->pending_size = nsize;
     s->pending_kind = k;
-    void *p = ta_tcache_malloc(s->tc, nsize);
-    if (TALUA_UNLIKELY(p == NULL))
-        return fresh_failed(s);
-    if (s->in_use > s->peak)
-        s->peak = s->in_use;
-    return p;
+    return ta_sized_alloc(&s->sized, nsize);
 }
 
-/* Lua treats a failed shrink as fatal: ta_sized_resize never fails one,
- * so only growth can come back NULL. Apart from resize, so the same-size
- * return there saves no register for this call. */
-TALUA_PATH void *resize_block(talua_state *s, void *ptr, size_t osize, size_t nsize)
-{
-    void *p = ta_sized_resize(s->tc, ptr, osize, nsize);
-    if (TALUA_UNLIKELY(p == NULL)) {
-        s->nfail++;
-        return NULL;
-    }
-    s->nrealloc++;
-    s->in_use = s->in_use - osize + nsize;
-    if (s->in_use > s->peak)
-        s->peak = s->in_use;
-    return p;
-}
-
+/* Lua treats a failed shrink as fatal: ta_sized_resize never fails one. */
 TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
     /* luaH_resize reallocates a table's array even when its size stays:
@@ -111,11 +84,34 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         s->nrealloc++;
         return ptr;
     }
-    if (nsize > osize && over_limit(s, nsize - osize)) {
-        s->nfail++;
-        return NULL;
+    if (nsize > osize) {
+        if (over_limit(s, nsize - osize)) {
+            s->nfail++;
+            return NULL;
+        }
+    } else {
+        note_peak(s);
     }
-    return resize_block(s, ptr, osize, nsize);
+    s->nrealloc++;
+    s->in_use = s->in_use - osize + nsize;
+    return ta_sized_resize(&s->sized, ptr, osize, nsize);
+}
+
+/* A fresh block or a growth the core could not serve: what the request
+ * counted is taken back (the peak was not raised for it). */
+void *talua_failed(ta_sized_t *sized, void *ptr, size_t osize, size_t nsize)
+{
+    talua_state *s = (talua_state *)sized;
+    if (ptr == NULL) {
+        s->in_use -= nsize;
+        s->type_count[s->pending_kind]--;
+        s->type_bytes[s->pending_kind] -= nsize;
+    } else {
+        s->nrealloc--;
+        s->in_use = s->in_use + osize - nsize;
+    }
+    s->nfail++;
+    return NULL;
 }
 
 /* One entry point for every request, as lua_Alloc requires. */
@@ -133,7 +129,7 @@ void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * frees the main block last, so that free is the moment to let go. */
 static void end_installed(talua_state *s)
 {
-    ta_tcache_destroy(s->tc);
+    ta_tcache_destroy(s->sized.cache);
     ta_free(s);
 }
 
@@ -184,7 +180,7 @@ void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     out->in_use = s->in_use;
-    out->peak = s->peak;
+    out->peak = s->in_use > s->peak ? s->in_use : s->peak;
     out->limit = s->limit;
     out->baseline = s->baseline;
     for (int k = 0; k < TA_LUA_NTYPES; k++)
@@ -197,5 +193,5 @@ void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out)
     out->arena = ta_arena_index(s->arena);
     out->own_arena = s->own_arena;
     out->installed = s->prev_f != NULL;
-    out->cached = ta_tcache_cached_bytes(s->tc);
+    out->cached = ta_tcache_cached_bytes(s->sized.cache);
 }

@@ -12,7 +12,13 @@
  * point only dispatches (a third of the calls free NULL and must cost
  * next to nothing). */
 #define TALUA_INLINE static inline __attribute__((always_inline))
+/* noipa: GCC would otherwise clone a path for its constant arguments and
+ * shuffle the dispatch's registers into the clone's order */
+#if defined(__clang__)
 #define TALUA_PATH static __attribute__((noinline))
+#else
+#define TALUA_PATH static __attribute__((noinline, noipa))
+#endif
 
 /* Lua's basic type of a block from its type tag (osize when ptr is
  * NULL); the low four bits, so a variant tag lands in its base type. */
@@ -51,7 +57,7 @@ TALUA_INLINE void note_peak(talua_state *s)
         s->peak = s->in_use;
 }
 
-TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
+TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
 {
     note_peak(s);
     s->in_use -= osize;
@@ -60,9 +66,11 @@ TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 }
 
 /* With ptr NULL, osize is Lua's type tag and not a size; the block's
- * type is kept for talua_failed. */
-TALUA_PATH void *fresh(talua_state *s, size_t tag, size_t nsize)
+ * type is kept for talua_failed. The entry point's arguments, so the
+ * dispatch hands them on in their registers. */
+TALUA_PATH void *fresh(talua_state *s, void *ptr, size_t tag, size_t nsize)
 {
+    (void)ptr;
     if (over_limit(s, nsize)) {
         s->nfail++;
         return NULL;
@@ -121,7 +129,7 @@ void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize == 0)
         return ptr != NULL ? release(s, ptr, osize) : NULL;
     if (ptr == NULL)
-        return fresh(s, osize, nsize);
+        return fresh(s, ptr, osize, nsize);
     return resize(s, ptr, osize, nsize);
 }
 
@@ -147,7 +155,7 @@ static void *foreign(talua_state *s, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize <= osize)
         return s->prev_f(s->prev_ud, ptr, osize, nsize);
-    void *p = fresh(s, 0, nsize);
+    void *p = fresh(s, NULL, 0, nsize);
     if (p == NULL)
         return NULL;
     memcpy(p, ptr, osize);

@@ -76,6 +76,8 @@ void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
  * size, and checked mode frees by the page anyway). */
 NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
+    if (nsize == 0)
+        return ta_sized_free(sz, p, osize);
     void *q = ta_tcache_realloc(sz->cache, p, nsize);
     if (q == NULL)
         return failed(sz, p, osize, nsize);
@@ -113,10 +115,9 @@ void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
     if (unlikely(p == NULL))
         return ta_sized_alloc(sz, nsize);
-    if (unlikely(nsize == 0))
-        return ta_sized_free(sz, p, osize);
     tcache_t *tc = &sz->cache->t;
-    if (osize > SMALL_MAX || nsize > SMALL_MAX ||
+    /* nsize 0 wraps past SMALL_MAX: a free, in the general path */
+    if (osize > SMALL_MAX || nsize - 1 >= SMALL_MAX ||
         (!sizes_trusted(tc) && !sizes_trusted_slow(tc)))
         return resize_general(sz, p, osize, nsize);
     if (size_class(osize) == size_class(nsize))

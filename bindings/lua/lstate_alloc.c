@@ -57,7 +57,7 @@ TALUA_INLINE void note_peak(talua_state *s)
         s->peak = s->in_use;
 }
 
-TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
+TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 {
     note_peak(s);
     s->in_use -= osize;

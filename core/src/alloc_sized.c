@@ -11,12 +11,14 @@
 #include "opts.h"
 #include "tcache_fast.h"
 
-/* tcache_t.sized_mode */
-enum { SIZED_UNSET, SIZED_TRUSTED, SIZED_GENERAL };
+/* tcache_t.sized_mode: one byte for the fast paths to test. Checked and
+ * secure modes verify every size (secure mode keeps a canary after it),
+ * so they never trust one; a shrink that kept a block in a bigger class
+ * leaves sizes that only the blocks' pages can correct (in checked mode
+ * too: the size check would call the right size wrong). The options are
+ * fixed before a cache exists. */
+enum { SIZED_UNSET, SIZED_TRUSTED, SIZED_CHECKED, SIZED_INEXACT };
 
-/* One byte for the fast paths to test: checked and secure modes verify
- * every size (secure mode keeps a canary after it), so they never trust
- * one. The options are fixed before a cache exists. */
 static ALWAYS_INLINE bool sizes_trusted(tcache_t *tc)
 {
     return likely(tc->sized_mode == SIZED_TRUSTED);
@@ -25,7 +27,7 @@ static ALWAYS_INLINE bool sizes_trusted(tcache_t *tc)
 static NOINLINE bool sizes_trusted_slow(tcache_t *tc)
 {
     if (tc->sized_mode == SIZED_UNSET)
-        tc->sized_mode = ta_opt.check ? SIZED_GENERAL : SIZED_TRUSTED;
+        tc->sized_mode = ta_opt.check ? SIZED_CHECKED : SIZED_TRUSTED;
     return tc->sized_mode == SIZED_TRUSTED;
 }
 
@@ -46,14 +48,14 @@ void *ta_sized_alloc(ta_sized_t *sz, size_t size)
     return likely(cache_pop(&sz->cache->t, size, &p)) ? p : sized_alloc_slow(sz, size);
 }
 
-/* ta_tcache_free_sized verifies the size in checked mode; sizes that a
- * kept shrink made inexact leave only the block's page to tell its
- * class. */
+/* ta_tcache_free_sized verifies the size in checked mode; otherwise the
+ * block's page tells its class (ta_tcache_free validates the pointer in
+ * checked mode). */
 NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
 {
     if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p, size))
         return NULL;
-    if (ta_opt.check)
+    if (tc->t.sized_mode == SIZED_CHECKED)
         ta_tcache_free_sized(tc, p, size);
     else
         ta_tcache_free(tc, p);
@@ -70,10 +72,8 @@ void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
 
 /* Large blocks (which may change in place) and sizes not to be trusted:
  * the realloc path, which knows every kind of block and verifies in
- * checked mode. It keeps the block on a shrink it cannot move; a large
- * block kept for a small size is the one case a sized free would then
- * misplace (checked mode's realloc records a kept small block's new
- * size, and checked mode frees by the page anyway). */
+ * checked mode. It keeps the block on a shrink it cannot move, which
+ * leaves a small size naming a class the block is not in. */
 NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
     if (nsize == 0)
@@ -81,8 +81,8 @@ NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size
     void *q = ta_tcache_realloc(sz->cache, p, nsize);
     if (q == NULL)
         return failed(sz, p, osize, nsize);
-    if (q == p && osize > SMALL_MAX && nsize <= SMALL_MAX)
-        sz->cache->t.sized_mode = SIZED_GENERAL;
+    if (q == p && nsize <= SMALL_MAX && (osize > SMALL_MAX || size_class(osize) != size_class(nsize)))
+        sz->cache->t.sized_mode = SIZED_INEXACT;
     return q;
 }
 
@@ -98,7 +98,7 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
                 return failed(sz, p, osize, nsize); /* ENOMEM, p as it was */
             /* a shrink never fails: p stays, bigger than its size says */
             errno = saved;
-            sz->cache->t.sized_mode = SIZED_GENERAL;
+            sz->cache->t.sized_mode = SIZED_INEXACT;
             return p;
         }
     }

@@ -22,9 +22,9 @@ typedef struct tcache {
     cache_bin_t bins[NCACHED_CLASSES];
     arena_t *arena;
     unsigned gc_next;        /* bin the next GC step looks at */
-    /* whether ta_sized_* may take sizes at their word: 0 until their
-     * first call looks at the mode, then trusted or not (checked mode, or
-     * a shrink kept a block in a bigger class than its size names) */
+    /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
+     * until their first call looks at the options; no longer once a
+     * shrink kept a block in a bigger class than its size names */
     uint8_t sized_mode;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;

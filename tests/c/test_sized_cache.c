@@ -206,8 +206,16 @@ static void test_shrink_never_fails(void)
     void *s2 = ta_sized_resize(sz, small, 3000, 16);
     CHECK(s2 == small);
     CHECK_EQ(test_verify(s2, 16, 6), 16);
-    /* freed before anything else can make the sizes inexact */
+    /* freed before anything else can make the sizes inexact, and back
+     * in its own class: the arena has one block and 3072 bytes less */
+    size_t blocks0, bytes0, blocks1, bytes1;
+    ta_tcache_flush(tc);
+    CHECK_EQ(ta_arena_live(a, &blocks0, &bytes0), 0);
     ta_sized_free(sz, s2, 16);
+    ta_tcache_flush(tc);
+    CHECK_EQ(ta_arena_live(a, &blocks1, &bytes1), 0);
+    CHECK_EQ(blocks1, blocks0 - 1);
+    CHECK_EQ(bytes1, bytes0 - 3072);
     n = fill_all(sz, slots, sizes, n);
     CHECK(n < NSLOTS);
     void *l2 = ta_sized_resize(sz, large, 40000, 24);

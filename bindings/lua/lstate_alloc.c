@@ -38,12 +38,13 @@ void talua_set_limit(talua_state *s, size_t limit, size_t baseline)
     s->cap = limit == 0 || limit > SIZE_MAX - baseline ? SIZE_MAX : limit + baseline;
 }
 
-/* Growth is refused before it happens so Lua can collect and retry. One
- * precomputed cap, and no sum that could overflow: nsize may be absurd,
- * and a lowered limit may leave in_use above the cap. */
-TALUA_INLINE bool over_limit(const talua_state *s, size_t grow)
+/* Growth is refused before it happens so Lua can collect and retry: the
+ * new in_use, unless it passes the one precomputed cap or overflows
+ * (nsize may be absurd). A lowered limit may leave in_use above the cap,
+ * which then refuses any growth. */
+TALUA_INLINE bool within_limit(const talua_state *s, size_t grow, size_t *in_use)
 {
-    return s->in_use > s->cap || grow > s->cap - s->in_use;
+    return !__builtin_add_overflow(s->in_use, grow, in_use) && *in_use <= s->cap;
 }
 
 /* in_use follows the sizes Lua believes its blocks have, so the limit
@@ -71,12 +72,13 @@ TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 TALUA_PATH void *fresh(talua_state *s, void *ptr, size_t tag, size_t nsize)
 {
     (void)ptr;
-    if (over_limit(s, nsize)) {
+    size_t in_use;
+    if (!within_limit(s, nsize, &in_use)) {
         s->nfail++;
         return NULL;
     }
     unsigned k = kind_of_tag[tag & 0x0F];
-    s->in_use += nsize;
+    s->in_use = in_use;
     s->type_count[k]++;
     s->type_bytes[k] += nsize;
     s->pending_kind = k;
@@ -93,15 +95,17 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
         return ptr;
     }
     if (nsize > osize) {
-        if (over_limit(s, nsize - osize)) {
+        size_t in_use;
+        if (!within_limit(s, nsize - osize, &in_use)) {
             s->nfail++;
             return NULL;
         }
+        s->in_use = in_use;
     } else {
         note_peak(s);
+        s->in_use -= osize - nsize;
     }
     s->nrealloc++;
-    s->in_use = s->in_use - osize + nsize;
     return ta_sized_resize(&s->sized, ptr, osize, nsize);
 }
 

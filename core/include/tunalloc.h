@@ -133,9 +133,10 @@ TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
 
 /* ---- Sized blocks on an explicit cache --------------------------------
  * For runtimes that hand every block's size back, as Lua's lua_Alloc
- * (ud, ptr, osize, nsize) does: the size picks the class, so a free or a
- * resize within the cache's own arena reads no page entry. A block's
- * size is the one last asked of ta_sized_alloc or ta_sized_resize.
+ * (ud, ptr, osize, nsize) does: the sizes tell a resize whether the
+ * block must move without a look at it, and let checked mode verify each
+ * free. A block's size is the one last asked of ta_sized_alloc or
+ * ta_sized_resize.
  *
  * The context is a ta_sized_t the runtime owns: embed it first in its
  * allocator's state. The runtime's accounting (counts, limits) stays its
@@ -167,8 +168,7 @@ TA_API void *ta_sized_free(ta_sized_t *sized, void *p, size_t size);
  * of nsize; nsize 0 frees p and returns NULL. Growth that cannot be
  * served leaves p as it was (and calls `failed`). A shrink never fails:
  * when no smaller block can be had it returns p, which stays in its
- * class, and the cache's sized frees find classes from pages from then
- * on. */
+ * class (later calls with the smaller size are still right). */
 TA_API void *ta_sized_resize(ta_sized_t *sized, void *p, size_t osize, size_t nsize);
 
 /* ---- Hook callbacks ---------------------------------------------------

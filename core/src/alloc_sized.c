@@ -1,10 +1,10 @@
 /* Sized blocks on an explicit cache: the allocate, free and resize that a
  * runtime which hands every block's size back (Lua's lua_Alloc) builds
- * its allocator on. The caller's size picks the class, so a hit reads no
- * page entry. Every path ends in a call or a return the caller can end
- * its own path in: the runtime counts before it calls, and hears of a
- * failure through its `failed` callback instead of a NULL it would have
- * to wait for. */
+ * its allocator on. The sizes decide whether a small resize stays or
+ * moves without a look at the block. Every path ends in a call or a
+ * return the caller can end its own path in: the runtime counts before
+ * it calls, and hears of a failure through its `failed` callback instead
+ * of a NULL it would have to wait for. */
 #include <errno.h>
 #include <string.h>
 
@@ -13,10 +13,11 @@
 
 /* tcache_t.sized_mode: one byte for the fast paths to test. Checked and
  * secure modes verify every size (secure mode keeps a canary after it),
- * so they never trust one; a shrink that kept a block in a bigger class
- * leaves sizes that only the blocks' pages can correct (in checked mode
- * too: the size check would call the right size wrong). The options are
- * fixed before a cache exists. */
+ * so they never trust one. A shrink that kept a block in a bigger class
+ * leaves a size that names another class: the pushes file blocks by
+ * their pages (cache_push_sized), but checked mode's size check would
+ * call it wrong, so from then on it checks the pointer alone. The
+ * options are fixed before a cache exists. */
 enum { SIZED_UNSET, SIZED_TRUSTED, SIZED_CHECKED, SIZED_INEXACT };
 
 static ALWAYS_INLINE bool sizes_trusted(tcache_t *tc)
@@ -48,32 +49,31 @@ void *ta_sized_alloc(ta_sized_t *sz, size_t size)
     return likely(cache_pop(&sz->cache->t, size, &p)) ? p : sized_alloc_slow(sz, size);
 }
 
-/* ta_tcache_free_sized verifies the size in checked mode; otherwise the
- * block's page tells its class (ta_tcache_free validates the pointer in
- * checked mode). */
+/* ta_tcache_free_sized verifies the size in checked mode and frees
+ * blocks the cache does not take. */
 NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
 {
-    if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p, size))
+    if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p))
         return NULL;
-    if (tc->t.sized_mode == SIZED_CHECKED)
-        ta_tcache_free_sized(tc, p, size);
-    else
+    if (tc->t.sized_mode == SIZED_INEXACT)
         ta_tcache_free(tc, p);
+    else
+        ta_tcache_free_sized(tc, p, size);
     return NULL;
 }
 
 void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
 {
     tcache_t *tc = &sz->cache->t;
-    if (likely(p != NULL) && sizes_trusted(tc) && likely(cache_push_sized(tc, p, size)))
+    if (likely(p != NULL) && sizes_trusted(tc) && likely(cache_push_sized(tc, p)))
         return NULL;
     return p ? sized_free_slow(sz->cache, p, size) : NULL;
 }
 
 /* Large blocks (which may change in place) and sizes not to be trusted:
  * the realloc path, which knows every kind of block and verifies in
- * checked mode. It keeps the block on a shrink it cannot move, which
- * leaves a small size naming a class the block is not in. */
+ * checked mode. It keeps the block on a shrink it cannot move, which in
+ * checked mode leaves a small size its size check would refuse. */
 NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
     if (nsize == 0)
@@ -81,8 +81,10 @@ NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size
     void *q = ta_tcache_realloc(sz->cache, p, nsize);
     if (q == NULL)
         return failed(sz, p, osize, nsize);
-    if (q == p && nsize <= SMALL_MAX && (osize > SMALL_MAX || size_class(osize) != size_class(nsize)))
-        sz->cache->t.sized_mode = SIZED_INEXACT;
+    tcache_t *tc = &sz->cache->t;
+    if (q == p && tc->sized_mode == SIZED_CHECKED && nsize <= SMALL_MAX &&
+        (osize > SMALL_MAX || size_class(osize) != size_class(nsize)))
+        tc->sized_mode = SIZED_INEXACT;
     return q;
 }
 
@@ -96,9 +98,9 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
         if ((q = ta_tcache_malloc(sz->cache, nsize)) == NULL) {
             if (nsize > osize)
                 return failed(sz, p, osize, nsize); /* ENOMEM, p as it was */
-            /* a shrink never fails: p stays, bigger than its size says */
+            /* a shrink never fails: p stays, bigger than its size says
+             * (its page still tells its class) */
             errno = saved;
-            sz->cache->t.sized_mode = SIZED_INEXACT;
             return p;
         }
     }
@@ -125,7 +127,7 @@ void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
     void *q;
     if (!cache_pop(tc, nsize, &q))
         return move_slow(sz, NULL, p, osize, nsize);
-    if (!cache_push_sized(tc, p, osize))
+    if (!cache_push_sized(tc, p))
         return move_slow(sz, q, p, osize, nsize);
     return memcpy(q, p, osize < nsize ? osize : nsize);
 }

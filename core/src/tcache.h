@@ -23,8 +23,7 @@ typedef struct tcache {
     arena_t *arena;
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
-     * until their first call looks at the options; no longer once a
-     * shrink kept a block in a bigger class than its size names */
+     * until their first call looks at the options */
     uint8_t sized_mode;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;

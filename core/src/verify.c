@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "owner_map.h"
+#include "secure.h"
 #include "verify.h"
 
 /* Reports past this many per walk add nothing a reader could use. */
@@ -49,6 +50,16 @@ static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *
     return n;
 }
 
+/* Whether e is on its bin's list of spare slabs. */
+static bool is_spare(const bin_t *bin, const extent_t *e)
+{
+    size_t n = 0;
+    for (const extent_t *s = bin->spare; s && n < LIST_BOUND; s = s->next, n++)
+        if (s == e)
+            return true;
+    return false;
+}
+
 static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
 {
     arena_t *a = w->a;
@@ -58,7 +69,7 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     const bin_info_t *bi = &ta_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
-    EXPECT(w, n == bi->slab_pages, e, n);
+    EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
     for (size_t i = 0; i < n && i < bi->slab_pages; i++)
         if (seg->page_head[idx + i] != idx || seg->page_bin[idx + i] != class_tag(a, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
@@ -68,7 +79,7 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, e->nfree == nfree, e, nfree);
     EXPECT(w, e->nfree <= bi->nregs, e, e->nfree);
     w->c.slab_pages += n;
-    if (e == bin->spare) {
+    if (is_spare(bin, e)) {
         EXPECT(w, e->nfree == bi->nregs, e, e->nfree);
         w->c.spare_pages += n;
         return;
@@ -103,7 +114,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         walk_slab(w, seg, idx, e);
     } else if (e->state == EXT_LARGE) {
         w->c.large_pages += n;
-        EXPECT(w, (size_t)n << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
+        EXPECT(w, (n - ta_guard_pages()) << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
         unsigned want = e->u.l.usize > TCACHE_MAX ? PB_LARGE
                                                   : class_tag(w->a, size_class(e->u.l.usize));
         EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
@@ -239,14 +250,15 @@ static void walk_bins(walk_t *w)
         const bin_info_t *bi = &ta_bin_info[c];
         if (bin->cur)
             EXPECT(w, bin->cur->state == EXT_SLAB && bin->cur->cls == c, bin->cur, c);
-        if (bin->spare)
-            EXPECT(w, bin->spare->state == EXT_SLAB && bin->spare->cls == c &&
-                          bin->spare != bin->cur, bin->spare, c);
         uint64_t n = 0;
+        for (const extent_t *e = bin->spare; e && n < LIST_BOUND; e = e->next, n++)
+            EXPECT(w, e->state == EXT_SLAB && e->cls == c && e != bin->cur, e, c);
+        EXPECT(w, n == bin->nspare, bin, n);
+        n = 0;
         const extent_t *prev = NULL;
         for (const extent_t *e = bin->nonfull; e && n < LIST_BOUND; prev = e, e = e->next, n++) {
             EXPECT(w, e->prev == prev && e->state == EXT_SLAB && e->cls == c, e, c);
-            EXPECT(w, e != bin->cur && e != bin->spare, e, c);
+            EXPECT(w, e != bin->cur && !is_spare(bin, e), e, c);
             EXPECT(w, e->nfree > 0 && e->nfree < bi->nregs, e, e->nfree);
         }
         EXPECT(w, n == w->partial[c], bin, n);

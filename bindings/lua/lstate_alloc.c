@@ -126,15 +126,21 @@ void *talua_failed(ta_sized_t *sized, void *ptr, size_t osize, size_t nsize)
     return NULL;
 }
 
-/* One entry point for every request, as lua_Alloc requires. */
-void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* Every request by its kind, inline in both entry points so neither
+ * jumps to the other to dispatch. */
+TALUA_INLINE void *dispatch(talua_state *s, void *ptr, size_t osize, size_t nsize)
 {
-    talua_state *s = ud;
     if (nsize == 0)
         return ptr != NULL ? release(s, ptr, osize) : NULL;
     if (ptr == NULL)
         return fresh(s, ptr, osize, nsize);
     return resize(s, ptr, osize, nsize);
+}
+
+/* One entry point for every request, as lua_Alloc requires. */
+void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    return dispatch(ud, ptr, osize, nsize);
 }
 
 /* The record of an installed state lives as long as the state: lua_close
@@ -169,12 +175,20 @@ static void *foreign(talua_state *s, void *ptr, size_t osize, size_t nsize)
 
 /* ta_owns is exact and lock-free, so telling the two allocators' blocks
  * apart costs one lookup per free or resize. */
+TALUA_PATH void *owned_or_foreign(talua_state *s, void *ptr, size_t osize, size_t nsize)
+{
+    if (!ta_owns(ptr))
+        return foreign(s, ptr, osize, nsize);
+    return dispatch(s, ptr, osize, nsize);
+}
+
+/* New blocks and frees of NULL need no lookup, nor the registers that
+ * keep a request across one. */
 void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    talua_state *s = ud;
-    if (ptr != NULL && !ta_owns(ptr))
-        return foreign(s, ptr, osize, nsize);
-    return talua_alloc(ud, ptr, osize, nsize);
+    if (ptr == NULL)
+        return dispatch(ud, ptr, osize, nsize);
+    return owned_or_foreign(ud, ptr, osize, nsize);
 }
 
 /* The library and the host API both need to recognise our states. */

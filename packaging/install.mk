@@ -53,8 +53,8 @@ $(BUILD)/api/tunalloc.o: $(LIB_OBJS)
 	$(OBJCOPY) --localize-hidden $@
 $(API_STATIC): $(BUILD)/api/tunalloc.o
 	rm -f $@ && ar rcs $@ $<
-# The Lua binding inlines the core's cache fast path, so it joins the
-# core before the internals go local.
+# The Lua binding joins the core before the internals go local, so one
+# object holds both (the binding calls public symbols only).
 $(BUILD)/api/tunalloc-lua.o: $(LIB_OBJS) $(LUA_API_OBJS)
 	@mkdir -p $(dir $@)
 	$(LD) -r -o $@ $^

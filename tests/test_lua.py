@@ -170,3 +170,16 @@ def test_tunalua_secure_mode():
     assert plain.returncode == 0 and plain.stdout.startswith("checksum "), plain.stderr
     assert secure.returncode == 0 and secure.stderr == "", secure.stderr
     assert secure.stdout == plain.stdout
+
+
+@pytest.mark.parametrize("src", sorted(p.name for p in (ROOT / "bindings" / "lua").glob("*.c")))
+def test_binding_sees_public_headers_only(src):
+    """Every binding source compiles with the public header directory and
+    no core/src on the include path, so libta_lua.a is built on
+    tunalloc.h alone and works with any core build of that API."""
+    lua_inc = subprocess.run(["pkg-config", "--cflags", "lua5.4"], capture_output=True,
+                             text=True).stdout.split() or ["-I/usr/include/lua5.4"]
+    r = run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+             "-fsyntax-only", "-Icore/include", "-Ibindings/lua", *lua_inc,
+             f"bindings/lua/{src}"])
+    assert r.returncode == 0, r.stderr

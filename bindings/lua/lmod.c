@@ -73,8 +73,8 @@ static int l_state(lua_State *L)
 static int l_flush(lua_State *L)
 {
     talua_state *s = check_state(L, "flush");
-    size_t cached = ta_tcache_cached_bytes(s->tc);
-    ta_tcache_flush(s->tc);
+    size_t cached = ta_tcache_cached_bytes(s->sized.cache);
+    ta_tcache_flush(s->sized.cache);
     lua_pushinteger(L, (lua_Integer)cached);
     return 1;
 }
@@ -186,7 +186,7 @@ void talua_arena_release(lua_State *L, const char *fn, lua_Integer index,
         luaL_error(L, "tunalloc.%s: no arena %I", fn, index);
     talua_state *s = talua_of(L);
     if (s != NULL)
-        ta_tcache_flush(s->tc);
+        ta_tcache_flush(s->sized.cache);
     ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
     size_t blocks = 0, bytes = 0;
     int err = ta_arena_live(a, &blocks, &bytes);

@@ -162,7 +162,7 @@ static int l_profile_start(lua_State *L)
     talua_state *s = check_state(L, "profile_start");
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY) == LUA_TNIL) {
         ta_tcache_t **box = lua_newuserdatauv(L, sizeof(*box), 0);
-        *box = s->tc;
+        *box = s->sized.cache;
         lua_newtable(L);
         lua_pushcfunction(L, sentinel_gc);
         lua_setfield(L, -2, "__gc");
@@ -173,7 +173,7 @@ static int l_profile_start(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     lua_State *main = lua_tothread(L, -1);
     lua_pop(L, 1);
-    if (!add_registered(s->tc, main))
+    if (!add_registered(s->sized.cache, main))
         return luaL_error(L, "tunalloc.profile_start: more than %d states profiled",
                           MAX_PROFILED);
     ta_prof_set_frames_hook(lua_frames, NULL);

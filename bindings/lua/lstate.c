@@ -66,8 +66,8 @@ static talua_state *open_take(lua_State *L)
 static int drop_record(talua_state *s)
 {
     int e = errno, err = 0;
-    if (s->tc != NULL)
-        ta_tcache_destroy(s->tc);
+    if (s->sized.cache != NULL)
+        ta_tcache_destroy(s->sized.cache);
     if (s->own_arena)
         err = ta_arena_destroy(s->arena);
     ta_free(s);
@@ -91,18 +91,13 @@ static talua_state *new_record(ta_arena_t *shared)
         }
         s->own_arena = true;
     }
-    s->tc = ta_tcache_create(s->arena);
-    if (s->tc == NULL) {
+    s->sized.cache = ta_tcache_create(s->arena);
+    if (s->sized.cache == NULL) {
         drop_record(s);
         return NULL;
     }
+    s->sized.failed = talua_failed;
     talua_set_limit(s, 0, 0);
-    /* Secure mode keeps a canary after each block's size: a resize must
-     * tell tunalloc the new size even within the class, which the
-     * realloc path (taken once frees are unsized) does. */
-    bool secure = false;
-    size_t len = sizeof(secure);
-    s->unsized_frees = ta_ctl("opt.secure", &secure, &len, NULL, 0) == 0 && secure;
     return s;
 }
 
@@ -242,7 +237,7 @@ int ta_lua_flush(lua_State *L)
     talua_state *s = L == NULL ? NULL : talua_of(L);
     if (s == NULL)
         return EINVAL;
-    ta_tcache_flush(s->tc);
+    ta_tcache_flush(s->sized.cache);
     return 0;
 }
 
@@ -270,13 +265,14 @@ int ta_lua_install(lua_State *L, ta_arena_t *arena)
     talua_state *s = ta_calloc(1, sizeof *s);
     if (s == NULL)
         return ENOMEM;
-    s->tc = ta_tcache_create(arena);
-    if (s->tc == NULL) {
+    s->sized.cache = ta_tcache_create(arena);
+    if (s->sized.cache == NULL) {
         int err = errno == EINVAL ? EINVAL : ENOMEM;
         ta_free(s);
         return err;
     }
-    s->arena = ta_tcache_arena(s->tc);
+    s->sized.failed = talua_failed;
+    s->arena = ta_tcache_arena(s->sized.cache);
     talua_set_limit(s, 0, 0);
     s->prev_f = lua_getallocf(L, &s->prev_ud);
     s->main_block = main_block(L);

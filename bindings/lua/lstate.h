@@ -10,11 +10,10 @@
 #define TALUA_HIDDEN __attribute__((visibility("hidden")))
 
 typedef struct talua_state {
-    ta_tcache_t *tc;      /* explicit cache: the state is single-threaded */
+    ta_sized_t sized;     /* first: talua_failed gets its address; its
+                             explicit cache serves the single-threaded state */
     ta_arena_t *arena;
     bool own_arena;       /* destroyed with the state */
-    bool unsized_frees;   /* a failed shrink kept a block larger than Lua
-                             believes, so sized frees are no longer exact */
     lua_Alloc prev_f;     /* installed mode: the allocator we wrap */
     void *prev_ud;
     void *main_block;     /* installed mode: freeing it ends the state */
@@ -25,6 +24,7 @@ typedef struct talua_state {
     uint64_t nfree, nrealloc, nfail;
     uint64_t type_count[TA_LUA_NTYPES]; /* their sum is nalloc */
     uint64_t type_bytes[TA_LUA_NTYPES];
+    unsigned pending_kind; /* type of the block being asked for, counted */
     lua_State *L;         /* made by ta_lua_newstate: the state, and the */
     struct talua_state *next_open; /* list of states not closed yet */
 } talua_state;
@@ -36,6 +36,8 @@ TALUA_HIDDEN void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize,
                                        size_t nsize);
 /* The record of L if L allocates through tunalloc, else NULL. */
 TALUA_HIDDEN talua_state *talua_of(lua_State *L);
+/* The sized calls' failure callback: takes back what the request counted. */
+TALUA_HIDDEN void *talua_failed(ta_sized_t *sized, void *ptr, size_t osize, size_t nsize);
 /* Sets the limit (0 = none) and the start-up bytes it does not count. */
 TALUA_HIDDEN void talua_set_limit(talua_state *s, size_t limit, size_t baseline);
 /* Fills the public stats view of a record. */

@@ -13,7 +13,9 @@ LUA_HDRS := $(wildcard $(LUA_DIR)/*.h) core/include/tunalloc.h
 LUA_API_SRCS := $(addprefix $(LUA_DIR)/,lstate_alloc.c lstate.c lmod.c lmod_ctl.c lmod_stats.c \
 	lmod_prof.c)
 TUNALUA_SRCS := $(addprefix $(LUA_DIR)/,tunalua.c tunalua_repl.c)
-LUA_BIND_CFLAGS := $(BASE_CFLAGS) $(LUA_CFLAGS) -I$(LUA_DIR)
+# The binding sees the public header only (core/include), never core/src:
+# libta_lua.a works with any core build of the same API.
+LUA_BIND_CFLAGS := $(filter-out -I$(CORE_DIR),$(BASE_CFLAGS)) $(LUA_CFLAGS) -I$(LUA_DIR)
 
 LUA_API_OBJS := $(patsubst $(LUA_DIR)/%.c,$(BUILD)/lua/obj/%.o,$(LUA_API_SRCS))
 LUA_ASAN_OBJS := $(patsubst $(LUA_DIR)/%.c,$(BUILD)/lua/asan/%.o,$(LUA_API_SRCS))

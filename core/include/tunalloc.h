@@ -136,6 +136,46 @@ TA_API void ta_tcache_free_sized(ta_tcache_t *tc, void *p, size_t size);
 /* ta_free_if_owned through a cache. */
 TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
 
+/* ---- Sized blocks on an explicit cache --------------------------------
+ * For runtimes that hand every block's size back, as Lua's lua_Alloc
+ * (ud, ptr, osize, nsize) does: the sizes tell a resize whether the
+ * block must move without a look at it, and let checked mode verify each
+ * free. A block's size is the one last asked of ta_sized_alloc or
+ * ta_sized_resize.
+ *
+ * The context is a ta_sized_t the runtime owns: embed it first in its
+ * allocator's state. The runtime's accounting (counts, limits) stays its
+ * own: it counts a request before the call and ends its path in the
+ * call, and a request that fails does not return NULL to it but calls
+ * `failed` with the request's arguments (osize 0 for ta_sized_alloc),
+ * whose return value the call returns; there the runtime takes its
+ * counts back. NULL `failed` returns NULL. Only growth and allocation
+ * fail (ENOMEM). The cache's one-thread-at-a-time rule is the runtime's
+ * (Lua: one state, one thread at a time). Checked and secure modes
+ * verify what these calls are told and take their general paths. */
+typedef struct ta_sized {
+    ta_tcache_t *cache;
+    void *(*failed)(struct ta_sized *sized, void *p, size_t osize, size_t nsize);
+} ta_sized_t;
+
+/* A block of size bytes (size 0 gives a distinct block). */
+TA_API TA_MALLOC_ATTR void *ta_sized_alloc(ta_sized_t *sized, size_t size);
+
+/* Frees p, of the given size (p may be NULL), and returns NULL: what an
+ * allocator function returns for a free, so a runtime's free path can
+ * end in this call. */
+TA_API void *ta_sized_free(ta_sized_t *sized, void *p, size_t size);
+
+/* p, of osize bytes, resized to nsize bytes with the first
+ * min(osize, nsize) bytes kept: p itself when the new size's class is the
+ * block's (or a large block can change in place), else a new block from
+ * the cache with the old one given back to it. p NULL is ta_sized_alloc
+ * of nsize; nsize 0 frees p and returns NULL. Growth that cannot be
+ * served leaves p as it was (and calls `failed`). A shrink never fails:
+ * when no smaller block can be had it returns p, which stays in its
+ * class (later calls with the smaller size are still right). */
+TA_API void *ta_sized_resize(ta_sized_t *sized, void *p, size_t osize, size_t nsize);
+
 /* ---- Hook callbacks ---------------------------------------------------
  * Allocation callbacks in the (context, ...) shape runtimes take for
  * their allocator hooks (CPython's PyMemAllocatorEx, zlib's zalloc and

@@ -22,6 +22,9 @@ typedef struct tcache {
     cache_bin_t bins[NCACHED_CLASSES];
     arena_t *arena;
     unsigned gc_next;        /* bin the next GC step looks at */
+    /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
+     * until their first call looks at the options */
+    uint8_t sized_mode;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */

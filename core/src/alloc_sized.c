@@ -1,0 +1,133 @@
+/* Sized blocks on an explicit cache: the allocate, free and resize that a
+ * runtime which hands every block's size back (Lua's lua_Alloc) builds
+ * its allocator on. The sizes decide whether a small resize stays or
+ * moves without a look at the block. Every path ends in a call or a
+ * return the caller can end its own path in: the runtime counts before
+ * it calls, and hears of a failure through its `failed` callback instead
+ * of a NULL it would have to wait for. */
+#include <errno.h>
+#include <string.h>
+
+#include "opts.h"
+#include "tcache_fast.h"
+
+/* tcache_t.sized_mode: one byte for the fast paths to test. Checked and
+ * secure modes verify every size (secure mode keeps a canary after it),
+ * so they never trust one. A shrink that kept a block in a bigger class
+ * leaves a size that names another class: the pushes file blocks by
+ * their pages (cache_push_sized), but checked mode's size check would
+ * call it wrong, so from then on it checks the pointer alone. The
+ * options are fixed before a cache exists. */
+enum { SIZED_UNSET, SIZED_TRUSTED, SIZED_CHECKED, SIZED_INEXACT };
+
+static ALWAYS_INLINE bool sizes_trusted(tcache_t *tc)
+{
+    return likely(tc->sized_mode == SIZED_TRUSTED);
+}
+
+static NOINLINE bool sizes_trusted_slow(tcache_t *tc)
+{
+    if (tc->sized_mode == SIZED_UNSET)
+        tc->sized_mode = ta_opt.check ? SIZED_CHECKED : SIZED_TRUSTED;
+    return tc->sized_mode == SIZED_TRUSTED;
+}
+
+static void *failed(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    return sz->failed ? sz->failed(sz, p, osize, nsize) : NULL;
+}
+
+NOINLINE static void *sized_alloc_slow(ta_sized_t *sz, size_t size)
+{
+    void *p = ta_tcache_malloc(sz->cache, size);
+    return p ? p : failed(sz, NULL, 0, size);
+}
+
+void *ta_sized_alloc(ta_sized_t *sz, size_t size)
+{
+    void *p;
+    return likely(cache_pop(&sz->cache->t, size, &p)) ? p : sized_alloc_slow(sz, size);
+}
+
+/* ta_tcache_free_sized verifies the size in checked mode and frees
+ * blocks the cache does not take. */
+NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
+{
+    if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p))
+        return NULL;
+    if (tc->t.sized_mode == SIZED_INEXACT)
+        ta_tcache_free(tc, p);
+    else
+        ta_tcache_free_sized(tc, p, size);
+    return NULL;
+}
+
+void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
+{
+    tcache_t *tc = &sz->cache->t;
+    if (likely(p != NULL) && sizes_trusted(tc) && likely(cache_push_sized(tc, p)))
+        return NULL;
+    return p ? sized_free_slow(sz->cache, p, size) : NULL;
+}
+
+/* Large blocks (which may change in place) and sizes not to be trusted:
+ * the realloc path, which knows every kind of block and verifies in
+ * checked mode. It keeps the block on a shrink it cannot move, which in
+ * checked mode leaves a small size its size check would refuse. */
+NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    if (nsize == 0)
+        return ta_sized_free(sz, p, osize);
+    void *q = ta_tcache_realloc(sz->cache, p, nsize);
+    if (q == NULL)
+        return failed(sz, p, osize, nsize);
+    tcache_t *tc = &sz->cache->t;
+    if (q == p && tc->sized_mode == SIZED_CHECKED && nsize <= SMALL_MAX &&
+        (osize > SMALL_MAX || size_class(osize) != size_class(nsize)))
+        tc->sized_mode = SIZED_INEXACT;
+    return q;
+}
+
+/* A small block moving class when the cache cannot both give the new
+ * block and take the old one back: the copy must come before the old
+ * block may go back to its slab. */
+NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, size_t nsize)
+{
+    if (q == NULL) {
+        int saved = errno;
+        if ((q = ta_tcache_malloc(sz->cache, nsize)) == NULL) {
+            if (nsize > osize)
+                return failed(sz, p, osize, nsize); /* ENOMEM, p as it was */
+            /* a shrink never fails: p stays, bigger than its size says
+             * (its page still tells its class) */
+            errno = saved;
+            return p;
+        }
+    }
+    memcpy(q, p, osize < nsize ? osize : nsize);
+    ta_tcache_free_sized(sz->cache, p, osize);
+    return q;
+}
+
+/* Small to small: same class, same block; else a new block from the
+ * cache and the old one back to it by size. The cache's stacks are apart
+ * from the blocks and the cache has one user, so the old block can be
+ * pushed before it is copied and the copy is the last call. */
+void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    if (unlikely(p == NULL))
+        return ta_sized_alloc(sz, nsize);
+    tcache_t *tc = &sz->cache->t;
+    /* nsize 0 wraps past SMALL_MAX: a free, in the general path */
+    if (osize > SMALL_MAX || nsize - 1 >= SMALL_MAX ||
+        (!sizes_trusted(tc) && !sizes_trusted_slow(tc)))
+        return resize_general(sz, p, osize, nsize);
+    if (size_class(osize) == size_class(nsize))
+        return p;
+    void *q;
+    if (!cache_pop(tc, nsize, &q))
+        return move_slow(sz, NULL, p, osize, nsize);
+    if (!cache_push_sized(tc, p))
+        return move_slow(sz, q, p, osize, nsize);
+    return memcpy(q, p, osize < nsize ? osize : nsize);
+}

@@ -103,7 +103,7 @@ bool ta_check_size(const void *p, size_t size)
         return true;
     const segment_t *seg = segment_of(p);
     unsigned tag = seg->page_bin[page_index(seg, p)];
-    return tag_class(tag) == size_class(size);
+    return size_class(size) <= tag_class(tag);
 }
 
 bool ta_check_free(void *p, bool release)

@@ -18,7 +18,9 @@ typedef enum ta_heap_error {
  * opt.abort_on_error, else return: the caller refuses the free (an
  * overflow's block is still freed, its neighbours are not). */
 HIDDEN void ta_heap_error(ta_heap_error_t err, const void *p, const char *block);
-/* True if size maps to the class p was allocated in. */
+/* True if p is a live block that size fits: the size last asked for may
+ * name a smaller class than the block's, as a shrink that could not move
+ * keeps its block. */
 HIDDEN bool ta_check_size(const void *p, size_t size);
 /* Checked and secure modes: true if p may be freed (secure mode also
  * unmarks it when release is set); otherwise reported, false. */

@@ -34,9 +34,35 @@ static void test_every_small_class(void)
     }
 }
 
+/* A shrink that could not move (its arena at its limit) keeps the block
+ * in its bigger class; the sized free that follows names the smaller
+ * size, which fits the block: no report, and the block comes back. */
+static void test_sized_free_after_kept_shrink(void)
+{
+    ta_arena_t *a = ta_arena_create(NULL);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    void *p = ta_arena_malloc(a, 2000);
+    CHECK(p != NULL);
+    size_t limit = 1;
+    char name[64];
+    snprintf(name, sizeof(name), "arena.%u.limit", ta_arena_index(a));
+    CHECK_EQ(ta_ctl(name, NULL, NULL, &limit, sizeof(limit)), 0);
+    void *q = ta_arena_realloc(a, p, 16);
+    CHECK(q == p);
+    ta_free_sized(q, 16);
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(bytes, 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+}
+
 int main(void)
 {
     setenv("TUNALLOC_CONF", "check:true", 1);
     RUN(test_every_small_class);
+    RUN(test_sized_free_after_kept_shrink);
     return TEST_EXIT();
 }

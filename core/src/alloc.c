@@ -82,10 +82,10 @@ static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
             ta_tcache_dalloc_remote(tc, p, tag);
         else if (!cache_push(tc, p, tag))
             ta_tcache_dalloc_slow(tc, p, tag);
-    } else if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES) {
+    } else if (tag_is_manual(tag)) {
         if (tc)
-            tc->uncached_deallocated += ta_class_size[tag - PB_MANUAL];
-        dalloc_direct(p, tag - PB_MANUAL);
+            tc->uncached_deallocated += ta_class_size[tag_class(tag)];
+        dalloc_direct(p, tag_class(tag));
     } else if (tag == PB_LARGE) {
         size_t freed = ta_large_dalloc(p);
         if (tc)
@@ -97,8 +97,7 @@ static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 
 static unsigned tag_of(const void *p)
 {
-    const segment_t *seg = segment_of(p);
-    return seg->page_bin[page_index(seg, p)];
+    return page_tag(segment_of(p), p);
 }
 
 NOINLINE static void free_slow(void *p)
@@ -138,7 +137,7 @@ void ta_free(void *p)
         tcache_t *tc = ta_tls_tcache;
         const segment_t *seg = segment_of(p);
         if (likely(seg->arena == tc->arena &&
-                   cache_push(tc, p, seg->page_bin[page_index(seg, p)])))
+                   cache_push(tc, p, page_tag(seg, p))))
             return;
     }
     free_slow(p);
@@ -518,9 +517,8 @@ NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
     if (unlikely(ta_opt.check) && !ta_check_free(p, true))
         return;
     unsigned tag = tag_of(p);
-    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
-        segment_of(p)->arena == tc->arena) {
-        tag -= PB_MANUAL;
+    if (tag_is_manual(tag) && segment_of(p)->arena == tc->arena) {
+        tag = tag_class(tag);
         if (cache_push(tc, p, tag))
             return;
     }

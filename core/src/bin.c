@@ -26,11 +26,6 @@ static void nonfull_remove(bin_t *bin, extent_t *e)
         e->next->prev = e->prev;
 }
 
-static uint8_t class_tag(const arena_t *a, unsigned cls)
-{
-    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
-}
-
 /* Marks regions [0, nregs) of a new slab free in its map. */
 static void map_all_free(uint64_t *map, unsigned nregs)
 {
@@ -56,7 +51,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
         map_all_free(slab_map(extent_segment(e), e), bi->nregs);
-        ta_extent_map(extent_segment(e), e, class_tag(a, cls), true);
+        ta_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
         ta_decay_tick(a);
     }
     mutex_unlock(&a->lock);

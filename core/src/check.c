@@ -102,8 +102,7 @@ bool ta_check_size(const void *p, size_t size)
     if (size > TCACHE_MAX)
         return true;
     const segment_t *seg = segment_of(p);
-    unsigned tag = seg->page_bin[page_index(seg, p)];
-    return tag_class(tag) == size_class(size);
+    return tag_class(page_tag(seg, p)) == size_class(size);
 }
 
 bool ta_check_free(void *p, bool release)

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "os.h"
 #include "sizeclass.h"
+#include "tag.h"
 
 enum extent_state {
     EXT_DIRTY = 0, /* free, pages resident: reused first */
@@ -17,18 +18,6 @@ enum extent_state {
     EXT_LARGE,
     EXT_BUSY /* free but being purged with the arena lock dropped */
 };
-
-/* page_bin values: cacheable classes of automatic arenas are the class
- * index itself; those of manual arenas are offset so the thread-cache fast
- * path misses them, which keeps destroyable arenas out of thread caches. */
-#define PB_MANUAL 64
-
-/* The class a page_bin tag stands for, manual arenas' offset removed;
- * PB_LARGE and PB_NONE come back unchanged. */
-static inline unsigned tag_class(unsigned tag)
-{
-    return tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
-}
 
 typedef struct extent {
     struct extent *next, *prev; /* free-run list or bin's non-full slab list */
@@ -54,7 +43,7 @@ struct arena;
  * page_bin must stay at offset 0: the free fast path reads it with just a
  * mask and a shift. Huge mappings use only the fields up to page_head. */
 typedef struct segment {
-    uint8_t page_bin[MAX_SEGMENT_PAGES + 1];
+    uint8_t page_bin[MAX_SEGMENT_PAGES + 1]; /* page tags, tag.h */
     uint8_t kind; /* SEG_NORMAL or SEG_HUGE */
     bool live;    /* huge: handed out, not cached (a second free sees it) */
     struct arena *arena;
@@ -87,6 +76,12 @@ static ALWAYS_INLINE segment_t *segment_of(const void *p)
 static inline size_t page_index(const segment_t *seg, const void *p)
 {
     return ((uintptr_t)p - (uintptr_t)seg) >> ta_lg_page;
+}
+
+/* The tag of the page holding p (tag.h). */
+static ALWAYS_INLINE unsigned page_tag(const segment_t *seg, const void *p)
+{
+    return seg->page_bin[page_index(seg, p)];
 }
 
 static inline segment_t *extent_segment(const extent_t *e)

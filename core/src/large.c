@@ -6,16 +6,6 @@
 #include "check.h"
 #include "secure.h"
 
-/* page_bin tag of a large block: its cache class when thread caches may
- * hold it, else PB_LARGE (always the slow path). */
-static uint8_t large_tag(const arena_t *a, size_t usize)
-{
-    if (usize > TCACHE_MAX)
-        return PB_LARGE;
-    unsigned cls = size_class(usize);
-    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
-}
-
 void ta_count_large(arena_t *a, size_t usize, bool alloc)
 {
     large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
@@ -47,7 +37,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
         ta_secure_guard(e);
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, large_tag(a, usize), false);
+    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
     ta_count_large(a, usize, true);
     ta_decay_tick(a);
     mutex_unlock(&a->lock);
@@ -122,7 +112,7 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
     ta_count_large(a, old, false);
     ta_count_large(a, usize, true);
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, large_tag(a, usize), false);
+    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
     return true;
 }
 

@@ -7,25 +7,6 @@
 #include "check.h"
 #include "secure.h"
 
-static void nonfull_push(bin_t *bin, extent_t *e)
-{
-    e->prev = NULL;
-    e->next = bin->nonfull;
-    if (bin->nonfull)
-        bin->nonfull->prev = e;
-    bin->nonfull = e;
-}
-
-static void nonfull_remove(bin_t *bin, extent_t *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        bin->nonfull = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-}
-
 /* Marks regions [0, nregs) of a new slab free in its map. */
 static void map_all_free(uint64_t *map, unsigned nregs)
 {
@@ -96,7 +77,7 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
 {
     extent_t *e = bin->nonfull;
     if (e)
-        nonfull_remove(bin, e);
+        extent_list_remove(&bin->nonfull, e);
     else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
     TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
@@ -266,10 +247,10 @@ static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void
     }
     if (e->nfree == bi->nregs) {
         if (!was_full)
-            nonfull_remove(bin, e);
+            extent_list_remove(&bin->nonfull, e);
         slab_empty(a, bin, e);
     } else if (was_full) {
-        nonfull_push(bin, e);
+        extent_list_push(&bin->nonfull, e);
     }
     return put;
 }

@@ -5,6 +5,7 @@
 #define TA_EXTENT_H
 
 #include "common.h"
+#include "list.h"
 #include "os.h"
 #include "sizeclass.h"
 #include "tag.h"
@@ -67,6 +68,13 @@ typedef struct segment {
 } segment_t;
 
 enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
+
+/* A free-run size list, or a bin's non-full slabs (list.h). */
+LIST_DEFINE(extent_list, extent_t, next, prev)
+/* A free state's runs by age, around the arena's lru sentinel. */
+RING_DEFINE(extent_lru, extent_t, u.f.lru_next, u.f.lru_prev)
+/* An arena's segments, or its live or cached huge blocks. */
+LIST_DEFINE(segment_list, segment_t, next, prev)
 
 static ALWAYS_INLINE segment_t *segment_of(const void *p)
 {

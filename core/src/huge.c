@@ -28,24 +28,10 @@ static size_t data_offset(size_t align)
 
 static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *)s); }
 
-static void list_push(segment_t **list, segment_t *s)
+static void huge_list_push(segment_t **list, segment_t *s)
 {
     TA_ASSERT(!ta_segment_listed(*list, s));
-    s->prev = NULL;
-    s->next = *list;
-    if (*list)
-        (*list)->prev = s;
-    *list = s;
-}
-
-static void list_remove(segment_t **list, segment_t *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *list = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    segment_list_push(list, s);
 }
 
 static size_t capacity(const segment_t *s) { return s->map_size - seg_offset(s); }
@@ -81,14 +67,14 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
 /* A cached mapping's usize is the dirty bytes it is counted for. */
 static void cache_put(arena_t *a, segment_t *s)
 {
-    list_push(&a->huge_cache, s);
+    huge_list_push(&a->huge_cache, s);
     ctr_add(&a->stats.pdirty, s->usize >> ta_lg_page);
     ctr_add(&a->stats.mapped, s->map_size);
 }
 
 static void cache_unlink(arena_t *a, segment_t *s)
 {
-    list_remove(&a->huge_cache, s);
+    segment_list_remove(&a->huge_cache, s);
     ctr_sub(&a->stats.pdirty, s->usize >> ta_lg_page);
     ctr_sub(&a->stats.mapped, s->map_size);
 }
@@ -373,7 +359,7 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         tail = NULL;
     if (seg) {
         ctr_add(&a->stats.mapped, seg->map_size);
-        list_push(&a->huge_live, seg);
+        huge_list_push(&a->huge_live, seg);
         seg->live = true;
         ta_count_large(a, seg->usize, true);
     } else {
@@ -400,7 +386,7 @@ size_t ta_huge_dalloc(segment_t *seg, void *p)
     }
     size_t usize = seg->usize;
     seg->live = false;
-    list_remove(&a->huge_live, seg);
+    segment_list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);
     ctr_sub(&a->stats.mapped, seg->map_size);
@@ -455,7 +441,7 @@ void *ta_huge_resize(void *p, size_t size)
     }
     /* growth counts as active from the limit check on, as in alloc */
     ctr_add(&a->stats.pactive, more);
-    list_remove(&a->huge_live, seg);
+    segment_list_remove(&a->huge_live, seg);
     ctr_sub(&a->stats.mapped, seg->map_size);
     mutex_unlock(&a->lock);
     segment_t *moved = seg, *tail = NULL;
@@ -469,7 +455,7 @@ void *ta_huge_resize(void *p, size_t size)
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
-    list_push(&a->huge_live, seg);
+    huge_list_push(&a->huge_live, seg);
     ctr_add(&a->stats.mapped, seg->map_size);
     if (moved) {
         ta_count_large(a, old, false);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base.h"
+#include "list.h"
 #include "opts.h"
 #include "tcache.h"
 #include "verify.h"
@@ -20,27 +21,19 @@ tcache_t ta_tcache_empty;
  * served; also guards each cache's arena pointer against rebinding. */
 static mutex_t registry_lock = MUTEX_INITIALIZER;
 static tcache_t *registry;
+LIST_DEFINE(tcache_list, tcache_t, next, prev)
 
 static void registry_add(tcache_t *tc)
 {
     mutex_lock(&registry_lock);
-    tc->prev = NULL;
-    tc->next = registry;
-    if (registry)
-        registry->prev = tc;
-    registry = tc;
+    tcache_list_push(&registry, tc);
     mutex_unlock(&registry_lock);
 }
 
 static void registry_remove(tcache_t *tc)
 {
     mutex_lock(&registry_lock);
-    if (tc->prev)
-        tc->prev->next = tc->next;
-    else
-        registry = tc->next;
-    if (tc->next)
-        tc->next->prev = tc->prev;
+    tcache_list_remove(&registry, tc);
     mutex_unlock(&registry_lock);
 }
 

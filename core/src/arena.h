@@ -103,15 +103,15 @@ HIDDEN void ta_bin_release_empty(arena_t *a);
 HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);
 /* Frees a large or huge block; returns its usable size, or 0 if p was
  * no live block's start (reported, nothing freed). */
-HIDDEN size_t ta_large_dalloc(void *p);
-HIDDEN size_t ta_large_usize(const void *p);
+HIDDEN size_t ta_large_dalloc(const block_ref_t *b);
+HIDDEN size_t ta_large_usize(const block_ref_t *b);
 /* Resizes without copying (in place, or by moving a huge mapping's
  * pages); the block's address, or NULL if it must be copied. */
-HIDDEN void *ta_large_resize(void *p, size_t size);
+HIDDEN void *ta_large_resize(const block_ref_t *b, size_t size);
 /* Statistics of a large block coming or going; arena lock held. */
 HIDDEN void ta_count_large(arena_t *a, size_t usize, bool alloc);
 HIDDEN void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
-HIDDEN void *ta_huge_resize(void *p, size_t size);
+HIDDEN void *ta_huge_resize(segment_t *seg, void *p, size_t size);
 HIDDEN size_t ta_huge_dalloc(segment_t *seg, void *p);
 /* Unmaps cached huge mappings freed before `before`; arena lock held,
  * dropped around munmap. */

@@ -64,8 +64,8 @@ static int check_large(arena_t *a, segment_t *seg, const void *p)
             err = 0;
     }
     mutex_unlock(&a->lock);
-    if (!err && seg->kind != SEG_HUGE && ta_large_usize(p) <= TCACHE_MAX &&
-        in_thread_cache(p, size_class(ta_large_usize(p))))
+    size_t usize = err || seg->kind == SEG_HUGE ? 0 : extent_at(seg, idx)->u.l.usize;
+    if (usize && usize <= TCACHE_MAX && in_thread_cache(p, size_class(usize)))
         err = EINVAL;
     return err;
 }

@@ -113,10 +113,36 @@ static inline uint64_t *slab_map(segment_t *seg, const extent_t *e)
     return &seg->slab_free[(size_t)(e - seg->ext) << (ta_lg_page - LG_QUANTUM - 6)];
 }
 
+/* The extent whose pages include page idx of a normal segment. */
+static inline extent_t *extent_at(const segment_t *seg, size_t idx)
+{
+    return (extent_t *)&seg->ext[seg->page_head[idx]];
+}
+
 /* The extent whose pages include p (p inside a normal segment). */
 static inline extent_t *extent_of(const segment_t *seg, const void *p)
 {
-    return (extent_t *)&seg->ext[seg->page_head[page_index(seg, p)]];
+    return extent_at(seg, page_index(seg, p));
+}
+
+/* A block pointer resolved once. The path that takes p from the caller
+ * (free, realloc, usable_size, a cache flush) reads its segment, page
+ * and tag here; every layer below takes the reference, not p, so none
+ * masks, indexes or loads the tag again. For a huge block seg is its
+ * header and page the block's offset in pages from it (page_bin has a
+ * slot for that). Valid while the caller owns the block. */
+typedef struct block_ref {
+    void *p;
+    segment_t *seg;
+    size_t page;
+    unsigned tag;
+} block_ref_t;
+
+static ALWAYS_INLINE block_ref_t block_resolve(const void *p)
+{
+    segment_t *seg = segment_of(p);
+    size_t page = page_index(seg, p);
+    return (block_ref_t){(void *)p, seg, page, seg->page_bin[page]};
 }
 
 /* All under the arena lock. */

@@ -424,9 +424,8 @@ void ta_huge_purge(arena_t *a, uint64_t before)
 
 /* Resizes a live huge block without copying: trim, extend in place, or
  * move the mapping. Returns the block's (possibly new) address or NULL. */
-void *ta_huge_resize(void *p, size_t size)
+void *ta_huge_resize(segment_t *seg, void *p, size_t size)
 {
-    segment_t *seg = segment_of(p);
     arena_t *a = seg->arena;
     size_t usize = align_up(size, ta_page), old = seg->usize;
     if (size <= LARGE_MAX || usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))

@@ -168,8 +168,9 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
             keep = ta_bin_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
-                if (segment_of(items[i])->arena == a)
-                    ta_large_dalloc(items[i]);
+                block_ref_t b = block_resolve(items[i]);
+                if (b.seg->arena == a)
+                    ta_large_dalloc(&b);
                 else
                     items[keep++] = items[i];
             }
@@ -188,11 +189,12 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
  * it next to the owner's live blocks and the two would share cache lines
  * (cache-scratch). Small ones are batched per class so a consumer thread
  * freeing a producer's blocks takes a bin lock per batch, not per block. */
-void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
+void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
     tc->uncached_deallocated += ta_class_size[cls];
+    void *p = b->p;
     if (cls >= NBINS) {
-        ta_large_dalloc(p);
+        ta_large_dalloc(b);
         return;
     }
     cache_bin_t *cb = &tc->remote[cls];

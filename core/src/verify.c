@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "owner_map.h"
+#include "secure.h"
 #include "verify.h"
 
 /* Reports past this many per walk add nothing a reader could use. */
@@ -44,6 +45,16 @@ static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *
     return n;
 }
 
+/* Secure mode keeps up to SECURE_SPARES empty slabs, stacked by next. */
+static bool is_spare(const bin_t *bin, const extent_t *e)
+{
+    size_t n = 0;
+    for (const extent_t *s = bin->spare; s && n < LIST_BOUND; s = s->next, n++)
+        if (s == e)
+            return true;
+    return false;
+}
+
 static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
 {
     arena_t *a = w->a;
@@ -53,8 +64,9 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     const bin_info_t *bi = &ta_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
-    EXPECT(w, n == bi->slab_pages, e, n);
-    for (size_t i = 0; i < n && i < bi->slab_pages; i++)
+    /* secure mode: one guard page past the regions, mapped as the slab's */
+    EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
+    for (size_t i = 0; i < n; i++)
         if (seg->page_head[idx + i] != idx ||
             seg->page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
@@ -64,7 +76,7 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, e->nfree == nfree, e, nfree);
     EXPECT(w, e->nfree <= bi->nregs, e, e->nfree);
     w->c.slab_pages += n;
-    if (e == bin->spare) {
+    if (is_spare(bin, e)) {
         EXPECT(w, e->nfree == bi->nregs, e, e->nfree);
         w->c.spare_pages += n;
         return;
@@ -99,7 +111,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         walk_slab(w, seg, idx, e);
     } else if (e->state == EXT_LARGE) {
         w->c.large_pages += n;
-        EXPECT(w, (size_t)n << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
+        EXPECT(w, (n - ta_guard_pages()) << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
         unsigned want = tag_large(w->a->manual, e->u.l.usize);
         EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
         for (size_t i = 1; i < n; i++)

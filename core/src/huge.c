@@ -62,6 +62,50 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
     return seg;
 }
 
+/* ---- owner-map marks ------------------------------------------------- */
+
+/* The owner-map marks a step changes, undone together if it fails: a
+ * range claimed for a mapping (its units marked before anything can
+ * point into it) and a range released while its pages move away (a unit
+ * that left may be mapped by someone else at once). Rollback clears the
+ * claim and puts the released marks back; on success the marks simply
+ * stay. Zero-initialised: nothing held. */
+typedef struct owner_marks {
+    char *claimed, *released;
+    size_t claimed_size, released_size;
+    uint8_t released_first;
+} owner_marks_t;
+
+/* Marks [p, p+size): first unit first, the rest OWNER_TAIL. False, with
+ * nothing marked, if the range lies outside the map. */
+static bool marks_claim(owner_marks_t *m, char *p, size_t size, uint8_t first)
+{
+    if (!ta_owner_map_set(p, size, first)) {
+        ta_owner_map_set(p, size, OWNER_NONE);
+        return false;
+    }
+    m->claimed = p;
+    m->claimed_size = size;
+    return true;
+}
+
+/* Unmarks [p, p+size), whose first unit was marked first. */
+static void marks_release(owner_marks_t *m, char *p, size_t size, uint8_t first)
+{
+    ta_owner_map_set(p, size, OWNER_NONE);
+    m->released = p;
+    m->released_size = size;
+    m->released_first = first;
+}
+
+static void marks_rollback(const owner_marks_t *m)
+{
+    if (m->released)
+        ta_owner_map_set(m->released, m->released_size, m->released_first);
+    if (m->claimed)
+        ta_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
+}
+
 /* ---- the cache of free mappings (arena lock held) -------------------- */
 
 /* A cached mapping's usize is the dirty bytes it is counted for. */
@@ -150,10 +194,11 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         size_t take = min_size(d->map_size, len - done);
         bool whole = take == d->map_size;
         char *src = (char *)d + d->map_size - take;
-        ta_owner_map_set(src, take, OWNER_NONE);
+        owner_marks_t marks = {0};
+        marks_release(&marks, src, take, whole ? OWNER_HEAD : OWNER_TAIL);
         size_t moved = move_units(src, take, dst + done);
         if (moved == 0) {
-            ta_owner_map_set(src, take, whole ? OWNER_HEAD : OWNER_TAIL);
+            marks_rollback(&marks);
             cache_put_unlocked(a, d);
             break;
         }
@@ -207,8 +252,8 @@ static segment_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
     char *base = map_block(off, usize, align, &map_size);
     if (!base)
         return NULL;
-    if (!ta_owner_map_set(base, map_size, OWNER_HEAD)) {
-        ta_owner_map_set(base, map_size, OWNER_NONE);
+    owner_marks_t marks = {0};
+    if (!marks_claim(&marks, base, map_size, OWNER_HEAD)) {
         ta_os_unmap(base, map_size);
         return NULL;
     }
@@ -270,9 +315,9 @@ static segment_t *grow(segment_t *seg, size_t usize)
     /* the range after us may be another of our mappings: mark it owned
      * only once the kernel gave it to this one */
     char *last = base + old_map - SEGMENT_SIZE;
+    owner_marks_t marks = {0};
     if (ta_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
-        if (!ta_owner_map_set(base + old_map, new_map - old_map, OWNER_TAIL)) {
-            ta_owner_map_set(base + old_map, new_map - old_map, OWNER_NONE);
+        if (!marks_claim(&marks, base + old_map, new_map - old_map, OWNER_TAIL)) {
             ta_os_unmap(base + old_map, new_map - old_map);
             return NULL;
         }
@@ -286,16 +331,16 @@ static segment_t *grow(segment_t *seg, size_t usize)
         char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
         if (!moved)
             return NULL;
-        bool marked = ta_owner_map_set(moved, new_map, OWNER_HEAD);
-        if (marked)
-            ta_owner_map_set(base, old_map, OWNER_NONE);
+        if (!marks_claim(&marks, moved, new_map, OWNER_HEAD)) {
+            ta_os_unmap(moved, new_map);
+            return NULL;
+        }
+        marks_release(&marks, base, old_map, OWNER_HEAD);
         /* read while the header is still here */
         size_t written = min_size(off + seg->touched, old_map);
-        size_t done = marked ? move_units(base, old_map, moved) : 0;
+        size_t done = move_units(base, old_map, moved);
         if (done == 0) {
-            if (marked)
-                ta_owner_map_set(base, old_map, OWNER_HEAD);
-            ta_owner_map_set(moved, new_map, OWNER_NONE);
+            marks_rollback(&marks);
             ta_os_unmap(moved, new_map);
             return NULL;
         }

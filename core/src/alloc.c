@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "background.h"
+#include "bin.h"
 #include "check.h"
 #include "init.h"
+#include "large.h"
 #include "opts.h"
 #include "owner_map.h"
 #include "secure.h"

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bin.h"
 #include "check.h"
+#include "decay.h"
 #include "secure.h"
 
 /* Marks regions [0, nregs) of a new slab free in its map. */

@@ -10,6 +10,9 @@
 
 #include "arena.h"
 #include "check.h"
+#include "decay.h"
+#include "huge.h"
+#include "large.h"
 #include "owner_map.h"
 #include "verify.h"
 

@@ -4,6 +4,9 @@
 
 #include "arena.h"
 #include "check.h"
+#include "decay.h"
+#include "huge.h"
+#include "large.h"
 #include "secure.h"
 
 void ta_count_large(arena_t *a, size_t usize, bool alloc)

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "base.h"
+#include "bin.h"
+#include "large.h"
 #include "list.h"
 #include "opts.h"
 #include "tcache.h"

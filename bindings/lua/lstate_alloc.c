@@ -50,7 +50,7 @@ TALUA_PATH void *release(talua_state *s, void *ptr, size_t osize)
     s->nfree++;
     if (s->unsized_frees)
         ta_tcache_free(s->tc, ptr);
-    else if (!cache_push_sized(&s->tc->t, ptr, osize))
+    else if (!cache_push_sized(&s->tc->t, ptr))
         ta_tcache_free_sized(s->tc, ptr, osize);
     return NULL;
 }
@@ -167,7 +167,7 @@ TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
     void *p;
     if (!cache_pop(tc, nsize, &p))
         return move_small_slow(s, NULL, ptr, osize, nsize);
-    if (!cache_push_sized(tc, ptr, osize))
+    if (!cache_push_sized(tc, ptr))
         return move_small_slow(s, p, ptr, osize, nsize);
     count_resize(s, osize, nsize);
     return memcpy(p, ptr, osize < nsize ? osize : nsize);

@@ -140,17 +140,24 @@ void *ta_calloc(size_t n, size_t size)
                                                        : malloc_slow(total, true);
 }
 
-/* Checked mode takes the slow path before p is dereferenced: a foreign
- * pointer's segment header may not be mapped. */
-void ta_free(void *p)
+/* The thread cache's push of a block of its own arena, by the block's
+ * page tag. Checked mode takes the slow path before p is dereferenced: a
+ * foreign pointer's segment header may not be mapped. */
+static ALWAYS_INLINE bool thread_push(void *p)
 {
     if (likely(p && !ta_opt.check)) {
         tcache_t *tc = ta_tls_tcache;
         const segment_t *seg = segment_of(p);
-        if (likely(seg->arena == tc->arena &&
-                   cache_push(tc, p, page_tag(seg, p))))
-            return;
+        return likely(seg->arena == tc->arena &&
+                      cache_push(tc, p, page_tag(seg, p)));
     }
+    return false;
+}
+
+void ta_free(void *p)
+{
+    if (likely(thread_push(p)))
+        return;
     free_slow(p);
 }
 
@@ -171,9 +178,10 @@ NOINLINE static void free_sized_slow(void *p, size_t size, tcache_t *tc)
         ta_free(p);
 }
 
+/* The size names no class (see cache_push_sized): the push is ta_free's. */
 void ta_free_sized(void *p, size_t size)
 {
-    if (likely(p && !ta_opt.check && cache_push_sized(ta_tls_tcache, p, size)))
+    if (likely(thread_push(p)))
         return;
     free_sized_slow(p, size, NULL);
 }
@@ -570,7 +578,7 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
 {
-    if (likely(p && !ta_opt.check && cache_push_sized(&tcache->t, p, size)))
+    if (likely(p && !ta_opt.check && cache_push_sized(&tcache->t, p)))
         return;
     free_sized_slow(p, size, &tcache->t);
 }

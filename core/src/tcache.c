@@ -258,15 +258,19 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     cache_bin_t *cb = &tc->bins[cls];
     void *p;
     if (cls < NBINS) {
+        /* A bin with no slots (checked mode) takes its one block through
+         * a slot of its own: its stack aliases the next bin's. */
+        void *one;
+        void **out = cb->cap ? cb->stack : &one;
         unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
-        unsigned got = ta_bin_fill(tc->arena, cls, cb->stack, n);
+        unsigned got = ta_bin_fill(tc->arena, cls, out, n);
         if (!got)
             return NULL;
-        p = cb->stack[n - 1];
+        p = out[n - 1];
         if (got < n)
             memmove(cb->stack, cb->stack + (n - got), (got - 1) * sizeof(void *));
         cb->ncached = got - 1;
-        TA_ASSERT(got <= cb->cap);
+        TA_ASSERT(cb->ncached <= cb->cap);
         ctr_add(&cb->nrefill, got);
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
         if (tc->nfill[cls] < most)

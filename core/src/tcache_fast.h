@@ -37,21 +37,20 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
     return false;
 }
 
-/* A sized free's push: a small block's class comes from the size, which
- * needs neither the page shift nor the block's page entry. The caller
- * vouches for the size, as free_sized's contract says (checked mode
- * verifies it and must not come here: p is dereferenced). Small classes
- * only: a large run resized in place no longer matches its first size's
- * class. The arena test keeps other arenas' blocks, manual ones
- * included, out. p must not be NULL. */
-static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p, size_t size)
+/* An explicit cache's sized free. The class comes from the block's
+ * page, not from the size: a shrinking realloc that could not move keeps its block in
+ * the bigger class (and a large run resized in place outgrows its first
+ * class), so the size the caller last asked for need not name the class
+ * the block lives in, and a block filed by its size would corrupt the
+ * bin it is flushed to. Only blocks of the cache's own arena (a manual
+ * one included: its tags carry PB_MANUAL) are taken; checked mode
+ * verifies first and must not come here, as p is dereferenced. p must
+ * not be NULL. */
+static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
-    if (likely(size <= SMALL_MAX && segment_of(p)->arena == tc->arena)) {
-        unsigned cls = size_class(size);
-        if (cls >= NBINS)
-            __builtin_unreachable(); /* the table maps small sizes to bins */
-        return cache_push(tc, p, cls);
-    }
+    const segment_t *seg = segment_of(p);
+    if (likely(seg->arena == tc->arena))
+        return cache_push(tc, p, tag_class(seg->page_bin[page_index(seg, p)]));
     return false;
 }
 

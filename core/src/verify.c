@@ -45,7 +45,7 @@ static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *
     return n;
 }
 
-/* Secure mode keeps up to SECURE_SPARES empty slabs, stacked by next. */
+/* Whether e is on its bin's list of spare slabs. */
 static bool is_spare(const bin_t *bin, const extent_t *e)
 {
     size_t n = 0;
@@ -246,14 +246,15 @@ static void walk_bins(walk_t *w)
         const bin_info_t *bi = &ta_bin_info[c];
         if (bin->cur)
             EXPECT(w, bin->cur->state == EXT_SLAB && bin->cur->cls == c, bin->cur, c);
-        if (bin->spare)
-            EXPECT(w, bin->spare->state == EXT_SLAB && bin->spare->cls == c &&
-                          bin->spare != bin->cur, bin->spare, c);
         uint64_t n = 0;
+        for (const extent_t *e = bin->spare; e && n < LIST_BOUND; e = e->next, n++)
+            EXPECT(w, e->state == EXT_SLAB && e->cls == c && e != bin->cur, e, c);
+        EXPECT(w, n == bin->nspare, bin, n);
+        n = 0;
         const extent_t *prev = NULL;
         for (const extent_t *e = bin->nonfull; e && n < LIST_BOUND; prev = e, e = e->next, n++) {
             EXPECT(w, e->prev == prev && e->state == EXT_SLAB && e->cls == c, e, c);
-            EXPECT(w, e != bin->cur && e != bin->spare, e, c);
+            EXPECT(w, e != bin->cur && !is_spare(bin, e), e, c);
             EXPECT(w, e->nfree > 0 && e->nfree < bi->nregs, e, e->nfree);
         }
         EXPECT(w, n == w->partial[c], bin, n);

@@ -133,8 +133,41 @@ static void test_shrink_moves_when_it_can(void)
     CHECK_EQ(ta_arena_destroy(a), 0);
 }
 
+/* A block a shrink kept in its bigger class is freed sized with the size
+ * last asked for, as free_sized's contract says: it must go back to the
+ * bin of the class it lives in. Filed under the smaller size's class it
+ * was refused at the flush (reported as an invalid free, and lost). */
+static void test_sized_free_after_kept_shrink(void)
+{
+    for (int api = API_ARENA; api < NAPIS; api++) {
+        ta_arena_t *a = ta_arena_create(NULL);
+        CHECK(a != NULL);
+        if (!a)
+            return;
+        ta_tcache_t *tc = ta_tcache_create(a);
+        CHECK(tc != NULL);
+        void *p = ta_tcache_malloc(tc, 2000);
+        CHECK(p != NULL);
+        set_limit(a, 1);
+        void *q = shrink((enum api)api, a, tc, p, 16);
+        CHECK(q == p);
+        if (api == API_TCACHE)
+            ta_tcache_free_sized(tc, q, 16);
+        else
+            ta_free_sized(q, 16);
+        ta_tcache_flush(tc);
+        size_t blocks = 1, bytes = 1;
+        CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+        CHECK_EQ(blocks, 0);
+        CHECK_EQ(bytes, 0);
+        ta_tcache_destroy(tc);
+        CHECK_EQ(ta_arena_destroy(a), 0);
+    }
+}
+
 int main(void)
 {
+    RUN(test_sized_free_after_kept_shrink);
     RUN(test_shrink_moves_when_it_can);
     RUN(test_shrink_over_limit);
     RUN(test_shrink_without_memory);

@@ -12,7 +12,7 @@ include core/flags.mk
 PRELOAD_ONLY := $(addprefix $(CORE_DIR)/,$(CORE_PRELOAD_ONLY))
 CORE_SRCS := $(filter-out $(PRELOAD_ONLY),$(wildcard $(CORE_DIR)/*.c))
 PRELOAD_SRCS := $(CORE_SRCS) $(wildcard $(PRELOAD_ONLY))
-CORE_HDRS := $(wildcard $(CORE_DIR)/*.h) core/include/tunalloc.h
+CORE_HDRS := $(wildcard $(CORE_DIR)/*.h $(CORE_DIR)/*.def) core/include/tunalloc.h
 
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := $(CORE_CFLAGS) -g $(WARN) -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)

@@ -77,7 +77,7 @@ def main():
     print()
 
     print("4. per-size-class view (the five busiest small classes)")
-    merged = tunalloc.stats()["arenas"]["all"]["bins"]
+    merged = tunalloc.stats()["arenas"][tunalloc.ARENAS_ALL]["bins"]
     busiest = sorted(merged.items(), key=lambda kv: -kv[1]["nrequests"])[:5]
     for index, b in busiest:
         size = tunalloc.ctl(f"arenas.bin.{index}.size")

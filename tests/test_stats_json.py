@@ -47,6 +47,14 @@ def full():
     return json.loads(report), flat
 
 
+def _class_row(name):
+    """stats.arenas.<i>.bins.<j>.x or .lextents.<j>.x: walks show a class
+    row only if one of its counters is nonzero."""
+    parts = name.split(".")
+    return len(parts) == 6 and parts[:2] == ["stats", "arenas"] and \
+        parts[3] in ("bins", "lextents")
+
+
 def test_every_listed_value_is_in_the_json(full):
     tree, flat = full
     missing, wrong = [], []
@@ -54,7 +62,10 @@ def test_every_listed_value_is_in_the_json(full):
         try:
             got = _lookup(tree, name)
         except KeyError:
-            missing.append(name)
+            row = name.rsplit(".", 1)[0] + "."
+            if not (_class_row(name) and all(
+                    _parse(v) == 0 for n, v in flat.items() if n.startswith(row))):
+                missing.append(name)
             continue
         if got != _parse(value):
             wrong.append((name, value, got))
@@ -85,6 +96,20 @@ def test_json_numbers_agree_with_each_other(full):
         bins = a["bins"].values()
         assert a["small"]["nmalloc"] == sum(b["nmalloc"] for b in bins)
         assert a["small"]["nrequests"] == sum(b["nrequests"] for b in bins)
+
+
+def test_class_rows_are_those_used(full):
+    """A class row with a nonzero counter is in the JSON, and one with none
+    is not: the per-class tables are as long as the activity, as in the
+    text report, not 168 rows per arena."""
+    tree, flat = full
+    for key, arena in tree["tunalloc"]["stats"]["arenas"].items():
+        for table in ("bins", "lextents"):
+            for j, row in arena.get(table, {}).items():
+                assert any(row.values()), (key, table, j)
+    used = {n.rsplit(".", 1)[0] for n, v in flat.items() if _class_row(n) and _parse(v) != 0}
+    for row in used:
+        assert isinstance(_lookup(tree, row), dict), row
 
 
 @pytest.mark.parametrize("letter,absent", [

@@ -40,6 +40,17 @@ exists in both means the same thing in both.
   `EAGAIN`/`ENOMEM` when a resource cannot be had.
 - `ta_ctl_nametomib` resolves a name (or a prefix) once; `ta_ctl_bymib` then
   runs it, with index components overwritten in place.
+- `ta_ctl_child(node, k, &info)` enumerates a node's children; for an
+  index child (`<i>`, `<j>`) `info.bound` names the value its indexes stay
+  below (`arenas.narenas`, `arenas.nbins`, `arenas.nlextents`).
+- `ta_ctl_walk(node, omit, &visitor, opaque)` visits every readable value
+  below a node, in this order, at live indexes only: arenas that exist,
+  then 4096; under `stats.arenas.<i>.bins`/`lextents` the classes with a
+  nonzero counter. An index component is reported as its number. The JSON
+  report (`ta_stats_print` with `J`) and the Python and Lua `stats()` are
+  built on it, so all three have one shape.
+- Each `opt.*` row comes from one line of `core/src/opts.def`, each
+  `stats.*` counter from one line of a list in `core/src/stats.h`.
 - `<i>` is an arena index; 4096 (jemalloc's `MALLCTL_ARENAS_ALL`) means all
   arenas: merged statistics under `stats.arenas.4096`, every arena for
   `arena.4096.purge` and `arena.4096.decay`.

@@ -181,7 +181,7 @@ void talua_arena_release(lua_State *L, const char *fn, lua_Integer index,
                          bool destroy, bool force)
 {
     ta_arena_t *a = index >= 0 && index < TA_ARENAS_ALL
-                        ? ta_arena_get((unsigned)index) : NULL;
+                        ? ta_arena_find((unsigned)index) : NULL;
     if (a == NULL)
         luaL_error(L, "tunalloc.%s: no arena %I", fn, index);
     talua_state *s = talua_of(L);

@@ -17,6 +17,8 @@ TALUA_HIDDEN int talua_ctl_lookup(const char *name, ta_ctl_info *out);
 /* True for an enumerated index child ("<i>", "<j>"), which stands for
  * any decimal index. */
 TALUA_HIDDEN bool talua_is_index(const char *pattern);
+/* Pushes a value of a ctl type as ctl and stats show it. */
+TALUA_HIDDEN void talua_push_value(lua_State *L, ta_ctl_type t, const ta_ctl_value *v);
 /* Reads a readable leaf and pushes it; 0 or the ctl error (nothing is
  * pushed then). */
 TALUA_HIDDEN int talua_ctl_push(lua_State *L, const char *name,

@@ -92,7 +92,7 @@ static size_t value_size(ta_ctl_type t)
 }
 
 /* Each ctl type has one natural Lua type: boolean, integer or string. */
-static void push_value(lua_State *L, ta_ctl_type t, const ta_ctl_value *v)
+void talua_push_value(lua_State *L, ta_ctl_type t, const ta_ctl_value *v)
 {
     switch (t) {
     case TA_CTL_BOOL: lua_pushboolean(L, v->b); break;
@@ -114,7 +114,7 @@ int talua_ctl_push(lua_State *L, const char *name, const ta_ctl_info *info)
     memset(&v, 0, sizeof v);
     int err = ta_ctl(name, &v, &len, NULL, 0);
     if (err == 0)
-        push_value(L, info->type, &v);
+        talua_push_value(L, info->type, &v);
     return err;
 }
 

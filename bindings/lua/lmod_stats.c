@@ -15,107 +15,56 @@ static void refresh(lua_State *L)
         talua_ctl_error(L, "stats", "epoch", err);
 }
 
-/* A missing counter means no indexed children to show, not an error. */
-static unsigned read_count(const char *name)
+/* The core's walker (ta_ctl_walk) builds the tables, so Lua shows the
+ * tree JSON and Python show: an index component is keyed by its number
+ * (s.arenas[0], the merged arenas at tunalloc.ARENAS_ALL). The walker
+ * holds no lock across a callback, so a Lua memory error raised in one
+ * unwinds cleanly. Stack: ... parent [key table]* while objects are open. */
+static void push_key(lua_State *L, const char *name, size_t index)
 {
-    unsigned n = 0;
-    size_t len = sizeof n;
-    return ta_ctl(name, &n, &len, NULL, 0) == 0 ? n : 0;
+    if (name != NULL)
+        lua_pushstring(L, name);
+    else
+        lua_pushinteger(L, (lua_Integer)index);
 }
 
-/* Index children get their range from the counter that sizes them; a
- * node with no known counter is left out rather than guessed at. */
-static unsigned index_count(const char *path, bool *with_all)
+static void walk_open(void *opaque, const char *name, size_t index)
 {
-    const char *dot = strrchr(path, '.');
-    const char *last = dot == NULL ? path : dot + 1;
-    *with_all = false;
-    if (strcmp(last, "arenas") == 0) {
-        *with_all = true;
-        return read_count("arenas.narenas");
-    }
-    if (strcmp(last, "bins") == 0 || strcmp(last, "bin") == 0)
-        return read_count("arenas.nbins");
-    if (strcmp(last, "lextents") == 0 || strcmp(last, "lextent") == 0)
-        return read_count("arenas.nlextents");
-    return 0;
-}
-
-static bool push_node(lua_State *L, const char *path);
-
-/* Pushes what a name holds (a value, or a table for a node) and says
- * whether it pushed: actions, inputs and unreadable names show nothing. */
-static bool push_entry(lua_State *L, const char *path, const ta_ctl_info *info)
-{
-    if (info->type == TA_CTL_NODE)
-        return push_node(L, path);
-    if (!(info->mode & TA_CTL_READ) || info->type == TA_CTL_ACTION ||
-        info->type == TA_CTL_POINTER)
-        return false;
-    return talua_ctl_push(L, path, info) == 0;
-}
-
-/* Indexed children are keyed by their index (0-based, as in the names);
- * the all-arenas merge is keyed "all". */
-static bool add_indexed(lua_State *L, const char *path, const ta_ctl_info *info)
-{
-    bool with_all;
-    unsigned n = index_count(path, &with_all);
-    bool any = false;
-    char child[TALUA_NAME_MAX];
-    for (unsigned i = 0; i < n + with_all; i++) {
-        unsigned idx = i < n ? i : TA_ARENAS_ALL;
-        int len = snprintf(child, sizeof child, "%s.%u", path, idx);
-        if (len < 0 || (size_t)len >= sizeof child || !push_entry(L, child, info))
-            continue;
-        if (idx == TA_ARENAS_ALL)
-            lua_setfield(L, -2, "all");
-        else
-            lua_rawseti(L, -2, idx);
-        any = true;
-    }
-    return any;
-}
-
-/* Builds the node's table from the enumeration; empty nodes (an arena
- * slot that was destroyed) are dropped so the result shows what exists. */
-static bool push_node(lua_State *L, const char *path)
-{
+    lua_State *L = opaque;
     luaL_checkstack(L, 4, "tunalloc.stats: namespace too deep");
+    push_key(L, name, index);
     lua_newtable(L);
-    bool any = false;
-    ta_ctl_info info;
-    char child[TALUA_NAME_MAX];
-    for (size_t i = 0; ta_ctl_child(path, i, &info) == 0; i++) {
-        if (talua_is_index(info.name)) {
-            any |= add_indexed(L, path, &info);
-            continue;
-        }
-        int len = snprintf(child, sizeof child, "%s%s%s", path,
-                           *path ? "." : "", info.name);
-        if (len < 0 || (size_t)len >= sizeof child || !push_entry(L, child, &info))
-            continue;
-        lua_setfield(L, -2, info.name);
-        any = true;
-    }
-    if (!any)
-        lua_pop(L, 1);
-    return any;
+}
+
+static void walk_close(void *opaque)
+{
+    lua_settable(opaque, -3);
+}
+
+static void walk_value(void *opaque, const char *name, size_t index, ta_ctl_type type,
+                      const ta_ctl_value *v)
+{
+    lua_State *L = opaque;
+    push_key(L, name, index);
+    talua_push_value(L, type, v);
+    lua_settable(L, -3);
 }
 
 /* stats([node]): a fresh snapshot of "stats" (or any node) as tables. */
 static int l_stats(lua_State *L)
 {
+    static const ta_ctl_visitor to_lua = {walk_open, walk_close, walk_value};
     const char *node = talua_optname(L, 1, "stats", "stats");
-    ta_ctl_info info = {0};
-    if (*node != '\0' && talua_ctl_lookup(node, &info) != 0)
+    refresh(L);
+    lua_newtable(L);
+    int err = ta_ctl_walk(node, "", &to_lua, L);
+    if (err == ENOENT)
         return luaL_error(L, "tunalloc.stats: unknown name '%s'", node);
-    if (*node != '\0' && info.type != TA_CTL_NODE)
+    if (err == EINVAL)
         return luaL_error(L, "tunalloc.stats: '%s' is a value, not a node "
                           "(use tunalloc.ctl)", node);
-    refresh(L);
-    if (!push_node(L, node))
-        lua_newtable(L);
+    if (err != 0)
+        return talua_ctl_error(L, "stats", node, err);
     return 1;
 }
 

@@ -27,6 +27,7 @@ typedef struct ta_ctl_info {
     ta_ctl_type type;
     unsigned mode;
     const char *doc;
+    const char *bound;
 } ta_ctl_info;
 #define TA_CTL_READ ...
 #define TA_CTL_WRITE ...

@@ -83,8 +83,12 @@ TA_API ta_arena_t *ta_arena_create(const ta_arena_opts *opts);
  * thread still has it as its arena. */
 TA_API int ta_arena_destroy(ta_arena_t *arena);
 TA_API unsigned ta_arena_index(const ta_arena_t *arena);
-/* The arena with that index, or NULL. */
+/* The arena with that index, for allocating from it: an automatic arena
+ * (below opt.narenas) is created on first use. NULL if none. */
 TA_API ta_arena_t *ta_arena_get(unsigned index);
+/* The arena with that index if it exists, or NULL: never creates one,
+ * so readers (statistics, checks before a destroy) change nothing. */
+TA_API ta_arena_t *ta_arena_find(unsigned index);
 /* The arena p was allocated from, or NULL if tunalloc does not own p. */
 TA_API ta_arena_t *ta_arena_of(const void *p);
 /* What ta_arena_destroy or arena.<i>.reset would free: the blocks a
@@ -256,12 +260,42 @@ typedef struct ta_ctl_info {
     ta_ctl_type type;
     unsigned mode;     /* TA_CTL_READ | TA_CTL_WRITE; 0 for nodes */
     const char *doc;   /* one line */
+    /* For an index child ("<i>"): the readable name whose value bounds
+     * its indexes ("arenas.narenas", "arenas.nbins", ...); valid indexes
+     * are below it, and arena indexes also take TA_ARENAS_ALL. NULL for
+     * named children. */
+    const char *bound;
 } ta_ctl_info;
 
 /* The child number `index` of the node `node` ("" = root; indexes may be
  * given as numbers or as "<i>"). 0, or ENOENT past the last child or for
  * an unknown node. */
 TA_API int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out);
+
+/* What ta_ctl_walk reports. A component is a name, or (name NULL) an
+ * index: its number, TA_ARENAS_ALL for the merged arenas, as in names. */
+typedef struct ta_ctl_visitor {
+    /* An interior node with at least one value below it opens ... */
+    void (*open)(void *opaque, const char *name, size_t index);
+    /* ... and closes after its last member. */
+    void (*close)(void *opaque);
+    /* A readable value. */
+    void (*value)(void *opaque, const char *name, size_t index, ta_ctl_type type,
+                  const ta_ctl_value *v);
+} ta_ctl_visitor;
+
+/* The one statistics walker (ta_stats_print's JSON, and the bindings'
+ * stats tables): every readable value below the interior node `node`
+ * ("" = root, "stats", "stats.arenas.0", ...), in namespace order, with
+ * index children at their live indexes only (absent and destroyed arenas
+ * are skipped, the merged arenas last). Reads the current epoch; it
+ * creates nothing, takes no lock across a callback, so callbacks may
+ * allocate or longjmp. `omit` letters as ta_stats_print's: "g" general
+ * (version, opt, arenas), "m" merged arenas, "a" each arena, "b" bins,
+ * "l" large classes (NULL = none). 0, EFAULT (NULL node or visitor),
+ * ENOENT (unknown node), EINVAL (node is a value), EAGAIN. */
+TA_API int ta_ctl_walk(const char *node, const char *omit, const ta_ctl_visitor *visitor,
+                       void *opaque);
 
 typedef void ta_write_cb(void *opaque, const char *text);
 /* opts: letters as malloc_stats_print ("J" JSON, "g" no general info,

@@ -1,29 +1,18 @@
-/* Run-time options: the compiled-in defaults, then the compiled-in
- * configuration string, then TUNALLOC_CONF. Parsing runs inside the first
+/* Run-time options: the compiled-in defaults, then TUNALLOC_CONF. Parsing runs inside the first
  * malloc, so it uses no allocation and no locale-dependent libc parsing. */
 #include "conf.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 ta_opts_t ta_opt = {
-    .narenas = 0,
-    .dirty_decay_ms = 10000,
-    .muzzy_decay_ms = 0,
-    .background_thread = false,
-    .tcache = true,
-    .check = false,
-    .secure = false,
-    .abort_on_error = false,
-    .stats_print = false,
-    .stats_print_opts = "",
-    .arena_limit = 0,
-    .prof = false,
-    .prof_sample_bytes = 0,
+#define TA_OPT(name, kind, def, doc) .name = def,
+#include "opts.def"
+#undef TA_OPT
 };
-
-const char ta_conf_default[] = "";
 
 #define STATS_PRINT_LETTERS "Jgmabl"
 
@@ -85,69 +74,26 @@ static bool parse_bool(const char *s, size_t len, bool *out)
     return true;
 }
 
-/* One setter per key keeps each option's rules next to its name. */
-static bool set_narenas(ta_opts_t *o, const char *s, size_t len)
+/* Arena counts: half the arena slots, the rest are for manual arenas. */
+static bool parse_arenas(const char *s, size_t len, unsigned *out)
 {
     uint64_t v;
     if (!parse_u64(s, len, false, &v) || v > MAX_ARENAS / 2)
         return false;
-    o->narenas = (unsigned)v;
+    *out = (unsigned)v;
     return true;
-}
-
-static bool set_dirty(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_decay(s, len, &o->dirty_decay_ms);
-}
-
-static bool set_muzzy(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_decay(s, len, &o->muzzy_decay_ms);
-}
-
-static bool set_background(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->background_thread);
-}
-
-static bool set_tcache(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->tcache);
-}
-
-static bool set_check(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->check);
-}
-
-static bool set_secure(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->secure);
-}
-
-static bool set_abort_on_error(ta_opts_t *o, const char *s, size_t len)
-{
-    if (!parse_bool(s, len, &o->abort_on_error))
-        return false;
-    o->abort_on_error_set = true;
-    return true;
-}
-
-static bool set_stats_print(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->stats_print);
 }
 
 /* Only letters ta_stats_print knows, so a typo is reported, not ignored. */
-static bool set_stats_print_opts(ta_opts_t *o, const char *s, size_t len)
+static bool parse_letters(const char *s, size_t len, ta_opt_letters *out)
 {
-    if (len >= sizeof(o->stats_print_opts))
+    if (len >= sizeof(*out))
         return false;
     for (size_t i = 0; i < len; i++)
         if (s[i] == '\0' || strchr(STATS_PRINT_LETTERS, s[i]) == NULL)
             return false;
-    memcpy(o->stats_print_opts, s, len);
-    o->stats_print_opts[len] = '\0';
+    memcpy(*out, s, len);
+    (*out)[len] = '\0';
     return true;
 }
 
@@ -162,24 +108,31 @@ int ta_parse_size(const char *s, size_t len, size_t *out)
     return 0;
 }
 
-static bool set_arena_limit(ta_opts_t *o, const char *s, size_t len)
+static bool parse_bytes(const char *s, size_t len, size_t *out)
 {
-    return ta_parse_size(s, len, &o->arena_limit) == 0;
+    return ta_parse_size(s, len, out) == 0;
 }
 
-static bool set_prof(ta_opts_t *o, const char *s, size_t len)
-{
-    return parse_bool(s, len, &o->prof);
-}
-
-static bool set_prof_sample_bytes(ta_opts_t *o, const char *s, size_t len)
+/* Sampling intervals: a positive byte count (k/m/g suffixes) up to
+ * 1 TiB; 0 stays the option's default, "prof.sample_bytes' own". */
+static bool parse_sample(const char *s, size_t len, size_t *out)
 {
     uint64_t v;
     if (!parse_u64(s, len, true, &v) || v == 0 || v > ((uint64_t)1 << 40))
         return false;
-    o->prof_sample_bytes = (size_t)v;
+    *out = (size_t)v;
     return true;
 }
+
+/* Setters write only on success, so a bad value leaves the option as it
+ * was; each option's rule is its kind's parser. */
+#define TA_OPT(name, kind, def, doc)                                                       \
+    static bool set_##name(ta_opts_t *o, const char *s, size_t len)                        \
+    {                                                                                      \
+        return parse_##kind(s, len, &o->name);                                             \
+    }
+#include "opts.def"
+#undef TA_OPT
 
 typedef bool conf_setter(ta_opts_t *o, const char *s, size_t len);
 
@@ -187,23 +140,12 @@ static const struct {
     const char *key;
     conf_setter *set;
 } conf_keys[] = {
-    {"narenas", set_narenas},
-    {"dirty_decay_ms", set_dirty},
-    {"muzzy_decay_ms", set_muzzy},
-    {"background_thread", set_background},
-    {"tcache", set_tcache},
-    {"check", set_check},
-    {"secure", set_secure},
-    {"abort_on_error", set_abort_on_error},
-    {"stats_print", set_stats_print},
-    {"stats_print_opts", set_stats_print_opts},
-    {"arena_limit", set_arena_limit},
-    {"prof", set_prof},
-    {"prof_sample_bytes", set_prof_sample_bytes},
+#define TA_OPT(name, kind, def, doc) {#name, set_##name},
+#include "opts.def"
+#undef TA_OPT
 };
 
-/* One "key:value" pair of len bytes; false if malformed. Setters write
- * only on success, so a bad value leaves the option untouched. */
+/* One "key:value" pair of len bytes; false if malformed. */
 static bool apply_pair(ta_opts_t *o, const char *p, size_t len)
 {
     const char *colon = memchr(p, ':', len);
@@ -212,8 +154,12 @@ static bool apply_pair(ta_opts_t *o, const char *p, size_t len)
     size_t klen = (size_t)(colon - p);
     for (size_t k = 0; k < sizeof(conf_keys) / sizeof(conf_keys[0]); k++) {
         const char *key = conf_keys[k].key;
-        if (strlen(key) == klen && memcmp(key, p, klen) == 0)
-            return conf_keys[k].set(o, colon + 1, len - klen - 1);
+        if (strlen(key) != klen || memcmp(key, p, klen) != 0)
+            continue;
+        if (!conf_keys[k].set(o, colon + 1, len - klen - 1))
+            return false;
+        o->given |= 1u << k; /* conf_keys is in TA_OPT_ID order */
+        return true;
     }
     return false;
 }
@@ -238,7 +184,6 @@ unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
 /* getenv does not allocate, so this is safe inside the first malloc. */
 void ta_conf_init(void)
 {
-    ta_conf_parse(&ta_opt, ta_conf_default, "compiled-in default");
     const char *env = getenv("TUNALLOC_CONF");
     if (env != NULL)
         ta_conf_parse(&ta_opt, env, "TUNALLOC_CONF");
@@ -253,6 +198,46 @@ void ta_conf_finish(ta_opts_t *o)
     if (!o->secure)
         return;
     o->check = true;
-    if (!o->abort_on_error_set)
+    if (!(o->given & TA_OPT_BIT(abort_on_error)))
         o->abort_on_error = true;
+}
+
+/* A value as parse_<kind> reads it back; every kind fits in 32 bytes. */
+static void format_arenas(char *b, size_t n, const unsigned *v) { snprintf(b, n, "%u", *v); }
+static void format_decay(char *b, size_t n, const int64_t *v) { snprintf(b, n, "%" PRId64, *v); }
+static void format_bool(char *b, size_t n, const bool *v)
+{
+    snprintf(b, n, "%s", *v ? "true" : "false");
+}
+static void format_letters(char *b, size_t n, const ta_opt_letters *v) { snprintf(b, n, "%s", *v); }
+static void format_bytes(char *b, size_t n, const size_t *v) { snprintf(b, n, "%zu", *v); }
+static void format_sample(char *b, size_t n, const size_t *v) { format_bytes(b, n, v); }
+
+/* Appends "[sep]key:value" whole or not at all. */
+static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char *key,
+                        const char *value)
+{
+    int n = snprintf(buf + *len, cap - *len, "%.*s%s:%s", *len ? 1 : 0, &sep, key, value);
+    if (n < 0 || (size_t)n >= cap - *len) {
+        buf[*len] = '\0';
+        return false;
+    }
+    *len += (size_t)n;
+    return true;
+}
+
+size_t ta_conf_format(const ta_opts_t *o, char *buf, size_t cap, char sep)
+{
+    size_t len = 0;
+    char value[32];
+    if (cap == 0)
+        return 0;
+    buf[0] = '\0';
+#define TA_OPT(name, kind, def, doc)                                                       \
+    format_##kind(value, sizeof(value), &o->name);                                         \
+    if (!append_pair(buf, cap, &len, sep, #name, value))                                   \
+        return len;
+#include "opts.def"
+#undef TA_OPT
+    return len;
 }

@@ -255,6 +255,12 @@ bool ta_ctl_valid_bin(size_t j) { return j < NBINS; }
 
 bool ta_ctl_valid_lextent(size_t j) { return j < NLEXTENTS; }
 
+/* A name's node and MIB, for walkers inside the core. */
+int ta_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out)
+{
+    return resolve(name, mib, CTL_MAX_DEPTH, depth, out, false);
+}
+
 /* Resolves and runs in one call; NULL names are EFAULT, not a crash. */
 int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
@@ -327,7 +333,7 @@ int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
         kid = index < n->nkids ? &n->kids[index] : NULL;
     if (kid == NULL)
         return ENOENT;
-    *out = (ta_ctl_info){kid->name, kid->type, kid->mode, kid->doc};
+    *out = (ta_ctl_info){kid->name, kid->type, kid->mode, kid->doc, n->ikid ? n->bound : NULL};
     return 0;
 }
 

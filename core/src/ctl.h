@@ -35,6 +35,11 @@ struct ctl_node {
     size_t nkids;
     const ctl_node_t *ikid; /* the index child, if this node is indexed */
     bool (*valid)(size_t index);
+    const char *bound; /* indexed nodes: the name of their bound */
+    /* Indexed nodes: whether a walk (ta_ctl_walk) shows index mib[depth];
+     * NULL shows every index with something readable below it. Names
+     * resolve whatever it says. */
+    bool (*live)(const size_t *mib, size_t depth);
 };
 
 #define CTL_KIDS(arr) .kids = (arr), .nkids = sizeof(arr) / sizeof((arr)[0])
@@ -44,6 +49,8 @@ extern HIDDEN const ctl_node_t ta_ctl_root;
 /* Runs a leaf with jemalloc's conventions (checks, then the handler). */
 HIDDEN int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp,
                        size_t *oldlenp, const void *newp, size_t newlen);
+/* A dotted name's node and MIB (CTL_MAX_DEPTH entries); 0 or ENOENT. */
+HIDDEN int ta_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out);
 /* Bytes read through oldp for a leaf of this node. */
 HIDDEN size_t ta_ctl_read_size(const ctl_node_t *node);
 
@@ -91,6 +98,9 @@ HIDDEN int ta_ctl_stats_global(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_arena(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_bin(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_lextent(ctl_io_t *io);
+HIDDEN bool ta_ctl_stats_arena_live(const size_t *mib, size_t depth);
+HIDDEN bool ta_ctl_stats_bin_live(const size_t *mib, size_t depth);
+HIDDEN bool ta_ctl_stats_lextent_live(const size_t *mib, size_t depth);
 HIDDEN int ta_ctl_prof_active(ctl_io_t *io);
 HIDDEN int ta_ctl_prof_num(ctl_io_t *io);
 HIDDEN int ta_ctl_prof_dump(ctl_io_t *io);

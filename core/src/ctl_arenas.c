@@ -203,3 +203,11 @@ int ta_ctl_arena_limit(ctl_io_t *io)
         return i < ta_narenas_auto ? ta_ctl_out_num(io, ta_opt.arena_limit) : EFAULT;
     return ta_ctl_out_num(io, old);
 }
+
+/* Read-only twin of ta_arena_get: a plain load of the slot. */
+ta_arena_t *ta_arena_find(unsigned index)
+{
+    if (index >= MAX_ARENAS || !ta_ensure_init())
+        return NULL;
+    return (ta_arena_t *)atomic_load_explicit(&ta_arenas[index], memory_order_acquire);
+}

@@ -31,6 +31,27 @@ int ta_ctl_stats_bin(ctl_io_t *io)
     return out(io, rc, v);
 }
 
+/* Walks show the arenas of the snapshot: one lock per arena instead of
+ * a read of every value to find the slots that hold none. */
+bool ta_ctl_stats_arena_live(const size_t *mib, size_t depth)
+{
+    return ta_stats_present(mib[depth]);
+}
+
+/* Walks show a class row only if a counter of it is nonzero, as
+ * stats_text prints its rows: most arenas use a few of the 168 classes,
+ * and the rows left out read as zeros by name. MIB: stats.arenas.<i>.
+ * (bins|lextents).<j>. */
+bool ta_ctl_stats_bin_live(const size_t *mib, size_t depth)
+{
+    return ta_stats_class_used(mib[2], false, mib[depth]);
+}
+
+bool ta_ctl_stats_lextent_live(const size_t *mib, size_t depth)
+{
+    return ta_stats_class_used(mib[2], true, mib[depth]);
+}
+
 /* stats.arenas.<i>.lextents.<j>.<field>: arg is the LS_* field. */
 int ta_ctl_stats_lextent(ctl_io_t *io)
 {

@@ -14,27 +14,24 @@
 #define LEAFX(n, t, m, f, a, d) \
     {.name = n, .type = t, .mode = m, .flags = CTL_NODUMP, .fn = f, .arg = a, .doc = d}
 #define NODE(n, arr, d) {.name = n, .type = TA_CTL_NODE, CTL_KIDS(arr), .doc = d}
-#define INODE(n, ik, v, d) {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = v, .doc = d}
+/* An indexed node: kind pairs its index validator with the name of the
+ * counter that bounds the indexes (ta_ctl_info.bound). */
+#define INODE(n, ik, kind, d)                                                              \
+    {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = ta_ctl_valid_##kind,          \
+     .bound = BOUND_##kind, .doc = d}
+/* The same with a walk filter (ctl_node_t.live). */
+#define LINODE(n, ik, kind, l, d)                                                          \
+    {.name = n, .type = TA_CTL_NODE, .ikid = &(ik), .valid = ta_ctl_valid_##kind,          \
+     .bound = BOUND_##kind, .live = l, .doc = d}
+#define BOUND_arena "arenas.narenas"
+#define BOUND_bin "arenas.nbins"
+#define BOUND_lextent "arenas.nlextents"
 #define OPT(n, t, d) LEAF(#n, t, R, ta_ctl_opt, offsetof(ta_opts_t, n), d)
 
 static const ctl_node_t opt_kids[] = {
-    OPT(narenas, TA_CTL_UNSIGNED, "automatic arenas (0 = one per CPU)"),
-    OPT(dirty_decay_ms, TA_CTL_SSIZE, "initial arenas.dirty_decay_ms"),
-    OPT(muzzy_decay_ms, TA_CTL_SSIZE, "initial arenas.muzzy_decay_ms"),
-    OPT(background_thread, TA_CTL_BOOL, "start the background decay thread"),
-    OPT(tcache, TA_CTL_BOOL, "thread caches enabled"),
-    OPT(check, TA_CTL_BOOL, "validate pointers given to free/realloc"),
-    OPT(secure, TA_CTL_BOOL,
-        "hardened mode: exact double/invalid free detection, guard pages, random slab "
-        "order, canaries (implies check)"),
-    OPT(abort_on_error, TA_CTL_BOOL,
-        "abort after reporting a double or invalid free or an overwritten canary "
-        "(default: false, true in secure mode)"),
-    OPT(stats_print, TA_CTL_BOOL, "print statistics at exit"),
-    OPT(stats_print_opts, TA_CTL_STRING, "option letters for the exit statistics"),
-    OPT(arena_limit, TA_CTL_SIZE, "initial limit of new arenas, in bytes (0 = none)"),
-    OPT(prof, TA_CTL_BOOL, "heap profiling sampled from start-up"),
-    OPT(prof_sample_bytes, TA_CTL_SIZE, "initial prof.sample_bytes (0 = the default)"),
+#define TA_OPT(name, kind, def, doc) OPT(name, TA_OPT_CTL_##kind, doc),
+#include "opts.def"
+#undef TA_OPT
 };
 
 static const ctl_node_t arenas_bin_j_kids[] = {
@@ -65,10 +62,10 @@ static const ctl_node_t arenas_kids[] = {
          "largest size thread caches keep"),
     LEAF("nbins", TA_CTL_UNSIGNED, R, ta_ctl_arenas_const, CTL_CONST_NBINS,
          "small size classes"),
-    INODE("bin", arenas_bin_j, ta_ctl_valid_bin, "small size classes by index"),
+    INODE("bin", arenas_bin_j, bin, "small size classes by index"),
     LEAF("nlextents", TA_CTL_UNSIGNED, R, ta_ctl_arenas_const, CTL_CONST_NLEXTENTS,
          "large size classes"),
-    INODE("lextent", arenas_lextent_j, ta_ctl_valid_lextent, "large size classes by index"),
+    INODE("lextent", arenas_lextent_j, lextent, "large size classes by index"),
     LEAFX("create", TA_CTL_UNSIGNED, R, ta_ctl_arenas_create, 0,
           "creates a manual arena, reads its index"),
     LEAFX("lookup", TA_CTL_POINTER, RW, ta_ctl_arenas_lookup, 0,
@@ -128,88 +125,40 @@ static const ctl_node_t tcache_kids[] = {
          "write an index: frees that cache"),
 };
 
-#define ST(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_arena, f, d)
+/* The stats.* rows come from stats.h's lists, one macro per list. */
+#define ST_ARENA(n, t, src, f, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_##n, d),
+#define ST_SMALL(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_small_##n, d),
+#define ST_LARGE(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_arena, AS_large_##n, d),
+#define ST_BIN(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_bin, BS_##n, d),
+#define ST_LEXTENT(n, t, d) LEAF(#n, TA_CTL_##t, R, ta_ctl_stats_lextent, LS_##n, d),
+#define ST_GLOBAL(n, d) LEAF(#n, TA_CTL_SIZE, R, ta_ctl_stats_global, GS_##n, d),
 
-static const ctl_node_t stats_small_kids[] = {
-    ST(allocated, TA_CTL_SIZE, AS_SMALL_ALLOCATED, "bytes in live small blocks"),
-    ST(nmalloc, TA_CTL_UINT64, AS_SMALL_NMALLOC, "small regions taken from slabs"),
-    ST(ndalloc, TA_CTL_UINT64, AS_SMALL_NDALLOC, "small regions returned to slabs"),
-    ST(nrequests, TA_CTL_UINT64, AS_SMALL_NREQUESTS, "small requests, cache hits included"),
-    ST(nfills, TA_CTL_UINT64, AS_SMALL_NFILLS, "thread cache fills"),
-    ST(nflushes, TA_CTL_UINT64, AS_SMALL_NFLUSHES, "thread cache flushes"),
-};
+static const ctl_node_t stats_small_kids[] = {TA_SMALL_STATS(ST_SMALL)};
+static const ctl_node_t stats_large_kids[] = {TA_LARGE_STATS(ST_LARGE)};
 
-static const ctl_node_t stats_large_kids[] = {
-    ST(allocated, TA_CTL_SIZE, AS_LARGE_ALLOCATED, "bytes in live large blocks"),
-    ST(nmalloc, TA_CTL_UINT64, AS_LARGE_NMALLOC, "large allocations"),
-    ST(ndalloc, TA_CTL_UINT64, AS_LARGE_NDALLOC, "large deallocations"),
-    ST(nrequests, TA_CTL_UINT64, AS_LARGE_NREQUESTS, "large requests, cache hits included"),
-    ST(nfills, TA_CTL_UINT64, AS_LARGE_NFILLS, "thread cache fills of cached large classes"),
-    ST(nflushes, TA_CTL_UINT64, AS_LARGE_NFLUSHES, "thread cache flushes of cached large classes"),
-};
+static const ctl_node_t stats_bin_j_kids[] = {TA_BIN_STATS(ST_BIN)};
+static const ctl_node_t stats_bin_j =
+    NODE("<j>", stats_bin_j_kids, "small size class j (walks and JSON: the classes ever used)");
 
-#define SB(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_bin, f, d)
-
-static const ctl_node_t stats_bin_j_kids[] = {
-    SB(nmalloc, TA_CTL_UINT64, BS_NMALLOC, "regions taken from slabs"),
-    SB(ndalloc, TA_CTL_UINT64, BS_NDALLOC, "regions returned to slabs"),
-    SB(nrequests, TA_CTL_UINT64, BS_NREQUESTS, "requests, cache hits included"),
-    SB(curregs, TA_CTL_SIZE, BS_CURREGS, "regions in use (including cached ones)"),
-    SB(curslabs, TA_CTL_SIZE, BS_CURSLABS, "slabs in use"),
-    SB(nfills, TA_CTL_UINT64, BS_NFILLS, "thread cache fills"),
-    SB(nflushes, TA_CTL_UINT64, BS_NFLUSHES, "thread cache flushes"),
-    SB(nslabs, TA_CTL_UINT64, BS_NSLABS, "slabs ever created"),
-};
-static const ctl_node_t stats_bin_j = NODE("<j>", stats_bin_j_kids, "small size class j");
-
-#define SL(n, t, f, d) LEAF(#n, t, R, ta_ctl_stats_lextent, f, d)
-
-static const ctl_node_t stats_lextent_j_kids[] = {
-    SL(nmalloc, TA_CTL_UINT64, LS_NMALLOC, "allocations of the class"),
-    SL(ndalloc, TA_CTL_UINT64, LS_NDALLOC, "deallocations of the class"),
-    SL(nrequests, TA_CTL_UINT64, LS_NREQUESTS, "requests, cache hits included"),
-    SL(curlextents, TA_CTL_SIZE, LS_CURLEXTENTS, "live blocks of the class"),
-    SL(nfills, TA_CTL_UINT64, LS_NFILLS, "thread cache fills of the class"),
-    SL(nflushes, TA_CTL_UINT64, LS_NFLUSHES, "thread cache flushes of the class"),
-};
+static const ctl_node_t stats_lextent_j_kids[] = {TA_LEXTENT_STATS(ST_LEXTENT)};
 static const ctl_node_t stats_lextent_j =
-    NODE("<j>", stats_lextent_j_kids, "large size class j");
+    NODE("<j>", stats_lextent_j_kids, "large size class j (walks and JSON: the classes ever used)");
 
 static const ctl_node_t stats_arena_i_kids[] = {
-    ST(nthreads, TA_CTL_UNSIGNED, AS_NTHREADS, "threads and caches bound to the arena"),
-    ST(uptime, TA_CTL_UINT64, AS_UPTIME, "nanoseconds since creation (ms resolution)"),
-    ST(pactive, TA_CTL_SIZE, AS_PACTIVE, "pages in use"),
-    ST(pdirty, TA_CTL_SIZE, AS_PDIRTY, "unused pages not yet purged"),
-    ST(pmuzzy, TA_CTL_SIZE, AS_PMUZZY, "unused pages purged lazily"),
-    ST(mapped, TA_CTL_SIZE, AS_MAPPED, "bytes mapped"),
-    ST(retained, TA_CTL_SIZE, AS_RETAINED, "bytes kept mapped but purged"),
-    ST(metadata, TA_CTL_SIZE, AS_METADATA, "bytes of segment headers"),
-    ST(resident, TA_CTL_SIZE, AS_RESIDENT, "approximate resident bytes"),
-    ST(peak, TA_CTL_SIZE, AS_PEAK, "high-water mark of active bytes (not merged)"),
-    ST(dirty_npurge, TA_CTL_UINT64, AS_DIRTY_NPURGE, "dirty purge sweeps"),
-    ST(dirty_nmadvise, TA_CTL_UINT64, AS_DIRTY_NMADVISE, "madvise calls for dirty pages"),
-    ST(dirty_purged, TA_CTL_UINT64, AS_DIRTY_PURGED, "dirty pages purged"),
-    ST(muzzy_npurge, TA_CTL_UINT64, AS_MUZZY_NPURGE, "muzzy purge sweeps"),
-    ST(muzzy_nmadvise, TA_CTL_UINT64, AS_MUZZY_NMADVISE, "madvise calls for muzzy pages"),
-    ST(muzzy_purged, TA_CTL_UINT64, AS_MUZZY_PURGED, "muzzy pages purged"),
+    TA_ARENA_STATS(ST_ARENA)
     NODE("small", stats_small_kids, "small (slab) allocations"),
     NODE("large", stats_large_kids, "large allocations"),
-    INODE("bins", stats_bin_j, ta_ctl_valid_bin, "per small size class"),
-    INODE("lextents", stats_lextent_j, ta_ctl_valid_lextent, "per large size class"),
+    LINODE("bins", stats_bin_j, bin, ta_ctl_stats_bin_live,
+           "per small size class"),
+    LINODE("lextents", stats_lextent_j, lextent, ta_ctl_stats_lextent_live,
+           "per large size class"),
 };
 static const ctl_node_t stats_arena_i =
     NODE("<i>", stats_arena_i_kids, "arena i as of the last epoch; 4096 = all arenas merged");
 
-#define SG(n, f, d) LEAF(#n, TA_CTL_SIZE, R, ta_ctl_stats_global, f, d)
-
 static const ctl_node_t stats_kids[] = {
-    SG(allocated, GS_ALLOCATED, "bytes in live blocks"),
-    SG(active, GS_ACTIVE, "bytes in pages in use"),
-    SG(metadata, GS_METADATA, "bytes of allocator metadata"),
-    SG(resident, GS_RESIDENT, "approximate resident bytes"),
-    SG(mapped, GS_MAPPED, "bytes mapped"),
-    SG(retained, GS_RETAINED, "bytes kept mapped but purged"),
-    INODE("arenas", stats_arena_i, ta_ctl_valid_arena, "per-arena statistics"),
+    TA_GLOBAL_STATS(ST_GLOBAL)
+    LINODE("arenas", stats_arena_i, arena, ta_ctl_stats_arena_live, "per-arena statistics"),
 };
 
 static const ctl_node_t prof_kids[] = {
@@ -235,7 +184,7 @@ static const ctl_node_t root_kids[] = {
          "the background decay thread runs"),
     NODE("opt", opt_kids, "start-up options (TUNALLOC_CONF)"),
     NODE("arenas", arenas_kids, "all arenas and size classes"),
-    INODE("arena", arena_i, ta_ctl_valid_arena, "one arena by index"),
+    INODE("arena", arena_i, arena, "one arena by index"),
     NODE("thread", thread_kids, "the calling thread"),
     NODE("tcache", tcache_kids, "explicit caches by index"),
     NODE("stats", stats_kids, "statistics as of the last epoch"),

@@ -46,20 +46,15 @@ static void snap_bins(const arena_t *a, stats_arena_t *s)
     for (unsigned j = 0; j < NBINS; j++) {
         const bin_stats_t *b = &a->bins[j].stats;
         uint64_t *o = s->bins[j];
-        o[BS_NMALLOC] = ctr_get(&b->nmalloc);
-        o[BS_NDALLOC] = ctr_get(&b->ndalloc);
-        o[BS_NREQUESTS] = ctr_get(&b->nrequests);
-        o[BS_CURREGS] = ctr_get(&b->curregs);
-        o[BS_CURSLABS] = ctr_get(&b->curslabs);
-        o[BS_NFILLS] = ctr_get(&b->nfills);
-        o[BS_NFLUSHES] = ctr_get(&b->nflushes);
-        o[BS_NSLABS] = ctr_get(&b->nslabs);
-        v[AS_SMALL_ALLOCATED] += o[BS_CURREGS] * ta_bin_info[j].size;
-        v[AS_SMALL_NMALLOC] += o[BS_NMALLOC];
-        v[AS_SMALL_NDALLOC] += o[BS_NDALLOC];
-        v[AS_SMALL_NREQUESTS] += o[BS_NREQUESTS];
-        v[AS_SMALL_NFILLS] += o[BS_NFILLS];
-        v[AS_SMALL_NFLUSHES] += o[BS_NFLUSHES];
+#define COPY(n, t, d) o[BS_##n] = ctr_get(&b->n);
+        TA_BIN_STATS(COPY)
+#undef COPY
+        v[AS_small_allocated] += o[BS_curregs] * ta_bin_info[j].size;
+        v[AS_small_nmalloc] += o[BS_nmalloc];
+        v[AS_small_ndalloc] += o[BS_ndalloc];
+        v[AS_small_nrequests] += o[BS_nrequests];
+        v[AS_small_nfills] += o[BS_nfills];
+        v[AS_small_nflushes] += o[BS_nflushes];
     }
 }
 
@@ -70,19 +65,16 @@ static void snap_lextents(const arena_t *a, stats_arena_t *s)
     for (unsigned j = 0; j < NLEXTENTS; j++) {
         const large_stats_t *l = &a->stats.lstats[j];
         uint64_t *o = s->lext[j];
-        o[LS_NMALLOC] = ctr_get(&l->nmalloc);
-        o[LS_NDALLOC] = ctr_get(&l->ndalloc);
-        o[LS_NREQUESTS] = ctr_get(&l->nrequests);
-        o[LS_CURLEXTENTS] = ctr_get(&l->curlextents);
-        o[LS_NFILLS] = ctr_get(&l->nfills);
-        o[LS_NFLUSHES] = ctr_get(&l->nflushes);
-        v[AS_LARGE_NMALLOC] += o[LS_NMALLOC];
-        v[AS_LARGE_NDALLOC] += o[LS_NDALLOC];
-        v[AS_LARGE_NREQUESTS] += o[LS_NREQUESTS];
-        v[AS_LARGE_NFILLS] += o[LS_NFILLS];
-        v[AS_LARGE_NFLUSHES] += o[LS_NFLUSHES];
+#define COPY(n, t, d) o[LS_##n] = ctr_get(&l->n);
+        TA_LEXTENT_STATS(COPY)
+#undef COPY
+        v[AS_large_nmalloc] += o[LS_nmalloc];
+        v[AS_large_ndalloc] += o[LS_ndalloc];
+        v[AS_large_nrequests] += o[LS_nrequests];
+        v[AS_large_nfills] += o[LS_nfills];
+        v[AS_large_nflushes] += o[LS_nflushes];
     }
-    v[AS_LARGE_ALLOCATED] = ctr_get(&a->stats.large_allocated);
+    v[AS_large_allocated] = ctr_get(&a->stats.large_allocated);
 }
 
 /* Uptime is in nanoseconds, as jemalloc reports it. */
@@ -92,22 +84,16 @@ static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
     uint64_t *v = s->a;
     memset(v, 0, sizeof(s->a)); /* bins and classes are overwritten whole */
     s->present = true;
-    v[AS_NTHREADS] = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
-    v[AS_UPTIME] = now > a->created_ms ? (now - a->created_ms) * 1000000u : 0;
-    v[AS_PACTIVE] = ctr_get(&st->pactive);
-    v[AS_PDIRTY] = ctr_get(&st->pdirty);
-    v[AS_PMUZZY] = ctr_get(&st->pmuzzy);
-    v[AS_MAPPED] = ctr_get(&st->mapped);
-    v[AS_RETAINED] = ctr_get(&st->retained);
-    v[AS_METADATA] = ctr_get(&st->metadata);
-    v[AS_PEAK] = ctr_get(&st->peak_active);
-    v[AS_DIRTY_NPURGE] = ctr_get(&st->dirty_npurge);
-    v[AS_DIRTY_NMADVISE] = ctr_get(&st->dirty_nmadvise);
-    v[AS_DIRTY_PURGED] = ctr_get(&st->dirty_purged);
-    v[AS_MUZZY_NPURGE] = ctr_get(&st->muzzy_npurge);
-    v[AS_MUZZY_NMADVISE] = ctr_get(&st->muzzy_nmadvise);
-    v[AS_MUZZY_PURGED] = ctr_get(&st->muzzy_purged);
-    v[AS_RESIDENT] = (v[AS_PACTIVE] + v[AS_PDIRTY] + v[AS_PMUZZY]) * ta_page + v[AS_METADATA];
+    v[AS_nthreads] = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
+    v[AS_uptime] = now > a->created_ms ? (now - a->created_ms) * 1000000u : 0;
+#define COPY_ctr(n, f) v[AS_##n] = ctr_get(&st->f);
+#define COPY_derived(n, f)
+#define COPY(n, t, src, f, d) COPY_##src(n, f)
+    TA_ARENA_STATS(COPY)
+#undef COPY
+#undef COPY_derived
+#undef COPY_ctr
+    v[AS_resident] = (v[AS_pactive] + v[AS_pdirty] + v[AS_pmuzzy]) * ta_page + v[AS_metadata];
     snap_bins(a, s);
     snap_lextents(a, s);
 }
@@ -150,15 +136,15 @@ static void compute_global(uint64_t now)
 {
     const uint64_t *m = merged.a;
     uint64_t base = ta_base_mapped();
-    merged.a[AS_UPTIME] = now > ta_start_ms ? (now - ta_start_ms) * 1000000u : 0;
-    merged.a[AS_PEAK] = 0;
-    global[GS_ALLOCATED] = m[AS_SMALL_ALLOCATED] + m[AS_LARGE_ALLOCATED];
-    global[GS_ACTIVE] = m[AS_PACTIVE] * ta_page;
-    global[GS_METADATA] = base + m[AS_METADATA];
-    global[GS_RESIDENT] = (m[AS_PACTIVE] + m[AS_PDIRTY] + m[AS_PMUZZY]) * ta_page +
-                          global[GS_METADATA];
-    global[GS_MAPPED] = m[AS_MAPPED] + base;
-    global[GS_RETAINED] = m[AS_RETAINED];
+    merged.a[AS_uptime] = now > ta_start_ms ? (now - ta_start_ms) * 1000000u : 0;
+    merged.a[AS_peak] = 0;
+    global[GS_allocated] = m[AS_small_allocated] + m[AS_large_allocated];
+    global[GS_active] = m[AS_pactive] * ta_page;
+    global[GS_metadata] = base + m[AS_metadata];
+    global[GS_resident] = (m[AS_pactive] + m[AS_pdirty] + m[AS_pmuzzy]) * ta_page +
+                          global[GS_metadata];
+    global[GS_mapped] = m[AS_mapped] + base;
+    global[GS_retained] = m[AS_retained];
 }
 
 /* The global lock keeps arenas from being destroyed mid-read. */
@@ -247,7 +233,7 @@ static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *ou
 /* The merged peak is not a true number, so it does not exist. */
 int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
 {
-    if (i == MAX_ARENAS && field == AS_PEAK)
+    if (i == MAX_ARENAS && field == AS_peak)
         return ENOENT;
     return read_field(i, 0, 0, field, out);
 }
@@ -262,6 +248,29 @@ int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out)
 int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
 {
     return read_field(i, 2, j, field, out);
+}
+
+bool ta_stats_present(size_t i)
+{
+    mutex_lock(&stats_lock);
+    bool present = ensure_locked() == 0 && entry(i, false) != NULL;
+    mutex_unlock(&stats_lock);
+    return present;
+}
+
+bool ta_stats_class_used(size_t i, bool large, size_t j)
+{
+    bool used = false;
+    mutex_lock(&stats_lock);
+    const stats_arena_t *s = ensure_locked() ? NULL : entry(i, true);
+    if (s != NULL && !large && j < NBINS)
+        for (unsigned k = 0; k < BS_NFIELDS; k++)
+            used |= s->bins[j][k] != 0;
+    if (s != NULL && large && j < NLEXTENTS)
+        for (unsigned k = 0; k < LS_NFIELDS; k++)
+            used |= s->lext[j][k] != 0;
+    mutex_unlock(&stats_lock);
+    return used;
 }
 
 /* A whole entry, so printing runs without the stats lock held. */

@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "background.h"
+#include "conf.h"
 #include "ctl.h"
 #include "init.h"
 #include "opts.h"
@@ -52,15 +53,9 @@ static uint64_t global(unsigned field)
 static void print_general(stats_out_t *o)
 {
     ta_stats_emit(o, "Version: %s\n", TA_VERSION);
-    ta_stats_emit(o,
-                  "Options: narenas:%u dirty_decay_ms:%lld muzzy_decay_ms:%lld "
-                  "background_thread:%s tcache:%s check:%s stats_print:%s "
-                  "stats_print_opts:\"%s\" arena_limit:%zu\n",
-                  ta_opt.narenas, (long long)ta_opt.dirty_decay_ms,
-                  (long long)ta_opt.muzzy_decay_ms, ta_opt.background_thread ? "true" : "false",
-                  ta_opt.tcache ? "true" : "false", ta_opt.check ? "true" : "false",
-                  ta_opt.stats_print ? "true" : "false", ta_opt.stats_print_opts,
-                  ta_opt.arena_limit);
+    char conf[320];
+    ta_conf_format(&ta_opt, conf, sizeof(conf), ' ');
+    ta_stats_emit(o, "Options: %s\n", conf);
     ta_stats_emit(o,
                   "Arenas: %u (%u automatic); quantum %d, page %zu, tcache_max %d, "
                   "%d small and %d large size classes\n",
@@ -75,30 +70,30 @@ static void print_totals(stats_out_t *o)
     ta_stats_emit(o,
                   "Allocated: %" PRIu64 ", active: %" PRIu64 ", metadata: %" PRIu64
                   ", resident: %" PRIu64 ", mapped: %" PRIu64 ", retained: %" PRIu64 "\n",
-                  global(GS_ALLOCATED), global(GS_ACTIVE), global(GS_METADATA),
-                  global(GS_RESIDENT), global(GS_MAPPED), global(GS_RETAINED));
+                  global(GS_allocated), global(GS_active), global(GS_metadata),
+                  global(GS_resident), global(GS_mapped), global(GS_retained));
 }
 
 /* Page counts, purging and mapping; peak exists per arena only. */
 static void print_arena_pages(stats_out_t *o, const uint64_t *v, bool merged)
 {
-    ta_stats_emit(o, "assigned threads: %" PRIu64 "\nuptime: %" PRIu64 " ns\n", v[AS_NTHREADS],
-                  v[AS_UPTIME]);
+    ta_stats_emit(o, "assigned threads: %" PRIu64 "\nuptime: %" PRIu64 " ns\n", v[AS_nthreads],
+                  v[AS_uptime]);
     ta_stats_emit(o, "pages: active %" PRIu64 ", dirty %" PRIu64 ", muzzy %" PRIu64 "\n",
-                  v[AS_PACTIVE], v[AS_PDIRTY], v[AS_PMUZZY]);
+                  v[AS_pactive], v[AS_pdirty], v[AS_pmuzzy]);
     ta_stats_emit(o,
                   "purging: dirty %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64
                   " pages; muzzy %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64 " pages\n",
-                  v[AS_DIRTY_NPURGE], v[AS_DIRTY_NMADVISE], v[AS_DIRTY_PURGED],
-                  v[AS_MUZZY_NPURGE], v[AS_MUZZY_NMADVISE], v[AS_MUZZY_PURGED]);
+                  v[AS_dirty_npurge], v[AS_dirty_nmadvise], v[AS_dirty_purged],
+                  v[AS_muzzy_npurge], v[AS_muzzy_nmadvise], v[AS_muzzy_purged]);
     ta_stats_emit(o,
                   "mapped: %" PRIu64 ", retained: %" PRIu64 ", metadata: %" PRIu64
                   ", resident: %" PRIu64,
-                  v[AS_MAPPED], v[AS_RETAINED], v[AS_METADATA], v[AS_RESIDENT]);
+                  v[AS_mapped], v[AS_retained], v[AS_metadata], v[AS_resident]);
     if (merged)
         ta_stats_emit(o, "\n");
     else
-        ta_stats_emit(o, ", peak active: %" PRIu64 "\n", v[AS_PEAK]);
+        ta_stats_emit(o, ", peak active: %" PRIu64 "\n", v[AS_peak]);
 }
 
 /* Large classes have no cache fill/flush counters; their cells say "-". */
@@ -108,11 +103,11 @@ static void print_arena_totals(stats_out_t *o, const uint64_t *v)
                   "ndalloc", "nrequests", "nfills", "nflushes");
     ta_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
                      " %12" PRIu64 "\n",
-                  "small:", v[AS_SMALL_ALLOCATED], v[AS_SMALL_NMALLOC], v[AS_SMALL_NDALLOC],
-                  v[AS_SMALL_NREQUESTS], v[AS_SMALL_NFILLS], v[AS_SMALL_NFLUSHES]);
+                  "small:", v[AS_small_allocated], v[AS_small_nmalloc], v[AS_small_ndalloc],
+                  v[AS_small_nrequests], v[AS_small_nfills], v[AS_small_nflushes]);
     ta_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12s %12s\n",
-                  "large:", v[AS_LARGE_ALLOCATED], v[AS_LARGE_NMALLOC], v[AS_LARGE_NDALLOC],
-                  v[AS_LARGE_NREQUESTS], "-", "-");
+                  "large:", v[AS_large_allocated], v[AS_large_nmalloc], v[AS_large_ndalloc],
+                  v[AS_large_nrequests], "-", "-");
 }
 
 /* Utilisation = live regions / regions in current slabs, in thousandths. */
@@ -123,18 +118,18 @@ static void print_bins(stats_out_t *o, const stats_arena_t *s)
                   "regs", "pgs", "util", "nfills", "nflushes", "nslabs");
     for (unsigned j = 0; j < NBINS; j++) {
         const uint64_t *b = s->bins[j];
-        if (b[BS_NMALLOC] == 0 && b[BS_NREQUESTS] == 0 && b[BS_CURREGS] == 0)
+        if (b[BS_nmalloc] == 0 && b[BS_nrequests] == 0 && b[BS_curregs] == 0)
             continue;
         const bin_info_t *bi = &ta_bin_info[j];
-        uint64_t cap = b[BS_CURSLABS] * bi->nregs;
-        uint64_t util = cap ? b[BS_CURREGS] * 1000 / cap : 0;
+        uint64_t cap = b[BS_curslabs] * bi->nregs;
+        uint64_t util = cap ? b[BS_curregs] * 1000 / cap : 0;
         ta_stats_emit(o,
                       "%8u %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
                       " %10" PRIu64 " %9" PRIu64 " %6u %4u %2" PRIu64 ".%03" PRIu64
                       " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
-                      bi->size, j, b[BS_CURREGS] * bi->size, b[BS_NMALLOC], b[BS_NDALLOC],
-                      b[BS_NREQUESTS], b[BS_CURREGS], b[BS_CURSLABS], bi->nregs, bi->slab_pages,
-                      util / 1000, util % 1000, b[BS_NFILLS], b[BS_NFLUSHES], b[BS_NSLABS]);
+                      bi->size, j, b[BS_curregs] * bi->size, b[BS_nmalloc], b[BS_ndalloc],
+                      b[BS_nrequests], b[BS_curregs], b[BS_curslabs], bi->nregs, bi->slab_pages,
+                      util / 1000, util % 1000, b[BS_nfills], b[BS_nflushes], b[BS_nslabs]);
     }
 }
 
@@ -145,11 +140,11 @@ static void print_lextents(stats_out_t *o, const stats_arena_t *s)
                   "ndalloc", "curlextents");
     for (unsigned j = 0; j < NLEXTENTS; j++) {
         const uint64_t *l = s->lext[j];
-        if (l[LS_NMALLOC] == 0 && l[LS_NREQUESTS] == 0 && l[LS_CURLEXTENTS] == 0)
+        if (l[LS_nmalloc] == 0 && l[LS_nrequests] == 0 && l[LS_curlextents] == 0)
             continue;
         ta_stats_emit(o, "%14zu %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                      lextent_size(j), j, l[LS_CURLEXTENTS] * lextent_size(j), l[LS_NMALLOC],
-                      l[LS_NDALLOC], l[LS_CURLEXTENTS]);
+                      lextent_size(j), j, l[LS_curlextents] * lextent_size(j), l[LS_nmalloc],
+                      l[LS_ndalloc], l[LS_curlextents]);
     }
 }
 

@@ -82,7 +82,7 @@ static void test_malformed_pairs(void)
         CHECK_EQ(o.arena_limit, 0);
         CHECK_EQ(o.stats_print_opts[0], '\0');
         CHECK(!o.background_thread && !o.check && !o.stats_print);
-        CHECK(!o.secure && !o.abort_on_error && !o.abort_on_error_set);
+        CHECK(!o.secure && !o.abort_on_error && !(o.given & TA_OPT_BIT(abort_on_error)));
         if (strncmp(bad[k], "dirty", 5) == 0)
             CHECK_EQ(o.dirty_decay_ms, 500);
     }
@@ -137,6 +137,41 @@ static void test_long_pair(void)
     CHECK_EQ(o.narenas, 0);
 }
 
+/* ta_conf_format writes every option (from the same list as the parser)
+ * in a form the parser reads back to the same values, and cuts only
+ * between pairs. */
+static void test_format_round_trip(void)
+{
+    ta_opts_t o = fresh();
+    CHECK_EQ(ta_conf_parse(&o,
+                           "narenas:3,dirty_decay_ms:-1,muzzy_decay_ms:250,"
+                           "background_thread:true,tcache:false,check:true,secure:true,"
+                           "abort_on_error:false,stats_print:true,stats_print_opts:gml,"
+                           "arena_limit:1g,prof:true,prof_sample_bytes:64k",
+                           "test"),
+             0);
+    char text[480];
+    size_t len = ta_conf_format(&o, text, sizeof(text), ',');
+    CHECK_EQ(len, strlen(text));
+    ta_opts_t back = fresh();
+    CHECK_EQ(ta_conf_parse(&back, text, "round trip"), 0);
+    CHECK_EQ(back.narenas, 3);
+    CHECK_EQ(back.dirty_decay_ms, -1);
+    CHECK_EQ(back.muzzy_decay_ms, 250);
+    CHECK(back.background_thread && !back.tcache && back.check && back.secure);
+    CHECK(!back.abort_on_error && back.stats_print);
+    CHECK(strcmp(back.stats_print_opts, "gml") == 0);
+    CHECK_EQ(back.arena_limit, (size_t)1 << 30);
+    CHECK(back.prof);
+    CHECK_EQ(back.prof_sample_bytes, 64 << 10);
+    CHECK_EQ(back.given, o.given); /* every option was written */
+
+    char small[24];
+    size_t cut = ta_conf_format(&o, small, sizeof(small), ' ');
+    CHECK(cut < sizeof(small) && strcmp(small, "narenas:3") == 0);
+    CHECK_EQ(ta_conf_format(&o, small, 0, ' '), 0);
+}
+
 int main(void)
 {
     RUN(test_every_key);
@@ -145,5 +180,6 @@ int main(void)
     RUN(test_empty_and_separators);
     RUN(test_long_pair);
     RUN(test_secure_implies);
+    RUN(test_format_round_trip);
     return TEST_EXIT();
 }

@@ -10,16 +10,41 @@ from tunalloc._ctl import lib
 from py_helpers import run_py
 
 
-def test_stats_nested_dict():
+@pytest.fixture
+def small_block():
+    """A live small block, so some size class has been used."""
+    p = lib.ta_malloc(64)
+    yield p
+    lib.ta_free(p)
+
+
+def test_stats_nested_dict(small_block):
     st = tunalloc.stats()
     for key in ("allocated", "active", "metadata", "resident", "mapped", "retained"):
         assert isinstance(st[key], int), key
     assert st["allocated"] <= st["active"] <= st["mapped"]
-    assert 0 in st["arenas"] and "all" in st["arenas"]
-    merged = st["arenas"]["all"]
-    assert len(merged["bins"]) == tunalloc.ctl("arenas.nbins")
-    assert len(merged["lextents"]) == tunalloc.ctl("arenas.nlextents")
-    assert "nmalloc" in merged["bins"][0]
+    assert 0 in st["arenas"] and tunalloc.ARENAS_ALL in st["arenas"]
+    merged = st["arenas"][tunalloc.ARENAS_ALL]
+    assert 0 < len(merged["bins"]) <= tunalloc.ctl("arenas.nbins")
+    assert len(merged["lextents"]) <= tunalloc.ctl("arenas.nlextents")
+    for row in merged["bins"].values():
+        assert "nmalloc" in row and any(row.values())
+
+
+def test_stats_class_rows_are_the_used_ones():
+    """Walks show the size classes ever used, as stats_text does, so a
+    report costs what the activity costs; the other rows read as zeros."""
+    arena = tunalloc.Arena.create()
+    try:
+        a = lib.ta_arena_get(arena.index)
+        block = lib.ta_arena_malloc(a, 3000)
+        st = tunalloc.stats()["arenas"][arena.index]
+        used = [j for j in range(tunalloc.ctl("arenas.nbins"))
+                if tunalloc.ctl(f"stats.arenas.{arena.index}.bins.{j}.curregs")]
+        assert sorted(st["bins"]) == used and len(used) == 1
+        lib.ta_free(block)
+    finally:
+        arena.destroy()
 
 
 def test_stats_follow_allocations():
@@ -77,23 +102,24 @@ def test_stats_reads_create_no_arena():
         before = existing()
         st = tunalloc.stats()
         tunalloc.Arena(0).stats
-        print(json.dumps([before, existing(), sorted(map(str, st["arenas"]))]))
+        print(json.dumps([before, existing(), sorted(st["arenas"])]))
     """)
     before, after, seen = json.loads(out.stdout)
     assert before == after == ["0", "4096"]
-    assert seen == ["0", "all"]
+    assert seen == [0, 4096]
 
 
-def test_stats_is_the_json_report_reshaped():
-    """One walker: stats() has the JSON report's tree, with int index keys
-    and the merged arenas under "all" instead of "4096"."""
+def test_stats_is_the_json_report_reshaped(small_block):
+    """One walker, one shape: stats() is the JSON report's tree with the
+    index keys as ints, the merged arenas under ARENAS_ALL (4096) in both."""
     st = tunalloc.stats()
     doc = json.loads(tunalloc.stats_json())["tunalloc"]["stats"]
     assert set(st) == set(doc)
-    assert {str(k) for k in st["arenas"] if k != "all"} | {"4096"} == set(doc["arenas"])
-    merged, raw = st["arenas"]["all"], doc["arenas"]["4096"]
+    assert {str(k) for k in st["arenas"]} == set(doc["arenas"])
+    merged, raw = st["arenas"][tunalloc.ARENAS_ALL], doc["arenas"]["4096"]
     assert set(merged) == set(raw)
-    assert sorted(merged["bins"]) == list(range(len(raw["bins"])))
-    assert merged["bins"][3].keys() == raw["bins"]["3"].keys()
+    assert sorted(merged["bins"]) == sorted(map(int, raw["bins"]))
+    j = min(merged["bins"])
+    assert merged["bins"][j].keys() == raw["bins"][str(j)].keys()
     with pytest.raises(KeyError):
         tunalloc._stats.arena_stats(4095)

@@ -36,13 +36,15 @@ _SIGNED = {lib.TA_CTL_SSIZE}
 
 
 class CtlInfo(NamedTuple):
-    """One entry of the namespace: component name, type, access, doc."""
+    """One entry of the namespace: component name, type, access, doc, and
+    for an index entry ("<i>") the name whose value bounds its indexes."""
 
     name: str
     type: str
     readable: bool
     writable: bool
     doc: str
+    bound: Optional[str] = None
 
 
 def _raise_for(rc: int, name: str) -> None:
@@ -58,16 +60,17 @@ def _raise_for(rc: int, name: str) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _children(node: str) -> Tuple[Tuple[str, int, int, str], ...]:
+def _children(node: str) -> Tuple[Tuple[str, int, int, str, Optional[str]], ...]:
     """All children of a node pattern; the namespace is fixed at build time
     so caching it is exact."""
     info = ffi.new("ta_ctl_info *")
-    out: List[Tuple[str, int, int, str]] = []
+    out: List[Tuple[str, int, int, str, Optional[str]]] = []
     node_b = node.encode()
     while lib.ta_ctl_child(node_b, len(out), info) == 0:
         doc = ffi.string(info.doc).decode() if info.doc != ffi.NULL else ""
+        bound = ffi.string(info.bound).decode() if info.bound != ffi.NULL else None
         out.append((ffi.string(info.name).decode(), int(info.type),
-                    int(info.mode), doc))
+                    int(info.mode), doc, bound))
     return tuple(out)
 
 
@@ -75,7 +78,7 @@ def _is_index(component: str) -> bool:
     return component.isascii() and component.isdigit()
 
 
-def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str]]:
+def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str, Optional[str]]]:
     """The child of node named component, or the index child ("<i>") if
     component is a number."""
     kids = _children(node)
@@ -90,8 +93,8 @@ def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str]]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str]]:
-    """(type, mode, doc) of a name with its indexes replaced by "0" (one
+def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str, Optional[str]]]:
+    """(type, mode, doc, bound) of a name with its indexes replaced by "0" (one
     cache entry per name pattern)."""
     node = ""
     kid = None
@@ -103,8 +106,8 @@ def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str]]:
     return None if kid is None else kid[1:]
 
 
-def _entry(name: str) -> Tuple[int, int, str]:
-    """(type, mode, doc) of a control name; KeyError if it does not exist,
+def _entry(name: str) -> Tuple[int, int, str, Optional[str]]:
+    """(type, mode, doc, bound) of a control name; KeyError if it does not exist,
     TypeError if it is not a string."""
     if not isinstance(name, str):
         raise TypeError(f"ctl name must be a str, not {type(name).__name__}")
@@ -119,10 +122,11 @@ def _entry(name: str) -> Tuple[int, int, str]:
     return found
 
 
-def _as_info(name: str, type_: int, mode: int, doc: str) -> CtlInfo:
+def _as_info(name: str, type_: int, mode: int, doc: str,
+             bound: Optional[str]) -> CtlInfo:
     return CtlInfo(name, _TYPE_NAMES.get(type_, str(type_)),
                    bool(mode & lib.TA_CTL_READ), bool(mode & lib.TA_CTL_WRITE),
-                   doc)
+                   doc, bound)
 
 
 def ctl_info(name: str) -> CtlInfo:

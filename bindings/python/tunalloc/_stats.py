@@ -1,9 +1,11 @@
 """stats(), stats_text(), stats_json() and purge().
 
-All three read the core's one statistics walker (ta_stats_print): stats()
-parses its JSON report, so the dict holds exactly the numbers the core
-publishes, under the same names, and reading creates nothing (the walker
-skips arena slots that hold no arena).
+All three read the core's one statistics walker (ta_ctl_walk, behind
+ta_stats_print's JSON): stats() parses that JSON, so the dict holds exactly
+the numbers the core publishes, under the same names and the same keys
+(an index is its number, the merged arenas ARENAS_ALL, as in control
+names and in Lua), and reading creates nothing (the walker skips arena
+slots that hold no arena).
 """
 import json
 from typing import Any, Dict
@@ -34,14 +36,12 @@ def report(omit: str = "") -> Dict[str, Any]:
     return json.loads(_report("J" + omit))["tunalloc"]
 
 
-def _indexed(node: Dict[str, Any]) -> Dict[Any, Any]:
-    """JSON's index keys ("0", "1", ...) as the ints Python code indexes
-    with; the merged arenas' "4096" (ARENAS_ALL) becomes "all"."""
-    return {"all" if key == str(ARENAS_ALL) else int(key): value
-            for key, value in node.items()}
+def _indexed(node: Dict[str, Any]) -> Dict[int, Any]:
+    """JSON's index keys ("0", "1", ..., "4096") as the ints they are."""
+    return {int(key): value for key, value in node.items()}
 
 
-def _arena_dict(raw: Dict[str, Any]) -> Dict[Any, Any]:
+def _arena_dict(raw: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(raw)
     for table in ("bins", "lextents"):
         if table in out:
@@ -49,14 +49,14 @@ def _arena_dict(raw: Dict[str, Any]) -> Dict[Any, Any]:
     return out
 
 
-def stats() -> Dict[Any, Any]:
+def stats() -> Dict[str, Any]:
     """Fresh statistics as a nested dict: the totals
     (``stats()["allocated"]``, "active", "resident", "mapped", ...),
-    ``["arenas"][i]`` per existing arena (``["arenas"]["all"]`` merged),
-    and within each arena its ``"bins"`` (per small size class, int keys)
-    and ``"lextents"`` (per large class). Names are those of the control
-    namespace; the JSON report (stats_json()) has the same tree with
-    string keys and the merged arenas under "4096"."""
+    ``["arenas"][i]`` per existing arena (``["arenas"][ARENAS_ALL]``
+    merged), and within each arena its ``"bins"`` (per small size class)
+    and ``"lextents"`` (per large class), keyed by int index. Names and
+    keys are those of the control namespace; the JSON report
+    (stats_json()) is the same tree with the keys as strings."""
     doc = report()["stats"]
     arenas = doc.get("arenas", {})
     doc["arenas"] = {key: _arena_dict(value)
@@ -64,14 +64,13 @@ def stats() -> Dict[Any, Any]:
     return doc
 
 
-def arena_stats(index: int) -> Dict[Any, Any]:
-    """Fresh statistics of one existing arena (stats()["arenas"][index]);
-    KeyError if no arena has that index."""
+def arena_stats(index: int) -> Dict[str, Any]:
+    """Fresh statistics of one existing arena (stats()["arenas"][index],
+    ARENAS_ALL for all merged); KeyError if no arena has that index."""
     arenas = stats()["arenas"]
-    key = "all" if index == ARENAS_ALL else index
-    if key not in arenas:
+    if index not in arenas:
         raise KeyError(f"no arena {index}")
-    return arenas[key]
+    return arenas[index]
 
 
 def _check_opts(opts: str) -> str:

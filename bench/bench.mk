@@ -4,7 +4,7 @@
 # `make bench-report` turns bench/results/latest.json into Markdown + PNG.
 
 BENCH_OUT := $(BUILD)/bench
-BENCH_WORKLOADS := fastpath prodcons larson falseshare realloc_grow frag large decay soak
+BENCH_WORKLOADS := fastpath prodcons larson churn passing falseshare realloc_grow frag large decay soak
 BENCH_CFLAGS := $(BASE_CFLAGS) -O2 -D_GNU_SOURCE
 BENCH_HDRS := bench/common.h bench/alloc_api.h core/include/tunalloc.h
 BENCH_PLAIN := $(addprefix $(BENCH_OUT)/,$(BENCH_WORKLOADS))

@@ -23,7 +23,12 @@ TINY = [
     ("fastpath", ["mode=batch", "batch=100", "size=256", "n=2500"], 2500),
     ("fastpath", ["mode=batch", "batch=1000", "n=2500", "threads=2"], 5000),
     ("prodcons", ["n=3000", "pairs=1"], 3000),
+    ("prodcons", ["n=3000", "pairs=2", "min=64", "max=64"], 6000),
     ("larson", ["threads=2", "rounds=3", "n=500", "slots=100"], 3000),
+    ("churn", ["threads=1", "n=3000", "live=500"], 3000),
+    ("churn", ["threads=2", "n=3000", "live=500", "min=8", "max=8"], 6000),
+    ("passing", ["threads=2", "n=100", "pool=64", "batch=16"], 3200),
+    ("passing", ["threads=3", "n=100", "pool=8", "batch=32", "remote=100"], 9600),
     ("falseshare", ["mode=thrash", "threads=2", "n=200", "writes=5"], 400),
     ("falseshare", ["mode=scratch", "threads=2", "n=200", "writes=5"], 400),
     ("realloc_grow", ["n=5000", "buffers=16", "max=4096"], 5000),
@@ -112,8 +117,25 @@ def test_mode_and_range_checks(built):
     fast = os.path.join(BENCH, "fastpath")
     assert run([fast, "mode=bogus"], dict(os.environ)).returncode == 2
     assert run([fast, "n=0"], dict(os.environ)).returncode == 2
-    res = run([os.path.join(BENCH, "prodcons"), "min=64", "max=32"], dict(os.environ))
-    assert res.returncode == 1 and "min" in res.stderr
+    for workload in ("prodcons", "churn", "passing"):
+        res = run([os.path.join(BENCH, workload), "min=64", "max=32"], dict(os.environ))
+        assert res.returncode == 1 and "min" in res.stderr
+    assert run([os.path.join(BENCH, "churn"), "min=4"], dict(os.environ)).returncode == 2
+    assert run([os.path.join(BENCH, "passing"), "threads=1"], dict(os.environ)).returncode == 2
+
+
+@pytest.mark.parametrize("alloc", ALLOCATORS)
+def test_passing_frees_the_share_it_passes(built, alloc):
+    """remote= sets which share of the frees happen on another thread."""
+    shares = {}
+    for remote in (0, 100):
+        cmd, env = command("passing", alloc, ["n=200", "pool=16", "batch=8",
+                                              f"remote={remote}"])
+        res = run(cmd, env)
+        assert res.returncode == 0, res.stderr
+        shares[remote] = json.loads(res.stdout.strip().splitlines()[-2])["remote_share"]
+    assert shares[0] == 0.0
+    assert shares[100] > 0.9
 
 
 def test_launcher_reports_child_failure(built):
@@ -144,7 +166,8 @@ def driver_result(built, tmp_path_factory):
 def test_driver_summarises_every_case(driver_result):
     _, data = driver_result
     names = [c["name"] for c in data["cases"]]
-    assert len(names) == 11 and "large" in names and "cache-scratch" in names
+    assert len(names) == 15 and "large" in names and "cache-scratch" in names
+    assert {"churn-1t", "churn-2t", "passing", "prodcons-64"} <= set(names)
     for case in data["cases"]:
         for alloc in ALLOCATORS + ["tunalloc-secure"]:
             s = case["summary"][alloc]
@@ -154,7 +177,7 @@ def test_driver_summarises_every_case(driver_result):
         assert case["summary"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
         assert case["summary"]["tunalloc"]["time_vs_tunalloc"] == pytest.approx(1.0)
     assert data["geomean"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
-    assert data["geomean"]["tunalloc-api"]["time_vs_glibc_cases"] == 11
+    assert data["geomean"]["tunalloc-api"]["time_vs_glibc_cases"] == 15
     assert set(data["decay"]) == set(ALLOCATORS + ["tunalloc-secure"])
     assert data["allocators"]["tunalloc-secure"]["conf"] == "secure:true"
     assert data["decay"]["tunalloc"]["conf"] == {
@@ -397,3 +420,18 @@ def test_callgrind_profile_parses_edges_and_inclusive_costs(tmp_path):
     out.write_text("events: Ir\nfn=(1) f\n0 5\n")
     with pytest.raises(RuntimeError):
         callgrind.parse(str(out))
+
+
+def test_python_bench_config_subset():
+    """--configs keeps pymalloc (the ratios' base) and the named ones only,
+    and refuses a name it does not know."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "pybench_run", os.path.join(ROOT, "bench", "python", "run.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.configs(["tunalloc"])) == {"pymalloc", "tunalloc"}
+    assert "tunalloc-arena" in mod.configs()
+    res = run([sys.executable, os.path.join(ROOT, "bench", "python", "run.py"),
+               "--configs", "tunalloc,nosuch"], dict(os.environ))
+    assert res.returncode == 2 and "unknown configurations" in res.stderr

@@ -51,8 +51,9 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 
 
-def configs():
-    """Name -> environment additions; preloaded allocators only if present."""
+def configs(only=None):
+    """Name -> environment additions; preloaded allocators only if present;
+    only the names in `only` (pymalloc, the base of the ratios, always)."""
     out = {
         "pymalloc": {},
         "tunalloc": {"TUNALLOC_PYTHON": "raw,mem,obj"},
@@ -62,6 +63,8 @@ def configs():
         out["jemalloc"] = {"PYTHONMALLOC": "malloc", "LD_PRELOAD": JEMALLOC}
     if os.path.exists(MIMALLOC):
         out["mimalloc"] = {"PYTHONMALLOC": "malloc", "LD_PRELOAD": MIMALLOC}
+    if only:
+        out = {k: v for k, v in out.items() if k == "pymalloc" or k in only}
     return out
 
 
@@ -80,8 +83,8 @@ def run_one(workload, config, extra_env):
     return json.loads(out), usage.ru_maxrss * 1024
 
 
-def measure(rounds):
-    confs = configs()
+def measure(rounds, only):
+    confs = configs(only)
     runs = {(w, c): [] for w in WORKLOADS + list(FRAGMENTATION) for c in confs}
     for r in range(rounds):
         for w in WORKLOADS + list(FRAGMENTATION):
@@ -193,19 +196,20 @@ COUNTED = ("millions of instructions of each workload alone under `valgrind "
            "in the JSON.")
 
 
-def callgrind_table(workloads, out):
+def callgrind_table(workloads, out, only):
     """Each workload and `startup` once per configuration, as many at a time
     as CPUs. Start-up differs by configuration (importing and enabling
     tunalloc, or jemalloc's initialisation, cost 10-14 M instructions), which
     would otherwise blur the ratios of the workloads themselves."""
-    confs = configs()
+    confs = configs(only)
     jobs = [(w, c, confs[c]) for w in workloads + ["startup"] for c in confs]
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         counts = dict(zip([(w, c) for w, c, _ in jobs],
                           pool.map(lambda j: instructions(*j), jobs)))
     startup = {c: counts[("startup", c)] for c in confs}
     alone = {(w, c): counts[(w, c)] - startup[c] for w in workloads for c in confs}
-    command = f"python3 bench/python/run.py --callgrind {','.join(workloads)}"
+    command = f"python3 bench/python/run.py --callgrind {','.join(workloads)}" + (
+        f" --configs {','.join(only)}" if only else "")
     lines = ["# Python allocator benchmark: instruction counts", "",
              f"`{command}`: {COUNTED}", "",
              "| workload | " + " | ".join(confs) + " |", "|---|" + "---|" * len(confs)]
@@ -238,19 +242,25 @@ def main():
     ap.add_argument("--callgrind", metavar="WORKLOADS",
                     help="comma-separated workloads to count instructions of, "
                          "instead of timing (OUT_callgrind.md)")
+    ap.add_argument("--configs", default="",
+                    help="comma-separated subset of the configurations (pymalloc "
+                         "always runs): " + ", ".join(configs()))
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be >= 1")
+    only = [c for c in args.configs.split(",") if c]
+    if any(c not in configs() for c in only):
+        ap.error(f"unknown configurations: {args.configs}")
     if args.callgrind:
         chosen = args.callgrind.split(",")
         unknown = [w for w in chosen if w not in WORKLOADS]
         if unknown:
             ap.error(f"unknown workloads: {', '.join(unknown)}")
-        callgrind_table(chosen, args.out)
+        callgrind_table(chosen, args.out, only)
         return
     command = "python3 bench/python/run.py " + " ".join(sys.argv[1:])
     start = time.time()
-    confs, runs = measure(args.rounds)
+    confs, runs = measure(args.rounds, only)
     check_results_agree(confs, runs)
     table, geo, frag = summarise(confs, runs)
     text = markdown(confs, table, geo, frag, args.rounds, command.strip())

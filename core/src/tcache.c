@@ -17,6 +17,12 @@
  * does not pin a slab's worth of it; each miss doubles the batch. */
 #define INITIAL_FILL 4
 #define MAX_FILL 512 /* blocks per fill, whatever the stack size */
+/* thread.peak is brought up to date on a miss once this many bytes were
+ * filled since it last was (and on the first miss after a reset, and on
+ * every read): the update sums every class twice, which on each miss was
+ * a tenth of the slow path when a thread churns the few-slot classes of
+ * large blocks. Hits never updated it, so the mark was sampled already. */
+#define PEAK_FILL_BYTES (64u << 10)
 
 tcache_t ta_tcache_empty;
 
@@ -97,6 +103,7 @@ tcache_t *ta_tcache_new(arena_t *a, unsigned scale)
         slot += cb->cap;
     }
     tc->arena = a;
+    tc->peak_fill = PEAK_FILL_BYTES;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     registry_add(tc);
     return tc;
@@ -248,8 +255,24 @@ static void gc_step(tcache_t *tc)
 void ta_tcache_update_peak(tcache_t *tc)
 {
     uint64_t net = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    tc->peak_fill = 0;
     if (net >= tc->peak_base && net - tc->peak_base > tc->peak)
         tc->peak = net - tc->peak_base;
+}
+
+void ta_tcache_reset_peak(tcache_t *tc)
+{
+    tc->peak_base = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    tc->peak = 0;
+    tc->peak_fill = PEAK_FILL_BYTES;
+}
+
+/* Counts a miss's filled bytes towards the next peak update. */
+static void note_fill(tcache_t *tc, uint64_t bytes)
+{
+    tc->peak_fill += bytes;
+    if (tc->peak_fill >= PEAK_FILL_BYTES)
+        ta_tcache_update_peak(tc);
 }
 
 /* Cache miss: fill nfill slots, doubling up to half the stack for busy
@@ -258,6 +281,7 @@ void ta_tcache_update_peak(tcache_t *tc)
 void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
+    unsigned got = 1;
     void *p;
     if (cls < NBINS) {
         /* A bin with no slots (checked mode) takes its one block through
@@ -265,7 +289,7 @@ void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         void *one;
         void **out = cb->cap ? cb->stack : &one;
         unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
-        unsigned got = ta_bin_fill(tc->arena, cls, out, n);
+        got = ta_bin_fill(tc->arena, cls, out, n);
         if (!got)
             return NULL;
         p = out[n - 1];
@@ -287,7 +311,7 @@ void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
     }
     ctr_add(&cb->nalloc, 1);
     merge_class(tc, cls, cls >= NBINS);
-    ta_tcache_update_peak(tc);
+    note_fill(tc, (uint64_t)got * ta_class_size[cls]);
     gc_step(tc);
     return p;
 }

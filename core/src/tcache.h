@@ -31,6 +31,7 @@ typedef struct tcache {
     struct tcache *next, *prev; /* registry of live caches */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes outside cache bins */
     uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
+    uint64_t peak_fill; /* bytes filled since peak was last brought up to date */
     /* small blocks of other arenas, freed here, waiting for a batched
      * flush; never handed out again by this cache */
     cache_bin_t remote[NBINS];
@@ -65,6 +66,8 @@ HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);
 /* Bytes of the blocks the cache holds, its own arena's and others'. */
 HIDDEN size_t ta_tcache_cached(const tcache_t *tc);
 HIDDEN void ta_tcache_update_peak(tcache_t *tc);
+/* Restarts thread.peak from the current level. */
+HIDDEN void ta_tcache_reset_peak(tcache_t *tc);
 /* Adds the cache's unmerged request counts to its arena's bin stats. */
 HIDDEN void ta_tcache_merge_stats(tcache_t *tc);
 /* Merges every live cache's counts (an epoch refresh). */

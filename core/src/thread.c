@@ -152,7 +152,5 @@ void ta_thread_peak_reset(void)
 {
     if (tls_state != TS_ACTIVE)
         return;
-    tcache_t *tc = tls_cache;
-    tc->peak_base = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
-    tc->peak = 0;
+    ta_tcache_reset_peak(tls_cache);
 }

@@ -368,6 +368,16 @@ static void test_thread_counters(void)
     CHECK_EQ(ta_ctl("thread.peak.reset", NULL, NULL, NULL, 0), 0);
     CHECK_EQ(ta_ctl("thread.peak.read", &peak, &len, NULL, 0), 0);
     CHECK_EQ(peak, 0);
+    /* Misses update the mark every 64 KiB of fills, so a 2 MiB high
+     * reached through misses alone is seen after everything was freed. */
+    enum { NBIG = 512 };
+    static void *big[NBIG];
+    for (unsigned k = 0; k < NBIG; k++)
+        CHECK((big[k] = ta_malloc(4096)) != NULL);
+    for (unsigned k = 0; k < NBIG; k++)
+        ta_free(big[k]);
+    CHECK_EQ(ta_ctl("thread.peak.read", &peak, &len, NULL, 0), 0);
+    CHECK(peak >= (uint64_t)NBIG * 4096 - (256u << 10));
 }
 
 static void test_tcaches(void)

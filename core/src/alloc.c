@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "background.h"
+#include "bin.h"
 #include "check.h"
 #include "init.h"
+#include "large.h"
 #include "opts.h"
 #include "owner_map.h"
 #include "prof.h"
@@ -42,8 +44,10 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
     if (prof_touches(tc))
         return handed_out(ta_prof_large_alloc(tc, size, zero), size);
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
-    if (p)
-        tc->uncached_allocated += ta_large_usize(p);
+    if (p) {
+        block_ref_t b = block_resolve(p);
+        tc->uncached_allocated += ta_large_usize(&b);
+    }
     return handed_out(p, size);
 }
 
@@ -66,45 +70,50 @@ NOINLINE static void *malloc_slow(size_t size, bool zero)
 }
 
 /* A block that no cache may keep goes back to its bin or run. */
-static void dalloc_direct(void *p, unsigned cls)
+static void dalloc_direct(const block_ref_t *b, unsigned cls)
 {
     if (cls < NBINS)
-        ta_bin_dalloc(segment_of(p)->arena, cls, p);
+        ta_bin_dalloc(b->seg->arena, cls, b->p);
     else
-        ta_large_dalloc(p);
+        ta_large_dalloc(b);
 }
 
-/* A block of the thread's own arena is pushed here when the fast path
- * did not try (secure mode, a thread's first call). */
-static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
+/* Frees a resolved block by its tag through cache tc (NULL: none), when
+ * the fast path did not try (secure mode, a thread's first call) or
+ * missed: a block of tc's arena is pushed, others go back to theirs. */
+static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
 {
+    unsigned tag = b->tag;
     if (unlikely(atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed)) &&
-        ta_prof_dalloc(tc, p, tag))
+        ta_prof_dalloc(tc, b->p, tag))
         return;
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
-            dalloc_direct(p, tag);
-        else if (segment_of(p)->arena != tc->arena)
-            ta_tcache_dalloc_remote(tc, p, tag);
-        else if (!cache_push(tc, p, tag))
-            ta_tcache_dalloc_slow(tc, p, tag);
-    } else if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES) {
+            dalloc_direct(b, tag);
+        else if (b->seg->arena != tc->arena)
+            ta_tcache_dalloc_remote(tc, b, tag);
+        else if (!cache_push(tc, b->p, tag))
+            ta_tcache_dalloc_slow(tc, b->p, tag);
+    } else if (tag_is_manual(tag)) {
         if (tc)
-            tc->uncached_deallocated += ta_class_size[tag - PB_MANUAL];
-        dalloc_direct(p, tag - PB_MANUAL);
+            tc->uncached_deallocated += ta_class_size[tag_class(tag)];
+        dalloc_direct(b, tag_class(tag));
     } else if (tag == PB_LARGE) {
-        size_t freed = ta_large_dalloc(p);
+        size_t freed = ta_large_dalloc(b);
         if (tc)
             tc->uncached_deallocated += freed;
     } else {
-        ta_heap_error(TA_ERR_INVALID, p, NULL);
+        ta_heap_error(TA_ERR_INVALID, b->p, NULL);
     }
 }
 
-static unsigned tag_of(const void *p)
+/* An explicit cache may keep blocks of its own manual arena: their tag
+ * is read as the plain class for it. */
+static void tcache_dalloc_ref(tcache_t *tc, block_ref_t b)
 {
-    const segment_t *seg = segment_of(p);
-    return seg->page_bin[page_index(seg, p)];
+    if (tag_is_manual(b.tag) && b.seg->arena == tc->arena)
+        b.tag = tag_class(b.tag);
+    dalloc_ref(tc, &b);
 }
 
 NOINLINE static void free_slow(void *p)
@@ -113,7 +122,8 @@ NOINLINE static void free_slow(void *p)
         return;
     if (unlikely(ta_opt.check) && !ta_check_free(p, true))
         return;
-    dalloc_tagged(ta_thread_tcache_slow(), p, tag_of(p));
+    block_ref_t b = block_resolve(p);
+    dalloc_ref(ta_thread_tcache_slow(), &b);
 }
 
 /* ---- malloc family ---------------------------------------------------- */
@@ -145,7 +155,7 @@ static ALWAYS_INLINE bool thread_push(void *p)
         tcache_t *tc = ta_tls_tcache;
         const segment_t *seg = segment_of(p);
         return likely(seg->arena == tc->arena &&
-                      cache_push(tc, p, seg->page_bin[page_index(seg, p)]));
+                      cache_push(tc, p, page_tag(seg, p)));
     }
     return false;
 }
@@ -182,12 +192,12 @@ void ta_free_sized(void *p, size_t size)
     free_sized_slow(p, size, NULL);
 }
 
-static size_t usable_size(const void *p, unsigned tag)
+static size_t usable_size(const block_ref_t *b)
 {
-    unsigned cls = tag_class(tag);
+    unsigned cls = tag_class(b->tag);
     if (cls < NCACHED_CLASSES)
         return ta_class_size[cls];
-    return tag == PB_LARGE ? ta_large_usize(p) : 0;
+    return b->tag == PB_LARGE ? ta_large_usize(b) : 0;
 }
 
 size_t ta_malloc_usable_size(const void *p)
@@ -196,7 +206,8 @@ size_t ta_malloc_usable_size(const void *p)
         return 0;
     if (ta_opt.secure)
         return ta_secure_usable(p);
-    return usable_size(p, tag_of(p));
+    block_ref_t b = block_resolve(p);
+    return usable_size(&b);
 }
 
 int ta_owns(const void *p) { return ta_owner_map_get(p); }
@@ -235,6 +246,17 @@ static void src_free(alloc_src_t src, void *p)
         ta_free(p);
 }
 
+/* src_free of a block realloc_impl resolved and checked already. */
+static void src_free_ref(alloc_src_t src, const block_ref_t *b)
+{
+    if (unlikely(ta_opt.check))
+        src_free(src, b->p); /* releases the block's check state */
+    else if (src.tc)
+        tcache_dalloc_ref(src.tc, *b);
+    else
+        dalloc_ref(ta_thread_tcache_slow(), b);
+}
+
 /* Same class for small blocks, or a large run resized where it stands or
  * a huge mapping moved without copying; else allocate, copy and free. A
  * shrink never fails: if no smaller block can be had (arena over its
@@ -251,12 +273,13 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         errno = EINVAL;
         return NULL;
     }
-    unsigned tag = tag_of(p), cls = tag_class(tag);
-    size_t old = usable_size(p, tag);
+    block_ref_t b = block_resolve(p);
+    unsigned cls = tag_class(b.tag);
+    size_t old = usable_size(&b);
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
         return handed_out(p, size);
     if (cls >= NBINS && size > SMALL_MAX) {
-        void *q = ta_large_resize(p, size);
+        void *q = ta_large_resize(&b, size);
         if (q)
             return handed_out(q, size);
     }
@@ -269,7 +292,7 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         return handed_out(p, size);
     }
     memcpy(q, p, old < size ? old : size);
-    src_free(src, p);
+    src_free_ref(src, &b);
     return q;
 }
 
@@ -533,21 +556,14 @@ NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
 {
     if (unlikely(ta_opt.check) && !ta_check_free(p, true))
         return;
-    unsigned tag = tag_of(p);
-    if (tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES &&
-        segment_of(p)->arena == tc->arena) {
-        tag -= PB_MANUAL;
-        if (cache_push(tc, p, tag))
-            return;
-    }
-    dalloc_tagged(tc, p, tag);
+    tcache_dalloc_ref(tc, block_resolve(p));
 }
 
 /* The body of every explicit-cache free; p is not NULL. Every miss is a
  * jump to the slow path, so callers keep no registers for it. */
 static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
 {
-    if (likely(!ta_opt.check && cache_push(tc, p, tag_of(p))))
+    if (likely(!ta_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
         return;
     tcache_free_slow(tc, p);
 }

@@ -38,7 +38,7 @@ static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_o
     atomic_store(&a->limit, limit);
     a->created_ms = ta_os_now_ms();
     for (int k = 0; k < 2; k++)
-        a->lru[k].u.f.lru_next = a->lru[k].u.f.lru_prev = &a->lru[k];
+        extent_lru_init(&a->lru[k]);
     for (unsigned c = 0; c < NBINS; c++)
         mutex_init(&a->bins[c].lock);
 }
@@ -152,7 +152,7 @@ static void discard_all(arena_t *a)
     memset(a->avail, 0, sizeof(a->avail));
     memset(a->avail_mask, 0, sizeof(a->avail_mask));
     for (int k = 0; k < 2; k++)
-        a->lru[k].u.f.lru_next = a->lru[k].u.f.lru_prev = &a->lru[k];
+        extent_lru_init(&a->lru[k]);
     counter_t *zero[] = {&a->stats.pactive, &a->stats.pdirty, &a->stats.pmuzzy,
                          &a->stats.mapped, &a->stats.retained, &a->stats.metadata,
                          &a->stats.large_allocated};

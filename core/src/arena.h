@@ -86,40 +86,4 @@ HIDDEN void ta_arena_note_active(arena_t *a);
 HIDDEN void ta_arena_prefork(void);
 HIDDEN void ta_arena_postfork(bool child);
 
-/* Small allocation straight from a bin (locks it). */
-HIDDEN void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero);
-/* Takes up to n regions, stored downward from out[n - 1] in the order
- * taken (so a stack pops them in that order); returns how many, which
- * end up in out[n - got .. n - 1]. */
-HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
-/* Returns the regions among items that belong to arena a, under one lock;
- * the others are moved to the front, and their count returned. */
-HIDDEN unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n);
-HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
-/* Gives the spare empty slabs of the bins back to the arena (decay). */
-HIDDEN void ta_bin_release_empty(arena_t *a);
-
-/* Large runs (SMALL_MAX, LARGE_MAX] and huge mappings above. */
-HIDDEN void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero);
-/* Frees a large or huge block; returns its usable size, or 0 if p was
- * no live block's start (reported, nothing freed). */
-HIDDEN size_t ta_large_dalloc(void *p);
-HIDDEN size_t ta_large_usize(const void *p);
-/* Resizes without copying (in place, or by moving a huge mapping's
- * pages); the block's address, or NULL if it must be copied. */
-HIDDEN void *ta_large_resize(void *p, size_t size);
-/* Statistics of a large block coming or going; arena lock held. */
-HIDDEN void ta_count_large(arena_t *a, size_t usize, bool alloc);
-HIDDEN void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
-HIDDEN void *ta_huge_resize(void *p, size_t size);
-HIDDEN size_t ta_huge_dalloc(segment_t *seg, void *p);
-/* Unmaps cached huge mappings freed before `before`; arena lock held,
- * dropped around munmap. */
-HIDDEN void ta_huge_purge(arena_t *a, uint64_t before);
-
-/* Decay: purge what has aged past the arena's decay times. */
-HIDDEN void ta_decay_tick(arena_t *a);
-HIDDEN void ta_decay_run(arena_t *a, bool force_all);
-HIDDEN void ta_decay_after_free(arena_t *a);
-
 #endif

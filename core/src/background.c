@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "background.h"
+#include "decay.h"
 #include "init.h"
 
 static mutex_t bg_lock = MUTEX_INITIALIZER;

@@ -4,32 +4,10 @@
 #include <string.h>
 
 #include "arena.h"
+#include "bin.h"
 #include "check.h"
+#include "decay.h"
 #include "secure.h"
-
-static void nonfull_push(bin_t *bin, extent_t *e)
-{
-    e->prev = NULL;
-    e->next = bin->nonfull;
-    if (bin->nonfull)
-        bin->nonfull->prev = e;
-    bin->nonfull = e;
-}
-
-static void nonfull_remove(bin_t *bin, extent_t *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        bin->nonfull = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-}
-
-static uint8_t class_tag(const arena_t *a, unsigned cls)
-{
-    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
-}
 
 /* Marks regions [0, nregs) of a new slab free in its map. */
 static void map_all_free(uint64_t *map, unsigned nregs)
@@ -56,7 +34,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
         map_all_free(slab_map(extent_segment(e), e), bi->nregs);
-        ta_extent_map(extent_segment(e), e, class_tag(a, cls), true);
+        ta_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
         ta_decay_tick(a);
     }
     mutex_unlock(&a->lock);
@@ -101,7 +79,7 @@ static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
 {
     extent_t *e = bin->nonfull;
     if (e)
-        nonfull_remove(bin, e);
+        extent_list_remove(&bin->nonfull, e);
     else if (!(e = take_spare(a, bin, cls)))
         e = slab_new(a, cls);
     TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
@@ -271,10 +249,10 @@ static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void
     }
     if (e->nfree == bi->nregs) {
         if (!was_full)
-            nonfull_remove(bin, e);
+            extent_list_remove(&bin->nonfull, e);
         slab_empty(a, bin, e);
     } else if (was_full) {
-        nonfull_push(bin, e);
+        extent_list_push(&bin->nonfull, e);
     }
     return put;
 }

@@ -28,13 +28,15 @@ static bool in_thread_cache(const void *p, unsigned cls)
     return false;
 }
 
-static int check_slab(arena_t *a, segment_t *seg, const void *p, unsigned cls)
+static int check_slab(const block_ref_t *b, unsigned cls)
 {
+    segment_t *seg = b->seg;
+    const void *p = b->p;
     const bin_info_t *bi = &ta_bin_info[cls];
-    bin_t *bin = &a->bins[cls];
+    bin_t *bin = &seg->arena->bins[cls];
     int err = EINVAL;
     mutex_lock(&bin->lock);
-    extent_t *e = extent_of(seg, p);
+    extent_t *e = extent_at(seg, b->page);
     if (e->state == EXT_SLAB && e->cls == cls) {
         const char *base = extent_addr(seg, e);
         size_t off = (size_t)((const char *)p - base);
@@ -48,9 +50,12 @@ static int check_slab(arena_t *a, segment_t *seg, const void *p, unsigned cls)
     return err;
 }
 
-static int check_large(arena_t *a, segment_t *seg, const void *p)
+static int check_large(const block_ref_t *b)
 {
-    size_t idx = page_index(seg, p);
+    segment_t *seg = b->seg;
+    arena_t *a = seg->arena;
+    const void *p = b->p;
+    size_t idx = b->page;
     int err = EINVAL;
     mutex_lock(&a->lock);
     if (seg->kind == SEG_HUGE) {
@@ -64,13 +69,14 @@ static int check_large(arena_t *a, segment_t *seg, const void *p)
             err = 0;
     }
     mutex_unlock(&a->lock);
-    if (!err && seg->kind != SEG_HUGE && ta_large_usize(p) <= TCACHE_MAX &&
-        in_thread_cache(p, size_class(ta_large_usize(p))))
+    size_t usize = err || seg->kind == SEG_HUGE ? 0 : extent_at(seg, idx)->u.l.usize;
+    if (usize && usize <= TCACHE_MAX && in_thread_cache(p, size_class(usize)))
         err = EINVAL;
     return err;
 }
 
-int ta_check_ptr(const void *p)
+/* ta_check_ptr, leaving p resolved in *b when it is live. */
+static int check_resolve(const void *p, block_ref_t *b)
 {
     /* segment_of(p) reads the unit holding p - 1: it must hold a header */
     if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !ta_owner_map_get(p) ||
@@ -79,31 +85,33 @@ int ta_check_ptr(const void *p)
     segment_t *seg = segment_of(p);
     if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
         return EINVAL;
+    if (page_index(seg, p) > MAX_SEGMENT_PAGES)
+        return EINVAL;
+    *b = block_resolve(p);
     /* secure mode's live marks are exact, and its thread caches are not
      * the fast paths' (which in_thread_cache looks at) */
     if (ta_opt.secure && seg->kind == SEG_NORMAL)
         return ta_secure_is_live(seg, p) ? 0 : EINVAL;
-    size_t idx = page_index(seg, p);
-    if (idx > MAX_SEGMENT_PAGES)
-        return EINVAL;
-    unsigned tag = seg->page_bin[idx];
-    unsigned cls = tag_class(tag);
+    unsigned cls = tag_class(b->tag);
     if (cls < NBINS)
-        return check_slab(seg->arena, seg, p, cls);
-    if (cls < NCACHED_CLASSES || tag == PB_LARGE)
-        return check_large(seg->arena, seg, p);
+        return check_slab(b, cls);
+    if (cls < NCACHED_CLASSES || b->tag == PB_LARGE)
+        return check_large(b);
     return EINVAL;
+}
+
+int ta_check_ptr(const void *p)
+{
+    block_ref_t b;
+    return check_resolve(p, &b);
 }
 
 bool ta_check_size(const void *p, size_t size)
 {
-    if (ta_check_ptr(p))
+    block_ref_t b;
+    if (check_resolve(p, &b))
         return false;
-    if (size > TCACHE_MAX)
-        return true;
-    const segment_t *seg = segment_of(p);
-    unsigned tag = seg->page_bin[page_index(seg, p)];
-    return size_class(size) <= tag_class(tag);
+    return size > TCACHE_MAX || size_class(size) <= tag_class(b.tag);
 }
 
 bool ta_check_free(void *p, bool release)

@@ -7,6 +7,7 @@
 #include "background.h"
 #include "conf.h"
 #include "ctl.h"
+#include "decay.h"
 #include "init.h"
 #include "opts.h"
 #include "os.h"

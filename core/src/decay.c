@@ -3,6 +3,9 @@
  * Checked on arena slow paths every few events and by the background
  * thread, so purging costs nothing on the fast paths. */
 #include "arena.h"
+#include "bin.h"
+#include "decay.h"
+#include "huge.h"
 #include "verify.h"
 
 #define DECAY_TICKS 16

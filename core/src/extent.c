@@ -21,46 +21,21 @@ static unsigned page_class(size_t n)
 static void avail_push(arena_t *a, extent_t *e)
 {
     unsigned c = page_class(e->npages);
-    extent_t **head = &a->avail[e->state][c];
     a->avail_mask[e->state] |= (uint64_t)1 << c;
-    e->prev = NULL;
-    e->next = *head;
-    if (*head)
-        (*head)->prev = e;
-    *head = e;
+    extent_list_push(&a->avail[e->state][c], e);
 }
 
 static void avail_remove(arena_t *a, extent_t *e)
 {
-    if (e->prev) {
-        e->prev->next = e->next;
-    } else {
-        unsigned c = page_class(e->npages);
-        a->avail[e->state][c] = e->next;
-        if (!e->next)
-            a->avail_mask[e->state] &= ~((uint64_t)1 << c);
-    }
-    if (e->next)
-        e->next->prev = e->prev;
+    unsigned c = page_class(e->npages);
+    extent_list_remove(&a->avail[e->state][c], e);
+    if (!a->avail[e->state][c])
+        a->avail_mask[e->state] &= ~((uint64_t)1 << c);
 }
 
 static extent_t *lru_of(arena_t *a, unsigned state)
 {
     return &a->lru[state == EXT_DIRTY ? 0 : 1];
-}
-
-static void lru_insert_after(extent_t *pos, extent_t *e)
-{
-    e->u.f.lru_prev = pos;
-    e->u.f.lru_next = pos->u.f.lru_next;
-    pos->u.f.lru_next->u.f.lru_prev = e;
-    pos->u.f.lru_next = e;
-}
-
-static void lru_remove(extent_t *e)
-{
-    e->u.f.lru_prev->u.f.lru_next = e->u.f.lru_next;
-    e->u.f.lru_next->u.f.lru_prev = e->u.f.lru_prev;
 }
 
 static counter_t *free_pages_counter(arena_t *a, unsigned state)
@@ -92,7 +67,7 @@ static void unlink_free(arena_t *a, extent_t *e)
 {
     avail_remove(a, e);
     if (e->state != EXT_CLEAN)
-        lru_remove(e);
+        extent_lru_remove(e);
 }
 
 /* The run made of npages pages starting at page index idx. */
@@ -131,7 +106,7 @@ static extent_t *insert_free(arena_t *a, segment_t *seg, extent_t *e, unsigned s
     avail_push(a, e);
     if (state != EXT_CLEAN) {
         e->u.f.stamp = stamp;
-        lru_insert_after(lru_of(a, state)->u.f.lru_prev, e);
+        extent_lru_insert_after(lru_of(a, state)->u.f.lru_prev, e);
     }
     return e;
 }
@@ -147,7 +122,7 @@ static void insert_remainder(arena_t *a, segment_t *seg, size_t idx, size_t n, u
     avail_push(a, r);
     if (state != EXT_CLEAN) {
         r->u.f.stamp = stamp;
-        lru_insert_after(lru_pos, r);
+        extent_lru_insert_after(lru_pos, r);
     }
 }
 
@@ -343,12 +318,7 @@ void ta_extent_unmap_empty_segments(arena_t *a)
         count_free(a, EXT_CLEAN, pages, false);
         ctr_sub(&a->stats.mapped, SEGMENT_SIZE);
         ctr_sub(&a->stats.metadata, (size_t)seg->hdr_pages << ta_lg_page);
-        if (seg->prev)
-            seg->prev->next = seg->next;
-        else
-            a->segments = seg->next;
-        if (seg->next)
-            seg->next->prev = seg->prev;
+        segment_list_remove(&a->segments, seg);
         seg->next = empty;
         empty = seg;
     }

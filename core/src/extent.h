@@ -5,8 +5,10 @@
 #define TA_EXTENT_H
 
 #include "common.h"
+#include "list.h"
 #include "os.h"
 #include "sizeclass.h"
+#include "tag.h"
 
 enum extent_state {
     EXT_DIRTY = 0, /* free, pages resident: reused first */
@@ -17,18 +19,6 @@ enum extent_state {
     EXT_LARGE,
     EXT_BUSY /* free but being purged with the arena lock dropped */
 };
-
-/* page_bin values: cacheable classes of automatic arenas are the class
- * index itself; those of manual arenas are offset so the thread-cache fast
- * path misses them, which keeps destroyable arenas out of thread caches. */
-#define PB_MANUAL 64
-
-/* The class a page_bin tag stands for, manual arenas' offset removed;
- * PB_LARGE and PB_NONE come back unchanged. */
-static inline unsigned tag_class(unsigned tag)
-{
-    return tag >= PB_MANUAL && tag < PB_MANUAL + NCACHED_CLASSES ? tag - PB_MANUAL : tag;
-}
 
 typedef struct extent {
     struct extent *next, *prev; /* free-run list or bin's non-full slab list */
@@ -54,7 +44,7 @@ struct arena;
  * page_bin must stay at offset 0: the free fast path reads it with just a
  * mask and a shift. Huge mappings use only the fields up to page_head. */
 typedef struct segment {
-    uint8_t page_bin[MAX_SEGMENT_PAGES + 1];
+    uint8_t page_bin[MAX_SEGMENT_PAGES + 1]; /* page tags, tag.h */
     uint8_t kind; /* SEG_NORMAL or SEG_HUGE */
     bool live;    /* huge: handed out, not cached (a second free sees it) */
     struct arena *arena;
@@ -79,6 +69,13 @@ typedef struct segment {
 
 enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
 
+/* A free-run size list, or a bin's non-full slabs (list.h). */
+LIST_DEFINE(extent_list, extent_t, next, prev)
+/* A free state's runs by age, around the arena's lru sentinel. */
+RING_DEFINE(extent_lru, extent_t, u.f.lru_next, u.f.lru_prev)
+/* An arena's segments, or its live or cached huge blocks. */
+LIST_DEFINE(segment_list, segment_t, next, prev)
+
 static ALWAYS_INLINE segment_t *segment_of(const void *p)
 {
     return (segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)SEGMENT_MASK);
@@ -87,6 +84,12 @@ static ALWAYS_INLINE segment_t *segment_of(const void *p)
 static inline size_t page_index(const segment_t *seg, const void *p)
 {
     return ((uintptr_t)p - (uintptr_t)seg) >> ta_lg_page;
+}
+
+/* The tag of the page holding p (tag.h). */
+static ALWAYS_INLINE unsigned page_tag(const segment_t *seg, const void *p)
+{
+    return seg->page_bin[page_index(seg, p)];
 }
 
 static inline segment_t *extent_segment(const extent_t *e)
@@ -110,10 +113,36 @@ static inline uint64_t *slab_map(segment_t *seg, const extent_t *e)
     return &seg->slab_free[(size_t)(e - seg->ext) << (ta_lg_page - LG_QUANTUM - 6)];
 }
 
+/* The extent whose pages include page idx of a normal segment. */
+static inline extent_t *extent_at(const segment_t *seg, size_t idx)
+{
+    return (extent_t *)&seg->ext[seg->page_head[idx]];
+}
+
 /* The extent whose pages include p (p inside a normal segment). */
 static inline extent_t *extent_of(const segment_t *seg, const void *p)
 {
-    return (extent_t *)&seg->ext[seg->page_head[page_index(seg, p)]];
+    return extent_at(seg, page_index(seg, p));
+}
+
+/* A block pointer resolved once. The path that takes p from the caller
+ * (free, realloc, usable_size, a cache flush) reads its segment, page
+ * and tag here; every layer below takes the reference, not p, so none
+ * masks, indexes or loads the tag again. For a huge block seg is its
+ * header and page the block's offset in pages from it (page_bin has a
+ * slot for that). Valid while the caller owns the block. */
+typedef struct block_ref {
+    void *p;
+    segment_t *seg;
+    size_t page;
+    unsigned tag;
+} block_ref_t;
+
+static ALWAYS_INLINE block_ref_t block_resolve(const void *p)
+{
+    segment_t *seg = segment_of(p);
+    size_t page = page_index(seg, p);
+    return (block_ref_t){(void *)p, seg, page, seg->page_bin[page]};
 }
 
 /* All under the arena lock. */

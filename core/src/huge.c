@@ -10,6 +10,9 @@
 
 #include "arena.h"
 #include "check.h"
+#include "decay.h"
+#include "huge.h"
+#include "large.h"
 #include "owner_map.h"
 #include "verify.h"
 
@@ -28,24 +31,10 @@ static size_t data_offset(size_t align)
 
 static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *)s); }
 
-static void list_push(segment_t **list, segment_t *s)
+static void huge_list_push(segment_t **list, segment_t *s)
 {
     TA_ASSERT(!ta_segment_listed(*list, s));
-    s->prev = NULL;
-    s->next = *list;
-    if (*list)
-        (*list)->prev = s;
-    *list = s;
-}
-
-static void list_remove(segment_t **list, segment_t *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *list = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    segment_list_push(list, s);
 }
 
 static size_t capacity(const segment_t *s) { return s->map_size - seg_offset(s); }
@@ -76,19 +65,63 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
     return seg;
 }
 
+/* ---- owner-map marks ------------------------------------------------- */
+
+/* The owner-map marks a step changes, undone together if it fails: a
+ * range claimed for a mapping (its units marked before anything can
+ * point into it) and a range released while its pages move away (a unit
+ * that left may be mapped by someone else at once). Rollback clears the
+ * claim and puts the released marks back; on success the marks simply
+ * stay. Zero-initialised: nothing held. */
+typedef struct owner_marks {
+    char *claimed, *released;
+    size_t claimed_size, released_size;
+    uint8_t released_first;
+} owner_marks_t;
+
+/* Marks [p, p+size): first unit first, the rest OWNER_TAIL. False, with
+ * nothing marked, if the range lies outside the map. */
+static bool marks_claim(owner_marks_t *m, char *p, size_t size, uint8_t first)
+{
+    if (!ta_owner_map_set(p, size, first)) {
+        ta_owner_map_set(p, size, OWNER_NONE);
+        return false;
+    }
+    m->claimed = p;
+    m->claimed_size = size;
+    return true;
+}
+
+/* Unmarks [p, p+size), whose first unit was marked first. */
+static void marks_release(owner_marks_t *m, char *p, size_t size, uint8_t first)
+{
+    ta_owner_map_set(p, size, OWNER_NONE);
+    m->released = p;
+    m->released_size = size;
+    m->released_first = first;
+}
+
+static void marks_rollback(const owner_marks_t *m)
+{
+    if (m->released)
+        ta_owner_map_set(m->released, m->released_size, m->released_first);
+    if (m->claimed)
+        ta_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
+}
+
 /* ---- the cache of free mappings (arena lock held) -------------------- */
 
 /* A cached mapping's usize is the dirty bytes it is counted for. */
 static void cache_put(arena_t *a, segment_t *s)
 {
-    list_push(&a->huge_cache, s);
+    huge_list_push(&a->huge_cache, s);
     ctr_add(&a->stats.pdirty, s->usize >> ta_lg_page);
     ctr_add(&a->stats.mapped, s->map_size);
 }
 
 static void cache_unlink(arena_t *a, segment_t *s)
 {
-    list_remove(&a->huge_cache, s);
+    segment_list_remove(&a->huge_cache, s);
     ctr_sub(&a->stats.pdirty, s->usize >> ta_lg_page);
     ctr_sub(&a->stats.mapped, s->map_size);
 }
@@ -164,10 +197,11 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         size_t take = min_size(d->map_size, len - done);
         bool whole = take == d->map_size;
         char *src = (char *)d + d->map_size - take;
-        ta_owner_map_set(src, take, OWNER_NONE);
+        owner_marks_t marks = {0};
+        marks_release(&marks, src, take, whole ? OWNER_HEAD : OWNER_TAIL);
         size_t moved = move_units(src, take, dst + done);
         if (moved == 0) {
-            ta_owner_map_set(src, take, whole ? OWNER_HEAD : OWNER_TAIL);
+            marks_rollback(&marks);
             cache_put_unlocked(a, d);
             break;
         }
@@ -221,8 +255,8 @@ static segment_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
     char *base = map_block(off, usize, align, &map_size);
     if (!base)
         return NULL;
-    if (!ta_owner_map_set(base, map_size, OWNER_HEAD)) {
-        ta_owner_map_set(base, map_size, OWNER_NONE);
+    owner_marks_t marks = {0};
+    if (!marks_claim(&marks, base, map_size, OWNER_HEAD)) {
         ta_os_unmap(base, map_size);
         return NULL;
     }
@@ -284,9 +318,9 @@ static segment_t *grow(segment_t *seg, size_t usize)
     /* the range after us may be another of our mappings: mark it owned
      * only once the kernel gave it to this one */
     char *last = base + old_map - SEGMENT_SIZE;
+    owner_marks_t marks = {0};
     if (ta_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
-        if (!ta_owner_map_set(base + old_map, new_map - old_map, OWNER_TAIL)) {
-            ta_owner_map_set(base + old_map, new_map - old_map, OWNER_NONE);
+        if (!marks_claim(&marks, base + old_map, new_map - old_map, OWNER_TAIL)) {
             ta_os_unmap(base + old_map, new_map - old_map);
             return NULL;
         }
@@ -300,16 +334,16 @@ static segment_t *grow(segment_t *seg, size_t usize)
         char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
         if (!moved)
             return NULL;
-        bool marked = ta_owner_map_set(moved, new_map, OWNER_HEAD);
-        if (marked)
-            ta_owner_map_set(base, old_map, OWNER_NONE);
+        if (!marks_claim(&marks, moved, new_map, OWNER_HEAD)) {
+            ta_os_unmap(moved, new_map);
+            return NULL;
+        }
+        marks_release(&marks, base, old_map, OWNER_HEAD);
         /* read while the header is still here */
         size_t written = min_size(off + seg->touched, old_map);
-        size_t done = marked ? move_units(base, old_map, moved) : 0;
+        size_t done = move_units(base, old_map, moved);
         if (done == 0) {
-            if (marked)
-                ta_owner_map_set(base, old_map, OWNER_HEAD);
-            ta_owner_map_set(moved, new_map, OWNER_NONE);
+            marks_rollback(&marks);
             ta_os_unmap(moved, new_map);
             return NULL;
         }
@@ -373,7 +407,7 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         tail = NULL;
     if (seg) {
         ctr_add(&a->stats.mapped, seg->map_size);
-        list_push(&a->huge_live, seg);
+        huge_list_push(&a->huge_live, seg);
         seg->live = true;
         ta_count_large(a, seg->usize, true);
     } else {
@@ -400,7 +434,7 @@ size_t ta_huge_dalloc(segment_t *seg, void *p)
     }
     size_t usize = seg->usize;
     seg->live = false;
-    list_remove(&a->huge_live, seg);
+    segment_list_remove(&a->huge_live, seg);
     ta_count_large(a, seg->usize, false);
     ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);
     ctr_sub(&a->stats.mapped, seg->map_size);
@@ -438,9 +472,8 @@ void ta_huge_purge(arena_t *a, uint64_t before)
 
 /* Resizes a live huge block without copying: trim, extend in place, or
  * move the mapping. Returns the block's (possibly new) address or NULL. */
-void *ta_huge_resize(void *p, size_t size)
+void *ta_huge_resize(segment_t *seg, void *p, size_t size)
 {
-    segment_t *seg = segment_of(p);
     arena_t *a = seg->arena;
     size_t usize = align_up(size, ta_page), old = seg->usize;
     if (size <= LARGE_MAX || usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))
@@ -455,7 +488,7 @@ void *ta_huge_resize(void *p, size_t size)
     }
     /* growth counts as active from the limit check on, as in alloc */
     ctr_add(&a->stats.pactive, more);
-    list_remove(&a->huge_live, seg);
+    segment_list_remove(&a->huge_live, seg);
     ctr_sub(&a->stats.mapped, seg->map_size);
     mutex_unlock(&a->lock);
     segment_t *moved = seg, *tail = NULL;
@@ -469,7 +502,7 @@ void *ta_huge_resize(void *p, size_t size)
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
-    list_push(&a->huge_live, seg);
+    huge_list_push(&a->huge_live, seg);
     ctr_add(&a->stats.mapped, seg->map_size);
     if (moved) {
         ta_count_large(a, old, false);

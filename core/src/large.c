@@ -4,17 +4,10 @@
 
 #include "arena.h"
 #include "check.h"
+#include "decay.h"
+#include "huge.h"
+#include "large.h"
 #include "secure.h"
-
-/* page_bin tag of a large block: its cache class when thread caches may
- * hold it, else PB_LARGE (always the slow path). */
-static uint8_t large_tag(const arena_t *a, size_t usize)
-{
-    if (usize > TCACHE_MAX)
-        return PB_LARGE;
-    unsigned cls = size_class(usize);
-    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
-}
 
 void ta_count_large(arena_t *a, size_t usize, bool alloc)
 {
@@ -47,7 +40,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
         ta_secure_guard(e);
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, large_tag(a, usize), false);
+    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
     ta_count_large(a, usize, true);
     ta_decay_tick(a);
     mutex_unlock(&a->lock);
@@ -80,14 +73,15 @@ static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
 /* The run's state, read under the lock, tells a live run from one freed
  * already (a double free reaching here from a thread cache), and its
  * start from a pointer into it. */
-size_t ta_large_dalloc(void *p)
+size_t ta_large_dalloc(const block_ref_t *b)
 {
-    segment_t *seg = segment_of(p);
+    segment_t *seg = b->seg;
+    void *p = b->p;
     if (seg->kind == SEG_HUGE)
         return ta_huge_dalloc(seg, p);
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
-    extent_t *e = extent_of(seg, p);
+    extent_t *e = extent_at(seg, b->page);
     if (e->state != EXT_LARGE || (char *)p != extent_addr(seg, e)) {
         bool live = e->state == EXT_LARGE;
         mutex_unlock(&a->lock);
@@ -102,12 +96,11 @@ size_t ta_large_dalloc(void *p)
     return usize;
 }
 
-size_t ta_large_usize(const void *p)
+size_t ta_large_usize(const block_ref_t *b)
 {
-    segment_t *seg = segment_of(p);
-    if (seg->kind == SEG_HUGE)
-        return seg->usize;
-    return extent_of(seg, p)->u.l.usize;
+    if (b->seg->kind == SEG_HUGE)
+        return b->seg->usize;
+    return extent_at(b->seg, b->page)->u.l.usize;
 }
 
 /* Resizes a large run within its segment, arena lock held. */
@@ -122,20 +115,21 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
     ta_count_large(a, old, false);
     ta_count_large(a, usize, true);
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, large_tag(a, usize), false);
+    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
     return true;
 }
 
-void *ta_large_resize(void *p, size_t size)
+void *ta_large_resize(const block_ref_t *b, size_t size)
 {
-    segment_t *seg = segment_of(p);
+    segment_t *seg = b->seg;
+    void *p = b->p;
     arena_t *a = seg->arena;
     if (seg->kind == SEG_HUGE)
-        return ta_huge_resize(p, size);
+        return ta_huge_resize(seg, p, size);
     if (size <= SMALL_MAX || size > LARGE_MAX)
         return NULL;
     size_t usize = align_up(large_usize(size), ta_page);
-    extent_t *e = extent_of(seg, p);
+    extent_t *e = extent_at(seg, b->page);
     if (usize == e->u.l.usize)
         return p;
     /* secure mode: the guard page after the run would have to move */

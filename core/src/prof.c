@@ -16,6 +16,8 @@
 
 #include "arena.h"
 #include "base.h"
+#include "bin.h"
+#include "large.h"
 #include "lock.h"
 #include "opts.h"
 #include "prof.h"
@@ -286,8 +288,10 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     void *p = cls < NBINS ? ta_bin_alloc(a, cls, zero) : ta_large_alloc(a, usize, 0, zero);
     if (!p)
         return NULL;
-    if (cls >= NBINS)
-        usize = ta_large_usize(p);
+    if (cls >= NBINS) {
+        block_ref_t b = block_resolve(p);
+        usize = ta_large_usize(&b);
+    }
     double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
     ta_tcache_t *cache = tc == ta_tls_tcache ? NULL : (ta_tcache_t *)tc;
     ta_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena, cache);
@@ -339,8 +343,10 @@ void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
             return p;
     }
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
-    if (p)
-        tc->uncached_allocated += ta_large_usize(p);
+    if (p) {
+        block_ref_t b = block_resolve(p);
+        tc->uncached_allocated += ta_large_usize(&b);
+    }
     return p;
 }
 

@@ -8,6 +8,7 @@
 #include "reclaim.h"
 
 #include "arena.h"
+#include "decay.h"
 #include "init.h"
 
 /* Refusals counted when the last reclaim began; under the global lock. */

@@ -81,7 +81,7 @@ static bool canary_intact(const unsigned char *at, size_t n, uint64_t key)
 /* Usable size of a live block of a normal segment. */
 static size_t block_usize(segment_t *seg, const void *p)
 {
-    unsigned cls = tag_class(seg->page_bin[page_index(seg, p)]);
+    unsigned cls = tag_class(page_tag(seg, p));
     return cls < NBINS ? ta_class_size[cls] : extent_of(seg, p)->u.l.usize;
 }
 
@@ -122,7 +122,7 @@ void *ta_secure_out(void *p, size_t size)
 /* Why an unmarked pointer is no live block, as far as its page says. */
 static void report_unmarked(segment_t *seg, const void *p)
 {
-    unsigned tag = seg->page_bin[page_index(seg, p)], cls = tag_class(tag);
+    unsigned tag = page_tag(seg, p), cls = tag_class(tag);
     if (cls < NBINS) {
         size_t off = (size_t)((const char *)p - extent_addr(seg, extent_of(seg, p)));
         ta_heap_error(off % ta_class_size[cls] ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "small");
@@ -175,7 +175,7 @@ bool ta_secure_check(void *p, bool release)
     size_t usize = block_usize(seg, p), t = tail_of(p, usize, mark);
     if (t == SIZE_MAX ||
         !canary_intact((unsigned char *)p + usize - t, min_size(t, CANARY_MAX), block_key(p)))
-        ta_heap_error(TA_ERR_OVERFLOW, p, tag_class(seg->page_bin[page_index(seg, p)]) < NBINS
+        ta_heap_error(TA_ERR_OVERFLOW, p, tag_class(page_tag(seg, p)) < NBINS
                                               ? "small" : "large");
     return true;
 }

@@ -29,11 +29,7 @@ segment_t *ta_segment_new(arena_t *a)
     seg->map_base = (char *)seg;
     seg->npages = (uint32_t)(SEGMENT_SIZE >> ta_lg_page);
     seg->hdr_pages = (uint32_t)segment_header_pages();
-    seg->next = a->segments;
-    seg->prev = NULL;
-    if (a->segments)
-        a->segments->prev = seg;
-    a->segments = seg;
+    segment_list_push(&a->segments, seg);
     size_t hdr_bytes = (size_t)seg->hdr_pages << ta_lg_page;
     ctr_add(&a->stats.mapped, SEGMENT_SIZE);
     ctr_add(&a->stats.metadata, hdr_bytes);

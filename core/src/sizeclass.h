@@ -16,9 +16,6 @@
 #define LARGE_MAX ((size_t)2 << 20) /* above this: a mapping of its own */
 #define LG_HUGE_LIMIT 47            /* no request reaches 2^47 bytes */
 #define NLEXTENTS (4 * (LG_HUGE_LIMIT - 14))
-/* page_bin values for pages that are not slab pages */
-#define PB_LARGE 254             /* head of a large run or huge mapping */
-#define PB_NONE 255              /* free, header, or interior page */
 
 typedef struct bin_info {
     uint32_t size;       /* region size */

@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "base.h"
+#include "bin.h"
+#include "large.h"
+#include "list.h"
 #include "opts.h"
 #include "prof.h"
 #include "tcache.h"
@@ -27,27 +30,19 @@ tcache_t ta_tcache_empty;
  * served; also guards each cache's arena pointer against rebinding. */
 static mutex_t registry_lock = MUTEX_INITIALIZER;
 static tcache_t *registry;
+LIST_DEFINE(tcache_list, tcache_t, next, prev)
 
 static void registry_add(tcache_t *tc)
 {
     mutex_lock(&registry_lock);
-    tc->prev = NULL;
-    tc->next = registry;
-    if (registry)
-        registry->prev = tc;
-    registry = tc;
+    tcache_list_push(&registry, tc);
     mutex_unlock(&registry_lock);
 }
 
 static void registry_remove(tcache_t *tc)
 {
     mutex_lock(&registry_lock);
-    if (tc->prev)
-        tc->prev->next = tc->next;
-    else
-        registry = tc->next;
-    if (tc->next)
-        tc->next->prev = tc->prev;
+    tcache_list_remove(&registry, tc);
     mutex_unlock(&registry_lock);
 }
 
@@ -183,8 +178,9 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
             keep = ta_bin_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
-                if (segment_of(items[i])->arena == a)
-                    ta_large_dalloc(items[i]);
+                block_ref_t b = block_resolve(items[i]);
+                if (b.seg->arena == a)
+                    ta_large_dalloc(&b);
                 else
                     items[keep++] = items[i];
             }
@@ -203,11 +199,12 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
  * it next to the owner's live blocks and the two would share cache lines
  * (cache-scratch). Small ones are batched per class so a consumer thread
  * freeing a producer's blocks takes a bin lock per batch, not per block. */
-void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
+void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
     tc->uncached_deallocated += ta_class_size[cls];
+    void *p = b->p;
     if (cls >= NBINS) {
-        ta_large_dalloc(p);
+        ta_large_dalloc(b);
         return;
     }
     cache_bin_t *cb = &tc->remote[cls];

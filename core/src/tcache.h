@@ -62,7 +62,7 @@ HIDDEN void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
 /* Frees a cacheable block of another arena without caching it. */
-HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls);
+HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls);
 /* Bytes the cache's owner allocated and freed (thread.allocated). */
 HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
 HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);

@@ -50,7 +50,7 @@ static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
     const segment_t *seg = segment_of(p);
     if (likely(seg->arena == tc->arena))
-        return cache_push(tc, p, tag_class(seg->page_bin[page_index(seg, p)]));
+        return cache_push(tc, p, tag_class(page_tag(seg, p)));
     return false;
 }
 

@@ -33,11 +33,6 @@ static void fail(walk_t *w, const char *what, const void *where, size_t n)
             fail((w), #cond, (where), (size_t)(n));                                           \
     } while (0)
 
-static uint8_t class_tag(const arena_t *a, unsigned cls)
-{
-    return (uint8_t)(a->manual ? PB_MANUAL + cls : cls);
-}
-
 /* Regions of slab e whose free bit is set; bits past nregs must be clear. */
 static unsigned count_free(segment_t *seg, const extent_t *e, const bin_info_t *bi, walk_t *w)
 {
@@ -69,9 +64,11 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     const bin_info_t *bi = &ta_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
+    /* secure mode: one guard page past the regions, mapped as the slab's */
     EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
-    for (size_t i = 0; i < n && i < bi->slab_pages; i++)
-        if (seg->page_head[idx + i] != idx || seg->page_bin[idx + i] != class_tag(a, e->cls)) {
+    for (size_t i = 0; i < n; i++)
+        if (seg->page_head[idx + i] != idx ||
+            seg->page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
             break;
         }
@@ -115,8 +112,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
     } else if (e->state == EXT_LARGE) {
         w->c.large_pages += n;
         EXPECT(w, (n - ta_guard_pages()) << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
-        unsigned want = e->u.l.usize > TCACHE_MAX ? PB_LARGE
-                                                  : class_tag(w->a, size_class(e->u.l.usize));
+        unsigned want = tag_large(w->a->manual, e->u.l.usize);
         EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
         for (size_t i = 1; i < n; i++)
             if (seg->page_bin[idx + i] != PB_NONE) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "decay.h"
 #include "harness.h"
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }

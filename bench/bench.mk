@@ -46,3 +46,13 @@ bench-report: bench-pydeps
 soak: deps
 	$(MAKE) core $(BENCH_OUT)/soak $(BENCH_OUT)/launch
 	$(PYTHON) bench/soak.py $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
+
+# Heap profiling benchmark (issue 16): fast-path cost, accuracy, overhead on
+# the Python and Lua suites, tracemalloc side by side.
+$(BENCH_OUT)/prof_accuracy: bench/prof/accuracy.c $(BUILD)/libtunalloc.a core/include/tunalloc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< $(BUILD)/libtunalloc.a -o $@ $(LDLIBS) -ldl
+
+.PHONY: bench-prof
+bench-prof: $(BENCH_OUT)/prof_accuracy $(BENCH_OUT)/fastpath-ta $(BUILD)/tunalua $(PY_STAMP)
+	$(PYTHON) bench/prof/run.py

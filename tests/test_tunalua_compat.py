@@ -9,7 +9,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TUNALUA = ROOT / "build" / "tunalua"
-OWN_OPTIONS = ("  -M size", "  --gc=MODE", "  --stats", "  --alloc=system",
+OWN_OPTIONS = ("  -M size", "  --gc=MODE", "  --stats", "  --profile", "  --alloc=system",
                "                 interpreter")
 
 

@@ -282,6 +282,7 @@ int luaopen_tunalloc(lua_State *L)
     luaL_newlib(L, fns);
     talua_open_ctl(L);
     talua_open_stats(L);
+    talua_open_prof(L);
     lua_pushliteral(L, TA_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushinteger(L, TA_ARENAS_ALL);

@@ -38,5 +38,7 @@ TALUA_HIDDEN void talua_arena_release(lua_State *L, const char *fn,
 TALUA_HIDDEN void talua_open_ctl(lua_State *L);
 /* Adds stats, stats_text, stats_json and purge likewise. */
 TALUA_HIDDEN void talua_open_stats(lua_State *L);
+/* Adds profile_start, profile_stop, profile_snapshot, profile_dump. */
+TALUA_HIDDEN void talua_open_prof(lua_State *L);
 
 #endif

@@ -10,7 +10,8 @@ LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4) -lm -
 TUNALUA_LIBS := -Wl,-E -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl
 LUA_DIR := bindings/lua
 LUA_HDRS := $(wildcard $(LUA_DIR)/*.h) core/include/tunalloc.h
-LUA_API_SRCS := $(addprefix $(LUA_DIR)/,lstate_alloc.c lstate.c lmod.c lmod_ctl.c lmod_stats.c)
+LUA_API_SRCS := $(addprefix $(LUA_DIR)/,lstate_alloc.c lstate.c lmod.c lmod_ctl.c lmod_stats.c \
+	lmod_prof.c)
 TUNALUA_SRCS := $(addprefix $(LUA_DIR)/,tunalua.c tunalua_repl.c)
 LUA_BIND_CFLAGS := $(BASE_CFLAGS) $(LUA_CFLAGS) -I$(LUA_DIR)
 

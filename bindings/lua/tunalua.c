@@ -28,6 +28,7 @@ typedef struct options {
     bool stats;
     bool system_alloc; /* --alloc=system: the C library's malloc */
     const char *bad_size; /* -M's argument when it is not a size */
+    const char *profile; /* --profile=FILE: heap profile written at exit */
 } options;
 
 static void message(const char *pname, const char *msg)
@@ -61,6 +62,7 @@ static void print_usage(const char *bad)
             "  -M size        memory limit for the script (k, m, g suffixes)\n"
             "  --gc=MODE      incremental or generational (default)\n"
             "  --stats        print the state's allocation counters at exit\n"
+            "  --profile=FILE sample the heap; write its live profile (pprof) at exit\n"
             "  --alloc=system run on the C library's malloc instead (the same\n"
             "                 interpreter, to compare allocators; no -M, --stats)\n",
             p);
@@ -84,6 +86,8 @@ static bool long_option(const char *a, options *o)
         o->gc = TA_LUA_GC_GENERATIONAL;
     else if (strcmp(a, "--alloc=system") == 0)
         o->system_alloc = true;
+    else if (strncmp(a, "--profile=", 10) == 0 && a[10] != '\0')
+        o->profile = a + 10;
     else
         return false;
     return true;
@@ -395,6 +399,12 @@ static int pmain(lua_State *L)
     lua_pushcfunction(L, luaopen_tunalloc);
     lua_setfield(L, -2, "tunalloc");
     lua_pop(L, 1);
+    if (o->profile) {
+        luaL_requiref(L, "tunalloc", luaopen_tunalloc, 0);
+        lua_getfield(L, -1, "profile_start");
+        lua_call(L, 0, 0);
+        lua_pop(L, 1);
+    }
     create_arg_table(L, m->argc, m->argv, o->script);
     if (!o->has_E && handle_luainit(L) != LUA_OK)
         return 0;
@@ -476,8 +486,8 @@ int main(int argc, char **argv)
                 tunalua_progname, o.bad_size);
         return EXIT_FAILURE;
     }
-    if (o.system_alloc && (o.limit != 0 || o.stats)) {
-        message(tunalua_progname, "-M and --stats need the tunalloc allocator");
+    if (o.system_alloc && (o.limit != 0 || o.stats || o.profile)) {
+        message(tunalua_progname, "-M, --stats and --profile need the tunalloc allocator");
         return EXIT_FAILURE;
     }
     lua_State *L = o.system_alloc ? system_state(o.gc) : tunalloc_state(&o);
@@ -492,9 +502,12 @@ int main(int argc, char **argv)
     int status = report(L, lua_pcall(L, 1, 0, 0));
     if (o.stats)
         print_stats(L);
+    int err = o.profile ? ta_prof_dump(o.profile, "pprof") : 0;
+    if (err)
+        fprintf(stderr, "%s: %s: %s\n", tunalua_progname, o.profile, strerror(err));
     if (o.system_alloc)
         lua_close(L);
     else
         ta_lua_close(L);
-    return m.ok && status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+    return m.ok && status == LUA_OK && !err ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -93,7 +93,8 @@ TA_API ta_arena_t *ta_arena_of(const void *p);
  * the arena cannot tell it from a live one: flush the caches you own
  * first (a manual arena's blocks wait only in caches bound to it). Exact
  * when nothing allocates from or frees to the arena meanwhile; no epoch
- * needed, no lock taken. The test a binding makes before a destroy or
+ * needed, no lock taken (but the heap profile's, briefly, once profiling
+ * ever ran: blocks it sampled through the arena's caches count too). The test a binding makes before a destroy or
  * reset. 0; EPERM for an automatic arena (never destroyed or reset; its
  * counts are in stats.arenas.<i>); EINVAL if arena is no live arena
  * (destroyed, or never one) or an out pointer is NULL. */
@@ -160,6 +161,53 @@ typedef struct ta_hook {
 TA_API TA_MALLOC_ATTR void *ta_hook_malloc(void *hook, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_hook_calloc(void *hook, size_t n, size_t size);
 TA_API void ta_hook_free(void *hook, void *p);
+
+/* ---- Sampled heap profiling ----------------------------------------
+ * Off by default: TUNALLOC_CONF=prof:true,prof_sample_bytes:512k, or the
+ * control names prof.active and prof.sample_bytes at run time. About one
+ * block per prof.sample_bytes allocated is sampled (exponentially
+ * distributed byte intervals) and remembers its stack: C frames, plus
+ * the frames of the runtime that made it as a registered hook reports
+ * them. Estimates scale each sample by 1 / its inclusion probability. */
+
+/* One runtime frame. The core copies the strings after the hook returns,
+ * before the sampled allocation does: they must last that long. */
+typedef struct ta_prof_frame {
+    const char *function;
+    const char *file;
+    int line;
+} ta_prof_frame;
+
+/* Fills up to max frames, innermost first, and returns how many. Called
+ * on the allocating thread at each sample, with no allocator lock held;
+ * allocations it makes are not sampled. cache is the explicit cache the
+ * block is allocated through (a runtime that owns one, such as a Lua
+ * state, knows it by that), NULL for the thread's own cache. */
+typedef int ta_prof_frames_fn(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, int max);
+/* Registers the hook (NULL: none). */
+TA_API void ta_prof_set_frames_hook(ta_prof_frames_fn *fn, void *ctx);
+
+/* One stack of the profile. Counts are of sampled blocks; the _est
+ * fields scale them to estimates of all blocks. */
+typedef struct ta_prof_stack {
+    uint64_t live_blocks, live_bytes;     /* sampled blocks still live */
+    double live_blocks_est, live_bytes_est;
+    uint64_t alloc_blocks, alloc_bytes;   /* sampled since the last reset */
+    double alloc_blocks_est, alloc_bytes_est;
+    unsigned n_pcs;                       /* C frames, innermost first */
+    const uintptr_t *pcs;
+    unsigned n_frames;                    /* runtime frames, innermost first */
+    const ta_prof_frame *frames;
+} ta_prof_stack;
+
+/* Calls visit for every stack with live or cumulative samples, on a copy
+ * taken under a short lock (visit may allocate); stops early when visit
+ * returns nonzero and returns that value. 0, ENOMEM. */
+TA_API int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg);
+/* Writes the live heap profile to path: format "pprof" (gzipped
+ * profile.proto) or "folded" (one "outer;...;inner bytes" line per
+ * stack). 0, EINVAL for an unknown format, or the errno of the write. */
+TA_API int ta_prof_dump(const char *path, const char *format);
 
 /* The arena index that means "all arenas" in control names
  * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's

@@ -8,6 +8,7 @@
 #include "init.h"
 #include "opts.h"
 #include "owner_map.h"
+#include "prof.h"
 #include "secure.h"
 #include "tcache_fast.h"
 #include "thread.h"
@@ -38,6 +39,8 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
             return handed_out(ta_tcache_alloc_slow(tc, size_class(size), zero), size);
         return handed_out(zero ? memset(p, 0, size) : p, size);
     }
+    if (prof_touches(tc))
+        return handed_out(ta_prof_large_alloc(tc, size, zero), size);
     void *p = ta_large_alloc(tc->arena, size, 0, zero);
     if (p)
         tc->uncached_allocated += ta_large_usize(p);
@@ -75,6 +78,9 @@ static void dalloc_direct(void *p, unsigned cls)
  * did not try (secure mode, a thread's first call). */
 static void dalloc_tagged(tcache_t *tc, void *p, unsigned tag)
 {
+    if (unlikely(atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed)) &&
+        ta_prof_dalloc(tc, p, tag))
+        return;
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
             dalloc_direct(p, tag);
@@ -397,7 +403,8 @@ ta_arena_t *ta_arena_of(const void *p)
     return (ta_arena_t *)((const segment_t *)unit)->arena;
 }
 
-/* The same counters the stats snapshot sums, read without the epoch:
+/* The same counters the stats snapshot sums, read without the epoch, and
+ * the blocks the heap profiler sampled through the arena's caches:
  * curregs counts cached small blocks as handed out, and curlextents and
  * large_allocated move only when a large or huge block reaches its arena. */
 int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
@@ -415,6 +422,7 @@ int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
     }
     for (unsigned j = 0; j < NLEXTENTS; j++)
         n += ctr_get(&a->stats.lstats[j].curlextents);
+    ta_prof_arena_live(a, &n, &sum);
     *blocks = (size_t)n;
     *bytes = (size_t)sum;
     return 0;

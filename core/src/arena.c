@@ -8,6 +8,7 @@
 #include "base.h"
 #include "init.h"
 #include "opts.h"
+#include "prof.h"
 #include "secure.h"
 #include "verify.h"
 
@@ -183,6 +184,8 @@ int ta_arena_reset(arena_t *a)
         TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&ta_global_lock);
+    if (!err)
+        ta_prof_arena_reset(a);
     return err;
 }
 
@@ -197,8 +200,10 @@ int ta_arena_destroy_internal(arena_t *a)
         unlock_all(a);
     }
     mutex_unlock(&ta_global_lock);
-    if (!err)
+    if (!err) {
+        ta_prof_arena_reset(a);
         ta_base_free(a, sizeof(arena_t));
+    }
     return err;
 }
 

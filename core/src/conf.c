@@ -19,6 +19,8 @@ ta_opts_t ta_opt = {
     .stats_print = false,
     .stats_print_opts = "",
     .arena_limit = 0,
+    .prof = false,
+    .prof_sample_bytes = 0,
 };
 
 const char ta_conf_default[] = "";
@@ -165,6 +167,20 @@ static bool set_arena_limit(ta_opts_t *o, const char *s, size_t len)
     return ta_parse_size(s, len, &o->arena_limit) == 0;
 }
 
+static bool set_prof(ta_opts_t *o, const char *s, size_t len)
+{
+    return parse_bool(s, len, &o->prof);
+}
+
+static bool set_prof_sample_bytes(ta_opts_t *o, const char *s, size_t len)
+{
+    uint64_t v;
+    if (!parse_u64(s, len, true, &v) || v == 0 || v > ((uint64_t)1 << 40))
+        return false;
+    o->prof_sample_bytes = (size_t)v;
+    return true;
+}
+
 typedef bool conf_setter(ta_opts_t *o, const char *s, size_t len);
 
 static const struct {
@@ -182,6 +198,8 @@ static const struct {
     {"stats_print", set_stats_print},
     {"stats_print_opts", set_stats_print_opts},
     {"arena_limit", set_arena_limit},
+    {"prof", set_prof},
+    {"prof_sample_bytes", set_prof_sample_bytes},
 };
 
 /* One "key:value" pair of len bytes; false if malformed. Setters write

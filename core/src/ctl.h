@@ -91,6 +91,10 @@ HIDDEN int ta_ctl_stats_global(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_arena(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_bin(ctl_io_t *io);
 HIDDEN int ta_ctl_stats_lextent(ctl_io_t *io);
+HIDDEN int ta_ctl_prof_active(ctl_io_t *io);
+HIDDEN int ta_ctl_prof_num(ctl_io_t *io);
+HIDDEN int ta_ctl_prof_dump(ctl_io_t *io);
+HIDDEN int ta_ctl_prof_reset(ctl_io_t *io);
 
 /* arg values of the leaves that share a handler. */
 enum { CTL_DIRTY = 0, CTL_MUZZY = 1 };
@@ -99,6 +103,8 @@ enum { CTL_BIN_SIZE, CTL_BIN_NREGS, CTL_BIN_SLAB_SIZE };
 enum { CTL_CONST_PAGE, CTL_CONST_QUANTUM, CTL_CONST_NBINS, CTL_CONST_NLEXTENTS,
        CTL_CONST_TCACHE_MAX };
 enum { CTL_THREAD_ALLOCATED, CTL_THREAD_DEALLOCATED, CTL_THREAD_PEAK };
+enum { CTL_PROF_SAMPLE_BYTES, CTL_PROF_SEED };
+enum { CTL_PROF_PPROF, CTL_PROF_FOLDED };
 
 /* Fork handling for the locks the control code owns. */
 HIDDEN void ta_ctl_prefork(void);

@@ -33,6 +33,8 @@ static const ctl_node_t opt_kids[] = {
     OPT(stats_print, TA_CTL_BOOL, "print statistics at exit"),
     OPT(stats_print_opts, TA_CTL_STRING, "option letters for the exit statistics"),
     OPT(arena_limit, TA_CTL_SIZE, "initial limit of new arenas, in bytes (0 = none)"),
+    OPT(prof, TA_CTL_BOOL, "heap profiling sampled from start-up"),
+    OPT(prof_sample_bytes, TA_CTL_SIZE, "initial prof.sample_bytes (0 = the default)"),
 };
 
 static const ctl_node_t arenas_bin_j_kids[] = {
@@ -210,6 +212,21 @@ static const ctl_node_t stats_kids[] = {
     INODE("arenas", stats_arena_i, ta_ctl_valid_arena, "per-arena statistics"),
 };
 
+static const ctl_node_t prof_kids[] = {
+    LEAF("active", TA_CTL_BOOL, RW, ta_ctl_prof_active, 0,
+         "heap profiling samples allocations (caches follow at their next miss)"),
+    LEAF("sample_bytes", TA_CTL_SIZE, RW, ta_ctl_prof_num, CTL_PROF_SAMPLE_BYTES,
+         "mean bytes allocated between samples"),
+    LEAF("seed", TA_CTL_UINT64, RW, ta_ctl_prof_num, CTL_PROF_SEED,
+         "seed of the sampling intervals, for reproducible profiles"),
+    LEAF("dump", TA_CTL_STRING, W, ta_ctl_prof_dump, CTL_PROF_PPROF,
+         "write a path: the live heap profile as gzipped pprof"),
+    LEAF("dump_folded", TA_CTL_STRING, W, ta_ctl_prof_dump, CTL_PROF_FOLDED,
+         "write a path: the live heap profile as folded stacks"),
+    LEAF("reset", TA_CTL_ACTION, W, ta_ctl_prof_reset, 0,
+         "restarts the cumulative allocation counts"),
+};
+
 static const ctl_node_t root_kids[] = {
     LEAF("version", TA_CTL_STRING, R, ta_ctl_version, 0, "tunalloc version"),
     LEAF("epoch", TA_CTL_UINT64, RW, ta_ctl_epoch, 0,
@@ -222,6 +239,7 @@ static const ctl_node_t root_kids[] = {
     NODE("thread", thread_kids, "the calling thread"),
     NODE("tcache", tcache_kids, "explicit caches by index"),
     NODE("stats", stats_kids, "statistics as of the last epoch"),
+    NODE("prof", prof_kids, "sampled heap profiling"),
 };
 
 const ctl_node_t ta_ctl_root = NODE("", root_kids, "the control namespace");

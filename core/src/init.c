@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "opts.h"
+#include "prof.h"
 #include "secure.h"
 #include "thread.h"
 
@@ -16,7 +17,7 @@ mutex_t ta_global_lock = MUTEX_INITIALIZER;
 uint64_t ta_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
-/* Lock order: control, cache registry, global, background, arenas (bins,
+/* Lock order: control, profile, cache registry, global, background, arenas (bins,
  * then arena), metadata. */
 static void prefork(void)
 {
@@ -24,6 +25,7 @@ static void prefork(void)
      * another thread, so the child never inherits it half done */
     mutex_lock(&init_lock);
     ta_ctl_prefork();
+    ta_prof_prefork();
     ta_tcache_prefork();
     mutex_lock(&ta_global_lock);
     ta_background_prefork();
@@ -38,6 +40,7 @@ static void postfork_parent(void)
     ta_background_postfork(false);
     mutex_unlock(&ta_global_lock);
     ta_tcache_postfork(false);
+    ta_prof_postfork(false);
     ta_ctl_postfork(false);
     mutex_unlock(&init_lock);
 }
@@ -49,6 +52,7 @@ static void postfork_child(void)
     ta_background_postfork(true);
     mutex_init(&ta_global_lock);
     ta_tcache_postfork(true);
+    ta_prof_postfork(true);
     ta_ctl_postfork(true);
     mutex_init(&init_lock);
 }
@@ -87,6 +91,7 @@ bool ta_init_slow(void)
     ta_os_init();
     ta_sizeclass_init(ta_page);
     ta_conf_init();
+    ta_prof_boot();
     if (ta_opt.secure)
         ta_secure_init();
     ta_narenas_auto = default_narenas();

@@ -18,6 +18,8 @@ typedef struct ta_opts {
     bool stats_print;         /* print statistics at exit */
     char stats_print_opts[16];
     size_t arena_limit;       /* limit for new arenas, 0 = none */
+    bool prof;                /* heap profiling from start-up */
+    size_t prof_sample_bytes; /* 0 = prof.sample_bytes' default */
 } ta_opts_t;
 
 extern HIDDEN ta_opts_t ta_opt;

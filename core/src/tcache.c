@@ -5,6 +5,7 @@
 
 #include "base.h"
 #include "opts.h"
+#include "prof.h"
 #include "tcache.h"
 #include "verify.h"
 
@@ -211,6 +212,7 @@ void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls)
 
 void ta_tcache_flush_all(tcache_t *tc)
 {
+    ta_prof_tcache_restore(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
@@ -256,7 +258,7 @@ void ta_tcache_update_peak(tcache_t *tc)
 /* Cache miss: fill nfill slots, doubling up to half the stack for busy
  * classes (GC halves it for idle ones); lowest address on top so the
  * next pops walk the slab upward. */
-void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     void *p;
@@ -293,6 +295,13 @@ void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
     return p;
 }
 
+void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+{
+    if (prof_touches(tc))
+        return ta_prof_tcache_alloc(tc, cls, zero);
+    return ta_tcache_refill(tc, cls, zero);
+}
+
 /* Cache full: flush the oldest quarter, then keep the block. Not half:
  * a program that allocates and frees batches of about the cap would then
  * drop below one batch at every overflow and refill at every next batch,
@@ -318,7 +327,7 @@ size_t ta_tcache_cached(const tcache_t *tc)
 {
     size_t total = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (size_t)tc->bins[c].ncached * ta_class_size[c];
+        total += (size_t)ta_prof_ncached(tc, c) * ta_class_size[c];
     for (unsigned c = 0; c < NBINS; c++)
         total += (size_t)tc->remote[c].ncached * ta_class_size[c];
     return total;
@@ -328,7 +337,7 @@ uint64_t ta_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (tc->bins[c].ncached + ctr_get(&tc->bins[c].nalloc) -
+        total += (ta_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * ta_class_size[c];
     return total;
 }

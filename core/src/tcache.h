@@ -35,6 +35,7 @@ typedef struct tcache {
      * flush; never handed out again by this cache */
     cache_bin_t remote[NBINS];
     size_t mem_size;
+    struct prof_tc *prof; /* non-NULL while the cache samples (prof.h) */
     void *slots[];
 } tcache_t;
 
@@ -53,6 +54,8 @@ HIDDEN void ta_tcache_delete(tcache_t *tc);
 HIDDEN void ta_tcache_flush_all(tcache_t *tc);
 /* Slow paths of the inline fast paths in alloc.c. */
 HIDDEN void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
+/* The miss path proper: fills the class's empty stack and takes a block. */
+HIDDEN void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
 /* Frees a cacheable block of another arena without caching it. */
 HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, void *p, unsigned cls);

@@ -95,5 +95,8 @@ static inline bool calloc_overflows(size_t n, size_t size)
  * table in api (numpy's _ARRAY_API capsule). */
 PyObject *hook_numpy_handler(PyObject *self, PyObject *unused);
 PyObject *hook_numpy_set_handler(PyObject *self, PyObject *args);
+/* Heap profiling (hook_prof.c): the Python frames hook and the reader. */
+PyObject *hook_prof_hook(PyObject *self, PyObject *on);
+PyObject *hook_prof_read(PyObject *self, PyObject *unused);
 
 #endif

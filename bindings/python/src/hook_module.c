@@ -261,6 +261,8 @@ static PyMethodDef hook_methods[] = {
      "Destroy or reset an arena unless blocks of it are live."},
     {"arena_malloc", hook_arena_malloc, METH_VARARGS,
      "Allocate from an arena by index, with the GIL held."},
+    {"prof_hook", hook_prof_hook, METH_O, "Register (True) or remove the Python frames hook."},
+    {"prof_read", hook_prof_read, METH_NOARGS, "The heap profile's stacks, as tuples."},
     {NULL, NULL, 0, NULL},
 };
 

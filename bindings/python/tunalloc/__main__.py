@@ -11,7 +11,8 @@ USAGE = """\
 usage: python -m tunalloc [--domains LIST] script.py [args...]
        python -m tunalloc [--domains LIST] -m module [args...]
        python -m tunalloc stats [--domains LIST] [--opts LETTERS] (script.py | -m module) [args...]
-       python -m tunalloc plot STATS.jsonl [-o OUT.png]"""
+       python -m tunalloc plot STATS.jsonl [-o OUT.png]
+       python -m tunalloc profile report HEAP.pb.gz -o OUT.svg"""
 
 ENVIRONMENT = {
     "TUNALLOC_PYTHON": "enable tunalloc at start-up of any python run: 1 (the "
@@ -31,8 +32,9 @@ def help_text() -> str:
              "would, with tunalloc enabled first. `stats` then prints the text",
              "statistics report (stats_text(LETTERS); letters omit sections:",
              "g general, m merged, a per arena, b bins, l large classes) on stderr;",
-             "`plot` draws a tunalloc.monitor() file (needs matplotlib). A script",
-             "named stats or plot is run as ./stats.", "",
+             "`plot` draws a tunalloc.monitor() file (needs matplotlib); `profile",
+             "report` draws a heap profile (pprof or folded) as an SVG flame graph.",
+             "A script named stats, plot or profile is run as ./stats.", "",
              "domains (--domains, TUNALLOC_PYTHON; comma list, default "
              f"{','.join(_hooks.DEFAULT_DOMAINS)}):"]
     lines += [f"  {name:<7}{text}" for name, text in _hooks.DOMAIN_HELP.items()]
@@ -118,6 +120,9 @@ def main(argv=None) -> None:
         from ._monitor import plot_main
         plot_main(argv[1:])
         return
+    if command == "profile":
+        from .profile import cli
+        sys.exit(cli(argv[1:]))
     stats_mode = command == "stats"
     domains, opts, (kind, target, args) = parse_run(argv[1:] if stats_mode else argv)
     if opts is not None and not stats_mode:

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Heap profiling benchmark (issue 16): what sampling costs, and how
+close its estimates come.
+
+    python3 bench/prof/run.py [--rounds N] [--only PARTS] [--out bench/results/prof]
+
+Parts (all by default):
+  fastpath    callgrind instructions per malloc+free pair of the C fast
+              paths (build/bench/fastpath-ta), profiling off and on
+  accuracy    build/bench/prof_accuracy: five sites of known block sizes
+              (24 B to 1 MiB, 64 MiB each, interleaved) at the default
+              rate, ten seeds; each site's estimated live bytes vs the truth
+  python      bench/python's timed workloads under tunalloc, profiling off
+              vs on (tunalloc.profile.start() at the default rate, Python
+              frames hook included); least CPU time of N interleaved rounds
+  lua         bench/lua's workloads under tunalua vs tunalua --profile
+  tracemalloc bench/prof/side_by_side.py under pymalloc, tracemalloc
+              (1 frame), and tunalloc's profile: time, and whether the
+              top-10 lines by live bytes agree
+Writes OUT.md and OUT.json.
+"""
+import argparse
+import json
+import math
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import callgrind  # noqa: E402
+
+BUILD = ROOT / "build"
+PY_WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects", "threads"]
+LUA_WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines", "serializer"]
+PARTS = ["fastpath", "accuracy", "python", "lua", "tracemalloc"]
+START_PROFILE = ("import runpy, sys; from tunalloc import profile; profile.start(); "
+                 "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TUNALLOC_PYTHON", "TUNALLOC_CONF", "PYTHONMALLOC", "LD_PRELOAD",
+                        "PYTHONTRACEMALLOC")}
+    env.update(extra)
+    return env
+
+
+def fastpath():
+    modes = [("imm-64", ["mode=imm", "size=64"]), ("sized-64", ["mode=sized", "size=64"]),
+             ("batch100-256", ["mode=batch", "batch=100", "size=256"])]
+    binary = str(BUILD / "bench" / "fastpath-ta")
+    out = {}
+    for conf, env in (("off", clean_env()), ("on", clean_env(TUNALLOC_CONF="prof:true"))):
+        for label, args in modes:
+            t = [callgrind.total([binary] + args + [f"n={n}"], env, 600)
+                 for n in (200000, 400000)]
+            out[f"{label}/{conf}"] = (t[1] - t[0]) / 200000
+    return out
+
+
+def accuracy(seeds=10):
+    runs = []
+    for seed in range(1, seeds + 1):
+        res = subprocess.run([str(BUILD / "bench" / "prof_accuracy"), str(seed), "524288", "64"],
+                             capture_output=True, text=True, check=True, timeout=600)
+        runs.append(json.loads(res.stdout))
+    sizes = [s["size"] for s in runs[0]["sites"]]
+    table = {}
+    for i, size in enumerate(sizes):
+        errs = [s["sites"][i]["estimate"] / s["sites"][i]["truth"] - 1 for s in runs]
+        samples = [s["sites"][i]["samples"] for s in runs]
+        table[size] = {"mean_abs_error": statistics.mean(map(abs, errs)),
+                       "max_abs_error": max(map(abs, errs)), "mean_error": statistics.mean(errs),
+                       "mean_samples": statistics.mean(samples),
+                       "within_10pct": sum(abs(e) <= 0.10 for e in errs), "runs": len(errs)}
+    return {"sizes": table, "runs": runs}
+
+
+def py_child(workload, profiled):
+    script = str(ROOT / "bench" / "python" / "workloads.py")
+    cmd = [sys.executable] + (["-c", START_PROFILE] if profiled else []) + \
+        [script, workload, "tunalloc"]
+    res = subprocess.run(cmd, env=clean_env(TUNALLOC_PYTHON="raw,mem,obj"), capture_output=True,
+                         text=True, timeout=1200)
+    if res.returncode:
+        raise SystemExit(f"{workload} (profiled={profiled}) failed: {res.stderr}")
+    return json.loads(res.stdout)
+
+
+def python_overhead(rounds):
+    times = {(w, p): [] for w in PY_WORKLOADS for p in (False, True)}
+    results = {}
+    for r in range(rounds):
+        for w in PY_WORKLOADS:
+            for p in ((False, True) if r % 2 == 0 else (True, False)):
+                out = py_child(w, p)
+                times[(w, p)] += out["cpu_all"]
+                results.setdefault(w, set()).add(json.dumps(out["result"]))
+        print(f"python round {r + 1}/{rounds}", file=sys.stderr)
+    bad = [w for w, v in results.items() if len(v) != 1]
+    if bad:
+        raise SystemExit(f"profiling changed the results of {bad}")
+    return summarise(times, PY_WORKLOADS)
+
+
+def summarise(times, workloads):
+    table = {}
+    for w in workloads:
+        off, on = min(times[(w, False)]), min(times[(w, True)])
+        table[w] = {"off_s": off, "on_s": on, "ratio": on / off,
+                    "median_ratio": statistics.median(times[(w, True)]) /
+                    statistics.median(times[(w, False)])}
+    geo = math.exp(statistics.mean(math.log(table[w]["ratio"]) for w in workloads))
+    return {"workloads": table, "geomean_ratio": geo}
+
+
+def lua_child(workload, profiled, tmp):
+    argv = [str(BUILD / "tunalua")]
+    if profiled:
+        argv.append(f"--profile={tmp}/{workload}.pb.gz")
+    argv += [str(ROOT / "bench" / "lua" / "timed.lua"),
+             str(ROOT / "bench" / "lua" / f"{workload}.lua"), "3"]
+    res = subprocess.run(argv, env=clean_env(), capture_output=True, text=True, timeout=1200)
+    if res.returncode:
+        raise SystemExit(f"{workload} (profiled={profiled}) failed: {res.stderr}")
+    lines = res.stdout.splitlines()
+    cpu = [float(t) for ln in lines if ln.startswith("#cpu ") for t in ln.split()[1:]]
+    return cpu, {ln for ln in lines if not ln.startswith("#cpu ")}
+
+
+def lua_overhead(rounds):
+    times = {(w, p): [] for w in LUA_WORKLOADS for p in (False, True)}
+    outputs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for w in LUA_WORKLOADS:
+                for p in ((False, True) if r % 2 == 0 else (True, False)):
+                    cpu, out = lua_child(w, p, tmp)
+                    times[(w, p)] += cpu
+                    outputs.setdefault(w, set()).update(out)
+            print(f"lua round {r + 1}/{rounds}", file=sys.stderr)
+    bad = [w for w, v in outputs.items() if len(v) != 1]
+    if bad:
+        raise SystemExit(f"profiling changed the output of {bad}")
+    return summarise(times, LUA_WORKLOADS)
+
+
+def tracemalloc_side_by_side(rounds):
+    script = str(ROOT / "bench" / "prof" / "side_by_side.py")
+    runs = {m: [] for m in ("none", "tracemalloc", "tunalloc")}
+    for r in range(rounds):
+        for m in runs if r % 2 == 0 else reversed(list(runs)):
+            env = clean_env(TUNALLOC_PYTHON="raw,mem,obj") if m == "tunalloc" else clean_env()
+            res = subprocess.run([sys.executable, script, m], env=env, capture_output=True,
+                                 text=True, timeout=1200)
+            if res.returncode:
+                raise SystemExit(f"side_by_side {m} failed: {res.stderr}")
+            runs[m].append(json.loads(res.stdout))
+        print(f"tracemalloc round {r + 1}/{rounds}", file=sys.stderr)
+    base = min(x["cpu_s"] for x in runs["none"])
+    out = {m: {"cpu_s": min(x["cpu_s"] for x in v), "ratio": min(x["cpu_s"] for x in v) / base}
+           for m, v in runs.items()}
+    truth = runs["none"][0]["truth_top10"]
+    for m in ("tracemalloc", "tunalloc"):
+        top = runs[m][0]["top10"]
+        out[m]["top10"] = top
+        out[m]["agree_with_truth"] = len(set(top) & set(truth))
+    out["truth_top10"] = truth
+    out["agree_with_each_other"] = len(set(out["tracemalloc"]["top10"]) &
+                                       set(out["tunalloc"]["top10"]))
+    return out
+
+
+def markdown(res, command):
+    lines = ["# Heap profiling benchmark", "", f"`{command}`", ""]
+    if "fastpath" in res:
+        f = res["fastpath"]
+        lines += ["## Fast paths (callgrind, instructions per malloc+free pair)", "",
+                  "| case | profiling off | profiling on (prof:true) |", "|---|---|---|"]
+        for label in ("imm-64", "sized-64", "batch100-256"):
+            lines.append(f"| {label} | {f[label + '/off']:.2f} | {f[label + '/on']:.2f} |")
+        lines.append("")
+    if "accuracy" in res:
+        lines += ["## Accuracy (default rate 512 KiB, 64 MiB per site, 10 seeds)", "",
+                  "| block size | samples per site | mean error | mean abs error | max abs error |"
+                  " runs within 10% |", "|---|---|---|---|---|---|"]
+        for size, a in res["accuracy"]["sizes"].items():
+            lines.append(f"| {size} B | {a['mean_samples']:.0f} | {a['mean_error']:+.1%} | "
+                         f"{a['mean_abs_error']:.1%} | {a['max_abs_error']:.1%} | "
+                         f"{a['within_10pct']}/{a['runs']} |")
+        lines.append("")
+    for part, title in (("python", "Python suite"), ("lua", "Lua suite")):
+        if part not in res:
+            continue
+        lines += [f"## {title}: profiling on at the default rate vs off (least CPU time)", "",
+                  "| workload | off | on | ratio (least) | ratio (medians) |",
+                  "|---|---|---|---|---|"]
+        for w, t in res[part]["workloads"].items():
+            lines.append(f"| {w} | {t['off_s'] * 1000:.0f} ms | {t['on_s'] * 1000:.0f} ms | "
+                         f"{t['ratio']:.3f} | {t['median_ratio']:.3f} |")
+        lines += [f"| **geometric mean** | | | **{res[part]['geomean_ratio']:.3f}** | |", ""]
+    if "tracemalloc" in res:
+        t = res["tracemalloc"]
+        lines += ["## tracemalloc vs tunalloc's profile (bench/prof/side_by_side.py)", "",
+                  "| | CPU time | vs no tracing | top-10 lines agreeing with the truth |",
+                  "|---|---|---|---|"]
+        for m in ("none", "tracemalloc", "tunalloc"):
+            agree = t[m].get("agree_with_truth", "-")
+            lines.append(f"| {m} | {t[m]['cpu_s'] * 1000:.0f} ms | {t[m]['ratio']:.2f} | "
+                         f"{agree}{'/10' if agree != '-' else ''} |")
+        lines += ["", f"tracemalloc's and tunalloc's top 10 share "
+                      f"{t['agree_with_each_other']} lines.", ""]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default=",".join(PARTS))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "prof"))
+    args = ap.parse_args()
+    parts = args.only.split(",")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or args.rounds < 1:
+        ap.error(f"unknown parts {unknown}" if unknown else "--rounds must be >= 1")
+    res = {}
+    if "fastpath" in parts:
+        res["fastpath"] = fastpath()
+    if "accuracy" in parts:
+        res["accuracy"] = accuracy()
+    if "python" in parts:
+        res["python"] = python_overhead(args.rounds)
+    if "lua" in parts:
+        res["lua"] = lua_overhead(args.rounds)
+    if "tracemalloc" in parts:
+        res["tracemalloc"] = tracemalloc_side_by_side(args.rounds)
+    command = "python3 bench/prof/run.py " + " ".join(sys.argv[1:])
+    text = markdown(res, command.strip())
+    with open(args.out + ".md", "w") as f:
+        f.write(text + "\n")
+    with open(args.out + ".json", "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+/* Python frames for tunalloc's heap profile. The core calls the frames
+ * hook on the allocating thread at each sample, inside an allocation.
+ * There the public frame API is unsafe: PyEval_GetFrame and
+ * PyFrame_GetBack create frame objects, and creating an object inside an
+ * allocation may run the garbage collector (3.11 collects on the spot)
+ * or build a second frame object for a frame whose first is being made
+ * right now. So, as tracemalloc does, the hook walks the interpreter's
+ * own frame records, which allocates nothing: code object, instruction
+ * offset and the line that offset maps to. It reads them only while this
+ * thread holds the GIL; allocations made without it (the RAW domain from
+ * threads that released it) get C frames only, which snapshots label. */
+#define Py_BUILD_CORE_MODULE 1
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "internal/pycore_frame.h"
+
+#include "hook.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
+#error "hook_prof.c reads the frame records of CPython 3.11 to 3.13"
+#endif
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define CURRENT_FRAME(ts) ((ts)->current_frame)
+#define FRAME_CODE(f) (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable : NULL)
+#define THREAD_STATE() PyThreadState_GetUnchecked()
+#else
+#define CURRENT_FRAME(ts) ((ts)->cframe->current_frame)
+#define FRAME_CODE(f) ((f)->f_code)
+#define THREAD_STATE() _PyThreadState_UncheckedGet()
+#endif
+
+/* A name without allocating: compact ASCII strings (nearly every
+ * identifier and path) hold their bytes inline; others are not decoded. */
+static const char *ascii_name(PyObject *s)
+{
+    if (s && PyUnicode_Check(s) && PyUnicode_IS_COMPACT_ASCII(s))
+        return (const char *)PyUnicode_DATA(s);
+    return "<non-ascii>";
+}
+
+static int py_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max)
+{
+    (void)ctx;
+    (void)cache;
+    if (!PyGILState_Check())
+        return 0;
+    PyThreadState *ts = THREAD_STATE();
+    if (!ts)
+        return 0;
+    int n = 0;
+    for (_PyInterpreterFrame *f = CURRENT_FRAME(ts); f && n < max; f = f->previous) {
+        if (_PyFrame_IsIncomplete(f))
+            continue;
+        PyCodeObject *code = FRAME_CODE(f);
+        if (!code)
+            continue;
+        int lasti = _PyInterpreterFrame_LASTI(f);
+        out[n].function = ascii_name(code->co_qualname);
+        out[n].file = ascii_name(code->co_filename);
+        out[n].line = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+        n++;
+    }
+    return n;
+}
+
+/* prof_hook(on): registers or removes the frames hook. */
+PyObject *hook_prof_hook(PyObject *self, PyObject *on)
+{
+    (void)self;
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    ta_prof_set_frames_hook(v ? py_frames : NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+/* A C frame's name from the dynamic symbol table, else object+offset. */
+static PyObject *c_frame_name(uintptr_t pc)
+{
+    Dl_info info;
+    if (dladdr((void *)pc, &info)) {
+        if (info.dli_sname)
+            return PyUnicode_FromString(info.dli_sname);
+        if (info.dli_fname) {
+            const char *base = strrchr(info.dli_fname, '/');
+            return PyUnicode_FromFormat("%s+0x%zx", base ? base + 1 : info.dli_fname,
+                                        (size_t)(pc - (uintptr_t)info.dli_fbase));
+        }
+    }
+    return PyUnicode_FromFormat("0x%zx", (size_t)pc);
+}
+
+static PyObject *stack_tuple(const ta_prof_stack *s)
+{
+    PyObject *frames = PyTuple_New(s->n_frames), *cframes = PyTuple_New(s->n_pcs);
+    if (!frames || !cframes)
+        goto fail;
+    for (unsigned k = 0; k < s->n_frames; k++) {
+        PyObject *f = Py_BuildValue("(ssi)", s->frames[k].function, s->frames[k].file,
+                                    s->frames[k].line);
+        if (!f)
+            goto fail;
+        PyTuple_SET_ITEM(frames, k, f);
+    }
+    for (unsigned k = 0; k < s->n_pcs; k++) {
+        PyObject *name = c_frame_name(s->pcs[k]);
+        if (!name)
+            goto fail;
+        PyTuple_SET_ITEM(cframes, k, name);
+    }
+    return Py_BuildValue("(NNKdKdKdKd)", frames, cframes,
+                         (unsigned long long)s->live_blocks, s->live_blocks_est,
+                         (unsigned long long)s->live_bytes, s->live_bytes_est,
+                         (unsigned long long)s->alloc_blocks, s->alloc_blocks_est,
+                         (unsigned long long)s->alloc_bytes, s->alloc_bytes_est);
+fail:
+    Py_XDECREF(frames);
+    Py_XDECREF(cframes);
+    return NULL;
+}
+
+static int add_stack(void *arg, const ta_prof_stack *s)
+{
+    PyObject *t = stack_tuple(s);
+    if (!t)
+        return -1;
+    int err = PyList_Append(arg, t);
+    Py_DECREF(t);
+    return err ? -1 : 0;
+}
+
+/* prof_read(): one tuple per stack, from a copy of the profile:
+ * (frames, c_frames, live_blocks, live_blocks_est, live_bytes,
+ *  live_bytes_est, alloc_blocks, alloc_blocks_est, alloc_bytes,
+ *  alloc_bytes_est), frames innermost first. */
+PyObject *hook_prof_read(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    int err = ta_prof_read(add_stack, list);
+    if (err) {
+        Py_DECREF(list);
+        if (err > 0)
+            return PyErr_NoMemory();
+        return NULL;
+    }
+    return list;
+}

@@ -1,0 +1,443 @@
+/* Sampling. A cache that samples shows every bin empty and full (its real
+ * stack levels move to its struct prof_tc), so each pop and push misses
+ * into the paths below, which put one bin back, count the bytes, and hide
+ * it again. The byte countdown is the cache's own: no lock, no atomic.
+ *
+ * Every allocation through a sampling cache is counted, hits of the real
+ * stacks included, so the sampling is exactly the per-byte Poisson
+ * process of jemalloc and tcmalloc: after each sample the countdown is
+ * drawn afresh from an exponential distribution of mean sample_bytes,
+ * which makes the chance that a block of u bytes is sampled
+ * 1 - exp(-u / sample_bytes), whatever came before. Each sample carries
+ * the inverse of that chance as its weight, so the estimates are
+ * unbiased. Allocations made without a cache (arenas used directly,
+ * tcache:false) are not sampled. */
+#include <string.h>
+
+#include "arena.h"
+#include "base.h"
+#include "lock.h"
+#include "opts.h"
+#include "prof.h"
+#include "prof_data.h"
+#include "thread.h"
+
+atomic_bool ta_prof_on;
+atomic_bool ta_prof_engaged;
+
+static mutex_t arena_lock = MUTEX_INITIALIZER;
+static _Atomic(arena_t *) prof_arena;
+
+/* ---- numbers without libm --------------------------------------------- */
+
+/* e^x for x <= 0: x = k ln2 + r with |r| <= ln2 / 2, then a series. */
+static double exp_neg(double x)
+{
+    if (x < -700)
+        return 0;
+    static const double ln2 = 0.69314718055994530942;
+    int k = (int)(x / ln2 - 0.5);
+    double r = x - k * ln2, term = 1, sum = 1;
+    for (int i = 1; i < 20; i++) {
+        term *= r / i;
+        sum += term;
+    }
+    for (; k < 0; k++)
+        sum *= 0.5;
+    return sum;
+}
+
+/* 1 - e^-x for x >= 0, exact to rounding also for tiny x. */
+static double one_minus_exp_neg(double x)
+{
+    if (x > 0.5)
+        return 1 - exp_neg(-x);
+    double term = x, sum = x;
+    for (int i = 2; i < 20; i++) {
+        term *= -x / i;
+        sum += term;
+    }
+    return sum;
+}
+
+/* ln u for u in (0, 1]: u = m 2^e with m in [1, 2), ln m = 2 atanh z. */
+static double log_unit(double u)
+{
+    int e = 0;
+    while (u < 1) {
+        u *= 2;
+        e--;
+    }
+    double z = (u - 1) / (u + 1), z2 = z * z, term = z, sum = 0;
+    for (int i = 1; i < 40; i += 2) {
+        sum += term / i;
+        term *= z2;
+    }
+    return 2 * sum + e * 0.69314718055994530942;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Bytes to the next sample: exponential with the configured mean. */
+static int64_t draw_countdown(struct prof_tc *pt)
+{
+    double u = (double)((rng_next(&pt->rng) >> 11) + 1) / 9007199254740992.0; /* (0, 1] */
+    double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
+    double d = -mean * log_unit(u);
+    return d >= 9e18 ? INT64_MAX : (int64_t)d + 1;
+}
+
+/* ---- windows onto a cache's stacks ------------------------------------ */
+
+/* The real level of class c now: fast pops took from the window. */
+static uint32_t real_level(const tcache_t *tc, unsigned c)
+{
+    const struct prof_tc *pt = tc->prof;
+    return pt->ncached[c] - (pt->vset[c] - tc->bins[c].ncached);
+}
+
+/* Closes class c's window: its real level is brought up to date and the
+ * bytes of the blocks it did not hand out go back to the countdown. The
+ * bin then shows nothing, so the next pop or push of c misses. Between
+ * calls, a hidden bin's stack always starts at base + level - window. */
+static void settle(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c];
+    pt->bytes_left += (int64_t)cb->ncached * (int64_t)ta_class_size[c];
+    pt->ncached[c] -= pt->vset[c] - cb->ncached;
+    pt->vset[c] = 0;
+    cb->stack = pt->base[c] + pt->ncached[c];
+    cb->ncached = 0;
+}
+
+/* Opens a window onto the top of class c's real stack, paid for now from
+ * an eighth of the countdown left (so other classes get windows too): as
+ * the countdown always stays above the open windows' bytes, no fast pop
+ * can be the allocation that reaches the sample. */
+static void open_window(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c];
+    uint64_t size = ta_class_size[c];
+    uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
+    uint32_t v = afford < pt->ncached[c] ? (uint32_t)afford : pt->ncached[c];
+    pt->bytes_left -= (int64_t)(v * size);
+    pt->vset[c] = v;
+    cb->stack = pt->base[c] + (pt->ncached[c] - v);
+    cb->ncached = v;
+}
+
+static void settle_all(tcache_t *tc)
+{
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        settle(tc, c);
+}
+
+/* Shows class c's real stack, for the cache's own slow paths. The frames
+ * hook may have allocated (and opened windows) since c was settled, so it
+ * is settled again here. */
+static void show(tcache_t *tc, unsigned c)
+{
+    settle(tc, c);
+    cache_bin_t *cb = &tc->bins[c];
+    cb->stack = tc->prof->base[c];
+    cb->ncached = tc->prof->ncached[c];
+    cb->cap = tc->prof->cap[c];
+}
+
+static void hide(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c];
+    pt->ncached[c] = cb->ncached;
+    pt->cap[c] = cb->cap;
+    pt->vset[c] = 0;
+    cb->stack = pt->base[c] + cb->ncached;
+    cb->ncached = 0;
+    cb->cap = 0;
+}
+
+void ta_prof_tcache_restore(tcache_t *tc)
+{
+    struct prof_tc *pt = tc->prof;
+    if (!pt)
+        return;
+    settle_all(tc);
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        show(tc, c);
+    tc->prof = NULL;
+    ta_base_free(pt, sizeof(*pt));
+}
+
+uint32_t ta_prof_ncached(const tcache_t *tc, unsigned c)
+{
+    return tc->prof ? real_level(tc, c) : tc->bins[c].ncached;
+}
+
+/* Seeds differ per cache so threads do not sample in lockstep. */
+static void reseed(struct prof_tc *pt, uint64_t gen)
+{
+    static _Atomic uint64_t ncaches;
+    uint64_t n = atomic_fetch_add_explicit(&ncaches, 1, memory_order_relaxed);
+    pt->rng = atomic_load_explicit(&ta_prof_seed, memory_order_relaxed) ^
+              (n * 0x9E3779B97F4A7C15ULL);
+    if (!pt->rng)
+        pt->rng = 0x853C49E6748FEA9BULL;
+    pt->gen = gen;
+    pt->bytes_left = draw_countdown(pt);
+}
+
+/* Brings the cache in line with prof.active: its sampling state (its
+ * stacks hidden), or NULL (shown) when off or out of memory. */
+static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
+{
+    uint64_t gen = atomic_load_explicit(&ta_prof_gen, memory_order_relaxed);
+    if (!atomic_load_explicit(&ta_prof_on, memory_order_relaxed) || !tc->mem_size) {
+        ta_prof_tcache_restore(tc);
+        return NULL;
+    }
+    struct prof_tc *pt = tc->prof;
+    if (!pt) {
+        pt = ta_base_alloc(sizeof(*pt));
+        if (!pt)
+            return NULL;
+        tc->prof = pt;
+        for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
+            pt->base[c] = tc->bins[c].stack;
+            hide(tc, c);
+        }
+    } else {
+        settle_all(tc); /* the new countdown owes the old windows nothing */
+    }
+    reseed(pt, gen);
+    return pt;
+}
+
+/* Every change of prof.active, the rate or the seed moves ta_prof_gen, so
+ * one compare tells a sampling cache that nothing changed. Allocations
+ * made while the profiler records a sample (the frames hook's) leave the
+ * cache's state as the sample found it: the recording call goes on with
+ * it afterwards. */
+static inline struct prof_tc *sync_cache(tcache_t *tc)
+{
+    struct prof_tc *pt = tc->prof;
+    if (likely(pt && pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed)))
+        return pt;
+    if (pt && ta_prof_busy())
+        return pt;
+    return sync_slow(tc);
+}
+
+/* ---- sampling ---------------------------------------------------------- */
+
+static arena_t *get_prof_arena(void)
+{
+    arena_t *a = atomic_load_explicit(&prof_arena, memory_order_acquire);
+    if (a)
+        return a;
+    mutex_lock(&arena_lock);
+    a = atomic_load_explicit(&prof_arena, memory_order_relaxed);
+    if (!a) {
+        a = ta_arena_new(true, NULL);
+        if (a) {
+            /* bound for good: reset and destroy refuse it (EBUSY) */
+            atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+            atomic_store_explicit(&prof_arena, a, memory_order_release);
+        }
+    }
+    mutex_unlock(&arena_lock);
+    return a;
+}
+
+/* Counts usize bytes; true when this allocation is the sampled one. The
+ * countdown is low by the open windows' bytes, so reaching zero is
+ * checked again with them given back. A sample falling on the profiler's
+ * own allocations or the frames hook's is dropped: the countdown restarts
+ * as after any sample, so the chances of every other allocation stay as
+ * they were. */
+static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
+{
+    if (likely((pt->bytes_left -= (int64_t)(usize > INT64_MAX ? INT64_MAX : usize)) > 0))
+        return false;
+    settle_all(tc);
+    if (pt->bytes_left > 0)
+        return false;
+    pt->bytes_left = draw_countdown(pt);
+    return !ta_prof_busy();
+}
+
+/* A sampled block: from the profiler's arena, recorded with its weight.
+ * NULL (and nothing recorded) when that arena cannot serve it; the
+ * caller then serves the request as usual, unsampled. */
+static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
+{
+    arena_t *a = get_prof_arena();
+    if (!a)
+        return NULL;
+    void *p = cls < NBINS ? ta_bin_alloc(a, cls, zero) : ta_large_alloc(a, usize, 0, zero);
+    if (!p)
+        return NULL;
+    if (cls >= NBINS)
+        usize = ta_large_usize(p);
+    double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
+    ta_tcache_t *cache = tc == ta_tls_tcache ? NULL : (ta_tcache_t *)tc;
+    ta_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena, cache);
+    tc->uncached_allocated += usize;
+    return p;
+}
+
+/* A pop from a shown stack, which may hold blocks: the miss that finds
+ * sampling stopped is the first look at the stack shown again. */
+static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    if (!cb->ncached)
+        return ta_tcache_refill(tc, cls, zero);
+    void *p = cb->stack[--cb->ncached];
+    ctr_add(&cb->nalloc, 1);
+    return zero ? memset(p, 0, ta_class_size[cls]) : p;
+}
+
+/* A pop the window did not cover: counted, maybe sampled, served from the
+ * real stack (refilled if empty), and the window opened again. */
+void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
+{
+    struct prof_tc *pt = sync_cache(tc);
+    if (!pt)
+        return pop_shown(tc, cls, zero);
+    settle(tc, cls);
+    void *p = NULL;
+    if (sample_due(tc, pt, ta_class_size[cls]))
+        p = sample_alloc(tc, cls, ta_class_size[cls], zero);
+    if (!p) {
+        show(tc, cls);
+        p = pop_shown(tc, cls, zero);
+        hide(tc, cls);
+    } else {
+        settle(tc, cls); /* the frames hook may have allocated from it */
+    }
+    open_window(tc, cls);
+    return p;
+}
+
+void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
+{
+    struct prof_tc *pt = sync_cache(tc);
+    size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, ta_page);
+    if (pt && sample_due(tc, pt, usize)) {
+        void *p = sample_alloc(tc, NCACHED_CLASSES, size, zero);
+        if (p)
+            return p;
+    }
+    void *p = ta_large_alloc(tc->arena, size, 0, zero);
+    if (p)
+        tc->uncached_allocated += ta_large_usize(p);
+    return p;
+}
+
+/* A free that the window turned into a miss: a sampled block leaves the
+ * profile; a block of a sampling cache's own arena goes onto its real
+ * stack, as the next block of the window when the countdown can pay for
+ * it (a pop would take it back first, as from any stack), else by a
+ * settled push that opens a new window. */
+static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
+{
+    const segment_t *seg = segment_of(p);
+    if (seg->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
+        ta_prof_forget(p);
+        return false;
+    }
+    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || seg->arena != tc->arena)
+        return false;
+    struct prof_tc *pt = sync_cache(tc);
+    if (!pt) {
+        /* stacks just shown again, with room maybe: the usual slow path
+         * would flush as if the stack were full */
+        cache_bin_t *cb = &tc->bins[tag];
+        if (cb->ncached >= cb->cap)
+            return false;
+        cb->stack[cb->ncached++] = p;
+        return true;
+    }
+    settle(tc, tag);
+    if (pt->ncached[tag] < pt->cap[tag]) {
+        pt->base[tag][pt->ncached[tag]++] = p;
+    } else {
+        show(tc, tag);
+        ta_tcache_dalloc_slow(tc, p, tag);
+        hide(tc, tag);
+    }
+    open_window(tc, tag);
+    return true;
+}
+
+bool ta_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
+{
+    struct prof_tc *pt;
+    if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
+               segment_of(p)->arena == tc->arena &&
+               pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed))) {
+        cache_bin_t *cb = &tc->bins[tag];
+        int64_t size = (int64_t)ta_class_size[tag];
+        uint32_t level = pt->ncached[tag] - (pt->vset[tag] - cb->ncached);
+        if (likely(pt->bytes_left > size && level < pt->cap[tag])) {
+            cb->stack[cb->ncached++] = p;
+            pt->vset[tag]++;
+            pt->ncached[tag]++;
+            pt->bytes_left -= size;
+            return true;
+        }
+    }
+    return dalloc_cold(tc, p, tag);
+}
+
+void ta_prof_arena_reset(arena_t *a)
+{
+    if (!atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed))
+        return;
+    void *batch[64];
+    size_t n;
+    while ((n = ta_prof_take_origin(a, batch, 64)) > 0)
+        for (size_t i = 0; i < n; i++)
+            ta_free(batch[i]);
+}
+
+void ta_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
+{
+    if (atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed))
+        ta_prof_origin_live(a, blocks, bytes);
+}
+
+void ta_prof_boot(void)
+{
+    if (ta_opt.prof_sample_bytes)
+        atomic_store(&ta_prof_sample_bytes, ta_opt.prof_sample_bytes);
+    if (ta_opt.prof) {
+        atomic_store(&ta_prof_engaged, true);
+        atomic_store(&ta_prof_on, true);
+    }
+}
+
+void ta_prof_prefork(void)
+{
+    mutex_lock(&arena_lock);
+    ta_prof_data_prefork();
+}
+
+void ta_prof_postfork(bool child)
+{
+    ta_prof_data_postfork(child);
+    if (child)
+        mutex_init(&arena_lock);
+    else
+        mutex_unlock(&arena_lock);
+}

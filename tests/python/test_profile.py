@@ -1,0 +1,116 @@
+"""tunalloc.profile: sampled heap profiles with Python frames, snapshots,
+diffs that find a leak, dumps that read back, and the flame graph CLI."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from py_helpers import REPO, clean_env, run_py
+
+LEAK_SCRIPT = """
+import json, sys
+import tunalloc
+from tunalloc import profile
+
+leaked = []
+
+def churn():
+    for i in range(30000):
+        tmp = [str(j) for j in range(10)]
+
+def leak():
+    for i in range(30000):
+        leaked.append(bytes(1000))      # the leaking line
+
+tunalloc.ctl("prof.seed", 7)
+profile.start(sample_bytes=64 * 1024)
+churn()
+before = profile.snapshot()
+leak()
+churn()
+after = profile.snapshot()
+top = after.diff(before)[0]
+first = after.top(1, key="function")[0]
+after.dump(sys.argv[1])
+after.dump(sys.argv[2], format="folded")
+profile.stop()
+print(json.dumps({"diff_key": top.key, "diff_bytes": top.bytes_diff,
+                  "top_key": first.key, "active": profile.active()}))
+"""
+
+
+def test_leak_found_by_diff_and_dumps_read_back(tmp_path):
+    script = tmp_path / "leaky.py"
+    script.write_text(LEAK_SCRIPT)
+    pb, folded = tmp_path / "heap.pb.gz", tmp_path / "heap.folded"
+    out = run_py(None, str(script), str(pb), str(folded)).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["diff_key"] == f"{script}:14 (leak)"
+    assert res["top_key"] == f"leak ({script})"
+    truth = 30000 * 1040  # bytes(1000) objects: 1000 bytes + header, before class rounding
+    assert 0.75 * truth < res["diff_bytes"] < 1.35 * truth
+    assert res["active"] is False
+
+    from tunalloc import profile
+    stacks = profile.read_pprof(pb.read_bytes())
+    leak_bytes = sum(v for frames, v in stacks if frames and frames[-1] == f"leak ({script}:14)")
+    assert 0.75 * truth < leak_bytes < 1.35 * truth
+    lines = profile.read_folded(folded.read_text())
+    assert any(f[-1] == f"leak@{script}:14" for f, _ in lines)
+
+    svg = tmp_path / "heap.svg"
+    proc = subprocess.run([sys.executable, "-m", "tunalloc", "profile", "report", str(pb),
+                           "-o", str(svg)], env=clean_env(), capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = svg.read_text()
+    assert text.startswith("<svg") and f"leak ({script}:14)" in text
+
+
+def test_allocations_without_the_gil_say_so():
+    out = run_py("""
+        import tunalloc
+        from tunalloc import profile
+        from tunalloc._ctl import lib
+        profile.start(sample_bytes=4096)
+        blocks = [lib.ta_malloc(65536) for _ in range(200)]   # cffi drops the GIL
+        snap = profile.snapshot()
+        profile.stop()
+        keys = [s.key for s in snap.top(50, key="line")]
+        print(any(k.startswith(profile.NO_PYTHON) for k in keys))
+        for b in blocks:
+            lib.ta_free(b)
+        print(sum(s.live_blocks for s in profile.snapshot().stacks if not s.frames) < 1)
+    """).stdout.split()
+    assert out == ["True", "True"]
+
+
+def test_bad_arguments():
+    from tunalloc import profile
+    with pytest.raises(TypeError):
+        profile.start(sample_bytes="big")
+    with pytest.raises(ValueError):
+        profile.start(sample_bytes=0)
+    snap = profile.Snapshot([], 4096)
+    with pytest.raises(ValueError):
+        snap.top(by="weight")
+    with pytest.raises(ValueError):
+        snap.top(key="module")
+    with pytest.raises(TypeError):
+        snap.diff("yesterday")
+    with pytest.raises(ValueError):
+        snap.dump("/tmp/x", format="svg")
+    assert snap.top() == [] and snap.live_bytes == 0
+
+
+def test_report_cli_errors(tmp_path):
+    bad = tmp_path / "bad.pb.gz"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    for args, code in ((["profile"], 2), (["profile", "report", str(bad)], 2),
+                       (["profile", "report", str(bad), "-o", str(tmp_path / "x.svg")], 1),
+                       (["profile", "report", str(tmp_path / "none"), "-o", "x.svg"], 1)):
+        proc = subprocess.run([sys.executable, "-m", "tunalloc"] + args, env=clean_env(),
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert proc.stderr

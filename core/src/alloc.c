@@ -21,7 +21,7 @@
  * miss), which marks it live and writes its canary. */
 static void *handed_out(void *p, size_t size)
 {
-    return unlikely(ta_opt.secure) && p ? ta_secure_out(p, size) : p;
+    return unlikely(tai_opt.secure) && p ? tai_secure_out(p, size) : p;
 }
 
 static void *arena_alloc(arena_t *a, size_t size, bool zero)
@@ -29,8 +29,8 @@ static void *arena_alloc(arena_t *a, size_t size, bool zero)
     if (!a)
         return NULL;
     if (size <= SMALL_MAX)
-        return handed_out(ta_bin_alloc(a, size_class(size), zero), size);
-    return handed_out(ta_large_alloc(a, size, 0, zero), size);
+        return handed_out(tai_bin_alloc(a, size_class(size), zero), size);
+    return handed_out(tai_large_alloc(a, size, 0, zero), size);
 }
 
 static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
@@ -38,15 +38,15 @@ static void *tcache_alloc(tcache_t *tc, size_t size, bool zero)
     if (size <= TCACHE_MAX) {
         void *p;
         if (!cache_pop(tc, size, &p))
-            return handed_out(ta_tcache_alloc_slow(tc, size_class(size), zero), size);
+            return handed_out(tai_tcache_alloc_slow(tc, size_class(size), zero), size);
         return handed_out(zero ? memset(p, 0, size) : p, size);
     }
     if (prof_touches(tc))
-        return handed_out(ta_prof_large_alloc(tc, size, zero), size);
-    void *p = ta_large_alloc(tc->arena, size, 0, zero);
+        return handed_out(tai_prof_large_alloc(tc, size, zero), size);
+    void *p = tai_large_alloc(tc->arena, size, 0, zero);
     if (p) {
         block_ref_t b = block_resolve(p);
-        tc->uncached_allocated += ta_large_usize(&b);
+        tc->uncached_allocated += tai_large_usize(&b);
     }
     return handed_out(p, size);
 }
@@ -60,12 +60,12 @@ static void *set_enomem(void *p)
 
 NOINLINE static void *malloc_slow(size_t size, bool zero)
 {
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return set_enomem(NULL);
-    if (unlikely(atomic_load_explicit(&ta_background_pending, memory_order_relaxed)))
-        ta_background_maybe_start();
-    tcache_t *tc = ta_thread_tcache_slow();
-    void *p = tc ? tcache_alloc(tc, size, zero) : arena_alloc(ta_thread_arena(), size, zero);
+    if (unlikely(atomic_load_explicit(&tai_background_pending, memory_order_relaxed)))
+        tai_background_maybe_start();
+    tcache_t *tc = tai_thread_tcache_slow();
+    void *p = tc ? tcache_alloc(tc, size, zero) : arena_alloc(tai_thread_arena(), size, zero);
     return set_enomem(p);
 }
 
@@ -73,9 +73,9 @@ NOINLINE static void *malloc_slow(size_t size, bool zero)
 static void dalloc_direct(const block_ref_t *b, unsigned cls)
 {
     if (cls < NBINS)
-        ta_bin_dalloc(b->seg->arena, cls, b->p);
+        tai_bin_dalloc(b->seg->arena, cls, b->p);
     else
-        ta_large_dalloc(b);
+        tai_large_dalloc(b);
 }
 
 /* Frees a resolved block by its tag through cache tc (NULL: none), when
@@ -84,26 +84,26 @@ static void dalloc_direct(const block_ref_t *b, unsigned cls)
 static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
 {
     unsigned tag = b->tag;
-    if (unlikely(atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed)) &&
-        ta_prof_dalloc(tc, b->p, tag))
+    if (unlikely(atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed)) &&
+        tai_prof_dalloc(tc, b->p, tag))
         return;
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
             dalloc_direct(b, tag);
         else if (b->seg->arena != tc->arena)
-            ta_tcache_dalloc_remote(tc, b, tag);
+            tai_tcache_dalloc_remote(tc, b, tag);
         else if (!cache_push(tc, b->p, tag))
-            ta_tcache_dalloc_slow(tc, b->p, tag);
+            tai_tcache_dalloc_slow(tc, b->p, tag);
     } else if (tag_is_manual(tag)) {
         if (tc)
-            tc->uncached_deallocated += ta_class_size[tag_class(tag)];
+            tc->uncached_deallocated += tai_class_size[tag_class(tag)];
         dalloc_direct(b, tag_class(tag));
     } else if (tag == PB_LARGE) {
-        size_t freed = ta_large_dalloc(b);
+        size_t freed = tai_large_dalloc(b);
         if (tc)
             tc->uncached_deallocated += freed;
     } else {
-        ta_heap_error(TA_ERR_INVALID, b->p, NULL);
+        tai_heap_error(TA_ERR_INVALID, b->p, NULL);
     }
 }
 
@@ -120,10 +120,10 @@ NOINLINE static void free_slow(void *p)
 {
     if (!p)
         return;
-    if (unlikely(ta_opt.check) && !ta_check_free(p, true))
+    if (unlikely(tai_opt.check) && !tai_check_free(p, true))
         return;
     block_ref_t b = block_resolve(p);
-    dalloc_ref(ta_thread_tcache_slow(), &b);
+    dalloc_ref(tai_thread_tcache_slow(), &b);
 }
 
 /* ---- malloc family ---------------------------------------------------- */
@@ -131,7 +131,7 @@ NOINLINE static void free_slow(void *p)
 void *ta_malloc(size_t size)
 {
     void *p;
-    return likely(cache_pop(ta_tls_tcache, size, &p)) ? p : malloc_slow(size, false);
+    return likely(cache_pop(tai_tls_tcache, size, &p)) ? p : malloc_slow(size, false);
 }
 
 void *ta_calloc(size_t n, size_t size)
@@ -142,7 +142,7 @@ void *ta_calloc(size_t n, size_t size)
         return NULL;
     }
     void *p;
-    return likely(cache_pop(ta_tls_tcache, total, &p)) ? memset(p, 0, total)
+    return likely(cache_pop(tai_tls_tcache, total, &p)) ? memset(p, 0, total)
                                                        : malloc_slow(total, true);
 }
 
@@ -151,8 +151,8 @@ void *ta_calloc(size_t n, size_t size)
  * foreign pointer's segment header may not be mapped. */
 static ALWAYS_INLINE bool thread_push(void *p)
 {
-    if (likely(p && !ta_opt.check)) {
-        tcache_t *tc = ta_tls_tcache;
+    if (likely(p && !tai_opt.check)) {
+        tcache_t *tc = tai_tls_tcache;
         const segment_t *seg = segment_of(p);
         return likely(seg->arena == tc->arena &&
                       cache_push(tc, p, page_tag(seg, p)));
@@ -174,8 +174,8 @@ void ta_free(void *p)
 NOINLINE static void free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
     /* secure mode frees by the block's own class, once its mark is checked */
-    if (unlikely(ta_opt.check) && !ta_opt.secure && p && !ta_check_size(p, size)) {
-        ta_heap_error(TA_ERR_INVALID, p, NULL);
+    if (unlikely(tai_opt.check) && !tai_opt.secure && p && !tai_check_size(p, size)) {
+        tai_heap_error(TA_ERR_INVALID, p, NULL);
         return;
     }
     if (tc)
@@ -196,25 +196,25 @@ static size_t usable_size(const block_ref_t *b)
 {
     unsigned cls = tag_class(b->tag);
     if (cls < NCACHED_CLASSES)
-        return ta_class_size[cls];
-    return b->tag == PB_LARGE ? ta_large_usize(b) : 0;
+        return tai_class_size[cls];
+    return b->tag == PB_LARGE ? tai_large_usize(b) : 0;
 }
 
 size_t ta_malloc_usable_size(const void *p)
 {
-    if (!p || (ta_opt.check && ta_check_ptr(p)))
+    if (!p || (tai_opt.check && ta_check_ptr(p)))
         return 0;
-    if (ta_opt.secure)
-        return ta_secure_usable(p);
+    if (tai_opt.secure)
+        return tai_secure_usable(p);
     block_ref_t b = block_resolve(p);
     return usable_size(&b);
 }
 
-int ta_owns(const void *p) { return ta_owner_map_get(p); }
+int ta_owns(const void *p) { return tai_owner_map_get(p); }
 
 int ta_free_if_owned(void *p)
 {
-    if (!p || !ta_owner_map_get(p))
+    if (!p || !tai_owner_map_get(p))
         return 0;
     ta_free(p);
     return 1;
@@ -249,12 +249,12 @@ static void src_free(alloc_src_t src, void *p)
 /* src_free of a block realloc_impl resolved and checked already. */
 static void src_free_ref(alloc_src_t src, const block_ref_t *b)
 {
-    if (unlikely(ta_opt.check))
+    if (unlikely(tai_opt.check))
         src_free(src, b->p); /* releases the block's check state */
     else if (src.tc)
         tcache_dalloc_ref(src.tc, *b);
     else
-        dalloc_ref(ta_thread_tcache_slow(), b);
+        dalloc_ref(tai_thread_tcache_slow(), b);
 }
 
 /* Same class for small blocks, or a large run resized where it stands or
@@ -269,7 +269,7 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
         src_free(src, p);
         return NULL;
     }
-    if (ta_opt.check && !ta_check_free(p, false)) {
+    if (tai_opt.check && !tai_check_free(p, false)) {
         errno = EINVAL;
         return NULL;
     }
@@ -279,7 +279,7 @@ static void *realloc_impl(void *p, size_t size, alloc_src_t src)
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
         return handed_out(p, size);
     if (cls >= NBINS && size > SMALL_MAX) {
-        void *q = ta_large_resize(&b, size);
+        void *q = tai_large_resize(&b, size);
         if (q)
             return handed_out(q, size);
     }
@@ -313,23 +313,23 @@ static void *aligned_impl(size_t align, size_t size, alloc_src_t src)
         errno = ENOMEM;
         return NULL;
     }
-    if (!ta_ensure_init()) {
+    if (!tai_ensure_init()) {
         errno = ENOMEM;
         return NULL;
     }
-    if (align <= ta_page && size <= SMALL_MAX) {
+    if (align <= tai_page && size <= SMALL_MAX) {
         unsigned cls = size_class(align_up(size ? size : 1, align));
-        while (cls < NBINS && ta_class_size[cls] % align)
+        while (cls < NBINS && tai_class_size[cls] % align)
             cls++;
         if (cls < NBINS)
-            return src_alloc(src, ta_class_size[cls]);
+            return src_alloc(src, tai_class_size[cls]);
     }
-    arena_t *a = src.tc ? src.tc->arena : src.arena ? src.arena : ta_thread_arena();
+    arena_t *a = src.tc ? src.tc->arena : src.arena ? src.arena : tai_thread_arena();
     if (!a) {
         errno = ENOMEM;
         return NULL;
     }
-    return set_enomem(handed_out(ta_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1,
+    return set_enomem(handed_out(tai_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1,
                                                 align, false), size));
 }
 
@@ -367,7 +367,7 @@ void ta_arena_opts_init(ta_arena_opts *opts)
     opts->limit = 0;
 }
 
-static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || ta_decay_ms_valid(ms); }
+static bool decay_valid(int64_t ms) { return ms == TA_DECAY_DEFAULT || tai_decay_ms_valid(ms); }
 
 ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
 {
@@ -375,11 +375,11 @@ ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    if (!ta_ensure_init()) {
+    if (!tai_ensure_init()) {
         errno = ENOMEM;
         return NULL;
     }
-    arena_t *a = ta_arena_new(true, opts);
+    arena_t *a = tai_arena_new(true, opts);
     if (!a)
         errno = EAGAIN;
     return (ta_arena_t *)a;
@@ -388,11 +388,11 @@ ta_arena_t *ta_arena_create(const ta_arena_opts *opts)
 /* Only pointers that are live entries of the arena table count. */
 static arena_t *valid_arena(const ta_arena_t *arena)
 {
-    if (!arena || !atomic_load(&ta_initialized))
+    if (!arena || !atomic_load(&tai_initialized))
         return NULL;
-    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
     for (unsigned i = 0; i < n; i++)
-        if (atomic_load_explicit(&ta_arenas[i], memory_order_acquire) == &arena->a)
+        if (atomic_load_explicit(&tai_arenas[i], memory_order_acquire) == &arena->a)
             return (arena_t *)&arena->a;
     return NULL;
 }
@@ -400,16 +400,16 @@ static arena_t *valid_arena(const ta_arena_t *arena)
 int ta_arena_destroy(ta_arena_t *arena)
 {
     arena_t *a = valid_arena(arena);
-    return a ? ta_arena_destroy_internal(a) : EINVAL;
+    return a ? tai_arena_destroy_internal(a) : EINVAL;
 }
 
 unsigned ta_arena_index(const ta_arena_t *arena) { return arena->a.index; }
 
 ta_arena_t *ta_arena_get(unsigned index)
 {
-    if (index >= MAX_ARENAS || !ta_ensure_init())
+    if (index >= MAX_ARENAS || !tai_ensure_init())
         return NULL;
-    return (ta_arena_t *)ta_arena_get_or_create(index);
+    return (ta_arena_t *)tai_arena_get_or_create(index);
 }
 
 /* The header is in the mapping's first unit: past it, a huge block's
@@ -419,9 +419,9 @@ ta_arena_t *ta_arena_of(const void *p)
     if (!p || !ta_owns(p))
         return NULL;
     uintptr_t unit = (uintptr_t)p & ~(uintptr_t)SEGMENT_MASK;
-    while (ta_owner_map_unit((const void *)unit) == OWNER_TAIL)
+    while (tai_owner_map_unit((const void *)unit) == OWNER_TAIL)
         unit -= SEGMENT_SIZE;
-    if (ta_owner_map_unit((const void *)unit) != OWNER_HEAD)
+    if (tai_owner_map_unit((const void *)unit) != OWNER_HEAD)
         return NULL;
     return (ta_arena_t *)((const segment_t *)unit)->arena;
 }
@@ -441,11 +441,11 @@ int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
     for (unsigned j = 0; j < NBINS; j++) {
         uint64_t regs = ctr_get(&a->bins[j].stats.curregs);
         n += regs;
-        sum += regs * ta_bin_info[j].size;
+        sum += regs * tai_bin_info[j].size;
     }
     for (unsigned j = 0; j < NLEXTENTS; j++)
         n += ctr_get(&a->stats.lstats[j].curlextents);
-    ta_prof_arena_live(a, &n, &sum);
+    tai_prof_arena_live(a, &n, &sum);
     *blocks = (size_t)n;
     *bytes = (size_t)sum;
     return 0;
@@ -492,7 +492,7 @@ void *ta_arena_aligned_alloc(ta_arena_t *arena, size_t align, size_t size)
 
 ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
 {
-    if (!ta_ensure_init()) {
+    if (!tai_ensure_init()) {
         errno = ENOMEM;
         return NULL;
     }
@@ -500,8 +500,8 @@ ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
         errno = EINVAL;
         return NULL;
     }
-    arena_t *a = arena ? &arena->a : ta_thread_arena();
-    tcache_t *tc = a ? ta_tcache_new(a, EXPLICIT_CACHE_SCALE) : NULL;
+    arena_t *a = arena ? &arena->a : tai_thread_arena();
+    tcache_t *tc = a ? tai_tcache_new(a, EXPLICIT_CACHE_SCALE) : NULL;
     if (!tc)
         errno = ENOMEM;
     return (ta_tcache_t *)tc;
@@ -510,17 +510,17 @@ ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
 void ta_tcache_destroy(ta_tcache_t *tc)
 {
     if (tc)
-        ta_tcache_delete(&tc->t);
+        tai_tcache_delete(&tc->t);
 }
 
 void ta_tcache_flush(ta_tcache_t *tc)
 {
     if (tc)
-        ta_tcache_flush_all(&tc->t);
+        tai_tcache_flush_all(&tc->t);
 }
 
 ta_arena_t *ta_tcache_arena(const ta_tcache_t *tc) { return (ta_arena_t *)tc->t.arena; }
-size_t ta_tcache_cached_bytes(const ta_tcache_t *tc) { return tc ? ta_tcache_cached(&tc->t) : 0; }
+size_t ta_tcache_cached_bytes(const ta_tcache_t *tc) { return tc ? tai_tcache_cached(&tc->t) : 0; }
 
 /* Out of line, so the hit path saves no register for the miss. */
 NOINLINE static void *tcache_malloc_slow(tcache_t *tc, size_t size)
@@ -554,7 +554,7 @@ void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
  * those arenas stay destroyable. */
 NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
 {
-    if (unlikely(ta_opt.check) && !ta_check_free(p, true))
+    if (unlikely(tai_opt.check) && !tai_check_free(p, true))
         return;
     tcache_dalloc_ref(tc, block_resolve(p));
 }
@@ -563,7 +563,7 @@ NOINLINE static void tcache_free_slow(tcache_t *tc, void *p)
  * jump to the slow path, so callers keep no registers for it. */
 static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
 {
-    if (likely(!ta_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
+    if (likely(!tai_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
         return;
     tcache_free_slow(tc, p);
 }
@@ -578,7 +578,7 @@ void ta_tcache_free(ta_tcache_t *tcache, void *p)
  * call for the ownership test and the free. */
 int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 {
-    if (!p || !ta_owner_map_get(p))
+    if (!p || !tai_owner_map_get(p))
         return 0;
     tcache_free_in(&tcache->t, p);
     return 1;
@@ -586,7 +586,7 @@ int ta_tcache_free_if_owned(ta_tcache_t *tcache, void *p)
 
 void ta_tcache_free_sized(ta_tcache_t *tcache, void *p, size_t size)
 {
-    if (likely(p && !ta_opt.check && cache_push_sized(&tcache->t, p)))
+    if (likely(p && !tai_opt.check && cache_push_sized(&tcache->t, p)))
         return;
     free_sized_slow(p, size, &tcache->t);
 }
@@ -637,7 +637,7 @@ void ta_hook_free(void *hook, void *p)
 {
     ta_hook_t *h = hook;
     ta_tcache_t *tc = hook_cache(&h->free_cache);
-    if (likely(tc != NULL) && likely(ta_owner_map_get(p)))
+    if (likely(tc != NULL) && likely(tai_owner_map_get(p)))
         tcache_free_in(&tc->t, p);
     else
         h->free_fallback(h, p);

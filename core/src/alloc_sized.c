@@ -28,7 +28,7 @@ static ALWAYS_INLINE bool sizes_trusted(tcache_t *tc)
 static NOINLINE bool sizes_trusted_slow(tcache_t *tc)
 {
     if (tc->sized_mode == SIZED_UNSET)
-        tc->sized_mode = ta_opt.check ? SIZED_CHECKED : SIZED_TRUSTED;
+        tc->sized_mode = tai_opt.check ? SIZED_CHECKED : SIZED_TRUSTED;
     return tc->sized_mode == SIZED_TRUSTED;
 }
 

@@ -12,20 +12,20 @@
 #include "secure.h"
 #include "verify.h"
 
-_Atomic(arena_t *) ta_arenas[MAX_ARENAS];
-_Atomic unsigned ta_narenas_total;
-unsigned ta_narenas_auto;
-_Atomic int64_t ta_default_dirty_decay_ms = 10000;
-_Atomic int64_t ta_default_muzzy_decay_ms = 0;
+_Atomic(arena_t *) tai_arenas[MAX_ARENAS];
+_Atomic unsigned tai_narenas_total;
+unsigned tai_narenas_auto;
+_Atomic int64_t tai_default_dirty_decay_ms = 10000;
+_Atomic int64_t tai_default_muzzy_decay_ms = 0;
 
 static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_opts *opts)
 {
     mutex_init(&a->lock);
     a->index = index;
     a->manual = manual;
-    int64_t dirty = atomic_load(&ta_default_dirty_decay_ms);
-    int64_t muzzy = atomic_load(&ta_default_muzzy_decay_ms);
-    size_t limit = ta_opt.arena_limit;
+    int64_t dirty = atomic_load(&tai_default_dirty_decay_ms);
+    int64_t muzzy = atomic_load(&tai_default_muzzy_decay_ms);
+    size_t limit = tai_opt.arena_limit;
     if (opts) {
         if (opts->dirty_decay_ms != TA_DECAY_DEFAULT)
             dirty = opts->dirty_decay_ms;
@@ -36,7 +36,7 @@ static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_o
     atomic_store(&a->dirty_decay_ms, dirty);
     atomic_store(&a->muzzy_decay_ms, muzzy);
     atomic_store(&a->limit, limit);
-    a->created_ms = ta_os_now_ms();
+    a->created_ms = tai_os_now_ms();
     for (int k = 0; k < 2; k++)
         extent_lru_init(&a->lru[k]);
     for (unsigned c = 0; c < NBINS; c++)
@@ -46,36 +46,36 @@ static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_o
 /* Takes a table slot and publishes a new arena in it; global lock held. */
 static arena_t *arena_create_locked(unsigned index, bool manual, const ta_arena_opts *opts)
 {
-    arena_t *a = ta_base_alloc(sizeof(arena_t));
+    arena_t *a = tai_base_alloc(sizeof(arena_t));
     if (!a)
         return NULL;
     arena_init(a, index, manual, opts);
     ctr_set(&a->stats.metadata, 0);
-    atomic_store_explicit(&ta_arenas[index], a, memory_order_release);
-    if (index >= atomic_load(&ta_narenas_total))
-        atomic_store_explicit(&ta_narenas_total, index + 1, memory_order_release);
+    atomic_store_explicit(&tai_arenas[index], a, memory_order_release);
+    if (index >= atomic_load(&tai_narenas_total))
+        atomic_store_explicit(&tai_narenas_total, index + 1, memory_order_release);
     return a;
 }
 
-arena_t *ta_arena_get_or_create(unsigned index)
+arena_t *tai_arena_get_or_create(unsigned index)
 {
-    arena_t *a = atomic_load_explicit(&ta_arenas[index], memory_order_acquire);
-    if (a || index >= ta_narenas_auto)
+    arena_t *a = atomic_load_explicit(&tai_arenas[index], memory_order_acquire);
+    if (a || index >= tai_narenas_auto)
         return a;
-    mutex_lock(&ta_global_lock);
-    a = atomic_load_explicit(&ta_arenas[index], memory_order_acquire);
+    mutex_lock(&tai_global_lock);
+    a = atomic_load_explicit(&tai_arenas[index], memory_order_acquire);
     if (!a)
         a = arena_create_locked(index, false, NULL);
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     return a;
 }
 
 /* Fewest bound threads wins; unused slots count as empty arenas. */
-arena_t *ta_arena_choose(void)
+arena_t *tai_arena_choose(void)
 {
     unsigned best = 0, best_load = UINT32_MAX;
-    for (unsigned i = 0; i < ta_narenas_auto; i++) {
-        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+    for (unsigned i = 0; i < tai_narenas_auto; i++) {
+        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
         unsigned load = a ? atomic_load_explicit(&a->nthreads, memory_order_relaxed) : 0;
         if (load < best_load) {
             best = i;
@@ -84,27 +84,27 @@ arena_t *ta_arena_choose(void)
                 break;
         }
     }
-    arena_t *a = ta_arena_get_or_create(best);
-    return a ? a : ta_arena_get_or_create(0);
+    arena_t *a = tai_arena_get_or_create(best);
+    return a ? a : tai_arena_get_or_create(0);
 }
 
-arena_t *ta_arena_new(bool manual, const ta_arena_opts *opts)
+arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts)
 {
-    mutex_lock(&ta_global_lock);
+    mutex_lock(&tai_global_lock);
     arena_t *a = NULL;
-    for (unsigned i = ta_narenas_auto; i < MAX_ARENAS; i++) {
-        if (!atomic_load_explicit(&ta_arenas[i], memory_order_acquire)) {
+    for (unsigned i = tai_narenas_auto; i < MAX_ARENAS; i++) {
+        if (!atomic_load_explicit(&tai_arenas[i], memory_order_acquire)) {
             a = arena_create_locked(i, manual, opts);
             break;
         }
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     return a;
 }
 
-void ta_arena_note_active(arena_t *a)
+void tai_arena_note_active(arena_t *a)
 {
-    uint64_t active = ctr_get(&a->stats.pactive) << ta_lg_page;
+    uint64_t active = ctr_get(&a->stats.pactive) << tai_lg_page;
     if (active > ctr_get(&a->stats.peak_active))
         ctr_set(&a->stats.peak_active, active);
 }
@@ -144,9 +144,9 @@ static void discard_all(arena_t *a)
     for (int k = 0; k < 3; k++)
         for (segment_t *s = lists[k]; s; s = next) {
             next = s->next;
-            if (k == 0 && ta_opt.secure)
-                ta_secure_forget_guards(s);
-            ta_segment_unmap(s);
+            if (k == 0 && tai_opt.secure)
+                tai_secure_forget_guards(s);
+            tai_segment_unmap(s);
         }
     a->segments = a->huge_live = a->huge_cache = NULL;
     memset(a->avail, 0, sizeof(a->avail));
@@ -173,9 +173,9 @@ static int check_resettable(arena_t *a)
 
 /* Under the global lock, like destroy, so no ctl or background purge is
  * inside the arena with its lock dropped while the segments go away. */
-int ta_arena_reset(arena_t *a)
+int tai_arena_reset(arena_t *a)
 {
-    mutex_lock(&ta_global_lock);
+    mutex_lock(&tai_global_lock);
     int err = check_resettable(a);
     if (!err) {
         lock_all(a);
@@ -183,45 +183,45 @@ int ta_arena_reset(arena_t *a)
         unlock_all(a);
         TA_VERIFY_ARENA(a);
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     if (!err)
-        ta_prof_arena_reset(a);
+        tai_prof_arena_reset(a);
     return err;
 }
 
-int ta_arena_destroy_internal(arena_t *a)
+int tai_arena_destroy_internal(arena_t *a)
 {
-    mutex_lock(&ta_global_lock);
+    mutex_lock(&tai_global_lock);
     int err = check_resettable(a);
     if (!err) {
-        atomic_store_explicit(&ta_arenas[a->index], NULL, memory_order_release);
+        atomic_store_explicit(&tai_arenas[a->index], NULL, memory_order_release);
         lock_all(a);
         discard_all(a);
         unlock_all(a);
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     if (!err) {
-        ta_prof_arena_reset(a);
-        ta_base_free(a, sizeof(arena_t));
+        tai_prof_arena_reset(a);
+        tai_base_free(a, sizeof(arena_t));
     }
     return err;
 }
 
-void ta_arena_prefork(void)
+void tai_arena_prefork(void)
 {
-    unsigned n = atomic_load(&ta_narenas_total);
+    unsigned n = atomic_load(&tai_narenas_total);
     for (unsigned i = 0; i < n; i++) {
-        arena_t *a = atomic_load(&ta_arenas[i]);
+        arena_t *a = atomic_load(&tai_arenas[i]);
         if (a)
             lock_all(a);
     }
 }
 
-void ta_arena_postfork(bool child)
+void tai_arena_postfork(bool child)
 {
-    unsigned n = atomic_load(&ta_narenas_total);
+    unsigned n = atomic_load(&tai_narenas_total);
     for (unsigned i = 0; i < n; i++) {
-        arena_t *a = atomic_load(&ta_arenas[i]);
+        arena_t *a = atomic_load(&tai_arenas[i]);
         if (!a)
             continue;
         if (!child) {

@@ -69,21 +69,21 @@ struct ta_arena {
     arena_t a;
 };
 
-extern HIDDEN _Atomic(arena_t *) ta_arenas[MAX_ARENAS];
-extern HIDDEN _Atomic unsigned ta_narenas_total; /* slots ever used */
-extern HIDDEN unsigned ta_narenas_auto;
-extern HIDDEN _Atomic int64_t ta_default_dirty_decay_ms, ta_default_muzzy_decay_ms;
+extern HIDDEN _Atomic(arena_t *) tai_arenas[MAX_ARENAS];
+extern HIDDEN _Atomic unsigned tai_narenas_total; /* slots ever used */
+extern HIDDEN unsigned tai_narenas_auto;
+extern HIDDEN _Atomic int64_t tai_default_dirty_decay_ms, tai_default_muzzy_decay_ms;
 
-HIDDEN arena_t *ta_arena_get_or_create(unsigned index);
+HIDDEN arena_t *tai_arena_get_or_create(unsigned index);
 /* The least loaded automatic arena, for a new thread. */
-HIDDEN arena_t *ta_arena_choose(void);
-HIDDEN arena_t *ta_arena_new(bool manual, const ta_arena_opts *opts);
+HIDDEN arena_t *tai_arena_choose(void);
+HIDDEN arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts);
 /* Frees every allocation of the arena; destroy also unmaps and retires it. */
-HIDDEN int ta_arena_reset(arena_t *a);
-HIDDEN int ta_arena_destroy_internal(arena_t *a);
-HIDDEN bool ta_arena_over_limit(arena_t *a, size_t extra_pages);
-HIDDEN void ta_arena_note_active(arena_t *a);
-HIDDEN void ta_arena_prefork(void);
-HIDDEN void ta_arena_postfork(bool child);
+HIDDEN int tai_arena_reset(arena_t *a);
+HIDDEN int tai_arena_destroy_internal(arena_t *a);
+HIDDEN bool tai_arena_over_limit(arena_t *a, size_t extra_pages);
+HIDDEN void tai_arena_note_active(arena_t *a);
+HIDDEN void tai_arena_prefork(void);
+HIDDEN void tai_arena_postfork(bool child);
 
 #endif

@@ -14,7 +14,7 @@ static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t bg_thread;
 static bool bg_running, bg_stop;
 static _Atomic bool bg_enabled;
-_Atomic bool ta_background_pending;
+_Atomic bool tai_background_pending;
 
 /* Sweep interval: an eighth of the shortest positive decay time, within
  * 10 ms .. 1 s. Under the global lock, as in sweep, so a manual arena is
@@ -22,10 +22,10 @@ _Atomic bool ta_background_pending;
 static uint64_t sweep_interval_ms(void)
 {
     uint64_t best = 1000;
-    mutex_lock(&ta_global_lock);
-    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    mutex_lock(&tai_global_lock);
+    unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
         if (!a)
             continue;
         int64_t d[2] = {atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed),
@@ -34,20 +34,20 @@ static uint64_t sweep_interval_ms(void)
             if (d[k] > 0 && (uint64_t)d[k] / 8 < best)
                 best = (uint64_t)d[k] / 8;
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     return best < 10 ? 10 : best;
 }
 
 /* The global lock keeps a manual arena from being destroyed under us. */
 static void sweep(void)
 {
-    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        mutex_lock(&ta_global_lock);
-        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        mutex_lock(&tai_global_lock);
+        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
         if (a)
-            ta_decay_run(a, false);
-        mutex_unlock(&ta_global_lock);
+            tai_decay_run(a, false);
+        mutex_unlock(&tai_global_lock);
     }
 }
 
@@ -75,7 +75,7 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-int ta_background_set(bool on)
+int tai_background_set(bool on)
 {
     mutex_lock(&bg_lock);
     int err = 0;
@@ -95,30 +95,30 @@ int ta_background_set(bool on)
     }
     if (!err)
         atomic_store(&bg_enabled, on);
-    atomic_store(&ta_background_pending, false);
+    atomic_store(&tai_background_pending, false);
     mutex_unlock(&bg_lock);
     return err;
 }
 
-bool ta_background_enabled(void) { return atomic_load(&bg_enabled); }
+bool tai_background_enabled(void) { return atomic_load(&bg_enabled); }
 
-void ta_background_maybe_start(void)
+void tai_background_maybe_start(void)
 {
-    if (atomic_exchange(&ta_background_pending, false))
-        ta_background_set(true);
+    if (atomic_exchange(&tai_background_pending, false))
+        tai_background_set(true);
 }
 
-void ta_background_wake(void)
+void tai_background_wake(void)
 {
     mutex_lock(&bg_lock);
     pthread_cond_signal(&bg_cond);
     mutex_unlock(&bg_lock);
 }
 
-void ta_background_prefork(void) { mutex_lock(&bg_lock); }
+void tai_background_prefork(void) { mutex_lock(&bg_lock); }
 
 /* The thread does not survive fork: the child restarts it lazily. */
-void ta_background_postfork(bool child)
+void tai_background_postfork(bool child)
 {
     if (!child) {
         mutex_unlock(&bg_lock);
@@ -129,6 +129,6 @@ void ta_background_postfork(bool child)
     if (bg_running) {
         bg_running = false;
         atomic_store(&bg_enabled, false);
-        atomic_store(&ta_background_pending, true);
+        atomic_store(&tai_background_pending, true);
     }
 }

@@ -29,12 +29,12 @@ static unsigned base_class(size_t size)
     return lg - LG_MIN_BASE;
 }
 
-void *ta_base_alloc(size_t size)
+void *tai_base_alloc(size_t size)
 {
     unsigned cls = base_class(size);
     if (cls >= NBASE_CLASSES) {
-        size_t bytes = align_up(size, ta_page);
-        void *p = ta_os_map(bytes);
+        size_t bytes = align_up(size, tai_page);
+        void *p = tai_os_map(bytes);
         if (p) {
             mutex_lock(&base_lock);
             ctr_add(&mapped, bytes);
@@ -52,10 +52,10 @@ void *ta_base_alloc(size_t size)
         return b;
     }
     /* power-of-two sizes stay naturally aligned up to a page */
-    size_t align = bytes < ta_page ? bytes : ta_page;
+    size_t align = bytes < tai_page ? bytes : tai_page;
     char *p = bump ? (char *)align_up((uintptr_t)bump, align) : NULL;
     if (!p || p + bytes > bump_end) {
-        char *block = ta_os_map(BASE_BLOCK);
+        char *block = tai_os_map(BASE_BLOCK);
         if (!block) {
             mutex_unlock(&base_lock);
             return NULL;
@@ -69,12 +69,12 @@ void *ta_base_alloc(size_t size)
     return p;
 }
 
-void ta_base_free(void *p, size_t size)
+void tai_base_free(void *p, size_t size)
 {
     unsigned cls = base_class(size);
     if (cls >= NBASE_CLASSES) {
-        size_t bytes = align_up(size, ta_page);
-        ta_os_unmap(p, bytes);
+        size_t bytes = align_up(size, tai_page);
+        tai_os_unmap(p, bytes);
         mutex_lock(&base_lock);
         ctr_sub(&mapped, bytes);
         mutex_unlock(&base_lock);
@@ -87,11 +87,11 @@ void ta_base_free(void *p, size_t size)
     mutex_unlock(&base_lock);
 }
 
-uint64_t ta_base_mapped(void) { return ctr_get(&mapped); }
+uint64_t tai_base_mapped(void) { return ctr_get(&mapped); }
 
-void ta_base_prefork(void) { mutex_lock(&base_lock); }
+void tai_base_prefork(void) { mutex_lock(&base_lock); }
 
-void ta_base_postfork(bool child)
+void tai_base_postfork(bool child)
 {
     if (child)
         mutex_init(&base_lock);

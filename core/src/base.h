@@ -6,12 +6,12 @@
 #include "common.h"
 
 /* Zeroed, cache-line aligned; NULL when the OS refuses. */
-HIDDEN void *ta_base_alloc(size_t size);
-/* Returns a block for reuse by a later ta_base_alloc of the same size. */
-HIDDEN void ta_base_free(void *p, size_t size);
+HIDDEN void *tai_base_alloc(size_t size);
+/* Returns a block for reuse by a later tai_base_alloc of the same size. */
+HIDDEN void tai_base_free(void *p, size_t size);
 /* Bytes mapped for metadata. */
-HIDDEN uint64_t ta_base_mapped(void);
-HIDDEN void ta_base_prefork(void);
-HIDDEN void ta_base_postfork(bool child);
+HIDDEN uint64_t tai_base_mapped(void);
+HIDDEN void tai_base_prefork(void);
+HIDDEN void tai_base_postfork(bool child);
 
 #endif

@@ -22,20 +22,20 @@ static void map_all_free(uint64_t *map, unsigned nregs)
 /* A fresh slab for the bin; bin lock held, arena lock taken inside. */
 static extent_t *slab_new(arena_t *a, unsigned cls)
 {
-    const bin_info_t *bi = &ta_bin_info[cls];
-    size_t guard = ta_guard_pages();
+    const bin_info_t *bi = &tai_bin_info[cls];
+    size_t guard = tai_guard_pages();
     bool zeroed;
     mutex_lock(&a->lock);
-    extent_t *e = ta_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
+    extent_t *e = tai_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
     if (e) {
         if (guard)
-            ta_secure_guard(e);
+            tai_secure_guard(e);
         e->state = EXT_SLAB;
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
         map_all_free(slab_map(extent_segment(e), e), bi->nregs);
-        ta_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
-        ta_decay_tick(a);
+        tai_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
+        tai_decay_tick(a);
     }
     mutex_unlock(&a->lock);
     if (e) {
@@ -64,7 +64,7 @@ static void count_spare(arena_t *a, extent_t *e, bool parked)
 static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
 {
     extent_t *e = bin->spare;
-    if (!e || ta_arena_over_limit(a, e->npages))
+    if (!e || tai_arena_over_limit(a, e->npages))
         return NULL;
     bin->spare = e->next;
     bin->nspare--;
@@ -98,7 +98,7 @@ static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, 
     char *base = extent_addr(seg, e);
     unsigned k = 0, nwords = (bi->nregs + 63) / 64;
     for (; k < n && k < e->nfree; k++) {
-        unsigned from = (unsigned)(((ta_secure_rand() >> 32) * bi->nregs) >> 32), w = from / 64;
+        unsigned from = (unsigned)(((tai_secure_rand() >> 32) * bi->nregs) >> 32), w = from / 64;
         uint64_t bits = map[w] & (~(uint64_t)0 << (from % 64));
         while (!bits) {
             w = (w + 1) % nwords;
@@ -117,7 +117,7 @@ static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, 
  * first: a slab is used from its start, so live blocks stay packed. */
 static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
-    if (ta_opt.secure)
+    if (tai_opt.secure)
         return slab_take_random(e, bi, out, n);
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
@@ -140,7 +140,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
 static unsigned bin_fill_once(arena_t *a, unsigned cls, void **out, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
-    const bin_info_t *bi = &ta_bin_info[cls];
+    const bin_info_t *bi = &tai_bin_info[cls];
     unsigned got = 0;
     mutex_lock(&bin->lock);
     while (got < n) {
@@ -156,34 +156,34 @@ static unsigned bin_fill_once(arena_t *a, unsigned cls, void **out, unsigned n)
     return got;
 }
 
-unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
+unsigned tai_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
 {
-    uint64_t mark = ta_reclaim_mark();
+    uint64_t mark = tai_reclaim_mark();
     unsigned got = bin_fill_once(a, cls, out, n);
-    if (!got && ta_reclaim_retry(mark))
+    if (!got && tai_reclaim_retry(mark))
         got = bin_fill_once(a, cls, out, n);
     return got;
 }
 
-void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero)
+void *tai_bin_alloc(arena_t *a, unsigned cls, bool zero)
 {
     void *p;
-    if (!ta_bin_fill(a, cls, &p, 1))
+    if (!tai_bin_fill(a, cls, &p, 1))
         return NULL;
     ctr_add(&a->bins[cls].stats.nrequests, 1);
     if (zero)
-        memset(p, 0, ta_bin_info[cls].size);
+        memset(p, 0, tai_bin_info[cls].size);
     return p;
 }
 
 /* Gives an empty slab's pages back to the arena; bin lock held. */
 static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
 {
-    TA_ASSERT(e != bin->cur && e->nfree == ta_bin_info[e->cls].nregs);
+    TA_ASSERT(e != bin->cur && e->nfree == tai_bin_info[e->cls].nregs);
     ctr_sub(&bin->stats.curslabs, 1);
     mutex_lock(&a->lock);
-    ta_extent_free(a, e);
-    ta_decay_after_free(a);
+    tai_extent_free(a, e);
+    tai_decay_after_free(a);
     mutex_unlock(&a->lock);
 }
 
@@ -192,7 +192,7 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
  * round; with decay at 0, or the bin's spares all there, it goes back. */
 static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 {
-    if (bin->nspare >= (ta_opt.secure ? SECURE_SPARES : 1) ||
+    if (bin->nspare >= (tai_opt.secure ? SECURE_SPARES : 1) ||
         atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
@@ -214,7 +214,7 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
 static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items,
                          unsigned n)
 {
-    const bin_info_t *bi = &ta_bin_info[cls];
+    const bin_info_t *bi = &tai_bin_info[cls];
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
@@ -225,7 +225,7 @@ static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void
         uint64_t bit = (uint64_t)1 << (idx % 64);
         if (unlikely(idx >= bi->nregs || (size_t)idx * bi->size != off ||
                      (map[idx / 64] & bit))) {
-            ta_heap_error(idx >= bi->nregs               ? TA_ERR_INVALID
+            tai_heap_error(idx >= bi->nregs               ? TA_ERR_INVALID
                           : (size_t)idx * bi->size != off ? TA_ERR_INTERIOR
                                                           : TA_ERR_DOUBLE,
                           items[i], "small");
@@ -265,7 +265,7 @@ static extent_t *slab_of(segment_t *seg, const void *p, unsigned cls)
     extent_t *e = extent_of(seg, p);
     if (likely(e->state == EXT_SLAB && e->cls == cls))
         return e;
-    ta_heap_error(TA_ERR_INVALID, p, NULL);
+    tai_heap_error(TA_ERR_INVALID, p, NULL);
     return NULL;
 }
 
@@ -286,10 +286,10 @@ static unsigned slab_run(void **items, unsigned n, uintptr_t base, uintptr_t siz
     return k;
 }
 
-unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
+unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
-    uintptr_t slab_size = (uintptr_t)ta_bin_info[cls].slab_pages << ta_lg_page;
+    uintptr_t slab_size = (uintptr_t)tai_bin_info[cls].slab_pages << tai_lg_page;
     unsigned keep = 0, freed = 0;
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
@@ -313,7 +313,7 @@ unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
     return keep;
 }
 
-void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
+void tai_bin_dalloc(arena_t *a, unsigned cls, void *p)
 {
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
@@ -323,7 +323,7 @@ void ta_bin_dalloc(arena_t *a, unsigned cls, void *p)
     mutex_unlock(&bin->lock);
 }
 
-void ta_bin_release_empty(arena_t *a)
+void tai_bin_release_empty(arena_t *a)
 {
     for (unsigned c = 0; c < NBINS; c++) {
         bin_t *bin = &a->bins[c];

@@ -5,16 +5,16 @@
 #include "arena.h"
 
 /* Small allocation straight from a bin (locks it). */
-HIDDEN void *ta_bin_alloc(arena_t *a, unsigned cls, bool zero);
+HIDDEN void *tai_bin_alloc(arena_t *a, unsigned cls, bool zero);
 /* Takes up to n regions, stored downward from out[n - 1] in the order
  * taken (so a stack pops them in that order); returns how many, which
  * end up in out[n - got .. n - 1]. */
-HIDDEN unsigned ta_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
+HIDDEN unsigned tai_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n);
 /* Returns the regions among items that belong to arena a, under one lock;
  * the others are moved to the front, and their count returned. */
-HIDDEN unsigned ta_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n);
-HIDDEN void ta_bin_dalloc(arena_t *a, unsigned cls, void *p);
+HIDDEN unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n);
+HIDDEN void tai_bin_dalloc(arena_t *a, unsigned cls, void *p);
 /* Gives the spare empty slabs of the bins back to the arena (decay). */
-HIDDEN void ta_bin_release_empty(arena_t *a);
+HIDDEN void tai_bin_release_empty(arena_t *a);
 
 #endif

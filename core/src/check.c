@@ -21,7 +21,7 @@ static bool region_live(segment_t *seg, const extent_t *e, size_t idx)
 
 static bool in_thread_cache(const void *p, unsigned cls)
 {
-    const cache_bin_t *cb = &ta_tls_tcache->bins[cls];
+    const cache_bin_t *cb = &tai_tls_tcache->bins[cls];
     for (unsigned i = 0; i < cb->ncached; i++)
         if (cb->stack[i] == p)
             return true;
@@ -32,7 +32,7 @@ static int check_slab(const block_ref_t *b, unsigned cls)
 {
     segment_t *seg = b->seg;
     const void *p = b->p;
-    const bin_info_t *bi = &ta_bin_info[cls];
+    const bin_info_t *bi = &tai_bin_info[cls];
     bin_t *bin = &seg->arena->bins[cls];
     int err = EINVAL;
     mutex_lock(&bin->lock);
@@ -79,8 +79,8 @@ static int check_large(const block_ref_t *b)
 static int check_resolve(const void *p, block_ref_t *b)
 {
     /* segment_of(p) reads the unit holding p - 1: it must hold a header */
-    if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !ta_owner_map_get(p) ||
-        ta_owner_map_unit((const char *)p - 1) != OWNER_HEAD)
+    if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !tai_owner_map_get(p) ||
+        tai_owner_map_unit((const char *)p - 1) != OWNER_HEAD)
         return EINVAL;
     segment_t *seg = segment_of(p);
     if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
@@ -90,8 +90,8 @@ static int check_resolve(const void *p, block_ref_t *b)
     *b = block_resolve(p);
     /* secure mode's live marks are exact, and its thread caches are not
      * the fast paths' (which in_thread_cache looks at) */
-    if (ta_opt.secure && seg->kind == SEG_NORMAL)
-        return ta_secure_is_live(seg, p) ? 0 : EINVAL;
+    if (tai_opt.secure && seg->kind == SEG_NORMAL)
+        return tai_secure_is_live(seg, p) ? 0 : EINVAL;
     unsigned cls = tag_class(b->tag);
     if (cls < NBINS)
         return check_slab(b, cls);
@@ -106,7 +106,7 @@ int ta_check_ptr(const void *p)
     return check_resolve(p, &b);
 }
 
-bool ta_check_size(const void *p, size_t size)
+bool tai_check_size(const void *p, size_t size)
 {
     block_ref_t b;
     if (check_resolve(p, &b))
@@ -114,40 +114,40 @@ bool ta_check_size(const void *p, size_t size)
     return size > TCACHE_MAX || size_class(size) <= tag_class(b.tag);
 }
 
-bool ta_check_free(void *p, bool release)
+bool tai_check_free(void *p, bool release)
 {
-    if (ta_opt.secure)
-        return ta_secure_check(p, release);
+    if (tai_opt.secure)
+        return tai_secure_check(p, release);
     if (!ta_check_ptr(p))
         return true;
-    ta_heap_error(TA_ERR_INVALID, p, NULL);
+    tai_heap_error(TA_ERR_INVALID, p, NULL);
     return false;
 }
 
-void ta_heap_error(ta_heap_error_t err, const void *p, const char *block)
+void tai_heap_error(tai_heap_error_t err, const void *p, const char *block)
 {
-    const char *then = ta_opt.abort_on_error ? "; aborting (opt.abort_on_error)"
+    const char *then = tai_opt.abort_on_error ? "; aborting (opt.abort_on_error)"
                      : err == TA_ERR_OVERFLOW ? "; the block is freed"
                                               : "; ignored";
     switch (err) {
     case TA_ERR_INVALID:
-        ta_warn("tunalloc: invalid pointer %p passed to free/realloc (not allocated by "
+        tai_warn("tunalloc: invalid pointer %p passed to free/realloc (not allocated by "
                 "tunalloc, not a block start, or already freed)%s",
                 p, then);
         break;
     case TA_ERR_DOUBLE:
-        ta_warn("tunalloc: double free of %p (%s block)%s", p, block, then);
+        tai_warn("tunalloc: double free of %p (%s block)%s", p, block, then);
         break;
     case TA_ERR_INTERIOR:
-        ta_warn("tunalloc: invalid free of %p (inside a %s block, not at its start)%s", p,
+        tai_warn("tunalloc: invalid free of %p (inside a %s block, not at its start)%s", p,
                 block, then);
         break;
     case TA_ERR_OVERFLOW:
-        ta_warn("tunalloc: heap overflow past the requested size of %p (%s block): its "
+        tai_warn("tunalloc: heap overflow past the requested size of %p (%s block): its "
                 "canary was overwritten%s",
                 p, block, then);
         break;
     }
-    if (ta_opt.abort_on_error)
+    if (tai_opt.abort_on_error)
         abort();
 }

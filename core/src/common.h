@@ -58,6 +58,6 @@ static inline void ctr_add(counter_t *c, uint64_t v) { ctr_set(c, ctr_get(c) + v
 static inline void ctr_sub(counter_t *c, uint64_t v) { ctr_set(c, ctr_get(c) - v); }
 
 /* Report a misuse or internal problem on stderr without allocating. */
-HIDDEN void ta_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+HIDDEN void tai_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-ta_opts_t ta_opt = {
+tai_opts_t tai_opt = {
 #define TA_OPT(name, kind, def, doc) .name = def,
 #include "opts.def"
 #undef TA_OPT
@@ -46,7 +46,7 @@ static bool parse_u64(const char *s, size_t len, bool suffix, uint64_t *out)
     return true;
 }
 
-/* A decay time: "-1" or a decimal, then ta_decay_ms_valid's rule. */
+/* A decay time: "-1" or a decimal, then tai_decay_ms_valid's rule. */
 static bool parse_decay(const char *s, size_t len, int64_t *out)
 {
     int64_t v = -1;
@@ -56,7 +56,7 @@ static bool parse_decay(const char *s, size_t len, int64_t *out)
             return false;
         v = (int64_t)u;
     }
-    if (!ta_decay_ms_valid(v))
+    if (!tai_decay_ms_valid(v))
         return false;
     *out = v;
     return true;
@@ -85,7 +85,7 @@ static bool parse_arenas(const char *s, size_t len, unsigned *out)
 }
 
 /* Only letters ta_stats_print knows, so a typo is reported, not ignored. */
-static bool parse_letters(const char *s, size_t len, ta_opt_letters *out)
+static bool parse_letters(const char *s, size_t len, tai_opt_letters *out)
 {
     if (len >= sizeof(*out))
         return false;
@@ -127,14 +127,14 @@ static bool parse_sample(const char *s, size_t len, size_t *out)
 /* Setters write only on success, so a bad value leaves the option as it
  * was; each option's rule is its kind's parser. */
 #define TA_OPT(name, kind, def, doc)                                                       \
-    static bool set_##name(ta_opts_t *o, const char *s, size_t len)                        \
+    static bool set_##name(tai_opts_t *o, const char *s, size_t len)                        \
     {                                                                                      \
         return parse_##kind(s, len, &o->name);                                             \
     }
 #include "opts.def"
 #undef TA_OPT
 
-typedef bool conf_setter(ta_opts_t *o, const char *s, size_t len);
+typedef bool conf_setter(tai_opts_t *o, const char *s, size_t len);
 
 static const struct {
     const char *key;
@@ -146,7 +146,7 @@ static const struct {
 };
 
 /* One "key:value" pair of len bytes; false if malformed. */
-static bool apply_pair(ta_opts_t *o, const char *p, size_t len)
+static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
 {
     const char *colon = memchr(p, ':', len);
     if (colon == NULL)
@@ -165,7 +165,7 @@ static bool apply_pair(ta_opts_t *o, const char *p, size_t len)
 }
 
 /* Pairs are split in place on commas; long pairs are warned truncated. */
-unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
+unsigned tai_conf_parse(tai_opts_t *o, const char *s, const char *origin)
 {
     unsigned bad = 0;
     for (const char *p = s; p != NULL && *p != '\0';) {
@@ -173,7 +173,7 @@ unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len > 0 && !apply_pair(o, p, len)) {
             int shown = len > 200 ? 200 : (int)len;
-            ta_warn("tunalloc: %s: ignoring malformed option \"%.*s\"", origin, shown, p);
+            tai_warn("tunalloc: %s: ignoring malformed option \"%.*s\"", origin, shown, p);
             bad++;
         }
         p = comma ? comma + 1 : NULL;
@@ -182,18 +182,18 @@ unsigned ta_conf_parse(ta_opts_t *o, const char *s, const char *origin)
 }
 
 /* getenv does not allocate, so this is safe inside the first malloc. */
-void ta_conf_init(void)
+void tai_conf_init(void)
 {
     const char *env = getenv("TUNALLOC_CONF");
     if (env != NULL)
-        ta_conf_parse(&ta_opt, env, "TUNALLOC_CONF");
-    ta_conf_finish(&ta_opt);
+        tai_conf_parse(&tai_opt, env, "TUNALLOC_CONF");
+    tai_conf_finish(&tai_opt);
 }
 
 /* Secure mode validates every free (check) and, unless told otherwise,
  * stops at the first heap error: glibc's answer, not a guess that the
  * program can go on after its heap was misused. */
-void ta_conf_finish(ta_opts_t *o)
+void tai_conf_finish(tai_opts_t *o)
 {
     if (!o->secure)
         return;
@@ -209,7 +209,7 @@ static void format_bool(char *b, size_t n, const bool *v)
 {
     snprintf(b, n, "%s", *v ? "true" : "false");
 }
-static void format_letters(char *b, size_t n, const ta_opt_letters *v) { snprintf(b, n, "%s", *v); }
+static void format_letters(char *b, size_t n, const tai_opt_letters *v) { snprintf(b, n, "%s", *v); }
 static void format_bytes(char *b, size_t n, const size_t *v) { snprintf(b, n, "%zu", *v); }
 static void format_sample(char *b, size_t n, const size_t *v) { format_bytes(b, n, v); }
 
@@ -226,7 +226,7 @@ static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char
     return true;
 }
 
-size_t ta_conf_format(const ta_opts_t *o, char *buf, size_t cap, char sep)
+size_t tai_conf_format(const tai_opts_t *o, char *buf, size_t cap, char sep)
 {
     size_t len = 0;
     char value[32];

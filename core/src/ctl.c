@@ -67,7 +67,7 @@ static const ctl_node_t *step(const ctl_node_t *node, const char *s, size_t len,
 static int resolve(const char *name, size_t *mib, size_t cap, size_t *depth,
                    const ctl_node_t **out, bool placeholders)
 {
-    const ctl_node_t *node = &ta_ctl_root;
+    const ctl_node_t *node = &tai_ctl_root;
     size_t d = 0;
     const char *p = name;
     for (bool more = *name != '\0'; more;) {
@@ -92,7 +92,7 @@ static int resolve(const char *name, size_t *mib, size_t cap, size_t *depth,
  * edit them (that is the point of MIBs), so every one is checked again. */
 static const ctl_node_t *node_bymib(const size_t *mib, size_t miblen)
 {
-    const ctl_node_t *node = &ta_ctl_root;
+    const ctl_node_t *node = &tai_ctl_root;
     for (size_t d = 0; d < miblen; d++) {
         if (node->ikid) {
             if (!node->valid(mib[d]))
@@ -131,7 +131,7 @@ static size_t type_size(ta_ctl_type t)
 }
 
 /* A pointer leaf (arenas.lookup) takes a pointer and reads an index. */
-size_t ta_ctl_read_size(const ctl_node_t *node)
+size_t tai_ctl_read_size(const ctl_node_t *node)
 {
     return node->type == TA_CTL_POINTER ? sizeof(unsigned) : type_size(node->type);
 }
@@ -140,7 +140,7 @@ size_t ta_ctl_read_size(const ctl_node_t *node)
  * (oldp NULL only asks for the size), lengths must match the type
  * exactly, actions take no data, and the mode must allow the access.
  * NULL with a nonzero length is EFAULT, a wrong length EINVAL. */
-int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *oldlenp,
+int tai_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *oldlenp,
                 const void *newp, size_t newlen)
 {
     bool rd = oldp != NULL || oldlenp != NULL;
@@ -150,9 +150,9 @@ int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *o
     if (rd && oldlenp == NULL)
         return EFAULT;
     if (rd && oldp == NULL) {
-        *oldlenp = ta_ctl_read_size(node);
+        *oldlenp = tai_ctl_read_size(node);
         rd = false;
-    } else if (rd && *oldlenp != ta_ctl_read_size(node)) {
+    } else if (rd && *oldlenp != tai_ctl_read_size(node)) {
         return EINVAL;
     }
     if (wr && newp == NULL)
@@ -169,7 +169,7 @@ int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *o
 
 /* One entry point for every integer-like type, so handlers hold values as
  * uint64_t and the node's declared type alone decides the width written. */
-int ta_ctl_out_num(ctl_io_t *io, uint64_t v)
+int tai_ctl_out_num(ctl_io_t *io, uint64_t v)
 {
     if (!io->oldp)
         return 0;
@@ -198,7 +198,7 @@ int ta_ctl_out_num(ctl_io_t *io, uint64_t v)
 }
 
 /* Decay times are signed (-1 = never), so they get their own conversion. */
-int ta_ctl_out_ssize(ctl_io_t *io, int64_t v)
+int tai_ctl_out_ssize(ctl_io_t *io, int64_t v)
 {
     ssize_t s = (ssize_t)v;
     if (io->oldp)
@@ -207,7 +207,7 @@ int ta_ctl_out_ssize(ctl_io_t *io, int64_t v)
 }
 
 /* Strings are returned as pointers to static storage, as in jemalloc. */
-int ta_ctl_out_str(ctl_io_t *io, const char *s)
+int tai_ctl_out_str(ctl_io_t *io, const char *s)
 {
     if (io->oldp)
         memcpy(io->oldp, &s, sizeof(s));
@@ -215,7 +215,7 @@ int ta_ctl_out_str(ctl_io_t *io, const char *s)
 }
 
 /* Inputs are copied with memcpy: callers' buffers need not be aligned. */
-int64_t ta_ctl_in_ssize(const ctl_io_t *io)
+int64_t tai_ctl_in_ssize(const ctl_io_t *io)
 {
     ssize_t v;
     memcpy(&v, io->newp, sizeof(v));
@@ -224,7 +224,7 @@ int64_t ta_ctl_in_ssize(const ctl_io_t *io)
 
 /* Any nonzero byte is true, so a caller's odd bool representation cannot
  * become an invalid _Bool inside the allocator. */
-bool ta_ctl_in_bool(const ctl_io_t *io)
+bool tai_ctl_in_bool(const ctl_io_t *io)
 {
     unsigned char c;
     memcpy(&c, io->newp, sizeof(c));
@@ -232,7 +232,7 @@ bool ta_ctl_in_bool(const ctl_io_t *io)
 }
 
 /* Likewise, for arena and cache indexes. */
-unsigned ta_ctl_in_unsigned(const ctl_io_t *io)
+unsigned tai_ctl_in_unsigned(const ctl_io_t *io)
 {
     unsigned v;
     memcpy(&v, io->newp, sizeof(v));
@@ -241,22 +241,22 @@ unsigned ta_ctl_in_unsigned(const ctl_io_t *io)
 
 /* As jemalloc's arenas.narenas: automatic arenas count before their lazy
  * creation, manual ones once their slot has been used. */
-unsigned ta_ctl_narenas(void)
+unsigned tai_ctl_narenas(void)
 {
-    unsigned total = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
-    return total > ta_narenas_auto ? total : ta_narenas_auto;
+    unsigned total = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
+    return total > tai_narenas_auto ? total : tai_narenas_auto;
 }
 
 /* Arena indexes below arenas.narenas, plus the all-arenas index. */
-bool ta_ctl_valid_arena(size_t i) { return i == MAX_ARENAS || i < ta_ctl_narenas(); }
+bool tai_ctl_valid_arena(size_t i) { return i == MAX_ARENAS || i < tai_ctl_narenas(); }
 
 /* Size-class indexes are fixed at build time. */
-bool ta_ctl_valid_bin(size_t j) { return j < NBINS; }
+bool tai_ctl_valid_bin(size_t j) { return j < NBINS; }
 
-bool ta_ctl_valid_lextent(size_t j) { return j < NLEXTENTS; }
+bool tai_ctl_valid_lextent(size_t j) { return j < NLEXTENTS; }
 
 /* A name's node and MIB, for walkers inside the core. */
-int ta_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out)
+int tai_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out)
 {
     return resolve(name, mib, CTL_MAX_DEPTH, depth, out, false);
 }
@@ -266,7 +266,7 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t new
 {
     if (name == NULL)
         return EFAULT;
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return EAGAIN;
     size_t mib[CTL_MAX_DEPTH], depth;
     const ctl_node_t *node;
@@ -275,7 +275,7 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t new
         return rc;
     if (is_leaf(node) == false)
         return ENOENT;
-    return ta_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
+    return tai_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
 
 /* Partial names are allowed so a loop can fill in an index component. */
@@ -283,7 +283,7 @@ int ta_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp)
 {
     if (name == NULL || mibp == NULL || miblenp == NULL)
         return EFAULT;
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return EAGAIN;
     size_t mib[CTL_MAX_DEPTH], depth;
     const ctl_node_t *node;
@@ -303,14 +303,14 @@ int ta_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, 
 {
     if (mib == NULL && miblen != 0)
         return EFAULT;
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return EAGAIN;
     if (miblen == 0 || miblen > CTL_MAX_DEPTH)
         return ENOENT;
     const ctl_node_t *node = node_bymib(mib, miblen);
     if (node == NULL || !is_leaf(node))
         return ENOENT;
-    return ta_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
+    return tai_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
 
 /* Enumeration accepts "<i>" placeholders so docs and bindings can walk
@@ -319,7 +319,7 @@ int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
 {
     if (node == NULL || out == NULL)
         return EFAULT;
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return EAGAIN;
     size_t mib[CTL_MAX_DEPTH], depth;
     const ctl_node_t *n;
@@ -339,15 +339,15 @@ int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
 
 /* The control locks come before every engine lock in the lock order
  * (an epoch takes the global and tcache locks inside the stats lock). */
-void ta_ctl_prefork(void)
+void tai_ctl_prefork(void)
 {
-    ta_stats_prefork();
-    ta_ctl_tcaches_prefork();
+    tai_stats_prefork();
+    tai_ctl_tcaches_prefork();
 }
 
-/* Reverse order of ta_ctl_prefork. */
-void ta_ctl_postfork(bool child)
+/* Reverse order of tai_ctl_prefork. */
+void tai_ctl_postfork(bool child)
 {
-    ta_ctl_tcaches_postfork(child);
-    ta_stats_postfork(child);
+    tai_ctl_tcaches_postfork(child);
+    tai_stats_postfork(child);
 }

@@ -44,67 +44,67 @@ struct ctl_node {
 
 #define CTL_KIDS(arr) .kids = (arr), .nkids = sizeof(arr) / sizeof((arr)[0])
 
-extern HIDDEN const ctl_node_t ta_ctl_root;
+extern HIDDEN const ctl_node_t tai_ctl_root;
 
 /* Runs a leaf with jemalloc's conventions (checks, then the handler). */
-HIDDEN int ta_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp,
+HIDDEN int tai_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp,
                        size_t *oldlenp, const void *newp, size_t newlen);
 /* A dotted name's node and MIB (CTL_MAX_DEPTH entries); 0 or ENOENT. */
-HIDDEN int ta_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out);
+HIDDEN int tai_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out);
 /* Bytes read through oldp for a leaf of this node. */
-HIDDEN size_t ta_ctl_read_size(const ctl_node_t *node);
+HIDDEN size_t tai_ctl_read_size(const ctl_node_t *node);
 
 /* Handler helpers: copy a value of the node's type out or in. */
-HIDDEN int ta_ctl_out_num(ctl_io_t *io, uint64_t v);
-HIDDEN int ta_ctl_out_ssize(ctl_io_t *io, int64_t v);
-HIDDEN int ta_ctl_out_str(ctl_io_t *io, const char *s);
-HIDDEN int64_t ta_ctl_in_ssize(const ctl_io_t *io);
-HIDDEN bool ta_ctl_in_bool(const ctl_io_t *io);
-HIDDEN unsigned ta_ctl_in_unsigned(const ctl_io_t *io);
+HIDDEN int tai_ctl_out_num(ctl_io_t *io, uint64_t v);
+HIDDEN int tai_ctl_out_ssize(ctl_io_t *io, int64_t v);
+HIDDEN int tai_ctl_out_str(ctl_io_t *io, const char *s);
+HIDDEN int64_t tai_ctl_in_ssize(const ctl_io_t *io);
+HIDDEN bool tai_ctl_in_bool(const ctl_io_t *io);
+HIDDEN unsigned tai_ctl_in_unsigned(const ctl_io_t *io);
 
 /* The value of arenas.narenas: the bound of every arena index. */
-HIDDEN unsigned ta_ctl_narenas(void);
+HIDDEN unsigned tai_ctl_narenas(void);
 /* Index validators shared by the tree tables. */
-HIDDEN bool ta_ctl_valid_arena(size_t i);
-HIDDEN bool ta_ctl_valid_bin(size_t j);
-HIDDEN bool ta_ctl_valid_lextent(size_t j);
+HIDDEN bool tai_ctl_valid_arena(size_t i);
+HIDDEN bool tai_ctl_valid_bin(size_t j);
+HIDDEN bool tai_ctl_valid_lextent(size_t j);
 
 /* Leaf handlers; ctl_tree.c wires them into the namespace. */
-HIDDEN int ta_ctl_version(ctl_io_t *io);
-HIDDEN int ta_ctl_epoch(ctl_io_t *io);
-HIDDEN int ta_ctl_background(ctl_io_t *io);
-HIDDEN int ta_ctl_opt(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_narenas(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_create(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_lookup(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_const(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_decay(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_bin(ctl_io_t *io);
-HIDDEN int ta_ctl_arenas_lextent(ctl_io_t *io);
-HIDDEN int ta_ctl_arena_decay_run(ctl_io_t *io);
-HIDDEN int ta_ctl_arena_reset(ctl_io_t *io);
-HIDDEN int ta_ctl_arena_destroy(ctl_io_t *io);
-HIDDEN int ta_ctl_arena_decay_ms(ctl_io_t *io);
-HIDDEN int ta_ctl_arena_limit(ctl_io_t *io);
-HIDDEN int ta_ctl_thread_arena(ctl_io_t *io);
-HIDDEN int ta_ctl_thread_tcache_enabled(ctl_io_t *io);
-HIDDEN int ta_ctl_thread_tcache_flush(ctl_io_t *io);
-HIDDEN int ta_ctl_thread_counter(ctl_io_t *io);
-HIDDEN int ta_ctl_thread_peak_reset(ctl_io_t *io);
-HIDDEN int ta_ctl_tcache_create(ctl_io_t *io);
-HIDDEN int ta_ctl_tcache_flush(ctl_io_t *io);
-HIDDEN int ta_ctl_tcache_destroy(ctl_io_t *io);
-HIDDEN int ta_ctl_stats_global(ctl_io_t *io);
-HIDDEN int ta_ctl_stats_arena(ctl_io_t *io);
-HIDDEN int ta_ctl_stats_bin(ctl_io_t *io);
-HIDDEN int ta_ctl_stats_lextent(ctl_io_t *io);
-HIDDEN bool ta_ctl_stats_arena_live(const size_t *mib, size_t depth);
-HIDDEN bool ta_ctl_stats_bin_live(const size_t *mib, size_t depth);
-HIDDEN bool ta_ctl_stats_lextent_live(const size_t *mib, size_t depth);
-HIDDEN int ta_ctl_prof_active(ctl_io_t *io);
-HIDDEN int ta_ctl_prof_num(ctl_io_t *io);
-HIDDEN int ta_ctl_prof_dump(ctl_io_t *io);
-HIDDEN int ta_ctl_prof_reset(ctl_io_t *io);
+HIDDEN int tai_ctl_version(ctl_io_t *io);
+HIDDEN int tai_ctl_epoch(ctl_io_t *io);
+HIDDEN int tai_ctl_background(ctl_io_t *io);
+HIDDEN int tai_ctl_opt(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_narenas(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_create(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_lookup(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_const(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_decay(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_bin(ctl_io_t *io);
+HIDDEN int tai_ctl_arenas_lextent(ctl_io_t *io);
+HIDDEN int tai_ctl_arena_decay_run(ctl_io_t *io);
+HIDDEN int tai_ctl_arena_reset(ctl_io_t *io);
+HIDDEN int tai_ctl_arena_destroy(ctl_io_t *io);
+HIDDEN int tai_ctl_arena_decay_ms(ctl_io_t *io);
+HIDDEN int tai_ctl_arena_limit(ctl_io_t *io);
+HIDDEN int tai_ctl_thread_arena(ctl_io_t *io);
+HIDDEN int tai_ctl_thread_tcache_enabled(ctl_io_t *io);
+HIDDEN int tai_ctl_thread_tcache_flush(ctl_io_t *io);
+HIDDEN int tai_ctl_thread_counter(ctl_io_t *io);
+HIDDEN int tai_ctl_thread_peak_reset(ctl_io_t *io);
+HIDDEN int tai_ctl_tcache_create(ctl_io_t *io);
+HIDDEN int tai_ctl_tcache_flush(ctl_io_t *io);
+HIDDEN int tai_ctl_tcache_destroy(ctl_io_t *io);
+HIDDEN int tai_ctl_stats_global(ctl_io_t *io);
+HIDDEN int tai_ctl_stats_arena(ctl_io_t *io);
+HIDDEN int tai_ctl_stats_bin(ctl_io_t *io);
+HIDDEN int tai_ctl_stats_lextent(ctl_io_t *io);
+HIDDEN bool tai_ctl_stats_arena_live(const size_t *mib, size_t depth);
+HIDDEN bool tai_ctl_stats_bin_live(const size_t *mib, size_t depth);
+HIDDEN bool tai_ctl_stats_lextent_live(const size_t *mib, size_t depth);
+HIDDEN int tai_ctl_prof_active(ctl_io_t *io);
+HIDDEN int tai_ctl_prof_num(ctl_io_t *io);
+HIDDEN int tai_ctl_prof_dump(ctl_io_t *io);
+HIDDEN int tai_ctl_prof_reset(ctl_io_t *io);
 
 /* arg values of the leaves that share a handler. */
 enum { CTL_DIRTY = 0, CTL_MUZZY = 1 };
@@ -117,9 +117,9 @@ enum { CTL_PROF_SAMPLE_BYTES, CTL_PROF_SEED };
 enum { CTL_PROF_PPROF, CTL_PROF_FOLDED };
 
 /* Fork handling for the locks the control code owns. */
-HIDDEN void ta_ctl_prefork(void);
-HIDDEN void ta_ctl_postfork(bool child);
-HIDDEN void ta_ctl_tcaches_prefork(void);
-HIDDEN void ta_ctl_tcaches_postfork(bool child);
+HIDDEN void tai_ctl_prefork(void);
+HIDDEN void tai_ctl_postfork(bool child);
+HIDDEN void tai_ctl_tcaches_prefork(void);
+HIDDEN void tai_ctl_tcaches_postfork(bool child);
 
 #endif

@@ -34,7 +34,7 @@ static void emit_string(jw_t *w, const char *s)
     }
     buf[k++] = '"';
     buf[k] = '\0';
-    ta_stats_emit(w->out, "%s", buf);
+    tai_stats_emit(w->out, "%s", buf);
 }
 
 /* Numbers print in full precision; Python's json reads them exactly. */
@@ -42,23 +42,23 @@ static void emit_value(jw_t *w, ta_ctl_type type, const ta_ctl_value *v)
 {
     switch (type) {
     case TA_CTL_BOOL:
-        ta_stats_emit(w->out, "%s", v->b ? "true" : "false");
+        tai_stats_emit(w->out, "%s", v->b ? "true" : "false");
         break;
     case TA_CTL_UNSIGNED:
     case TA_CTL_POINTER:
-        ta_stats_emit(w->out, "%u", v->u);
+        tai_stats_emit(w->out, "%u", v->u);
         break;
     case TA_CTL_SIZE:
-        ta_stats_emit(w->out, "%zu", v->z);
+        tai_stats_emit(w->out, "%zu", v->z);
         break;
     case TA_CTL_SSIZE:
-        ta_stats_emit(w->out, "%lld", (long long)v->s);
+        tai_stats_emit(w->out, "%lld", (long long)v->s);
         break;
     case TA_CTL_STRING:
         emit_string(w, v->str);
         break;
     default:
-        ta_stats_emit(w->out, "%llu", (unsigned long long)v->q);
+        tai_stats_emit(w->out, "%llu", (unsigned long long)v->q);
         break;
     }
 }
@@ -71,7 +71,7 @@ static void open_member(jw_t *w, const char *name, size_t index)
         snprintf(key, sizeof(key), "%zu", index);
         name = key;
     }
-    ta_stats_emit(w->out, "%s%*s\"%s\": ", w->first ? "\n" : ",\n", (int)(2 * w->depth + 2),
+    tai_stats_emit(w->out, "%s%*s\"%s\": ", w->first ? "\n" : ",\n", (int)(2 * w->depth + 2),
                   "", name);
     w->first = false;
 }
@@ -80,7 +80,7 @@ static void json_open(void *opaque, const char *name, size_t index)
 {
     jw_t *w = opaque;
     open_member(w, name, index);
-    ta_stats_emit(w->out, "{");
+    tai_stats_emit(w->out, "{");
     w->first = true;
     w->depth++;
 }
@@ -89,7 +89,7 @@ static void json_close(void *opaque)
 {
     jw_t *w = opaque;
     w->depth--;
-    ta_stats_emit(w->out, "\n%*s}", (int)(2 * w->depth + 2), "");
+    tai_stats_emit(w->out, "\n%*s}", (int)(2 * w->depth + 2), "");
     w->first = false;
 }
 
@@ -102,11 +102,11 @@ static void json_value(void *opaque, const char *name, size_t index, ta_ctl_type
 }
 
 /* Wrapped in {"tunalloc": ...} as jemalloc wraps its own in "jemalloc". */
-void ta_stats_json(stats_out_t *o, const char *opts)
+void tai_stats_json(stats_out_t *o, const char *opts)
 {
     static const ta_ctl_visitor json = {json_open, json_close, json_value};
     jw_t w = {.out = o, .first = true, .depth = 1};
-    ta_stats_emit(o, "{\n  \"tunalloc\": {");
+    tai_stats_emit(o, "{\n  \"tunalloc\": {");
     ta_ctl_walk("", opts, &json, &w);
-    ta_stats_emit(o, "\n  }\n}\n");
+    tai_stats_emit(o, "\n  }\n}\n");
 }

@@ -17,74 +17,74 @@ static ta_tcache_t *tcaches[CTL_NTCACHES];
  * manual arena is looked up and bound under the global lock, which
  * destroy holds, so it cannot be freed in between; once bound, destroy
  * refuses it (EBUSY). */
-int ta_ctl_thread_arena(ctl_io_t *io)
+int tai_ctl_thread_arena(ctl_io_t *io)
 {
-    arena_t *cur = ta_thread_arena();
+    arena_t *cur = tai_thread_arena();
     if (cur == NULL)
         return EAGAIN;
     unsigned old = cur->index;
     if (io->newp) {
-        unsigned i = ta_ctl_in_unsigned(io);
-        if (i >= ta_ctl_narenas())
+        unsigned i = tai_ctl_in_unsigned(io);
+        if (i >= tai_ctl_narenas())
             return EFAULT;
         arena_t *a;
-        if (i < ta_narenas_auto) {
-            a = ta_arena_get_or_create(i);
+        if (i < tai_narenas_auto) {
+            a = tai_arena_get_or_create(i);
             if (a != NULL)
-                ta_thread_set_arena(a);
+                tai_thread_set_arena(a);
         } else {
-            mutex_lock(&ta_global_lock);
-            a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+            mutex_lock(&tai_global_lock);
+            a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
             if (a != NULL)
-                ta_thread_set_arena(a);
-            mutex_unlock(&ta_global_lock);
+                tai_thread_set_arena(a);
+            mutex_unlock(&tai_global_lock);
         }
         if (a == NULL)
             return EFAULT;
     }
-    return ta_ctl_out_num(io, old);
+    return tai_ctl_out_num(io, old);
 }
 
 /* Disabling flushes and frees the cache; enabling makes a new one. */
-int ta_ctl_thread_tcache_enabled(ctl_io_t *io)
+int tai_ctl_thread_tcache_enabled(ctl_io_t *io)
 {
-    bool old = ta_thread_tcache_enabled();
+    bool old = tai_thread_tcache_enabled();
     if (io->newp)
-        ta_thread_tcache_set_enabled(ta_ctl_in_bool(io));
-    return ta_ctl_out_num(io, old);
+        tai_thread_tcache_set_enabled(tai_ctl_in_bool(io));
+    return tai_ctl_out_num(io, old);
 }
 
 /* Lets a thread make the statistics identities exact before a read. */
-int ta_ctl_thread_tcache_flush(ctl_io_t *io)
+int tai_ctl_thread_tcache_flush(ctl_io_t *io)
 {
     (void)io;
-    ta_thread_tcache_flush();
+    tai_thread_tcache_flush();
     return 0;
 }
 
 /* Counters of the calling thread, kept by its cache without atomics. */
-int ta_ctl_thread_counter(ctl_io_t *io)
+int tai_ctl_thread_counter(ctl_io_t *io)
 {
     switch (io->node->arg) {
     case CTL_THREAD_ALLOCATED:
-        return ta_ctl_out_num(io, ta_thread_allocated());
+        return tai_ctl_out_num(io, tai_thread_allocated());
     case CTL_THREAD_DEALLOCATED:
-        return ta_ctl_out_num(io, ta_thread_deallocated());
+        return tai_ctl_out_num(io, tai_thread_deallocated());
     default:
-        return ta_ctl_out_num(io, ta_thread_peak());
+        return tai_ctl_out_num(io, tai_thread_peak());
     }
 }
 
 /* Starts a new measurement window, as jemalloc's thread.peak.reset. */
-int ta_ctl_thread_peak_reset(ctl_io_t *io)
+int tai_ctl_thread_peak_reset(ctl_io_t *io)
 {
     (void)io;
-    ta_thread_peak_reset();
+    tai_thread_peak_reset();
     return 0;
 }
 
 /* The lowest free index, so indexes stay small and are reused. */
-int ta_ctl_tcache_create(ctl_io_t *io)
+int tai_ctl_tcache_create(ctl_io_t *io)
 {
     ta_tcache_t *tc = ta_tcache_create(NULL);
     if (tc == NULL)
@@ -100,7 +100,7 @@ int ta_ctl_tcache_create(ctl_io_t *io)
         ta_tcache_destroy(tc);
         return EAGAIN;
     }
-    return ta_ctl_out_num(io, i);
+    return tai_ctl_out_num(io, i);
 }
 
 /* Under the table lock, so a concurrent destroy cannot free the cache
@@ -108,7 +108,7 @@ int ta_ctl_tcache_create(ctl_io_t *io)
  * nothing, or an index with no cache, names no cache: EFAULT. */
 static int tcache_op(const ctl_io_t *io, bool destroy)
 {
-    unsigned i = io->newp ? ta_ctl_in_unsigned(io) : CTL_NTCACHES;
+    unsigned i = io->newp ? tai_ctl_in_unsigned(io) : CTL_NTCACHES;
     if (i >= CTL_NTCACHES)
         return EFAULT;
     mutex_lock(&tcaches_lock);
@@ -124,16 +124,16 @@ static int tcache_op(const ctl_io_t *io, bool destroy)
 }
 
 /* jemalloc's tcache.flush: the index comes through newp. */
-int ta_ctl_tcache_flush(ctl_io_t *io) { return tcache_op(io, false); }
+int tai_ctl_tcache_flush(ctl_io_t *io) { return tcache_op(io, false); }
 
 /* jemalloc's tcache.destroy: frees the cache and its index. */
-int ta_ctl_tcache_destroy(ctl_io_t *io) { return tcache_op(io, true); }
+int tai_ctl_tcache_destroy(ctl_io_t *io) { return tcache_op(io, true); }
 
 /* Fork handlers keep the table lock consistent in the child. */
-void ta_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
+void tai_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
 
 /* The child reinitialises the lock its parent held at fork. */
-void ta_ctl_tcaches_postfork(bool child)
+void tai_ctl_tcaches_postfork(bool child)
 {
     if (child)
         mutex_init(&tcaches_lock);

@@ -52,8 +52,8 @@ static bool read_leaf(const walk_t *w, const ctl_node_t *n, ta_ctl_value *v)
 {
     if (!(n->mode & TA_CTL_READ) || (n->flags & CTL_NODUMP))
         return false;
-    size_t len = ta_ctl_read_size(n);
-    return ta_ctl_call(n, w->mib, v, &len, NULL, 0) == 0;
+    size_t len = tai_ctl_read_size(n);
+    return tai_ctl_call(n, w->mib, v, &len, NULL, 0) == 0;
 }
 
 /* The valid indexes of an indexed node in order: from 0 while valid, then
@@ -144,7 +144,7 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
 /* The names of a resolved prefix, which the omission rules look at. */
 static void name_prefix(walk_t *w, size_t depth)
 {
-    const ctl_node_t *n = &ta_ctl_root;
+    const ctl_node_t *n = &tai_ctl_root;
     for (size_t d = 0; d < depth; d++)
         n = member_at(n, w->mib[d], &w->names[d]);
 }
@@ -153,12 +153,12 @@ int ta_ctl_walk(const char *node, const char *omit, const ta_ctl_visitor *visito
 {
     if (node == NULL || visitor == NULL || !visitor->open || !visitor->close || !visitor->value)
         return EFAULT;
-    if (!ta_ensure_init())
+    if (!tai_ensure_init())
         return EAGAIN;
     walk_t w = {.omit = omit ? omit : "", .vis = visitor, .opaque = opaque};
     size_t depth;
     const ctl_node_t *n;
-    int rc = ta_ctl_resolve(node, w.mib, &depth, &n);
+    int rc = tai_ctl_resolve(node, w.mib, &depth, &n);
     if (rc)
         return rc;
     if (is_leaf(n))

@@ -6,9 +6,9 @@
 #define TA_DEBUG_H
 
 #ifdef TA_DEBUG
-__attribute__((noreturn, visibility("hidden"))) void ta_assert_fail(const char *file, int line,
+__attribute__((noreturn, visibility("hidden"))) void tai_assert_fail(const char *file, int line,
                                                                      const char *expr);
-#define TA_ASSERT(cond) ((cond) ? (void)0 : ta_assert_fail(__FILE__, __LINE__, #cond))
+#define TA_ASSERT(cond) ((cond) ? (void)0 : tai_assert_fail(__FILE__, __LINE__, #cond))
 #else
 #define TA_ASSERT(cond) ((void)sizeof(!(cond)))
 #endif

@@ -39,7 +39,7 @@ static uint64_t dirty_run_pages(const arena_t *a)
 {
     uint64_t huge = 0;
     for (const segment_t *s = a->huge_cache; s; s = s->next)
-        huge += s->usize >> ta_lg_page;
+        huge += s->usize >> tai_lg_page;
     return ctr_get(&a->stats.pdirty) - huge;
 }
 
@@ -50,7 +50,7 @@ static void purge_excess(arena_t *a, bool lazy)
         return;
     extent_t *lru = &a->lru[EXT_DIRTY];
     while (lru->u.f.lru_next != lru && dirty_run_pages(a) > bound / 4 * 3)
-        ta_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, lazy);
+        tai_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, lazy);
 }
 
 /* Arena lock held (dropped and retaken while purging). */
@@ -58,7 +58,7 @@ static void decay_locked(arena_t *a, bool force_all)
 {
     int64_t dirty = atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed);
     int64_t muzzy = atomic_load_explicit(&a->muzzy_decay_ms, memory_order_relaxed);
-    uint64_t now = ta_os_now_ms();
+    uint64_t now = tai_os_now_ms();
     uint64_t dirty_before = force_all ? UINT64_MAX : due_before(dirty, now);
     uint64_t muzzy_before = force_all ? UINT64_MAX : due_before(muzzy, now);
     /* dirty_decay_ms 0 means "at once": stamps equal to now count too */
@@ -66,32 +66,32 @@ static void decay_locked(arena_t *a, bool force_all)
         dirty_before = UINT64_MAX;
     if (!force_all && muzzy == 0)
         muzzy_before = UINT64_MAX;
-    ta_extent_purge(a, dirty_before, muzzy_before, !force_all && muzzy != 0);
-    ta_huge_purge(a, dirty_before);
+    tai_extent_purge(a, dirty_before, muzzy_before, !force_all && muzzy != 0);
+    tai_huge_purge(a, dirty_before);
     if (!force_all && dirty > 0)
         purge_excess(a, muzzy != 0);
 }
 
-void ta_decay_tick(arena_t *a)
+void tai_decay_tick(arena_t *a)
 {
     if (++a->decay_ticks % DECAY_TICKS == 0)
         decay_locked(a, false);
 }
 
-void ta_decay_after_free(arena_t *a)
+void tai_decay_after_free(arena_t *a)
 {
     if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
         decay_locked(a, false);
     else
-        ta_decay_tick(a);
+        tai_decay_tick(a);
 }
 
 /* Spare slabs go back on every run (unless decay is off), so an idle
  * process with a background thread keeps none. */
-void ta_decay_run(arena_t *a, bool force_all)
+void tai_decay_run(arena_t *a, bool force_all)
 {
     if (force_all || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) >= 0)
-        ta_bin_release_empty(a);
+        tai_bin_release_empty(a);
     mutex_lock(&a->lock);
     decay_locked(a, force_all);
     mutex_unlock(&a->lock);

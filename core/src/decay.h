@@ -5,10 +5,10 @@
 #include "arena.h"
 
 /* An allocation slow path's event, arena lock held: every few, a purge. */
-HIDDEN void ta_decay_tick(arena_t *a);
+HIDDEN void tai_decay_tick(arena_t *a);
 /* Purges what is due, or everything if force_all; takes the arena lock. */
-HIDDEN void ta_decay_run(arena_t *a, bool force_all);
+HIDDEN void tai_decay_run(arena_t *a, bool force_all);
 /* A free's event, arena lock held: at once if dirty decay is 0. */
-HIDDEN void ta_decay_after_free(arena_t *a);
+HIDDEN void tai_decay_after_free(arena_t *a);
 
 #endif

@@ -47,7 +47,7 @@ static counter_t *free_pages_counter(arena_t *a, unsigned state)
 /* Clean pages are counted in bytes (retained), the others in pages. */
 static void count_free(arena_t *a, unsigned state, size_t npages, bool add)
 {
-    uint64_t v = state == EXT_CLEAN ? (uint64_t)npages << ta_lg_page : npages;
+    uint64_t v = state == EXT_CLEAN ? (uint64_t)npages << tai_lg_page : npages;
     if (add)
         ctr_add(free_pages_counter(a, state), v);
     else
@@ -139,12 +139,12 @@ static extent_t *find_fit(arena_t *a, unsigned state, size_t n)
     return a->avail[state][__builtin_ctzll(m)];
 }
 
-bool ta_arena_over_limit(arena_t *a, size_t extra_pages)
+bool tai_arena_over_limit(arena_t *a, size_t extra_pages)
 {
     size_t limit = atomic_load_explicit(&a->limit, memory_order_relaxed);
     if (!limit)
         return false;
-    uint64_t active = (ctr_get(&a->stats.pactive) + extra_pages) << ta_lg_page;
+    uint64_t active = (ctr_get(&a->stats.pactive) + extra_pages) << tai_lg_page;
     return active > limit;
 }
 
@@ -171,16 +171,16 @@ static extent_t *carve(arena_t *a, extent_t *e, size_t lead, size_t n)
     return out;
 }
 
-extent_t *ta_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
+extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
 {
-    if (ta_arena_over_limit(a, npages))
+    if (tai_arena_over_limit(a, npages))
         return NULL;
     size_t need = npages + align_pages - 1;
     extent_t *e = NULL;
     for (unsigned s = 0; s < NFREE_STATES && !e; s++)
         e = find_fit(a, s, need);
     if (!e) {
-        segment_t *seg = ta_segment_new(a);
+        segment_t *seg = tai_segment_new(a);
         if (!seg)
             return NULL;
         e = run_at(seg, seg->hdr_pages, seg->npages - seg->hdr_pages);
@@ -195,11 +195,11 @@ extent_t *ta_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *z
     size_t lead = (align_pages - (idx & (align_pages - 1))) & (align_pages - 1);
     extent_t *out = carve(a, e, lead, npages);
     ctr_add(&a->stats.pactive, npages);
-    ta_arena_note_active(a);
+    tai_arena_note_active(a);
     return out;
 }
 
-void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)
+void tai_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)
 {
     size_t head = extent_page(e);
     if (all_pages) {
@@ -212,22 +212,22 @@ void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)
     }
 }
 
-void ta_extent_free(arena_t *a, extent_t *e)
+void tai_extent_free(arena_t *a, extent_t *e)
 {
     segment_t *seg = extent_segment(e);
     size_t n = e->npages;
     /* slabs and large runs may end in a guard page in secure mode; free
      * runs are ordinary memory, to be merged, purged and carved again */
     if (unlikely(e->guarded))
-        ta_secure_unguard(e);
+        tai_secure_unguard(e);
     memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
     TA_ASSERT(e->state >= NFREE_STATES); /* not free already */
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);
-    insert_free(a, seg, e, EXT_DIRTY, ta_os_now_ms());
+    insert_free(a, seg, e, EXT_DIRTY, tai_os_now_ms());
 }
 
-void ta_extent_shrink(arena_t *a, extent_t *e, size_t npages)
+void tai_extent_shrink(arena_t *a, extent_t *e, size_t npages)
 {
     segment_t *seg = extent_segment(e);
     size_t idx = extent_page(e), tail = e->npages - npages;
@@ -237,14 +237,14 @@ void ta_extent_shrink(arena_t *a, extent_t *e, size_t npages)
     mark_ends(seg, e);
     extent_t *t = run_at(seg, idx + npages, tail);
     t->state = EXT_BUSY;
-    ta_extent_free(a, t);
+    tai_extent_free(a, t);
 }
 
-bool ta_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
+bool tai_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
 {
     segment_t *seg = extent_segment(e);
     size_t idx = extent_page(e), more = npages - e->npages;
-    if (idx + e->npages >= seg->npages || ta_arena_over_limit(a, more))
+    if (idx + e->npages >= seg->npages || tai_arena_over_limit(a, more))
         return false;
     extent_t *r = &seg->ext[idx + e->npages];
     if (r->state >= NFREE_STATES || r->npages < more)
@@ -254,7 +254,7 @@ bool ta_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
     e->npages = (uint16_t)npages;
     mark_ends(seg, e);
     ctr_add(&a->stats.pactive, more);
-    ta_arena_note_active(a);
+    tai_arena_note_active(a);
     return true;
 }
 
@@ -269,9 +269,9 @@ static void purge_one(arena_t *a, extent_t *e, bool lazy)
     e->state = EXT_BUSY;
     char *addr = extent_addr(seg, e);
     mutex_unlock(&a->lock);
-    bool to_muzzy = lazy && ta_os_purge_lazy(addr, n << ta_lg_page);
+    bool to_muzzy = lazy && tai_os_purge_lazy(addr, n << tai_lg_page);
     if (!to_muzzy)
-        ta_os_purge_forced(addr, n << ta_lg_page);
+        tai_os_purge_forced(addr, n << tai_lg_page);
     mutex_lock(&a->lock);
     bool dirty = from == EXT_DIRTY;
     ctr_add(dirty ? &a->stats.dirty_nmadvise : &a->stats.muzzy_nmadvise, 1);
@@ -279,7 +279,7 @@ static void purge_one(arena_t *a, extent_t *e, bool lazy)
     count_free(a, from, n, false);
     unsigned to = to_muzzy ? EXT_MUZZY : EXT_CLEAN;
     count_free(a, to, n, true);
-    insert_free(a, seg, e, to, ta_os_now_ms());
+    insert_free(a, seg, e, to, tai_os_now_ms());
 }
 
 /* Drains one age list of runs freed before `before`. */
@@ -297,7 +297,7 @@ static bool purge_list(arena_t *a, unsigned state, uint64_t before, bool lazy)
     return any;
 }
 
-void ta_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, bool lazy)
+void tai_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, bool lazy)
 {
     if (purge_list(a, EXT_DIRTY, dirty_before, lazy))
         ctr_add(&a->stats.dirty_npurge, 1);
@@ -305,7 +305,7 @@ void ta_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, b
         ctr_add(&a->stats.muzzy_npurge, 1);
 }
 
-void ta_extent_unmap_empty_segments(arena_t *a)
+void tai_extent_unmap_empty_segments(arena_t *a)
 {
     segment_t *empty = NULL, *next;
     for (segment_t *seg = a->segments; seg; seg = next) {
@@ -317,7 +317,7 @@ void ta_extent_unmap_empty_segments(arena_t *a)
         unlink_free(a, e);
         count_free(a, EXT_CLEAN, pages, false);
         ctr_sub(&a->stats.mapped, SEGMENT_SIZE);
-        ctr_sub(&a->stats.metadata, (size_t)seg->hdr_pages << ta_lg_page);
+        ctr_sub(&a->stats.metadata, (size_t)seg->hdr_pages << tai_lg_page);
         segment_list_remove(&a->segments, seg);
         seg->next = empty;
         empty = seg;
@@ -327,7 +327,7 @@ void ta_extent_unmap_empty_segments(arena_t *a)
     mutex_unlock(&a->lock);
     for (segment_t *seg = empty; seg; seg = next) {
         next = seg->next;
-        ta_segment_unmap(seg);
+        tai_segment_unmap(seg);
     }
     mutex_lock(&a->lock);
 }

@@ -83,7 +83,7 @@ static ALWAYS_INLINE segment_t *segment_of(const void *p)
 
 static inline size_t page_index(const segment_t *seg, const void *p)
 {
-    return ((uintptr_t)p - (uintptr_t)seg) >> ta_lg_page;
+    return ((uintptr_t)p - (uintptr_t)seg) >> tai_lg_page;
 }
 
 /* The tag of the page holding p (tag.h). */
@@ -104,13 +104,13 @@ static inline size_t extent_page(const extent_t *e)
 
 static inline char *extent_addr(const segment_t *seg, const extent_t *e)
 {
-    return (char *)seg + ((size_t)(e - seg->ext) << ta_lg_page);
+    return (char *)seg + ((size_t)(e - seg->ext) << tai_lg_page);
 }
 
 /* The free map of slab e, which starts in segment seg. */
 static inline uint64_t *slab_map(segment_t *seg, const extent_t *e)
 {
-    return &seg->slab_free[(size_t)(e - seg->ext) << (ta_lg_page - LG_QUANTUM - 6)];
+    return &seg->slab_free[(size_t)(e - seg->ext) << (tai_lg_page - LG_QUANTUM - 6)];
 }
 
 /* The extent whose pages include page idx of a normal segment. */
@@ -146,27 +146,27 @@ static ALWAYS_INLINE block_ref_t block_resolve(const void *p)
 }
 
 /* All under the arena lock. */
-HIDDEN segment_t *ta_segment_new(struct arena *a);
+HIDDEN segment_t *tai_segment_new(struct arena *a);
 /* Unmaps any segment (normal or huge) with no bookkeeping. */
-HIDDEN void ta_segment_unmap(segment_t *seg);
+HIDDEN void tai_segment_unmap(segment_t *seg);
 /* A run of npages pages aligned to align_pages pages, or NULL; *zeroed
  * tells whether its pages read as zero. */
-HIDDEN extent_t *ta_extent_alloc(struct arena *a, size_t npages, size_t align_pages,
+HIDDEN extent_t *tai_extent_alloc(struct arena *a, size_t npages, size_t align_pages,
                                  bool *zeroed);
 /* Returns a run (slab or large) to the arena as dirty. */
-HIDDEN void ta_extent_free(struct arena *a, extent_t *e);
+HIDDEN void tai_extent_free(struct arena *a, extent_t *e);
 /* Shrinks an in-use run in place to npages, freeing the tail. */
-HIDDEN void ta_extent_shrink(struct arena *a, extent_t *e, size_t npages);
+HIDDEN void tai_extent_shrink(struct arena *a, extent_t *e, size_t npages);
 /* Grows an in-use run in place by taking the free run after it. */
-HIDDEN bool ta_extent_grow(struct arena *a, extent_t *e, size_t npages, bool *zeroed);
+HIDDEN bool tai_extent_grow(struct arena *a, extent_t *e, size_t npages, bool *zeroed);
 /* Marks every page of an in-use run so page_head and page_bin find it. */
-HIDDEN void ta_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages);
+HIDDEN void tai_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages);
 /* Unmaps the segments that hold nothing (one clean run from the header
  * to the end); drops the lock around munmap. */
-HIDDEN void ta_extent_unmap_empty_segments(struct arena *a);
+HIDDEN void tai_extent_unmap_empty_segments(struct arena *a);
 /* Purges dirty runs freed before `before` (all if before is UINT64_MAX),
  * muzzy likewise with muzzy_before; drops the lock around madvise. */
-HIDDEN void ta_extent_purge(struct arena *a, uint64_t dirty_before, uint64_t muzzy_before,
+HIDDEN void tai_extent_purge(struct arena *a, uint64_t dirty_before, uint64_t muzzy_before,
                             bool lazy);
 
 #endif

@@ -16,7 +16,7 @@
 #include "owner_map.h"
 #include "verify.h"
 
-static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), ta_page); }
+static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), tai_page); }
 
 /* Offset of the block from the header for an alignment; at SEGMENT_SIZE
  * the block starts the next segment unit, which segment_of() still maps
@@ -24,7 +24,7 @@ static size_t header_size(void) { return align_up(offsetof(segment_t, page_head)
 static size_t data_offset(size_t align)
 {
     size_t hdr = header_size();
-    if (align <= ta_page)
+    if (align <= tai_page)
         return hdr;
     return align < SEGMENT_SIZE ? align_up(hdr, align) : SEGMENT_SIZE;
 }
@@ -33,7 +33,7 @@ static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *
 
 static void huge_list_push(segment_t **list, segment_t *s)
 {
-    TA_ASSERT(!ta_segment_listed(*list, s));
+    TA_ASSERT(!tai_segment_listed(*list, s));
     segment_list_push(list, s);
 }
 
@@ -50,7 +50,7 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
 {
     segment_t *seg = (segment_t *)base;
     memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
-    seg->page_bin[off >> ta_lg_page] = PB_LARGE;
+    seg->page_bin[off >> tai_lg_page] = PB_LARGE;
     seg->kind = SEG_HUGE;
     seg->live = false;
     seg->arena = a;
@@ -58,7 +58,7 @@ static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *
     seg->map_base = base;
     seg->map_size = map_size;
     seg->npages = 0;
-    seg->hdr_pages = (uint32_t)(header_size() >> ta_lg_page);
+    seg->hdr_pages = (uint32_t)(header_size() >> tai_lg_page);
     seg->data = base + off;
     seg->usize = seg->touched = 0;
     seg->stamp = 0;
@@ -83,8 +83,8 @@ typedef struct owner_marks {
  * nothing marked, if the range lies outside the map. */
 static bool marks_claim(owner_marks_t *m, char *p, size_t size, uint8_t first)
 {
-    if (!ta_owner_map_set(p, size, first)) {
-        ta_owner_map_set(p, size, OWNER_NONE);
+    if (!tai_owner_map_set(p, size, first)) {
+        tai_owner_map_set(p, size, OWNER_NONE);
         return false;
     }
     m->claimed = p;
@@ -95,7 +95,7 @@ static bool marks_claim(owner_marks_t *m, char *p, size_t size, uint8_t first)
 /* Unmarks [p, p+size), whose first unit was marked first. */
 static void marks_release(owner_marks_t *m, char *p, size_t size, uint8_t first)
 {
-    ta_owner_map_set(p, size, OWNER_NONE);
+    tai_owner_map_set(p, size, OWNER_NONE);
     m->released = p;
     m->released_size = size;
     m->released_first = first;
@@ -104,9 +104,9 @@ static void marks_release(owner_marks_t *m, char *p, size_t size, uint8_t first)
 static void marks_rollback(const owner_marks_t *m)
 {
     if (m->released)
-        ta_owner_map_set(m->released, m->released_size, m->released_first);
+        tai_owner_map_set(m->released, m->released_size, m->released_first);
     if (m->claimed)
-        ta_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
+        tai_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
 }
 
 /* ---- the cache of free mappings (arena lock held) -------------------- */
@@ -115,14 +115,14 @@ static void marks_rollback(const owner_marks_t *m)
 static void cache_put(arena_t *a, segment_t *s)
 {
     huge_list_push(&a->huge_cache, s);
-    ctr_add(&a->stats.pdirty, s->usize >> ta_lg_page);
+    ctr_add(&a->stats.pdirty, s->usize >> tai_lg_page);
     ctr_add(&a->stats.mapped, s->map_size);
 }
 
 static void cache_unlink(arena_t *a, segment_t *s)
 {
     segment_list_remove(&a->huge_cache, s);
-    ctr_sub(&a->stats.pdirty, s->usize >> ta_lg_page);
+    ctr_sub(&a->stats.pdirty, s->usize >> tai_lg_page);
     ctr_sub(&a->stats.mapped, s->map_size);
 }
 
@@ -133,7 +133,7 @@ static bool cache_keep(arena_t *a, segment_t *s)
     if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
         return false;
     cache_put(a, s);
-    ta_decay_tick(a);
+    tai_decay_tick(a);
     return true;
 }
 
@@ -160,10 +160,10 @@ static segment_t *cache_take_fit(arena_t *a, size_t usize, size_t off)
  * was, and a fixed mremap would silently replace it. */
 static size_t move_units(char *src, size_t len, char *dst)
 {
-    if (ta_os_move(src, len, len, dst))
+    if (tai_os_move(src, len, len, dst))
         return len;
     size_t done = 0;
-    while (done < len && ta_os_move(src + done, SEGMENT_SIZE, SEGMENT_SIZE, dst + done))
+    while (done < len && tai_os_move(src + done, SEGMENT_SIZE, SEGMENT_SIZE, dst + done))
         done += SEGMENT_SIZE;
     return done;
 }
@@ -207,7 +207,7 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         }
         done += moved;
         if (moved < take)
-            ta_os_unmap(src + moved, take - moved);
+            tai_os_unmap(src + moved, take - moved);
         if (!whole) {
             d->map_size -= take;
             d->usize = min_size(d->usize, capacity(d));
@@ -230,19 +230,19 @@ static char *map_block(size_t off, size_t usize, size_t align, size_t *map_size)
     if (*map_size < usize)
         return NULL;
     if (align < SEGMENT_SIZE)
-        return ta_os_map_aligned(*map_size, SEGMENT_SIZE);
+        return tai_os_map_aligned(*map_size, SEGMENT_SIZE);
     size_t total = *map_size + align;
     if (total < align)
         return NULL;
-    char *raw = ta_os_map(total);
+    char *raw = tai_os_map(total);
     if (!raw)
         return NULL;
     char *data = (char *)align_up((uintptr_t)raw + SEGMENT_SIZE, align);
     char *base = data - SEGMENT_SIZE, *end = base + *map_size;
     if (base > raw)
-        ta_os_unmap(raw, (size_t)(base - raw));
+        tai_os_unmap(raw, (size_t)(base - raw));
     if (raw + total > end)
-        ta_os_unmap(end, (size_t)(raw + total - end));
+        tai_os_unmap(end, (size_t)(raw + total - end));
     return base;
 }
 
@@ -257,7 +257,7 @@ static segment_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
         return NULL;
     owner_marks_t marks = {0};
     if (!marks_claim(&marks, base, map_size, OWNER_HEAD)) {
-        ta_os_unmap(base, map_size);
+        tai_os_unmap(base, map_size);
         return NULL;
     }
     size_t filled = off < SEGMENT_SIZE ? fill_from_cache(a, base, map_size) : 0;
@@ -278,14 +278,14 @@ static segment_t *split_tail(segment_t *seg, size_t keep)
     size_t size = seg->map_size - keep, off = header_size();
     seg->map_size = keep;
     if (dirty_end <= tail + off) {
-        ta_owner_map_set(tail, size, OWNER_NONE);
-        ta_os_unmap(tail, size);
+        tai_owner_map_set(tail, size, OWNER_NONE);
+        tai_os_unmap(tail, size);
         return NULL;
     }
-    ta_owner_map_set(tail, size, OWNER_HEAD);
+    tai_owner_map_set(tail, size, OWNER_HEAD);
     segment_t *t = header_init(tail, size, off, seg->arena);
     t->usize = t->touched = min_size((size_t)(dirty_end - t->data), capacity(t));
-    t->stamp = ta_os_now_ms();
+    t->stamp = tai_os_now_ms();
     return t;
 }
 
@@ -319,9 +319,9 @@ static segment_t *grow(segment_t *seg, size_t usize)
      * only once the kernel gave it to this one */
     char *last = base + old_map - SEGMENT_SIZE;
     owner_marks_t marks = {0};
-    if (ta_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
+    if (tai_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
         if (!marks_claim(&marks, base + old_map, new_map - old_map, OWNER_TAIL)) {
-            ta_os_unmap(base + old_map, new_map - old_map);
+            tai_os_unmap(base + old_map, new_map - old_map);
             return NULL;
         }
     } else {
@@ -331,11 +331,11 @@ static segment_t *grow(segment_t *seg, size_t usize)
          * in, so every failure leaves the block where it was; the old
          * range leaves the owner map before the pages leave it, since
          * from then on another mapping may land there and mark itself */
-        char *moved = ta_os_map_aligned(new_map, SEGMENT_SIZE);
+        char *moved = tai_os_map_aligned(new_map, SEGMENT_SIZE);
         if (!moved)
             return NULL;
         if (!marks_claim(&marks, moved, new_map, OWNER_HEAD)) {
-            ta_os_unmap(moved, new_map);
+            tai_os_unmap(moved, new_map);
             return NULL;
         }
         marks_release(&marks, base, old_map, OWNER_HEAD);
@@ -344,7 +344,7 @@ static segment_t *grow(segment_t *seg, size_t usize)
         size_t done = move_units(base, old_map, moved);
         if (done == 0) {
             marks_rollback(&marks);
-            ta_os_unmap(moved, new_map);
+            tai_os_unmap(moved, new_map);
             return NULL;
         }
         /* stopped part way: the units that moved cannot go back, so the
@@ -353,7 +353,7 @@ static segment_t *grow(segment_t *seg, size_t usize)
         if (written > done)
             memcpy(moved + done, base + done, written - done);
         if (done < old_map)
-            ta_os_unmap(base + done, old_map - done);
+            tai_os_unmap(base + done, old_map - done);
         seg = (segment_t *)moved;
         seg->map_base = moved;
         seg->data = moved + off;
@@ -374,23 +374,23 @@ static segment_t *grow(segment_t *seg, size_t usize)
 static void unmap_unkept(segment_t *s)
 {
     if (s)
-        ta_segment_unmap(s);
+        tai_segment_unmap(s);
 }
 
-void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
+void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
 {
-    size_t usize = align_up(size, ta_page);
+    size_t usize = align_up(size, tai_page);
     if (usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))
         return NULL;
-    size_t off = data_offset(align), pages = usize >> ta_lg_page;
+    size_t off = data_offset(align), pages = usize >> tai_lg_page;
     mutex_lock(&a->lock);
-    if (ta_arena_over_limit(a, pages)) {
+    if (tai_arena_over_limit(a, pages)) {
         mutex_unlock(&a->lock);
         return NULL;
     }
     /* active from the limit check on, so racing requests see it too */
     ctr_add(&a->stats.pactive, pages);
-    ta_arena_note_active(a);
+    tai_arena_note_active(a);
     segment_t *seg = cache_take_fit(a, usize, off), *tail = NULL;
     mutex_unlock(&a->lock);
     if (seg) {
@@ -409,7 +409,7 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         ctr_add(&a->stats.mapped, seg->map_size);
         huge_list_push(&a->huge_live, seg);
         seg->live = true;
-        ta_count_large(a, seg->usize, true);
+        tai_count_large(a, seg->usize, true);
     } else {
         ctr_sub(&a->stats.pactive, pages);
     }
@@ -422,32 +422,32 @@ void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
  * immediate (or their alignment makes them unfit to move). A block freed
  * twice is cached already: listing it again would loop the cache list,
  * so its header's state is checked first. */
-size_t ta_huge_dalloc(segment_t *seg, void *p)
+size_t tai_huge_dalloc(segment_t *seg, void *p)
 {
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
     if (!seg->live || p != seg->data) {
         bool live = seg->live;
         mutex_unlock(&a->lock);
-        ta_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
+        tai_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
         return 0;
     }
     size_t usize = seg->usize;
     seg->live = false;
     segment_list_remove(&a->huge_live, seg);
-    ta_count_large(a, seg->usize, false);
-    ctr_sub(&a->stats.pactive, seg->usize >> ta_lg_page);
+    tai_count_large(a, seg->usize, false);
+    ctr_sub(&a->stats.pactive, seg->usize >> tai_lg_page);
     ctr_sub(&a->stats.mapped, seg->map_size);
-    seg->stamp = ta_os_now_ms();
+    seg->stamp = tai_os_now_ms();
     seg->usize = seg->touched;
     bool kept = seg_offset(seg) < SEGMENT_SIZE && cache_keep(a, seg);
     mutex_unlock(&a->lock);
     if (!kept)
-        ta_segment_unmap(seg);
+        tai_segment_unmap(seg);
     return usize;
 }
 
-void ta_huge_purge(arena_t *a, uint64_t before)
+void tai_huge_purge(arena_t *a, uint64_t before)
 {
     segment_t *aged = NULL, *next;
     for (segment_t *s = a->huge_cache; s; s = next) {
@@ -455,7 +455,7 @@ void ta_huge_purge(arena_t *a, uint64_t before)
         if (s->stamp >= before)
             continue;
         cache_unlink(a, s);
-        ctr_add(&a->stats.dirty_purged, s->usize >> ta_lg_page);
+        ctr_add(&a->stats.dirty_purged, s->usize >> tai_lg_page);
         ctr_add(&a->stats.dirty_nmadvise, 1);
         s->next = aged;
         aged = s;
@@ -465,24 +465,24 @@ void ta_huge_purge(arena_t *a, uint64_t before)
     mutex_unlock(&a->lock);
     for (segment_t *s = aged; s; s = next) {
         next = s->next;
-        ta_segment_unmap(s);
+        tai_segment_unmap(s);
     }
     mutex_lock(&a->lock);
 }
 
 /* Resizes a live huge block without copying: trim, extend in place, or
  * move the mapping. Returns the block's (possibly new) address or NULL. */
-void *ta_huge_resize(segment_t *seg, void *p, size_t size)
+void *tai_huge_resize(segment_t *seg, void *p, size_t size)
 {
     arena_t *a = seg->arena;
-    size_t usize = align_up(size, ta_page), old = seg->usize;
+    size_t usize = align_up(size, tai_page), old = seg->usize;
     if (size <= LARGE_MAX || usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))
         return NULL;
     if (usize == old)
         return p;
-    size_t more = usize > old ? (usize - old) >> ta_lg_page : 0;
+    size_t more = usize > old ? (usize - old) >> tai_lg_page : 0;
     mutex_lock(&a->lock);
-    if (more && ta_arena_over_limit(a, more)) {
+    if (more && tai_arena_over_limit(a, more)) {
         mutex_unlock(&a->lock);
         return NULL;
     }
@@ -505,11 +505,11 @@ void *ta_huge_resize(segment_t *seg, void *p, size_t size)
     huge_list_push(&a->huge_live, seg);
     ctr_add(&a->stats.mapped, seg->map_size);
     if (moved) {
-        ta_count_large(a, old, false);
-        ta_count_large(a, usize, true);
+        tai_count_large(a, old, false);
+        tai_count_large(a, usize, true);
         if (usize < old)
-            ctr_sub(&a->stats.pactive, (old - usize) >> ta_lg_page);
-        ta_arena_note_active(a);
+            ctr_sub(&a->stats.pactive, (old - usize) >> tai_lg_page);
+        tai_arena_note_active(a);
     } else {
         ctr_sub(&a->stats.pactive, more);
     }

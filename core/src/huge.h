@@ -4,11 +4,11 @@
 
 #include "arena.h"
 
-HIDDEN void *ta_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
-HIDDEN void *ta_huge_resize(segment_t *seg, void *p, size_t size);
-HIDDEN size_t ta_huge_dalloc(segment_t *seg, void *p);
+HIDDEN void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero);
+HIDDEN void *tai_huge_resize(segment_t *seg, void *p, size_t size);
+HIDDEN size_t tai_huge_dalloc(segment_t *seg, void *p);
 /* Unmaps cached huge mappings freed before `before`; arena lock held,
  * dropped around munmap. */
-HIDDEN void ta_huge_purge(arena_t *a, uint64_t before);
+HIDDEN void tai_huge_purge(arena_t *a, uint64_t before);
 
 #endif

@@ -12,9 +12,9 @@
 #include "secure.h"
 #include "thread.h"
 
-_Atomic bool ta_initialized;
-mutex_t ta_global_lock = MUTEX_INITIALIZER;
-uint64_t ta_start_ms;
+_Atomic bool tai_initialized;
+mutex_t tai_global_lock = MUTEX_INITIALIZER;
+uint64_t tai_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
 /* Lock order: control, profile, cache registry, global, background, arenas (bins,
@@ -24,36 +24,36 @@ static void prefork(void)
     /* before all of those: a fork waits for a start-up under way in
      * another thread, so the child never inherits it half done */
     mutex_lock(&init_lock);
-    ta_ctl_prefork();
-    ta_prof_prefork();
-    ta_tcache_prefork();
-    mutex_lock(&ta_global_lock);
-    ta_background_prefork();
-    ta_arena_prefork();
-    ta_base_prefork();
+    tai_ctl_prefork();
+    tai_prof_prefork();
+    tai_tcache_prefork();
+    mutex_lock(&tai_global_lock);
+    tai_background_prefork();
+    tai_arena_prefork();
+    tai_base_prefork();
 }
 
 static void postfork_parent(void)
 {
-    ta_base_postfork(false);
-    ta_arena_postfork(false);
-    ta_background_postfork(false);
-    mutex_unlock(&ta_global_lock);
-    ta_tcache_postfork(false);
-    ta_prof_postfork(false);
-    ta_ctl_postfork(false);
+    tai_base_postfork(false);
+    tai_arena_postfork(false);
+    tai_background_postfork(false);
+    mutex_unlock(&tai_global_lock);
+    tai_tcache_postfork(false);
+    tai_prof_postfork(false);
+    tai_ctl_postfork(false);
     mutex_unlock(&init_lock);
 }
 
 static void postfork_child(void)
 {
-    ta_base_postfork(true);
-    ta_arena_postfork(true);
-    ta_background_postfork(true);
-    mutex_init(&ta_global_lock);
-    ta_tcache_postfork(true);
-    ta_prof_postfork(true);
-    ta_ctl_postfork(true);
+    tai_base_postfork(true);
+    tai_arena_postfork(true);
+    tai_background_postfork(true);
+    mutex_init(&tai_global_lock);
+    tai_tcache_postfork(true);
+    tai_prof_postfork(true);
+    tai_ctl_postfork(true);
     mutex_init(&init_lock);
 }
 
@@ -75,38 +75,38 @@ __attribute__((constructor)) static void register_fork_handlers(void)
  * with one, and ran faster (issue 13 item 9). */
 static unsigned default_narenas(void)
 {
-    unsigned n = ta_opt.narenas ? ta_opt.narenas : ta_os_ncpus();
+    unsigned n = tai_opt.narenas ? tai_opt.narenas : tai_os_ncpus();
     return n > MAX_ARENAS / 2 ? MAX_ARENAS / 2 : n;
 }
 
 /* Everything here avoids allocating; what may allocate (atexit) runs
  * after the allocator is marked ready, so re-entry is served. */
-bool ta_init_slow(void)
+bool tai_init_slow(void)
 {
     mutex_lock(&init_lock);
-    if (atomic_load(&ta_initialized)) {
+    if (atomic_load(&tai_initialized)) {
         mutex_unlock(&init_lock);
         return true;
     }
-    ta_os_init();
-    ta_sizeclass_init(ta_page);
-    ta_conf_init();
-    ta_prof_boot();
-    if (ta_opt.secure)
-        ta_secure_init();
-    ta_narenas_auto = default_narenas();
-    atomic_store(&ta_default_dirty_decay_ms, ta_opt.dirty_decay_ms);
-    atomic_store(&ta_default_muzzy_decay_ms, ta_opt.muzzy_decay_ms);
-    ta_start_ms = ta_os_now_ms();
-    ta_thread_init_once();
-    bool ok = ta_arena_get_or_create(0) != NULL;
-    atomic_store_explicit(&ta_initialized, ok, memory_order_release);
+    tai_os_init();
+    tai_sizeclass_init(tai_page);
+    tai_conf_init();
+    tai_prof_boot();
+    if (tai_opt.secure)
+        tai_secure_init();
+    tai_narenas_auto = default_narenas();
+    atomic_store(&tai_default_dirty_decay_ms, tai_opt.dirty_decay_ms);
+    atomic_store(&tai_default_muzzy_decay_ms, tai_opt.muzzy_decay_ms);
+    tai_start_ms = tai_os_now_ms();
+    tai_thread_init_once();
+    bool ok = tai_arena_get_or_create(0) != NULL;
+    atomic_store_explicit(&tai_initialized, ok, memory_order_release);
     mutex_unlock(&init_lock);
     if (!ok)
         return false;
-    if (ta_opt.stats_print)
-        atexit(ta_stats_atexit);
-    if (ta_opt.background_thread)
-        atomic_store(&ta_background_pending, true);
+    if (tai_opt.stats_print)
+        atexit(tai_stats_atexit);
+    if (tai_opt.background_thread)
+        atomic_store(&tai_background_pending, true);
     return true;
 }

@@ -5,19 +5,19 @@
 #include "common.h"
 #include "lock.h"
 
-extern HIDDEN _Atomic bool ta_initialized;
+extern HIDDEN _Atomic bool tai_initialized;
 /* Serialises arena creation and other rare global changes. */
-extern HIDDEN mutex_t ta_global_lock;
-extern HIDDEN uint64_t ta_start_ms;
+extern HIDDEN mutex_t tai_global_lock;
+extern HIDDEN uint64_t tai_start_ms;
 
-HIDDEN bool ta_init_slow(void);
+HIDDEN bool tai_init_slow(void);
 
 /* True once the allocator is usable; initialises on first call. */
-static ALWAYS_INLINE bool ta_ensure_init(void)
+static ALWAYS_INLINE bool tai_ensure_init(void)
 {
-    if (likely(atomic_load_explicit(&ta_initialized, memory_order_acquire)))
+    if (likely(atomic_load_explicit(&tai_initialized, memory_order_acquire)))
         return true;
-    return ta_init_slow();
+    return tai_init_slow();
 }
 
 #endif

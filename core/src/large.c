@@ -9,7 +9,7 @@
 #include "large.h"
 #include "secure.h"
 
-void ta_count_large(arena_t *a, size_t usize, bool alloc)
+void tai_count_large(arena_t *a, size_t usize, bool alloc)
 {
     large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
     if (alloc) {
@@ -26,23 +26,23 @@ void ta_count_large(arena_t *a, size_t usize, bool alloc)
 
 static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
 {
-    size_t npages = usize >> ta_lg_page, guard = ta_guard_pages();
-    size_t align_pages = align > ta_page ? align >> ta_lg_page : 1;
+    size_t npages = usize >> tai_lg_page, guard = tai_guard_pages();
+    size_t align_pages = align > tai_page ? align >> tai_lg_page : 1;
     bool zeroed;
     mutex_lock(&a->lock);
-    extent_t *e = ta_extent_alloc(a, npages + guard, align_pages, &zeroed);
+    extent_t *e = tai_extent_alloc(a, npages + guard, align_pages, &zeroed);
     if (!e) {
         mutex_unlock(&a->lock);
         return NULL;
     }
     segment_t *seg = extent_segment(e);
     if (guard)
-        ta_secure_guard(e);
+        tai_secure_guard(e);
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
-    ta_count_large(a, usize, true);
-    ta_decay_tick(a);
+    tai_extent_map(seg, e, tag_large(a->manual, usize), false);
+    tai_count_large(a, usize, true);
+    tai_decay_tick(a);
     mutex_unlock(&a->lock);
     void *p = extent_addr(seg, e);
     if (zero && !zeroed)
@@ -52,11 +52,11 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
 
 static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero);
 
-void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
+void *tai_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
 {
-    uint64_t mark = ta_reclaim_mark();
+    uint64_t mark = tai_reclaim_mark();
     void *p = large_alloc_once(a, size, align, zero);
-    if (!p && ta_reclaim_retry(mark))
+    if (!p && tai_reclaim_retry(mark))
         p = large_alloc_once(a, size, align, zero);
     return p;
 }
@@ -64,39 +64,39 @@ void *ta_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
 static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
 {
     if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
-        size_t usize = align_up(large_usize(size), ta_page);
+        size_t usize = align_up(large_usize(size), tai_page);
         return run_alloc(a, usize, align, zero);
     }
-    return ta_huge_alloc(a, size, align, zero);
+    return tai_huge_alloc(a, size, align, zero);
 }
 
 /* The run's state, read under the lock, tells a live run from one freed
  * already (a double free reaching here from a thread cache), and its
  * start from a pointer into it. */
-size_t ta_large_dalloc(const block_ref_t *b)
+size_t tai_large_dalloc(const block_ref_t *b)
 {
     segment_t *seg = b->seg;
     void *p = b->p;
     if (seg->kind == SEG_HUGE)
-        return ta_huge_dalloc(seg, p);
+        return tai_huge_dalloc(seg, p);
     arena_t *a = seg->arena;
     mutex_lock(&a->lock);
     extent_t *e = extent_at(seg, b->page);
     if (e->state != EXT_LARGE || (char *)p != extent_addr(seg, e)) {
         bool live = e->state == EXT_LARGE;
         mutex_unlock(&a->lock);
-        ta_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "large");
+        tai_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "large");
         return 0;
     }
     size_t usize = e->u.l.usize;
-    ta_count_large(a, usize, false);
-    ta_extent_free(a, e);
-    ta_decay_after_free(a);
+    tai_count_large(a, usize, false);
+    tai_extent_free(a, e);
+    tai_decay_after_free(a);
     mutex_unlock(&a->lock);
     return usize;
 }
 
-size_t ta_large_usize(const block_ref_t *b)
+size_t tai_large_usize(const block_ref_t *b)
 {
     if (b->seg->kind == SEG_HUGE)
         return b->seg->usize;
@@ -106,39 +106,39 @@ size_t ta_large_usize(const block_ref_t *b)
 /* Resizes a large run within its segment, arena lock held. */
 static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
 {
-    size_t old = e->u.l.usize, npages = usize >> ta_lg_page;
+    size_t old = e->u.l.usize, npages = usize >> tai_lg_page;
     bool zeroed;
     if (usize < old)
-        ta_extent_shrink(a, e, npages);
-    else if (!ta_extent_grow(a, e, npages, &zeroed))
+        tai_extent_shrink(a, e, npages);
+    else if (!tai_extent_grow(a, e, npages, &zeroed))
         return false;
-    ta_count_large(a, old, false);
-    ta_count_large(a, usize, true);
+    tai_count_large(a, old, false);
+    tai_count_large(a, usize, true);
     e->u.l.usize = usize;
-    ta_extent_map(seg, e, tag_large(a->manual, usize), false);
+    tai_extent_map(seg, e, tag_large(a->manual, usize), false);
     return true;
 }
 
-void *ta_large_resize(const block_ref_t *b, size_t size)
+void *tai_large_resize(const block_ref_t *b, size_t size)
 {
     segment_t *seg = b->seg;
     void *p = b->p;
     arena_t *a = seg->arena;
     if (seg->kind == SEG_HUGE)
-        return ta_huge_resize(seg, p, size);
+        return tai_huge_resize(seg, p, size);
     if (size <= SMALL_MAX || size > LARGE_MAX)
         return NULL;
-    size_t usize = align_up(large_usize(size), ta_page);
+    size_t usize = align_up(large_usize(size), tai_page);
     extent_t *e = extent_at(seg, b->page);
     if (usize == e->u.l.usize)
         return p;
     /* secure mode: the guard page after the run would have to move */
-    if (ta_opt.secure)
+    if (tai_opt.secure)
         return NULL;
     mutex_lock(&a->lock);
     bool ok = run_resize(a, seg, e, usize);
     if (ok)
-        ta_decay_tick(a);
+        tai_decay_tick(a);
     mutex_unlock(&a->lock);
     return ok ? p : NULL;
 }

@@ -6,14 +6,14 @@
 #include "common.h"
 
 /* stats_print_opts: letters of ta_stats_print, NUL-terminated. */
-typedef char ta_opt_letters[16];
+typedef char tai_opt_letters[16];
 
 /* Per kind: the field's C type and its control type. Parsing rules per
  * kind are conf.c's parse_<kind>. */
 #define TA_OPT_TYPE_arenas unsigned /* 0 .. MAX_ARENAS / 2 */
-#define TA_OPT_TYPE_decay int64_t   /* ta_decay_ms_valid */
+#define TA_OPT_TYPE_decay int64_t   /* tai_decay_ms_valid */
 #define TA_OPT_TYPE_bool bool       /* exactly "true" or "false" */
-#define TA_OPT_TYPE_letters ta_opt_letters
+#define TA_OPT_TYPE_letters tai_opt_letters
 #define TA_OPT_TYPE_bytes size_t    /* ta_parse_size: k/m/g suffixes */
 #define TA_OPT_TYPE_sample size_t   /* 1 .. 1 TiB, k/m/g suffixes */
 #define TA_OPT_CTL_arenas TA_CTL_UNSIGNED
@@ -23,7 +23,7 @@ typedef char ta_opt_letters[16];
 #define TA_OPT_CTL_bytes TA_CTL_SIZE
 #define TA_OPT_CTL_sample TA_CTL_SIZE
 
-/* Bit numbers for ta_opts_t.given. */
+/* Bit numbers for tai_opts_t.given. */
 enum {
 #define TA_OPT(name, kind, def, doc) TA_OPT_ID_##name,
 #include "opts.def"
@@ -32,28 +32,28 @@ enum {
 };
 #define TA_OPT_BIT(name) (1u << TA_OPT_ID_##name)
 
-typedef struct ta_opts {
+typedef struct tai_opts {
 #define TA_OPT(name, kind, def, doc) TA_OPT_TYPE_##kind name;
 #include "opts.def"
 #undef TA_OPT
     /* Options given explicitly (TA_OPT_BIT), for defaults that depend on
      * other options: abort_on_error's follows secure unless given. */
     unsigned given;
-} ta_opts_t;
+} tai_opts_t;
 
-_Static_assert(TA_OPT_COUNT <= 32, "ta_opts_t.given holds one bit per option");
+_Static_assert(TA_OPT_COUNT <= 32, "tai_opts_t.given holds one bit per option");
 
-extern HIDDEN ta_opts_t ta_opt;
+extern HIDDEN tai_opts_t tai_opt;
 
 /* The one rule for decay times, wherever they come in (TUNALLOC_CONF,
  * ta_ctl writes, ta_arena_create): -1 (never) up to TA_DECAY_MS_MAX. */
-static inline bool ta_decay_ms_valid(int64_t ms) { return ms >= -1 && ms <= TA_DECAY_MS_MAX; }
+static inline bool tai_decay_ms_valid(int64_t ms) { return ms >= -1 && ms <= TA_DECAY_MS_MAX; }
 
-/* Parses TUNALLOC_CONF into ta_opt; a malformed pair is reported on
+/* Parses TUNALLOC_CONF into tai_opt; a malformed pair is reported on
  * stderr and skipped. Must not allocate. */
-HIDDEN void ta_conf_init(void);
+HIDDEN void tai_conf_init(void);
 /* Prints statistics with opt.stats_print_opts; registered with atexit
  * when opt.stats_print is set. */
-HIDDEN void ta_stats_atexit(void);
+HIDDEN void tai_stats_atexit(void);
 
 #endif

@@ -9,19 +9,19 @@
 #include <time.h>
 #include <unistd.h>
 
-size_t ta_page = 4096;
-unsigned ta_lg_page = 12;
+size_t tai_page = 4096;
+unsigned tai_lg_page = 12;
 
-void ta_os_init(void)
+void tai_os_init(void)
 {
     long p = sysconf(_SC_PAGESIZE);
     if (p >= (1 << LG_MIN_PAGE) && is_pow2((size_t)p) && (size_t)p <= SEGMENT_SIZE / 16)
-        ta_page = (size_t)p;
-    ta_lg_page = (unsigned)__builtin_ctzll(ta_page);
+        tai_page = (size_t)p;
+    tai_lg_page = (unsigned)__builtin_ctzll(tai_page);
 }
 
 /* sched_getaffinity uses no heap, unlike some sysconf paths. */
-unsigned ta_os_ncpus(void)
+unsigned tai_os_ncpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -34,7 +34,7 @@ unsigned ta_os_ncpus(void)
 
 static _Atomic uint64_t map_refusals;
 
-void *ta_os_map(size_t size)
+void *tai_os_map(size_t size)
 {
     int saved = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -46,30 +46,30 @@ void *ta_os_map(size_t size)
     return NULL;
 }
 
-uint64_t ta_os_map_refusals(void)
+uint64_t tai_os_map_refusals(void)
 {
     return atomic_load_explicit(&map_refusals, memory_order_relaxed);
 }
 
 /* Over-map and trim: the kernel gives no alignment beyond a page. */
-void *ta_os_map_aligned(size_t size, size_t align)
+void *tai_os_map_aligned(size_t size, size_t align)
 {
     if (size + align < size)
         return NULL;
-    char *raw = ta_os_map(size + align);
+    char *raw = tai_os_map(size + align);
     if (!raw)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
     size_t lead = start - (uintptr_t)raw;
     size_t trail = align - lead;
     if (lead)
-        ta_os_unmap(raw, lead);
+        tai_os_unmap(raw, lead);
     if (trail)
-        ta_os_unmap((char *)start + size, trail);
+        tai_os_unmap((char *)start + size, trail);
     return (void *)start;
 }
 
-void ta_os_unmap(void *p, size_t size)
+void tai_os_unmap(void *p, size_t size)
 {
     int saved = errno;
     munmap(p, size);
@@ -92,7 +92,7 @@ void ta_os_unmap(void *p, size_t size)
 #define OS_REMAP 1
 #endif
 
-bool ta_os_extend(void *p, size_t old_size, size_t new_size)
+bool tai_os_extend(void *p, size_t old_size, size_t new_size)
 {
     if (!OS_REMAP)
         return false;
@@ -104,7 +104,7 @@ bool ta_os_extend(void *p, size_t old_size, size_t new_size)
 
 /* The kernel moves the page tables: no copy, no new faults for the pages
  * that already exist. The target reservation is replaced atomically. */
-bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target)
+bool tai_os_move(void *p, size_t old_size, size_t new_size, void *target)
 {
     if (!OS_REMAP)
         return false;
@@ -114,14 +114,14 @@ bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target)
     return q == target;
 }
 
-void ta_os_purge_forced(void *p, size_t size)
+void tai_os_purge_forced(void *p, size_t size)
 {
     int saved = errno;
     madvise(p, size, MADV_DONTNEED);
     errno = saved;
 }
 
-bool ta_os_purge_lazy(void *p, size_t size)
+bool tai_os_purge_lazy(void *p, size_t size)
 {
     int saved = errno;
 #ifdef MADV_FREE
@@ -133,7 +133,7 @@ bool ta_os_purge_lazy(void *p, size_t size)
     return rc == 0;
 }
 
-uint64_t ta_os_now_ms(void)
+uint64_t tai_os_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -141,7 +141,7 @@ uint64_t ta_os_now_ms(void)
 }
 
 /* vsnprintf into a stack buffer and write(2): safe inside malloc. */
-void ta_warn(const char *fmt, ...)
+void tai_warn(const char *fmt, ...)
 {
     char buf[512];
     va_list ap;

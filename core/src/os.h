@@ -4,27 +4,27 @@
 
 #include "common.h"
 
-extern HIDDEN size_t ta_page;      /* run-time page size */
-extern HIDDEN unsigned ta_lg_page; /* log2(ta_page) */
+extern HIDDEN size_t tai_page;      /* run-time page size */
+extern HIDDEN unsigned tai_lg_page; /* log2(tai_page) */
 
-HIDDEN void ta_os_init(void);
-HIDDEN unsigned ta_os_ncpus(void);
+HIDDEN void tai_os_init(void);
+HIDDEN unsigned tai_os_ncpus(void);
 /* A fresh zeroed mapping, or NULL. */
-HIDDEN void *ta_os_map(size_t size);
-/* How many times the kernel refused ta_os_map so far (reclaim.c). */
-HIDDEN uint64_t ta_os_map_refusals(void);
+HIDDEN void *tai_os_map(size_t size);
+/* How many times the kernel refused tai_os_map so far (reclaim.c). */
+HIDDEN uint64_t tai_os_map_refusals(void);
 /* A fresh mapping of size bytes aligned to align (a power of two). */
-HIDDEN void *ta_os_map_aligned(size_t size, size_t align);
-HIDDEN void ta_os_unmap(void *p, size_t size);
+HIDDEN void *tai_os_map_aligned(size_t size, size_t align);
+HIDDEN void tai_os_unmap(void *p, size_t size);
 /* Tries to grow the mapping at p from old to new size without moving. */
-HIDDEN bool ta_os_extend(void *p, size_t old_size, size_t new_size);
+HIDDEN bool tai_os_extend(void *p, size_t old_size, size_t new_size);
 /* Moves the pages of [p, p+old_size) onto target (a mapping of new_size
  * bytes, which it replaces) without copying; false if the kernel refused. */
-HIDDEN bool ta_os_move(void *p, size_t old_size, size_t new_size, void *target);
+HIDDEN bool tai_os_move(void *p, size_t old_size, size_t new_size, void *target);
 /* Pages stay mapped and read as zero afterwards. */
-HIDDEN void ta_os_purge_forced(void *p, size_t size);
+HIDDEN void tai_os_purge_forced(void *p, size_t size);
 /* Pages may be reclaimed lazily; returns false if the kernel refuses. */
-HIDDEN bool ta_os_purge_lazy(void *p, size_t size);
-HIDDEN uint64_t ta_os_now_ms(void);
+HIDDEN bool tai_os_purge_lazy(void *p, size_t size);
+HIDDEN uint64_t tai_os_now_ms(void);
 
 #endif

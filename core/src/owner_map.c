@@ -3,9 +3,9 @@
  * reader never needs more than a relaxed load. */
 #include "owner_map.h"
 
-_Atomic uint8_t ta_owner_map[OWNER_NUNITS];
+_Atomic uint8_t tai_owner_map[OWNER_NUNITS];
 
-bool ta_owner_map_set(void *p, size_t size, uint8_t first_value)
+bool tai_owner_map_set(void *p, size_t size, uint8_t first_value)
 {
     uint8_t value = first_value;
     uintptr_t first = (uintptr_t)p >> LG_SEGMENT;
@@ -13,7 +13,7 @@ bool ta_owner_map_set(void *p, size_t size, uint8_t first_value)
     if (last >= OWNER_NUNITS)
         return false;
     for (uintptr_t u = first; u <= last; u++) {
-        atomic_store_explicit(&ta_owner_map[u], value, memory_order_release);
+        atomic_store_explicit(&tai_owner_map[u], value, memory_order_release);
         if (value != OWNER_NONE)
             value = OWNER_TAIL;
     }

@@ -13,7 +13,7 @@
 #define OWNER_LG_ADDR 47
 #define OWNER_NUNITS ((uintptr_t)1 << (OWNER_LG_ADDR - LG_SEGMENT))
 
-extern HIDDEN _Atomic uint8_t ta_owner_map[OWNER_NUNITS];
+extern HIDDEN _Atomic uint8_t tai_owner_map[OWNER_NUNITS];
 
 /* What a unit holds: nothing of ours, the start of a mapping (where its
  * header is), or the rest of a multi-unit huge mapping. */
@@ -22,19 +22,19 @@ enum { OWNER_NONE = 0, OWNER_HEAD = 1, OWNER_TAIL = 2 };
 /* Marks [p, p+size) (segment-aligned start): the first unit as
  * first_value, the others as OWNER_TAIL, or all as OWNER_NONE. False if
  * the range lies outside the map. */
-HIDDEN bool ta_owner_map_set(void *p, size_t size, uint8_t first_value);
+HIDDEN bool tai_owner_map_set(void *p, size_t size, uint8_t first_value);
 
-static ALWAYS_INLINE uint8_t ta_owner_map_unit(const void *p)
+static ALWAYS_INLINE uint8_t tai_owner_map_unit(const void *p)
 {
     uintptr_t unit = (uintptr_t)p >> LG_SEGMENT;
     if (unlikely(unit >= OWNER_NUNITS))
         return OWNER_NONE;
-    return atomic_load_explicit(&ta_owner_map[unit], memory_order_relaxed);
+    return atomic_load_explicit(&tai_owner_map[unit], memory_order_relaxed);
 }
 
-static ALWAYS_INLINE bool ta_owner_map_get(const void *p)
+static ALWAYS_INLINE bool tai_owner_map_get(const void *p)
 {
-    return ta_owner_map_unit(p) != OWNER_NONE;
+    return tai_owner_map_unit(p) != OWNER_NONE;
 }
 
 #endif

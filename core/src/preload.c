@@ -32,25 +32,25 @@ EXPORT size_t malloc_usable_size(void *p) { return ta_malloc_usable_size(p); }
 
 EXPORT void *valloc(size_t size)
 {
-    if (!ta_ensure_init()) {
+    if (!tai_ensure_init()) {
         errno = ENOMEM;
         return NULL;
     }
-    return ta_aligned_alloc(ta_page, size);
+    return ta_aligned_alloc(tai_page, size);
 }
 
 EXPORT void *pvalloc(size_t size)
 {
-    if (!ta_ensure_init()) {
+    if (!tai_ensure_init()) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t rounded = align_up(size ? size : 1, ta_page);
+    size_t rounded = align_up(size ? size : 1, tai_page);
     if (rounded < size) {
         errno = ENOMEM;
         return NULL;
     }
-    return ta_aligned_alloc(ta_page, rounded);
+    return ta_aligned_alloc(tai_page, rounded);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size)

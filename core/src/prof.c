@@ -24,8 +24,8 @@
 #include "prof_data.h"
 #include "thread.h"
 
-atomic_bool ta_prof_on;
-atomic_bool ta_prof_engaged;
+atomic_bool tai_prof_on;
+atomic_bool tai_prof_engaged;
 
 static mutex_t arena_lock = MUTEX_INITIALIZER;
 static _Atomic(arena_t *) prof_arena;
@@ -92,7 +92,7 @@ static uint64_t rng_next(uint64_t *s)
 static int64_t draw_countdown(struct prof_tc *pt)
 {
     double u = (double)((rng_next(&pt->rng) >> 11) + 1) / 9007199254740992.0; /* (0, 1] */
-    double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
+    double mean = (double)atomic_load_explicit(&tai_prof_sample_bytes, memory_order_relaxed);
     double d = -mean * log_unit(u);
     return d >= 9e18 ? INT64_MAX : (int64_t)d + 1;
 }
@@ -114,7 +114,7 @@ static void settle(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
-    pt->bytes_left += (int64_t)cb->ncached * (int64_t)ta_class_size[c];
+    pt->bytes_left += (int64_t)cb->ncached * (int64_t)tai_class_size[c];
     pt->ncached[c] -= pt->vset[c] - cb->ncached;
     pt->vset[c] = 0;
     cb->stack = pt->base[c] + pt->ncached[c];
@@ -129,7 +129,7 @@ static void open_window(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
-    uint64_t size = ta_class_size[c];
+    uint64_t size = tai_class_size[c];
     uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
     uint32_t v = afford < pt->ncached[c] ? (uint32_t)afford : pt->ncached[c];
     pt->bytes_left -= (int64_t)(v * size);
@@ -168,7 +168,7 @@ static void hide(tcache_t *tc, unsigned c)
     cb->cap = 0;
 }
 
-void ta_prof_tcache_restore(tcache_t *tc)
+void tai_prof_tcache_restore(tcache_t *tc)
 {
     struct prof_tc *pt = tc->prof;
     if (!pt)
@@ -177,10 +177,10 @@ void ta_prof_tcache_restore(tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         show(tc, c);
     tc->prof = NULL;
-    ta_base_free(pt, sizeof(*pt));
+    tai_base_free(pt, sizeof(*pt));
 }
 
-uint32_t ta_prof_ncached(const tcache_t *tc, unsigned c)
+uint32_t tai_prof_ncached(const tcache_t *tc, unsigned c)
 {
     return tc->prof ? real_level(tc, c) : tc->bins[c].ncached;
 }
@@ -190,7 +190,7 @@ static void reseed(struct prof_tc *pt, uint64_t gen)
 {
     static _Atomic uint64_t ncaches;
     uint64_t n = atomic_fetch_add_explicit(&ncaches, 1, memory_order_relaxed);
-    pt->rng = atomic_load_explicit(&ta_prof_seed, memory_order_relaxed) ^
+    pt->rng = atomic_load_explicit(&tai_prof_seed, memory_order_relaxed) ^
               (n * 0x9E3779B97F4A7C15ULL);
     if (!pt->rng)
         pt->rng = 0x853C49E6748FEA9BULL;
@@ -202,14 +202,14 @@ static void reseed(struct prof_tc *pt, uint64_t gen)
  * stacks hidden), or NULL (shown) when off or out of memory. */
 static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
 {
-    uint64_t gen = atomic_load_explicit(&ta_prof_gen, memory_order_relaxed);
-    if (!atomic_load_explicit(&ta_prof_on, memory_order_relaxed) || !tc->mem_size) {
-        ta_prof_tcache_restore(tc);
+    uint64_t gen = atomic_load_explicit(&tai_prof_gen, memory_order_relaxed);
+    if (!atomic_load_explicit(&tai_prof_on, memory_order_relaxed) || !tc->mem_size) {
+        tai_prof_tcache_restore(tc);
         return NULL;
     }
     struct prof_tc *pt = tc->prof;
     if (!pt) {
-        pt = ta_base_alloc(sizeof(*pt));
+        pt = tai_base_alloc(sizeof(*pt));
         if (!pt)
             return NULL;
         tc->prof = pt;
@@ -224,7 +224,7 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
     return pt;
 }
 
-/* Every change of prof.active, the rate or the seed moves ta_prof_gen, so
+/* Every change of prof.active, the rate or the seed moves tai_prof_gen, so
  * one compare tells a sampling cache that nothing changed. Allocations
  * made while the profiler records a sample (the frames hook's) leave the
  * cache's state as the sample found it: the recording call goes on with
@@ -232,9 +232,9 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
 static inline struct prof_tc *sync_cache(tcache_t *tc)
 {
     struct prof_tc *pt = tc->prof;
-    if (likely(pt && pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed)))
+    if (likely(pt && pt->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed)))
         return pt;
-    if (pt && ta_prof_busy())
+    if (pt && tai_prof_busy())
         return pt;
     return sync_slow(tc);
 }
@@ -249,7 +249,7 @@ static arena_t *get_prof_arena(void)
     mutex_lock(&arena_lock);
     a = atomic_load_explicit(&prof_arena, memory_order_relaxed);
     if (!a) {
-        a = ta_arena_new(true, NULL);
+        a = tai_arena_new(true, NULL);
         if (a) {
             /* bound for good: reset and destroy refuse it (EBUSY) */
             atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
@@ -274,7 +274,7 @@ static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
     if (pt->bytes_left > 0)
         return false;
     pt->bytes_left = draw_countdown(pt);
-    return !ta_prof_busy();
+    return !tai_prof_busy();
 }
 
 /* A sampled block: from the profiler's arena, recorded with its weight.
@@ -285,16 +285,16 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     arena_t *a = get_prof_arena();
     if (!a)
         return NULL;
-    void *p = cls < NBINS ? ta_bin_alloc(a, cls, zero) : ta_large_alloc(a, usize, 0, zero);
+    void *p = cls < NBINS ? tai_bin_alloc(a, cls, zero) : tai_large_alloc(a, usize, 0, zero);
     if (!p)
         return NULL;
     if (cls >= NBINS) {
         block_ref_t b = block_resolve(p);
-        usize = ta_large_usize(&b);
+        usize = tai_large_usize(&b);
     }
-    double mean = (double)atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
-    ta_tcache_t *cache = tc == ta_tls_tcache ? NULL : (ta_tcache_t *)tc;
-    ta_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena, cache);
+    double mean = (double)atomic_load_explicit(&tai_prof_sample_bytes, memory_order_relaxed);
+    ta_tcache_t *cache = tc == tai_tls_tcache ? NULL : (ta_tcache_t *)tc;
+    tai_prof_record(p, usize, 1 / one_minus_exp_neg((double)usize / mean), tc->arena, cache);
     tc->uncached_allocated += usize;
     return p;
 }
@@ -305,23 +305,23 @@ static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     if (!cb->ncached)
-        return ta_tcache_refill(tc, cls, zero);
+        return tai_tcache_refill(tc, cls, zero);
     void *p = cb->stack[--cb->ncached];
     ctr_add(&cb->nalloc, 1);
-    return zero ? memset(p, 0, ta_class_size[cls]) : p;
+    return zero ? memset(p, 0, tai_class_size[cls]) : p;
 }
 
 /* A pop the window did not cover: counted, maybe sampled, served from the
  * real stack (refilled if empty), and the window opened again. */
-void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
+void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     if (!pt)
         return pop_shown(tc, cls, zero);
     settle(tc, cls);
     void *p = NULL;
-    if (sample_due(tc, pt, ta_class_size[cls]))
-        p = sample_alloc(tc, cls, ta_class_size[cls], zero);
+    if (sample_due(tc, pt, tai_class_size[cls]))
+        p = sample_alloc(tc, cls, tai_class_size[cls], zero);
     if (!p) {
         show(tc, cls);
         p = pop_shown(tc, cls, zero);
@@ -333,19 +333,19 @@ void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
     return p;
 }
 
-void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
+void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
-    size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, ta_page);
+    size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, tai_page);
     if (pt && sample_due(tc, pt, usize)) {
         void *p = sample_alloc(tc, NCACHED_CLASSES, size, zero);
         if (p)
             return p;
     }
-    void *p = ta_large_alloc(tc->arena, size, 0, zero);
+    void *p = tai_large_alloc(tc->arena, size, 0, zero);
     if (p) {
         block_ref_t b = block_resolve(p);
-        tc->uncached_allocated += ta_large_usize(&b);
+        tc->uncached_allocated += tai_large_usize(&b);
     }
     return p;
 }
@@ -359,7 +359,7 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
     const segment_t *seg = segment_of(p);
     if (seg->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
-        ta_prof_forget(p);
+        tai_prof_forget(p);
         return false;
     }
     if (!tc || !tc->prof || tag >= NCACHED_CLASSES || seg->arena != tc->arena)
@@ -379,21 +379,21 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
         pt->base[tag][pt->ncached[tag]++] = p;
     } else {
         show(tc, tag);
-        ta_tcache_dalloc_slow(tc, p, tag);
+        tai_tcache_dalloc_slow(tc, p, tag);
         hide(tc, tag);
     }
     open_window(tc, tag);
     return true;
 }
 
-bool ta_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
+bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     struct prof_tc *pt;
     if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
                segment_of(p)->arena == tc->arena &&
-               pt->gen == atomic_load_explicit(&ta_prof_gen, memory_order_relaxed))) {
+               pt->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed))) {
         cache_bin_t *cb = &tc->bins[tag];
-        int64_t size = (int64_t)ta_class_size[tag];
+        int64_t size = (int64_t)tai_class_size[tag];
         uint32_t level = pt->ncached[tag] - (pt->vset[tag] - cb->ncached);
         if (likely(pt->bytes_left > size && level < pt->cap[tag])) {
             cb->stack[cb->ncached++] = p;
@@ -406,42 +406,42 @@ bool ta_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
     return dalloc_cold(tc, p, tag);
 }
 
-void ta_prof_arena_reset(arena_t *a)
+void tai_prof_arena_reset(arena_t *a)
 {
-    if (!atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed))
+    if (!atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed))
         return;
     void *batch[64];
     size_t n;
-    while ((n = ta_prof_take_origin(a, batch, 64)) > 0)
+    while ((n = tai_prof_take_origin(a, batch, 64)) > 0)
         for (size_t i = 0; i < n; i++)
             ta_free(batch[i]);
 }
 
-void ta_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
+void tai_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
 {
-    if (atomic_load_explicit(&ta_prof_engaged, memory_order_relaxed))
-        ta_prof_origin_live(a, blocks, bytes);
+    if (atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed))
+        tai_prof_origin_live(a, blocks, bytes);
 }
 
-void ta_prof_boot(void)
+void tai_prof_boot(void)
 {
-    if (ta_opt.prof_sample_bytes)
-        atomic_store(&ta_prof_sample_bytes, ta_opt.prof_sample_bytes);
-    if (ta_opt.prof) {
-        atomic_store(&ta_prof_engaged, true);
-        atomic_store(&ta_prof_on, true);
+    if (tai_opt.prof_sample_bytes)
+        atomic_store(&tai_prof_sample_bytes, tai_opt.prof_sample_bytes);
+    if (tai_opt.prof) {
+        atomic_store(&tai_prof_engaged, true);
+        atomic_store(&tai_prof_on, true);
     }
 }
 
-void ta_prof_prefork(void)
+void tai_prof_prefork(void)
 {
     mutex_lock(&arena_lock);
-    ta_prof_data_prefork();
+    tai_prof_data_prefork();
 }
 
-void ta_prof_postfork(bool child)
+void tai_prof_postfork(bool child)
 {
-    ta_prof_data_postfork(child);
+    tai_prof_data_postfork(child);
     if (child)
         mutex_init(&arena_lock);
     else

@@ -21,41 +21,41 @@ struct prof_tc {
     uint32_t vset[NCACHED_CLASSES];    /* window size when set */
     int64_t bytes_left; /* to the next sample, less the open windows' bytes */
     uint64_t rng;
-    uint64_t gen; /* ta_prof_gen this countdown was drawn under */
+    uint64_t gen; /* tai_prof_gen this countdown was drawn under */
 };
 
-extern HIDDEN atomic_bool ta_prof_on;
+extern HIDDEN atomic_bool tai_prof_on;
 /* Set once profiling first starts: from then on sampled blocks may be
  * live, and slow frees look for them. */
-extern HIDDEN atomic_bool ta_prof_engaged;
+extern HIDDEN atomic_bool tai_prof_engaged;
 
 /* Whether a cache's slow path must go through the profiler. */
 static inline bool prof_touches(const tcache_t *tc)
 {
     return unlikely(tc->prof != NULL) ||
-           unlikely(atomic_load_explicit(&ta_prof_on, memory_order_relaxed));
+           unlikely(atomic_load_explicit(&tai_prof_on, memory_order_relaxed));
 }
 
 /* Applies opt.prof and opt.prof_sample_bytes; during initialisation. */
-HIDDEN void ta_prof_boot(void);
+HIDDEN void tai_prof_boot(void);
 /* The cache-miss path of a cache the profiler touches. */
-HIDDEN void *ta_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero);
+HIDDEN void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero);
 /* An uncached (large) allocation through cache tc, sampled or not. */
-HIDDEN void *ta_prof_large_alloc(tcache_t *tc, size_t size, bool zero);
+HIDDEN void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero);
 /* A slow free: a sampled block leaves the profile (false: free it as
  * usual); a sampling cache's own block is cached (true: done). */
-HIDDEN bool ta_prof_dalloc(tcache_t *tc, void *p, unsigned tag);
+HIDDEN bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag);
 /* Puts a sampling cache's stacks back, before anything walks them. */
-HIDDEN void ta_prof_tcache_restore(tcache_t *tc);
+HIDDEN void tai_prof_tcache_restore(tcache_t *tc);
 /* Blocks a cache holds in class c, hidden or not. */
-HIDDEN uint32_t ta_prof_ncached(const tcache_t *tc, unsigned c);
+HIDDEN uint32_t tai_prof_ncached(const tcache_t *tc, unsigned c);
 /* A manual arena being reset or destroyed: its sampled blocks (which live
  * in the profiler's arena) are freed with it. */
-HIDDEN void ta_prof_arena_reset(arena_t *a);
+HIDDEN void tai_prof_arena_reset(arena_t *a);
 /* Adds the live sampled blocks made through caches of arena a, and their
  * bytes, to the arena's own counts (ta_arena_live). */
-HIDDEN void ta_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes);
-HIDDEN void ta_prof_prefork(void);
-HIDDEN void ta_prof_postfork(bool child);
+HIDDEN void tai_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes);
+HIDDEN void tai_prof_prefork(void);
+HIDDEN void tai_prof_postfork(bool child);
 
 #endif

@@ -14,9 +14,9 @@
 #include "prof_data.h"
 #include "prof_read.h"
 
-_Atomic uint64_t ta_prof_sample_bytes = 512 * 1024;
-_Atomic uint64_t ta_prof_seed = 0x243F6A8885A308D3ULL;
-_Atomic uint64_t ta_prof_gen = 1;
+_Atomic uint64_t tai_prof_sample_bytes = 512 * 1024;
+_Atomic uint64_t tai_prof_seed = 0x243F6A8885A308D3ULL;
+_Atomic uint64_t tai_prof_gen = 1;
 
 typedef struct live {
     uintptr_t addr; /* 0: empty slot */
@@ -41,7 +41,7 @@ static size_t nlive, live_cap;
 
 static TA_TLS bool busy;
 
-bool ta_prof_busy(void) { return busy; }
+bool tai_prof_busy(void) { return busy; }
 
 static uint64_t hash_bytes(const uint8_t *b, size_t n)
 {
@@ -60,12 +60,12 @@ static size_t hash_addr(uintptr_t a, size_t cap)
 static bool grow(void **arr, size_t *cap, size_t elem, size_t min)
 {
     size_t ncap = *cap ? *cap * 2 : min;
-    void *n = ta_base_alloc(ncap * elem);
+    void *n = tai_base_alloc(ncap * elem);
     if (!n)
         return false;
     if (*arr) {
         memcpy(n, *arr, *cap * elem);
-        ta_base_free(*arr, *cap * elem);
+        tai_base_free(*arr, *cap * elem);
     }
     *arr = n;
     *cap = ncap;
@@ -74,7 +74,7 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t min)
 
 static bool sindex_rebuild(size_t cap)
 {
-    uint32_t *n = ta_base_alloc(cap * sizeof(uint32_t));
+    uint32_t *n = tai_base_alloc(cap * sizeof(uint32_t));
     if (!n)
         return false;
     for (uint32_t i = 0; i < nstacks; i++) {
@@ -84,7 +84,7 @@ static bool sindex_rebuild(size_t cap)
         n[j] = i + 1;
     }
     if (sindex)
-        ta_base_free(sindex, sindex_cap * sizeof(uint32_t));
+        tai_base_free(sindex, sindex_cap * sizeof(uint32_t));
     sindex = n;
     sindex_cap = cap;
     return true;
@@ -126,7 +126,7 @@ static uint32_t intern(const uint8_t *blob, size_t len)
 
 static bool live_rehash(size_t cap)
 {
-    live_t *n = ta_base_alloc(cap * sizeof(live_t));
+    live_t *n = tai_base_alloc(cap * sizeof(live_t));
     if (!n)
         return false;
     for (size_t i = 0; i < live_cap; i++) {
@@ -138,7 +138,7 @@ static bool live_rehash(size_t cap)
         n[j] = live[i];
     }
     if (live)
-        ta_base_free(live, live_cap * sizeof(live_t));
+        tai_base_free(live, live_cap * sizeof(live_t));
     live = n;
     live_cap = cap;
     return true;
@@ -235,7 +235,7 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
 static bool own_frame(void *pc)
 {
     if (!atomic_load_explicit(&own_known, memory_order_acquire)) {
-        dl_iterate_phdr(find_own, (void *)(uintptr_t)ta_prof_record);
+        dl_iterate_phdr(find_own, (void *)(uintptr_t)tai_prof_record);
         atomic_store_explicit(&own_known, true, memory_order_release);
     }
     uintptr_t a = (uintptr_t)pc;
@@ -243,7 +243,7 @@ static bool own_frame(void *pc)
            a < atomic_load_explicit(&own_hi, memory_order_relaxed);
 }
 
-NOINLINE bool ta_prof_record(void *p, size_t usize, double w, void *origin, ta_tcache_t *cache)
+NOINLINE bool tai_prof_record(void *p, size_t usize, double w, void *origin, ta_tcache_t *cache)
 {
     enum { BLOB_MAX = 4 + PROF_MAX_C_FRAMES * sizeof(uintptr_t) +
                       PROF_MAX_RT_FRAMES * (4 + 2 * (PROF_MAX_NAME + 1)) };
@@ -294,7 +294,7 @@ NOINLINE bool ta_prof_record(void *p, size_t usize, double w, void *origin, ta_t
     return ok;
 }
 
-void ta_prof_forget(void *p)
+void tai_prof_forget(void *p)
 {
     mutex_lock(&data_lock);
     size_t i = live_find((uintptr_t)p);
@@ -303,7 +303,7 @@ void ta_prof_forget(void *p)
     mutex_unlock(&data_lock);
 }
 
-size_t ta_prof_take_origin(void *origin, void **out, size_t n)
+size_t tai_prof_take_origin(void *origin, void **out, size_t n)
 {
     size_t got = 0;
     mutex_lock(&data_lock);
@@ -319,7 +319,7 @@ size_t ta_prof_take_origin(void *origin, void **out, size_t n)
     return got;
 }
 
-void ta_prof_origin_live(const void *origin, uint64_t *blocks, uint64_t *bytes)
+void tai_prof_origin_live(const void *origin, uint64_t *blocks, uint64_t *bytes)
 {
     mutex_lock(&data_lock);
     for (size_t i = 0; i < live_cap; i++)
@@ -338,7 +338,7 @@ void ta_prof_set_frames_hook(ta_prof_frames_fn *fn, void *ctx)
     mutex_unlock(&data_lock);
 }
 
-void ta_prof_reset_counts(void)
+void tai_prof_reset_counts(void)
 {
     mutex_lock(&data_lock);
     for (uint32_t i = 0; i < nstacks; i++) {
@@ -350,19 +350,19 @@ void ta_prof_reset_counts(void)
 
 /* ---- reading ----------------------------------------------------------- */
 
-int ta_prof_snapshot(prof_snap_t *snap)
+int tai_prof_snapshot(prof_snap_t *snap)
 {
     memset(snap, 0, sizeof(*snap));
     mutex_lock(&data_lock);
     size_t ns = nstacks, np = pool_len;
-    prof_stack_t *s = ns ? ta_base_alloc(ns * sizeof(*s)) : NULL;
-    uint8_t *b = np ? ta_base_alloc(np) : NULL;
+    prof_stack_t *s = ns ? tai_base_alloc(ns * sizeof(*s)) : NULL;
+    uint8_t *b = np ? tai_base_alloc(np) : NULL;
     if ((ns && !s) || (np && !b)) {
         mutex_unlock(&data_lock);
         if (s)
-            ta_base_free(s, ns * sizeof(*s));
+            tai_base_free(s, ns * sizeof(*s));
         if (b)
-            ta_base_free(b, np);
+            tai_base_free(b, np);
         return ENOMEM;
     }
     if (ns)
@@ -377,15 +377,15 @@ int ta_prof_snapshot(prof_snap_t *snap)
     return 0;
 }
 
-void ta_prof_snapshot_free(prof_snap_t *snap)
+void tai_prof_snapshot_free(prof_snap_t *snap)
 {
     if (snap->stacks)
-        ta_base_free(snap->stacks, snap->nstacks * sizeof(*snap->stacks));
+        tai_base_free(snap->stacks, snap->nstacks * sizeof(*snap->stacks));
     if (snap->pool)
-        ta_base_free(snap->pool, snap->pool_len);
+        tai_base_free(snap->pool, snap->pool_len);
 }
 
-void ta_prof_decode(const prof_snap_t *snap, size_t i, ta_prof_stack *out, uintptr_t *pcs,
+void tai_prof_decode(const prof_snap_t *snap, size_t i, ta_prof_stack *out, uintptr_t *pcs,
                     ta_prof_frame *frames)
 {
     const prof_stack_t *s = &snap->stacks[i];
@@ -416,7 +416,7 @@ int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg)
     if (!visit)
         return EINVAL;
     prof_snap_t snap;
-    int err = ta_prof_snapshot(&snap);
+    int err = tai_prof_snapshot(&snap);
     if (err)
         return err;
     uintptr_t pcs[PROF_MAX_C_FRAMES];
@@ -425,16 +425,16 @@ int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg)
         if (!snap.stacks[i].live_blocks && !snap.stacks[i].alloc_blocks)
             continue;
         ta_prof_stack st;
-        ta_prof_decode(&snap, i, &st, pcs, frames);
+        tai_prof_decode(&snap, i, &st, pcs, frames);
         err = visit(arg, &st);
     }
-    ta_prof_snapshot_free(&snap);
+    tai_prof_snapshot_free(&snap);
     return err;
 }
 
-void ta_prof_data_prefork(void) { mutex_lock(&data_lock); }
+void tai_prof_data_prefork(void) { mutex_lock(&data_lock); }
 
-void ta_prof_data_postfork(bool child)
+void tai_prof_data_postfork(bool child)
 {
     if (child)
         mutex_init(&data_lock);

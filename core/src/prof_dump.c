@@ -33,14 +33,14 @@ static void buf_put(buf_t *o, const void *p, size_t n)
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < o->len + n)
             cap *= 2;
-        uint8_t *nb = ta_base_alloc(cap);
+        uint8_t *nb = tai_base_alloc(cap);
         if (!nb) {
             o->failed = true;
             return;
         }
         if (o->b) {
             memcpy(nb, o->b, o->len);
-            ta_base_free(o->b, o->cap);
+            tai_base_free(o->b, o->cap);
         }
         o->b = nb;
         o->cap = cap;
@@ -52,7 +52,7 @@ static void buf_put(buf_t *o, const void *p, size_t n)
 static void buf_free(buf_t *o)
 {
     if (o->b)
-        ta_base_free(o->b, o->cap);
+        tai_base_free(o->b, o->cap);
     *o = (buf_t){0};
 }
 
@@ -129,8 +129,8 @@ typedef struct map {
 static void map_free(map_t *m)
 {
     if (m->keys) {
-        ta_base_free(m->keys, m->cap * sizeof(uint64_t));
-        ta_base_free(m->vals, m->cap * sizeof(uint64_t));
+        tai_base_free(m->keys, m->cap * sizeof(uint64_t));
+        tai_base_free(m->vals, m->cap * sizeof(uint64_t));
     }
     *m = (map_t){0};
 }
@@ -138,12 +138,12 @@ static void map_free(map_t *m)
 static bool map_grow(map_t *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *k = ta_base_alloc(cap * sizeof(uint64_t)), *v = ta_base_alloc(cap * sizeof(uint64_t));
+    uint64_t *k = tai_base_alloc(cap * sizeof(uint64_t)), *v = tai_base_alloc(cap * sizeof(uint64_t));
     if (!k || !v) {
         if (k)
-            ta_base_free(k, cap * sizeof(uint64_t));
+            tai_base_free(k, cap * sizeof(uint64_t));
         if (v)
-            ta_base_free(v, cap * sizeof(uint64_t));
+            tai_base_free(v, cap * sizeof(uint64_t));
         m->failed = true;
         return false;
     }
@@ -158,8 +158,8 @@ static bool map_grow(map_t *m)
     }
     size_t old = m->cap;
     if (m->keys) {
-        ta_base_free(m->keys, old * sizeof(uint64_t));
-        ta_base_free(m->vals, old * sizeof(uint64_t));
+        tai_base_free(m->keys, old * sizeof(uint64_t));
+        tai_base_free(m->vals, old * sizeof(uint64_t));
     }
     m->keys = k;
     m->vals = v;
@@ -332,7 +332,7 @@ static bool build_pprof(const prof_snap_t *snap, buf_t *res)
     buf_t sample = {0}, ids = {0}, vals = {0};
     for (size_t i = 0; i < snap->nstacks; i++) {
         ta_prof_stack st;
-        ta_prof_decode(snap, i, &st, pcs, frames);
+        tai_prof_decode(snap, i, &st, pcs, frames);
         if (!st.live_blocks && !st.alloc_blocks)
             continue;
         if (st.n_frames)
@@ -349,7 +349,7 @@ static bool build_pprof(const prof_snap_t *snap, buf_t *res)
         pb_msg(&sample, 2, &vals);
         pb_msg(&o.body, 2, &sample);
     }
-    uint64_t mean = atomic_load_explicit(&ta_prof_sample_bytes, memory_order_relaxed);
+    uint64_t mean = atomic_load_explicit(&tai_prof_sample_bytes, memory_order_relaxed);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     pb_uint(&o.body, 9, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
@@ -442,7 +442,7 @@ static void build_folded(const prof_snap_t *snap, buf_t *o)
     ta_prof_frame frames[PROF_MAX_RT_FRAMES];
     for (size_t i = 0; i < snap->nstacks; i++) {
         ta_prof_stack st;
-        ta_prof_decode(snap, i, &st, pcs, frames);
+        tai_prof_decode(snap, i, &st, pcs, frames);
         if (!st.live_blocks)
             continue;
         if (st.n_frames) {
@@ -496,7 +496,7 @@ int ta_prof_dump(const char *path, const char *format)
     if (!pprof && strcmp(format, "folded"))
         return EINVAL;
     prof_snap_t snap;
-    int err = ta_prof_snapshot(&snap);
+    int err = tai_prof_snapshot(&snap);
     if (err)
         return err;
     buf_t raw = {0}, gz = {0};
@@ -508,7 +508,7 @@ int ta_prof_dump(const char *path, const char *format)
     } else {
         build_folded(&snap, &gz);
     }
-    ta_prof_snapshot_free(&snap);
+    tai_prof_snapshot_free(&snap);
     err = gz.failed ? ENOMEM : write_all(path, &gz);
     buf_free(&raw);
     buf_free(&gz);
@@ -517,23 +517,23 @@ int ta_prof_dump(const char *path, const char *format)
 
 /* ---- control names ------------------------------------------------------- */
 
-int ta_ctl_prof_active(ctl_io_t *io)
+int tai_ctl_prof_active(ctl_io_t *io)
 {
-    bool old = atomic_load(&ta_prof_on);
+    bool old = atomic_load(&tai_prof_on);
     if (io->newp) {
-        bool on = ta_ctl_in_bool(io);
+        bool on = tai_ctl_in_bool(io);
         if (on)
-            atomic_store(&ta_prof_engaged, true);
-        atomic_store(&ta_prof_on, on);
+            atomic_store(&tai_prof_engaged, true);
+        atomic_store(&tai_prof_on, on);
         if (on != old)
-            atomic_fetch_add(&ta_prof_gen, 1);
+            atomic_fetch_add(&tai_prof_gen, 1);
     }
-    return ta_ctl_out_num(io, old);
+    return tai_ctl_out_num(io, old);
 }
 
-int ta_ctl_prof_num(ctl_io_t *io)
+int tai_ctl_prof_num(ctl_io_t *io)
 {
-    _Atomic uint64_t *v = io->node->arg == CTL_PROF_SEED ? &ta_prof_seed : &ta_prof_sample_bytes;
+    _Atomic uint64_t *v = io->node->arg == CTL_PROF_SEED ? &tai_prof_seed : &tai_prof_sample_bytes;
     uint64_t old = atomic_load(v);
     if (io->newp) {
         uint64_t n;
@@ -547,12 +547,12 @@ int ta_ctl_prof_num(ctl_io_t *io)
         if (io->node->arg == CTL_PROF_SAMPLE_BYTES && (n == 0 || n > ((uint64_t)1 << 40)))
             return EINVAL;
         atomic_store(v, n);
-        atomic_fetch_add(&ta_prof_gen, 1);
+        atomic_fetch_add(&tai_prof_gen, 1);
     }
-    return ta_ctl_out_num(io, old);
+    return tai_ctl_out_num(io, old);
 }
 
-int ta_ctl_prof_dump(ctl_io_t *io)
+int tai_ctl_prof_dump(ctl_io_t *io)
 {
     const char *path = NULL;
     if (io->newp)
@@ -560,9 +560,9 @@ int ta_ctl_prof_dump(ctl_io_t *io)
     return ta_prof_dump(path, io->node->arg == CTL_PROF_FOLDED ? "folded" : "pprof");
 }
 
-int ta_ctl_prof_reset(ctl_io_t *io)
+int tai_ctl_prof_reset(ctl_io_t *io)
 {
     (void)io;
-    ta_prof_reset_counts();
+    tai_prof_reset_counts();
     return 0;
 }

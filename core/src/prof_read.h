@@ -20,13 +20,13 @@ typedef struct prof_snap {
     size_t pool_len;
 } prof_snap_t;
 
-HIDDEN int ta_prof_snapshot(prof_snap_t *snap);
-HIDDEN void ta_prof_snapshot_free(prof_snap_t *snap);
+HIDDEN int tai_prof_snapshot(prof_snap_t *snap);
+HIDDEN void tai_prof_snapshot_free(prof_snap_t *snap);
 /* Stack i of the copy; pcs and frames must hold PROF_MAX_C_FRAMES and
  * PROF_MAX_RT_FRAMES entries, and names point into the copy. */
-HIDDEN void ta_prof_decode(const prof_snap_t *snap, size_t i, ta_prof_stack *out,
+HIDDEN void tai_prof_decode(const prof_snap_t *snap, size_t i, ta_prof_stack *out,
                            uintptr_t *pcs, ta_prof_frame *frames);
 /* prof.reset: cumulative counts start again from zero. */
-HIDDEN void ta_prof_reset_counts(void);
+HIDDEN void tai_prof_reset_counts(void);
 
 #endif

@@ -14,15 +14,15 @@
 /* Refusals counted when the last reclaim began; under the global lock. */
 static uint64_t reclaimed_at;
 
-uint64_t ta_reclaim_mark(void) { return ta_os_map_refusals(); }
+uint64_t tai_reclaim_mark(void) { return tai_os_map_refusals(); }
 
 /* Purging first turns every free run clean, so the runs of a segment
  * with nothing left in it merge into one and the segment can go. */
 static void reclaim_arena(arena_t *a)
 {
-    ta_decay_run(a, true);
+    tai_decay_run(a, true);
     mutex_lock(&a->lock);
-    ta_extent_unmap_empty_segments(a);
+    tai_extent_unmap_empty_segments(a);
     mutex_unlock(&a->lock);
 }
 
@@ -31,21 +31,21 @@ static void reclaim_arena(arena_t *a)
  * the work done by the first and just retry. Lock order as elsewhere:
  * global, then an arena's bins, then the arena; the caller holds none, so
  * other arenas are reached without inversion. */
-bool ta_reclaim_retry(uint64_t mark)
+bool tai_reclaim_retry(uint64_t mark)
 {
-    uint64_t refused = ta_os_map_refusals();
+    uint64_t refused = tai_os_map_refusals();
     if (refused == mark)
         return false;
-    mutex_lock(&ta_global_lock);
+    mutex_lock(&tai_global_lock);
     if (reclaimed_at < refused) {
-        reclaimed_at = ta_os_map_refusals();
-        unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+        reclaimed_at = tai_os_map_refusals();
+        unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
         for (unsigned i = 0; i < n; i++) {
-            arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+            arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
             if (a)
                 reclaim_arena(a);
         }
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     return true;
 }

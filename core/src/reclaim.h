@@ -7,13 +7,13 @@
 #include "common.h"
 
 /* Taken before an attempt: the count of mappings the kernel refused. */
-HIDDEN uint64_t ta_reclaim_mark(void);
+HIDDEN uint64_t tai_reclaim_mark(void);
 /* After an attempt failed: if the kernel refused a mapping since mark,
  * gives back what every arena holds unused (spare slabs, dirty and muzzy
  * pages, cached huge mappings, segments with nothing in them) and returns
  * true: the caller tries once more. False when no mapping was refused (a
  * limit or a bad size, which giving memory back cannot help). The caller
  * holds no lock. */
-HIDDEN bool ta_reclaim_retry(uint64_t mark);
+HIDDEN bool tai_reclaim_retry(uint64_t mark);
 
 #endif

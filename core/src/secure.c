@@ -22,19 +22,19 @@
 static uint64_t secret;
 static TA_TLS uint64_t rng_state;
 
-void ta_secure_init(void)
+void tai_secure_init(void)
 {
     int saved = errno;
     uint64_t s = 0;
     if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
-        s = ta_os_now_ms() * 0x9E3779B97F4A7C15u ^ (uintptr_t)&s;
+        s = tai_os_now_ms() * 0x9E3779B97F4A7C15u ^ (uintptr_t)&s;
     errno = saved;
     secret = s | 1;
 }
 
 /* splitmix64, seeded per thread from the secret and the thread's TLS
  * address, so threads and processes draw different sequences. */
-uint64_t ta_secure_rand(void)
+uint64_t tai_secure_rand(void)
 {
     if (!rng_state)
         rng_state = secret ^ (uintptr_t)&rng_state;
@@ -82,7 +82,7 @@ static bool canary_intact(const unsigned char *at, size_t n, uint64_t key)
 static size_t block_usize(segment_t *seg, const void *p)
 {
     unsigned cls = tag_class(page_tag(seg, p));
-    return cls < NBINS ? ta_class_size[cls] : extent_of(seg, p)->u.l.usize;
+    return cls < NBINS ? tai_class_size[cls] : extent_of(seg, p)->u.l.usize;
 }
 
 /* The tail length a live block's mark stands for; SIZE_MAX if the
@@ -97,7 +97,7 @@ static size_t tail_of(const unsigned char *p, size_t usize, uint8_t mark)
     return t + 1 >= TAIL_IN_TRAILER && t <= usize ? t : SIZE_MAX;
 }
 
-void *ta_secure_out(void *p, size_t size)
+void *tai_secure_out(void *p, size_t size)
 {
     segment_t *seg = segment_of(p);
     unsigned char *b = p;
@@ -125,44 +125,44 @@ static void report_unmarked(segment_t *seg, const void *p)
     unsigned tag = page_tag(seg, p), cls = tag_class(tag);
     if (cls < NBINS) {
         size_t off = (size_t)((const char *)p - extent_addr(seg, extent_of(seg, p)));
-        ta_heap_error(off % ta_class_size[cls] ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "small");
+        tai_heap_error(off % tai_class_size[cls] ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "small");
     } else if (cls < NCACHED_CLASSES || tag == PB_LARGE) {
         bool start = (const char *)p == extent_addr(seg, extent_of(seg, p));
-        ta_heap_error(start ? TA_ERR_DOUBLE : TA_ERR_INTERIOR, p, "large");
+        tai_heap_error(start ? TA_ERR_DOUBLE : TA_ERR_INTERIOR, p, "large");
     } else {
-        ta_heap_error(TA_ERR_INVALID, p, NULL);
+        tai_heap_error(TA_ERR_INVALID, p, NULL);
     }
 }
 
-/* Huge blocks keep their state in their header, which ta_huge_dalloc
+/* Huge blocks keep their state in their header, which tai_huge_dalloc
  * checks under the arena lock; here only the canary of a live one. */
 static bool huge_check(segment_t *seg, void *p, bool release)
 {
     if (!seg->live || p != seg->data) {
         if (!release) {
-            ta_heap_error(seg->live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
+            tai_heap_error(seg->live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
             return false;
         }
         return true;
     }
     size_t n = min_size(seg->usize - seg->req, CANARY_MAX);
     if (!canary_intact((unsigned char *)p + seg->req, n, block_key(p)))
-        ta_heap_error(TA_ERR_OVERFLOW, p, "huge");
+        tai_heap_error(TA_ERR_OVERFLOW, p, "huge");
     return true;
 }
 
-bool ta_secure_check(void *p, bool release)
+bool tai_secure_check(void *p, bool release)
 {
-    if (((uintptr_t)p & (QUANTUM - 1)) || !ta_owner_map_get(p) ||
-        ta_owner_map_unit((const char *)p - 1) != OWNER_HEAD) {
-        ta_heap_error(TA_ERR_INVALID, p, NULL);
+    if (((uintptr_t)p & (QUANTUM - 1)) || !tai_owner_map_get(p) ||
+        tai_owner_map_unit((const char *)p - 1) != OWNER_HEAD) {
+        tai_heap_error(TA_ERR_INVALID, p, NULL);
         return false;
     }
     segment_t *seg = segment_of(p);
     if (seg->kind == SEG_HUGE)
         return huge_check(seg, p, release);
     if ((uintptr_t)p - (uintptr_t)seg >= SEGMENT_SIZE) {
-        ta_heap_error(TA_ERR_INVALID, p, NULL);
+        tai_heap_error(TA_ERR_INVALID, p, NULL);
         return false;
     }
     _Atomic uint8_t *m = mark_of(seg, p);
@@ -175,18 +175,18 @@ bool ta_secure_check(void *p, bool release)
     size_t usize = block_usize(seg, p), t = tail_of(p, usize, mark);
     if (t == SIZE_MAX ||
         !canary_intact((unsigned char *)p + usize - t, min_size(t, CANARY_MAX), block_key(p)))
-        ta_heap_error(TA_ERR_OVERFLOW, p, tag_class(page_tag(seg, p)) < NBINS
+        tai_heap_error(TA_ERR_OVERFLOW, p, tag_class(page_tag(seg, p)) < NBINS
                                               ? "small" : "large");
     return true;
 }
 
-bool ta_secure_is_live(segment_t *seg, const void *p)
+bool tai_secure_is_live(segment_t *seg, const void *p)
 {
     return (uintptr_t)p - (uintptr_t)seg < SEGMENT_SIZE &&
            atomic_load_explicit(mark_of(seg, p), memory_order_relaxed) != 0;
 }
 
-size_t ta_secure_usable(const void *p)
+size_t tai_secure_usable(const void *p)
 {
     segment_t *seg = segment_of(p);
     if (seg->kind == SEG_HUGE)
@@ -200,10 +200,10 @@ static _Atomic long guards_left = SECURE_MAX_GUARDS;
 
 static char *last_page(extent_t *e)
 {
-    return extent_addr(extent_segment(e), e) + ((size_t)(e->npages - 1) << ta_lg_page);
+    return extent_addr(extent_segment(e), e) + ((size_t)(e->npages - 1) << tai_lg_page);
 }
 
-void ta_secure_guard(extent_t *e)
+void tai_secure_guard(extent_t *e)
 {
     e->guarded = false;
     if (atomic_fetch_sub_explicit(&guards_left, 1, memory_order_relaxed) <= 0) {
@@ -211,23 +211,23 @@ void ta_secure_guard(extent_t *e)
         return;
     }
     int saved = errno;
-    e->guarded = mprotect(last_page(e), ta_page, PROT_NONE) == 0;
+    e->guarded = mprotect(last_page(e), tai_page, PROT_NONE) == 0;
     errno = saved;
     if (!e->guarded)
         atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
 }
 
-void ta_secure_forget_guards(segment_t *seg)
+void tai_secure_forget_guards(segment_t *seg)
 {
     for (size_t i = seg->hdr_pages; i < seg->npages; i += seg->ext[i].npages)
         if (seg->ext[i].guarded)
             atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);
 }
 
-void ta_secure_unguard(extent_t *e)
+void tai_secure_unguard(extent_t *e)
 {
     int saved = errno;
-    mprotect(last_page(e), ta_page, PROT_READ | PROT_WRITE);
+    mprotect(last_page(e), tai_page, PROT_READ | PROT_WRITE);
     errno = saved;
     e->guarded = false;
     atomic_fetch_add_explicit(&guards_left, 1, memory_order_relaxed);

@@ -9,17 +9,17 @@
 
 static size_t segment_header_pages(void)
 {
-    return align_up(sizeof(segment_t) + ta_secure_map_bytes(), ta_page) >> ta_lg_page;
+    return align_up(sizeof(segment_t) + tai_secure_map_bytes(), tai_page) >> tai_lg_page;
 }
 
-segment_t *ta_segment_new(arena_t *a)
+segment_t *tai_segment_new(arena_t *a)
 {
-    segment_t *seg = ta_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
+    segment_t *seg = tai_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
     if (!seg)
         return NULL;
-    if (!ta_owner_map_set(seg, SEGMENT_SIZE, OWNER_HEAD)) {
-        ta_owner_map_set(seg, SEGMENT_SIZE, OWNER_NONE);
-        ta_os_unmap(seg, SEGMENT_SIZE);
+    if (!tai_owner_map_set(seg, SEGMENT_SIZE, OWNER_HEAD)) {
+        tai_owner_map_set(seg, SEGMENT_SIZE, OWNER_NONE);
+        tai_os_unmap(seg, SEGMENT_SIZE);
         return NULL;
     }
     memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
@@ -27,10 +27,10 @@ segment_t *ta_segment_new(arena_t *a)
     seg->arena = a;
     seg->map_size = SEGMENT_SIZE;
     seg->map_base = (char *)seg;
-    seg->npages = (uint32_t)(SEGMENT_SIZE >> ta_lg_page);
+    seg->npages = (uint32_t)(SEGMENT_SIZE >> tai_lg_page);
     seg->hdr_pages = (uint32_t)segment_header_pages();
     segment_list_push(&a->segments, seg);
-    size_t hdr_bytes = (size_t)seg->hdr_pages << ta_lg_page;
+    size_t hdr_bytes = (size_t)seg->hdr_pages << tai_lg_page;
     ctr_add(&a->stats.mapped, SEGMENT_SIZE);
     ctr_add(&a->stats.metadata, hdr_bytes);
     ctr_add(&a->stats.retained, SEGMENT_SIZE - hdr_bytes);
@@ -39,11 +39,11 @@ segment_t *ta_segment_new(arena_t *a)
 
 /* Unmaps a segment of either kind with no bookkeeping: the caller has
  * dropped it from every list and statistic. */
-void ta_segment_unmap(segment_t *seg)
+void tai_segment_unmap(segment_t *seg)
 {
     char *base = seg->map_base;
     size_t size = seg->map_size;
-    TA_ASSERT(ta_owner_map_unit(base) == OWNER_HEAD);
-    ta_owner_map_set(base, size, OWNER_NONE);
-    ta_os_unmap(base, size);
+    TA_ASSERT(tai_owner_map_unit(base) == OWNER_HEAD);
+    tai_owner_map_set(base, size, OWNER_NONE);
+    tai_os_unmap(base, size);
 }

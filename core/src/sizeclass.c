@@ -2,9 +2,9 @@
  * size: slab geometry depends on it, the class sizes do not. */
 #include "sizeclass.h"
 
-bin_info_t ta_bin_info[NBINS];
-_Atomic uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
-uint32_t ta_class_size[NCACHED_CLASSES];
+bin_info_t tai_bin_info[NBINS];
+_Atomic uint8_t tai_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
+uint32_t tai_class_size[NCACHED_CLASSES];
 
 /* Class k's size: quantum steps to 128, then four steps per doubling. */
 static uint32_t small_class_size(unsigned k)
@@ -38,7 +38,7 @@ static uint32_t pick_slab_pages(uint32_t size, size_t page)
     return best;
 }
 
-void ta_sizeclass_init(size_t page)
+void tai_sizeclass_init(size_t page)
 {
     for (unsigned k = 0; k < NBINS; k++) {
         uint32_t size = small_class_size(k);
@@ -47,16 +47,16 @@ void ta_sizeclass_init(size_t page)
         if (nregs > 65535)
             nregs = 65535;
         uint32_t recip = (uint32_t)((((uint64_t)1 << 32) + size - 1) / size);
-        ta_bin_info[k] = (bin_info_t){size, nregs, pages, recip};
-        ta_class_size[k] = size;
+        tai_bin_info[k] = (bin_info_t){size, nregs, pages, recip};
+        tai_class_size[k] = size;
     }
     for (unsigned j = 0; j < NLCACHED; j++)
-        ta_class_size[NBINS + j] = (uint32_t)align_up(lextent_size(j), page);
+        tai_class_size[NBINS + j] = (uint32_t)align_up(lextent_size(j), page);
     unsigned cls = 0;
     for (size_t i = 0; i <= (TCACHE_MAX >> LG_QUANTUM); i++) {
         size_t size = i << LG_QUANTUM;
-        while (ta_class_size[cls] < size)
+        while (tai_class_size[cls] < size)
             cls++;
-        atomic_store_explicit(&ta_size2class[i], (uint8_t)cls, memory_order_relaxed);
+        atomic_store_explicit(&tai_size2class[i], (uint8_t)cls, memory_order_relaxed);
     }
 }

@@ -31,7 +31,7 @@ static inline unsigned region_index(const bin_info_t *bi, size_t off)
     return (unsigned)(((uint64_t)off * bi->recip) >> 32);
 }
 
-extern HIDDEN bin_info_t ta_bin_info[NBINS];
+extern HIDDEN bin_info_t tai_bin_info[NBINS];
 /* class index for (size + 15) >> 4, sizes 0..TCACHE_MAX; indexes >= NBINS
  * are the cached large classes. The fast path reads it before it knows
  * whether start-up has run (a thread's first call meets the empty cache),
@@ -39,14 +39,14 @@ extern HIDDEN bin_info_t ta_bin_info[NBINS];
  * defined. Whatever it reads (0 before start-up) is a class the empty
  * cache misses on, and the slow path then waits for start-up; relaxed
  * byte loads cost what plain ones do. */
-extern HIDDEN _Atomic uint8_t ta_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
-extern HIDDEN uint32_t ta_class_size[NCACHED_CLASSES];
+extern HIDDEN _Atomic uint8_t tai_size2class[(TCACHE_MAX >> LG_QUANTUM) + 1];
+extern HIDDEN uint32_t tai_class_size[NCACHED_CLASSES];
 
-HIDDEN void ta_sizeclass_init(size_t page);
+HIDDEN void tai_sizeclass_init(size_t page);
 
 static ALWAYS_INLINE unsigned size_class(size_t size)
 {
-    return atomic_load_explicit(&ta_size2class[(size + QUANTUM - 1) >> LG_QUANTUM],
+    return atomic_load_explicit(&tai_size2class[(size + QUANTUM - 1) >> LG_QUANTUM],
                                 memory_order_relaxed);
 }
 

@@ -28,11 +28,11 @@ static bool grow(size_t n)
     size_t cap = snap_cap ? snap_cap : 8;
     while (cap < n)
         cap *= 2;
-    stats_arena_t *p = ta_base_alloc(cap * sizeof(*p));
+    stats_arena_t *p = tai_base_alloc(cap * sizeof(*p));
     if (p == NULL)
         return false;
     if (snap)
-        ta_base_free(snap, snap_cap * sizeof(*snap));
+        tai_base_free(snap, snap_cap * sizeof(*snap));
     snap = p;
     snap_cap = cap;
     return true;
@@ -49,7 +49,7 @@ static void snap_bins(const arena_t *a, stats_arena_t *s)
 #define COPY(n, t, d) o[BS_##n] = ctr_get(&b->n);
         TA_BIN_STATS(COPY)
 #undef COPY
-        v[AS_small_allocated] += o[BS_curregs] * ta_bin_info[j].size;
+        v[AS_small_allocated] += o[BS_curregs] * tai_bin_info[j].size;
         v[AS_small_nmalloc] += o[BS_nmalloc];
         v[AS_small_ndalloc] += o[BS_ndalloc];
         v[AS_small_nrequests] += o[BS_nrequests];
@@ -93,7 +93,7 @@ static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
 #undef COPY
 #undef COPY_derived
 #undef COPY_ctr
-    v[AS_resident] = (v[AS_pactive] + v[AS_pdirty] + v[AS_pmuzzy]) * ta_page + v[AS_metadata];
+    v[AS_resident] = (v[AS_pactive] + v[AS_pdirty] + v[AS_pmuzzy]) * tai_page + v[AS_metadata];
     snap_bins(a, s);
     snap_lextents(a, s);
 }
@@ -135,13 +135,13 @@ static void merge_classes(void)
 static void compute_global(uint64_t now)
 {
     const uint64_t *m = merged.a;
-    uint64_t base = ta_base_mapped();
-    merged.a[AS_uptime] = now > ta_start_ms ? (now - ta_start_ms) * 1000000u : 0;
+    uint64_t base = tai_base_mapped();
+    merged.a[AS_uptime] = now > tai_start_ms ? (now - tai_start_ms) * 1000000u : 0;
     merged.a[AS_peak] = 0;
     global[GS_allocated] = m[AS_small_allocated] + m[AS_large_allocated];
-    global[GS_active] = m[AS_pactive] * ta_page;
+    global[GS_active] = m[AS_pactive] * tai_page;
     global[GS_metadata] = base + m[AS_metadata];
-    global[GS_resident] = (m[AS_pactive] + m[AS_pdirty] + m[AS_pmuzzy]) * ta_page +
+    global[GS_resident] = (m[AS_pactive] + m[AS_pdirty] + m[AS_pmuzzy]) * tai_page +
                           global[GS_metadata];
     global[GS_mapped] = m[AS_mapped] + base;
     global[GS_retained] = m[AS_retained];
@@ -150,24 +150,24 @@ static void compute_global(uint64_t now)
 /* The global lock keeps arenas from being destroyed mid-read. */
 static int refresh_locked(void)
 {
-    ta_tcache_merge_all_stats();
-    unsigned n = atomic_load_explicit(&ta_narenas_total, memory_order_acquire);
+    tai_tcache_merge_all_stats();
+    unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
     if (n > snap_cap && !grow(n))
         return ENOMEM;
-    uint64_t now = ta_os_now_ms();
+    uint64_t now = tai_os_now_ms();
     memset(merged.a, 0, sizeof(merged.a));
     merged.present = true;
     merged_classes_done = false;
-    mutex_lock(&ta_global_lock);
+    mutex_lock(&tai_global_lock);
     for (unsigned i = 0; i < n; i++) {
-        arena_t *a = atomic_load_explicit(&ta_arenas[i], memory_order_acquire);
+        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
         snap[i].present = false;
         if (a == NULL)
             continue;
         snap_arena(a, &snap[i], now);
         merge(&snap[i]);
     }
-    mutex_unlock(&ta_global_lock);
+    mutex_unlock(&tai_global_lock);
     snap_n = n;
     compute_global(now);
     atomic_fetch_add_explicit(&epoch, 1, memory_order_relaxed);
@@ -175,7 +175,7 @@ static int refresh_locked(void)
 }
 
 /* Serialised by the stats lock, so concurrent epoch writes do not mix. */
-int ta_stats_refresh(void)
+int tai_stats_refresh(void)
 {
     mutex_lock(&stats_lock);
     int rc = refresh_locked();
@@ -184,7 +184,7 @@ int ta_stats_refresh(void)
 }
 
 /* Lock-free: the count only grows and needs no consistency with data. */
-uint64_t ta_stats_epoch(void) { return atomic_load_explicit(&epoch, memory_order_relaxed); }
+uint64_t tai_stats_epoch(void) { return atomic_load_explicit(&epoch, memory_order_relaxed); }
 
 /* Readers before the first epoch write still see true numbers. */
 static int ensure_locked(void)
@@ -206,7 +206,7 @@ static const stats_arena_t *entry(size_t i, bool classes)
 }
 
 /* Process-wide totals of the current snapshot. */
-int ta_stats_global(unsigned field, uint64_t *out)
+int tai_stats_global(unsigned field, uint64_t *out)
 {
     mutex_lock(&stats_lock);
     int rc = ensure_locked();
@@ -231,7 +231,7 @@ static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *ou
 }
 
 /* The merged peak is not a true number, so it does not exist. */
-int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
+int tai_stats_arena(size_t i, unsigned field, uint64_t *out)
 {
     if (i == MAX_ARENAS && field == AS_peak)
         return ENOENT;
@@ -239,18 +239,18 @@ int ta_stats_arena(size_t i, unsigned field, uint64_t *out)
 }
 
 /* Per-bin values; merged ones are summed on first use in an epoch. */
-int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out)
+int tai_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out)
 {
     return read_field(i, 1, j, field, out);
 }
 
 /* Per-large-class values; merged ones likewise summed on demand. */
-int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
+int tai_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out)
 {
     return read_field(i, 2, j, field, out);
 }
 
-bool ta_stats_present(size_t i)
+bool tai_stats_present(size_t i)
 {
     mutex_lock(&stats_lock);
     bool present = ensure_locked() == 0 && entry(i, false) != NULL;
@@ -258,7 +258,7 @@ bool ta_stats_present(size_t i)
     return present;
 }
 
-bool ta_stats_class_used(size_t i, bool large, size_t j)
+bool tai_stats_class_used(size_t i, bool large, size_t j)
 {
     bool used = false;
     mutex_lock(&stats_lock);
@@ -274,7 +274,7 @@ bool ta_stats_class_used(size_t i, bool large, size_t j)
 }
 
 /* A whole entry, so printing runs without the stats lock held. */
-int ta_stats_arena_copy(size_t i, stats_arena_t *out)
+int tai_stats_arena_copy(size_t i, stats_arena_t *out)
 {
     mutex_lock(&stats_lock);
     int rc = ensure_locked();
@@ -288,7 +288,7 @@ int ta_stats_arena_copy(size_t i, stats_arena_t *out)
 }
 
 /* Bounds the per-arena loop of the text report. */
-unsigned ta_stats_narenas(void)
+unsigned tai_stats_narenas(void)
 {
     mutex_lock(&stats_lock);
     unsigned n = ensure_locked() ? 0 : snap_n;
@@ -297,10 +297,10 @@ unsigned ta_stats_narenas(void)
 }
 
 /* A fork during an epoch write must not leave the child's lock held. */
-void ta_stats_prefork(void) { mutex_lock(&stats_lock); }
+void tai_stats_prefork(void) { mutex_lock(&stats_lock); }
 
 /* The child reinitialises the lock; the parent releases it. */
-void ta_stats_postfork(bool child)
+void tai_stats_postfork(bool child)
 {
     if (child)
         mutex_init(&stats_lock);

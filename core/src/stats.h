@@ -102,27 +102,27 @@ typedef struct stats_arena {
 } stats_arena_t;
 
 /* Takes a new snapshot; 0 or ENOMEM. */
-HIDDEN int ta_stats_refresh(void);
+HIDDEN int tai_stats_refresh(void);
 /* Snapshots taken so far (the epoch value). */
-HIDDEN uint64_t ta_stats_epoch(void);
+HIDDEN uint64_t tai_stats_epoch(void);
 /* Readers: 0, or ENOENT when the arena was not in the snapshot; the
  * first read ever takes a snapshot so values are never all zero. The
  * merged arena is index MAX_ARENAS. */
-HIDDEN int ta_stats_global(unsigned field, uint64_t *out);
-HIDDEN int ta_stats_arena(size_t i, unsigned field, uint64_t *out);
-HIDDEN int ta_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out);
-HIDDEN int ta_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out);
+HIDDEN int tai_stats_global(unsigned field, uint64_t *out);
+HIDDEN int tai_stats_arena(size_t i, unsigned field, uint64_t *out);
+HIDDEN int tai_stats_bin(size_t i, size_t j, unsigned field, uint64_t *out);
+HIDDEN int tai_stats_lextent(size_t i, size_t j, unsigned field, uint64_t *out);
 /* Whether arena i (MAX_ARENAS: merged) is in the snapshot. */
-HIDDEN bool ta_stats_present(size_t i);
+HIDDEN bool tai_stats_present(size_t i);
 /* Whether any counter of class j (a bin, or a large class if large) of
  * arena i is nonzero in the snapshot. */
-HIDDEN bool ta_stats_class_used(size_t i, bool large, size_t j);
+HIDDEN bool tai_stats_class_used(size_t i, bool large, size_t j);
 /* Copies one arena's snapshot, for printing without holding the lock. */
-HIDDEN int ta_stats_arena_copy(size_t i, stats_arena_t *out);
+HIDDEN int tai_stats_arena_copy(size_t i, stats_arena_t *out);
 /* Arena slots the current snapshot covers. */
-HIDDEN unsigned ta_stats_narenas(void);
-HIDDEN void ta_stats_prefork(void);
-HIDDEN void ta_stats_postfork(bool child);
+HIDDEN unsigned tai_stats_narenas(void);
+HIDDEN void tai_stats_prefork(void);
+HIDDEN void tai_stats_postfork(bool child);
 
 /* Where ta_stats_print output goes. */
 typedef struct stats_out {
@@ -131,10 +131,10 @@ typedef struct stats_out {
 } stats_out_t;
 
 /* Formats one piece of output on the stack and hands it to the callback. */
-HIDDEN void ta_stats_emit(stats_out_t *o, const char *fmt, ...)
+HIDDEN void tai_stats_emit(stats_out_t *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The JSON form: every readable name of the namespace, nested as the
  * names are, minus the sections the option letters omit. */
-HIDDEN void ta_stats_json(stats_out_t *o, const char *opts);
+HIDDEN void tai_stats_json(stats_out_t *o, const char *opts);
 
 #endif

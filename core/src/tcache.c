@@ -24,7 +24,7 @@
  * large blocks. Hits never updated it, so the mark was sampled already. */
 #define PEAK_FILL_BYTES (64u << 10)
 
-tcache_t ta_tcache_empty;
+tcache_t tai_tcache_empty;
 
 /* Live caches, so an epoch refresh can merge what other threads' caches
  * served; also guards each cache's arena pointer against rebinding. */
@@ -60,11 +60,11 @@ static void registry_remove(tcache_t *tc)
  * unmarked. */
 static unsigned class_cap(unsigned cls, unsigned scale)
 {
-    if (ta_opt.check && !(ta_opt.secure && scale == 1))
+    if (tai_opt.check && !(tai_opt.secure && scale == 1))
         return 0;
     if (cls >= NBINS)
         return 2 * scale;
-    unsigned size = ta_class_size[cls];
+    unsigned size = tai_class_size[cls];
     unsigned cap = (size <= 1024 ? 131072u : 32768u) * scale / size;
     return cap < 4 ? 4 : cap > 512 * scale ? 512 * scale : cap;
 }
@@ -76,7 +76,7 @@ static unsigned remote_cap(unsigned cls)
     return cap < 32 ? cap : 32;
 }
 
-tcache_t *ta_tcache_new(arena_t *a, unsigned scale)
+tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
 {
     size_t nslots = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
@@ -84,7 +84,7 @@ tcache_t *ta_tcache_new(arena_t *a, unsigned scale)
     for (unsigned c = 0; c < NBINS; c++)
         nslots += remote_cap(c);
     size_t size = sizeof(tcache_t) + nslots * sizeof(void *);
-    tcache_t *tc = ta_base_alloc(size);
+    tcache_t *tc = tai_base_alloc(size);
     if (!tc)
         return NULL;
     tc->mem_size = size;
@@ -120,30 +120,30 @@ static void merge_class(tcache_t *tc, unsigned c, bool filled)
     if (c < NBINS) {
         ctr_add(&a->bins[c].stats.nrequests, d);
     } else {
-        large_stats_t *ls = &a->stats.lstats[lextent_index(ta_class_size[c])];
+        large_stats_t *ls = &a->stats.lstats[lextent_index(tai_class_size[c])];
         ctr_add(&ls->nrequests, d);
         ctr_add(&ls->nfills, filled);
     }
     mutex_unlock(lock);
 }
 
-void ta_tcache_merge_stats(tcache_t *tc)
+void tai_tcache_merge_stats(tcache_t *tc)
 {
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         merge_class(tc, c, false);
 }
 
-void ta_tcache_merge_all_stats(void)
+void tai_tcache_merge_all_stats(void)
 {
     mutex_lock(&registry_lock);
     for (tcache_t *tc = registry; tc; tc = tc->next)
-        ta_tcache_merge_stats(tc);
+        tai_tcache_merge_stats(tc);
     mutex_unlock(&registry_lock);
 }
 
-void ta_tcache_rebind(tcache_t *tc, arena_t *a)
+void tai_tcache_rebind(tcache_t *tc, arena_t *a)
 {
-    ta_tcache_flush_all(tc);
+    tai_tcache_flush_all(tc);
     mutex_lock(&registry_lock);
     /* release: a manual arena may be destroyed once its count is 0 */
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
@@ -152,9 +152,9 @@ void ta_tcache_rebind(tcache_t *tc, arena_t *a)
     mutex_unlock(&registry_lock);
 }
 
-void ta_tcache_prefork(void) { mutex_lock(&registry_lock); }
+void tai_tcache_prefork(void) { mutex_lock(&registry_lock); }
 
-void ta_tcache_postfork(bool child)
+void tai_tcache_postfork(bool child)
 {
     if (child)
         mutex_init(&registry_lock);
@@ -175,17 +175,17 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
         arena_t *a = segment_of(items[0])->arena;
         unsigned keep = 0;
         if (cls < NBINS) {
-            keep = ta_bin_flush(a, cls, items, left);
+            keep = tai_bin_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
                 block_ref_t b = block_resolve(items[i]);
                 if (b.seg->arena == a)
-                    ta_large_dalloc(&b);
+                    tai_large_dalloc(&b);
                 else
                     items[keep++] = items[i];
             }
             mutex_lock(&a->lock);
-            ctr_add(&a->stats.lstats[lextent_index(ta_class_size[cls])].nflushes, 1);
+            ctr_add(&a->stats.lstats[lextent_index(tai_class_size[cls])].nflushes, 1);
             mutex_unlock(&a->lock);
         }
         left = keep;
@@ -199,12 +199,12 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
  * it next to the owner's live blocks and the two would share cache lines
  * (cache-scratch). Small ones are batched per class so a consumer thread
  * freeing a producer's blocks takes a bin lock per batch, not per block. */
-void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
+void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
-    tc->uncached_deallocated += ta_class_size[cls];
+    tc->uncached_deallocated += tai_class_size[cls];
     void *p = b->p;
     if (cls >= NBINS) {
-        ta_large_dalloc(b);
+        tai_large_dalloc(b);
         return;
     }
     cache_bin_t *cb = &tc->remote[cls];
@@ -214,23 +214,23 @@ void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
         flush_bin(cb, cls, cb->ncached);
 }
 
-void ta_tcache_flush_all(tcache_t *tc)
+void tai_tcache_flush_all(tcache_t *tc)
 {
-    ta_prof_tcache_restore(tc);
+    tai_prof_tcache_restore(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
         flush_bin(&tc->remote[c], c, tc->remote[c].ncached);
-    ta_tcache_merge_stats(tc);
+    tai_tcache_merge_stats(tc);
     TA_VERIFY_ARENA(tc->arena);
 }
 
-void ta_tcache_delete(tcache_t *tc)
+void tai_tcache_delete(tcache_t *tc)
 {
-    ta_tcache_flush_all(tc);
+    tai_tcache_flush_all(tc);
     registry_remove(tc);
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
-    ta_base_free(tc, tc->mem_size);
+    tai_base_free(tc, tc->mem_size);
 }
 
 /* One GC step: a class whose blocks sat unused since the last visit gives
@@ -252,17 +252,17 @@ static void gc_step(tcache_t *tc)
     tc->gc_seen[c] = nalloc;
 }
 
-void ta_tcache_update_peak(tcache_t *tc)
+void tai_tcache_update_peak(tcache_t *tc)
 {
-    uint64_t net = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    uint64_t net = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
     tc->peak_fill = 0;
     if (net >= tc->peak_base && net - tc->peak_base > tc->peak)
         tc->peak = net - tc->peak_base;
 }
 
-void ta_tcache_reset_peak(tcache_t *tc)
+void tai_tcache_reset_peak(tcache_t *tc)
 {
-    tc->peak_base = ta_tcache_allocated(tc) - ta_tcache_deallocated(tc);
+    tc->peak_base = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
     tc->peak = 0;
     tc->peak_fill = PEAK_FILL_BYTES;
 }
@@ -272,13 +272,13 @@ static void note_fill(tcache_t *tc, uint64_t bytes)
 {
     tc->peak_fill += bytes;
     if (tc->peak_fill >= PEAK_FILL_BYTES)
-        ta_tcache_update_peak(tc);
+        tai_tcache_update_peak(tc);
 }
 
 /* Cache miss: fill nfill slots, doubling up to half the stack for busy
  * classes (GC halves it for idle ones); lowest address on top so the
  * next pops walk the slab upward. */
-void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
+void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     unsigned got = 1;
@@ -289,7 +289,7 @@ void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         void *one;
         void **out = cb->cap ? cb->stack : &one;
         unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
-        got = ta_bin_fill(tc->arena, cls, out, n);
+        got = tai_bin_fill(tc->arena, cls, out, n);
         if (!got)
             return NULL;
         p = out[n - 1];
@@ -302,32 +302,32 @@ void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         if (tc->nfill[cls] < most)
             tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > most ? most : tc->nfill[cls] * 2);
         if (zero)
-            memset(p, 0, ta_class_size[cls]);
+            memset(p, 0, tai_class_size[cls]);
     } else {
-        p = ta_large_alloc(tc->arena, ta_class_size[cls], 0, zero);
+        p = tai_large_alloc(tc->arena, tai_class_size[cls], 0, zero);
         if (!p)
             return NULL;
         ctr_add(&cb->nrefill, 1);
     }
     ctr_add(&cb->nalloc, 1);
     merge_class(tc, cls, cls >= NBINS);
-    note_fill(tc, (uint64_t)got * ta_class_size[cls]);
+    note_fill(tc, (uint64_t)got * tai_class_size[cls]);
     gc_step(tc);
     return p;
 }
 
-void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
+void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
 {
     if (prof_touches(tc))
-        return ta_prof_tcache_alloc(tc, cls, zero);
-    return ta_tcache_refill(tc, cls, zero);
+        return tai_prof_tcache_alloc(tc, cls, zero);
+    return tai_tcache_refill(tc, cls, zero);
 }
 
 /* Cache full: flush the oldest quarter, then keep the block. Not half:
  * a program that allocates and frees batches of about the cap would then
  * drop below one batch at every overflow and refill at every next batch,
  * paying a fill and a flush per round instead of neither. */
-void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
+void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
     flush_bin(cb, cls, (cb->ncached + 3) / 4);
@@ -336,29 +336,29 @@ void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
     gc_step(tc);
 }
 
-uint64_t ta_tcache_allocated(const tcache_t *tc)
+uint64_t tai_tcache_allocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_allocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += ctr_get(&tc->bins[c].nalloc) * ta_class_size[c];
+        total += ctr_get(&tc->bins[c].nalloc) * tai_class_size[c];
     return total;
 }
 
-size_t ta_tcache_cached(const tcache_t *tc)
+size_t tai_tcache_cached(const tcache_t *tc)
 {
     size_t total = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (size_t)ta_prof_ncached(tc, c) * ta_class_size[c];
+        total += (size_t)tai_prof_ncached(tc, c) * tai_class_size[c];
     for (unsigned c = 0; c < NBINS; c++)
-        total += (size_t)tc->remote[c].ncached * ta_class_size[c];
+        total += (size_t)tc->remote[c].ncached * tai_class_size[c];
     return total;
 }
 
-uint64_t ta_tcache_deallocated(const tcache_t *tc)
+uint64_t tai_tcache_deallocated(const tcache_t *tc)
 {
     uint64_t total = tc->uncached_deallocated;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        total += (ta_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
-                  ctr_get(&tc->bins[c].nrefill)) * ta_class_size[c];
+        total += (tai_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
+                  ctr_get(&tc->bins[c].nrefill)) * tai_class_size[c];
     return total;
 }

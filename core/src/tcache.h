@@ -48,36 +48,36 @@ struct ta_tcache {
 };
 
 /* A cache with no slots: every operation takes the slow path. */
-extern HIDDEN tcache_t ta_tcache_empty;
+extern HIDDEN tcache_t tai_tcache_empty;
 
 /* Explicit caches hold this many times a thread cache's blocks. */
 #define EXPLICIT_CACHE_SCALE 4
 /* A cache with scale times the thread cache's slots per class. */
-HIDDEN tcache_t *ta_tcache_new(arena_t *a, unsigned scale);
-HIDDEN void ta_tcache_delete(tcache_t *tc);
-HIDDEN void ta_tcache_flush_all(tcache_t *tc);
+HIDDEN tcache_t *tai_tcache_new(arena_t *a, unsigned scale);
+HIDDEN void tai_tcache_delete(tcache_t *tc);
+HIDDEN void tai_tcache_flush_all(tcache_t *tc);
 /* Slow paths of the inline fast paths in alloc.c. */
-HIDDEN void *ta_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
+HIDDEN void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 /* The miss path proper: fills the class's empty stack and takes a block. */
-HIDDEN void *ta_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
-HIDDEN void ta_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
+HIDDEN void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
 /* Frees a cacheable block of another arena without caching it. */
-HIDDEN void ta_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls);
+HIDDEN void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls);
 /* Bytes the cache's owner allocated and freed (thread.allocated). */
-HIDDEN uint64_t ta_tcache_allocated(const tcache_t *tc);
-HIDDEN uint64_t ta_tcache_deallocated(const tcache_t *tc);
+HIDDEN uint64_t tai_tcache_allocated(const tcache_t *tc);
+HIDDEN uint64_t tai_tcache_deallocated(const tcache_t *tc);
 /* Bytes of the blocks the cache holds, its own arena's and others'. */
-HIDDEN size_t ta_tcache_cached(const tcache_t *tc);
-HIDDEN void ta_tcache_update_peak(tcache_t *tc);
+HIDDEN size_t tai_tcache_cached(const tcache_t *tc);
+HIDDEN void tai_tcache_update_peak(tcache_t *tc);
 /* Restarts thread.peak from the current level. */
-HIDDEN void ta_tcache_reset_peak(tcache_t *tc);
+HIDDEN void tai_tcache_reset_peak(tcache_t *tc);
 /* Adds the cache's unmerged request counts to its arena's bin stats. */
-HIDDEN void ta_tcache_merge_stats(tcache_t *tc);
+HIDDEN void tai_tcache_merge_stats(tcache_t *tc);
 /* Merges every live cache's counts (an epoch refresh). */
-HIDDEN void ta_tcache_merge_all_stats(void);
+HIDDEN void tai_tcache_merge_all_stats(void);
 /* Points a cache at another arena after flushing it. */
-HIDDEN void ta_tcache_rebind(tcache_t *tc, arena_t *a);
-HIDDEN void ta_tcache_prefork(void);
-HIDDEN void ta_tcache_postfork(bool child);
+HIDDEN void tai_tcache_rebind(tcache_t *tc, arena_t *a);
+HIDDEN void tai_tcache_prefork(void);
+HIDDEN void tai_tcache_postfork(bool child);
 
 #endif

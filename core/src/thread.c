@@ -9,9 +9,9 @@
 
 enum thread_state { TS_NEW = 0, TS_INITIALIZING, TS_ACTIVE, TS_NO_CACHE, TS_DEAD };
 
-TA_TLS tcache_t *ta_tls_tcache = &ta_tcache_empty;
+TA_TLS tcache_t *tai_tls_tcache = &tai_tcache_empty;
 /* The thread's cache while TS_ACTIVE. The fast paths see it through
- * ta_tls_tcache, except in secure mode, where every block must pass its
+ * tai_tls_tcache, except in secure mode, where every block must pass its
  * slow paths' marks and they see the empty cache instead. */
 static TA_TLS tcache_t *tls_cache;
 static TA_TLS unsigned char tls_state;
@@ -36,49 +36,49 @@ static void bind_cacheless(arena_t *a)
 static void thread_exit(void *arg)
 {
     bool had_cache = tls_state == TS_ACTIVE;
-    ta_tls_tcache = &ta_tcache_empty;
+    tai_tls_tcache = &tai_tcache_empty;
     tls_state = TS_DEAD;
     if (had_cache)
-        ta_tcache_delete(arg);
+        tai_tcache_delete(arg);
     else
         bind_cacheless(NULL);
 }
 
-void ta_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
+void tai_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
 
-arena_t *ta_thread_arena(void)
+arena_t *tai_thread_arena(void)
 {
     if (tls_state == TS_ACTIVE)
         return tls_cache->arena;
     if (!tls_arena)
-        bind_cacheless(ta_arena_choose());
+        bind_cacheless(tai_arena_choose());
     return tls_arena;
 }
 
 static tcache_t *thread_tcache_create(void)
 {
     tls_state = TS_INITIALIZING;
-    arena_t *a = tls_arena ? tls_arena : ta_arena_choose();
-    tcache_t *tc = a ? ta_tcache_new(a, 1) : NULL;
+    arena_t *a = tls_arena ? tls_arena : tai_arena_choose();
+    tcache_t *tc = a ? tai_tcache_new(a, 1) : NULL;
     if (!tc) {
         tls_state = TS_NO_CACHE;
         return NULL;
     }
     pthread_setspecific(thread_key, tc);
     tls_cache = tc;
-    ta_tls_tcache = ta_opt.secure ? &ta_tcache_empty : tc;
+    tai_tls_tcache = tai_opt.secure ? &tai_tcache_empty : tc;
     bind_cacheless(NULL);
     tls_state = TS_ACTIVE;
     return tc;
 }
 
-tcache_t *ta_thread_tcache_slow(void)
+tcache_t *tai_thread_tcache_slow(void)
 {
     switch (tls_state) {
     case TS_ACTIVE:
         return tls_cache;
     case TS_NEW:
-        if (ta_opt.tcache)
+        if (tai_opt.tcache)
             return thread_tcache_create();
         tls_state = TS_NO_CACHE;
         return NULL;
@@ -87,35 +87,35 @@ tcache_t *ta_thread_tcache_slow(void)
     }
 }
 
-void ta_thread_set_arena(arena_t *a)
+void tai_thread_set_arena(arena_t *a)
 {
     if (tls_state == TS_ACTIVE) {
         tcache_t *tc = tls_cache;
         if (tc->arena == a)
             return;
-        ta_tcache_rebind(tc, a);
+        tai_tcache_rebind(tc, a);
         return;
     }
     bind_cacheless(a);
 }
 
 /* A thread that has not allocated yet will get a cache if opt.tcache. */
-bool ta_thread_tcache_enabled(void)
+bool tai_thread_tcache_enabled(void)
 {
-    return tls_state == TS_ACTIVE || (tls_state == TS_NEW && ta_opt.tcache);
+    return tls_state == TS_ACTIVE || (tls_state == TS_NEW && tai_opt.tcache);
 }
 
-void ta_thread_tcache_set_enabled(bool on)
+void tai_thread_tcache_set_enabled(bool on)
 {
     if (on && tls_state == TS_NO_CACHE) {
         thread_tcache_create(); /* an explicit request overrides opt.tcache */
     } else if (!on && tls_state == TS_ACTIVE) {
         tcache_t *tc = tls_cache;
-        ta_tls_tcache = &ta_tcache_empty;
+        tai_tls_tcache = &tai_tcache_empty;
         tls_state = TS_NO_CACHE;
         pthread_setspecific(thread_key, NULL);
         bind_cacheless(tc->arena);
-        ta_tcache_delete(tc);
+        tai_tcache_delete(tc);
     } else if (tls_state == TS_NEW) {
         if (on)
             thread_tcache_create();
@@ -124,33 +124,33 @@ void ta_thread_tcache_set_enabled(bool on)
     }
 }
 
-void ta_thread_tcache_flush(void)
+void tai_thread_tcache_flush(void)
 {
     if (tls_state == TS_ACTIVE)
-        ta_tcache_flush_all(tls_cache);
+        tai_tcache_flush_all(tls_cache);
 }
 
-uint64_t ta_thread_allocated(void)
+uint64_t tai_thread_allocated(void)
 {
-    return tls_state == TS_ACTIVE ? ta_tcache_allocated(tls_cache) : 0;
+    return tls_state == TS_ACTIVE ? tai_tcache_allocated(tls_cache) : 0;
 }
 
-uint64_t ta_thread_deallocated(void)
+uint64_t tai_thread_deallocated(void)
 {
-    return tls_state == TS_ACTIVE ? ta_tcache_deallocated(tls_cache) : 0;
+    return tls_state == TS_ACTIVE ? tai_tcache_deallocated(tls_cache) : 0;
 }
 
-uint64_t ta_thread_peak(void)
+uint64_t tai_thread_peak(void)
 {
     if (tls_state != TS_ACTIVE)
         return 0;
-    ta_tcache_update_peak(tls_cache);
+    tai_tcache_update_peak(tls_cache);
     return tls_cache->peak;
 }
 
-void ta_thread_peak_reset(void)
+void tai_thread_peak_reset(void)
 {
     if (tls_state != TS_ACTIVE)
         return;
-    ta_tcache_reset_peak(tls_cache);
+    tai_tcache_reset_peak(tls_cache);
 }

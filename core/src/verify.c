@@ -1,4 +1,4 @@
-/* The whole-arena consistency walk behind ta_arena_verify, and the debug
+/* The whole-arena consistency walk behind tai_arena_verify, and the debug
  * build's assertion failure. Reads only: it never repairs what it finds. */
 #include <stdlib.h>
 
@@ -15,7 +15,7 @@
 typedef struct walk {
     arena_t *a;
     unsigned bad;
-    ta_census_t c;
+    tai_census_t c;
     uint64_t partial[NBINS]; /* partly used slabs other than bins' cur */
     uint64_t regs[NBINS];    /* regions handed out, over every slab */
     uint64_t slabs[NBINS];   /* slabs in use (not spare) */
@@ -24,7 +24,7 @@ typedef struct walk {
 static void fail(walk_t *w, const char *what, const void *where, size_t n)
 {
     if (w->bad++ < MAX_REPORTS)
-        ta_warn("tunalloc: arena %u inconsistent: %s (at %p, %zu)", w->a->index, what, where, n);
+        tai_warn("tunalloc: arena %u inconsistent: %s (at %p, %zu)", w->a->index, what, where, n);
 }
 
 #define EXPECT(w, cond, where, n)                                                             \
@@ -61,11 +61,11 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, e->cls < NBINS, e, e->cls);
     if (e->cls >= NBINS)
         return;
-    const bin_info_t *bi = &ta_bin_info[e->cls];
+    const bin_info_t *bi = &tai_bin_info[e->cls];
     const bin_t *bin = &a->bins[e->cls];
     size_t n = e->npages;
     /* secure mode: one guard page past the regions, mapped as the slab's */
-    EXPECT(w, n == bi->slab_pages + ta_guard_pages(), e, n);
+    EXPECT(w, n == bi->slab_pages + tai_guard_pages(), e, n);
     for (size_t i = 0; i < n; i++)
         if (seg->page_head[idx + i] != idx ||
             seg->page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
@@ -111,7 +111,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         walk_slab(w, seg, idx, e);
     } else if (e->state == EXT_LARGE) {
         w->c.large_pages += n;
-        EXPECT(w, (n - ta_guard_pages()) << ta_lg_page == e->u.l.usize, e, e->u.l.usize);
+        EXPECT(w, (n - tai_guard_pages()) << tai_lg_page == e->u.l.usize, e, e->u.l.usize);
         unsigned want = tag_large(w->a->manual, e->u.l.usize);
         EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
         for (size_t i = 1; i < n; i++)
@@ -149,7 +149,7 @@ static void walk_segments(walk_t *w)
     for (segment_t *seg = a->segments; seg; prev_seg = seg, seg = seg->next) {
         EXPECT(w, seg->prev == prev_seg, seg, 0);
         EXPECT(w, seg->kind == SEG_NORMAL && seg->arena == a, seg, seg->kind);
-        EXPECT(w, ta_owner_map_unit(seg) == OWNER_HEAD, seg, ta_owner_map_unit(seg));
+        EXPECT(w, tai_owner_map_unit(seg) == OWNER_HEAD, seg, tai_owner_map_unit(seg));
         if (seg->kind != SEG_NORMAL)
             continue;
         size_t idx = seg->hdr_pages;
@@ -174,15 +174,15 @@ static uint64_t walk_huge(walk_t *w, const segment_t *s, const segment_t *prev)
     EXPECT(w, s->kind == SEG_HUGE && s->arena == w->a, s, s->kind);
     EXPECT(w, s->map_base == (const char *)s, s, 0);
     EXPECT(w, s->map_size % SEGMENT_SIZE == 0 && s->map_size > 0, s, s->map_size);
-    EXPECT(w, ta_owner_map_unit(s) == OWNER_HEAD, s, ta_owner_map_unit(s));
+    EXPECT(w, tai_owner_map_unit(s) == OWNER_HEAD, s, tai_owner_map_unit(s));
     for (size_t off = SEGMENT_SIZE; off < s->map_size; off += SEGMENT_SIZE)
-        if (ta_owner_map_unit((const char *)s + off) != OWNER_TAIL) {
+        if (tai_owner_map_unit((const char *)s + off) != OWNER_TAIL) {
             fail(w, "huge mapping's unit not marked", s, off);
             break;
         }
     size_t data_off = (size_t)(s->data - (const char *)s);
     EXPECT(w, data_off <= s->map_size && s->usize <= s->map_size - data_off, s, s->usize);
-    return s->usize >> ta_lg_page;
+    return s->usize >> tai_lg_page;
 }
 
 static void walk_huge_lists(walk_t *w)
@@ -198,7 +198,7 @@ static void walk_huge_lists(walk_t *w)
     prev = NULL;
     for (const segment_t *s = a->huge_cache; s; prev = s, s = s->next) {
         w->c.huge_cached_pages += walk_huge(w, s, prev);
-        EXPECT(w, !ta_segment_listed(a->huge_live, s), s, 0); /* freed yet live */
+        EXPECT(w, !tai_segment_listed(a->huge_live, s), s, 0); /* freed yet live */
     }
 }
 
@@ -243,7 +243,7 @@ static void walk_bins(walk_t *w)
     arena_t *a = w->a;
     for (unsigned c = 0; c < NBINS; c++) {
         const bin_t *bin = &a->bins[c];
-        const bin_info_t *bi = &ta_bin_info[c];
+        const bin_info_t *bi = &tai_bin_info[c];
         if (bin->cur)
             EXPECT(w, bin->cur->state == EXT_SLAB && bin->cur->cls == c, bin->cur, c);
         uint64_t n = 0;
@@ -263,7 +263,7 @@ static void walk_bins(walk_t *w)
     }
 }
 
-bool ta_segment_listed(const segment_t *list, const segment_t *s)
+bool tai_segment_listed(const segment_t *list, const segment_t *s)
 {
     for (size_t n = 0; list && n < LIST_BOUND; list = list->next, n++)
         if (list == s)
@@ -271,7 +271,7 @@ bool ta_segment_listed(const segment_t *list, const segment_t *s)
     return false;
 }
 
-unsigned ta_arena_verify(arena_t *a, ta_census_t *census)
+unsigned tai_arena_verify(arena_t *a, tai_census_t *census)
 {
     walk_t w = {.a = a};
     for (unsigned c = 0; c < NBINS; c++)
@@ -290,9 +290,9 @@ unsigned ta_arena_verify(arena_t *a, ta_census_t *census)
 }
 
 #ifdef TA_DEBUG
-void ta_assert_fail(const char *file, int line, const char *expr)
+void tai_assert_fail(const char *file, int line, const char *expr)
 {
-    ta_warn("tunalloc: assertion failed: %s (%s:%d)", expr, file, line);
+    tai_warn("tunalloc: assertion failed: %s (%s:%d)", expr, file, line);
     abort();
 }
 #endif

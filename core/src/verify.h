@@ -10,24 +10,24 @@
 
 /* What the walk counted, for callers that check page statistics against
  * it (exact only while no other thread is inside the arena). */
-typedef struct ta_census {
+typedef struct tai_census {
     uint64_t large_pages;       /* large runs */
     uint64_t slab_pages;        /* every slab, spares included */
     uint64_t spare_pages;       /* bins' spare (empty, parked) slabs */
     uint64_t free_pages[NFREE_STATES], free_runs[NFREE_STATES];
     uint64_t huge_live_pages;   /* usable pages of live huge blocks */
     uint64_t huge_cached_pages; /* dirty pages of cached huge mappings */
-} ta_census_t;
+} tai_census_t;
 
 /* Takes every lock of the arena (bins, then the arena), walks it and
  * reports each broken invariant on stderr (the first few); returns how
  * many it found. census may be NULL. No lock of the arena may be held. */
-HIDDEN unsigned ta_arena_verify(arena_t *a, ta_census_t *census);
+HIDDEN unsigned tai_arena_verify(arena_t *a, tai_census_t *census);
 
 /* True if s is on the segment list that starts at list. */
-HIDDEN bool ta_segment_listed(const segment_t *list, const segment_t *s);
+HIDDEN bool tai_segment_listed(const segment_t *list, const segment_t *s);
 
 /* The debug build's whole-arena check at points where it is cheap enough. */
-#define TA_VERIFY_ARENA(a) TA_ASSERT(ta_arena_verify((a), NULL) == 0)
+#define TA_VERIFY_ARENA(a) TA_ASSERT(tai_arena_verify((a), NULL) == 0)
 
 #endif

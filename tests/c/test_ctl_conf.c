@@ -7,9 +7,9 @@
 #include "conf.h"
 #include "harness.h"
 
-static ta_opts_t fresh(void)
+static tai_opts_t fresh(void)
 {
-    ta_opts_t o;
+    tai_opts_t o;
     memset(&o, 0, sizeof(o));
     o.dirty_decay_ms = 7;
     o.muzzy_decay_ms = 7;
@@ -18,8 +18,8 @@ static ta_opts_t fresh(void)
 
 static void test_every_key(void)
 {
-    ta_opts_t o = fresh();
-    CHECK_EQ(ta_conf_parse(&o,
+    tai_opts_t o = fresh();
+    CHECK_EQ(tai_conf_parse(&o,
                            "narenas:4,dirty_decay_ms:1000,muzzy_decay_ms:-1,"
                            "background_thread:true,tcache:true,check:true,stats_print:true,"
                            "stats_print_opts:Jbl,arena_limit:64M",
@@ -31,14 +31,14 @@ static void test_every_key(void)
     CHECK(o.background_thread && o.tcache && o.check && o.stats_print);
     CHECK(strcmp(o.stats_print_opts, "Jbl") == 0);
     CHECK_EQ(o.arena_limit, 64u << 20);
-    CHECK_EQ(ta_conf_parse(&o, "tcache:false,check:false,stats_print_opts:", "test"), 0);
+    CHECK_EQ(tai_conf_parse(&o, "tcache:false,check:false,stats_print_opts:", "test"), 0);
     CHECK(!o.tcache && !o.check);
     CHECK_EQ(o.stats_print_opts[0], '\0');
 }
 
 static void test_size_suffixes(void)
 {
-    ta_opts_t o = fresh();
+    tai_opts_t o = fresh();
     static const struct {
         const char *s;
         size_t v;
@@ -47,7 +47,7 @@ static void test_size_suffixes(void)
                  {"arena_limit:3m", 3u << 20}, {"arena_limit:1G", (size_t)1 << 30},
                  {"arena_limit:5g", (size_t)5 << 30}};
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        CHECK_EQ(ta_conf_parse(&o, cases[k].s, "test"), 0);
+        CHECK_EQ(tai_conf_parse(&o, cases[k].s, "test"), 0);
         CHECK_EQ(o.arena_limit, cases[k].v);
     }
 }
@@ -69,10 +69,10 @@ static void test_malformed_pairs(void)
         "narenas:4:5",       "secure:1",          "abort_on_error:yes",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-        ta_opts_t o = fresh();
+        tai_opts_t o = fresh();
         char buf[256];
         snprintf(buf, sizeof(buf), "dirty_decay_ms:500,%s,tcache:true", bad[k]);
-        unsigned n = ta_conf_parse(&o, buf, "test");
+        unsigned n = tai_conf_parse(&o, buf, "test");
         if (n != 1)
             fprintf(stderr, "pair \"%s\": %u malformed\n", bad[k], n);
         CHECK_EQ(n, 1);
@@ -90,39 +90,39 @@ static void test_malformed_pairs(void)
 
 static void test_empty_and_separators(void)
 {
-    ta_opts_t o = fresh();
-    CHECK_EQ(ta_conf_parse(&o, "", "test"), 0);
-    CHECK_EQ(ta_conf_parse(&o, NULL, "test"), 0);
-    CHECK_EQ(ta_conf_parse(&o, ",,,narenas:2,,", "test"), 0);
+    tai_opts_t o = fresh();
+    CHECK_EQ(tai_conf_parse(&o, "", "test"), 0);
+    CHECK_EQ(tai_conf_parse(&o, NULL, "test"), 0);
+    CHECK_EQ(tai_conf_parse(&o, ",,,narenas:2,,", "test"), 0);
     CHECK_EQ(o.narenas, 2);
-    CHECK_EQ(ta_conf_parse(&o, "narenas:3,narenas:5", "test"), 0);
+    CHECK_EQ(tai_conf_parse(&o, "narenas:3,narenas:5", "test"), 0);
     CHECK_EQ(o.narenas, 5);
-    CHECK_EQ(ta_conf_parse(&o, "a,b,c", "test"), 3);
+    CHECK_EQ(tai_conf_parse(&o, "a,b,c", "test"), 3);
 }
 
 /* secure:true implies check and, unless abort_on_error is given in
  * either order, abort_on_error. */
 static void test_secure_implies(void)
 {
-    ta_opts_t o = fresh();
-    CHECK_EQ(ta_conf_parse(&o, "abort_on_error:true", "test"), 0);
-    ta_conf_finish(&o);
+    tai_opts_t o = fresh();
+    CHECK_EQ(tai_conf_parse(&o, "abort_on_error:true", "test"), 0);
+    tai_conf_finish(&o);
     CHECK(o.abort_on_error && !o.check && !o.secure);
     o = fresh();
-    CHECK_EQ(ta_conf_parse(&o, "secure:true", "test"), 0);
-    ta_conf_finish(&o);
+    CHECK_EQ(tai_conf_parse(&o, "secure:true", "test"), 0);
+    tai_conf_finish(&o);
     CHECK(o.secure && o.check && o.abort_on_error);
     static const char *given[] = {"secure:true,abort_on_error:false",
                                   "abort_on_error:false,secure:true"};
     for (size_t k = 0; k < 2; k++) {
         o = fresh();
-        CHECK_EQ(ta_conf_parse(&o, given[k], "test"), 0);
-        ta_conf_finish(&o);
+        CHECK_EQ(tai_conf_parse(&o, given[k], "test"), 0);
+        tai_conf_finish(&o);
         CHECK(o.secure && o.check && !o.abort_on_error);
     }
     o = fresh();
-    CHECK_EQ(ta_conf_parse(&o, "secure:false,check:false", "test"), 0);
-    ta_conf_finish(&o);
+    CHECK_EQ(tai_conf_parse(&o, "secure:false,check:false", "test"), 0);
+    tai_conf_finish(&o);
     CHECK(!o.secure && !o.check && !o.abort_on_error);
 }
 
@@ -132,18 +132,18 @@ static void test_long_pair(void)
     static char buf[100000];
     memset(buf, 'x', sizeof(buf) - 1);
     memcpy(buf, "narenas:", 8);
-    ta_opts_t o = fresh();
-    CHECK_EQ(ta_conf_parse(&o, buf, "test"), 1);
+    tai_opts_t o = fresh();
+    CHECK_EQ(tai_conf_parse(&o, buf, "test"), 1);
     CHECK_EQ(o.narenas, 0);
 }
 
-/* ta_conf_format writes every option (from the same list as the parser)
+/* tai_conf_format writes every option (from the same list as the parser)
  * in a form the parser reads back to the same values, and cuts only
  * between pairs. */
 static void test_format_round_trip(void)
 {
-    ta_opts_t o = fresh();
-    CHECK_EQ(ta_conf_parse(&o,
+    tai_opts_t o = fresh();
+    CHECK_EQ(tai_conf_parse(&o,
                            "narenas:3,dirty_decay_ms:-1,muzzy_decay_ms:250,"
                            "background_thread:true,tcache:false,check:true,secure:true,"
                            "abort_on_error:false,stats_print:true,stats_print_opts:gml,"
@@ -151,10 +151,10 @@ static void test_format_round_trip(void)
                            "test"),
              0);
     char text[480];
-    size_t len = ta_conf_format(&o, text, sizeof(text), ',');
+    size_t len = tai_conf_format(&o, text, sizeof(text), ',');
     CHECK_EQ(len, strlen(text));
-    ta_opts_t back = fresh();
-    CHECK_EQ(ta_conf_parse(&back, text, "round trip"), 0);
+    tai_opts_t back = fresh();
+    CHECK_EQ(tai_conf_parse(&back, text, "round trip"), 0);
     CHECK_EQ(back.narenas, 3);
     CHECK_EQ(back.dirty_decay_ms, -1);
     CHECK_EQ(back.muzzy_decay_ms, 250);
@@ -167,9 +167,9 @@ static void test_format_round_trip(void)
     CHECK_EQ(back.given, o.given); /* every option was written */
 
     char small[24];
-    size_t cut = ta_conf_format(&o, small, sizeof(small), ' ');
+    size_t cut = tai_conf_format(&o, small, sizeof(small), ' ');
     CHECK(cut < sizeof(small) && strcmp(small, "narenas:3") == 0);
-    CHECK_EQ(ta_conf_format(&o, small, 0, ' '), 0);
+    CHECK_EQ(tai_conf_format(&o, small, 0, ' '), 0);
 }
 
 int main(void)

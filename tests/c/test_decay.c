@@ -119,7 +119,7 @@ static void test_explicit_purge(void)
     ta_arena_t *ar = arena_of_freed_blocks(p);
     if (!ar)
         return;
-    ta_decay_run(&ar->a, true);
+    tai_decay_run(&ar->a, true);
     for (size_t i = 0; i < NSIZES; i++)
         if (p[i])
             CHECK_EQ(resident_pages(p[i], sizes[i]), 0);

@@ -96,18 +96,18 @@ static void test_conf(void)
 {
     char text[96];
     for (size_t i = 0; i < COUNT(accepted); i++) {
-        ta_opts_t o = {.dirty_decay_ms = 7, .muzzy_decay_ms = 7};
+        tai_opts_t o = {.dirty_decay_ms = 7, .muzzy_decay_ms = 7};
         snprintf(text, sizeof(text), "dirty_decay_ms:%lld,muzzy_decay_ms:%lld",
                  (long long)accepted[i], (long long)accepted[i]);
-        CHECK_EQ(ta_conf_parse(&o, text, "test"), 0);
+        CHECK_EQ(tai_conf_parse(&o, text, "test"), 0);
         CHECK_EQ(o.dirty_decay_ms, accepted[i]);
         CHECK_EQ(o.muzzy_decay_ms, accepted[i]);
     }
     for (size_t i = 0; i < COUNT(refused); i++) {
-        ta_opts_t o = {.dirty_decay_ms = 7, .muzzy_decay_ms = 7};
+        tai_opts_t o = {.dirty_decay_ms = 7, .muzzy_decay_ms = 7};
         snprintf(text, sizeof(text), "dirty_decay_ms:%lld,muzzy_decay_ms:%lld",
                  (long long)refused[i], (long long)refused[i]);
-        CHECK_EQ(ta_conf_parse(&o, text, "test (a warning is expected)"), 2);
+        CHECK_EQ(tai_conf_parse(&o, text, "test (a warning is expected)"), 2);
         CHECK_EQ(o.dirty_decay_ms, 7);
         CHECK_EQ(o.muzzy_decay_ms, 7);
     }

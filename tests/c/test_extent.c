@@ -29,7 +29,7 @@ static void test_coalescing(void)
     for (int i = 0; i < NRUNS; i++)
         CHECK_EQ(test_verify(runs[i], RUN_SIZE, (uintptr_t)i), RUN_SIZE);
     uint64_t mapped = mapped_of(ar);
-    CHECK_EQ(pactive_of(ar), NRUNS * RUN_SIZE / ta_page);
+    CHECK_EQ(pactive_of(ar), NRUNS * RUN_SIZE / tai_page);
     /* free odd ones, then even ones backwards: merges on both sides */
     for (int i = 1; i < NRUNS; i += 2)
         ta_free(runs[i]);
@@ -39,7 +39,7 @@ static void test_coalescing(void)
     char *big = ta_arena_malloc(ar, NRUNS * RUN_SIZE);
     CHECK(big != NULL);
     CHECK_EQ(mapped_of(ar), mapped);
-    CHECK_EQ(pactive_of(ar), NRUNS * RUN_SIZE / ta_page);
+    CHECK_EQ(pactive_of(ar), NRUNS * RUN_SIZE / tai_page);
     if (big)
         memset(big, 7, NRUNS * RUN_SIZE);
     ta_free(big);
@@ -90,7 +90,7 @@ static void test_realloc_in_place(void)
     char *s = ta_arena_realloc(ar, a, RUN_SIZE + 1);
     CHECK(s == a);
     CHECK_EQ(test_verify(s, RUN_SIZE + 1, 1), RUN_SIZE + 1);
-    CHECK_EQ(pactive_of(ar), (ta_malloc_usable_size(s) + RUN_SIZE) / ta_page);
+    CHECK_EQ(pactive_of(ar), (ta_malloc_usable_size(s) + RUN_SIZE) / tai_page);
     char *g = ta_arena_realloc(ar, s, 3 * RUN_SIZE);
     CHECK(g == a);
     CHECK_EQ(test_verify(g, RUN_SIZE + 1, 1), RUN_SIZE + 1);

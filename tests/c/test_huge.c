@@ -91,10 +91,10 @@ static int pattern_ok(const unsigned char *p, size_t size, unsigned char tag)
 static void check_owned(const void *p, size_t size)
 {
     const char *base = (const char *)segment_of(p);
-    CHECK_EQ(ta_owner_map_unit(base), OWNER_HEAD);
+    CHECK_EQ(tai_owner_map_unit(base), OWNER_HEAD);
     for (size_t off = SEGMENT_SIZE; off < (size_t)((const char *)p + size - base);
          off += SEGMENT_SIZE)
-        CHECK_EQ(ta_owner_map_unit(base + off), OWNER_TAIL);
+        CHECK_EQ(tai_owner_map_unit(base + off), OWNER_TAIL);
     CHECK(ta_owns((const char *)p + size - 1));
 }
 
@@ -107,7 +107,7 @@ static void check_stats(ta_arena_t *ar)
         mapped += s->map_size;
     for (segment_t *s = a->huge_cache; s; s = s->next) {
         mapped += s->map_size;
-        dirty += s->usize >> ta_lg_page;
+        dirty += s->usize >> tai_lg_page;
         CHECK(s->usize <= s->map_size);
     }
     for (segment_t *s = a->segments; s; s = s->next)
@@ -302,7 +302,7 @@ static void test_grow_when_move_stops_part_way(void)
     CHECK(pattern_ok(q, 30 * MIB, 51));
     check_owned(q, 30 * MIB);
     for (size_t off = 0; off < old_map; off += SEGMENT_SIZE)
-        CHECK_EQ(ta_owner_map_unit(old_base + off), OWNER_NONE);
+        CHECK_EQ(tai_owner_map_unit(old_base + off), OWNER_NONE);
     CHECK(unmapped(old_base, old_map));
     free_last(ar, q);
 }

@@ -93,7 +93,7 @@ static void *worker(void *arg)
         }
         mine.tag = (unsigned char)r;
         stamp(mine.p, mine.size, mine.tag);
-        TCHECK(ta_owner_map_unit(segment_of(mine.p)) == OWNER_HEAD &&
+        TCHECK(tai_owner_map_unit(segment_of(mine.p)) == OWNER_HEAD &&
                ta_owns(mine.p + mine.size - 1));
         if (r % 17 == 0) {
             char name[48];

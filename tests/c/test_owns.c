@@ -29,24 +29,24 @@ static void test_owner_map_unit(void)
     if (raw == MAP_FAILED)
         return;
     char *seg = (char *)align_up((uintptr_t)raw, SEGMENT_SIZE);
-    CHECK(!ta_owner_map_get(seg));
-    CHECK(ta_owner_map_set(seg, span, OWNER_HEAD));
-    CHECK(ta_owner_map_get(seg));
-    CHECK(ta_owner_map_get(seg + 1));
-    CHECK(ta_owner_map_get(seg + SEGMENT_SIZE + 12345));
-    CHECK(ta_owner_map_get(seg + span - 1));
-    CHECK(!ta_owner_map_get(seg + span));
-    CHECK(!ta_owner_map_get(seg - 1));
-    CHECK(ta_owner_map_set(seg + SEGMENT_SIZE, SEGMENT_SIZE, OWNER_NONE));
-    CHECK(ta_owner_map_get(seg));
-    CHECK(!ta_owner_map_get(seg + SEGMENT_SIZE));
-    CHECK(ta_owner_map_get(seg + 2 * SEGMENT_SIZE));
-    CHECK(ta_owner_map_set(seg, span, OWNER_NONE));
-    CHECK(!ta_owner_map_get(seg));
-    CHECK(!ta_owner_map_get(seg + span - 1));
+    CHECK(!tai_owner_map_get(seg));
+    CHECK(tai_owner_map_set(seg, span, OWNER_HEAD));
+    CHECK(tai_owner_map_get(seg));
+    CHECK(tai_owner_map_get(seg + 1));
+    CHECK(tai_owner_map_get(seg + SEGMENT_SIZE + 12345));
+    CHECK(tai_owner_map_get(seg + span - 1));
+    CHECK(!tai_owner_map_get(seg + span));
+    CHECK(!tai_owner_map_get(seg - 1));
+    CHECK(tai_owner_map_set(seg + SEGMENT_SIZE, SEGMENT_SIZE, OWNER_NONE));
+    CHECK(tai_owner_map_get(seg));
+    CHECK(!tai_owner_map_get(seg + SEGMENT_SIZE));
+    CHECK(tai_owner_map_get(seg + 2 * SEGMENT_SIZE));
+    CHECK(tai_owner_map_set(seg, span, OWNER_NONE));
+    CHECK(!tai_owner_map_get(seg));
+    CHECK(!tai_owner_map_get(seg + span - 1));
     /* beyond the user address space: refused, never owned */
-    CHECK(!ta_owner_map_get((void *)(uintptr_t)0xffff800000001000ull));
-    CHECK(!ta_owner_map_set((void *)(uintptr_t)0xffff800000000000ull, SEGMENT_SIZE, OWNER_HEAD));
+    CHECK(!tai_owner_map_get((void *)(uintptr_t)0xffff800000001000ull));
+    CHECK(!tai_owner_map_set((void *)(uintptr_t)0xffff800000000000ull, SEGMENT_SIZE, OWNER_HEAD));
     munmap(raw, span + SEGMENT_SIZE);
 }
 

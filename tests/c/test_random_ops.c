@@ -369,7 +369,7 @@ static void check_stats(uint64_t op)
                 held += ta_malloc_usable_size(slots[k].p);
         size_t allocated = test_ctl_size("stats.arenas.%u.small.allocated", i) +
                            test_ctl_size("stats.arenas.%u.large.allocated", i);
-        size_t active = test_ctl_size("stats.arenas.%u.pactive", i) * ta_page;
+        size_t active = test_ctl_size("stats.arenas.%u.pactive", i) * tai_page;
         size_t mapped = test_ctl_size("stats.arenas.%u.mapped", i);
         if (allocated != held)
             fail_seed("allocated differs from the blocks held", op);

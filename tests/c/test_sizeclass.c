@@ -11,9 +11,9 @@
 static void test_class_sizes_increase(void)
 {
     for (unsigned k = 1; k < NCACHED_CLASSES; k++)
-        CHECK(ta_class_size[k] > ta_class_size[k - 1]);
-    CHECK_EQ(ta_class_size[NBINS - 1], SMALL_MAX);
-    CHECK(ta_class_size[NCACHED_CLASSES - 1] >= TCACHE_MAX);
+        CHECK(tai_class_size[k] > tai_class_size[k - 1]);
+    CHECK_EQ(tai_class_size[NBINS - 1], SMALL_MAX);
+    CHECK(tai_class_size[NCACHED_CLASSES - 1] >= TCACHE_MAX);
 }
 
 /* Every size the lookup table serves maps to the smallest class that
@@ -27,9 +27,9 @@ static void test_size2class_minimal_and_monotonic(void)
         if (c >= NCACHED_CLASSES)
             return;
         CHECK(c >= prev);
-        CHECK(ta_class_size[c] >= s);
+        CHECK(tai_class_size[c] >= s);
         if (c > 0)
-            CHECK(ta_class_size[c - 1] < s);
+            CHECK(tai_class_size[c - 1] < s);
         prev = c;
     }
 }
@@ -38,11 +38,11 @@ static void test_size2class_minimal_and_monotonic(void)
 static void test_bin_geometry(void)
 {
     for (unsigned k = 0; k < NBINS; k++) {
-        const bin_info_t *b = &ta_bin_info[k];
-        CHECK_EQ(b->size, ta_class_size[k]);
+        const bin_info_t *b = &tai_bin_info[k];
+        CHECK_EQ(b->size, tai_class_size[k]);
         CHECK(b->nregs >= 1);
         CHECK(b->slab_pages >= 1);
-        CHECK((size_t)b->nregs * b->size <= (size_t)b->slab_pages * ta_page);
+        CHECK((size_t)b->nregs * b->size <= (size_t)b->slab_pages * tai_page);
         CHECK(b->size % QUANTUM == 0);
     }
 }
@@ -75,7 +75,7 @@ static void check_request(size_t s)
     if (s > 128)
         CHECK(u - s <= s / 4);
     if (s <= SMALL_MAX)
-        CHECK_EQ(u, ta_class_size[size_class(s)]);
+        CHECK_EQ(u, tai_class_size[size_class(s)]);
     if (s) {
         p[0] = 1;
         p[s - 1] = 2;
@@ -92,9 +92,9 @@ static void test_usable_size_sweep(void)
     for (size_t s = 4097; s <= LARGE_MAX; s += 1 + s / 53)
         check_request(s);
     for (unsigned k = 0; k < NCACHED_CLASSES; k++) {
-        check_request(ta_class_size[k] - 1);
-        check_request(ta_class_size[k]);
-        check_request(ta_class_size[k] + 1);
+        check_request(tai_class_size[k] - 1);
+        check_request(tai_class_size[k]);
+        check_request(tai_class_size[k] + 1);
     }
     for (unsigned j = 0; lextent_size(j) <= LARGE_MAX; j++) {
         check_request(lextent_size(j) - 1);

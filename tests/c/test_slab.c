@@ -30,7 +30,7 @@ static void check_one_slab(const bin_info_t *b, size_t n)
         lo = a < lo ? a : lo;
         hi = a > hi ? a : hi;
     }
-    CHECK(hi - lo + b->size <= (size_t)b->slab_pages * ta_page);
+    CHECK(hi - lo + b->size <= (size_t)b->slab_pages * tai_page);
     for (size_t i = 0; i < n; i++)
         CHECK(((uintptr_t)blocks[i] - lo) % b->size == 0);
 }
@@ -47,7 +47,7 @@ static void check_contents(size_t n, size_t size)
 /* Fill, overflow, free in random order and refill one class's slab. */
 static void run_class(unsigned cls, uint64_t *seed)
 {
-    const bin_info_t *b = &ta_bin_info[cls];
+    const bin_info_t *b = &tai_bin_info[cls];
     size_t n = b->nregs < MAX_REGS ? b->nregs : MAX_REGS;
     ta_arena_t *ar = ta_arena_create(NULL);
     CHECK(ar != NULL);
@@ -100,7 +100,7 @@ static void test_every_class(void)
 static void test_partial_slabs_reused(void)
 {
     unsigned cls = size_class(96);
-    const bin_info_t *b = &ta_bin_info[cls];
+    const bin_info_t *b = &tai_bin_info[cls];
     size_t n = 4 * (size_t)b->nregs;
     if (n > MAX_REGS)
         n = MAX_REGS;

@@ -124,7 +124,7 @@ static void test_cached_bytes(void)
     if (!tc || !away)
         return;
     CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
-    size_t cls = ta_class_size[size_class(100)];
+    size_t cls = tai_class_size[size_class(100)];
     void *p = ta_tcache_malloc(tc, 100);
     size_t filled = ta_tcache_cached_bytes(tc);
     CHECK(filled % cls == 0);
@@ -139,7 +139,7 @@ static void test_cached_bytes(void)
     void *big = ta_tcache_malloc(tc, TCACHE_MAX);
     CHECK(big != NULL);
     ta_tcache_free(tc, big);
-    CHECK_EQ(ta_tcache_cached_bytes(tc), ta_class_size[size_class(TCACHE_MAX)]);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), tai_class_size[size_class(TCACHE_MAX)]);
     ta_tcache_destroy(tc);
     ta_tcache_destroy(away);
 }

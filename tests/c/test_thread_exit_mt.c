@@ -48,9 +48,9 @@ static void *short_thread(void *arg)
 static uint64_t live_blocks(void)
 {
     uint64_t n = 0;
-    unsigned total = atomic_load(&ta_narenas_total);
+    unsigned total = atomic_load(&tai_narenas_total);
     for (unsigned i = 0; i < total && i < MAX_ARENAS; i++) {
-        arena_t *a = atomic_load(&ta_arenas[i]);
+        arena_t *a = atomic_load(&tai_arenas[i]);
         if (!a)
             continue;
         for (unsigned k = 0; k < NBINS; k++)
@@ -89,31 +89,31 @@ static void test_exit_flushes_caches(void)
     int warm = TEST_SANITIZED ? 64 : 200;
     int more = TEST_SANITIZED ? 400 : 3000;
     CHECK_EQ(run_threads(warm), 0);
-    ta_thread_tcache_flush();
+    tai_thread_tcache_flush();
     uint64_t live = live_blocks();
-    uint64_t meta = ta_base_mapped();
+    uint64_t meta = tai_base_mapped();
     CHECK_EQ(run_threads(more), 0);
-    ta_thread_tcache_flush();
+    tai_thread_tcache_flush();
     /* the main thread's cache is the only one left, and it is flushed */
     CHECK(live_blocks() <= live + 16);
-    CHECK(ta_base_mapped() <= meta + ((uint64_t)4 << 20));
+    CHECK(tai_base_mapped() <= meta + ((uint64_t)4 << 20));
 }
 
 /* Every arena's thread count returns to where it was once the threads
  * bound to it are gone. */
 static void test_arena_thread_counts(void)
 {
-    unsigned total = atomic_load(&ta_narenas_total);
+    unsigned total = atomic_load(&tai_narenas_total);
     unsigned before = 0, after = 0;
     for (unsigned i = 0; i < total; i++) {
-        arena_t *a = atomic_load(&ta_arenas[i]);
+        arena_t *a = atomic_load(&tai_arenas[i]);
         if (a)
             before += atomic_load(&a->nthreads);
     }
     CHECK_EQ(run_threads(WAVE * 4), 0);
-    total = atomic_load(&ta_narenas_total);
+    total = atomic_load(&tai_narenas_total);
     for (unsigned i = 0; i < total; i++) {
-        arena_t *a = atomic_load(&ta_arenas[i]);
+        arena_t *a = atomic_load(&tai_arenas[i]);
         if (a)
             after += atomic_load(&a->nthreads);
     }

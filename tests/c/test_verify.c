@@ -1,4 +1,4 @@
-/* The invariant checker itself: ta_arena_verify finds each kind of
+/* The invariant checker itself: tai_arena_verify finds each kind of
  * damage it is meant to find (planted by hand in a manual arena, then
  * undone) without hanging on a looping list, and in the assertions build
  * (TA_DEBUG) planted damage aborts with the assertion named: where the
@@ -18,7 +18,7 @@
  * before and after). */
 static void expect_found(arena_t *a, const char *what)
 {
-    unsigned found = ta_arena_verify(a, NULL);
+    unsigned found = tai_arena_verify(a, NULL);
     if (!found)
         fprintf(stderr, "not found: %s\n", what);
     CHECK(found > 0);
@@ -34,7 +34,7 @@ static void test_finds_slab_damage(void)
     CHECK(p && q);
     if (!p || !q)
         return;
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     segment_t *seg = segment_of(p);
     extent_t *e = extent_of(seg, p);
     uint64_t *map = slab_map(seg, e);
@@ -57,7 +57,7 @@ static void test_finds_slab_damage(void)
     expect_found(a, "slab page tag");
     seg->page_bin[head] ^= 1;
 
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
@@ -72,7 +72,7 @@ static void test_finds_run_damage(void)
     if (!p || !q)
         return;
     ta_free(p); /* a dirty run before q */
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     segment_t *seg = segment_of(q);
     extent_t *e = extent_of(seg, q);
     size_t head = extent_page(e), last = head + e->npages - 1;
@@ -81,9 +81,9 @@ static void test_finds_run_damage(void)
     expect_found(a, "large run's last page_head");
     seg->page_head[last]--;
 
-    e->u.l.usize += ta_page;
+    e->u.l.usize += tai_page;
     expect_found(a, "large run's usize against its pages");
-    e->u.l.usize -= ta_page;
+    e->u.l.usize -= tai_page;
 
     uint64_t mask = a->avail_mask[EXT_DIRTY];
     a->avail_mask[EXT_DIRTY] = 0;
@@ -95,7 +95,7 @@ static void test_finds_run_damage(void)
     expect_found(a, "free run missing from its lists and uncoalesced");
     e->state = state;
 
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
@@ -115,7 +115,7 @@ static void test_finds_huge_damage(void)
     CHECK(a->huge_cache != NULL && a->huge_live != NULL);
     if (!a->huge_cache || !a->huge_live)
         return;
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     segment_t *cached = a->huge_cache, *live = a->huge_live;
 
     segment_t *next = cached->next;
@@ -131,7 +131,7 @@ static void test_finds_huge_damage(void)
     cached->next = next;
     live->prev = NULL;
 
-    CHECK_EQ(ta_arena_verify(a, NULL), 0);
+    CHECK_EQ(tai_arena_verify(a, NULL), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
@@ -175,7 +175,7 @@ static void nfree_above_map(void)
     char *p = ta_arena_malloc(ar, 64);
     extent_t *e = extent_of(segment_of(p), p);
     e->nfree++;
-    for (unsigned i = 0; i <= ta_bin_info[e->cls].nregs; i++)
+    for (unsigned i = 0; i <= tai_bin_info[e->cls].nregs; i++)
         ta_arena_malloc(ar, 64);
 }
 

@@ -20,7 +20,7 @@ static unsigned bool_byte(const bool *b)
     return c;
 }
 
-static void check_ranges(const ta_opts_t *o)
+static void check_ranges(const tai_opts_t *o)
 {
     REQUIRE(o->narenas <= MAX_ARENAS / 2);
     REQUIRE(o->dirty_decay_ms >= -1 && o->dirty_decay_ms <= TA_DECAY_MS_MAX);
@@ -34,7 +34,7 @@ static void check_ranges(const ta_opts_t *o)
 
 /* Options differ in a field that parsing can set (the struct's padding
  * and the bytes after stats_print_opts' NUL are not compared). */
-static bool same(const ta_opts_t *a, const ta_opts_t *b)
+static bool same(const tai_opts_t *a, const tai_opts_t *b)
 {
     return a->narenas == b->narenas && a->dirty_decay_ms == b->dirty_decay_ms &&
            a->muzzy_decay_ms == b->muzzy_decay_ms &&
@@ -47,7 +47,7 @@ static bool same(const ta_opts_t *a, const ta_opts_t *b)
 static const char *word(bool b) { return b ? "true" : "false"; }
 
 /* The options as a configuration string, every key spelled once. */
-static void print_conf(const ta_opts_t *o, char *out, size_t cap)
+static void print_conf(const tai_opts_t *o, char *out, size_t cap)
 {
     int n = snprintf(out, cap,
                      "narenas:%u,dirty_decay_ms:%" PRId64 ",muzzy_decay_ms:%" PRId64
@@ -60,7 +60,7 @@ static void print_conf(const ta_opts_t *o, char *out, size_t cap)
 }
 
 /* Values no default has, so the round trip must write every field. */
-static void other_values(ta_opts_t *o)
+static void other_values(tai_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->narenas = 7;
@@ -82,13 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, size);
     s[size] = '\0';
 
-    ta_opts_t o = ta_opt;
-    unsigned bad = ta_conf_parse(&o, s, "fuzz");
+    tai_opts_t o = tai_opt;
+    unsigned bad = tai_conf_parse(&o, s, "fuzz");
     check_ranges(&o);
 
     /* pair by pair onto the same start: the same options and bad count,
      * and a pair that counts as bad changes nothing */
-    ta_opts_t step = ta_opt;
+    tai_opts_t step = tai_opt;
     unsigned bad_steps = 0, pairs = 0;
     for (char *p = s; *p;) {
         char *comma = strchr(p, ',');
@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char pair[sizeof(s)];
         memcpy(pair, p, len);
         pair[len] = '\0';
-        ta_opts_t before = step;
-        unsigned b = ta_conf_parse(&step, pair, "fuzz");
+        tai_opts_t before = step;
+        unsigned b = tai_conf_parse(&step, pair, "fuzz");
         REQUIRE(b <= 1);
         REQUIRE(len > 0 || b == 0);
         if (b)
@@ -113,9 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char printed[512];
     print_conf(&o, printed, sizeof(printed));
-    ta_opts_t back;
+    tai_opts_t back;
     other_values(&back);
-    REQUIRE(ta_conf_parse(&back, printed, "fuzz") == 0);
+    REQUIRE(tai_conf_parse(&back, printed, "fuzz") == 0);
     REQUIRE(same(&o, &back));
     return 0;
 }

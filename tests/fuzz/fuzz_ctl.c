@@ -321,7 +321,7 @@ static void undo(unsigned ops)
             REQUIRE(err == 0 || err == EFAULT);
             continue;
         }
-        if (!atomic_load(&ta_arenas[i]))
+        if (!atomic_load(&tai_arenas[i]))
             continue;
         size_t zero = 0;
         snprintf(name, sizeof(name), "arena.%u.limit", i);

@@ -9,7 +9,7 @@ TEST_MT_NAMES := $(filter %_mt,$(TEST_NAMES))
 TEST_DIR := $(BUILD)/tests
 TEST_CFLAGS := $(BASE_CFLAGS) -O1
 TEST_LIBS := $(LDLIBS) -ldl
-TEST_HDRS := tests/c/harness.h tests/c/map_budget.h $(CORE_HDRS)
+TEST_HDRS := tests/c/harness.h tests/c/map_budget.h tests/c/capture.h $(CORE_HDRS)
 
 TEST_PLAIN := $(addprefix $(TEST_DIR)/plain/,$(TEST_NAMES))
 TEST_ASAN := $(addprefix $(TEST_DIR)/asan/,$(TEST_NAMES))

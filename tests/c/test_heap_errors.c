@@ -10,33 +10,7 @@
 
 #include "harness.h"
 #include "tunalloc.h"
-
-/* stderr goes to a file between capture_begin and capture_end, which
- * returns what was written (a static buffer). */
-static int saved_stderr = -1, capture_fd = -1;
-static char captured[4096];
-
-static void capture_begin(void)
-{
-    char path[] = "/tmp/ta_heap_errors_XXXXXX";
-    capture_fd = mkstemp(path);
-    CHECK(capture_fd >= 0);
-    unlink(path);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    dup2(capture_fd, STDERR_FILENO);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
-    ssize_t n = pread(capture_fd, captured, sizeof(captured) - 1, 0);
-    close(capture_fd);
-    captured[n > 0 ? n : 0] = '\0';
-    return captured;
-}
+#include "capture.h"
 
 /* True if text has exactly one line, and it contains what. */
 static bool one_report(const char *text, const char *what)

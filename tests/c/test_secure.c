@@ -13,31 +13,7 @@
 
 #include "harness.h"
 #include "tunalloc.h"
-
-static int saved_stderr = -1, capture_fd = -1;
-static char captured[8192];
-
-static void capture_begin(void)
-{
-    char path[] = "/tmp/ta_secure_XXXXXX";
-    capture_fd = mkstemp(path);
-    CHECK(capture_fd >= 0);
-    unlink(path);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    dup2(capture_fd, STDERR_FILENO);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
-    ssize_t n = pread(capture_fd, captured, sizeof(captured) - 1, 0);
-    close(capture_fd);
-    captured[n > 0 ? n : 0] = '\0';
-    return captured;
-}
+#include "capture.h"
 
 static int count_lines(const char *text, const char *what)
 {

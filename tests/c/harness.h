@@ -64,6 +64,7 @@ static inline int test_thread_failures(void) { return atomic_load(&harness_threa
 
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tunalloc.h"
 
@@ -148,6 +149,33 @@ static inline int test_all_zero(const void *p, size_t n)
         if (b[i])
             return 0;
     return 1;
+}
+
+/* A manual arena with the given cap (0: none) and immediate decay, so
+ * frees show up as room at once and nothing lingers between tests. */
+static inline ta_arena_t *test_limited_arena(size_t limit)
+{
+    ta_arena_opts o;
+    ta_arena_opts_init(&o);
+    o.dirty_decay_ms = 0;
+    o.muzzy_decay_ms = 0;
+    o.limit = limit;
+    ta_arena_t *a = ta_arena_create(&o);
+    CHECK(a != NULL);
+    return a;
+}
+
+/* Virtual size of the process in bytes, from /proc/self/statm. */
+static inline size_t test_vm_size(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 #endif

@@ -107,19 +107,6 @@ static void test_limit(void)
     run_limit((size_t)1 << 20);
 }
 
-/* Virtual size of the process in bytes, from /proc/self/statm. */
-static size_t vm_size(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Destroyed arenas unmap their memory and their slots are reused, so
  * endless create/destroy cycles stay within a bounded footprint. */
 static void test_create_destroy_cycles(void)
@@ -135,10 +122,10 @@ static void test_create_destroy_cycles(void)
         CHECK(ta_arena_malloc(ar, (size_t)3 << 20) != NULL);
         CHECK_EQ(ta_arena_destroy(ar), 0);
         if (i == 50)
-            before = vm_size();
+            before = test_vm_size();
     }
     CHECK(before > 0);
-    CHECK(vm_size() <= before + ((size_t)64 << 20));
+    CHECK(test_vm_size() <= before + ((size_t)64 << 20));
 }
 
 /* ta_arena_live counts what the arena handed out, cached frees included

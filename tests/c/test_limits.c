@@ -12,20 +12,6 @@
 #define MIB ((size_t)1 << 20)
 #define MAX_BLOCKS ((size_t)1 << 17)
 
-/* A manual arena with the given cap, immediate decay so frees show up as
- * room at once and nothing lingers between sub-tests. */
-static ta_arena_t *limited_arena(size_t limit)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = 0;
-    o.muzzy_decay_ms = 0;
-    o.limit = limit;
-    ta_arena_t *a = ta_arena_create(&o);
-    CHECK(a != NULL);
-    return a;
-}
-
 /* The arena's active bytes as of a fresh epoch. */
 static size_t arena_active(ta_arena_t *a)
 {
@@ -86,7 +72,7 @@ static void test_cap_each_size(void)
                             ((size_t)2 << 20) + 1, (size_t)3 << 20};
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t limit = sizes[k] <= 16384 ? MIB : 8 * MIB;
-        ta_arena_t *a = limited_arena(limit);
+        ta_arena_t *a = test_limited_arena(limit);
         if (!a)
             return;
         size_t n = fill_until_refused(a, sizes[k], limit, blocks);
@@ -109,7 +95,7 @@ static void test_cap_each_size(void)
  * explicit cache bound to it. */
 static void test_cap_other_entry_points(void)
 {
-    ta_arena_t *a = limited_arena(2 * MIB);
+    ta_arena_t *a = test_limited_arena(2 * MIB);
     if (!a)
         return;
     void *big = ta_arena_malloc(a, (size_t)3 << 19); /* 1.5 MiB */
@@ -145,7 +131,7 @@ static void test_cap_other_entry_points(void)
  * that needs pages is granted until usage falls under the cap. */
 static void test_lowered_cap(void)
 {
-    ta_arena_t *a = limited_arena(0);
+    ta_arena_t *a = test_limited_arena(0);
     if (!a)
         return;
     void *blocks[8];
@@ -193,7 +179,7 @@ static void test_realloc_past_cap(void)
     const size_t from[] = {100, 16384, 20000, 100000, (size_t)3 << 20};
     const size_t to[] = {5 * MIB, 5 * MIB, 5 * MIB, 6 * MIB, 7 * MIB};
     for (size_t k = 0; k < sizeof(from) / sizeof(from[0]); k++) {
-        ta_arena_t *a = limited_arena(4 * MIB);
+        ta_arena_t *a = test_limited_arena(4 * MIB);
         if (!a)
             return;
         unsigned char *p = ta_arena_malloc(a, from[k]);
@@ -226,7 +212,7 @@ static void test_realloc_past_cap(void)
  * usable and destroyable. */
 static void test_tiny_cap(void)
 {
-    ta_arena_t *a = limited_arena(1);
+    ta_arena_t *a = test_limited_arena(1);
     if (!a)
         return;
     errno = 0;

@@ -138,18 +138,6 @@ static void free_all(size_t n)
         ta_free(blocks[i]);
 }
 
-static size_t address_space_in_use(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Settings of a run: the calling thread's arena's dirty decay time
  * (TA_DECAY_DEFAULT: as configured) and TUNALLOC_CONF (NULL: none). */
 typedef struct settings {
@@ -172,8 +160,8 @@ static size_t refill_in_child(size_t first, size_t second, settings_t set)
             setenv("TUNALLOC_CONF", set.conf, 1);
         else
             unsetenv("TUNALLOC_CONF");
-        struct rlimit rl = {address_space_in_use() + LIMIT_BYTES,
-                            address_space_in_use() + LIMIT_BYTES};
+        struct rlimit rl = {test_vm_size() + LIMIT_BYTES,
+                            test_vm_size() + LIMIT_BYTES};
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             _exit(2);
         unsigned arena = 0;

@@ -40,18 +40,6 @@ static runtime runtime_on(ta_tcache_t *tc)
     return (runtime){.sized = {tc, record_failure}};
 }
 
-static ta_arena_t *arena_with_limit(size_t limit)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = 0;
-    o.muzzy_decay_ms = 0;
-    o.limit = limit;
-    ta_arena_t *a = ta_arena_create(&o);
-    CHECK(a != NULL);
-    return a;
-}
-
 /* Nothing of the arena is live once the cache has given its blocks back. */
 static void check_all_back(ta_arena_t *a, ta_tcache_t *tc)
 {
@@ -83,7 +71,7 @@ static void one_resize(ta_sized_t *sz, size_t osize, size_t nsize)
  * large to small, large in place, huge, and a chain through all. */
 static void test_paths(void)
 {
-    ta_arena_t *a = arena_with_limit(0);
+    ta_arena_t *a = test_limited_arena(0);
     ta_tcache_t *tc = ta_tcache_create(a);
     CHECK(tc != NULL);
     runtime rt = runtime_on(tc);
@@ -126,7 +114,7 @@ static void test_paths(void)
  * the call returns NULL. */
 static void test_growth_fails(void)
 {
-    ta_arena_t *a = arena_with_limit(4u << 20);
+    ta_arena_t *a = test_limited_arena(4u << 20);
     ta_tcache_t *tc = ta_tcache_create(a);
     runtime rt = runtime_on(tc);
     ta_sized_t *sz = &rt.sized;
@@ -190,7 +178,7 @@ static void test_shrink_never_fails(void)
 {
     static void *slots[NSLOTS];
     static size_t sizes[NSLOTS];
-    ta_arena_t *a = arena_with_limit(1u << 20);
+    ta_arena_t *a = test_limited_arena(1u << 20);
     ta_tcache_t *tc = ta_tcache_create(a);
     runtime rt = runtime_on(tc);
     ta_sized_t *sz = &rt.sized;

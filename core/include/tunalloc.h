@@ -206,6 +206,18 @@ TA_API TA_MALLOC_ATTR void *ta_hook_malloc(void *hook, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_hook_calloc(void *hook, size_t n, size_t size);
 TA_API void ta_hook_free(void *hook, void *p);
 
+/* The same callbacks served by the calling thread's own cache, for a
+ * runtime that calls from several threads at once (CPython 3.12 and
+ * later: one GIL per interpreter). alloc_cache and free_cache are only
+ * switches here, never dereferenced: TA_HOOK_THREAD (or any non-NULL
+ * value) turns the thread's cache on, NULL sends the calls to the
+ * fallbacks as above. Inside a thread's arena choice (thread.arena) new
+ * blocks come from that arena, as with ta_malloc. */
+#define TA_HOOK_THREAD ((ta_tcache_t *)1)
+TA_API TA_MALLOC_ATTR void *ta_hook_thread_malloc(void *hook, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_hook_thread_calloc(void *hook, size_t n, size_t size);
+TA_API void ta_hook_thread_free(void *hook, void *p);
+
 /* ---- Sampled heap profiling ----------------------------------------
  * Off by default: TUNALLOC_CONF=prof:true,prof_sample_bytes:512k, or the
  * control names prof.active and prof.sample_bytes at run time. About one

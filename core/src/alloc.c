@@ -42,7 +42,7 @@ void *tai_alloc_tcache(tcache_t *tc, size_t size, bool zero)
     return handed_out(p, size);
 }
 
-NOINLINE static void *malloc_slow(size_t size, bool zero)
+NOINLINE void *tai_malloc_slow(size_t size, bool zero)
 {
     if (!tai_ensure_init())
         return set_enomem(NULL);
@@ -100,7 +100,7 @@ void tai_tcache_dalloc_ref(tcache_t *tc, block_ref_t b)
     dalloc_ref(tc, &b);
 }
 
-NOINLINE static void free_slow(void *p)
+NOINLINE void tai_free_slow(void *p)
 {
     if (!p)
         return;
@@ -115,7 +115,7 @@ NOINLINE static void free_slow(void *p)
 void *ta_malloc(size_t size)
 {
     void *p;
-    return likely(cache_pop(tai_tls_tcache, size, &p)) ? p : malloc_slow(size, false);
+    return likely(cache_pop(tai_tls_tcache, size, &p)) ? p : tai_malloc_slow(size, false);
 }
 
 void *ta_calloc(size_t n, size_t size)
@@ -127,28 +127,14 @@ void *ta_calloc(size_t n, size_t size)
     }
     void *p;
     return likely(cache_pop(tai_tls_tcache, total, &p)) ? memset(p, 0, total)
-                                                       : malloc_slow(total, true);
-}
-
-/* The thread cache's push of a block of its own arena, by the block's
- * page tag. Checked mode takes the slow path before p is dereferenced: a
- * foreign pointer's segment header may not be mapped. */
-static ALWAYS_INLINE bool thread_push(void *p)
-{
-    if (likely(p && !tai_opt.check)) {
-        tcache_t *tc = tai_tls_tcache;
-        const segment_t *seg = segment_of(p);
-        return likely(seg->arena == tc->arena &&
-                      cache_push(tc, p, page_tag(seg, p)));
-    }
-    return false;
+                                                       : tai_malloc_slow(total, true);
 }
 
 void ta_free(void *p)
 {
     if (likely(thread_push(p)))
         return;
-    free_slow(p);
+    tai_free_slow(p);
 }
 
 /* Checked mode validates the size against the block; every other path

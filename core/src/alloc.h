@@ -10,6 +10,7 @@
 #include "opts.h"
 #include "secure.h"
 #include "tcache_fast.h"
+#include "thread.h"
 
 /* Every block leaves through here in secure mode (its fast paths always
  * miss), which marks it live and writes its canary. */
@@ -34,6 +35,11 @@ typedef struct alloc_src {
 } alloc_src_t;
 
 /* ---- alloc.c ---- */
+
+/* The misses of ta_malloc (ta_calloc with zero) and of ta_free, whose
+ * p may be NULL; errno is set as ta_malloc sets it. */
+HIDDEN void *tai_malloc_slow(size_t size, bool zero);
+HIDDEN void tai_free_slow(void *p);
 
 /* A block straight from arena a (NULL: fails), or through cache tc; both
  * leave through handed_out, neither sets errno. */
@@ -68,6 +74,24 @@ static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
     if (likely(!tai_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
         return;
     tai_tcache_free_slow(tc, p);
+}
+
+/* The thread cache's push of a block of its own arena, by the block's
+ * page tag. Checked mode takes the slow path before p is dereferenced: a
+ * foreign pointer's segment header may not be mapped. */
+static ALWAYS_INLINE bool thread_push_nonnull(void *p)
+{
+    if (likely(!tai_opt.check)) {
+        tcache_t *tc = tai_tls_tcache;
+        const segment_t *seg = segment_of(p);
+        return likely(seg->arena == tc->arena && cache_push(tc, p, page_tag(seg, p)));
+    }
+    return false;
+}
+
+static ALWAYS_INLINE bool thread_push(void *p)
+{
+    return likely(p != NULL) && thread_push_nonnull(p);
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* The hook callbacks: PyMemAllocatorEx-style entry points on a ta_hook_t,
- * an explicit cache that serves hits and fallbacks for everything else. */
+ * an explicit cache (or the calling thread's) that serves hits and
+ * fallbacks for everything else. */
 #include <string.h>
 
 #include "alloc.h"
@@ -53,4 +54,41 @@ void ta_hook_free(void *hook, void *p)
         tcache_free_in(&tc->t, p);
     else
         h->free_fallback(h, p);
+}
+
+/* The calling thread's cache instead of an explicit one: the cache
+ * pointers are only switches, never dereferenced. */
+NOINLINE static void *hook_thread_malloc_slow(ta_hook_t *h, size_t size)
+{
+    return hook_cache(&h->alloc_cache) ? tai_malloc_slow(size, false) : h->malloc_fallback(h, size);
+}
+
+void *ta_hook_thread_malloc(void *hook, size_t size)
+{
+    ta_hook_t *h = hook;
+    void *p;
+    if (likely(hook_cache(&h->alloc_cache) != NULL) && likely(cache_pop(tai_tls_tcache, size, &p)))
+        return p;
+    return hook_thread_malloc_slow(h, size);
+}
+
+void *ta_hook_thread_calloc(void *hook, size_t n, size_t size)
+{
+    ta_hook_t *h = hook;
+    if (likely(hook_cache(&h->alloc_cache) != NULL))
+        return ta_calloc(n, size);
+    return h->calloc_fallback(h, n, size);
+}
+
+/* NULL goes to the fallback as in ta_hook_free. */
+void ta_hook_thread_free(void *hook, void *p)
+{
+    ta_hook_t *h = hook;
+    if (likely(hook_cache(&h->free_cache) != NULL) && likely(tai_owner_map_get(p))) {
+        if (likely(thread_push_nonnull(p)))
+            return;
+        tai_free_slow(p);
+    } else {
+        h->free_fallback(h, p);
+    }
 }

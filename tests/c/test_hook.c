@@ -1,7 +1,8 @@
-/* The hook callbacks (ta_hook_malloc/calloc/free): hits served by the
- * named cache, everything else handed to the hook's fallbacks exactly as
- * the header promises (NULL, foreign blocks, switched-off caches), and the
- * malloc family's edge cases (zero sizes, calloc overflow, zeroing). */
+/* The hook callbacks (ta_hook_malloc/calloc/free, and ta_hook_thread_*
+ * on the calling thread's cache): hits served by the named cache,
+ * everything else handed to the hook's fallbacks exactly as the header
+ * promises (NULL, foreign blocks, switched-off caches), and the malloc
+ * family's edge cases (zero sizes, calloc overflow, zeroing). */
 #include <errno.h>
 
 #include "harness.h"
@@ -179,11 +180,92 @@ static void test_accounting(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* The thread variants serve every size range from the calling thread's
+ * own cache: a block they free is the next one ta_malloc hands out, and
+ * the other way round. */
+static void test_thread_cache_calls(void)
+{
+    counting_hook_t h = hook_on(TA_HOOK_THREAD);
+    static const size_t sizes[] = {0, 1, 48, 512, 4096, 20000, 40000, 1 << 20, 40 << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = ta_hook_thread_malloc(&h, sizes[i]);
+        unsigned char *q = ta_hook_thread_calloc(&h, 1, sizes[i]);
+        CHECK(p != NULL && q != NULL && (void *)q != p);
+        CHECK(ta_owns(p) && ta_owns(q));
+        CHECK(ta_malloc_usable_size(p) >= sizes[i]);
+        CHECK(test_all_zero(q, sizes[i]));
+        test_fill(p, sizes[i], i);
+        CHECK_EQ(test_verify(p, sizes[i], i), sizes[i]);
+        ta_hook_thread_free(&h, p);
+        ta_hook_thread_free(&h, q);
+    }
+    CHECK_EQ(h.mallocs + h.callocs + h.frees, 0);
+    void *a = ta_hook_thread_malloc(&h, 100);
+    ta_hook_thread_free(&h, a);
+    void *b = ta_malloc(100);
+    CHECK(b == a);
+    ta_free(b);
+    CHECK(ta_hook_thread_malloc(&h, 100) == b);
+    ta_hook_thread_free(&h, b);
+    errno = 0;
+    CHECK(ta_hook_thread_calloc(&h, SIZE_MAX / 2, 3) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    CHECK_EQ(h.callocs, 0);
+}
+
+/* The switches and the fallbacks as for an explicit cache. */
+static void test_thread_cache_fallbacks(void)
+{
+    foreign_used = 0;
+    counting_hook_t h = hook_on(TA_HOOK_THREAD);
+    ta_hook_thread_free(&h, NULL);
+    ta_hook_thread_free(&h, foreign_block);
+    CHECK_EQ(h.frees, 2);
+    CHECK(h.last_freed == foreign_block);
+    void *mine = ta_hook_thread_malloc(&h, 64);
+    __atomic_store_n(&h.hook.alloc_cache, NULL, __ATOMIC_RELAXED);
+    void *other = ta_hook_thread_malloc(&h, 64), *zeroed = ta_hook_thread_calloc(&h, 2, 16);
+    CHECK(other != NULL && !ta_owns(other));
+    CHECK(zeroed != NULL && !ta_owns(zeroed));
+    CHECK_EQ(h.mallocs, 1);
+    CHECK_EQ(h.callocs, 1);
+    __atomic_store_n(&h.hook.free_cache, NULL, __ATOMIC_RELAXED);
+    ta_hook_thread_free(&h, mine);
+    CHECK_EQ(h.frees, 3);
+    CHECK(h.last_freed == mine);
+    ta_free(mine);
+}
+
+/* New blocks follow the thread's arena choice, as ta_malloc's do, and go
+ * back to that arena: it can be destroyed once the thread leaves it. */
+static void test_thread_cache_follows_arena_choice(void)
+{
+    counting_hook_t h = hook_on(TA_HOOK_THREAD);
+    ta_arena_t *ar = test_keeping_arena();
+    unsigned idx = ta_arena_index(ar), old = 0;
+    size_t len = sizeof(old);
+    CHECK_EQ(ta_ctl("thread.arena", &old, &len, &idx, sizeof(idx)), 0);
+    void *p = ta_hook_thread_malloc(&h, 3000), *q = ta_hook_thread_calloc(&h, 10, 700);
+    CHECK(ta_arena_of(p) == ar && ta_arena_of(q) == ar);
+    ta_hook_thread_free(&h, p);
+    ta_hook_thread_free(&h, q);
+    CHECK_EQ(ta_ctl("thread.arena", NULL, NULL, &old, sizeof(old)), 0);
+    CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(ar, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+    CHECK_EQ(h.mallocs + h.callocs + h.frees, 0);
+}
+
 int main(void)
 {
     RUN(test_cached_calls);
     RUN(test_malloc_family_edges);
     RUN(test_fallbacks);
     RUN(test_accounting);
+    RUN(test_thread_cache_calls);
+    RUN(test_thread_cache_fallbacks);
+    RUN(test_thread_cache_follows_arena_choice);
     return TEST_EXIT();
 }

@@ -9,7 +9,8 @@
 /* CPython 3.11 and older call MEM and OBJ with the (one, shared) GIL held
  * and PYTHONMALLOC=debug enforces it, so one explicit cache guarded by the
  * GIL is race-free there. From 3.12 (per-interpreter GIL) or without a
- * GIL that proof is gone, and the thread-local path is used instead. */
+ * GIL that proof is gone, and each thread's own cache serves them, as it
+ * serves RAW on every version. */
 #if PY_VERSION_HEX < 0x030C0000 && !defined(Py_GIL_DISABLED)
 #define HOOK_GIL_CACHE 1
 #else
@@ -47,21 +48,38 @@ void hook_thread_routing(int delta)
     hook_refresh_fast_paths();
 }
 
-/* The caches the core's hook callbacks use: the shared cache while a
- * domain may allocate from it (active, no thread routing to an arena of
- * the thread's choice) and while frees may go through it (no routing, no
- * tunalloc-backed pymalloc arenas to tell apart), else NULL and the
- * fallbacks below decide. Recomputed whenever what they summarise
- * changes; all of those happen with the GIL held, so the updates do not
- * race one another. */
+/* Whether domain i goes through the GIL-guarded cache (ta_hook_*) rather
+ * than each thread's own (ta_hook_thread_*). */
+static bool uses_gil_cache(int i)
+{
+    return HOOK_GIL_CACHE && i != HOOK_RAW;
+}
+
+/* The caches the core's hook callbacks use. Through the shared cache:
+ * while a domain may allocate from it (active, no thread routing to an
+ * arena of the thread's choice) and while frees may go through it (no
+ * routing, no tunalloc-backed pymalloc arenas to tell apart). Through the
+ * thread's cache (which follows the thread's arena choice itself): while
+ * the domain is active, and while no pymalloc arena is to be told apart.
+ * Else NULL and the fallbacks below decide. Recomputed whenever what they
+ * summarise changes; all of those happen with the main interpreter's GIL
+ * held, so the updates do not race one another. */
 void hook_refresh_fast_paths(void)
 {
     bool shared = gil_cache != NULL &&
                   atomic_load_explicit(&routing_threads, memory_order_relaxed) == 0;
-    ta_tcache_t *free_cache = shared && hook_arena_backing() == NULL ? gil_cache : NULL;
-    for (int i = HOOK_MEM; i <= HOOK_OBJ; i++) {
+    bool unbacked = hook_arena_backing() == NULL;
+    for (int i = HOOK_RAW; i <= HOOK_OBJ; i++) {
         domain_t *d = &domains[i];
-        ta_tcache_t *alloc_cache = shared && atomic_load(&d->active) ? gil_cache : NULL;
+        bool active = atomic_load(&d->active);
+        ta_tcache_t *alloc_cache, *free_cache;
+        if (uses_gil_cache(i)) {
+            alloc_cache = shared && active ? gil_cache : NULL;
+            free_cache = shared && unbacked ? gil_cache : NULL;
+        } else {
+            alloc_cache = active ? TA_HOOK_THREAD : NULL;
+            free_cache = unbacked ? TA_HOOK_THREAD : NULL;
+        }
         __atomic_store_n(&d->hook.alloc_cache, alloc_cache, __ATOMIC_RELAXED);
         __atomic_store_n(&d->hook.free_cache, free_cache, __ATOMIC_RELAXED);
     }
@@ -76,26 +94,15 @@ static inline ta_tcache_t *shared_cache(void)
     return gil_cache;
 }
 
-/* RAW runs without the GIL: only the thread-safe entry points are used. */
+/* The thread-safe entry points, for calls that may come from any thread
+ * (RAW runs without the GIL) and for the GIL-guarded ones while the
+ * shared cache is switched off. */
 static void *raw_malloc(void *ctx, size_t size)
 {
     domain_t *d = ctx;
     if (!is_active(d))
         return d->prev.malloc(d->prev.ctx, size);
     return ta_malloc(nonzero(size));
-}
-
-/* Zero-size counts map to one byte so the block is distinct. */
-static void *raw_calloc(void *ctx, size_t n, size_t size)
-{
-    domain_t *d = ctx;
-    if (!is_active(d))
-        return d->prev.calloc(d->prev.ctx, n, size);
-    if (calloc_overflows(n, size))
-        return NULL;
-    if (n == 0 || size == 0)
-        return ta_calloc(1, 1);
-    return ta_calloc(n, size);
 }
 
 /* A foreign block stays with its allocator: its old size is unknown, so
@@ -110,12 +117,29 @@ static void *raw_realloc(void *ctx, void *p, size_t size)
     return d->prev.realloc(d->prev.ctx, p, size);
 }
 
-/* Ownership, not the enabled flag, decides: blocks made before disable()
- * must still go back to tunalloc. */
-static void raw_free(void *ctx, void *p)
+/* The thread-cache callbacks (ta_hook_thread_*) serve hits; they switch
+ * the allocation calls off (NULL alloc_cache) only while the domain is
+ * disabled, so their fallbacks hand those to the saved allocator. */
+static void *prev_malloc(void *ctx, size_t size)
 {
     domain_t *d = ctx;
-    if (p != NULL && !hook_free_block(NULL, p))
+    return d->prev.malloc(d->prev.ctx, size);
+}
+
+static void *prev_calloc(void *ctx, size_t n, size_t size)
+{
+    domain_t *d = ctx;
+    return d->prev.calloc(d->prev.ctx, n, size);
+}
+
+/* Ownership, not the enabled flag, decides: blocks made before disable()
+ * must still go back to tunalloc. The test is made again even where the
+ * core has just found p foreign: without a GIL, free_cache may have been
+ * switched on in between. */
+static void thread_free_fallback(void *ctx, void *p)
+{
+    domain_t *d = ctx;
+    if (p == NULL || !hook_free_block(NULL, p))
         d->prev.free(d->prev.ctx, p);
 }
 
@@ -125,6 +149,20 @@ static void raw_free(void *ctx, void *p)
  * back to raw_malloc, raw_calloc and the free below for the rest: NULL,
  * foreign blocks, and every block while the shared free path is off
  * (thread routing, tunalloc-backed pymalloc arenas). */
+
+/* Zero-size counts map to one byte so the block is distinct. */
+static void *raw_calloc(void *ctx, size_t n, size_t size)
+{
+    domain_t *d = ctx;
+    if (!is_active(d))
+        return d->prev.calloc(d->prev.ctx, n, size);
+    if (calloc_overflows(n, size))
+        return NULL;
+    if (n == 0 || size == 0)
+        return ta_calloc(1, 1);
+    return ta_calloc(n, size);
+}
+
 static void gil_free_fallback(void *ctx, void *p)
 {
     domain_t *d = ctx;
@@ -137,21 +175,26 @@ static void gil_free_fallback(void *ctx, void *p)
         d->prev.free(d->prev.ctx, p);
 }
 
-/* Same contract as raw_realloc, through the shared cache. */
+/* Same contract as raw_realloc, through the shared cache. A NULL p (a
+ * list's first growth, say) is a malloc, served as one. */
 static void *gil_realloc(void *ctx, void *p, size_t size)
 {
+    if (p == NULL)
+        return ta_hook_malloc(ctx, size);
     ta_tcache_t *tc = shared_cache();
-    if (tc == NULL || p == NULL || !hook_owns_block(p))
+    if (tc == NULL || !hook_owns_block(p))
         return raw_realloc(ctx, p, size);
     return ta_tcache_realloc(tc, p, nonzero(size));
 }
 #endif
 
-/* The wrapper set for domain d, bound to its saved state. */
-static PyMemAllocatorEx wrapper_for(domain_t *d)
+/* The wrapper set for domain i, bound to its saved state: the core's
+ * hook callbacks, so a hit runs no code of this file. */
+static PyMemAllocatorEx wrapper_for(int i)
 {
+    domain_t *d = &domains[i];
 #if HOOK_GIL_CACHE
-    if (d->id != PYMEM_DOMAIN_RAW) {
+    if (uses_gil_cache(i)) {
         d->hook.malloc_fallback = raw_malloc;
         d->hook.calloc_fallback = raw_calloc;
         d->hook.free_fallback = gil_free_fallback;
@@ -159,7 +202,11 @@ static PyMemAllocatorEx wrapper_for(domain_t *d)
                                   ta_hook_free};
     }
 #endif
-    return (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, raw_free};
+    d->hook.malloc_fallback = prev_malloc;
+    d->hook.calloc_fallback = prev_calloc;
+    d->hook.free_fallback = thread_free_fallback;
+    return (PyMemAllocatorEx){d, ta_hook_thread_malloc, ta_hook_thread_calloc,
+                              raw_realloc, ta_hook_thread_free};
 }
 
 /* The cache is made once, on the first MEM/OBJ enable, with the GIL held.
@@ -247,7 +294,7 @@ static void install(int i)
     PyMem_GetAllocator(d->id, &top);
     const PyMemAllocatorEx *below = debug ? below_debug_hook(i, &top) : NULL;
     d->prev = below ? *below : top;
-    PyMemAllocatorEx mine = wrapper_for(d);
+    PyMemAllocatorEx mine = wrapper_for(i);
     PyMem_SetAllocator(d->id, &mine);
     if (below)
         PyMem_SetupDebugHooks();

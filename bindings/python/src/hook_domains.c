@@ -36,12 +36,6 @@ static domain_t domains[3] = {
 static ta_tcache_t *gil_cache;
 static atomic_int routing_threads;
 
-/* Read by allocation paths that may run in any thread. */
-static inline bool is_active(const domain_t *d)
-{
-    return atomic_load_explicit(&d->active, memory_order_relaxed);
-}
-
 void hook_thread_routing(int delta)
 {
     atomic_fetch_add_explicit(&routing_threads, delta, memory_order_relaxed);
@@ -94,24 +88,12 @@ static inline ta_tcache_t *shared_cache(void)
     return gil_cache;
 }
 
-/* The thread-safe entry points, for calls that may come from any thread
- * (RAW runs without the GIL) and for the GIL-guarded ones while the
- * shared cache is switched off. */
-static void *raw_malloc(void *ctx, size_t size)
-{
-    domain_t *d = ctx;
-    if (!is_active(d))
-        return d->prev.malloc(d->prev.ctx, size);
-    return ta_malloc(nonzero(size));
-}
-
-/* A foreign block stays with its allocator: its old size is unknown, so
- * it cannot be moved over by copying. */
+/* Resizes p (not NULL) on the thread-safe path. A foreign block stays
+ * with its allocator: its old size is unknown, so it cannot be moved over
+ * by copying. */
 static void *raw_realloc(void *ctx, void *p, size_t size)
 {
     domain_t *d = ctx;
-    if (p == NULL)
-        return raw_malloc(ctx, size);
     if (hook_owns_block(p))
         return ta_realloc(p, nonzero(size));
     return d->prev.realloc(d->prev.ctx, p, size);
@@ -132,6 +114,12 @@ static void *prev_calloc(void *ctx, size_t n, size_t size)
     return d->prev.calloc(d->prev.ctx, n, size);
 }
 
+/* A NULL p (a list's first growth, say) is a malloc, served as one. */
+static void *thread_realloc(void *ctx, void *p, size_t size)
+{
+    return p == NULL ? ta_hook_thread_malloc(ctx, size) : raw_realloc(ctx, p, size);
+}
+
 /* Ownership, not the enabled flag, decides: blocks made before disable()
  * must still go back to tunalloc. The test is made again even where the
  * core has just found p foreign: without a GIL, free_cache may have been
@@ -149,6 +137,22 @@ static void thread_free_fallback(void *ctx, void *p)
  * back to raw_malloc, raw_calloc and the free below for the rest: NULL,
  * foreign blocks, and every block while the shared free path is off
  * (thread routing, tunalloc-backed pymalloc arenas). */
+
+/* The domain's switch, written by enable() and disable(). */
+static inline bool is_active(const domain_t *d)
+{
+    return atomic_load_explicit(&d->active, memory_order_relaxed);
+}
+
+/* The thread-safe entry points, for the calls the shared cache does not
+ * take while it is switched off. */
+static void *raw_malloc(void *ctx, size_t size)
+{
+    domain_t *d = ctx;
+    if (!is_active(d))
+        return d->prev.malloc(d->prev.ctx, size);
+    return ta_malloc(nonzero(size));
+}
 
 /* Zero-size counts map to one byte so the block is distinct. */
 static void *raw_calloc(void *ctx, size_t n, size_t size)
@@ -206,7 +210,7 @@ static PyMemAllocatorEx wrapper_for(int i)
     d->hook.calloc_fallback = prev_calloc;
     d->hook.free_fallback = thread_free_fallback;
     return (PyMemAllocatorEx){d, ta_hook_thread_malloc, ta_hook_thread_calloc,
-                              raw_realloc, ta_hook_thread_free};
+                              thread_realloc, ta_hook_thread_free};
 }
 
 /* The cache is made once, on the first MEM/OBJ enable, with the GIL held.

@@ -93,6 +93,19 @@ static PyObject *hook_enable(PyObject *self, PyObject *arg)
     int d = parse_switch(arg);
     if (d < 0)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* The free-threaded build's collector finds objects by walking
+     * mimalloc's heaps, and its lock-free readers rely on mimalloc holding
+     * freed memory back until every thread has moved on: blocks of any
+     * other allocator break both. */
+    if (d == HOOK_MEM || d == HOOK_OBJ) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "tunalloc cannot serve the %s domain of a free-threaded "
+                     "CPython (its garbage collector walks mimalloc's heaps); "
+                     "only 'raw' can be enabled there", domain_names[d]);
+        return NULL;
+    }
+#endif
     bool was_active = domain_active(d);
     int err = d == HOOK_ARENA ? hook_arena_enable() : hook_domain_enable(d);
     if (err != 0) {

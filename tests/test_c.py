@@ -1,8 +1,11 @@
-"""Runs every C test program (tests/c/test_*.c) as pytest tests: each one
-under the plain library, ASan+UBSan and the assertions build (TA_DEBUG),
-the threaded (_mt) ones also under TSan. `make test-build` builds them; a missing binary is a failure. Also
-checks that the library build loads with dlopen when no static TLS is
-left, and runs one program under valgrind."""
+"""Runs every C test program (tests/c/<kind>/test_*.c, kind: unit,
+integration, stress) as pytest tests with ids like unit/test_slab-asan:
+each one under the plain library, ASan+UBSan and the assertions build
+(TA_DEBUG), the threaded (_mt) ones also under TSan. `make test-build`
+builds them; a missing binary is a failure. Also checks that the kinds
+are kept apart (no test outside them, no core/src for integration tests),
+that the library build loads with dlopen when no static TLS is left, and
+runs one program under valgrind."""
 import functools
 import os
 import pathlib
@@ -19,7 +22,10 @@ TEST_BUILD = BUILD / "tests"
 
 TIMEOUT = 300
 C_DIR = ROOT / "tests" / "c"
-NAMES = sorted(s.stem for s in C_DIR.glob("test_*.c"))
+# unit: one internal module, white-box; integration: the public API only;
+# stress: threads, random walks, long loops (tests/c/README.md).
+KINDS = ("unit", "integration", "stress")
+NAMES = sorted(f"{kind}/{src.stem}" for kind in KINDS for src in (C_DIR / kind).glob("test_*.c"))
 SUMMARY = re.compile(r"^(\d+) checks, (\d+) failed$", re.M)
 
 # The allocator maps its own memory, so LeakSanitizer has nothing to say
@@ -36,7 +42,7 @@ TSAN_FORK_ENV = {"TSAN_OPTIONS": SANITIZER_ENV["TSAN_OPTIONS"] + ":detect_deadlo
 
 
 def _cases():
-    """(name, variant) pairs: plain, asan and debug for all, tsan for _mt."""
+    """(kind/name, variant) pairs: plain, asan and debug for all, tsan for _mt."""
     for name in NAMES:
         yield name, "plain"
         yield name, "asan"
@@ -92,8 +98,35 @@ def tsan_prefix():
 
 
 def test_every_source_is_collected():
-    """Guards against a glob that silently finds nothing."""
-    assert len(NAMES) >= 10, NAMES
+    """Guards against a glob that silently finds nothing, and against a
+    test left beside the kinds, which nothing would build or run."""
+    for kind in KINDS:
+        assert any(n.startswith(kind + "/") for n in NAMES), (kind, NAMES)
+    stray = sorted(str(p.relative_to(ROOT)) for p in C_DIR.rglob("test_*.c")
+                   if p.parent.name not in KINDS or p.parent.parent != C_DIR)
+    assert not stray, f"C tests outside tests/c/{{{','.join(KINDS)}}}: {stray}"
+
+
+def _compile_command(name, variant):
+    """The command make would run to build tests/c/<name>.c for variant."""
+    target = TEST_BUILD.relative_to(ROOT) / variant / name
+    res = subprocess.run(["make", "-n", "-B", str(target)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stdout.splitlines() if f"tests/c/{name}.c" in ln]
+    assert len(lines) == 1, res.stdout
+    return lines[0].split()
+
+
+@pytest.mark.parametrize("variant", ["plain", "asan", "debug", "tsan"])
+def test_integration_tests_cannot_see_internals(variant):
+    """Integration tests are compiled without core/src on the include path,
+    so an internal #include there fails to build; unit tests have it."""
+    integ = next(n for n in NAMES if n.startswith("integration/"))
+    unit = next(n for n in NAMES if n.startswith("unit/"))
+    assert "-Icore/include" in _compile_command(integ, variant)
+    assert "-Icore/src" not in _compile_command(integ, variant)
+    assert "-Icore/src" in _compile_command(unit, variant)
 
 
 @pytest.mark.parametrize("name,variant", CASES, ids=[f"{n}-{v}" for n, v in CASES])
@@ -131,7 +164,8 @@ def test_dlopen_check_catches_initial_exec():
     refused in the same setting when it does, so the setting is real."""
     if not _has_static_tls_flag(BUILD / "libtunalloc.so"):
         pytest.skip("the preload build does not use static TLS")
-    res = _run([str(TEST_BUILD / "plain" / "test_dlopen"), str(BUILD / "libtunalloc.so")])
+    res = _run([str(TEST_BUILD / "plain" / "integration" / "test_dlopen"),
+                str(BUILD / "libtunalloc.so")])
     assert res.returncode != 0, _describe(res)
     assert "cannot allocate memory in static TLS block" in res.stderr, _describe(res)
 
@@ -140,7 +174,7 @@ def test_dlopen_check_catches_initial_exec():
 def test_valgrind_clean():
     """tunalloc's own code paths read no uninitialised memory and make no
     invalid accesses that valgrind can see."""
-    binary = TEST_BUILD / "plain" / "test_basic"
+    binary = TEST_BUILD / "plain" / "unit" / "test_basic"
     assert binary.exists(), f"{binary} not built: run `make test-build`"
     res = _run(["valgrind", "-q", "--error-exitcode=1", str(binary)])
     _assert_passed(res)

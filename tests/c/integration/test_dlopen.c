@@ -24,8 +24,8 @@ static usable_fn *dl_usable;
 
 static char build_dir[PATH_MAX];
 
-/* build/tests/<variant>/test_dlopen -> build/tests, where the libraries
- * this test loads are built. */
+/* build/tests/<variant>/<kind>/test_dlopen -> build/tests, where the
+ * libraries this test loads are built. */
 static int find_build_dir(void)
 {
     char exe[PATH_MAX];
@@ -33,7 +33,7 @@ static int find_build_dir(void)
     if (n <= 0)
         return -1;
     exe[n] = '\0';
-    for (int up = 0; up < 2; up++) {
+    for (int up = 0; up < 3; up++) {
         char *slash = strrchr(exe, '/');
         if (!slash)
             return -1;

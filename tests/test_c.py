@@ -174,7 +174,7 @@ def test_dlopen_check_catches_initial_exec():
 def test_valgrind_clean():
     """tunalloc's own code paths read no uninitialised memory and make no
     invalid accesses that valgrind can see."""
-    binary = TEST_BUILD / "plain" / "unit" / "test_basic"
+    binary = TEST_BUILD / "plain" / "integration" / "test_basic"
     assert binary.exists(), f"{binary} not built: run `make test-build`"
     res = _run(["valgrind", "-q", "--error-exitcode=1", str(binary)])
     _assert_passed(res)

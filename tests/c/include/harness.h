@@ -93,6 +93,22 @@ __attribute__((format(printf, 1, 2))) static inline size_t test_ctl_size(const c
     return v;
 }
 
+/* The size tiers' edges, which the API does not name (core/src/
+ * sizeclass.h's SMALL_MAX, TCACHE_MAX and LARGE_MAX), for tests on the
+ * public API to aim at; unit/test_sizeclass fails if they drift. */
+#define TEST_SMALL_MAX ((size_t)16384)   /* largest size served from slabs */
+#define TEST_TCACHE_MAX ((size_t)32768)  /* largest size caches keep */
+#define TEST_LARGE_MAX ((size_t)2 << 20) /* above: a mapping of its own */
+
+/* Statistic `leaf` of arena a (stats.arenas.<i>.<leaf>) as of a new
+ * epoch, so it counts what happened up to the call. */
+static inline size_t test_arena_stat(ta_arena_t *a, const char *leaf)
+{
+    uint64_t e = 1;
+    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
+    return test_ctl_size("stats.arenas.%u.%s", ta_arena_index(a), leaf);
+}
+
 /* A manual arena that never purges (decay -1), so reuse and cached
  * pages stay visible to the test. */
 static inline ta_arena_t *test_keeping_arena(void)

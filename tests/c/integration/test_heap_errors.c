@@ -27,24 +27,12 @@ static void *hide(void *p)
     return launder;
 }
 
-static void epoch(void)
-{
-    uint64_t e = 1;
-    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
-}
-
-static size_t arena_stat(ta_arena_t *ar, const char *name)
-{
-    epoch();
-    return test_ctl_size("stats.arenas.%u.%s", ta_arena_index(ar), name);
-}
-
 /* Issue 13 item 1: the second free listed the cached mapping again,
  * the cache list looped, and the next allocation spun for ever. */
 static void test_huge_double_free(void)
 {
     ta_arena_t *ar = test_keeping_arena();
-    size_t mapped = arena_stat(ar, "mapped");
+    size_t mapped = test_arena_stat(ar, "mapped");
     char *p = ta_arena_malloc(ar, 5000000);
     CHECK(p != NULL);
     ta_free(p);
@@ -59,8 +47,8 @@ static void test_huge_double_free(void)
     CHECK_EQ(ta_check_ptr(b), 0);
     ta_free(a);
     ta_free(b);
-    CHECK(arena_stat(ar, "pactive") == 0);
-    CHECK(arena_stat(ar, "mapped") >= mapped);
+    CHECK(test_arena_stat(ar, "pactive") == 0);
+    CHECK(test_arena_stat(ar, "mapped") >= mapped);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
@@ -73,19 +61,19 @@ static void test_interior_large_and_huge(void)
         ta_arena_t *ar = test_keeping_arena();
         char *p = ta_arena_malloc(ar, sizes[i]);
         CHECK(p != NULL);
-        size_t active = arena_stat(ar, "pactive");
+        size_t active = test_arena_stat(ar, "pactive");
         capture_begin();
         ta_free(hide(p + 16));
         const char *out = capture_end();
         CHECK(one_report(out, "invalid free of "));
         CHECK(strstr(out, "not at its start") != NULL);
         CHECK_EQ(ta_check_ptr(p), 0);
-        CHECK_EQ(arena_stat(ar, "pactive"), active);
+        CHECK_EQ(test_arena_stat(ar, "pactive"), active);
         char *q = ta_arena_malloc(ar, sizes[i]);
         CHECK(q != NULL && q != p);
         ta_free(q);
         ta_free(p);
-        CHECK_EQ(arena_stat(ar, "pactive"), 0);
+        CHECK_EQ(test_arena_stat(ar, "pactive"), 0);
         CHECK_EQ(ta_arena_destroy(ar), 0);
     }
 }
@@ -107,7 +95,7 @@ static void test_double_free_through_cache(void)
         char *keep = ta_tcache_malloc(tc, cases[i].size);
         char *p = ta_tcache_malloc(tc, cases[i].size);
         CHECK(keep && p);
-        size_t active = arena_stat(ar, "pactive");
+        size_t active = test_arena_stat(ar, "pactive");
         ta_tcache_free(tc, p);
         ta_tcache_free(tc, hide(p));
         capture_begin();
@@ -116,10 +104,10 @@ static void test_double_free_through_cache(void)
         CHECK(one_report(out, "double free of "));
         CHECK(strstr(out, cases[i].kind) != NULL);
         if (cases[i].size <= 16384) {
-            CHECK_EQ(arena_stat(ar, "small.allocated"), 64);
-            CHECK_EQ(arena_stat(ar, "pactive"), active);
+            CHECK_EQ(test_arena_stat(ar, "small.allocated"), 64);
+            CHECK_EQ(test_arena_stat(ar, "pactive"), active);
         } else {
-            CHECK_EQ(arena_stat(ar, "large.allocated"), ta_malloc_usable_size(keep));
+            CHECK_EQ(test_arena_stat(ar, "large.allocated"), ta_malloc_usable_size(keep));
         }
         /* every block handed out from now on is a different one */
         enum { N = 300 };
@@ -134,7 +122,7 @@ static void test_double_free_through_cache(void)
             ta_tcache_free(tc, blocks[k]);
         ta_tcache_free(tc, keep);
         ta_tcache_destroy(tc);
-        CHECK_EQ(arena_stat(ar, "pactive"), 0);
+        CHECK_EQ(test_arena_stat(ar, "pactive"), 0);
         CHECK_EQ(ta_arena_destroy(ar), 0);
     }
 }
@@ -151,13 +139,13 @@ static void test_double_free_direct(void)
     ta_free(hide(p));
     const char *out = capture_end();
     CHECK(one_report(out, "double free of "));
-    CHECK_EQ(arena_stat(ar, "small.allocated"), 64);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 64);
     char *a = ta_arena_malloc(ar, 64), *b = ta_arena_malloc(ar, 64);
     CHECK(a && b && a != b && a != keep && b != keep);
     ta_free(a);
     ta_free(b);
     ta_free(keep);
-    CHECK_EQ(arena_stat(ar, "small.allocated"), 0);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
@@ -174,11 +162,11 @@ static void test_interior_small_through_cache(void)
     ta_tcache_flush(tc);
     const char *out = capture_end();
     CHECK(one_report(out, "invalid free of "));
-    CHECK_EQ(arena_stat(ar, "small.allocated"), 64);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 64);
     CHECK_EQ(ta_check_ptr(p), 0);
     ta_tcache_free(tc, p);
     ta_tcache_destroy(tc);
-    CHECK_EQ(arena_stat(ar, "small.allocated"), 0);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 

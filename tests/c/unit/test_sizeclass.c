@@ -16,6 +16,15 @@ static void test_class_sizes_increase(void)
     CHECK(tai_class_size[NCACHED_CLASSES - 1] >= TCACHE_MAX);
 }
 
+/* harness.h names the tiers' edges for the integration tests, which
+ * cannot see these headers: they must be the core's. */
+static void test_harness_edges_match(void)
+{
+    CHECK_EQ(TEST_SMALL_MAX, SMALL_MAX);
+    CHECK_EQ(TEST_TCACHE_MAX, TCACHE_MAX);
+    CHECK_EQ(TEST_LARGE_MAX, LARGE_MAX);
+}
+
 /* Every size the lookup table serves maps to the smallest class that
  * holds it, and the mapping never goes down as sizes go up. */
 static void test_size2class_minimal_and_monotonic(void)
@@ -110,6 +119,7 @@ int main(void)
     /* The tables are built at first use of the allocator. */
     ta_free(ta_malloc(1));
     RUN(test_class_sizes_increase);
+    RUN(test_harness_edges_match);
     RUN(test_size2class_minimal_and_monotonic);
     RUN(test_bin_geometry);
     RUN(test_large_classes);

@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "harness.h"
 
 #define BLOCK ((size_t)64 << 10)
@@ -55,11 +54,11 @@ static void test_dirty_runs_bounded(void)
         return;
     char *p[NBLOCKS];
     churn(ar, p, 1);
-    uint64_t active = ctr_get(&ar->a.stats.pactive);
-    uint64_t dirty = ctr_get(&ar->a.stats.pdirty);
+    uint64_t active = test_arena_stat(ar, "pactive");
+    uint64_t dirty = test_arena_stat(ar, "pdirty");
     CHECK_EQ(active, pages(BLOCK));
     CHECK(dirty <= active * 8 + 1024 + 15 * pages(BLOCK));
-    CHECK(ctr_get(&ar->a.stats.dirty_purged) >= (NBLOCKS - 1) * pages(BLOCK) - dirty);
+    CHECK(test_arena_stat(ar, "dirty_purged") >= (NBLOCKS - 1) * pages(BLOCK) - dirty);
     free_kept(p, 1);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
@@ -73,8 +72,8 @@ static void test_dirty_within_bound_kept(void)
         return;
     char *p[NBLOCKS];
     churn(ar, p, NBLOCKS / 2);
-    CHECK_EQ(ctr_get(&ar->a.stats.pdirty), NBLOCKS / 2 * pages(BLOCK));
-    CHECK_EQ(ctr_get(&ar->a.stats.dirty_purged), 0);
+    CHECK_EQ(test_arena_stat(ar, "pdirty"), NBLOCKS / 2 * pages(BLOCK));
+    CHECK_EQ(test_arena_stat(ar, "dirty_purged"), 0);
     free_kept(p, NBLOCKS / 2);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
@@ -87,8 +86,8 @@ static void test_never_is_never(void)
         return;
     char *p[NBLOCKS];
     churn(ar, p, 1);
-    CHECK_EQ(ctr_get(&ar->a.stats.pdirty), (NBLOCKS - 1) * pages(BLOCK));
-    CHECK_EQ(ctr_get(&ar->a.stats.dirty_purged), 0);
+    CHECK_EQ(test_arena_stat(ar, "pdirty"), (NBLOCKS - 1) * pages(BLOCK));
+    CHECK_EQ(test_arena_stat(ar, "dirty_purged"), 0);
     free_kept(p, 1);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }

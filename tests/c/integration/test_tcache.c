@@ -3,9 +3,7 @@
  * to manual arenas giving every block back when destroyed. */
 #include <errno.h>
 
-#include "arena.h"
 #include "harness.h"
-#include "sizeclass.h"
 
 enum { N = 3000 };
 static void *blocks[N];
@@ -14,8 +12,8 @@ static void *blocks[N];
 static size_t size_for(size_t i)
 {
     static const size_t sizes[] = {0, 1, 8, 16, 24, 100, 128, 129, 500, 1024,
-                                   3000, 8192, SMALL_MAX, SMALL_MAX + 1, TCACHE_MAX,
-                                   TCACHE_MAX + 1, 100000};
+                                   3000, 8192, TEST_SMALL_MAX, TEST_SMALL_MAX + 1,
+                                   TEST_TCACHE_MAX, TEST_TCACHE_MAX + 1, 100000};
     return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
 }
 
@@ -124,8 +122,8 @@ static void test_cached_bytes(void)
     if (!tc || !away)
         return;
     CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
-    size_t cls = tai_class_size[size_class(100)];
     void *p = ta_tcache_malloc(tc, 100);
+    size_t cls = ta_malloc_usable_size(p); /* a small block's class size */
     size_t filled = ta_tcache_cached_bytes(tc);
     CHECK(filled % cls == 0);
     ta_tcache_free(tc, p);
@@ -136,12 +134,26 @@ static void test_cached_bytes(void)
     CHECK_EQ(ta_tcache_cached_bytes(tc), filled + 2 * cls);
     ta_tcache_flush(tc);
     CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
-    void *big = ta_tcache_malloc(tc, TCACHE_MAX);
+    void *big = ta_tcache_malloc(tc, TEST_TCACHE_MAX);
     CHECK(big != NULL);
+    size_t big_cls = ta_malloc_usable_size(big);
     ta_tcache_free(tc, big);
-    CHECK_EQ(ta_tcache_cached_bytes(tc), tai_class_size[size_class(TCACHE_MAX)]);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), big_cls);
     ta_tcache_destroy(tc);
     ta_tcache_destroy(away);
+}
+
+/* The small class (arenas.bin.<j>) whose regions are `size` bytes. */
+static unsigned bin_of(size_t size)
+{
+    unsigned nbins = 0;
+    size_t len = sizeof(nbins);
+    CHECK_EQ(ta_ctl("arenas.nbins", &nbins, &len, NULL, 0), 0);
+    for (unsigned j = 0; j < nbins; j++)
+        if (test_ctl_size("arenas.bin.%u.size", j) == size)
+            return j;
+    CHECK(!"no small class of that size");
+    return 0;
 }
 
 static void set_thread_arena(unsigned i)
@@ -169,7 +181,9 @@ static void test_remote_block_not_reused(void)
         mine[i] = ta_malloc(64);
     set_thread_arena(1);
     ta_arena_t *home = ta_arena_get(0);
-    uint64_t before = ctr_get(&home->a.bins[size_class(64)].stats.curregs);
+    char curregs_64[48];
+    snprintf(curregs_64, sizeof(curregs_64), "bins.%u.curregs", bin_of(64));
+    uint64_t before = test_arena_stat(home, curregs_64);
     uint64_t freed = thread_counter("thread.deallocated");
     for (int i = 0; i < 40; i++)
         ta_free(mine[i]);
@@ -182,27 +196,10 @@ static void test_remote_block_not_reused(void)
         ta_free(p);
     }
     CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
-    CHECK_EQ(before - ctr_get(&home->a.bins[size_class(64)].stats.curregs), 40);
+    CHECK_EQ(before - test_arena_stat(home, curregs_64), 40);
     set_thread_arena(0);
 }
 
-/* Live small regions of an arena, cached ones included. */
-static uint64_t small_curregs(ta_arena_t *ar)
-{
-    uint64_t n = 0;
-    for (unsigned k = 0; k < NBINS; k++)
-        n += ctr_get(&ar->a.bins[k].stats.curregs);
-    return n;
-}
-
-/* Live large runs of an arena, cached ones included. */
-static uint64_t large_curlextents(ta_arena_t *ar)
-{
-    uint64_t n = 0;
-    for (unsigned j = 0; j < NLEXTENTS; j++)
-        n += ctr_get(&ar->a.stats.lstats[j].curlextents);
-    return n;
-}
 
 /* A cache bound to a manual arena allocates there and, once flushed or
  * destroyed, has given every freed block back to the arena. */
@@ -225,14 +222,14 @@ static void test_manual_arena_cache(void)
     for (size_t i = 0; i < N; i++)
         ta_tcache_free(tc, blocks[i]);
     ta_tcache_flush(tc);
-    CHECK_EQ(small_curregs(ar), 0);
-    CHECK_EQ(large_curlextents(ar), 0);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 0);
+    CHECK_EQ(test_arena_stat(ar, "large.allocated"), 0);
     for (size_t i = 0; i < N; i++)
         blocks[i] = ta_tcache_malloc(tc, size_for(i));
     for (size_t i = 0; i < N; i++)
         ta_tcache_free(tc, blocks[i]);
     ta_tcache_destroy(tc);
-    CHECK_EQ(small_curregs(ar), 0);
+    CHECK_EQ(test_arena_stat(ar, "small.allocated"), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 

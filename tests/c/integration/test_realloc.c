@@ -4,12 +4,12 @@
 #include <errno.h>
 
 #include "harness.h"
-#include "sizeclass.h"
 
-static const size_t chain[] = {1, 7, 16, 100, 128, 129, 1000, 4096, 5000, SMALL_MAX,
-                               SMALL_MAX + 1, 40000, 300000, LARGE_MAX, LARGE_MAX + 1,
-                               (size_t)9 << 20, (size_t)48 << 20, (size_t)3 << 20,
-                               LARGE_MAX - 1, 100000, 20000, 3000, 200, 17, 1};
+static const size_t chain[] = {1, 7, 16, 100, 128, 129, 1000, 4096, 5000,
+                               TEST_SMALL_MAX, TEST_SMALL_MAX + 1, 40000, 300000,
+                               TEST_LARGE_MAX, TEST_LARGE_MAX + 1, (size_t)9 << 20,
+                               (size_t)48 << 20, (size_t)3 << 20, TEST_LARGE_MAX - 1,
+                               100000, 20000, 3000, 200, 17, 1};
 #define NCHAIN (sizeof(chain) / sizeof(chain[0]))
 
 /* Walks the chain up and down: the common prefix must survive each step. */
@@ -35,7 +35,7 @@ static void test_chain(void)
 /* Any new size with the same usable size keeps the block where it is. */
 static void test_same_class_in_place(void)
 {
-    for (size_t s = 1; s <= SMALL_MAX; s += 1 + s / 9) {
+    for (size_t s = 1; s <= TEST_SMALL_MAX; s += 1 + s / 9) {
         char *p = ta_malloc(s);
         CHECK(p != NULL);
         if (!p)
@@ -54,7 +54,7 @@ static void test_same_class_in_place(void)
 /* Large blocks shrink in place, freeing their tail. */
 static void test_large_shrink_in_place(void)
 {
-    for (size_t s = (size_t)64 << 10; s <= LARGE_MAX; s *= 2) {
+    for (size_t s = (size_t)64 << 10; s <= TEST_LARGE_MAX; s *= 2) {
         char *p = ta_malloc(s);
         CHECK(p != NULL);
         if (!p)

@@ -4,7 +4,6 @@
 #include <errno.h>
 
 #include "harness.h"
-#include "sizeclass.h"
 
 static const size_t impossible[] = {SIZE_MAX, SIZE_MAX - 4096, SIZE_MAX / 2,
                                     (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62,
@@ -46,8 +45,9 @@ static void test_free_null(void)
  * every size kind. */
 static void test_calloc_zeroes_recycled(void)
 {
-    static const size_t sizes[] = {1, 16, 100, 1000, 4000, SMALL_MAX, SMALL_MAX + 1,
-                                   100000, LARGE_MAX, LARGE_MAX + 1, (size_t)7 << 20};
+    static const size_t sizes[] = {1, 16, 100, 1000, 4000, TEST_SMALL_MAX,
+                                   TEST_SMALL_MAX + 1, 100000, TEST_LARGE_MAX,
+                                   TEST_LARGE_MAX + 1, (size_t)7 << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         for (int round = 0; round < 8; round++) {
             enum { K = 8 };

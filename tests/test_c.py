@@ -107,6 +107,22 @@ def test_every_source_is_collected():
     assert not stray, f"C tests outside tests/c/{{{','.join(KINDS)}}}: {stray}"
 
 
+def test_unit_tests_name_their_module():
+    """A unit test's first line names the core/src file(s) it tests
+    ("/* Unit test of bin.c."), and they exist."""
+    core = ROOT / "core" / "src"
+    for name in NAMES:
+        if not name.startswith("unit/"):
+            continue
+        first = (C_DIR / f"{name}.c").read_text().splitlines()[0]
+        m = re.match(r"/\* Unit test of (.+)\.$", first)
+        assert m, f"{name}.c: first line does not name its module: {first!r}"
+        files = re.findall(r"\b[\w-]+\.[ch]\b", m.group(1))
+        assert files, f"{name}.c: no core/src file named in {first!r}"
+        missing = [f for f in files if not (core / f).exists()]
+        assert not missing, f"{name}.c names {missing}, not in core/src"
+
+
 def _compile_command(name, variant):
     """The command make would run to build tests/c/<name>.c for variant."""
     target = TEST_BUILD.relative_to(ROOT) / variant / name

@@ -1,4 +1,5 @@
-/* TUNALLOC_CONF parsing on private option structs: every key, suffixes,
+/* Unit test of conf.c.
+ * TUNALLOC_CONF parsing on private option structs: every key, suffixes,
  * bounds, and malformed pairs that are skipped while the rest applies.
  * The parser is hidden but linkable from the static library. */
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* Decay: an arena with decay times 0 gives freed pages back to the OS at
+/* Unit test of decay.c.
+ * Decay: an arena with decay times 0 gives freed pages back to the OS at
  * once, one with -1 keeps them resident, and an explicit purge empties
  * the latter. Residency is read from the kernel with mincore(). */
 #include <errno.h>

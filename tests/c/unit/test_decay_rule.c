@@ -1,4 +1,5 @@
-/* One rule for decay times at every entry point: TUNALLOC_CONF,
+/* Unit test of opts.h (tai_decay_ms_valid) and conf.c.
+ * One rule for decay times at every entry point: TUNALLOC_CONF,
  * arenas.* and arena.<i>.* writes, and ta_arena_create accept -1 up to
  * TA_DECAY_MS_MAX and refuse everything else, the same values alike. */
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* Extents: large runs come from the arena's segments, freed neighbours
+/* Unit test of extent.c.
+ * Extents: large runs come from the arena's segments, freed neighbours
  * coalesce so a request for their combined size fits without mapping more,
  * and realloc grows or shrinks a run in place when the pages allow. */
 #include "arena.h"

@@ -1,4 +1,5 @@
-/* Huge blocks reuse freed mappings: a smaller block takes part of a cached
+/* Unit test of huge.c.
+ * Huge blocks reuse freed mappings: a smaller block takes part of a cached
  * one and the rest stays cached; a bigger one is filled with cached pages
  * moved in by mremap, from several mappings at once. Checked: contents,
  * zeroing, ownership of every unit, stats that add up, page faults not

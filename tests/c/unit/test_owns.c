@@ -1,4 +1,5 @@
-/* ta_owns and the owner map behind it: true for every address of memory
+/* Unit test of owner_map.c.
+ * ta_owns and the owner map behind it: true for every address of memory
  * tunalloc manages, false for anything else (stack, static data, glibc's
  * heap, foreign mappings), including after tunalloc unmaps memory. */
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* Size classes: the tables the fast path uses and the usable sizes the
+/* Unit test of sizeclass.c.
+ * Size classes: the tables the fast path uses and the usable sizes the
  * public API reports must agree, cover every request, and waste at most a
  * quarter of a block above 128 bytes. */
 #include "harness.h"

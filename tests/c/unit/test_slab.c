@@ -1,4 +1,5 @@
-/* Slabs: a fresh manual arena fills one slab with exactly nregs regions
+/* Unit test of bin.c.
+ * Slabs: a fresh manual arena fills one slab with exactly nregs regions
  * of a class before opening another, takes them all back in any order,
  * and serves the refill from the same memory. */
 #include "arena.h"

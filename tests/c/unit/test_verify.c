@@ -1,4 +1,5 @@
-/* The invariant checker itself: tai_arena_verify finds each kind of
+/* Unit test of verify.c.
+ * The invariant checker itself: tai_arena_verify finds each kind of
  * damage it is meant to find (planted by hand in a manual arena, then
  * undone) without hanging on a looping list, and in the assertions build
  * (TA_DEBUG) planted damage aborts with the assertion named: where the

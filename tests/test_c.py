@@ -20,7 +20,15 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 TEST_BUILD = BUILD / "tests"
 
-TIMEOUT = 300
+
+def _scale():
+    """TA_TEST_SCALE, which `make stress` sets to run the stress tests that
+    many times longer, for the timeout; the programs refuse a bad value."""
+    v = os.environ.get("TA_TEST_SCALE", "")
+    return int(v) if v.isdigit() and int(v) > 0 else 1
+
+
+TIMEOUT = 300 * _scale()
 C_DIR = ROOT / "tests" / "c"
 # unit: one internal module, white-box; integration: the public API only;
 # stress: threads, random walks, long loops (tests/c/README.md).
@@ -121,6 +129,17 @@ def test_unit_tests_name_their_module():
         assert files, f"{name}.c: no core/src file named in {first!r}"
         missing = [f for f in files if not (core / f).exists()]
         assert not missing, f"{name}.c names {missing}, not in core/src"
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2x", "100001"])
+def test_stress_scale_refuses_bad_values(value):
+    """A TA_TEST_SCALE a stress test cannot use fails the run with a
+    message instead of running some other length."""
+    binary = TEST_BUILD / "plain" / "stress" / "test_arena_destroy_race_mt"
+    assert binary.exists(), f"{binary} not built: run `make test-build`"
+    res = _run([str(binary)], {"TA_TEST_SCALE": value})
+    assert res.returncode != 0, _describe(res)
+    assert f"TA_TEST_SCALE={value}: want a whole number" in res.stderr, _describe(res)
 
 
 def _compile_command(name, variant):

@@ -99,3 +99,11 @@ test-c-build: $(TEST_PLAIN) $(TEST_ASAN) $(TEST_TSAN) $(TEST_DL) $(TEST_TSAN_PRO
 	$(TEST_TLS_FILLERS) $(TEST_BAD_FREE) $(TEST_HEAP_ERRORS)
 
 test-build: test-c-build
+
+# `make stress`: the stress tests STRESS_SCALE times as long as under
+# `make test` (TA_TEST_SCALE, read by harness.h's test_scale), in every
+# variant, as `make soak` runs longer than make test's smoke of it.
+STRESS_SCALE ?= 20
+.PHONY: stress
+stress: test-c-build
+	TA_TEST_SCALE=$(STRESS_SCALE) $(PYTHON) -m pytest -q -ra tests/test_c.py -k stress/

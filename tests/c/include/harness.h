@@ -76,6 +76,25 @@ static inline int test_thread_failures(void) { return atomic_load(&harness_threa
 #define TEST_SANITIZED 0
 #endif
 
+/* How many times longer than under `make test` a stress test runs: the
+ * environment's TA_TEST_SCALE (`make stress` sets it), 1 when unset. A
+ * value that is not a whole number from 1 to 100000 fails the run. Read
+ * it once, before starting threads. */
+static inline unsigned test_scale(void)
+{
+    const char *s = getenv("TA_TEST_SCALE");
+    if (!s || !*s)
+        return 1;
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || *s == '-' || v < 1 || v > 100000) {
+        fprintf(stderr, "TA_TEST_SCALE=%s: want a whole number from 1 to 100000\n", s);
+        CHECK(!"TA_TEST_SCALE is valid");
+        return 1;
+    }
+    return (unsigned)v;
+}
+
 /* A size_t control value; the name is printf-formatted (index patterns).
  * A failed read is a test failure, reported with the name. */
 __attribute__((format(printf, 1, 2))) static inline size_t test_ctl_size(const char *fmt, ...)

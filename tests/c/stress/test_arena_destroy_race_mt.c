@@ -16,6 +16,9 @@
 #include "harness.h"
 #include "tunalloc.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 enum { ROUNDS = 2000, CACHED = 256 };
 
 static _Atomic unsigned current = UINT_MAX; /* index of the newest arena */
@@ -24,7 +27,7 @@ static atomic_bool done;
 static void *destroyer(void *arg)
 {
     (void)arg;
-    for (int r = 0; r < ROUNDS; r++) {
+    for (unsigned r = 0; r < ROUNDS * scale; r++) {
         ta_arena_t *a = ta_arena_create(NULL);
         TCHECK(a != NULL);
         if (a == NULL)
@@ -84,6 +87,7 @@ static void *user(void *arg)
 
 int main(void)
 {
+    scale = test_scale();
     pthread_t d, u[2];
     CHECK_EQ(pthread_create(&d, NULL, destroyer, NULL), 0);
     for (int k = 0; k < 2; k++)

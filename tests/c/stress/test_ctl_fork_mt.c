@@ -45,10 +45,11 @@ static int child(void)
 
 static void test_fork_while_polling(void)
 {
+    const unsigned forks = 20 * test_scale();
     void *keep = ta_malloc(1000);
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, poller, NULL), 0);
-    for (int k = 0; k < 20; k++) {
+    for (unsigned k = 0; k < forks; k++) {
         pid_t pid = fork();
         if (pid == 0)
             _exit(child());

@@ -88,7 +88,8 @@ static void first_calls_and_fork(void)
 /* Each round is this program run again with "round": a fresh process. */
 static void test_first_calls_in_fresh_processes(void)
 {
-    for (int r = 0; r < ROUNDS; r++) {
+    const unsigned rounds = ROUNDS * test_scale();
+    for (unsigned r = 0; r < rounds; r++) {
         pid_t pid = fork();
         if (pid == 0) {
             execl("/proc/self/exe", "test_first_call_fork_mt", "round", (char *)NULL);

@@ -81,7 +81,7 @@ static void test_fork_while_busy(void)
     pthread_t t[NWORKERS];
     for (uintptr_t i = 0; i < NWORKERS; i++)
         CHECK_EQ(pthread_create(&t[i], NULL, worker, (void *)i), 0);
-    int forks = TEST_SANITIZED ? 10 : 40;
+    int forks = (TEST_SANITIZED ? 10 : 40) * (int)test_scale();
     for (int i = 0; i < forks; i++) {
         /* let the workers get into the allocator between forks */
         for (int k = 0; k < 200; k++)

@@ -9,6 +9,9 @@
 #include "harness.h"
 #include "owner_map.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 #define MIB ((size_t)1 << 20)
 #define NTHREADS 4
 #define SLOTS 6
@@ -60,7 +63,7 @@ static void *worker(void *arg)
 {
     unsigned id = (unsigned)(uintptr_t)arg;
     uint64_t rng = 0x9e3779b97f4a7c15ull * (id + 1);
-    unsigned steps = TEST_SANITIZED ? 60 : 300;
+    unsigned steps = (TEST_SANITIZED ? 60 : 300) * scale;
     for (unsigned i = 0; i < steps; i++) {
         uint64_t r = test_rand(&rng);
         /* a slot of any thread: frees cross threads */
@@ -111,6 +114,7 @@ static void *worker(void *arg)
 
 int main(void)
 {
+    scale = test_scale();
     ta_arena_opts o;
     ta_arena_opts_init(&o);
     o.dirty_decay_ms = -1; /* pieces stay cached: the most splitting */

@@ -11,6 +11,9 @@
 #include "harness.h"
 #include "map_budget.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 enum { NTHREADS = 4, ROUNDS = 40, MAX_BLOCKS = 4096 };
 
 #define BUDGET_BYTES ((size_t)96 << 20)
@@ -45,7 +48,7 @@ static void *filler(void *arg)
     uint64_t seed = 1234 + (uintptr_t)arg;
     ta_arena_t *own = ta_arena_create(NULL);
     TCHECK(own != NULL);
-    for (int r = 0; r < ROUNDS; r++)
+    for (unsigned r = 0; r < ROUNDS * scale; r++)
         fill_check_free(own, &seed);
     TCHECK(ta_arena_destroy(own) == 0);
     return NULL;
@@ -110,6 +113,7 @@ static void test_fillers_meet_the_budget(void)
 
 int main(void)
 {
+    scale = test_scale();
     RUN(test_fillers_meet_the_budget);
     return TEST_EXIT();
 }

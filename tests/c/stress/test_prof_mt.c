@@ -11,6 +11,9 @@
 #include "harness.h"
 #include "tunalloc.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 #define THREADS 4
 #define ROUNDS 40
 #define PER_ROUND 2000
@@ -37,7 +40,7 @@ static void *worker(void *arg)
 {
     unsigned id = (unsigned)(uintptr_t)arg;
     unsigned seed = id + 1;
-    for (int r = 0; r < ROUNDS; r++) {
+    for (unsigned r = 0; r < ROUNDS * scale; r++) {
         for (int i = 0; i < PER_ROUND; i++) {
             size_t size = 16 + (size_t)(rand_r(&seed) % 4000);
             if (rand_r(&seed) % 64 == 0)
@@ -95,6 +98,7 @@ static void *dumper(void *arg)
 
 int main(void)
 {
+    scale = test_scale();
     size_t rate = 8192;
     CHECK_EQ(ta_ctl("prof.sample_bytes", NULL, NULL, &rate, sizeof(rate)), 0);
     ta_prof_set_frames_hook(hook, NULL);

@@ -441,7 +441,7 @@ static void test_random_walk(void)
             ((c == CTX_TCACHE || c == CTX_TCACHE_M) && !tcaches[c]))
             return;
     uint64_t rng = SEED;
-    const uint64_t nops = TEST_SANITIZED ? 12000 : 40000;
+    const uint64_t nops = (TEST_SANITIZED ? 12000 : 40000) * (uint64_t)test_scale();
     for (uint64_t op = 0; op < nops; op++) {
         one_op(&rng, op);
         if (op % 997 == 0)

@@ -176,7 +176,10 @@ static void one_op(block_t *local, uint64_t *rng, unsigned thread, uint64_t op)
     }
 }
 
-static uint64_t nops(void) { return TEST_SANITIZED ? 3000 : 6000; }
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
+static uint64_t nops(void) { return (TEST_SANITIZED ? 3000 : 6000) * (uint64_t)scale; }
 
 /* A thread frees what it still holds before it ends. */
 static void drain(block_t *local, unsigned thread)
@@ -345,7 +348,7 @@ static void test_purge_races_destroy(void)
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, purger, NULL), 0);
     uint64_t rng = SEED ^ 0xdeadULL;
-    const unsigned rounds = TEST_SANITIZED ? 400 : 3000;
+    const unsigned rounds = (TEST_SANITIZED ? 400 : 3000) * scale;
     for (unsigned round = 0; round < rounds; round++)
         arena_life(round, &rng);
     atomic_store(&stop_purging, true);
@@ -357,6 +360,7 @@ static void test_purge_races_destroy(void)
 /* The race-prone purge test last: a crash there loses nothing else. */
 int main(void)
 {
+    scale = test_scale();
     RUN(test_threads);
     RUN(test_purge_races_destroy);
     if (harness_failures)

@@ -9,6 +9,9 @@
 #include "harness.h"
 #include "tunalloc.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 enum { NSLOTS = 4096, NTHREADS = 4 };
 
 typedef struct {
@@ -43,7 +46,8 @@ static void drop(slot_t *s)
 static void *worker(void *arg)
 {
     uint64_t seed = 0x9E3779B97F4A7C15u * (1 + (uintptr_t)arg);
-    for (int i = 0; i < (TEST_SANITIZED ? 30000 : 200000); i++) {
+    const long n = (TEST_SANITIZED ? 30000L : 200000L) * scale;
+    for (long i = 0; i < n; i++) {
         slot_t *old = atomic_exchange(&slots[test_rand(&seed) % NSLOTS], make(&seed));
         if (old)
             drop(old);
@@ -70,6 +74,7 @@ static void test_cross_thread_churn(void)
 
 int main(void)
 {
+    scale = test_scale();
     setenv("TUNALLOC_CONF", "secure:true", 1);
     RUN(test_cross_thread_churn);
     return TEST_EXIT();

@@ -8,6 +8,9 @@
 #include "harness.h"
 #include "tunalloc.h"
 
+/* test_scale(), read in main before any thread starts. */
+static unsigned scale = 1;
+
 enum { NPRODUCERS = 3, NCONSUMERS = 3, BATCH = 64, QUEUE_CAP = 64 };
 
 /* A bounded queue of batches guarded by one mutex. */
@@ -142,7 +145,7 @@ static void *consumer(void *arg)
 static void test_producer_consumer(void)
 {
     pthread_t prod[NPRODUCERS], cons[NCONSUMERS];
-    blocks_per_producer = (TEST_SANITIZED ? 40000 : 400000) / BATCH * BATCH;
+    blocks_per_producer = (TEST_SANITIZED ? 40000 : 400000) / BATCH * BATCH * scale;
     for (uintptr_t i = 0; i < NCONSUMERS; i++)
         CHECK_EQ(pthread_create(&cons[i], NULL, consumer, (void *)i), 0);
     for (uintptr_t i = 0; i < NPRODUCERS; i++)
@@ -165,7 +168,7 @@ static _Atomic(void *) shared[SHARED];
 static void *churner(void *arg)
 {
     uint64_t seed = 0xabcdefull + (uintptr_t)arg;
-    size_t ops = TEST_SANITIZED ? 50000 : 500000;
+    size_t ops = (TEST_SANITIZED ? 50000 : 500000) * (size_t)scale;
     for (size_t i = 0; i < ops; i++) {
         size_t slot = (size_t)(test_rand(&seed) % SHARED);
         size_t size = sizeof(uintptr_t) + (size_t)(test_rand(&seed) % 2048);
@@ -203,6 +206,7 @@ static void test_shared_slots(void)
 
 int main(void)
 {
+    scale = test_scale();
     RUN(test_producer_consumer);
     RUN(test_shared_slots);
     return TEST_EXIT();

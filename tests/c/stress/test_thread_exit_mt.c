@@ -87,7 +87,7 @@ static size_t run_threads(int nthreads)
 static void test_exit_flushes_caches(void)
 {
     int warm = TEST_SANITIZED ? 64 : 200;
-    int more = TEST_SANITIZED ? 400 : 3000;
+    int more = (TEST_SANITIZED ? 400 : 3000) * (int)test_scale();
     CHECK_EQ(run_threads(warm), 0);
     tai_thread_tcache_flush();
     uint64_t live = live_blocks();

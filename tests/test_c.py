@@ -142,15 +142,20 @@ def test_stress_scale_refuses_bad_values(value):
     assert f"TA_TEST_SCALE={value}: want a whole number" in res.stderr, _describe(res)
 
 
-def _compile_command(name, variant):
-    """The command make would run to build tests/c/<name>.c for variant."""
-    target = TEST_BUILD.relative_to(ROOT) / variant / name
-    res = subprocess.run(["make", "-n", "-B", str(target)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+def _compile_commands(variant, names):
+    """{name: argv} of the commands make would run to build each
+    tests/c/<name>.c for variant (the make running pytest left out)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    targets = [str(TEST_BUILD.relative_to(ROOT) / variant / n) for n in names]
+    res = subprocess.run(["make", "-n", "-B"] + targets, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    lines = [ln for ln in res.stdout.splitlines() if f"tests/c/{name}.c" in ln]
-    assert len(lines) == 1, res.stdout
-    return lines[0].split()
+    commands = {}
+    for name in names:
+        lines = [ln for ln in res.stdout.splitlines() if f"tests/c/{name}.c" in ln]
+        assert len(lines) == 1, res.stdout
+        commands[name] = lines[0].split()
+    return commands
 
 
 @pytest.mark.parametrize("variant", ["plain", "asan", "debug", "tsan"])
@@ -159,9 +164,10 @@ def test_integration_tests_cannot_see_internals(variant):
     so an internal #include there fails to build; unit tests have it."""
     integ = next(n for n in NAMES if n.startswith("integration/"))
     unit = next(n for n in NAMES if n.startswith("unit/"))
-    assert "-Icore/include" in _compile_command(integ, variant)
-    assert "-Icore/src" not in _compile_command(integ, variant)
-    assert "-Icore/src" in _compile_command(unit, variant)
+    cmd = _compile_commands(variant, [integ, unit])
+    assert "-Icore/include" in cmd[integ]
+    assert "-Icore/src" not in cmd[integ]
+    assert "-Icore/src" in cmd[unit]
 
 
 @pytest.mark.parametrize("name,variant", CASES, ids=[f"{n}-{v}" for n, v in CASES])

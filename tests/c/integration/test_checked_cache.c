@@ -16,7 +16,7 @@ static void test_every_small_class(void)
     size_t len = sizeof(on);
     CHECK_EQ(ta_ctl("opt.check", &on, &len, NULL, 0), 0);
     CHECK(on);
-    for (size_t size = 1; size <= 16384; size += size < 256 ? 16 : size / 4) {
+    for (size_t size = 1; size <= TEST_SMALL_MAX; size += size < 256 ? 16 : size / 4) {
         char *b[NBLOCKS];
         for (int i = 0; i < NBLOCKS; i++) {
             b[i] = i % 2 ? ta_malloc(size) : ta_calloc(1, size);

@@ -100,8 +100,8 @@ static void test_manual_arena_identities(void)
     unsigned i = new_arena();
     ta_arena_t *a = ta_arena_get(i);
     CHECK(a != NULL);
-    static const size_t sizes[] = {1, 8, 17, 100, 511, 4000, 9000, 16384, 16385,
-                                   40000, 300000, 3 << 20};
+    static const size_t sizes[] = {1, 8, 17, 100, 511, 4000, 9000, TEST_SMALL_MAX,
+                                   TEST_SMALL_MAX + 1, 40000, 300000, 3 << 20};
     enum { N = sizeof(sizes) / sizeof(sizes[0]), ROUNDS = 7 };
     void *blocks[N * ROUNDS];
     uint64_t live = 0;

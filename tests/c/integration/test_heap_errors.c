@@ -103,7 +103,7 @@ static void test_double_free_through_cache(void)
         const char *out = capture_end();
         CHECK(one_report(out, "double free of "));
         CHECK(strstr(out, cases[i].kind) != NULL);
-        if (cases[i].size <= 16384) {
+        if (cases[i].size <= TEST_SMALL_MAX) {
             CHECK_EQ(test_arena_stat(ar, "small.allocated"), 64);
             CHECK_EQ(test_arena_stat(ar, "pactive"), active);
         } else {

@@ -68,17 +68,17 @@ static void free_all(void **blocks, size_t n)
 static void test_cap_each_size(void)
 {
     static void *blocks[MAX_BLOCKS];
-    const size_t sizes[] = {1, 64, 3000, 16384, 16385, 40000, 300000, (size_t)2 << 20,
-                            ((size_t)2 << 20) + 1, (size_t)3 << 20};
+    const size_t sizes[] = {1, 64, 3000, TEST_SMALL_MAX, TEST_SMALL_MAX + 1, 40000, 300000,
+                            TEST_LARGE_MAX, TEST_LARGE_MAX + 1, (size_t)3 << 20};
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        size_t limit = sizes[k] <= 16384 ? MIB : 8 * MIB;
+        size_t limit = sizes[k] <= TEST_SMALL_MAX ? MIB : 8 * MIB;
         ta_arena_t *a = test_limited_arena(limit);
         if (!a)
             return;
         size_t n = fill_until_refused(a, sizes[k], limit, blocks);
         size_t usable = n ? ta_malloc_usable_size(blocks[0]) : 0;
         /* at most one slab, run or mapping short of the cap */
-        CHECK(n * usable + (sizes[k] <= 16384 ? 65536 : (size_t)4 << 20) >= limit);
+        CHECK(n * usable + (sizes[k] <= TEST_SMALL_MAX ? 65536 : (size_t)4 << 20) >= limit);
         for (size_t i = 0; i < n; i++)
             CHECK_EQ(((unsigned char *)blocks[i])[sizes[k] - 1], i & 0xff);
         free_all(blocks, n);

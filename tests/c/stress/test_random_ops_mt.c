@@ -82,8 +82,9 @@ static bool intact(const unsigned char *p, size_t n, uint64_t id)
 static size_t random_size(uint64_t *rng)
 {
     uint64_t r = test_rand(rng);
-    static const size_t edges[] = {0, 1, 16, 17, 128, 129, 16384, 16385, 32768, 32769,
-                                   (size_t)2 << 20, ((size_t)2 << 20) + 1};
+    static const size_t edges[] = {0, 1, 16, 17, 128, 129, TEST_SMALL_MAX, TEST_SMALL_MAX + 1,
+                                   TEST_TCACHE_MAX, TEST_TCACHE_MAX + 1, TEST_LARGE_MAX,
+                                   TEST_LARGE_MAX + 1};
     if (r % 4 == 0)
         return edges[(r >> 8) % (sizeof(edges) / sizeof(edges[0]))];
     unsigned lg = (unsigned)((r >> 8) % (r % 16 == 1 ? 23 : 16));

@@ -25,13 +25,6 @@
 #include "harness.h"
 #include "map_budget.h"
 
-static size_t ctl_size(const char *name, unsigned index)
-{
-    uint64_t epoch = 1;
-    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &epoch, sizeof(epoch)), 0);
-    return test_ctl_size(name, index);
-}
-
 /* Arena x holds cached huge mappings and free runs; a request in arena
  * y that needs a new mapping past the budget gets it from x's memory. */
 static void test_reclaims_other_arenas(void)
@@ -51,15 +44,15 @@ static void test_reclaims_other_arenas(void)
         CHECK(mid[i] != NULL);
         ta_free(mid[i]);
     }
-    size_t held = ctl_size("stats.arenas.%u.mapped", ta_arena_index(x));
+    size_t held = test_arena_stat(x, "mapped");
     CHECK(held >= (size_t)16 << 20);
     atomic_store(&budget, atomic_load(&mapped_now) + (1 << 20));
     void *p = ta_arena_malloc(y, 100000), *q = ta_arena_malloc(y, 5 << 20);
     void *r = ta_arena_malloc(y, 100);
     atomic_store(&budget, 0);
     CHECK(p != NULL && q != NULL && r != NULL);
-    CHECK(ctl_size("stats.arenas.%u.mapped", ta_arena_index(x)) < held);
-    CHECK_EQ(ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x)), 0);
+    CHECK(test_arena_stat(x, "mapped") < held);
+    CHECK_EQ(test_arena_stat(x, "pdirty"), 0);
     ta_free(p);
     ta_free(q);
     ta_free(r);
@@ -75,7 +68,7 @@ static void test_limit_failure_keeps_caches(void)
     CHECK(y != NULL);
     ta_free(ta_arena_malloc(x, 3 << 20));
     ta_free(ta_arena_malloc(x, 100000));
-    size_t dirty = ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x));
+    size_t dirty = test_arena_stat(x, "pdirty");
     CHECK(dirty > 0);
     size_t limit = 1 << 20;
     char name[64];
@@ -83,7 +76,7 @@ static void test_limit_failure_keeps_caches(void)
     CHECK_EQ(ta_ctl(name, NULL, NULL, &limit, sizeof(limit)), 0);
     CHECK(ta_arena_malloc(y, 3 << 20) == NULL);
     CHECK(ta_arena_malloc(y, 2 << 20) == NULL);
-    CHECK_EQ(ctl_size("stats.arenas.%u.pdirty", ta_arena_index(x)), dirty);
+    CHECK_EQ(test_arena_stat(x, "pdirty"), dirty);
     CHECK_EQ(ta_arena_destroy(x), 0);
     CHECK_EQ(ta_arena_destroy(y), 0);
 }
@@ -99,7 +92,7 @@ static void test_empty_segments_unmapped(void)
         CHECK((blocks[i] = ta_arena_malloc(a, 100000)) != NULL);
     for (int i = 0; i < N; i++)
         ta_free(blocks[i]);
-    size_t held = ctl_size("stats.arenas.%u.mapped", ta_arena_index(a));
+    size_t held = test_arena_stat(a, "mapped");
     CHECK(held >= (size_t)N * 100000);
     atomic_store(&budget, atomic_load(&mapped_now) + (1 << 20));
     void *p = ta_arena_malloc(a, (size_t)N * 100000 / 2);

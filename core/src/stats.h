@@ -124,17 +124,4 @@ HIDDEN unsigned tai_stats_narenas(void);
 HIDDEN void tai_stats_prefork(void);
 HIDDEN void tai_stats_postfork(bool child);
 
-/* Where ta_stats_print output goes. */
-typedef struct stats_out {
-    ta_write_cb *cb;
-    void *opaque;
-} stats_out_t;
-
-/* Formats one piece of output on the stack and hands it to the callback. */
-HIDDEN void tai_stats_emit(stats_out_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* The JSON form: every readable name of the namespace, nested as the
- * names are, minus the sections the option letters omit. */
-HIDDEN void tai_stats_json(stats_out_t *o, const char *opts);
-
 #endif

@@ -2,45 +2,18 @@
  * arena, per-size-class tables with slab utilisation) or JSON. Output is
  * formatted on the stack, never through the allocator being measured. */
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "arena.h"
 #include "background.h"
 #include "conf.h"
 #include "ctl.h"
+#include "ctl_json.h"
 #include "init.h"
 #include "opts.h"
 #include "os.h"
 #include "stats.h"
-
-/* The default sink: write(2) on stderr, usable inside malloc and atexit. */
-static void write_stderr(void *opaque, const char *text)
-{
-    (void)opaque;
-    size_t len = strlen(text);
-    while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, text, len);
-        if (n <= 0)
-            return;
-        text += n;
-        len -= (size_t)n;
-    }
-}
-
-/* vsnprintf into a stack buffer: output never allocates. */
-void tai_stats_emit(stats_out_t *o, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n >= 0)
-        o->cb(o->opaque, buf);
-}
+#include "stats_out.h"
 
 /* A failed read prints as 0 rather than aborting the report. */
 static uint64_t global(unsigned field)
@@ -184,7 +157,7 @@ static void print_text(stats_out_t *o, const char *opts)
 /* A fresh epoch first, as malloc_stats_print does. */
 void ta_stats_print(ta_write_cb *write_cb, void *opaque, const char *opts)
 {
-    stats_out_t o = {write_cb ? write_cb : write_stderr, write_cb ? opaque : NULL};
+    stats_out_t o = tai_stats_out(write_cb, opaque);
     if (opts == NULL)
         opts = "";
     if (!tai_ensure_init()) {

@@ -1,5 +1,5 @@
-/* The fork handlers (fork.c): the top of the lock order, above every
- * layer that owns a lock. */
+/* The fork handlers (fork.c): the one module that knows the whole lock
+ * order, above every layer that owns a lock. */
 #ifndef TA_FORK_H
 #define TA_FORK_H
 

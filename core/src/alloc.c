@@ -57,7 +57,7 @@ NOINLINE static void *malloc_slow(size_t size, bool zero)
 static void dalloc_direct(const block_ref_t *b, unsigned cls)
 {
     if (cls < NBINS)
-        tai_bin_dalloc(b->seg->arena, cls, b->p);
+        tai_bin_dalloc(b->head->arena, cls, b->p);
     else
         tai_large_dalloc(b);
 }
@@ -74,7 +74,7 @@ static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
             dalloc_direct(b, tag);
-        else if (b->seg->arena != tc->arena)
+        else if (b->head->arena != tc->arena)
             tai_tcache_dalloc_remote(tc, b, tag);
         else if (!cache_push(tc, b->p, tag))
             tai_tcache_dalloc_slow(tc, b->p, tag);
@@ -95,7 +95,7 @@ static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
  * is read as the plain class for it. */
 void tai_tcache_dalloc_ref(tcache_t *tc, block_ref_t b)
 {
-    if (tag_is_manual(b.tag) && b.seg->arena == tc->arena)
+    if (tag_is_manual(b.tag) && b.head->arena == tc->arena)
         b.tag = tag_class(b.tag);
     dalloc_ref(tc, &b);
 }
@@ -137,9 +137,9 @@ static ALWAYS_INLINE bool thread_push(void *p)
 {
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_tcache;
-        const segment_t *seg = segment_of(p);
-        return likely(seg->arena == tc->arena &&
-                      cache_push(tc, p, page_tag(seg, p)));
+        const map_head_t *h = head_of(p);
+        return likely(h->arena == tc->arena &&
+                      cache_push(tc, p, page_tag(h, p)));
     }
     return false;
 }

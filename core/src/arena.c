@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "base.h"
+#include "huge.h"
 #include "init.h"
 #include "opts.h"
 #include "prof.h"
@@ -140,15 +141,14 @@ static void discard_all(arena_t *a)
         ctr_add(&ls->ndalloc, ctr_get(&ls->curlextents));
         ctr_set(&ls->curlextents, 0);
     }
-    segment_t *lists[3] = {a->segments, a->huge_live, a->huge_cache}, *next;
-    for (int k = 0; k < 3; k++)
-        for (segment_t *s = lists[k]; s; s = next) {
-            next = s->next;
-            if (k == 0 && tai_opt.secure)
-                tai_secure_forget_guards(s);
-            tai_segment_unmap(s);
-        }
-    a->segments = a->huge_live = a->huge_cache = NULL;
+    for (segment_t *s = a->segments, *next; s; s = next) {
+        next = s->next;
+        if (tai_opt.secure)
+            tai_secure_forget_guards(s);
+        tai_segment_unmap(s);
+    }
+    a->segments = NULL;
+    tai_huge_discard(a);
     memset(a->avail, 0, sizeof(a->avail));
     memset(a->avail_mask, 0, sizeof(a->avail_mask));
     for (int k = 0; k < 2; k++)

@@ -56,8 +56,8 @@ typedef struct arena {
     uint64_t created_ms;
     uint64_t decay_ticks;
     segment_t *segments;
-    segment_t *huge_live;
-    segment_t *huge_cache;    /* freed huge mappings kept dirty, newest first */
+    struct huge *huge_live;   /* live huge blocks (huge.h) */
+    struct huge *huge_cache;  /* freed huge mappings kept dirty, newest first */
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */

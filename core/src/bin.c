@@ -294,7 +294,7 @@ unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
         segment_t *seg = segment_of(items[i]);
-        if (seg->arena != a) {
+        if (seg->head.arena != a) {
             items[keep++] = items[i++];
             continue;
         }

@@ -37,10 +37,7 @@ static uint64_t due_before(int64_t decay_ms, uint64_t now)
 
 static uint64_t dirty_run_pages(const arena_t *a)
 {
-    uint64_t huge = 0;
-    for (const segment_t *s = a->huge_cache; s; s = s->next)
-        huge += s->usize >> tai_lg_page;
-    return ctr_get(&a->stats.pdirty) - huge;
+    return ctr_get(&a->stats.pdirty) - tai_huge_cached_pages(a);
 }
 
 static void purge_excess(arena_t *a, bool lazy)

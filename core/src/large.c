@@ -75,11 +75,11 @@ static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
  * start from a pointer into it. */
 size_t tai_large_dalloc(const block_ref_t *b)
 {
-    segment_t *seg = b->seg;
     void *p = b->p;
-    if (seg->kind == SEG_HUGE)
-        return tai_huge_dalloc(seg, p);
-    arena_t *a = seg->arena;
+    if (b->head->kind == SEG_HUGE)
+        return tai_huge_dalloc(head_huge(b->head), p);
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
     mutex_lock(&a->lock);
     extent_t *e = extent_at(seg, b->page);
     if (e->state != EXT_LARGE || (char *)p != extent_addr(seg, e)) {
@@ -98,9 +98,9 @@ size_t tai_large_dalloc(const block_ref_t *b)
 
 size_t tai_large_usize(const block_ref_t *b)
 {
-    if (b->seg->kind == SEG_HUGE)
-        return b->seg->usize;
-    return extent_at(b->seg, b->page)->u.l.usize;
+    if (b->head->kind == SEG_HUGE)
+        return head_huge(b->head)->usize;
+    return extent_at(head_segment(b->head), b->page)->u.l.usize;
 }
 
 /* Resizes a large run within its segment, arena lock held. */
@@ -121,11 +121,11 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
 
 void *tai_large_resize(const block_ref_t *b, size_t size)
 {
-    segment_t *seg = b->seg;
     void *p = b->p;
-    arena_t *a = seg->arena;
-    if (seg->kind == SEG_HUGE)
-        return tai_huge_resize(seg, p, size);
+    if (b->head->kind == SEG_HUGE)
+        return tai_huge_resize(head_huge(b->head), p, size);
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
     if (size <= SMALL_MAX || size > LARGE_MAX)
         return NULL;
     size_t usize = align_up(large_usize(size), tai_page);

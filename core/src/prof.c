@@ -357,12 +357,12 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
  * settled push that opens a new window. */
 static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
-    const segment_t *seg = segment_of(p);
-    if (seg->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
+    const map_head_t *h = head_of(p);
+    if (h->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
         tai_prof_forget(p);
         return false;
     }
-    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || seg->arena != tc->arena)
+    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || h->arena != tc->arena)
         return false;
     struct prof_tc *pt = sync_cache(tc);
     if (!pt) {
@@ -390,7 +390,7 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     struct prof_tc *pt;
     if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
-               segment_of(p)->arena == tc->arena &&
+               head_of(p)->arena == tc->arena &&
                pt->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed))) {
         cache_bin_t *cb = &tc->bins[tag];
         int64_t size = (int64_t)tai_class_size[tag];

@@ -172,14 +172,14 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
     void **items = cb->stack;
     unsigned left = n;
     while (left) {
-        arena_t *a = segment_of(items[0])->arena;
+        arena_t *a = head_of(items[0])->arena;
         unsigned keep = 0;
         if (cls < NBINS) {
             keep = tai_bin_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
                 block_ref_t b = block_resolve(items[i]);
-                if (b.seg->arena == a)
+                if (b.head->arena == a)
                     tai_large_dalloc(&b);
                 else
                     items[keep++] = items[i];

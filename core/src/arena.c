@@ -110,6 +110,21 @@ void tai_arena_note_active(arena_t *a)
         ctr_set(&a->stats.peak_active, active);
 }
 
+void tai_arena_count_large(arena_t *a, size_t usize, bool alloc)
+{
+    large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
+    if (alloc) {
+        ctr_add(&ls->nmalloc, 1);
+        ctr_add(&ls->nrequests, 1);
+        ctr_add(&ls->curlextents, 1);
+        ctr_add(&a->stats.large_allocated, usize);
+    } else {
+        ctr_add(&ls->ndalloc, 1);
+        ctr_sub(&ls->curlextents, 1);
+        ctr_sub(&a->stats.large_allocated, usize);
+    }
+}
+
 static void lock_all(arena_t *a)
 {
     for (unsigned c = 0; c < NBINS; c++)

@@ -10,9 +10,7 @@
 
 #include "arena.h"
 #include "check.h"
-#include "decay.h"
 #include "huge.h"
-#include "large.h"
 #include "owner_map.h"
 #include "verify.h"
 
@@ -95,7 +93,7 @@ static bool cache_keep(arena_t *a, huge_t *s)
     if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
         return false;
     cache_put(a, s);
-    tai_decay_tick(a);
+    arena_report(a, false);
     return true;
 }
 
@@ -371,7 +369,7 @@ void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
         ctr_add(&a->stats.mapped, h->map_size);
         list_add(&a->huge_live, h);
         h->live = true;
-        tai_count_large(a, h->usize, true);
+        tai_arena_count_large(a, h->usize, true);
     } else {
         ctr_sub(&a->stats.pactive, pages);
     }
@@ -397,7 +395,7 @@ size_t tai_huge_dalloc(huge_t *h, void *p)
     size_t usize = h->usize;
     h->live = false;
     huge_list_remove(&a->huge_live, h);
-    tai_count_large(a, h->usize, false);
+    tai_arena_count_large(a, h->usize, false);
     ctr_sub(&a->stats.pactive, h->usize >> tai_lg_page);
     ctr_sub(&a->stats.mapped, h->map_size);
     h->stamp = tai_os_now_ms();
@@ -486,8 +484,8 @@ void *tai_huge_resize(huge_t *h, void *p, size_t size)
     list_add(&a->huge_live, h);
     ctr_add(&a->stats.mapped, h->map_size);
     if (moved) {
-        tai_count_large(a, old, false);
-        tai_count_large(a, usize, true);
+        tai_arena_count_large(a, old, false);
+        tai_arena_count_large(a, usize, true);
         if (usize < old)
             ctr_sub(&a->stats.pactive, (old - usize) >> tai_lg_page);
         tai_arena_note_active(a);

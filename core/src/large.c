@@ -4,25 +4,9 @@
 
 #include "arena.h"
 #include "check.h"
-#include "decay.h"
 #include "huge.h"
 #include "large.h"
 #include "secure.h"
-
-void tai_count_large(arena_t *a, size_t usize, bool alloc)
-{
-    large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
-    if (alloc) {
-        ctr_add(&ls->nmalloc, 1);
-        ctr_add(&ls->nrequests, 1);
-        ctr_add(&ls->curlextents, 1);
-        ctr_add(&a->stats.large_allocated, usize);
-    } else {
-        ctr_add(&ls->ndalloc, 1);
-        ctr_sub(&ls->curlextents, 1);
-        ctr_sub(&a->stats.large_allocated, usize);
-    }
-}
 
 static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
 {
@@ -41,8 +25,8 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
     tai_extent_map(seg, e, tag_large(a->manual, usize), false);
-    tai_count_large(a, usize, true);
-    tai_decay_tick(a);
+    tai_arena_count_large(a, usize, true);
+    arena_report(a, false);
     mutex_unlock(&a->lock);
     void *p = extent_addr(seg, e);
     if (zero && !zeroed)
@@ -50,18 +34,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     return p;
 }
 
-static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero);
-
 void *tai_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
-{
-    uint64_t mark = tai_reclaim_mark();
-    void *p = large_alloc_once(a, size, align, zero);
-    if (!p && tai_reclaim_retry(mark))
-        p = large_alloc_once(a, size, align, zero);
-    return p;
-}
-
-static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
 {
     if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
         size_t usize = align_up(large_usize(size), tai_page);
@@ -89,9 +62,9 @@ size_t tai_large_dalloc(const block_ref_t *b)
         return 0;
     }
     size_t usize = e->u.l.usize;
-    tai_count_large(a, usize, false);
+    tai_arena_count_large(a, usize, false);
     tai_extent_free(a, e);
-    tai_decay_after_free(a);
+    arena_report(a, true);
     mutex_unlock(&a->lock);
     return usize;
 }
@@ -112,8 +85,8 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
         tai_extent_shrink(a, e, npages);
     else if (!tai_extent_grow(a, e, npages, &zeroed))
         return false;
-    tai_count_large(a, old, false);
-    tai_count_large(a, usize, true);
+    tai_arena_count_large(a, old, false);
+    tai_arena_count_large(a, usize, true);
     e->u.l.usize = usize;
     tai_extent_map(seg, e, tag_large(a->manual, usize), false);
     return true;
@@ -138,7 +111,7 @@ void *tai_large_resize(const block_ref_t *b, size_t size)
     mutex_lock(&a->lock);
     bool ok = run_resize(a, seg, e, usize);
     if (ok)
-        tai_decay_tick(a);
+        arena_report(a, false);
     mutex_unlock(&a->lock);
     return ok ? p : NULL;
 }

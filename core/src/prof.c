@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "arena_blocks.h"
 #include "base.h"
-#include "bin.h"
 #include "large.h"
 #include "lock.h"
 #include "opts.h"
@@ -285,7 +285,8 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     arena_t *a = get_prof_arena();
     if (!a)
         return NULL;
-    void *p = cls < NBINS ? tai_bin_alloc(a, cls, zero) : tai_large_alloc(a, usize, 0, zero);
+    void *p = cls < NBINS ? tai_arena_alloc_small(a, cls, zero)
+                          : tai_arena_alloc_large(a, usize, 0, zero);
     if (!p)
         return NULL;
     if (cls >= NBINS) {
@@ -342,7 +343,7 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
         if (p)
             return p;
     }
-    void *p = tai_large_alloc(tc->arena, size, 0, zero);
+    void *p = tai_arena_alloc_large(tc->arena, size, 0, zero);
     if (p) {
         block_ref_t b = block_resolve(p);
         tc->uncached_allocated += tai_large_usize(&b);

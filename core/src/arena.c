@@ -9,7 +9,6 @@
 #include "huge.h"
 #include "init.h"
 #include "opts.h"
-#include "prof.h"
 #include "secure.h"
 #include "verify.h"
 
@@ -18,6 +17,7 @@ _Atomic unsigned tai_narenas_total;
 unsigned tai_narenas_auto;
 _Atomic int64_t tai_default_dirty_decay_ms = 10000;
 _Atomic int64_t tai_default_muzzy_decay_ms = 0;
+void (*tai_arena_discarded)(arena_t *a);
 
 static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_opts *opts)
 {
@@ -199,8 +199,8 @@ int tai_arena_reset(arena_t *a)
         TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&tai_global_lock);
-    if (!err)
-        tai_prof_arena_reset(a);
+    if (!err && tai_arena_discarded)
+        tai_arena_discarded(a);
     return err;
 }
 
@@ -216,7 +216,8 @@ int tai_arena_destroy_internal(arena_t *a)
     }
     mutex_unlock(&tai_global_lock);
     if (!err) {
-        tai_prof_arena_reset(a);
+        if (tai_arena_discarded)
+            tai_arena_discarded(a);
         tai_base_free(a, sizeof(arena_t));
     }
     return err;

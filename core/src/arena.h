@@ -98,6 +98,12 @@ HIDDEN arena_t *tai_arena_get_or_create(unsigned index);
 /* The least loaded automatic arena, for a new thread. */
 HIDDEN arena_t *tai_arena_choose(void);
 HIDDEN arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts);
+/* Called once a reset or destroy has discarded an arena's blocks, before
+ * a destroyed arena's memory goes: the one who keeps blocks of it
+ * elsewhere (the profiler: its sampled blocks live in its own arena)
+ * frees them. Set during initialisation by that layer, which sits above
+ * the arenas and is not called from here by name; NULL: nobody. */
+extern HIDDEN void (*tai_arena_discarded)(arena_t *a);
 /* Frees every allocation of the arena; destroy also unmaps and retires it. */
 HIDDEN int tai_arena_reset(arena_t *a);
 HIDDEN int tai_arena_destroy_internal(arena_t *a);

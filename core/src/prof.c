@@ -407,7 +407,9 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
     return dalloc_cold(tc, p, tag);
 }
 
-void tai_prof_arena_reset(arena_t *a)
+/* A manual arena reset or destroyed: its sampled blocks (which live in
+ * the profiler's arena) are freed with it (arena.h: tai_arena_discarded). */
+static void arena_discarded(arena_t *a)
 {
     if (!atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed))
         return;
@@ -426,6 +428,7 @@ void tai_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
 
 void tai_prof_boot(void)
 {
+    tai_arena_discarded = arena_discarded;
     if (tai_opt.prof_sample_bytes)
         atomic_store(&tai_prof_sample_bytes, tai_opt.prof_sample_bytes);
     if (tai_opt.prof) {

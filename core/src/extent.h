@@ -58,8 +58,9 @@ typedef struct map_head {
     struct arena *arena; /* owner; fixed while the mapping exists */
 } map_head_t;
 
-/* A segment: SEGMENT_SIZE bytes aligned to SEGMENT_SIZE, metadata first,
- * then one clean free run at first; kind == SEG_NORMAL. */
+/* A segment: SEGMENT_SIZE bytes aligned to SEGMENT_SIZE, this header in
+ * its first pages and page runs after it (one clean free run when new);
+ * kind == SEG_NORMAL. */
 typedef struct segment {
     map_head_t head;             /* first: head_of(p) == &segment->head */
     struct segment *next, *prev; /* the arena's segments */

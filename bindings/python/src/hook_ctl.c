@@ -105,33 +105,6 @@ static bool int_value(const char *name, const ctl_type_t *t, PyObject *obj, ta_c
     return false;
 }
 
-/* The bytes to write for a value of type t; strings must hold no NUL
- * (a C string would silently end there). */
-static bool new_value(const char *name, const ctl_type_t *t, PyObject *obj, ta_ctl_value *v)
-{
-    if (t->type == TA_CTL_BOOL) {
-        int truth = PyObject_IsTrue(obj);
-        v->b = truth > 0;
-        return truth >= 0;
-    }
-    if (t->type == TA_CTL_STRING) {
-        Py_ssize_t len;
-        v->str = PyUnicode_AsUTF8AndSize(obj, &len);
-        if (v->str == NULL)
-            return false;
-        if (strlen(v->str) != (size_t)len) {
-            PyErr_Format(PyExc_ValueError, "'%s' takes no NUL character in its value", name);
-            return false;
-        }
-        return true;
-    }
-    if (t->type == TA_CTL_POINTER) {
-        v->ptr = PyLong_AsVoidPtr(obj);
-        return !(v->ptr == NULL && PyErr_Occurred());
-    }
-    return int_value(name, t, obj, v);
-}
-
 /* A str argument as a C string; ValueError if it holds a NUL, which
  * would silently end the C string. */
 static const char *c_string(PyObject *obj, const char *what)
@@ -148,6 +121,23 @@ static const char *c_string(PyObject *obj, const char *what)
         return NULL;
     }
     return s;
+}
+
+/* The bytes to write for a value of type t. */
+static bool new_value(const char *name, const ctl_type_t *t, PyObject *obj, ta_ctl_value *v)
+{
+    if (t->type == TA_CTL_BOOL) {
+        int truth = PyObject_IsTrue(obj);
+        v->b = truth > 0;
+        return truth >= 0;
+    }
+    if (t->type == TA_CTL_STRING)
+        return (v->str = c_string(obj, "a string value")) != NULL;
+    if (t->type == TA_CTL_POINTER) {
+        v->ptr = PyLong_AsVoidPtr(obj);
+        return !(v->ptr == NULL && PyErr_Occurred());
+    }
+    return int_value(name, t, obj, v);
 }
 
 /* ctl(name, type, value) -> the value read, or None. type is the name's

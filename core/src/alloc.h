@@ -71,7 +71,7 @@ HIDDEN void tai_tcache_free_slow(tcache_t *tc, void *p);
  * jump to the slow path, so callers keep no registers for it. */
 static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
 {
-    if (likely(!tai_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
+    if (likely(!tai_opt.check && cache_push(tc, p, page_tag(head_of(p), p))))
         return;
     tai_tcache_free_slow(tc, p);
 }
@@ -83,8 +83,8 @@ static ALWAYS_INLINE bool thread_push_nonnull(void *p)
 {
     if (likely(!tai_opt.check)) {
         tcache_t *tc = tai_tls_tcache;
-        const segment_t *seg = segment_of(p);
-        return likely(seg->arena == tc->arena && cache_push(tc, p, page_tag(seg, p)));
+        const map_head_t *h = head_of(p);
+        return likely(h->arena == tc->arena && cache_push(tc, p, page_tag(h, p)));
     }
     return false;
 }

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "arena_blocks.h"
 #include "base.h"
-#include "bin.h"
 #include "large.h"
 #include "lock.h"
 #include "opts.h"
@@ -285,7 +285,8 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
     arena_t *a = get_prof_arena();
     if (!a)
         return NULL;
-    void *p = cls < NBINS ? tai_bin_alloc(a, cls, zero) : tai_large_alloc(a, usize, 0, zero);
+    void *p = cls < NBINS ? tai_arena_alloc_small(a, cls, zero)
+                          : tai_arena_alloc_large(a, usize, 0, zero);
     if (!p)
         return NULL;
     if (cls >= NBINS) {
@@ -342,7 +343,7 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
         if (p)
             return p;
     }
-    void *p = tai_large_alloc(tc->arena, size, 0, zero);
+    void *p = tai_arena_alloc_large(tc->arena, size, 0, zero);
     if (p) {
         block_ref_t b = block_resolve(p);
         tc->uncached_allocated += tai_large_usize(&b);
@@ -357,12 +358,12 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
  * settled push that opens a new window. */
 static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
-    const segment_t *seg = segment_of(p);
-    if (seg->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
+    const map_head_t *h = head_of(p);
+    if (h->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
         tai_prof_forget(p);
         return false;
     }
-    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || seg->arena != tc->arena)
+    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || h->arena != tc->arena)
         return false;
     struct prof_tc *pt = sync_cache(tc);
     if (!pt) {
@@ -390,7 +391,7 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     struct prof_tc *pt;
     if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
-               segment_of(p)->arena == tc->arena &&
+               head_of(p)->arena == tc->arena &&
                pt->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed))) {
         cache_bin_t *cb = &tc->bins[tag];
         int64_t size = (int64_t)tai_class_size[tag];
@@ -406,7 +407,9 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
     return dalloc_cold(tc, p, tag);
 }
 
-void tai_prof_arena_reset(arena_t *a)
+/* A manual arena reset or destroyed: its sampled blocks (which live in
+ * the profiler's arena) are freed with it (arena.h: tai_arena_discarded). */
+static void arena_discarded(arena_t *a)
 {
     if (!atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed))
         return;
@@ -425,6 +428,7 @@ void tai_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes)
 
 void tai_prof_boot(void)
 {
+    tai_arena_discarded = arena_discarded;
     if (tai_opt.prof_sample_bytes)
         atomic_store(&tai_prof_sample_bytes, tai_opt.prof_sample_bytes);
     if (tai_opt.prof) {

@@ -49,9 +49,6 @@ HIDDEN bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag);
 HIDDEN void tai_prof_tcache_restore(tcache_t *tc);
 /* Blocks a cache holds in class c, hidden or not. */
 HIDDEN uint32_t tai_prof_ncached(const tcache_t *tc, unsigned c);
-/* A manual arena being reset or destroyed: its sampled blocks (which live
- * in the profiler's arena) are freed with it. */
-HIDDEN void tai_prof_arena_reset(arena_t *a);
 /* Adds the live sampled blocks made through caches of arena a, and their
  * bytes, to the arena's own counts (ta_arena_live). */
 HIDDEN void tai_prof_arena_live(const arena_t *a, uint64_t *blocks, uint64_t *bytes);

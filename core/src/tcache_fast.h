@@ -48,9 +48,9 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
  * not be NULL. */
 static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
-    const segment_t *seg = segment_of(p);
-    if (likely(seg->arena == tc->arena))
-        return cache_push(tc, p, tag_class(page_tag(seg, p)));
+    const map_head_t *h = head_of(p);
+    if (likely(h->arena == tc->arena))
+        return cache_push(tc, p, tag_class(page_tag(h, p)));
     return false;
 }
 

@@ -96,7 +96,7 @@ static void *worker(void *arg)
         }
         mine.tag = (unsigned char)r;
         stamp(mine.p, mine.size, mine.tag);
-        TCHECK(tai_owner_map_unit(segment_of(mine.p)) == OWNER_HEAD &&
+        TCHECK(tai_owner_map_unit(head_of(mine.p)) == OWNER_HEAD &&
                ta_owns(mine.p + mine.size - 1));
         if (r % 17 == 0) {
             char name[48];
@@ -137,7 +137,7 @@ int main(void)
     CHECK(a->huge_cache == NULL);
     uint64_t normal = 0;
     for (segment_t *s = a->segments; s; s = s->next)
-        normal += s->map_size;
+        normal += SEGMENT_SIZE;
     CHECK_EQ(ctr_get(&a->stats.mapped), normal);
     CHECK_EQ(ta_arena_destroy(shared), 0);
     return TEST_EXIT();

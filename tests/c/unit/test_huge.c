@@ -13,8 +13,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "harness.h"
+#include "huge.h"
 #include "owner_map.h"
 
 #define MIB ((size_t)1 << 20)
@@ -66,7 +66,7 @@ static arena_t *internal(ta_arena_t *ar) { return &((struct ta_arena *)ar)->a; }
 static size_t cached_mappings(ta_arena_t *ar)
 {
     size_t n = 0;
-    for (segment_t *s = internal(ar)->huge_cache; s; s = s->next)
+    for (huge_t *s = internal(ar)->huge_cache; s; s = s->next)
         n++;
     return n;
 }
@@ -91,7 +91,7 @@ static int pattern_ok(const unsigned char *p, size_t size, unsigned char tag)
  * for the first and a tail for the rest. */
 static void check_owned(const void *p, size_t size)
 {
-    const char *base = (const char *)segment_of(p);
+    const char *base = (const char *)head_of(p);
     CHECK_EQ(tai_owner_map_unit(base), OWNER_HEAD);
     for (size_t off = SEGMENT_SIZE; off < (size_t)((const char *)p + size - base);
          off += SEGMENT_SIZE)
@@ -104,15 +104,15 @@ static void check_stats(ta_arena_t *ar)
 {
     arena_t *a = internal(ar);
     uint64_t mapped = 0, dirty = 0;
-    for (segment_t *s = a->huge_live; s; s = s->next)
+    for (huge_t *s = a->huge_live; s; s = s->next)
         mapped += s->map_size;
-    for (segment_t *s = a->huge_cache; s; s = s->next) {
+    for (huge_t *s = a->huge_cache; s; s = s->next) {
         mapped += s->map_size;
         dirty += s->usize >> tai_lg_page;
         CHECK(s->usize <= s->map_size);
     }
     for (segment_t *s = a->segments; s; s = s->next)
-        mapped += s->map_size;
+        mapped += SEGMENT_SIZE;
     CHECK_EQ(ctr_get(&a->stats.mapped), mapped);
     CHECK(ctr_get(&a->stats.pdirty) >= dirty);
 }
@@ -293,8 +293,8 @@ static void test_grow_when_move_stops_part_way(void)
     unsigned char *p = ta_arena_malloc(ar, 10 * MIB);
     CHECK(p != NULL);
     fill_pattern(p, 10 * MIB, 50);
-    char *old_base = (char *)segment_of(p);
-    size_t old_map = segment_of(p)->map_size;
+    char *old_base = (char *)head_of(p);
+    size_t old_map = head_huge(head_of(p))->map_size;
     /* all at once: no; unit by unit: one, then no */
     unsigned char *q = realloc_scripted(ar, p, 30 * MIB, "nyn");
     CHECK(q != NULL && q != p);
@@ -335,7 +335,7 @@ static void test_fill_when_move_stops_part_way(void)
     /* the block grew from two units to seven and asked the cache for
      * four: the mapping's last four, of which one moved and three were
      * unmapped; its first two stay cached */
-    CHECK(internal(ar)->huge_cache == (segment_t *)cached);
+    CHECK(internal(ar)->huge_cache == (huge_t *)cached);
     CHECK_EQ(internal(ar)->huge_cache->map_size, cached_map - 4 * SEGMENT_SIZE);
     CHECK(unmapped(cached + cached_map - 3 * SEGMENT_SIZE, 3 * SEGMENT_SIZE));
     free_last(ar, q);

@@ -54,9 +54,9 @@ static void test_finds_slab_damage(void)
     ctr_sub(&a->bins[cls].stats.curregs, 1);
 
     size_t head = extent_page(e);
-    seg->page_bin[head] ^= 1;
+    seg->head.page_bin[head] ^= 1;
     expect_found(a, "slab page tag");
-    seg->page_bin[head] ^= 1;
+    seg->head.page_bin[head] ^= 1;
 
     CHECK_EQ(tai_arena_verify(a, NULL), 0);
     CHECK_EQ(ta_arena_destroy(ar), 0);
@@ -117,9 +117,9 @@ static void test_finds_huge_damage(void)
     if (!a->huge_cache || !a->huge_live)
         return;
     CHECK_EQ(tai_arena_verify(a, NULL), 0);
-    segment_t *cached = a->huge_cache, *live = a->huge_live;
+    huge_t *cached = a->huge_cache, *live = a->huge_live;
 
-    segment_t *next = cached->next;
+    huge_t *next = cached->next;
     cached->next = cached;
     expect_found(a, "looping huge cache");
     cached->next = next;
@@ -186,10 +186,10 @@ static void huge_cached_twice(void)
 {
     ta_arena_t *ar = test_keeping_arena();
     char *p = ta_arena_malloc(ar, 5 * MIB);
-    segment_t *seg = segment_of(p);
+    huge_t *h = head_huge(head_of(p));
     arena_t *a = &ar->a;
-    seg->next = a->huge_cache;
-    a->huge_cache = seg;
+    h->next = a->huge_cache;
+    a->huge_cache = h;
     ta_free(p);
 }
 

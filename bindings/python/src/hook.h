@@ -45,8 +45,8 @@ static inline ta_arena_t *hook_arena_backing(void)
 /* Nonzero while some thread has routed its allocations to an arena of
  * its choice: the shared MEM/OBJ cache would bypass that choice. */
 void hook_thread_routing(int delta);
-/* Re-derives the cache pointers of the MEM/OBJ domains' ta_hook_t after
- * enable, disable, thread routing or the arena hook changed. */
+/* Re-derives the cache pointers of each domain's ta_hook_t after enable,
+ * disable, thread routing or the arena hook changed. */
 void hook_refresh_fast_paths(void);
 
 /* tunalloc._hook.release_arena and arena_malloc (hook_lifecycle.c). */

@@ -11,6 +11,9 @@ Parts (all by default):
               (24 B to 1 MiB, interleaved) with 16, 64 and 256 MiB live
               each, at the default rate, 50 seeds; each site's estimated
               live bytes vs the truth, and vs the spread sampling gives
+  instructions
+              the Python and Lua workloads under callgrind, profiling off
+              and on: instruction counts, which machine load does not move
   python      bench/python's timed workloads under tunalloc, profiling off
               vs on (tunalloc.profile.start() at the default rate, Python
               frames hook included); least CPU time of N interleaved rounds
@@ -21,6 +24,8 @@ Parts (all by default):
 Writes OUT.md and OUT.json.
 """
 import argparse
+import concurrent.futures
+import importlib.util
 import json
 import math
 import os
@@ -37,7 +42,7 @@ import callgrind  # noqa: E402
 BUILD = ROOT / "build"
 PY_WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects", "threads"]
 LUA_WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines", "serializer"]
-PARTS = ["fastpath", "accuracy", "python", "lua", "tracemalloc"]
+PARTS = ["fastpath", "accuracy", "instructions", "python", "lua", "tracemalloc"]
 START_PROFILE = ("import runpy, sys; from tunalloc import profile; profile.start(); "
                  "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
@@ -163,6 +168,52 @@ def lua_overhead(rounds):
     return summarise(times, LUA_WORKLOADS)
 
 
+def lua_callgrind_args():
+    """bench/lua's own smaller inputs for instruction counts."""
+    spec = importlib.util.spec_from_file_location("lua_bench", ROOT / "bench" / "lua" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.CALLGRIND_ARGS
+
+
+def instruction_overhead():
+    """The suites' workloads under callgrind, profiling off and on: whole
+    runs' instructions, which machine load does not move. Python's count
+    is each workload's run less a `startup` run of the same kind (so the
+    profile module's import is not counted), with PYTHONHASHSEED=0; Lua's
+    whole runs move by a percent or two with the string-hash seed Lua
+    takes from the clock."""
+    lua_args = lua_callgrind_args()
+    jobs = {}
+    for w in PY_WORKLOADS + ["startup"]:
+        for p in (False, True):
+            cmd = [sys.executable] + (["-c", START_PROFILE] if p else []) + \
+                [str(ROOT / "bench" / "python" / "workloads.py"), w, "tunalloc", "1"]
+            jobs[("python", w, p)] = (cmd, clean_env(TUNALLOC_PYTHON="raw,mem,obj",
+                                                     PYTHONHASHSEED="0"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in LUA_WORKLOADS:
+            for p in (False, True):
+                cmd = [str(BUILD / "tunalua")] + ([f"--profile={tmp}/{w}.pb.gz"] if p else []) + \
+                    [str(ROOT / "bench" / "lua" / f"{w}.lua"), lua_args[w]]
+                jobs[("lua", w, p)] = (cmd, clean_env())
+        with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+            totals = dict(zip(jobs, pool.map(lambda j: callgrind.total(j[0], j[1], 3600),
+                                             jobs.values())))
+    out = {}
+    for suite, names in (("python", PY_WORKLOADS), ("lua", LUA_WORKLOADS)):
+        table = {}
+        for w in names:
+            off, on = totals[(suite, w, False)], totals[(suite, w, True)]
+            if suite == "python":
+                off -= totals[(suite, "startup", False)]
+                on -= totals[(suite, "startup", True)]
+            table[w] = {"off": off, "on": on, "ratio": on / off}
+        geo = math.exp(statistics.mean(math.log(t["ratio"]) for t in table.values()))
+        out[suite] = {"workloads": table, "geomean_ratio": geo}
+    return out
+
+
 def tracemalloc_side_by_side(rounds):
     script = str(ROOT / "bench" / "prof" / "side_by_side.py")
     runs = {m: [] for m in ("none", "tracemalloc", "tunalloc")}
@@ -215,6 +266,18 @@ def markdown(res, command):
                          f"{s['within_10pct']}/{s['runs']} | "
                          f"{s['within_10pct_expected']:.0%} |")
         lines.append("")
+    if "instructions" in res:
+        lines += ["## Suites under callgrind: instructions with profiling on vs off", "",
+                  "Whole runs (Python: less a `startup` run of the same kind; Lua: bench/lua's "
+                  "smaller callgrind inputs, whose totals move by a percent or two with Lua's "
+                  "string-hash seed).", "",
+                  "| suite | workload | off (M) | on (M) | ratio |", "|---|---|---|---|---|"]
+        for suite, r in res["instructions"].items():
+            for w, t in r["workloads"].items():
+                lines.append(f"| {suite} | {w} | {t['off'] / 1e6:.1f} | {t['on'] / 1e6:.1f} | "
+                             f"{t['ratio']:.3f} |")
+            lines.append(f"| {suite} | **geometric mean** | | | **{r['geomean_ratio']:.3f}** |")
+        lines.append("")
     for part, title in (("python", "Python suite"), ("lua", "Lua suite")):
         if part not in res:
             continue
@@ -254,6 +317,8 @@ def main():
         res["fastpath"] = fastpath()
     if "accuracy" in parts:
         res["accuracy"] = accuracy()
+    if "instructions" in parts:
+        res["instructions"] = instruction_overhead()
     if "python" in parts:
         res["python"] = python_overhead(args.rounds)
     if "lua" in parts:

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "build" / "tests" / "plain" / "test_prof"
+PROGRAM = ROOT / "build" / "tests" / "plain" / "integration" / "test_prof"
 
 
 def fields(buf):

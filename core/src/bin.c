@@ -114,7 +114,9 @@ static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, 
 
 /* Takes up to k = min(n, free regions) regions of slab e into
  * out[n - k .. n - 1], the first taken at out[n - 1], lowest address
- * first: a slab is used from its start, so live blocks stay packed. */
+ * first: a slab is used from its start, so live blocks stay packed. The
+ * region size is a local: with no strict aliasing, each store to out
+ * would otherwise reload it from the table. */
 static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
     if (tai_opt.secure)
@@ -122,16 +124,17 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     char *base = extent_addr(seg, e);
-    unsigned k = 0;
-    for (unsigned w = 0; k < n && k < e->nfree; w++) {
-        TA_ASSERT(w < (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
-        uint64_t bits = map[w];
-        while (bits && k < n) {
-            unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            out[n - 1 - k++] = base + (size_t)idx * bi->size;
-        }
-        map[w] = bits;
+    const size_t size = bi->size;
+    unsigned k = n < e->nfree ? n : e->nfree;
+    void **dst = out + n;
+    for (void **end = dst - k; dst != end; map++) {
+        TA_ASSERT(map < slab_map(seg, e) + (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
+        uint64_t bits = *map;
+        char *word_base = base;
+        base += 64 * size;
+        for (; bits && dst != end; bits &= bits - 1)
+            *--dst = word_base + (size_t)__builtin_ctzll(bits) * size;
+        *map = bits;
     }
     e->nfree = (uint16_t)(e->nfree - k);
     return k;
@@ -204,57 +207,65 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
     count_spare(a, e, true);
 }
 
-/* Puts regions items[0..n) back on their slab e; statistics are the
- * caller's. Only the slab's states before and after matter (full,
- * partly used, empty), so a run of regions costs one transition. A
- * region whose bit is set already was freed twice (through thread
- * caches, which push without looking), and an address that is no
- * region's start was never handed out: both are reported and left out.
- * Returns how many regions went back. */
+/* Puts the regions at the start of items[0..n) that lie in slab e back
+ * on it and returns how many items it looked at (at least one): blocks
+ * freed together tend to have been allocated together, so runs are
+ * common. Statistics are the caller's, *freed counts the regions that
+ * went back. Only the slab's states before and after matter (full,
+ * partly used, empty), so a run costs one transition. A region whose
+ * bit is set already was freed twice (through thread caches, which push
+ * without looking), and an address that is no region's start was never
+ * handed out: both are reported and left out. The class's constants are
+ * copied into a local, which the map's stores cannot alias. */
 static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items,
-                         unsigned n)
+                         unsigned n, unsigned *freed)
 {
-    const bin_info_t *bi = &tai_bin_info[cls];
+    const bin_info_t bi = tai_bin_info[cls];
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
-    unsigned put = 0;
-    for (unsigned i = 0; i < n; i++) {
+    const size_t span = (size_t)bi.nregs * bi.size;
+    unsigned put = 0, i = 0;
+    for (; i < n; i++) {
         size_t off = (size_t)((const char *)items[i] - base);
-        unsigned idx = region_index(bi, off);
+        if (off >= span) {
+            if (i)
+                break; /* the next slab's run */
+            /* in the slab's pages, past its last region */
+            tai_heap_error(TA_ERR_INVALID, items[i], "small");
+            return 1;
+        }
+        unsigned idx = region_index(&bi, off);
         uint64_t bit = (uint64_t)1 << (idx % 64);
-        if (unlikely(idx >= bi->nregs || (size_t)idx * bi->size != off ||
-                     (map[idx / 64] & bit))) {
-            tai_heap_error(idx >= bi->nregs               ? TA_ERR_INVALID
-                          : (size_t)idx * bi->size != off ? TA_ERR_INTERIOR
-                                                          : TA_ERR_DOUBLE,
-                          items[i], "small");
+        if (unlikely((size_t)idx * bi.size != off || (map[idx / 64] & bit))) {
+            tai_heap_error((size_t)idx * bi.size != off ? TA_ERR_INTERIOR : TA_ERR_DOUBLE,
+                           items[i], "small");
             continue;
         }
         map[idx / 64] |= bit;
         put++;
     }
+    *freed += put;
     if (!put)
-        return 0;
-    n = put;
+        return i;
     bool was_full = e->nfree == 0;
-    e->nfree = (uint16_t)(e->nfree + n);
-    TA_ASSERT(e->nfree <= bi->nregs);
+    e->nfree = (uint16_t)(e->nfree + put);
+    TA_ASSERT(e->nfree <= bi.nregs);
     if (e == bin->cur) {
-        if (e->nfree == bi->nregs) {
+        if (e->nfree == bi.nregs) {
             bin->cur = NULL;
             slab_empty(a, bin, e);
         }
-        return put;
+        return i;
     }
-    if (e->nfree == bi->nregs) {
+    if (e->nfree == bi.nregs) {
         if (!was_full)
             extent_list_remove(&bin->nonfull, e);
         slab_empty(a, bin, e);
     } else if (was_full) {
         extent_list_push(&bin->nonfull, e);
     }
-    return put;
+    return i;
 }
 
 /* The slab of this bin that p lies in, or NULL (reported): a block freed
@@ -275,21 +286,9 @@ static void count_frees(bin_t *bin, unsigned n)
     ctr_sub(&bin->stats.curregs, n);
 }
 
-/* How many of items[0..n) lie in the slab of items[0], which starts at
- * base and spans size bytes: blocks freed together tend to have been
- * allocated together, so runs are common. */
-static unsigned slab_run(void **items, unsigned n, uintptr_t base, uintptr_t size)
-{
-    unsigned k = 1;
-    while (k < n && (uintptr_t)items[k] - base < size)
-        k++;
-    return k;
-}
-
 unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
-    uintptr_t slab_size = (uintptr_t)tai_bin_info[cls].slab_pages << tai_lg_page;
     unsigned keep = 0, freed = 0;
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
@@ -303,9 +302,7 @@ unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
             i++;
             continue;
         }
-        unsigned k = slab_run(&items[i], n - i, (uintptr_t)extent_addr(seg, e), slab_size);
-        freed += slab_put(a, bin, cls, e, &items[i], k);
-        i += k;
+        i += slab_put(a, bin, cls, e, &items[i], n - i, &freed);
     }
     count_frees(bin, freed);
     ctr_add(&bin->stats.nflushes, 1);
@@ -318,8 +315,10 @@ void tai_bin_dalloc(arena_t *a, unsigned cls, void *p)
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
     extent_t *e = slab_of(segment_of(p), p, cls);
+    unsigned freed = 0;
     if (e)
-        count_frees(bin, slab_put(a, bin, cls, e, &p, 1));
+        slab_put(a, bin, cls, e, &p, 1, &freed);
+    count_frees(bin, freed);
     mutex_unlock(&bin->lock);
 }
 

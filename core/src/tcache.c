@@ -9,7 +9,7 @@
 #include "list.h"
 #include "opts.h"
 #include "prof.h"
-#include "tcache.h"
+#include "tcache_fast.h"
 #include "verify.h"
 
 #define GC_INTERVAL 128 /* slow-path events between GC steps */
@@ -195,23 +195,30 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
+/* A remote batch goes back whole; its blocks count as freed from now. */
+static void flush_remote(tcache_t *tc, unsigned cls)
+{
+    cache_bin_t *cb = &tc->remote[cls];
+    tc->uncached_deallocated += (uint64_t)cb->ncached * tai_class_size[cls];
+    flush_bin(cb, cls, cb->ncached);
+}
+
+void tai_tcache_flush_remote(tcache_t *tc, unsigned cls) { flush_remote(tc, cls); }
+
 /* A block of another arena is not cached: the freeing thread would reuse
  * it next to the owner's live blocks and the two would share cache lines
- * (cache-scratch). Small ones are batched per class so a consumer thread
- * freeing a producer's blocks takes a bin lock per batch, not per block. */
+ * (cache-scratch). Small ones are batched per class (cache_push_remote)
+ * so a consumer thread freeing a producer's blocks takes a bin lock per
+ * batch, not per block. */
 void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
-    tc->uncached_deallocated += tai_class_size[cls];
-    void *p = b->p;
-    if (cls >= NBINS) {
-        tai_large_dalloc(b);
+    if (cls < NBINS && cache_push_remote(tc, b->p, b->seg, cls))
         return;
-    }
-    cache_bin_t *cb = &tc->remote[cls];
-    TA_ASSERT(cb->ncached < cb->cap);
-    cb->stack[cb->ncached++] = p;
-    if (cb->ncached == cb->cap)
-        flush_bin(cb, cls, cb->ncached);
+    tc->uncached_deallocated += tai_class_size[cls];
+    if (cls < NBINS)
+        tai_bin_dalloc(b->seg->arena, cls, b->p);
+    else
+        tai_large_dalloc(b);
 }
 
 void tai_tcache_flush_all(tcache_t *tc)
@@ -220,7 +227,7 @@ void tai_tcache_flush_all(tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
-        flush_bin(&tc->remote[c], c, tc->remote[c].ncached);
+        flush_remote(tc, c);
     tai_tcache_merge_stats(tc);
     TA_VERIFY_ARENA(tc->arena);
 }
@@ -360,5 +367,7 @@ uint64_t tai_tcache_deallocated(const tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (tai_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * tai_class_size[c];
+    for (unsigned c = 0; c < NBINS; c++)
+        total += (uint64_t)tc->remote[c].ncached * tai_class_size[c];
     return total;
 }

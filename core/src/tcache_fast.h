@@ -49,9 +49,11 @@ static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const segment
 {
     if (likely(tag < NBINS && seg->arena != tc->arena)) {
         cache_bin_t *rb = &tc->remote[tag];
-        if (likely(rb->ncached < rb->cap)) {
-            rb->stack[rb->ncached++] = p;
-            if (unlikely(rb->ncached == rb->cap))
+        uint32_t n = rb->ncached, cap = rb->cap;
+        if (likely(n < cap)) {
+            rb->stack[n++] = p;
+            rb->ncached = n;
+            if (unlikely(n == cap))
                 tai_tcache_flush_remote(tc, tag);
             return true;
         }

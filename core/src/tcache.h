@@ -57,7 +57,7 @@ extern HIDDEN tcache_t tai_tcache_empty;
 HIDDEN tcache_t *tai_tcache_new(arena_t *a, unsigned scale);
 HIDDEN void tai_tcache_delete(tcache_t *tc);
 HIDDEN void tai_tcache_flush_all(tcache_t *tc);
-/* Slow paths of the inline fast paths in alloc.c. */
+/* Slow paths of the inline fast paths in alloc*.c. */
 HIDDEN void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 /* The miss path proper: fills the class's empty stack and takes a block. */
 HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);

@@ -1,5 +1,5 @@
 /* The thread-cache fast paths, inline: the malloc family's entry points
- * in alloc.c are built from them, and so is the Lua binding's lua_Alloc,
+ * in alloc*.c are built from them, and so is the Lua binding's lua_Alloc,
  * which links the core statically and owns its cache. No lock, no system
  * call, no atomic read-modify-write. */
 #ifndef TA_TCACHE_FAST_H

@@ -195,15 +195,10 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
-/* A remote batch goes back whole; its blocks count as freed from now. */
-static void flush_remote(tcache_t *tc, unsigned cls)
+void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
 {
-    cache_bin_t *cb = &tc->remote[cls];
-    tc->uncached_deallocated += (uint64_t)cb->ncached * tai_class_size[cls];
-    flush_bin(cb, cls, cb->ncached);
+    flush_bin(&tc->remote[cls], cls, tc->remote[cls].ncached);
 }
-
-void tai_tcache_flush_remote(tcache_t *tc, unsigned cls) { flush_remote(tc, cls); }
 
 /* A block of another arena is not cached: the freeing thread would reuse
  * it next to the owner's live blocks and the two would share cache lines
@@ -227,7 +222,7 @@ void tai_tcache_flush_all(tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
-        flush_remote(tc, c);
+        tai_tcache_flush_remote(tc, c);
     tai_tcache_merge_stats(tc);
     TA_VERIFY_ARENA(tc->arena);
 }
@@ -259,9 +254,23 @@ static void gc_step(tcache_t *tc)
     tc->gc_seen[c] = nalloc;
 }
 
+/* Allocated minus deallocated bytes in one pass: a class's requests
+ * served count on both sides and cancel, what is left is its blocks
+ * filled in minus those flushed out and those still cached. A miss runs
+ * this every PEAK_FILL_BYTES, so it reads each class once. */
+static uint64_t net_bytes(const tcache_t *tc)
+{
+    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
+        uint32_t held = tc->prof ? tai_prof_ncached(tc, c) : tc->bins[c].ncached;
+        net += (ctr_get(&tc->bins[c].nrefill) - held) * tai_class_size[c];
+    }
+    return net;
+}
+
 void tai_tcache_update_peak(tcache_t *tc)
 {
-    uint64_t net = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
+    uint64_t net = net_bytes(tc);
     tc->peak_fill = 0;
     if (net >= tc->peak_base && net - tc->peak_base > tc->peak)
         tc->peak = net - tc->peak_base;
@@ -269,7 +278,7 @@ void tai_tcache_update_peak(tcache_t *tc)
 
 void tai_tcache_reset_peak(tcache_t *tc)
 {
-    tc->peak_base = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
+    tc->peak_base = net_bytes(tc);
     tc->peak = 0;
     tc->peak_fill = PEAK_FILL_BYTES;
 }
@@ -367,7 +376,5 @@ uint64_t tai_tcache_deallocated(const tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (tai_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * tai_class_size[c];
-    for (unsigned c = 0; c < NBINS; c++)
-        total += (uint64_t)tc->remote[c].ncached * tai_class_size[c];
     return total;
 }

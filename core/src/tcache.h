@@ -36,8 +36,7 @@ typedef struct tcache {
     uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
     uint64_t peak_fill; /* bytes filled since peak was last brought up to date */
     /* small blocks of other arenas, freed here, waiting for a batched
-     * flush; never handed out again by this cache. Counted as freed
-     * (uncached_deallocated) when flushed. */
+     * flush; never handed out again by this cache */
     cache_bin_t remote[NBINS];
     size_t mem_size;
     struct prof_tc *prof; /* non-NULL while the cache samples (prof.h) */

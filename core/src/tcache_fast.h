@@ -41,9 +41,7 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
  * cache's batch for its class, never handed out here, until the batch
  * fills and goes back to the block's bin under one lock. False when the
  * block is not small, is the cache's own arena's, or the cache keeps no
- * batches (the empty cache: a thread's first call, secure mode). Leaves
- * the cache's statistics to the flush, so a remote free costs a compare
- * and a store more than a local one. */
+ * batches (the empty cache: a thread's first call, secure mode). */
 static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const segment_t *seg,
                                            unsigned tag)
 {
@@ -53,6 +51,7 @@ static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const segment
         if (likely(n < cap)) {
             rb->stack[n++] = p;
             rb->ncached = n;
+            tc->uncached_deallocated += tai_class_size[tag];
             if (unlikely(n == cap))
                 tai_tcache_flush_remote(tc, tag);
             return true;

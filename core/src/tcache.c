@@ -17,9 +17,15 @@
  * does not pin a slab's worth of it; each miss doubles the batch. */
 #define INITIAL_FILL 4
 #define MAX_FILL 512 /* blocks per fill, whatever the stack size */
+/* ... and at most this many bytes (but 4 blocks): a producer whose blocks
+ * other threads free refills at every batch, and what its fills bring
+ * ahead is most of the memory in flight, so fills of 64 KiB of 512-byte
+ * blocks cost a third of prodcons' resident memory; one lock per 16 KiB
+ * filled is still nothing. Leaves classes up to 64 bytes as they were. */
+#define MAX_FILL_BYTES (16u << 10)
 /* thread.peak is brought up to date on a miss once this many bytes were
  * filled since it last was (and on the first miss after a reset, and on
- * every read): the update sums every class twice, which on each miss was
+ * every read): the update sums every class, which on each miss was
  * a tenth of the slow path when a thread churns the few-slot classes of
  * large blocks. Hits never updated it, so the mark was sampled already. */
 #define PEAK_FILL_BYTES (64u << 10)
@@ -315,6 +321,11 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         TA_ASSERT(cb->ncached <= cb->cap);
         ctr_add(&cb->nrefill, got);
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
+        unsigned by_bytes = MAX_FILL_BYTES / tai_class_size[cls];
+        if (by_bytes < 4)
+            by_bytes = 4;
+        if (most > by_bytes)
+            most = by_bytes;
         if (tc->nfill[cls] < most)
             tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > most ? most : tc->nfill[cls] * 2);
         if (zero)

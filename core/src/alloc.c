@@ -110,16 +110,14 @@ NOINLINE static void free_slow(void *p)
     dalloc_ref(tai_thread_tcache_slow(), &b);
 }
 
-/* ta_free's miss. A block of another arena is pushed on its remote batch
- * here, without a stack frame: in a producer / consumer program this is
- * the miss that comes at the rate of frees. */
-NOINLINE static void free_miss(void *p)
+/* ta_free's miss for a block of another arena (tc and seg are the fast
+ * path's, in the registers it left them in): pushed on the cache's remote
+ * batch for its class without a stack frame, as in a producer / consumer
+ * program this miss comes at the rate of frees. */
+NOINLINE static void free_remote(void *p, tcache_t *tc, const segment_t *seg)
 {
-    if (likely(p && !tai_opt.check)) {
-        const segment_t *seg = segment_of(p);
-        if (likely(cache_push_remote(tai_tls_tcache, p, seg, page_tag(seg, p))))
-            return;
-    }
+    if (likely(cache_push_remote(tc, p, seg, page_tag(seg, p))))
+        return;
     free_slow(p);
 }
 
@@ -159,9 +157,17 @@ static ALWAYS_INLINE bool thread_push(void *p)
 
 void ta_free(void *p)
 {
-    if (likely(thread_push(p)))
-        return;
-    free_miss(p);
+    if (likely(p && !tai_opt.check)) {
+        tcache_t *tc = tai_tls_tcache;
+        const segment_t *seg = segment_of(p);
+        if (unlikely(seg->arena != tc->arena)) {
+            free_remote(p, tc, seg);
+            return;
+        }
+        if (likely(cache_push(tc, p, page_tag(seg, p))))
+            return;
+    }
+    free_slow(p);
 }
 
 /* Checked mode validates the size against the block; every other path

@@ -49,7 +49,8 @@ NOINLINE static void *malloc_slow(size_t size, bool zero)
     if (unlikely(atomic_load_explicit(&tai_background_pending, memory_order_relaxed)))
         tai_background_maybe_start();
     tcache_t *tc = tai_thread_tcache_slow();
-    void *p = tc ? tai_alloc_tcache(tc, size, zero) : tai_alloc_arena(tai_thread_arena(), size, zero);
+    void *p = tc ? tai_alloc_tcache(tc, size, zero)
+                 : tai_alloc_arena(tai_thread_arena(), size, zero);
     return set_enomem(p);
 }
 

@@ -6,8 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "ctl.h"
-#include "stats.h"
+#include "ctl_json.h"
 
 typedef struct jw {
     stats_out_t *out;

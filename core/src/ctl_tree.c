@@ -126,9 +126,10 @@ static const ctl_node_t tcache_kids[] = {
 };
 
 /* The stats.* rows come from stats.h's lists, one macro per list. */
-#define ST_ARENA(n, t, src, f, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_##n, d),
-#define ST_SMALL(n, t, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_small_##n, d),
-#define ST_LARGE(n, t, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_large_##n, d),
+#define ST_ARENA(n, t, src, f, pre, post, d)                                                   \
+    LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_##n, d),
+#define ST_SMALL(n, t, src, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_small_##n, d),
+#define ST_LARGE(n, t, src, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_arena, AS_large_##n, d),
 #define ST_BIN(n, t, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_bin, BS_##n, d),
 #define ST_LEXTENT(n, t, d) LEAF(#n, TA_CTL_##t, R, tai_ctl_stats_lextent, LS_##n, d),
 #define ST_GLOBAL(n, d) LEAF(#n, TA_CTL_SIZE, R, tai_ctl_stats_global, GS_##n, d),

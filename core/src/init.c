@@ -1,11 +1,9 @@
-/* Start-up on the first call into the allocator, and the fork handlers
- * that keep every lock consistent in parent and child. */
+/* Start-up on the first call into the allocator, and the global lock. */
 #include <stdlib.h>
 
 #include "arena.h"
 #include "background.h"
-#include "base.h"
-#include "ctl.h"
+#include "fork.h"
 #include "init.h"
 #include "opts.h"
 #include "prof.h"
@@ -17,56 +15,21 @@ mutex_t tai_global_lock = MUTEX_INITIALIZER;
 uint64_t tai_start_ms;
 static mutex_t init_lock = MUTEX_INITIALIZER;
 
-/* Lock order: control, profile, cache registry, global, background, arenas (bins,
- * then arena), metadata. */
-static void prefork(void)
+void tai_init_prefork(void) { mutex_lock(&init_lock); }
+
+void tai_init_postfork(bool child)
 {
-    /* before all of those: a fork waits for a start-up under way in
-     * another thread, so the child never inherits it half done */
-    mutex_lock(&init_lock);
-    tai_ctl_prefork();
-    tai_prof_prefork();
-    tai_tcache_prefork();
-    mutex_lock(&tai_global_lock);
-    tai_background_prefork();
-    tai_arena_prefork();
-    tai_base_prefork();
+    if (child)
+        mutex_init(&init_lock);
+    else
+        mutex_unlock(&init_lock);
 }
 
-static void postfork_parent(void)
-{
-    tai_base_postfork(false);
-    tai_arena_postfork(false);
-    tai_background_postfork(false);
-    mutex_unlock(&tai_global_lock);
-    tai_tcache_postfork(false);
-    tai_prof_postfork(false);
-    tai_ctl_postfork(false);
-    mutex_unlock(&init_lock);
-}
-
-static void postfork_child(void)
-{
-    tai_base_postfork(true);
-    tai_arena_postfork(true);
-    tai_background_postfork(true);
-    mutex_init(&tai_global_lock);
-    tai_tcache_postfork(true);
-    tai_prof_postfork(true);
-    tai_ctl_postfork(true);
-    mutex_init(&init_lock);
-}
-
-/* At load time, before the program can have threads that fork: handlers
- * registered by the first allocation would leave a fork racing it (or
- * coming before the registration) with locks held by threads the child
- * does not have. The handlers work before start-up too (their locks are
- * static). pthread_atfork may allocate, which is served: nothing is held
- * here. */
-__attribute__((constructor)) static void register_fork_handlers(void)
-{
-    pthread_atfork(prefork, postfork_parent, postfork_child);
-}
+/* The fork handlers (fork.c) are registered from here because every link
+ * of the library pulls in init.o: a constructor alone in fork.o would be
+ * left out of static links, which take only the archive members that
+ * something refers to. */
+__attribute__((constructor)) static void at_load(void) { tai_fork_register(); }
 
 /* One arena per CPU: thread caches take an arena's locks once per batch,
  * so more threads than CPUs share arenas without contention to speak of,

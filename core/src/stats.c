@@ -38,6 +38,13 @@ static bool grow(size_t n)
     return true;
 }
 
+/* The "sum" rows of TA_SMALL_STATS and TA_LARGE_STATS: v (the arena's
+ * fields) gains o (one class's) of the same name. */
+#define SUM_sum(total, class, n) v[total##n] += o[class##n];
+#define SUM_derived(total, class, n)
+#define SUM_SMALL(n, t, src, d) SUM_##src(AS_small_, BS_, n)
+#define SUM_LARGE(n, t, src, d) SUM_##src(AS_large_, LS_, n)
+
 /* Small totals are sums over bins, so they add up by construction and
  * allocated counts cached blocks as the bins see them (handed out). */
 static void snap_bins(const arena_t *a, stats_arena_t *s)
@@ -49,12 +56,8 @@ static void snap_bins(const arena_t *a, stats_arena_t *s)
 #define COPY(n, t, d) o[BS_##n] = ctr_get(&b->n);
         TA_BIN_STATS(COPY)
 #undef COPY
+        TA_SMALL_STATS(SUM_SMALL)
         v[AS_small_allocated] += o[BS_curregs] * tai_bin_info[j].size;
-        v[AS_small_nmalloc] += o[BS_nmalloc];
-        v[AS_small_ndalloc] += o[BS_ndalloc];
-        v[AS_small_nrequests] += o[BS_nrequests];
-        v[AS_small_nfills] += o[BS_nfills];
-        v[AS_small_nflushes] += o[BS_nflushes];
     }
 }
 
@@ -68,11 +71,7 @@ static void snap_lextents(const arena_t *a, stats_arena_t *s)
 #define COPY(n, t, d) o[LS_##n] = ctr_get(&l->n);
         TA_LEXTENT_STATS(COPY)
 #undef COPY
-        v[AS_large_nmalloc] += o[LS_nmalloc];
-        v[AS_large_ndalloc] += o[LS_ndalloc];
-        v[AS_large_nrequests] += o[LS_nrequests];
-        v[AS_large_nfills] += o[LS_nfills];
-        v[AS_large_nflushes] += o[LS_nflushes];
+        TA_LARGE_STATS(SUM_LARGE)
     }
     v[AS_large_allocated] = ctr_get(&a->stats.large_allocated);
 }
@@ -88,7 +87,7 @@ static void snap_arena(const arena_t *a, stats_arena_t *s, uint64_t now)
     v[AS_uptime] = now > a->created_ms ? (now - a->created_ms) * 1000000u : 0;
 #define COPY_ctr(n, f) v[AS_##n] = ctr_get(&st->f);
 #define COPY_derived(n, f)
-#define COPY(n, t, src, f, d) COPY_##src(n, f)
+#define COPY(n, t, src, f, pre, post, d) COPY_##src(n, f)
     TA_ARENA_STATS(COPY)
 #undef COPY
 #undef COPY_derived
@@ -230,10 +229,9 @@ static int read_field(size_t i, int kind, size_t j, unsigned field, uint64_t *ou
     return rc;
 }
 
-/* The merged peak is not a true number, so it does not exist. */
 int tai_stats_arena(size_t i, unsigned field, uint64_t *out)
 {
-    if (i == MAX_ARENAS && field == AS_peak)
+    if (!tai_stats_arena_has(i, field))
         return ENOENT;
     return read_field(i, 0, 0, field, out);
 }
@@ -264,11 +262,9 @@ bool tai_stats_class_used(size_t i, bool large, size_t j)
     mutex_lock(&stats_lock);
     const stats_arena_t *s = ensure_locked() ? NULL : entry(i, true);
     if (s != NULL && !large && j < NBINS)
-        for (unsigned k = 0; k < BS_NFIELDS; k++)
-            used |= s->bins[j][k] != 0;
+        used = stats_row_used(s->bins[j], BS_NFIELDS);
     if (s != NULL && large && j < NLEXTENTS)
-        for (unsigned k = 0; k < LS_NFIELDS; k++)
-            used |= s->lext[j][k] != 0;
+        used = stats_row_used(s->lext[j], LS_NFIELDS);
     mutex_unlock(&stats_lock);
     return used;
 }

@@ -1,46 +1,20 @@
 /* ta_stats_print: a fresh epoch, then human-readable text (totals, each
  * arena, per-size-class tables with slab utilisation) or JSON. Output is
  * formatted on the stack, never through the allocator being measured. */
+#include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "arena.h"
 #include "background.h"
 #include "conf.h"
 #include "ctl.h"
+#include "ctl_json.h"
 #include "init.h"
 #include "opts.h"
 #include "os.h"
 #include "stats.h"
-
-/* The default sink: write(2) on stderr, usable inside malloc and atexit. */
-static void write_stderr(void *opaque, const char *text)
-{
-    (void)opaque;
-    size_t len = strlen(text);
-    while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, text, len);
-        if (n <= 0)
-            return;
-        text += n;
-        len -= (size_t)n;
-    }
-}
-
-/* vsnprintf into a stack buffer: output never allocates. */
-void tai_stats_emit(stats_out_t *o, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n >= 0)
-        o->cb(o->opaque, buf);
-}
+#include "stats_out.h"
 
 /* A failed read prints as 0 rather than aborting the report. */
 static uint64_t global(unsigned field)
@@ -64,89 +38,125 @@ static void print_general(stats_out_t *o)
     tai_stats_emit(o, "Background thread: %s\n", tai_background_enabled() ? "on" : "off");
 }
 
-/* The process-wide line every report has, whatever the letters. */
+/* The process-wide line every report has, whatever the letters: every
+ * TA_GLOBAL_STATS value, the first name capitalised. */
 static void print_totals(stats_out_t *o)
 {
-    tai_stats_emit(o,
-                  "Allocated: %" PRIu64 ", active: %" PRIu64 ", metadata: %" PRIu64
-                  ", resident: %" PRIu64 ", mapped: %" PRIu64 ", retained: %" PRIu64 "\n",
-                  global(GS_allocated), global(GS_active), global(GS_metadata),
-                  global(GS_resident), global(GS_mapped), global(GS_retained));
+    static const char *const names[] = {
+#define NAME(n, d) #n,
+        TA_GLOBAL_STATS(NAME)
+#undef NAME
+    };
+    tai_stats_emit(o, "%c%s: %" PRIu64, toupper((unsigned char)names[0][0]), names[0] + 1,
+                   global(0));
+    for (unsigned k = 1; k < GS_NFIELDS; k++)
+        tai_stats_emit(o, ", %s: %" PRIu64, names[k], global(k));
+    tai_stats_emit(o, "\n");
 }
 
-/* Page counts, purging and mapping; peak exists per arena only. */
-static void print_arena_pages(stats_out_t *o, const uint64_t *v, bool merged)
+/* Every TA_ARENA_STATS value between its texts, in list order. */
+static void print_arena_fields(stats_out_t *o, const uint64_t *v, size_t i)
 {
-    tai_stats_emit(o, "assigned threads: %" PRIu64 "\nuptime: %" PRIu64 " ns\n", v[AS_nthreads],
-                  v[AS_uptime]);
-    tai_stats_emit(o, "pages: active %" PRIu64 ", dirty %" PRIu64 ", muzzy %" PRIu64 "\n",
-                  v[AS_pactive], v[AS_pdirty], v[AS_pmuzzy]);
-    tai_stats_emit(o,
-                  "purging: dirty %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64
-                  " pages; muzzy %" PRIu64 " sweeps, %" PRIu64 " madvise, %" PRIu64 " pages\n",
-                  v[AS_dirty_npurge], v[AS_dirty_nmadvise], v[AS_dirty_purged],
-                  v[AS_muzzy_npurge], v[AS_muzzy_nmadvise], v[AS_muzzy_purged]);
-    tai_stats_emit(o,
-                  "mapped: %" PRIu64 ", retained: %" PRIu64 ", metadata: %" PRIu64
-                  ", resident: %" PRIu64,
-                  v[AS_mapped], v[AS_retained], v[AS_metadata], v[AS_resident]);
-    if (merged)
-        tai_stats_emit(o, "\n");
-    else
-        tai_stats_emit(o, ", peak active: %" PRIu64 "\n", v[AS_peak]);
+    static const struct {
+        const char *before, *after;
+    } text[AS_SMALL] = {
+#define TEXT(n, t, src, f, before, after, d) {before, after},
+        TA_ARENA_STATS(TEXT)
+#undef TEXT
+    };
+    for (unsigned k = 0; k < AS_SMALL; k++)
+        if (tai_stats_arena_has(i, k))
+            tai_stats_emit(o, "%s%" PRIu64 "%s", text[k].before, v[k], text[k].after);
+    tai_stats_emit(o, "\n");
 }
 
-/* Large classes have no cache fill/flush counters; their cells say "-". */
+#define NAME(n, t, src, d) #n,
+static const char *const small_names[] = {TA_SMALL_STATS(NAME)};
+static const char *const large_names[] = {TA_LARGE_STATS(NAME)};
+#undef NAME
+enum { NSMALL = AS_LARGE - AS_SMALL, NLARGE = AS_NFIELDS - AS_LARGE };
+
+/* The index of name among n names, or n. */
+static size_t find(const char *const *names, size_t n, const char *name)
+{
+    size_t k = 0;
+    while (k < n && strcmp(names[k], name) != 0)
+        k++;
+    return k;
+}
+
+/* One row of the small/large table. Its columns are the TA_SMALL_STATS
+ * names, then the TA_LARGE_STATS names the small list lacks (NULL: the
+ * header); a list without a column's name shows "-" in it. */
+static void print_total_row(stats_out_t *o, const char *label, const char *const *names,
+                            size_t n, const uint64_t *v)
+{
+    tai_stats_emit(o, "%-8s", label);
+    for (size_t c = 0; c < NSMALL + NLARGE; c++) {
+        const char *col = c < NSMALL ? small_names[c] : large_names[c - NSMALL];
+        if (c >= NSMALL && find(small_names, NSMALL, col) < NSMALL)
+            continue;
+        size_t k = names ? find(names, n, col) : n;
+        if (k < n)
+            tai_stats_emit(o, " %14" PRIu64, v[k]);
+        else
+            tai_stats_emit(o, " %14s", names ? "-" : col);
+    }
+    tai_stats_emit(o, "\n");
+}
+
 static void print_arena_totals(stats_out_t *o, const uint64_t *v)
 {
-    tai_stats_emit(o, "%-8s %14s %14s %14s %14s %12s %12s\n", "", "allocated", "nmalloc",
-                  "ndalloc", "nrequests", "nfills", "nflushes");
-    tai_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
-                     " %12" PRIu64 "\n",
-                  "small:", v[AS_small_allocated], v[AS_small_nmalloc], v[AS_small_ndalloc],
-                  v[AS_small_nrequests], v[AS_small_nfills], v[AS_small_nflushes]);
-    tai_stats_emit(o, "%-8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12s %12s\n",
-                  "large:", v[AS_large_allocated], v[AS_large_nmalloc], v[AS_large_ndalloc],
-                  v[AS_large_nrequests], "-", "-");
+    print_total_row(o, "", NULL, 0, NULL);
+    print_total_row(o, "small:", small_names, NSMALL, v + AS_SMALL);
+    print_total_row(o, "large:", large_names, NLARGE, v + AS_LARGE);
 }
 
-/* Utilisation = live regions / regions in current slabs, in thousandths. */
+/* The column headers of one class list. */
+#define HEADER(n, t, d) tai_stats_emit(o, " %12s", #n);
+
+/* Per small class: size, index, bytes live, every TA_BIN_STATS counter,
+ * then the slab geometry and utilisation (live regions / regions in
+ * current slabs, in thousandths). */
 static void print_bins(stats_out_t *o, const stats_arena_t *s)
 {
-    tai_stats_emit(o, "%8s %4s %12s %12s %12s %12s %10s %9s %6s %4s %6s %10s %10s %8s\n", "bins:",
-                  "ind", "allocated", "nmalloc", "ndalloc", "nrequests", "curregs", "curslabs",
-                  "regs", "pgs", "util", "nfills", "nflushes", "nslabs");
+    tai_stats_emit(o, "%8s %4s %12s", "bins:", "ind", "allocated");
+    TA_BIN_STATS(HEADER)
+    tai_stats_emit(o, " %6s %4s %6s\n", "regs", "pgs", "util");
     for (unsigned j = 0; j < NBINS; j++) {
         const uint64_t *b = s->bins[j];
-        if (b[BS_nmalloc] == 0 && b[BS_nrequests] == 0 && b[BS_curregs] == 0)
+        if (!stats_row_used(b, BS_NFIELDS))
             continue;
         const bin_info_t *bi = &tai_bin_info[j];
+        tai_stats_emit(o, "%8u %4u %12" PRIu64, bi->size, j, b[BS_curregs] * bi->size);
+        for (unsigned k = 0; k < BS_NFIELDS; k++)
+            tai_stats_emit(o, " %12" PRIu64, b[k]);
         uint64_t cap = b[BS_curslabs] * bi->nregs;
         uint64_t util = cap ? b[BS_curregs] * 1000 / cap : 0;
-        tai_stats_emit(o,
-                      "%8u %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
-                      " %10" PRIu64 " %9" PRIu64 " %6u %4u %2" PRIu64 ".%03" PRIu64
-                      " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
-                      bi->size, j, b[BS_curregs] * bi->size, b[BS_nmalloc], b[BS_ndalloc],
-                      b[BS_nrequests], b[BS_curregs], b[BS_curslabs], bi->nregs, bi->slab_pages,
-                      util / 1000, util % 1000, b[BS_nfills], b[BS_nflushes], b[BS_nslabs]);
+        tai_stats_emit(o, " %6u %4u %2" PRIu64 ".%03" PRIu64 "\n", bi->nregs, bi->slab_pages,
+                       util / 1000, util % 1000);
     }
 }
 
-/* Only classes ever used, or the table would list 132 empty rows. */
+/* Per large class ever used (or the table would list 132 empty rows):
+ * size, index, bytes live, every TA_LEXTENT_STATS counter. */
 static void print_lextents(stats_out_t *o, const stats_arena_t *s)
 {
-    tai_stats_emit(o, "%14s %4s %12s %12s %12s %12s\n", "large:", "ind", "allocated", "nmalloc",
-                  "ndalloc", "curlextents");
+    tai_stats_emit(o, "%14s %4s %12s", "large:", "ind", "allocated");
+    TA_LEXTENT_STATS(HEADER)
+    tai_stats_emit(o, "\n");
     for (unsigned j = 0; j < NLEXTENTS; j++) {
         const uint64_t *l = s->lext[j];
-        if (l[LS_nmalloc] == 0 && l[LS_nrequests] == 0 && l[LS_curlextents] == 0)
+        if (!stats_row_used(l, LS_NFIELDS))
             continue;
-        tai_stats_emit(o, "%14zu %4u %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                      lextent_size(j), j, l[LS_curlextents] * lextent_size(j), l[LS_nmalloc],
-                      l[LS_ndalloc], l[LS_curlextents]);
+        tai_stats_emit(o, "%14zu %4u %12" PRIu64, lextent_size(j), j,
+                       l[LS_curlextents] * lextent_size(j));
+        for (unsigned k = 0; k < LS_NFIELDS; k++)
+            tai_stats_emit(o, " %12" PRIu64, l[k]);
+        tai_stats_emit(o, "\n");
     }
 }
+#undef HEADER
 
 /* Works on a private copy, so the stats lock is not held meanwhile. */
 static void print_arena(stats_out_t *o, size_t i, const char *opts)
@@ -158,7 +168,7 @@ static void print_arena(stats_out_t *o, size_t i, const char *opts)
         tai_stats_emit(o, "\nMerged arenas stats:\n");
     else
         tai_stats_emit(o, "\narenas[%zu]:\n", i);
-    print_arena_pages(o, s.a, i == MAX_ARENAS);
+    print_arena_fields(o, s.a, i);
     print_arena_totals(o, s.a);
     if (!strchr(opts, 'b'))
         print_bins(o, &s);
@@ -184,7 +194,7 @@ static void print_text(stats_out_t *o, const char *opts)
 /* A fresh epoch first, as malloc_stats_print does. */
 void ta_stats_print(ta_write_cb *write_cb, void *opaque, const char *opts)
 {
-    stats_out_t o = {write_cb ? write_cb : write_stderr, write_cb ? opaque : NULL};
+    stats_out_t o = tai_stats_out(write_cb, opaque);
     if (opts == NULL)
         opts = "";
     if (!tai_ensure_init()) {

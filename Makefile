@@ -1,7 +1,9 @@
 # tunalloc build. `make` builds the core library (static, for embedding),
 # the preload library (drop-in malloc) and the Lua pieces; `make test`
 # installs what it needs and runs every test; `make demo` runs the demo.
-# `make install` / `make wheel`: packaging/install.mk.
+# `make install` / `make wheel`: packaging/install.mk. Longer runs than
+# make test's: `make stress` (tests/tests.mk), `make soak` (bench/bench.mk),
+# `make fuzz` (tests/fuzz/fuzz.mk).
 
 CC ?= cc
 PYTHON ?= python3

@@ -6,7 +6,7 @@ library is.
 
 The C core is compiled once, into tunalloc/libtunalloc_core.so.<major>
 (a name import cannot mistake for a module, so help(tunalloc) does not
-list it); the hook extension (tunalloc._hook) and the CFFI control module
+list it); the hook extension (tunalloc._hook) and the CFFI module
 (tunalloc._ctl) both link against it with rpath $ORIGIN, so a process has
 exactly one tunalloc heap whichever module touches it first.
 """

@@ -1,8 +1,11 @@
-"""Runs every C test program (tests/c/test_*.c) as pytest tests: each one
-under the plain library, ASan+UBSan and the assertions build (TA_DEBUG),
-the threaded (_mt) ones also under TSan. `make test-build` builds them; a missing binary is a failure. Also
-checks that the library build loads with dlopen when no static TLS is
-left, and runs one program under valgrind."""
+"""Runs every C test program (tests/c/<kind>/test_*.c, kind: unit,
+integration, stress) as pytest tests with ids like unit/test_slab-asan:
+each one under the plain library, ASan+UBSan and the assertions build
+(TA_DEBUG), the threaded (_mt) ones also under TSan. `make test-build`
+builds them; a missing binary is a failure. Also checks that the kinds
+are kept apart (no test outside them, no core/src for integration tests),
+that the library build loads with dlopen when no static TLS is left, and
+runs one program under valgrind."""
 import functools
 import os
 import pathlib
@@ -17,9 +20,20 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 TEST_BUILD = BUILD / "tests"
 
-TIMEOUT = 300
+
+def _scale():
+    """TA_TEST_SCALE, which `make stress` sets to run the stress tests that
+    many times longer, for the timeout; the programs refuse a bad value."""
+    v = os.environ.get("TA_TEST_SCALE", "")
+    return int(v) if v.isdigit() and int(v) > 0 else 1
+
+
+TIMEOUT = 300 * _scale()
 C_DIR = ROOT / "tests" / "c"
-NAMES = sorted(s.stem for s in C_DIR.glob("test_*.c"))
+# unit: one internal module, white-box; integration: the public API only;
+# stress: threads, random walks, long loops (tests/c/README.md).
+KINDS = ("unit", "integration", "stress")
+NAMES = sorted(f"{kind}/{src.stem}" for kind in KINDS for src in (C_DIR / kind).glob("test_*.c"))
 SUMMARY = re.compile(r"^(\d+) checks, (\d+) failed$", re.M)
 
 # The allocator maps its own memory, so LeakSanitizer has nothing to say
@@ -36,7 +50,7 @@ TSAN_FORK_ENV = {"TSAN_OPTIONS": SANITIZER_ENV["TSAN_OPTIONS"] + ":detect_deadlo
 
 
 def _cases():
-    """(name, variant) pairs: plain, asan and debug for all, tsan for _mt."""
+    """(kind/name, variant) pairs: plain, asan and debug for all, tsan for _mt."""
     for name in NAMES:
         yield name, "plain"
         yield name, "asan"
@@ -92,8 +106,68 @@ def tsan_prefix():
 
 
 def test_every_source_is_collected():
-    """Guards against a glob that silently finds nothing."""
-    assert len(NAMES) >= 10, NAMES
+    """Guards against a glob that silently finds nothing, and against a
+    test left beside the kinds, which nothing would build or run."""
+    for kind in KINDS:
+        assert any(n.startswith(kind + "/") for n in NAMES), (kind, NAMES)
+    stray = sorted(str(p.relative_to(ROOT)) for p in C_DIR.rglob("test_*.c")
+                   if p.parent.name not in KINDS or p.parent.parent != C_DIR)
+    assert not stray, f"C tests outside tests/c/{{{','.join(KINDS)}}}: {stray}"
+
+
+def test_unit_tests_name_their_module():
+    """A unit test's first line names the core/src file(s) it tests
+    ("/* Unit test of bin.c."), and they exist."""
+    core = ROOT / "core" / "src"
+    for name in NAMES:
+        if not name.startswith("unit/"):
+            continue
+        first = (C_DIR / f"{name}.c").read_text().splitlines()[0]
+        m = re.match(r"/\* Unit test of (.+)\.$", first)
+        assert m, f"{name}.c: first line does not name its module: {first!r}"
+        files = re.findall(r"\b[\w-]+\.[ch]\b", m.group(1))
+        assert files, f"{name}.c: no core/src file named in {first!r}"
+        missing = [f for f in files if not (core / f).exists()]
+        assert not missing, f"{name}.c names {missing}, not in core/src"
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2x", "100001"])
+def test_stress_scale_refuses_bad_values(value):
+    """A TA_TEST_SCALE a stress test cannot use fails the run with a
+    message instead of running some other length."""
+    binary = TEST_BUILD / "plain" / "stress" / "test_arena_destroy_race_mt"
+    assert binary.exists(), f"{binary} not built: run `make test-build`"
+    res = _run([str(binary)], {"TA_TEST_SCALE": value})
+    assert res.returncode != 0, _describe(res)
+    assert f"TA_TEST_SCALE={value}: want a whole number" in res.stderr, _describe(res)
+
+
+def _compile_commands(variant, names):
+    """{name: argv} of the commands make would run to build each
+    tests/c/<name>.c for variant (the make running pytest left out)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    targets = [str(TEST_BUILD.relative_to(ROOT) / variant / n) for n in names]
+    res = subprocess.run(["make", "-n", "-B"] + targets, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    commands = {}
+    for name in names:
+        lines = [ln for ln in res.stdout.splitlines() if f"tests/c/{name}.c" in ln]
+        assert len(lines) == 1, res.stdout
+        commands[name] = lines[0].split()
+    return commands
+
+
+@pytest.mark.parametrize("variant", ["plain", "asan", "debug", "tsan"])
+def test_integration_tests_cannot_see_internals(variant):
+    """Integration tests are compiled without core/src on the include path,
+    so an internal #include there fails to build; unit tests have it."""
+    integ = next(n for n in NAMES if n.startswith("integration/"))
+    unit = next(n for n in NAMES if n.startswith("unit/"))
+    cmd = _compile_commands(variant, [integ, unit])
+    assert "-Icore/include" in cmd[integ]
+    assert "-Icore/src" not in cmd[integ]
+    assert "-Icore/src" in cmd[unit]
 
 
 @pytest.mark.parametrize("name,variant", CASES, ids=[f"{n}-{v}" for n, v in CASES])
@@ -131,7 +205,8 @@ def test_dlopen_check_catches_initial_exec():
     refused in the same setting when it does, so the setting is real."""
     if not _has_static_tls_flag(BUILD / "libtunalloc.so"):
         pytest.skip("the preload build does not use static TLS")
-    res = _run([str(TEST_BUILD / "plain" / "test_dlopen"), str(BUILD / "libtunalloc.so")])
+    res = _run([str(TEST_BUILD / "plain" / "integration" / "test_dlopen"),
+                str(BUILD / "libtunalloc.so")])
     assert res.returncode != 0, _describe(res)
     assert "cannot allocate memory in static TLS block" in res.stderr, _describe(res)
 
@@ -140,7 +215,7 @@ def test_dlopen_check_catches_initial_exec():
 def test_valgrind_clean():
     """tunalloc's own code paths read no uninitialised memory and make no
     invalid accesses that valgrind can see."""
-    binary = TEST_BUILD / "plain" / "test_basic"
+    binary = TEST_BUILD / "plain" / "integration" / "test_basic"
     assert binary.exists(), f"{binary} not built: run `make test-build`"
     res = _run(["valgrind", "-q", "--error-exitcode=1", str(binary)])
     _assert_passed(res)

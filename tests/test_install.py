@@ -121,9 +121,8 @@ def test_static_archives_export_only_the_api(staged, archive, headers):
 def test_api_library_loads_by_dlopen_after_static_tls_is_spent():
     """The API library keeps the TLS-descriptor build: test_dlopen loads
     it where no static TLS is left."""
-    prog = BUILD / "tests" / "plain" / "test_dlopen"
-    if not prog.exists():
-        pytest.skip("test_dlopen not built (make test-build)")
+    prog = BUILD / "tests" / "plain" / "integration" / "test_dlopen"
+    assert prog.exists(), f"{prog} not built: run `make test-build`"
     out = sh(str(prog), str(BUILD / "libtunalloc-api.so"))
     assert " 0 failed" in out, out
 

@@ -3,6 +3,7 @@ arrays of mixed sizes, on numpy's default data-memory handler and on
 tunalloc's (tunalloc.numpy).
 
     python bench/python/numpy_bench.py [--rounds N] [--out bench/results/python_numpy]
+    TUNALLOC_PYTHON=raw,mem,obj,numpy python bench/python/numpy_bench.py --peak
 
 Configurations: pymalloc with numpy's default handler; tunalloc on
 raw+mem+obj with numpy's default handler; tunalloc on raw+mem+obj with
@@ -11,6 +12,11 @@ fresh interpreter; rounds are interleaved (order reversed every other
 round). Reported: least CPU time (user+system) of any round and its ratio
 to the first configuration, median wall time, median peak RSS (the
 child's ru_maxrss). Every configuration must compute the same checksum.
+--peak runs the pipeline once in this interpreter instead and prints a
+line each time the resident set grows past its peak by 4 MiB or more:
+the step, its arrays' size, and tunalloc's live bytes and each arena's
+active and dirty bytes then (where a peak above the live bytes comes
+from).
 """
 import argparse
 import json
@@ -28,11 +34,12 @@ CONFIGS = {
 STEPS = 1500
 
 
-def pipeline():
+def pipeline(after_step=None):
     """Each step draws a size (log-uniform, 8 to 2M float64: 64 B to 16 MiB),
     builds a few temporaries from it (arithmetic, a mask, a filtered copy,
     a concatenation, a sort) and keeps the last 16 results alive, so
-    buffers of very different sizes are made and freed out of order."""
+    buffers of very different sizes are made and freed out of order.
+    after_step(step, n) runs with the step's arrays still alive."""
     import numpy as np
     rng = np.random.default_rng(15)
     window = []
@@ -51,7 +58,36 @@ def pipeline():
         window.append(f)
         if len(window) > 16:
             window.pop(0)
+        if after_step is not None:
+            after_step(step, n)
     return round(checksum, 3)
+
+
+def peak_trace():
+    """--peak: see the module's doc."""
+    import tunalloc
+    page = tunalloc.ctl("arenas.page")
+    peak = 0
+
+    def resident_mib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+    def after_step(step, n):
+        nonlocal peak
+        rss = resident_mib()
+        if rss < peak + 4:
+            return
+        peak = rss
+        st = tunalloc.stats()
+        arenas = " ".join(
+            f"{i}:{a['pactive'] * page >> 20}/{a['pdirty'] * page >> 20}"
+            for i, a in st["arenas"].items() if i != tunalloc.ARENAS_ALL)
+        print(f"step {step:5d} arrays {n * 8 / (1 << 20):7.2f} MiB rss {rss:6.1f} MiB "
+              f"live {st['allocated'] >> 20:4d} MiB arena:active/dirty MiB {arenas}")
+
+    print(f"active domains {tunalloc.status().active}")
+    pipeline(after_step)
 
 
 def child():
@@ -84,9 +120,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=os.path.join("bench", "results", "python_numpy"))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--peak", action="store_true",
+                    help="trace where this interpreter's peak RSS comes from")
     args = ap.parse_args()
     if args.child:
         child()
+        return
+    if args.peak:
+        peak_trace()
         return
     runs = {c: [] for c in CONFIGS}
     for r in range(args.rounds):

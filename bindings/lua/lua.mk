@@ -26,7 +26,7 @@ LUA_TEST_SRCS := $(wildcard tests/lua/c/test_*.c)
 LUA_TESTS := $(patsubst tests/lua/c/%.c,$(BUILD)/tests/lua/%,$(LUA_TEST_SRCS))
 LUA_TESTS_ASAN := $(patsubst tests/lua/c/%.c,$(BUILD)/tests/lua/asan/%,$(LUA_TEST_SRCS))
 LUA_TESTS_TSAN := $(patsubst tests/lua/c/%.c,$(BUILD)/tests/lua/tsan/%,$(filter %_mt.c,$(LUA_TEST_SRCS)))
-LUA_TEST_CFLAGS := -Icore/include -Itests/c -I$(LUA_DIR) $(LUA_CFLAGS)
+LUA_TEST_CFLAGS := -Icore/include -Itests/c/include -I$(LUA_DIR) $(LUA_CFLAGS)
 
 .PHONY: lua bench-lua
 lua: $(BUILD)/libta_lua.a $(BUILD)/lua/tunalloc.so $(BUILD)/tunalua

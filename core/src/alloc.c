@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arena_blocks.h"
 #include "background.h"
-#include "bin.h"
 #include "check.h"
 #include "init.h"
 #include "large.h"
@@ -20,8 +20,8 @@ void *tai_alloc_arena(arena_t *a, size_t size, bool zero)
     if (!a)
         return NULL;
     if (size <= SMALL_MAX)
-        return handed_out(tai_bin_alloc(a, size_class(size), zero), size);
-    return handed_out(tai_large_alloc(a, size, 0, zero), size);
+        return handed_out(tai_arena_alloc_small(a, size_class(size), zero), size);
+    return handed_out(tai_arena_alloc_large(a, size, 0, zero), size);
 }
 
 void *tai_alloc_tcache(tcache_t *tc, size_t size, bool zero)
@@ -34,7 +34,7 @@ void *tai_alloc_tcache(tcache_t *tc, size_t size, bool zero)
     }
     if (prof_touches(tc))
         return handed_out(tai_prof_large_alloc(tc, size, zero), size);
-    void *p = tai_large_alloc(tc->arena, size, 0, zero);
+    void *p = tai_arena_alloc_large(tc->arena, size, 0, zero);
     if (p) {
         block_ref_t b = block_resolve(p);
         tc->uncached_allocated += tai_large_usize(&b);
@@ -58,9 +58,9 @@ NOINLINE static void *malloc_slow(size_t size, bool zero)
 static void dalloc_direct(const block_ref_t *b, unsigned cls)
 {
     if (cls < NBINS)
-        tai_bin_dalloc(b->seg->arena, cls, b->p);
+        tai_arena_dalloc_small(b->head->arena, cls, b->p);
     else
-        tai_large_dalloc(b);
+        tai_arena_dalloc_large(b);
 }
 
 /* Frees a resolved block by its tag through cache tc (NULL: none), when
@@ -75,7 +75,7 @@ static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
     if (tag < NCACHED_CLASSES) {
         if (!tc || !tc->bins[tag].cap)
             dalloc_direct(b, tag);
-        else if (b->seg->arena != tc->arena)
+        else if (b->head->arena != tc->arena)
             tai_tcache_dalloc_remote(tc, b, tag);
         else if (!cache_push(tc, b->p, tag))
             tai_tcache_dalloc_slow(tc, b->p, tag);
@@ -84,7 +84,7 @@ static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
             tc->uncached_deallocated += tai_class_size[tag_class(tag)];
         dalloc_direct(b, tag_class(tag));
     } else if (tag == PB_LARGE) {
-        size_t freed = tai_large_dalloc(b);
+        size_t freed = tai_arena_dalloc_large(b);
         if (tc)
             tc->uncached_deallocated += freed;
     } else {
@@ -96,12 +96,12 @@ static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
  * is read as the plain class for it. */
 void tai_tcache_dalloc_ref(tcache_t *tc, block_ref_t b)
 {
-    if (tag_is_manual(b.tag) && b.seg->arena == tc->arena)
+    if (tag_is_manual(b.tag) && b.head->arena == tc->arena)
         b.tag = tag_class(b.tag);
     dalloc_ref(tc, &b);
 }
 
-NOINLINE static void free_slow(void *p)
+NOINLINE static void free_general(void *p)
 {
     if (!p)
         return;
@@ -111,15 +111,26 @@ NOINLINE static void free_slow(void *p)
     dalloc_ref(tai_thread_tcache_slow(), &b);
 }
 
-/* ta_free's miss for a block of another arena (tc and seg are the fast
+/* A sampling cache's frees all miss, and most only need to join a
+ * window (prof_free): looked at first, where no frame is set up yet. */
+NOINLINE static void free_slow(void *p)
+{
+    tcache_t *tc = tai_tls_tcache;
+    if (unlikely(tc->prof != NULL) && p && !tai_opt.check && prof_free(tc, p))
+        return;
+    free_general(p);
+}
+
+/* ta_free's miss for a block of another arena (tc and h are the fast
  * path's, in the registers it left them in): pushed on the cache's remote
  * batch for its class without a stack frame, as in a producer / consumer
- * program this miss comes at the rate of frees. */
-NOINLINE static void free_remote(void *p, tcache_t *tc, const segment_t *seg)
+ * program this miss comes at the rate of frees. A sampling cache's
+ * prof_free takes only its own arena's blocks, so it need not look. */
+NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
 {
-    if (likely(cache_push_remote(tc, p, seg, page_tag(seg, p))))
+    if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
         return;
-    free_slow(p);
+    free_general(p);
 }
 
 /* ---- malloc family ---------------------------------------------------- */
@@ -149,9 +160,9 @@ static ALWAYS_INLINE bool thread_push(void *p)
 {
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_tcache;
-        const segment_t *seg = segment_of(p);
-        return likely(seg->arena == tc->arena &&
-                      cache_push(tc, p, page_tag(seg, p)));
+        const map_head_t *h = head_of(p);
+        return likely(h->arena == tc->arena &&
+                      cache_push(tc, p, page_tag(h, p)));
     }
     return false;
 }
@@ -160,12 +171,12 @@ void ta_free(void *p)
 {
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_tcache;
-        const segment_t *seg = segment_of(p);
-        if (unlikely(seg->arena != tc->arena)) {
-            free_remote(p, tc, seg);
+        const map_head_t *h = head_of(p);
+        if (unlikely(h->arena != tc->arena)) {
+            free_remote(p, tc, h);
             return;
         }
-        if (likely(cache_push(tc, p, page_tag(seg, p))))
+        if (likely(cache_push(tc, p, page_tag(h, p))))
             return;
     }
     free_slow(p);
@@ -177,6 +188,9 @@ void ta_free(void *p)
  * the fast paths' registers, so a miss is a plain jump. */
 NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
+    tcache_t *own = tc ? tc : tai_tls_tcache;
+    if (unlikely(own->prof != NULL) && p && !tai_opt.check && prof_free(own, p))
+        return;
     /* secure mode frees by the block's own class, once its mark is checked */
     if (unlikely(tai_opt.check) && !tai_opt.secure && p && !tai_check_size(p, size)) {
         tai_heap_error(TA_ERR_INVALID, p, NULL);
@@ -276,7 +290,7 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
     if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
         return handed_out(p, size);
     if (cls >= NBINS && size > SMALL_MAX) {
-        void *q = tai_large_resize(&b, size);
+        void *q = tai_arena_resize_large(&b, size);
         if (q)
             return handed_out(q, size);
     }
@@ -326,8 +340,8 @@ void *tai_aligned_src(size_t align, size_t size, alloc_src_t src)
         errno = ENOMEM;
         return NULL;
     }
-    return set_enomem(handed_out(tai_large_alloc(a, size > SMALL_MAX ? size : SMALL_MAX + 1,
-                                                align, false), size));
+    size_t big = size > SMALL_MAX ? size : SMALL_MAX + 1;
+    return set_enomem(handed_out(tai_arena_alloc_large(a, big, align, false), size));
 }
 
 void *ta_aligned_alloc(size_t align, size_t size)

@@ -65,7 +65,7 @@ HIDDEN void tai_tcache_free_slow(tcache_t *tc, void *p);
  * jump to the slow path, so callers keep no registers for it. */
 static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
 {
-    if (likely(!tai_opt.check && cache_push(tc, p, page_tag(segment_of(p), p))))
+    if (likely(!tai_opt.check && cache_push(tc, p, page_tag(head_of(p), p))))
         return;
     tai_tcache_free_slow(tc, p);
 }

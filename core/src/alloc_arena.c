@@ -68,7 +68,7 @@ ta_arena_t *ta_arena_of(const void *p)
         unit -= SEGMENT_SIZE;
     if (tai_owner_map_unit((const void *)unit) != OWNER_HEAD)
         return NULL;
-    return (ta_arena_t *)((const segment_t *)unit)->arena;
+    return (ta_arena_t *)((const map_head_t *)unit)->arena;
 }
 
 /* The same counters the stats snapshot sums, read without the epoch, and

@@ -6,9 +6,9 @@
 
 #include "arena.h"
 #include "base.h"
+#include "huge.h"
 #include "init.h"
 #include "opts.h"
-#include "prof.h"
 #include "secure.h"
 #include "verify.h"
 
@@ -17,6 +17,7 @@ _Atomic unsigned tai_narenas_total;
 unsigned tai_narenas_auto;
 _Atomic int64_t tai_default_dirty_decay_ms = 10000;
 _Atomic int64_t tai_default_muzzy_decay_ms = 0;
+void (*tai_arena_discarded)(arena_t *a);
 
 static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_opts *opts)
 {
@@ -109,6 +110,21 @@ void tai_arena_note_active(arena_t *a)
         ctr_set(&a->stats.peak_active, active);
 }
 
+void tai_arena_count_large(arena_t *a, size_t usize, bool alloc)
+{
+    large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
+    if (alloc) {
+        ctr_add(&ls->nmalloc, 1);
+        ctr_add(&ls->nrequests, 1);
+        ctr_add(&ls->curlextents, 1);
+        ctr_add(&a->stats.large_allocated, usize);
+    } else {
+        ctr_add(&ls->ndalloc, 1);
+        ctr_sub(&ls->curlextents, 1);
+        ctr_sub(&a->stats.large_allocated, usize);
+    }
+}
+
 static void lock_all(arena_t *a)
 {
     for (unsigned c = 0; c < NBINS; c++)
@@ -140,15 +156,14 @@ static void discard_all(arena_t *a)
         ctr_add(&ls->ndalloc, ctr_get(&ls->curlextents));
         ctr_set(&ls->curlextents, 0);
     }
-    segment_t *lists[3] = {a->segments, a->huge_live, a->huge_cache}, *next;
-    for (int k = 0; k < 3; k++)
-        for (segment_t *s = lists[k]; s; s = next) {
-            next = s->next;
-            if (k == 0 && tai_opt.secure)
-                tai_secure_forget_guards(s);
-            tai_segment_unmap(s);
-        }
-    a->segments = a->huge_live = a->huge_cache = NULL;
+    for (segment_t *s = a->segments, *next; s; s = next) {
+        next = s->next;
+        if (tai_opt.secure)
+            tai_secure_forget_guards(s);
+        tai_segment_unmap(s);
+    }
+    a->segments = NULL;
+    tai_huge_discard(a);
     memset(a->avail, 0, sizeof(a->avail));
     memset(a->avail_mask, 0, sizeof(a->avail_mask));
     for (int k = 0; k < 2; k++)
@@ -184,8 +199,8 @@ int tai_arena_reset(arena_t *a)
         TA_VERIFY_ARENA(a);
     }
     mutex_unlock(&tai_global_lock);
-    if (!err)
-        tai_prof_arena_reset(a);
+    if (!err && tai_arena_discarded)
+        tai_arena_discarded(a);
     return err;
 }
 
@@ -201,7 +216,8 @@ int tai_arena_destroy_internal(arena_t *a)
     }
     mutex_unlock(&tai_global_lock);
     if (!err) {
-        tai_prof_arena_reset(a);
+        if (tai_arena_discarded)
+            tai_arena_discarded(a);
         tai_base_free(a, sizeof(arena_t));
     }
     return err;

@@ -7,7 +7,6 @@
 #include "common.h"
 #include "extent.h"
 #include "lock.h"
-#include "reclaim.h"
 #include "sizeclass.h"
 
 /* Free runs are listed by size: classes of page counts, exact up to 8. */
@@ -54,10 +53,15 @@ typedef struct arena {
     _Atomic size_t limit;     /* active bytes cap, 0 = none */
     _Atomic unsigned nthreads; /* threads and caches bound to it */
     uint64_t created_ms;
-    uint64_t decay_ticks;
+    /* What decay must answer, reported by bins, large runs and huge
+     * blocks (arena_report) under the lock; they never run decay
+     * themselves, the layer above them does (tai_decay_poll). */
+    uint64_t decay_ticks;     /* slow-path events since the arena began */
+    _Atomic bool decay_due;   /* set by a report, cleared by the decay
+                                 that answers it */
     segment_t *segments;
-    segment_t *huge_live;
-    segment_t *huge_cache;    /* freed huge mappings kept dirty, newest first */
+    struct huge *huge_live;   /* live huge blocks (huge.h) */
+    struct huge *huge_cache;  /* freed huge mappings kept dirty, newest first */
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
@@ -74,15 +78,39 @@ extern HIDDEN _Atomic unsigned tai_narenas_total; /* slots ever used */
 extern HIDDEN unsigned tai_narenas_auto;
 extern HIDDEN _Atomic int64_t tai_default_dirty_decay_ms, tai_default_muzzy_decay_ms;
 
+/* Decay answers every DECAY_TICKS-th slow-path event: often enough that
+ * aged pages go within a few calls, rarely enough that its walk costs
+ * nothing per call. */
+#define DECAY_TICKS 16
+
+/* The structures' one report to decay, arena lock held: a slow-path
+ * event (a run taken, resized or freed, a huge mapping cached); freed
+ * says a run went back dirty. Decay becomes due every DECAY_TICKS-th
+ * event, or at once for a dirty run when the dirty decay time is 0. */
+static inline void arena_report(arena_t *a, bool freed)
+{
+    if ((freed && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) ||
+        ++a->decay_ticks % DECAY_TICKS == 0)
+        atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
+}
+
 HIDDEN arena_t *tai_arena_get_or_create(unsigned index);
 /* The least loaded automatic arena, for a new thread. */
 HIDDEN arena_t *tai_arena_choose(void);
 HIDDEN arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts);
+/* Called once a reset or destroy has discarded an arena's blocks, before
+ * a destroyed arena's memory goes: the one who keeps blocks of it
+ * elsewhere (the profiler: its sampled blocks live in its own arena)
+ * frees them. Set during initialisation by that layer, which sits above
+ * the arenas and is not called from here by name; NULL: nobody. */
+extern HIDDEN void (*tai_arena_discarded)(arena_t *a);
 /* Frees every allocation of the arena; destroy also unmaps and retires it. */
 HIDDEN int tai_arena_reset(arena_t *a);
 HIDDEN int tai_arena_destroy_internal(arena_t *a);
 HIDDEN bool tai_arena_over_limit(arena_t *a, size_t extra_pages);
 HIDDEN void tai_arena_note_active(arena_t *a);
+/* The counters of a large or huge block coming or going; lock held. */
+HIDDEN void tai_arena_count_large(arena_t *a, size_t usize, bool alloc);
 HIDDEN void tai_arena_prefork(void);
 HIDDEN void tai_arena_postfork(bool child);
 

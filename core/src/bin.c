@@ -6,7 +6,6 @@
 #include "arena.h"
 #include "bin.h"
 #include "check.h"
-#include "decay.h"
 #include "secure.h"
 
 /* Marks regions [0, nregs) of a new slab free in its map. */
@@ -64,7 +63,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls, size_t *unparked)
         e->nfree = (uint16_t)bi->nregs;
         map_all_free(slab_map(extent_segment(e), e), bi->nregs);
         tai_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
-        tai_decay_tick(a);
+        arena_report(a, false);
     }
     mutex_unlock(&a->lock);
     if (e) {
@@ -155,7 +154,7 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     return k;
 }
 
-static unsigned bin_fill_once(arena_t *a, unsigned cls, void **out, unsigned n)
+unsigned tai_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
     const bin_info_t *bi = &tai_bin_info[cls];
@@ -173,15 +172,6 @@ static unsigned bin_fill_once(arena_t *a, unsigned cls, void **out, unsigned n)
     ctr_add(&bin->stats.curregs, got);
     ctr_add(&bin->stats.nfills, 1);
     mutex_unlock(&bin->lock);
-    return got;
-}
-
-unsigned tai_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
-{
-    uint64_t mark = tai_reclaim_mark();
-    unsigned got = bin_fill_once(a, cls, out, n);
-    if (!got && tai_reclaim_retry(mark))
-        got = bin_fill_once(a, cls, out, n);
     return got;
 }
 
@@ -203,7 +193,7 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
     ctr_sub(&bin->stats.curslabs, 1);
     mutex_lock(&a->lock);
     tai_extent_free(a, e);
-    tai_decay_after_free(a);
+    arena_report(a, true);
     mutex_unlock(&a->lock);
 }
 
@@ -332,7 +322,7 @@ unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
         segment_t *seg = segment_of(items[i]);
-        if (seg->arena != a) {
+        if (seg->head.arena != a) {
             items[keep++] = items[i++];
             continue;
         }

@@ -1,10 +1,13 @@
-/* Bins (bin.c): small regions from slabs, per arena and size class. */
+/* Bins (bin.c): small regions from slabs, per arena and size class.
+ * Callers outside the arena layer go through arena_blocks.h, which adds
+ * reclaim and decay around these. */
 #ifndef TA_BIN_H
 #define TA_BIN_H
 
 #include "arena.h"
 
-/* Small allocation straight from a bin (locks it). */
+/* Small allocation straight from a bin (locks it); NULL when no slab
+ * could be had. */
 HIDDEN void *tai_bin_alloc(arena_t *a, unsigned cls, bool zero);
 /* Takes up to n regions, stored downward from out[n - 1] in the order
  * taken (so a stack pops them in that order); returns how many, which

@@ -7,6 +7,7 @@
 
 #include "arena.h"
 #include "check.h"
+#include "huge.h"
 #include "opts.h"
 #include "owner_map.h"
 #include "secure.h"
@@ -30,10 +31,10 @@ static bool in_thread_cache(const void *p, unsigned cls)
 
 static int check_slab(const block_ref_t *b, unsigned cls)
 {
-    segment_t *seg = b->seg;
+    segment_t *seg = head_segment(b->head);
     const void *p = b->p;
     const bin_info_t *bi = &tai_bin_info[cls];
-    bin_t *bin = &seg->arena->bins[cls];
+    bin_t *bin = &seg->head.arena->bins[cls];
     int err = EINVAL;
     mutex_lock(&bin->lock);
     extent_t *e = extent_at(seg, b->page);
@@ -50,26 +51,40 @@ static int check_slab(const block_ref_t *b, unsigned cls)
     return err;
 }
 
+/* A huge block is live if its header is on the arena's live list (the
+ * list, not the header's live flag: the owner map vouches only that p - 1
+ * is in a header unit of ours). */
+static int check_huge(const block_ref_t *b)
+{
+    huge_t *h = head_huge(b->head);
+    arena_t *a = h->head.arena;
+    int err = EINVAL;
+    mutex_lock(&a->lock);
+    for (huge_t *s = a->huge_live; s; s = s->next)
+        if (s == h && (const char *)b->p == h->data)
+            err = 0;
+    mutex_unlock(&a->lock);
+    return err;
+}
+
 static int check_large(const block_ref_t *b)
 {
-    segment_t *seg = b->seg;
-    arena_t *a = seg->arena;
+    if (b->head->kind == SEG_HUGE)
+        return check_huge(b);
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
     const void *p = b->p;
     size_t idx = b->page;
     int err = EINVAL;
     mutex_lock(&a->lock);
-    if (seg->kind == SEG_HUGE) {
-        for (segment_t *s = a->huge_live; s; s = s->next)
-            if (s == seg && (const char *)p == seg->data)
-                err = 0;
-    } else if (idx >= seg->hdr_pages && idx < seg->npages) {
+    if (idx >= seg->hdr_pages && idx < seg->npages) {
         extent_t *e = &seg->ext[idx];
         if (seg->page_head[idx] == idx && e->state == EXT_LARGE &&
             (const char *)p == extent_addr(seg, e))
             err = 0;
     }
     mutex_unlock(&a->lock);
-    size_t usize = err || seg->kind == SEG_HUGE ? 0 : extent_at(seg, idx)->u.l.usize;
+    size_t usize = err ? 0 : extent_at(seg, idx)->u.l.usize;
     if (usize && usize <= TCACHE_MAX && in_thread_cache(p, size_class(usize)))
         err = EINVAL;
     return err;
@@ -78,20 +93,20 @@ static int check_large(const block_ref_t *b)
 /* ta_check_ptr, leaving p resolved in *b when it is live. */
 static int check_resolve(const void *p, block_ref_t *b)
 {
-    /* segment_of(p) reads the unit holding p - 1: it must hold a header */
+    /* head_of(p) reads the unit holding p - 1: it must hold a header */
     if (!p || ((uintptr_t)p & (QUANTUM - 1)) || !tai_owner_map_get(p) ||
         tai_owner_map_unit((const char *)p - 1) != OWNER_HEAD)
         return EINVAL;
-    segment_t *seg = segment_of(p);
-    if (seg->kind != SEG_NORMAL && seg->kind != SEG_HUGE)
+    map_head_t *h = head_of(p);
+    if (h->kind != SEG_NORMAL && h->kind != SEG_HUGE)
         return EINVAL;
-    if (page_index(seg, p) > MAX_SEGMENT_PAGES)
+    if (page_index(h, p) > MAX_SEGMENT_PAGES)
         return EINVAL;
     *b = block_resolve(p);
     /* secure mode's live marks are exact, and its thread caches are not
      * the fast paths' (which in_thread_cache looks at) */
-    if (tai_opt.secure && seg->kind == SEG_NORMAL)
-        return tai_secure_is_live(seg, p) ? 0 : EINVAL;
+    if (tai_opt.secure && h->kind == SEG_NORMAL)
+        return tai_secure_is_live(head_segment(h), p) ? 0 : EINVAL;
     unsigned cls = tag_class(b->tag);
     if (cls < NBINS)
         return check_slab(b, cls);

@@ -1,14 +1,15 @@
 /* Decay: pages freed dirty_decay_ms ago are purged by then (lazily, when
  * a muzzy phase is configured), muzzy ones within muzzy_decay_ms.
  * Checked on arena slow paths every few events and by the background
- * thread, so purging costs nothing on the fast paths. */
+ * thread, so purging costs nothing on the fast paths. The policy sits
+ * above what it purges: bins, large runs and huge blocks only report
+ * events (arena_report); the arena's block calls (arena_blocks.c) poll
+ * for them after each call into those structures. */
 #include "arena.h"
 #include "bin.h"
 #include "decay.h"
 #include "huge.h"
 #include "verify.h"
-
-#define DECAY_TICKS 16
 
 /* The free time before which pages are due, for a decay time in ms.
  * Pages become due at 5/8 of the decay time: the background thread looks
@@ -37,10 +38,7 @@ static uint64_t due_before(int64_t decay_ms, uint64_t now)
 
 static uint64_t dirty_run_pages(const arena_t *a)
 {
-    uint64_t huge = 0;
-    for (const segment_t *s = a->huge_cache; s; s = s->next)
-        huge += s->usize >> tai_lg_page;
-    return ctr_get(&a->stats.pdirty) - huge;
+    return ctr_get(&a->stats.pdirty) - tai_huge_cached_pages(a);
 }
 
 static void purge_excess(arena_t *a, bool lazy)
@@ -56,6 +54,7 @@ static void purge_excess(arena_t *a, bool lazy)
 /* Arena lock held (dropped and retaken while purging). */
 static void decay_locked(arena_t *a, bool force_all)
 {
+    atomic_store_explicit(&a->decay_due, false, memory_order_relaxed);
     int64_t dirty = atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed);
     int64_t muzzy = atomic_load_explicit(&a->muzzy_decay_ms, memory_order_relaxed);
     uint64_t now = tai_os_now_ms();
@@ -72,18 +71,12 @@ static void decay_locked(arena_t *a, bool force_all)
         purge_excess(a, muzzy != 0);
 }
 
-void tai_decay_tick(arena_t *a)
+void tai_decay_answer(arena_t *a)
 {
-    if (++a->decay_ticks % DECAY_TICKS == 0)
+    mutex_lock(&a->lock);
+    if (atomic_load_explicit(&a->decay_due, memory_order_relaxed))
         decay_locked(a, false);
-}
-
-void tai_decay_after_free(arena_t *a)
-{
-    if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
-        decay_locked(a, false);
-    else
-        tai_decay_tick(a);
+    mutex_unlock(&a->lock);
 }
 
 /* Spare slabs go back on every run (unless decay is off), so an idle

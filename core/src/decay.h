@@ -4,11 +4,19 @@
 
 #include "arena.h"
 
-/* An allocation slow path's event, arena lock held: every few, a purge. */
-HIDDEN void tai_decay_tick(arena_t *a);
 /* Purges what is due, or everything if force_all; takes the arena lock. */
 HIDDEN void tai_decay_run(arena_t *a, bool force_all);
-/* A free's event, arena lock held: at once if dirty decay is 0. */
-HIDDEN void tai_decay_after_free(arena_t *a);
+/* The decay the structures' reports made due (arena.h: decay_due);
+ * takes the arena lock. Through tai_decay_poll. */
+HIDDEN void tai_decay_answer(arena_t *a);
+
+/* After a call into a bin, a large run or a huge block of arena a, with
+ * no lock held: runs the decay its reports made due, if any. One relaxed
+ * load when none is. */
+static inline void tai_decay_poll(arena_t *a)
+{
+    if (unlikely(atomic_load_explicit(&a->decay_due, memory_order_relaxed)))
+        tai_decay_answer(a);
+}
 
 #endif

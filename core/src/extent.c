@@ -205,10 +205,10 @@ void tai_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)
     if (all_pages) {
         for (size_t i = 0; i < e->npages; i++)
             seg->page_head[head + i] = (uint16_t)head;
-        memset(&seg->page_bin[head], pb, e->npages);
+        memset(&seg->head.page_bin[head], pb, e->npages);
     } else {
         mark_ends(seg, e);
-        seg->page_bin[head] = pb;
+        seg->head.page_bin[head] = pb;
     }
 }
 
@@ -220,7 +220,7 @@ void tai_extent_free(arena_t *a, extent_t *e)
      * runs are ordinary memory, to be merged, purged and carved again */
     if (unlikely(e->guarded))
         tai_secure_unguard(e);
-    memset(&seg->page_bin[extent_page(e)], PB_NONE, n);
+    memset(&seg->head.page_bin[extent_page(e)], PB_NONE, n);
     TA_ASSERT(e->state >= NFREE_STATES); /* not free already */
     ctr_sub(&a->stats.pactive, n);
     count_free(a, EXT_DIRTY, n, true);

@@ -40,26 +40,37 @@ typedef struct extent {
 
 struct arena;
 
-/* A segment: SEGMENT_SIZE bytes aligned to SEGMENT_SIZE, metadata first.
- * page_bin must stay at offset 0: the free fast path reads it with just a
- * mask and a shift. Huge mappings use only the fields up to page_head. */
+enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
+
+/* The start of every mapping's header, a segment's (segment_t) or a huge
+ * block's (huge_t, huge.h): all that finding a block from a pointer reads
+ * before it knows which of the two holds it. Both headers sit at the
+ * start of a SEGMENT_SIZE-aligned unit and begin with this, so head_of()
+ * is one mask for either. */
+typedef struct map_head {
+    /* Tags (tag.h) of the pages that may start a block, by page index
+     * from the header: at offset 0, so the free fast path reads one with
+     * a mask and a shift. The last slot is a huge block's that starts
+     * the unit after its header. Written under the arena lock when a run
+     * changes hands; read by whoever holds a pointer into the page. */
+    uint8_t page_bin[MAX_SEGMENT_PAGES + 1];
+    uint8_t kind;        /* SEG_NORMAL or SEG_HUGE: the header this starts */
+    struct arena *arena; /* owner; fixed while the mapping exists */
+} map_head_t;
+
+/* A segment: SEGMENT_SIZE bytes aligned to SEGMENT_SIZE, this header in
+ * its first pages and page runs after it (one clean free run when new);
+ * kind == SEG_NORMAL. */
 typedef struct segment {
-    uint8_t page_bin[MAX_SEGMENT_PAGES + 1]; /* page tags, tag.h */
-    uint8_t kind; /* SEG_NORMAL or SEG_HUGE */
-    bool live;    /* huge: handed out, not cached (a second free sees it) */
-    struct arena *arena;
-    struct segment *next, *prev; /* arena's segments, or huge list */
-    size_t map_size;             /* bytes mapped, from map_base */
-    char *map_base;              /* == segment except for huge alignments */
+    map_head_t head;             /* first: head_of(p) == &segment->head */
+    struct segment *next, *prev; /* the arena's segments */
     uint32_t npages;             /* pages in the segment */
-    uint32_t hdr_pages;          /* pages taken by this header */
-    size_t usize;                /* huge: usable bytes */
-    char *data;                  /* huge: the block */
-    size_t touched;              /* huge: bytes from data that may be dirty */
-    uint64_t stamp;              /* huge cached: ms when freed */
-    size_t req;                  /* huge, secure mode: bytes requested */
+    uint32_t hdr_pages;          /* pages taken by this header, never a run's */
+    /* page_head[i]: the first page of the run holding page i (its
+     * extent is ext[page_head[i]]); kept for the first and last page of
+     * every run, and for every page of a slab */
     uint16_t page_head[MAX_SEGMENT_PAGES];
-    extent_t ext[MAX_SEGMENT_PAGES];
+    extent_t ext[MAX_SEGMENT_PAGES]; /* a run's extent at its first page */
     /* Slabs' free maps, one bit per region (set: free), the map of a slab
      * starting at its first page's share: a page holds at most
      * page / QUANTUM regions. Kept apart from the regions, so neither a
@@ -67,29 +78,44 @@ typedef struct segment {
     uint64_t slab_free[SEGMENT_SIZE / QUANTUM / 64];
 } segment_t;
 
-enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
-
 /* A free-run size list, or a bin's non-full slabs (list.h). */
 LIST_DEFINE(extent_list, extent_t, next, prev)
 /* A free state's runs by age, around the arena's lru sentinel. */
 RING_DEFINE(extent_lru, extent_t, u.f.lru_next, u.f.lru_prev)
-/* An arena's segments, or its live or cached huge blocks. */
+/* An arena's segments. */
 LIST_DEFINE(segment_list, segment_t, next, prev)
 
-static ALWAYS_INLINE segment_t *segment_of(const void *p)
+/* The header of the mapping holding block p, segment or huge: the unit
+ * of p - 1, since a block never starts at its unit's first byte (a huge
+ * block's data follows its header). */
+static ALWAYS_INLINE map_head_t *head_of(const void *p)
 {
-    return (segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)SEGMENT_MASK);
+    return (map_head_t *)(((uintptr_t)p - 1) & ~(uintptr_t)SEGMENT_MASK);
 }
 
-static inline size_t page_index(const segment_t *seg, const void *p)
+/* The segment of a head whose kind is SEG_NORMAL. */
+static ALWAYS_INLINE segment_t *head_segment(map_head_t *h)
 {
-    return ((uintptr_t)p - (uintptr_t)seg) >> tai_lg_page;
+    TA_ASSERT(h->kind == SEG_NORMAL);
+    return (segment_t *)h;
+}
+
+/* The segment holding p, which the caller knows is in a normal segment
+ * (a slab's region, a run, a cached class's block). */
+static ALWAYS_INLINE segment_t *segment_of(const void *p)
+{
+    return head_segment(head_of(p));
+}
+
+static inline size_t page_index(const map_head_t *h, const void *p)
+{
+    return ((uintptr_t)p - (uintptr_t)h) >> tai_lg_page;
 }
 
 /* The tag of the page holding p (tag.h). */
-static ALWAYS_INLINE unsigned page_tag(const segment_t *seg, const void *p)
+static ALWAYS_INLINE unsigned page_tag(const map_head_t *h, const void *p)
 {
-    return seg->page_bin[page_index(seg, p)];
+    return h->page_bin[page_index(h, p)];
 }
 
 static inline segment_t *extent_segment(const extent_t *e)
@@ -122,32 +148,32 @@ static inline extent_t *extent_at(const segment_t *seg, size_t idx)
 /* The extent whose pages include p (p inside a normal segment). */
 static inline extent_t *extent_of(const segment_t *seg, const void *p)
 {
-    return extent_at(seg, page_index(seg, p));
+    return extent_at(seg, page_index(&seg->head, p));
 }
 
 /* A block pointer resolved once. The path that takes p from the caller
- * (free, realloc, usable_size, a cache flush) reads its segment, page
- * and tag here; every layer below takes the reference, not p, so none
- * masks, indexes or loads the tag again. For a huge block seg is its
- * header and page the block's offset in pages from it (page_bin has a
+ * (free, realloc, usable_size, a cache flush) reads its header, page and
+ * tag here; every layer below takes the reference, not p, so none masks,
+ * indexes or loads the tag again. page is p's page index from the
+ * header: a huge block's offset in pages from its huge_t (page_bin has a
  * slot for that). Valid while the caller owns the block. */
 typedef struct block_ref {
     void *p;
-    segment_t *seg;
+    map_head_t *head;
     size_t page;
     unsigned tag;
 } block_ref_t;
 
 static ALWAYS_INLINE block_ref_t block_resolve(const void *p)
 {
-    segment_t *seg = segment_of(p);
-    size_t page = page_index(seg, p);
-    return (block_ref_t){(void *)p, seg, page, seg->page_bin[page]};
+    map_head_t *h = head_of(p);
+    size_t page = page_index(h, p);
+    return (block_ref_t){(void *)p, h, page, h->page_bin[page]};
 }
 
 /* All under the arena lock. */
 HIDDEN segment_t *tai_segment_new(struct arena *a);
-/* Unmaps any segment (normal or huge) with no bookkeeping. */
+/* Unmaps a segment with no bookkeeping. */
 HIDDEN void tai_segment_unmap(segment_t *seg);
 /* A run of npages pages aligned to align_pages pages, or NULL; *zeroed
  * tells whether its pages read as zero. */

@@ -1,5 +1,5 @@
 /* Huge blocks (above LARGE_MAX): a mapping each, header first, aligned to
- * SEGMENT_SIZE so segment_of() still finds the header. Freed mappings stay
+ * SEGMENT_SIZE so head_of() finds the header (huge_t, huge.h). Freed mappings stay
  * cached as dirty pages until decay. A new block takes the smallest cached
  * mapping that holds it, and the whole units it does not need are cached
  * again as a mapping of their own; when none holds it, the block is mapped
@@ -10,16 +10,14 @@
 
 #include "arena.h"
 #include "check.h"
-#include "decay.h"
 #include "huge.h"
-#include "large.h"
 #include "owner_map.h"
 #include "verify.h"
 
-static size_t header_size(void) { return align_up(offsetof(segment_t, page_head), tai_page); }
+static size_t header_size(void) { return align_up(sizeof(huge_t), tai_page); }
 
 /* Offset of the block from the header for an alignment; at SEGMENT_SIZE
- * the block starts the next segment unit, which segment_of() still maps
+ * the block starts the next segment unit, which head_of() still maps
  * back to this header. */
 static size_t data_offset(size_t align)
 {
@@ -29,15 +27,15 @@ static size_t data_offset(size_t align)
     return align < SEGMENT_SIZE ? align_up(hdr, align) : SEGMENT_SIZE;
 }
 
-static size_t seg_offset(const segment_t *s) { return (size_t)(s->data - (char *)s); }
+static size_t block_offset(const huge_t *s) { return (size_t)(s->data - (char *)s); }
 
-static void huge_list_push(segment_t **list, segment_t *s)
+static void list_add(huge_t **list, huge_t *s)
 {
-    TA_ASSERT(!tai_segment_listed(*list, s));
-    segment_list_push(list, s);
+    TA_ASSERT(!tai_huge_listed(*list, s));
+    huge_list_push(list, s);
 }
 
-static size_t capacity(const segment_t *s) { return s->map_size - seg_offset(s); }
+static size_t capacity(const huge_t *s) { return s->map_size - block_offset(s); }
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -46,103 +44,65 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t map_size_for(size_t off, size_t usize) { return align_up(off + usize, SEGMENT_SIZE); }
 
 /* Every field is written: the header page may be a reused dirty page. */
-static segment_t *header_init(char *base, size_t map_size, size_t off, arena_t *a)
+static huge_t *header_init(char *base, size_t map_size, size_t off, arena_t *a)
 {
-    segment_t *seg = (segment_t *)base;
-    memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
-    seg->page_bin[off >> tai_lg_page] = PB_LARGE;
-    seg->kind = SEG_HUGE;
-    seg->live = false;
-    seg->arena = a;
-    seg->next = seg->prev = NULL;
-    seg->map_base = base;
-    seg->map_size = map_size;
-    seg->npages = 0;
-    seg->hdr_pages = (uint32_t)(header_size() >> tai_lg_page);
-    seg->data = base + off;
-    seg->usize = seg->touched = 0;
-    seg->stamp = 0;
-    return seg;
+    huge_t *h = (huge_t *)base;
+    memset(h->head.page_bin, PB_NONE, sizeof(h->head.page_bin));
+    h->head.page_bin[off >> tai_lg_page] = PB_LARGE;
+    h->head.kind = SEG_HUGE;
+    h->head.arena = a;
+    h->live = false;
+    h->next = h->prev = NULL;
+    h->map_size = map_size;
+    h->data = base + off;
+    h->usize = h->touched = 0;
+    h->stamp = 0;
+    return h;
 }
 
-/* ---- owner-map marks ------------------------------------------------- */
-
-/* The owner-map marks a step changes, undone together if it fails: a
- * range claimed for a mapping (its units marked before anything can
- * point into it) and a range released while its pages move away (a unit
- * that left may be mapped by someone else at once). Rollback clears the
- * claim and puts the released marks back; on success the marks simply
- * stay. Zero-initialised: nothing held. */
-typedef struct owner_marks {
-    char *claimed, *released;
-    size_t claimed_size, released_size;
-    uint8_t released_first;
-} owner_marks_t;
-
-/* Marks [p, p+size): first unit first, the rest OWNER_TAIL. False, with
- * nothing marked, if the range lies outside the map. */
-static bool marks_claim(owner_marks_t *m, char *p, size_t size, uint8_t first)
+/* Unmaps a mapping with no bookkeeping: the caller has taken it off its
+ * list and out of the statistics. */
+static void huge_unmap(huge_t *h)
 {
-    if (!tai_owner_map_set(p, size, first)) {
-        tai_owner_map_set(p, size, OWNER_NONE);
-        return false;
-    }
-    m->claimed = p;
-    m->claimed_size = size;
-    return true;
-}
-
-/* Unmarks [p, p+size), whose first unit was marked first. */
-static void marks_release(owner_marks_t *m, char *p, size_t size, uint8_t first)
-{
-    tai_owner_map_set(p, size, OWNER_NONE);
-    m->released = p;
-    m->released_size = size;
-    m->released_first = first;
-}
-
-static void marks_rollback(const owner_marks_t *m)
-{
-    if (m->released)
-        tai_owner_map_set(m->released, m->released_size, m->released_first);
-    if (m->claimed)
-        tai_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
+    TA_ASSERT(tai_owner_map_unit(h) == OWNER_HEAD);
+    tai_owner_map_set(h, h->map_size, OWNER_NONE);
+    tai_os_unmap(h, h->map_size);
 }
 
 /* ---- the cache of free mappings (arena lock held) -------------------- */
 
 /* A cached mapping's usize is the dirty bytes it is counted for. */
-static void cache_put(arena_t *a, segment_t *s)
+static void cache_put(arena_t *a, huge_t *s)
 {
-    huge_list_push(&a->huge_cache, s);
+    list_add(&a->huge_cache, s);
     ctr_add(&a->stats.pdirty, s->usize >> tai_lg_page);
     ctr_add(&a->stats.mapped, s->map_size);
 }
 
-static void cache_unlink(arena_t *a, segment_t *s)
+static void cache_unlink(arena_t *a, huge_t *s)
 {
-    segment_list_remove(&a->huge_cache, s);
+    huge_list_remove(&a->huge_cache, s);
     ctr_sub(&a->stats.pdirty, s->usize >> tai_lg_page);
     ctr_sub(&a->stats.mapped, s->map_size);
 }
 
 /* Caches a free mapping unless decay is immediate; false tells the caller
  * to unmap it once the lock is dropped. */
-static bool cache_keep(arena_t *a, segment_t *s)
+static bool cache_keep(arena_t *a, huge_t *s)
 {
     if (atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0)
         return false;
     cache_put(a, s);
-    tai_decay_tick(a);
+    arena_report(a, false);
     return true;
 }
 
 /* The smallest cached mapping that holds usize at offset off, unlinked. */
-static segment_t *cache_take_fit(arena_t *a, size_t usize, size_t off)
+static huge_t *cache_take_fit(arena_t *a, size_t usize, size_t off)
 {
-    segment_t *best = NULL;
-    for (segment_t *s = a->huge_cache; s; s = s->next) {
-        if (seg_offset(s) == off && capacity(s) >= usize &&
+    huge_t *best = NULL;
+    for (huge_t *s = a->huge_cache; s; s = s->next) {
+        if (block_offset(s) == off && capacity(s) >= usize &&
             (!best || capacity(s) < capacity(best)))
             best = s;
     }
@@ -169,7 +129,7 @@ static size_t move_units(char *src, size_t len, char *dst)
 }
 
 /* cache_put for callers that do not hold the arena lock. */
-static void cache_put_unlocked(arena_t *a, segment_t *s)
+static void cache_put_unlocked(arena_t *a, huge_t *s)
 {
     mutex_lock(&a->lock);
     cache_put(a, s);
@@ -188,7 +148,7 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
     size_t done = 0;
     while (done < len) {
         mutex_lock(&a->lock);
-        segment_t *d = a->huge_cache;
+        huge_t *d = a->huge_cache;
         if (d)
             cache_unlink(a, d);
         mutex_unlock(&a->lock);
@@ -198,10 +158,10 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
         bool whole = take == d->map_size;
         char *src = (char *)d + d->map_size - take;
         owner_marks_t marks = {0};
-        marks_release(&marks, src, take, whole ? OWNER_HEAD : OWNER_TAIL);
+        tai_owner_marks_release(&marks, src, take, whole ? OWNER_HEAD : OWNER_TAIL);
         size_t moved = move_units(src, take, dst + done);
         if (moved == 0) {
-            marks_rollback(&marks);
+            tai_owner_marks_rollback(&marks);
             cache_put_unlocked(a, d);
             break;
         }
@@ -249,41 +209,41 @@ static char *map_block(size_t off, size_t usize, size_t align, size_t *map_size)
 /* A fresh mapping whose units wholly inside the block are filled from
  * the cache; the last, partly used unit stays fresh so no dirty page sits
  * unused past the block's end. */
-static segment_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
+static huge_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
 {
     size_t off = data_offset(align), map_size;
     char *base = map_block(off, usize, align, &map_size);
     if (!base)
         return NULL;
     owner_marks_t marks = {0};
-    if (!marks_claim(&marks, base, map_size, OWNER_HEAD)) {
+    if (!tai_owner_marks_claim(&marks, base, map_size, OWNER_HEAD)) {
         tai_os_unmap(base, map_size);
         return NULL;
     }
     size_t filled = off < SEGMENT_SIZE ? fill_from_cache(a, base, map_size) : 0;
-    segment_t *seg = header_init(base, map_size, off, a);
-    seg->usize = usize;
-    seg->touched = filled > off ? filled - off : 0;
+    huge_t *h = header_init(base, map_size, off, a);
+    h->usize = usize;
+    h->touched = filled > off ? filled - off : 0;
     if (zero)
-        memset(seg->data, 0, min_size(seg->touched, usize));
-    return seg;
+        memset(h->data, 0, min_size(h->touched, usize));
+    return h;
 }
 
-/* Cuts the units from keep on off seg. If they hold dirty pages they
+/* Cuts the units from keep on off h. If they hold dirty pages they
  * become a mapping of their own (header in their first page), returned
  * for the cache; else they are unmapped. */
-static segment_t *split_tail(segment_t *seg, size_t keep)
+static huge_t *split_tail(huge_t *h, size_t keep)
 {
-    char *tail = (char *)seg + keep, *dirty_end = seg->data + seg->touched;
-    size_t size = seg->map_size - keep, off = header_size();
-    seg->map_size = keep;
+    char *tail = (char *)h + keep, *dirty_end = h->data + h->touched;
+    size_t size = h->map_size - keep, off = header_size();
+    h->map_size = keep;
     if (dirty_end <= tail + off) {
         tai_owner_map_set(tail, size, OWNER_NONE);
         tai_os_unmap(tail, size);
         return NULL;
     }
     tai_owner_map_set(tail, size, OWNER_HEAD);
-    segment_t *t = header_init(tail, size, off, seg->arena);
+    huge_t *t = header_init(tail, size, off, h->head.arena);
     t->usize = t->touched = min_size((size_t)(dirty_end - t->data), capacity(t));
     t->stamp = tai_os_now_ms();
     return t;
@@ -294,12 +254,12 @@ static segment_t *split_tail(segment_t *seg, size_t keep)
  * with it (under one unit, and fewer than the block's own since it is
  * huge): purging them would only make the next bigger reuse fault them in
  * again. They go back to the cache with the block. */
-static segment_t *trim(segment_t *seg, size_t usize)
+static huge_t *trim(huge_t *h, size_t usize)
 {
-    size_t new_map = map_size_for(seg_offset(seg), usize);
-    segment_t *tail = new_map < seg->map_size ? split_tail(seg, new_map) : NULL;
-    seg->touched = min_size(seg->touched, capacity(seg));
-    seg->usize = usize;
+    size_t new_map = map_size_for(block_offset(h), usize);
+    huge_t *tail = new_map < h->map_size ? split_tail(h, new_map) : NULL;
+    h->touched = min_size(h->touched, capacity(h));
+    h->usize = usize;
     return tail;
 }
 
@@ -307,20 +267,20 @@ static segment_t *trim(segment_t *seg, size_t usize)
  * extending its last unit's mapping in place, else by moving it; the new
  * units are filled from the cache. Returns the (maybe moved) header, or
  * NULL. */
-static segment_t *grow(segment_t *seg, size_t usize)
+static huge_t *grow(huge_t *h, size_t usize)
 {
-    char *base = (char *)seg;
-    size_t off = seg_offset(seg), old_map = seg->map_size, new_map = map_size_for(off, usize);
+    char *base = (char *)h;
+    size_t off = block_offset(h), old_map = h->map_size, new_map = map_size_for(off, usize);
     if (new_map == old_map) {
-        seg->usize = usize;
-        return seg;
+        h->usize = usize;
+        return h;
     }
     /* the range after us may be another of our mappings: mark it owned
      * only once the kernel gave it to this one */
     char *last = base + old_map - SEGMENT_SIZE;
     owner_marks_t marks = {0};
     if (tai_os_extend(last, SEGMENT_SIZE, SEGMENT_SIZE + new_map - old_map)) {
-        if (!marks_claim(&marks, base + old_map, new_map - old_map, OWNER_TAIL)) {
+        if (!tai_owner_marks_claim(&marks, base + old_map, new_map - old_map, OWNER_TAIL)) {
             tai_os_unmap(base + old_map, new_map - old_map);
             return NULL;
         }
@@ -334,16 +294,16 @@ static segment_t *grow(segment_t *seg, size_t usize)
         char *moved = tai_os_map_aligned(new_map, SEGMENT_SIZE);
         if (!moved)
             return NULL;
-        if (!marks_claim(&marks, moved, new_map, OWNER_HEAD)) {
+        if (!tai_owner_marks_claim(&marks, moved, new_map, OWNER_HEAD)) {
             tai_os_unmap(moved, new_map);
             return NULL;
         }
-        marks_release(&marks, base, old_map, OWNER_HEAD);
+        tai_owner_marks_release(&marks, base, old_map, OWNER_HEAD);
         /* read while the header is still here */
-        size_t written = min_size(off + seg->touched, old_map);
+        size_t written = min_size(off + h->touched, old_map);
         size_t done = move_units(base, old_map, moved);
         if (done == 0) {
-            marks_rollback(&marks);
+            tai_owner_marks_rollback(&marks);
             tai_os_unmap(moved, new_map);
             return NULL;
         }
@@ -354,27 +314,27 @@ static segment_t *grow(segment_t *seg, size_t usize)
             memcpy(moved + done, base + done, written - done);
         if (done < old_map)
             tai_os_unmap(base + done, old_map - done);
-        seg = (segment_t *)moved;
-        seg->map_base = moved;
-        seg->data = moved + off;
+        h = (huge_t *)moved;
+        h->data = moved + off;
     }
-    char *fresh = (char *)seg + old_map;
+    char *fresh = (char *)h + old_map;
     /* new_map > old_map, so the block reaches past old_map */
-    size_t filled = fill_from_cache(seg->arena, fresh, align_down(off + usize, SEGMENT_SIZE) - old_map);
+    size_t want = align_down(off + usize, SEGMENT_SIZE) - old_map;
+    size_t filled = fill_from_cache(h->head.arena, fresh, want);
     if (filled)
-        seg->touched = (size_t)(fresh + filled - seg->data);
-    seg->map_size = new_map;
-    seg->usize = usize;
-    return seg;
+        h->touched = (size_t)(fresh + filled - h->data);
+    h->map_size = new_map;
+    h->usize = usize;
+    return h;
 }
 
 /* ---- entry points ----------------------------------------------------- */
 
 /* Unmaps a mapping split off while the lock was held, once it is not. */
-static void unmap_unkept(segment_t *s)
+static void unmap_unkept(huge_t *s)
 {
     if (s)
-        tai_segment_unmap(s);
+        huge_unmap(s);
 }
 
 void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
@@ -391,66 +351,66 @@ void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
     /* active from the limit check on, so racing requests see it too */
     ctr_add(&a->stats.pactive, pages);
     tai_arena_note_active(a);
-    segment_t *seg = cache_take_fit(a, usize, off), *tail = NULL;
+    huge_t *h = cache_take_fit(a, usize, off), *tail = NULL;
     mutex_unlock(&a->lock);
-    if (seg) {
-        tail = trim(seg, usize);
+    if (h) {
+        tail = trim(h, usize);
         if (zero)
-            memset(seg->data, 0, min_size(seg->touched, usize));
+            memset(h->data, 0, min_size(h->touched, usize));
     } else {
-        seg = huge_new(a, usize, align, zero);
+        h = huge_new(a, usize, align, zero);
     }
-    if (seg && seg->touched < seg->usize)
-        seg->touched = seg->usize;
+    if (h && h->touched < h->usize)
+        h->touched = h->usize;
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
-    if (seg) {
-        ctr_add(&a->stats.mapped, seg->map_size);
-        huge_list_push(&a->huge_live, seg);
-        seg->live = true;
-        tai_count_large(a, seg->usize, true);
+    if (h) {
+        ctr_add(&a->stats.mapped, h->map_size);
+        list_add(&a->huge_live, h);
+        h->live = true;
+        tai_arena_count_large(a, h->usize, true);
     } else {
         ctr_sub(&a->stats.pactive, pages);
     }
     mutex_unlock(&a->lock);
     unmap_unkept(tail);
-    return seg ? seg->data : NULL;
+    return h ? h->data : NULL;
 }
 
 /* Freed huge blocks stay mapped as dirty pages for reuse unless decay is
  * immediate (or their alignment makes them unfit to move). A block freed
  * twice is cached already: listing it again would loop the cache list,
  * so its header's state is checked first. */
-size_t tai_huge_dalloc(segment_t *seg, void *p)
+size_t tai_huge_dalloc(huge_t *h, void *p)
 {
-    arena_t *a = seg->arena;
+    arena_t *a = h->head.arena;
     mutex_lock(&a->lock);
-    if (!seg->live || p != seg->data) {
-        bool live = seg->live;
+    if (!h->live || p != h->data) {
+        bool live = h->live;
         mutex_unlock(&a->lock);
         tai_heap_error(live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
         return 0;
     }
-    size_t usize = seg->usize;
-    seg->live = false;
-    segment_list_remove(&a->huge_live, seg);
-    tai_count_large(a, seg->usize, false);
-    ctr_sub(&a->stats.pactive, seg->usize >> tai_lg_page);
-    ctr_sub(&a->stats.mapped, seg->map_size);
-    seg->stamp = tai_os_now_ms();
-    seg->usize = seg->touched;
-    bool kept = seg_offset(seg) < SEGMENT_SIZE && cache_keep(a, seg);
+    size_t usize = h->usize;
+    h->live = false;
+    huge_list_remove(&a->huge_live, h);
+    tai_arena_count_large(a, h->usize, false);
+    ctr_sub(&a->stats.pactive, h->usize >> tai_lg_page);
+    ctr_sub(&a->stats.mapped, h->map_size);
+    h->stamp = tai_os_now_ms();
+    h->usize = h->touched;
+    bool kept = block_offset(h) < SEGMENT_SIZE && cache_keep(a, h);
     mutex_unlock(&a->lock);
     if (!kept)
-        tai_segment_unmap(seg);
+        huge_unmap(h);
     return usize;
 }
 
 void tai_huge_purge(arena_t *a, uint64_t before)
 {
-    segment_t *aged = NULL, *next;
-    for (segment_t *s = a->huge_cache; s; s = next) {
+    huge_t *aged = NULL, *next;
+    for (huge_t *s = a->huge_cache; s; s = next) {
         next = s->next;
         if (s->stamp >= before)
             continue;
@@ -463,19 +423,38 @@ void tai_huge_purge(arena_t *a, uint64_t before)
     if (!aged)
         return;
     mutex_unlock(&a->lock);
-    for (segment_t *s = aged; s; s = next) {
+    for (huge_t *s = aged; s; s = next) {
         next = s->next;
-        tai_segment_unmap(s);
+        huge_unmap(s);
     }
     mutex_lock(&a->lock);
 }
 
+uint64_t tai_huge_cached_pages(const arena_t *a)
+{
+    uint64_t pages = 0;
+    for (const huge_t *s = a->huge_cache; s; s = s->next)
+        pages += s->usize >> tai_lg_page;
+    return pages;
+}
+
+void tai_huge_discard(arena_t *a)
+{
+    huge_t *lists[2] = {a->huge_live, a->huge_cache}, *next;
+    for (int k = 0; k < 2; k++)
+        for (huge_t *s = lists[k]; s; s = next) {
+            next = s->next;
+            huge_unmap(s);
+        }
+    a->huge_live = a->huge_cache = NULL;
+}
+
 /* Resizes a live huge block without copying: trim, extend in place, or
  * move the mapping. Returns the block's (possibly new) address or NULL. */
-void *tai_huge_resize(segment_t *seg, void *p, size_t size)
+void *tai_huge_resize(huge_t *h, void *p, size_t size)
 {
-    arena_t *a = seg->arena;
-    size_t usize = align_up(size, tai_page), old = seg->usize;
+    arena_t *a = h->head.arena;
+    size_t usize = align_up(size, tai_page), old = h->usize;
     if (size <= LARGE_MAX || usize < size || usize > ((size_t)1 << LG_HUGE_LIMIT))
         return NULL;
     if (usize == old)
@@ -488,25 +467,25 @@ void *tai_huge_resize(segment_t *seg, void *p, size_t size)
     }
     /* growth counts as active from the limit check on, as in alloc */
     ctr_add(&a->stats.pactive, more);
-    segment_list_remove(&a->huge_live, seg);
-    ctr_sub(&a->stats.mapped, seg->map_size);
+    huge_list_remove(&a->huge_live, h);
+    ctr_sub(&a->stats.mapped, h->map_size);
     mutex_unlock(&a->lock);
-    segment_t *moved = seg, *tail = NULL;
+    huge_t *moved = h, *tail = NULL;
     if (usize < old)
-        tail = trim(seg, usize);
+        tail = trim(h, usize);
     else
-        moved = grow(seg, usize);
-    seg = moved ? moved : seg;
-    if (seg->touched < seg->usize)
-        seg->touched = seg->usize;
+        moved = grow(h, usize);
+    h = moved ? moved : h;
+    if (h->touched < h->usize)
+        h->touched = h->usize;
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
-    huge_list_push(&a->huge_live, seg);
-    ctr_add(&a->stats.mapped, seg->map_size);
+    list_add(&a->huge_live, h);
+    ctr_add(&a->stats.mapped, h->map_size);
     if (moved) {
-        tai_count_large(a, old, false);
-        tai_count_large(a, usize, true);
+        tai_arena_count_large(a, old, false);
+        tai_arena_count_large(a, usize, true);
         if (usize < old)
             ctr_sub(&a->stats.pactive, (old - usize) >> tai_lg_page);
         tai_arena_note_active(a);

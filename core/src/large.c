@@ -4,25 +4,9 @@
 
 #include "arena.h"
 #include "check.h"
-#include "decay.h"
 #include "huge.h"
 #include "large.h"
 #include "secure.h"
-
-void tai_count_large(arena_t *a, size_t usize, bool alloc)
-{
-    large_stats_t *ls = &a->stats.lstats[lextent_index(usize)];
-    if (alloc) {
-        ctr_add(&ls->nmalloc, 1);
-        ctr_add(&ls->nrequests, 1);
-        ctr_add(&ls->curlextents, 1);
-        ctr_add(&a->stats.large_allocated, usize);
-    } else {
-        ctr_add(&ls->ndalloc, 1);
-        ctr_sub(&ls->curlextents, 1);
-        ctr_sub(&a->stats.large_allocated, usize);
-    }
-}
 
 static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
 {
@@ -41,8 +25,8 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     e->state = EXT_LARGE;
     e->u.l.usize = usize;
     tai_extent_map(seg, e, tag_large(a->manual, usize), false);
-    tai_count_large(a, usize, true);
-    tai_decay_tick(a);
+    tai_arena_count_large(a, usize, true);
+    arena_report(a, false);
     mutex_unlock(&a->lock);
     void *p = extent_addr(seg, e);
     if (zero && !zeroed)
@@ -50,18 +34,7 @@ static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
     return p;
 }
 
-static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero);
-
 void *tai_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
-{
-    uint64_t mark = tai_reclaim_mark();
-    void *p = large_alloc_once(a, size, align, zero);
-    if (!p && tai_reclaim_retry(mark))
-        p = large_alloc_once(a, size, align, zero);
-    return p;
-}
-
-static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
 {
     if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
         size_t usize = align_up(large_usize(size), tai_page);
@@ -75,11 +48,11 @@ static void *large_alloc_once(arena_t *a, size_t size, size_t align, bool zero)
  * start from a pointer into it. */
 size_t tai_large_dalloc(const block_ref_t *b)
 {
-    segment_t *seg = b->seg;
     void *p = b->p;
-    if (seg->kind == SEG_HUGE)
-        return tai_huge_dalloc(seg, p);
-    arena_t *a = seg->arena;
+    if (b->head->kind == SEG_HUGE)
+        return tai_huge_dalloc(head_huge(b->head), p);
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
     mutex_lock(&a->lock);
     extent_t *e = extent_at(seg, b->page);
     if (e->state != EXT_LARGE || (char *)p != extent_addr(seg, e)) {
@@ -89,18 +62,18 @@ size_t tai_large_dalloc(const block_ref_t *b)
         return 0;
     }
     size_t usize = e->u.l.usize;
-    tai_count_large(a, usize, false);
+    tai_arena_count_large(a, usize, false);
     tai_extent_free(a, e);
-    tai_decay_after_free(a);
+    arena_report(a, true);
     mutex_unlock(&a->lock);
     return usize;
 }
 
 size_t tai_large_usize(const block_ref_t *b)
 {
-    if (b->seg->kind == SEG_HUGE)
-        return b->seg->usize;
-    return extent_at(b->seg, b->page)->u.l.usize;
+    if (b->head->kind == SEG_HUGE)
+        return head_huge(b->head)->usize;
+    return extent_at(head_segment(b->head), b->page)->u.l.usize;
 }
 
 /* Resizes a large run within its segment, arena lock held. */
@@ -112,8 +85,8 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
         tai_extent_shrink(a, e, npages);
     else if (!tai_extent_grow(a, e, npages, &zeroed))
         return false;
-    tai_count_large(a, old, false);
-    tai_count_large(a, usize, true);
+    tai_arena_count_large(a, old, false);
+    tai_arena_count_large(a, usize, true);
     e->u.l.usize = usize;
     tai_extent_map(seg, e, tag_large(a->manual, usize), false);
     return true;
@@ -121,11 +94,11 @@ static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
 
 void *tai_large_resize(const block_ref_t *b, size_t size)
 {
-    segment_t *seg = b->seg;
     void *p = b->p;
-    arena_t *a = seg->arena;
-    if (seg->kind == SEG_HUGE)
-        return tai_huge_resize(seg, p, size);
+    if (b->head->kind == SEG_HUGE)
+        return tai_huge_resize(head_huge(b->head), p, size);
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
     if (size <= SMALL_MAX || size > LARGE_MAX)
         return NULL;
     size_t usize = align_up(large_usize(size), tai_page);
@@ -138,7 +111,7 @@ void *tai_large_resize(const block_ref_t *b, size_t size)
     mutex_lock(&a->lock);
     bool ok = run_resize(a, seg, e, usize);
     if (ok)
-        tai_decay_tick(a);
+        arena_report(a, false);
     mutex_unlock(&a->lock);
     return ok ? p : NULL;
 }

@@ -1,5 +1,7 @@
 /* Large blocks (large.c): page runs for (SMALL_MAX, LARGE_MAX], and the
- * entry for every block above SMALL_MAX, huge ones passed on to huge.h. */
+ * entry for every block above SMALL_MAX, huge ones passed on to huge.h.
+ * Callers outside the arena layer allocate, free and resize through
+ * arena_blocks.h, which adds reclaim and decay around these. */
 #ifndef TA_LARGE_H
 #define TA_LARGE_H
 
@@ -13,7 +15,5 @@ HIDDEN size_t tai_large_usize(const block_ref_t *b);
 /* Resizes without copying (in place, or by moving a huge mapping's
  * pages); the block's address, or NULL if it must be copied. */
 HIDDEN void *tai_large_resize(const block_ref_t *b, size_t size);
-/* Statistics of a large block coming or going; arena lock held. */
-HIDDEN void tai_count_large(arena_t *a, size_t usize, bool alloc);
 
 #endif

@@ -19,3 +19,28 @@ bool tai_owner_map_set(void *p, size_t size, uint8_t first_value)
     }
     return true;
 }
+
+bool tai_owner_marks_claim(owner_marks_t *m, void *p, size_t size, uint8_t first)
+{
+    if (!tai_owner_map_set(p, size, first))
+        return false;
+    m->claimed = p;
+    m->claimed_size = size;
+    return true;
+}
+
+void tai_owner_marks_release(owner_marks_t *m, void *p, size_t size, uint8_t first)
+{
+    tai_owner_map_set(p, size, OWNER_NONE);
+    m->released = p;
+    m->released_size = size;
+    m->released_first = first;
+}
+
+void tai_owner_marks_rollback(const owner_marks_t *m)
+{
+    if (m->released)
+        tai_owner_map_set(m->released, m->released_size, m->released_first);
+    if (m->claimed)
+        tai_owner_map_set(m->claimed, m->claimed_size, OWNER_NONE);
+}

@@ -24,6 +24,27 @@ enum { OWNER_NONE = 0, OWNER_HEAD = 1, OWNER_TAIL = 2 };
  * the range lies outside the map. */
 HIDDEN bool tai_owner_map_set(void *p, size_t size, uint8_t first_value);
 
+/* The marks one step of mapping, moving or unmapping changes, undone
+ * together if the step fails: a range claimed for a mapping (its units
+ * marked before anything can point into it) and a range released while
+ * its pages move away (a unit that left may be mapped by someone else at
+ * once). Rollback clears the claim and puts the released marks back; on
+ * success the marks simply stay. Zero-initialised: nothing held. The one
+ * way segment.c and huge.c change marks, besides clearing a range they
+ * unmap for good. */
+typedef struct owner_marks {
+    char *claimed, *released;
+    size_t claimed_size, released_size;
+    uint8_t released_first;
+} owner_marks_t;
+
+/* Marks [p, p+size): its first unit first, the rest OWNER_TAIL. False,
+ * with nothing marked, if the range lies outside the map. */
+HIDDEN bool tai_owner_marks_claim(owner_marks_t *m, void *p, size_t size, uint8_t first);
+/* Unmarks [p, p+size), whose first unit was marked first. */
+HIDDEN void tai_owner_marks_release(owner_marks_t *m, void *p, size_t size, uint8_t first);
+HIDDEN void tai_owner_marks_rollback(const owner_marks_t *m);
+
 static ALWAYS_INLINE uint8_t tai_owner_map_unit(const void *p)
 {
     uintptr_t unit = (uintptr_t)p >> LG_SEGMENT;

@@ -1,6 +1,7 @@
 /* What tunalloc does when the kernel refuses a mapping: give back every
- * arena's unused memory and try once more. The policy lives here; the two
- * gateways to arena memory (bin fills and large allocations) call it. */
+ * arena's unused memory and try once more. The policy lives here; the
+ * arena's block calls (arena_blocks.c) wrap every allocation from a bin
+ * or a large run in it, so neither structure calls up into it. */
 #ifndef TA_RECLAIM_H
 #define TA_RECLAIM_H
 

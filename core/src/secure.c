@@ -8,6 +8,7 @@
 
 #include "arena.h"
 #include "check.h"
+#include "huge.h"
 #include "owner_map.h"
 #include "secure.h"
 
@@ -81,7 +82,7 @@ static bool canary_intact(const unsigned char *at, size_t n, uint64_t key)
 /* Usable size of a live block of a normal segment. */
 static size_t block_usize(segment_t *seg, const void *p)
 {
-    unsigned cls = tag_class(page_tag(seg, p));
+    unsigned cls = tag_class(page_tag(&seg->head, p));
     return cls < NBINS ? tai_class_size[cls] : extent_of(seg, p)->u.l.usize;
 }
 
@@ -99,14 +100,16 @@ static size_t tail_of(const unsigned char *p, size_t usize, uint8_t mark)
 
 void *tai_secure_out(void *p, size_t size)
 {
-    segment_t *seg = segment_of(p);
+    map_head_t *h = head_of(p);
     unsigned char *b = p;
     uint64_t key = block_key(p);
-    if (seg->kind == SEG_HUGE) {
-        seg->req = size;
-        canary_fill(b + size, min_size(seg->usize - size, CANARY_MAX), key);
+    if (h->kind == SEG_HUGE) {
+        huge_t *hb = head_huge(h);
+        hb->req = size;
+        canary_fill(b + size, min_size(hb->usize - size, CANARY_MAX), key);
         return p;
     }
+    segment_t *seg = head_segment(h);
     size_t usize = block_usize(seg, p), t = usize - size;
     uint8_t mark = (uint8_t)(t + 1);
     if (t + 1 >= TAIL_IN_TRAILER) {
@@ -122,7 +125,7 @@ void *tai_secure_out(void *p, size_t size)
 /* Why an unmarked pointer is no live block, as far as its page says. */
 static void report_unmarked(segment_t *seg, const void *p)
 {
-    unsigned tag = page_tag(seg, p), cls = tag_class(tag);
+    unsigned tag = page_tag(&seg->head, p), cls = tag_class(tag);
     if (cls < NBINS) {
         size_t off = (size_t)((const char *)p - extent_addr(seg, extent_of(seg, p)));
         tai_heap_error(off % tai_class_size[cls] ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "small");
@@ -136,17 +139,17 @@ static void report_unmarked(segment_t *seg, const void *p)
 
 /* Huge blocks keep their state in their header, which tai_huge_dalloc
  * checks under the arena lock; here only the canary of a live one. */
-static bool huge_check(segment_t *seg, void *p, bool release)
+static bool huge_check(huge_t *h, void *p, bool release)
 {
-    if (!seg->live || p != seg->data) {
+    if (!h->live || p != h->data) {
         if (!release) {
-            tai_heap_error(seg->live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
+            tai_heap_error(h->live ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p, "huge");
             return false;
         }
         return true;
     }
-    size_t n = min_size(seg->usize - seg->req, CANARY_MAX);
-    if (!canary_intact((unsigned char *)p + seg->req, n, block_key(p)))
+    size_t n = min_size(h->usize - h->req, CANARY_MAX);
+    if (!canary_intact((unsigned char *)p + h->req, n, block_key(p)))
         tai_heap_error(TA_ERR_OVERFLOW, p, "huge");
     return true;
 }
@@ -158,9 +161,10 @@ bool tai_secure_check(void *p, bool release)
         tai_heap_error(TA_ERR_INVALID, p, NULL);
         return false;
     }
-    segment_t *seg = segment_of(p);
-    if (seg->kind == SEG_HUGE)
-        return huge_check(seg, p, release);
+    map_head_t *h = head_of(p);
+    if (h->kind == SEG_HUGE)
+        return huge_check(head_huge(h), p, release);
+    segment_t *seg = head_segment(h);
     if ((uintptr_t)p - (uintptr_t)seg >= SEGMENT_SIZE) {
         tai_heap_error(TA_ERR_INVALID, p, NULL);
         return false;
@@ -175,7 +179,7 @@ bool tai_secure_check(void *p, bool release)
     size_t usize = block_usize(seg, p), t = tail_of(p, usize, mark);
     if (t == SIZE_MAX ||
         !canary_intact((unsigned char *)p + usize - t, min_size(t, CANARY_MAX), block_key(p)))
-        tai_heap_error(TA_ERR_OVERFLOW, p, tag_class(page_tag(seg, p)) < NBINS
+        tai_heap_error(TA_ERR_OVERFLOW, p, tag_class(page_tag(h, p)) < NBINS
                                               ? "small" : "large");
     return true;
 }
@@ -188,9 +192,10 @@ bool tai_secure_is_live(segment_t *seg, const void *p)
 
 size_t tai_secure_usable(const void *p)
 {
-    segment_t *seg = segment_of(p);
-    if (seg->kind == SEG_HUGE)
-        return seg->req;
+    map_head_t *h = head_of(p);
+    if (h->kind == SEG_HUGE)
+        return head_huge(h)->req;
+    segment_t *seg = head_segment(h);
     uint8_t mark = atomic_load_explicit(mark_of(seg, p), memory_order_relaxed);
     size_t usize = block_usize(seg, p), t = tail_of(p, usize, mark);
     return t == SIZE_MAX ? 0 : usize - t;

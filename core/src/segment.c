@@ -17,16 +17,14 @@ segment_t *tai_segment_new(arena_t *a)
     segment_t *seg = tai_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
     if (!seg)
         return NULL;
-    if (!tai_owner_map_set(seg, SEGMENT_SIZE, OWNER_HEAD)) {
-        tai_owner_map_set(seg, SEGMENT_SIZE, OWNER_NONE);
+    owner_marks_t marks = {0};
+    if (!tai_owner_marks_claim(&marks, seg, SEGMENT_SIZE, OWNER_HEAD)) {
         tai_os_unmap(seg, SEGMENT_SIZE);
         return NULL;
     }
-    memset(seg->page_bin, PB_NONE, sizeof(seg->page_bin));
-    seg->kind = SEG_NORMAL;
-    seg->arena = a;
-    seg->map_size = SEGMENT_SIZE;
-    seg->map_base = (char *)seg;
+    memset(seg->head.page_bin, PB_NONE, sizeof(seg->head.page_bin));
+    seg->head.kind = SEG_NORMAL;
+    seg->head.arena = a;
     seg->npages = (uint32_t)(SEGMENT_SIZE >> tai_lg_page);
     seg->hdr_pages = (uint32_t)segment_header_pages();
     segment_list_push(&a->segments, seg);
@@ -37,13 +35,11 @@ segment_t *tai_segment_new(arena_t *a)
     return seg;
 }
 
-/* Unmaps a segment of either kind with no bookkeeping: the caller has
- * dropped it from every list and statistic. */
+/* Unmaps a segment with no bookkeeping: the caller has dropped it from
+ * every list and statistic. */
 void tai_segment_unmap(segment_t *seg)
 {
-    char *base = seg->map_base;
-    size_t size = seg->map_size;
-    TA_ASSERT(tai_owner_map_unit(base) == OWNER_HEAD);
-    tai_owner_map_set(base, size, OWNER_NONE);
-    tai_os_unmap(base, size);
+    TA_ASSERT(tai_owner_map_unit(seg) == OWNER_HEAD);
+    tai_owner_map_set(seg, SEGMENT_SIZE, OWNER_NONE);
+    tai_os_unmap(seg, SEGMENT_SIZE);
 }

@@ -1,4 +1,4 @@
-/* Page tags: one byte per page of a segment (segment_t.page_bin) that
+/* Page tags: one byte per page of a mapping (map_head_t.page_bin) that
  * says what a block starting in that page is, so a free finds its class
  * with one load and no lock. The only encoder and decoder of those bytes.
  *

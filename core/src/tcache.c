@@ -3,9 +3,8 @@
  * classes its owner stopped using. */
 #include <string.h>
 
+#include "arena_blocks.h"
 #include "base.h"
-#include "bin.h"
-#include "large.h"
 #include "list.h"
 #include "opts.h"
 #include "prof.h"
@@ -178,15 +177,15 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
     void **items = cb->stack;
     unsigned left = n;
     while (left) {
-        arena_t *a = segment_of(items[0])->arena;
+        arena_t *a = head_of(items[0])->arena;
         unsigned keep = 0;
         if (cls < NBINS) {
-            keep = tai_bin_flush(a, cls, items, left);
+            keep = tai_arena_flush(a, cls, items, left);
         } else {
             for (unsigned i = 0; i < left; i++) {
                 block_ref_t b = block_resolve(items[i]);
-                if (b.seg->arena == a)
-                    tai_large_dalloc(&b);
+                if (b.head->arena == a)
+                    tai_arena_dalloc_large(&b);
                 else
                     items[keep++] = items[i];
             }
@@ -213,13 +212,13 @@ void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
  * batch, not per block. */
 void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
-    if (cls < NBINS && cache_push_remote(tc, b->p, b->seg, cls))
+    if (cls < NBINS && cache_push_remote(tc, b->p, b->head, cls))
         return;
     tc->uncached_deallocated += tai_class_size[cls];
     if (cls < NBINS)
-        tai_bin_dalloc(b->seg->arena, cls, b->p);
+        tai_arena_dalloc_small(b->head->arena, cls, b->p);
     else
-        tai_large_dalloc(b);
+        tai_arena_dalloc_large(b);
 }
 
 void tai_tcache_flush_all(tcache_t *tc)
@@ -311,7 +310,7 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         void *one;
         void **out = cb->cap ? cb->stack : &one;
         unsigned n = tc->nfill[cls] ? tc->nfill[cls] : 1;
-        got = tai_bin_fill(tc->arena, cls, out, n);
+        got = tai_arena_fill(tc->arena, cls, out, n);
         if (!got)
             return NULL;
         p = out[n - 1];
@@ -331,7 +330,7 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         if (zero)
             memset(p, 0, tai_class_size[cls]);
     } else {
-        p = tai_large_alloc(tc->arena, tai_class_size[cls], 0, zero);
+        p = tai_arena_alloc_large(tc->arena, tai_class_size[cls], 0, zero);
         if (!p)
             return NULL;
         ctr_add(&cb->nrefill, 1);

@@ -42,10 +42,10 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
  * fills and goes back to the block's bin under one lock. False when the
  * block is not small, is the cache's own arena's, or the cache keeps no
  * batches (the empty cache: a thread's first call, secure mode). */
-static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const segment_t *seg,
+static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
                                            unsigned tag)
 {
-    if (likely(tag < NBINS && seg->arena != tc->arena)) {
+    if (likely(tag < NBINS && h->arena != tc->arena)) {
         cache_bin_t *rb = &tc->remote[tag];
         uint32_t n = rb->ncached, cap = rb->cap;
         if (likely(n < cap)) {
@@ -71,9 +71,9 @@ static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const segment
  * not be NULL. */
 static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
-    const segment_t *seg = segment_of(p);
-    if (likely(seg->arena == tc->arena))
-        return cache_push(tc, p, tag_class(page_tag(seg, p)));
+    const map_head_t *h = head_of(p);
+    if (likely(h->arena == tc->arena))
+        return cache_push(tc, p, tag_class(page_tag(h, p)));
     return false;
 }
 

@@ -68,7 +68,7 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, n == bi->slab_pages + tai_guard_pages(), e, n);
     for (size_t i = 0; i < n; i++)
         if (seg->page_head[idx + i] != idx ||
-            seg->page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
+            seg->head.page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
             break;
         }
@@ -103,7 +103,7 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         w->c.free_pages[e->state] += n;
         w->c.free_runs[e->state]++;
         for (size_t i = 0; i < n; i++)
-            if (seg->page_bin[idx + i] != PB_NONE) {
+            if (seg->head.page_bin[idx + i] != PB_NONE) {
                 fail(w, "free page tagged", e, i);
                 break;
             }
@@ -113,9 +113,9 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
         w->c.large_pages += n;
         EXPECT(w, (n - tai_guard_pages()) << tai_lg_page == e->u.l.usize, e, e->u.l.usize);
         unsigned want = tag_large(w->a->manual, e->u.l.usize);
-        EXPECT(w, seg->page_bin[idx] == want, e, seg->page_bin[idx]);
+        EXPECT(w, seg->head.page_bin[idx] == want, e, seg->head.page_bin[idx]);
         for (size_t i = 1; i < n; i++)
-            if (seg->page_bin[idx + i] != PB_NONE) {
+            if (seg->head.page_bin[idx + i] != PB_NONE) {
                 fail(w, "large run's interior page tagged", e, i);
                 break;
             }
@@ -125,32 +125,35 @@ static void walk_run(walk_t *w, segment_t *seg, size_t idx, unsigned prev_state)
     }
 }
 
-/* Floyd's two-pointer test, so a looping list is reported, not walked. */
-static bool seg_list_loops(const segment_t *head)
+/* Floyd's two-pointer test, so a looping list is reported, not walked;
+ * next_off is where each element keeps its next pointer. */
+static bool list_loops(const void *head, size_t next_off)
 {
-    const segment_t *slow = head, *fast = head;
-    while (fast && fast->next) {
-        slow = slow->next;
-        fast = fast->next->next;
+#define NEXT(x) (*(const void *const *)((const char *)(x) + next_off))
+    const void *slow = head, *fast = head;
+    while (fast && NEXT(fast)) {
+        slow = NEXT(slow);
+        fast = NEXT(NEXT(fast));
         if (slow == fast)
             return true;
     }
     return false;
+#undef NEXT
 }
 
 static void walk_segments(walk_t *w)
 {
     arena_t *a = w->a;
-    if (seg_list_loops(a->segments)) {
+    if (list_loops(a->segments, offsetof(segment_t, next))) {
         fail(w, "segment list loops", a->segments, 0);
         return;
     }
     const segment_t *prev_seg = NULL;
     for (segment_t *seg = a->segments; seg; prev_seg = seg, seg = seg->next) {
         EXPECT(w, seg->prev == prev_seg, seg, 0);
-        EXPECT(w, seg->kind == SEG_NORMAL && seg->arena == a, seg, seg->kind);
+        EXPECT(w, seg->head.kind == SEG_NORMAL && seg->head.arena == a, seg, seg->head.kind);
         EXPECT(w, tai_owner_map_unit(seg) == OWNER_HEAD, seg, tai_owner_map_unit(seg));
-        if (seg->kind != SEG_NORMAL)
+        if (seg->head.kind != SEG_NORMAL)
             continue;
         size_t idx = seg->hdr_pages;
         unsigned prev = EXT_BUSY;
@@ -167,38 +170,43 @@ static void walk_segments(walk_t *w)
     }
 }
 
-/* A huge mapping: its units marked in the owner map, its block inside. */
-static uint64_t walk_huge(walk_t *w, const segment_t *s, const segment_t *prev)
+/* A huge mapping against huge_t's invariants (huge.h): its units marked
+ * in the owner map, its block inside, its state that of its list. */
+static uint64_t walk_huge(walk_t *w, const huge_t *h, const huge_t *prev, bool live)
 {
-    EXPECT(w, s->prev == prev, s, 0);
-    EXPECT(w, s->kind == SEG_HUGE && s->arena == w->a, s, s->kind);
-    EXPECT(w, s->map_base == (const char *)s, s, 0);
-    EXPECT(w, s->map_size % SEGMENT_SIZE == 0 && s->map_size > 0, s, s->map_size);
-    EXPECT(w, tai_owner_map_unit(s) == OWNER_HEAD, s, tai_owner_map_unit(s));
-    for (size_t off = SEGMENT_SIZE; off < s->map_size; off += SEGMENT_SIZE)
-        if (tai_owner_map_unit((const char *)s + off) != OWNER_TAIL) {
-            fail(w, "huge mapping's unit not marked", s, off);
+    EXPECT(w, h->prev == prev && h->live == live, h, h->live);
+    EXPECT(w, h->head.kind == SEG_HUGE && h->head.arena == w->a, h, h->head.kind);
+    EXPECT(w, h->map_size % SEGMENT_SIZE == 0 && h->map_size > 0, h, h->map_size);
+    EXPECT(w, tai_owner_map_unit(h) == OWNER_HEAD, h, tai_owner_map_unit(h));
+    for (size_t off = SEGMENT_SIZE; off < h->map_size; off += SEGMENT_SIZE)
+        if (tai_owner_map_unit((const char *)h + off) != OWNER_TAIL) {
+            fail(w, "huge mapping's unit not marked", h, off);
             break;
         }
-    size_t data_off = (size_t)(s->data - (const char *)s);
-    EXPECT(w, data_off <= s->map_size && s->usize <= s->map_size - data_off, s, s->usize);
-    return s->usize >> tai_lg_page;
+    size_t data_off = (size_t)(h->data - (const char *)h);
+    EXPECT(w, data_off >= sizeof(huge_t) && data_off <= SEGMENT_SIZE &&
+                  data_off % tai_page == 0 && h->head.page_bin[data_off >> tai_lg_page] == PB_LARGE,
+           h, data_off);
+    EXPECT(w, data_off <= h->map_size && h->usize <= h->map_size - data_off, h, h->usize);
+    EXPECT(w, live ? h->touched >= h->usize : h->touched == h->usize, h, h->touched);
+    return h->usize >> tai_lg_page;
 }
 
 static void walk_huge_lists(walk_t *w)
 {
     arena_t *a = w->a;
-    if (seg_list_loops(a->huge_live) || seg_list_loops(a->huge_cache)) {
+    if (list_loops(a->huge_live, offsetof(huge_t, next)) ||
+        list_loops(a->huge_cache, offsetof(huge_t, next))) {
         fail(w, "huge list loops", a->huge_cache, 0);
         return;
     }
-    const segment_t *prev = NULL;
-    for (const segment_t *s = a->huge_live; s; prev = s, s = s->next)
-        w->c.huge_live_pages += walk_huge(w, s, prev);
+    const huge_t *prev = NULL;
+    for (const huge_t *h = a->huge_live; h; prev = h, h = h->next)
+        w->c.huge_live_pages += walk_huge(w, h, prev, true);
     prev = NULL;
-    for (const segment_t *s = a->huge_cache; s; prev = s, s = s->next) {
-        w->c.huge_cached_pages += walk_huge(w, s, prev);
-        EXPECT(w, !tai_segment_listed(a->huge_live, s), s, 0); /* freed yet live */
+    for (const huge_t *h = a->huge_cache; h; prev = h, h = h->next) {
+        w->c.huge_cached_pages += walk_huge(w, h, prev, false);
+        EXPECT(w, !tai_huge_listed(a->huge_live, h), h, 0); /* freed yet live */
     }
 }
 
@@ -263,10 +271,10 @@ static void walk_bins(walk_t *w)
     }
 }
 
-bool tai_segment_listed(const segment_t *list, const segment_t *s)
+bool tai_huge_listed(const huge_t *list, const huge_t *h)
 {
     for (size_t n = 0; list && n < LIST_BOUND; list = list->next, n++)
-        if (list == s)
+        if (list == h)
             return true;
     return false;
 }

@@ -7,6 +7,7 @@
 
 #include "arena.h"
 #include "debug.h"
+#include "huge.h"
 
 /* What the walk counted, for callers that check page statistics against
  * it (exact only while no other thread is inside the arena). */
@@ -24,8 +25,8 @@ typedef struct tai_census {
  * many it found. census may be NULL. No lock of the arena may be held. */
 HIDDEN unsigned tai_arena_verify(arena_t *a, tai_census_t *census);
 
-/* True if s is on the segment list that starts at list. */
-HIDDEN bool tai_segment_listed(const segment_t *list, const segment_t *s);
+/* True if h is on the huge list that starts at list. */
+HIDDEN bool tai_huge_listed(const huge_t *list, const huge_t *h);
 
 /* The debug build's whole-arena check at points where it is cheap enough. */
 #define TA_VERIFY_ARENA(a) TA_ASSERT(tai_arena_verify((a), NULL) == 0)

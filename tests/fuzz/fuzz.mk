@@ -32,9 +32,9 @@ $(FUZZ_DIR)/lib/verify.o: FUZZ_COV :=
 $(FUZZ_DIR)/libtunalloc.a: $(FUZZ_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/c/harness.h tests/c/walker.h \
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/c/include/harness.h tests/c/include/walker.h \
 		$(CORE_HDRS) $(FUZZ_DIR)/libtunalloc.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/c -fsanitize=fuzzer $< -o $@ $(FUZZ_DIR)/libtunalloc.a $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/c/include -fsanitize=fuzzer $< -o $@ $(FUZZ_DIR)/libtunalloc.a $(LDLIBS)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)

@@ -5,6 +5,8 @@ import pytest
 import tunalloc
 from tunalloc._ctl import ffi, lib
 
+from py_helpers import run_py
+
 
 @pytest.fixture
 def arena():
@@ -126,6 +128,26 @@ def test_use_arena_routes_thread(arena):
         assert lib.ta_arena_index(lib.ta_arena_of(p)) == arena.index
         lib.ta_free(p)
     assert tunalloc.ctl("thread.arena") == before
+
+
+def test_use_arena_leaves_nothing_in_the_arena():
+    """Leaving use_arena() switched the thread back through Python-level
+    ctl() while the arena was still the thread's: a list and a tuple it
+    made there went to CPython's free lists and stayed live blocks of the
+    arena, so destroy() was refused after an empty-handed block."""
+    out = run_py("""
+        import tunalloc
+        tunalloc.enable()
+        arena = tunalloc.Arena.create()
+        blob = None
+        with tunalloc.use_arena(arena):
+            blob = bytes(1 << 20)
+        assert tunalloc.ctl("arenas.lookup", id(blob)) == arena.index
+        del blob
+        arena.destroy()
+        print("ok")
+    """)
+    assert out.stdout == "ok\n"
 
 
 def test_use_arena_restores_on_error(arena):

@@ -199,7 +199,7 @@ def test_nul_in_names_is_a_value_error():
         with pytest.raises(ValueError, match="NUL"):
             tunalloc.ctl_children(name)
     with pytest.raises(ValueError, match="NUL"):
-        _ctlapi._write("any.string", _ctlapi.STRING, "a\0b")
+        _hook.ctl("any.string", "string", "a\0b")
     for domain in ("raw\0", "raw\0obj"):
         with pytest.raises(ValueError):
             tunalloc.enable(domain)

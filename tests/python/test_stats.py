@@ -109,6 +109,13 @@ def test_stats_reads_create_no_arena():
     assert seen == [0, 4096]
 
 
+def _shape(node):
+    """A tree's keys (as JSON's strings) and value types, values left out."""
+    if isinstance(node, dict):
+        return {str(key): _shape(value) for key, value in node.items()}
+    return type(node).__name__
+
+
 def test_stats_is_the_json_report_reshaped(small_block):
     """One walker, one shape: stats() is the JSON report's tree with the
     index keys as ints, the merged arenas under ARENAS_ALL (4096) in both."""
@@ -121,5 +128,9 @@ def test_stats_is_the_json_report_reshaped(small_block):
     assert sorted(merged["bins"]) == sorted(map(int, raw["bins"]))
     j = min(merged["bins"])
     assert merged["bins"][j].keys() == raw["bins"][str(j)].keys()
+    # the whole tree: the same names and value types at every level (the
+    # dict is built by the walker in C, not parsed from the JSON)
+    assert _shape(st) == _shape(doc)
+    assert _shape(tunalloc.Arena(0).stats) == _shape(doc["arenas"]["0"])
     with pytest.raises(KeyError):
         tunalloc._stats.arena_stats(4095)

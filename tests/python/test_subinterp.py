@@ -1,7 +1,8 @@
 """Isolated subinterpreters (3.12 _xxsubinterpreters, 3.13 _interpreters),
 each with its own GIL, under TUNALLOC_PYTHON=1: the start-up .pth is
-silent in them, `import tunalloc` works there, and they allocate from
-tunalloc concurrently, from several threads at once."""
+silent in them, `import tunalloc` works there, they allocate from
+tunalloc concurrently, from several threads at once, and read and write
+the control namespace and make, fill, limit and destroy arenas there."""
 import sys
 
 import pytest
@@ -38,10 +39,46 @@ for call in (tunalloc.enable, tunalloc.disable):
         assert "main interpreter" in str(exc)
     else:
         raise AssertionError(call.__name__ + " worked in a subinterpreter")
+# The control namespace and arenas, through tunalloc._hook (CFFI's
+# backend does not load here).
+assert tunalloc.ctl("version") == tunalloc.__version__
+tunalloc.ctl("epoch", 1)
+assert tunalloc.ctl("stats.allocated") > 0
+assert any(c.name == "purge" for c in tunalloc.ctl_children("arena.0"))
+assert tunalloc.ctl_info("arena.0.limit").writable
+arena = tunalloc.Arena.create(dirty_decay_ms=0, limit=8 << 20)
+arena.muzzy_decay_ms = 0
+assert arena.muzzy_decay_ms == 0
+assert tunalloc.ctl(f"arena.{arena.index}.limit") == 8 << 20
+
+
+def over_limit():
+    # in a function, so the traceback's frame object goes with it
+    try:
+        bytearray(16 << 20)
+    except MemoryError:
+        return True
+    return False
+
+
+blob = refused = None     # globals added inside would grow the globals into the arena
+with tunalloc.use_arena(arena):
+    blob = bytes(3 << 20)
+    refused = over_limit()
+assert refused, "the arena's limit was not enforced"
+assert arena.allocated >= 3 << 20
+assert tunalloc.ctl("arenas.lookup", id(blob)) == arena.index
+assert arena.index in tunalloc.stats()["arenas"]
+assert arena.stats["large"]["allocated"] >= 3 << 20
 try:
-    tunalloc.ctl("epoch", 1)
-except ImportError as exc:
-    assert "subinterpreter" in str(exc)
+    arena.destroy()
+except tunalloc.ArenaBusyError as exc:
+    assert exc.live_blocks >= 1
+else:
+    raise AssertionError("destroyed under a live block")
+del blob
+arena.destroy()
+tunalloc.purge()
 """
 
 errors = []

@@ -95,6 +95,13 @@ static inline bool calloc_overflows(size_t n, size_t size)
  * table in api (numpy's _ARRAY_API capsule). */
 PyObject *hook_numpy_handler(PyObject *self, PyObject *unused);
 PyObject *hook_numpy_set_handler(PyObject *self, PyObject *args);
+/* The control namespace (hook_ctl.c), for every interpreter: ctl(name,
+ * type, value), ctl_child(node, i), arena_create(dirty, muzzy, limit) and
+ * stats_tree(node, omit). */
+PyObject *hook_ctl(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *hook_ctl_child(PyObject *self, PyObject *args);
+PyObject *hook_arena_create(PyObject *self, PyObject *args);
+PyObject *hook_stats_tree(PyObject *self, PyObject *args);
 /* Heap profiling (hook_prof.c): the Python frames hook and the reader. */
 PyObject *hook_prof_hook(PyObject *self, PyObject *on);
 PyObject *hook_prof_read(PyObject *self, PyObject *unused);

@@ -18,37 +18,15 @@ stats_text(), stats_json(); purge().
 Arenas: ``arenas`` (a sequence of Arena), Arena.create(...),
 ``with use_arena(a):`` and new_allocator(ffi, arena) for CFFI buffers.
 """
-from . import _hook, numpy
+from . import numpy
+from ._arena import Arena, ArenaBusyError, Arenas, arenas, new_allocator, use_arena
+from ._ctlapi import CtlInfo, ctl, ctl_children, ctl_info
 from ._hooks import DEFAULT_DOMAINS, DOMAINS, Status, disable, enable, status
 from ._monitor import Monitor, monitor
-from ._stats import ARENAS_ALL, purge, report, stats, stats_json, stats_text
+from ._stats import ARENAS_ALL, purge, stats, stats_json, stats_text
 
-# What needs the CFFI control bridge (tunalloc._ctl). The CFFI backend does
-# not load in isolated subinterpreters (3.12+ interpreters with their own
-# GIL); there the names below raise ImportError on use, and status(),
-# stats(), stats_text() and stats_json() still work.
-_CTL_NAMES = ("Arena", "ArenaBusyError", "Arenas", "arenas", "new_allocator",
-              "use_arena", "CtlInfo", "ctl", "ctl_children", "ctl_info")
-try:
-    from ._arena import (Arena, ArenaBusyError, Arenas, arenas, new_allocator,
-                         use_arena)
-    from ._ctlapi import CtlInfo, ctl, ctl_children, ctl_info
-except ImportError as _exc:
-    if _hook.is_main_interpreter():
-        raise
-    _CTL_ERROR = str(_exc)
-
-    def __getattr__(name):
-        if name in _CTL_NAMES:
-            raise ImportError(f"tunalloc.{name} is not available in this "
-                              f"subinterpreter: {_CTL_ERROR} (status(), stats(), "
-                              "stats_text() and stats_json() are)")
-        raise AttributeError(f"module 'tunalloc' has no attribute {name!r}")
-
-# The core's: one version for every artefact (read from the report, which
-# every interpreter can, general section and totals only).
-__version__ = report("mabl")["version"]
-del report
+# The core's: one version for every artefact.
+__version__ = ctl("version")
 
 __all__ = [
     "ARENAS_ALL", "Arena", "ArenaBusyError", "Arenas", "CtlInfo", "DEFAULT_DOMAINS",

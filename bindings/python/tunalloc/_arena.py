@@ -5,15 +5,14 @@ from collections.abc import Sequence
 from typing import Any, Dict, Iterator, Optional, Union
 
 from . import _hook
-from ._ctl import ffi, lib
-from ._ctlapi import _raise_for, ctl
+from ._ctlapi import _raise_for, ctl, writer
 from ._stats import arena_stats, refresh
 
 
-def _decay_value(name: str, value: Optional[int]) -> int:
-    """None means "inherit the arenas.* default", as TA_DECAY_DEFAULT."""
+def _decay_value(name: str, value: Optional[int]) -> Optional[int]:
+    """None means "inherit the arenas.* default" (TA_DECAY_DEFAULT)."""
     if value is None:
-        return lib.TA_DECAY_DEFAULT
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
     if value < -1:
@@ -98,20 +97,13 @@ class Arena:
                muzzy_decay_ms: Optional[int] = None, limit: int = 0) -> "Arena":
         """Makes a new manual arena; decay None inherits the defaults,
         limit caps its active bytes (0 = none)."""
-        opts = ffi.new("ta_arena_opts *")
-        lib.ta_arena_opts_init(opts)
-        opts.dirty_decay_ms = _decay_value("dirty_decay_ms", dirty_decay_ms)
-        opts.muzzy_decay_ms = _decay_value("muzzy_decay_ms", muzzy_decay_ms)
+        dirty = _decay_value("dirty_decay_ms", dirty_decay_ms)
+        muzzy = _decay_value("muzzy_decay_ms", muzzy_decay_ms)
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 0 <= limit < 1 << 64:
             raise ValueError(f"limit must be a byte count >= 0, not {limit}")
-        opts.limit = limit
-        arena = lib.ta_arena_create(opts)
-        if arena == ffi.NULL:
-            err = ffi.errno
-            raise OSError(err, "ta_arena_create failed")
-        made = cls(int(lib.ta_arena_index(arena)))
+        made = cls(_hook.arena_create(dirty, muzzy, limit))
         made._token = _created[made._index] = object()
         return made
 
@@ -248,12 +240,13 @@ def use_arena(arena: Union[Arena, int]) -> Iterator[Arena]:
     if index == _hook.backing_index():
         raise ValueError("the arena backing pymalloc cannot take other blocks")
     previous = ctl("thread.arena")
+    switch_back = writer("thread.arena")
     _hook.routing(1)
     try:
         ctl("thread.arena", index)
         yield Arena(index)
     finally:
-        ctl("thread.arena", previous)
+        switch_back(previous)
         _hook.routing(-1)
 
 
@@ -263,6 +256,8 @@ def new_allocator(ffi_obj: Any, arena: Union[Arena, int, None] = None,
     buffers come from tunalloc, from arena if given."""
     if not hasattr(ffi_obj, "new_allocator"):
         raise TypeError("new_allocator needs a cffi.FFI instance")
+    # A cffi.FFI exists, so CFFI loads here and so does the bridge.
+    from ._ctl import ffi, lib
     if arena is None:
         return ffi_obj.new_allocator(lib.ta_malloc, lib.ta_free,
                                      should_clear_after_alloc)

@@ -2,37 +2,24 @@
 
 Names are resolved against the namespace's own enumeration
 (ta_ctl_child), so every name the core knows works here with the type the
-core declares, and no list of names is kept in Python.
+core declares, and no list of names is kept in Python. The calls go
+through tunalloc._hook (hook_ctl.c), which loads in every interpreter,
+isolated subinterpreters included, where CFFI's backend does not.
 """
 import errno as _errno
 import functools
 import os
-from typing import Any, List, NamedTuple, Optional, Tuple
+import sys
+from typing import Any, Callable, List, NamedTuple, NoReturn, Optional, Tuple
 
-from ._ctl import ffi, lib
+from . import _hook
 
-NODE = lib.TA_CTL_NODE
-ACTION = lib.TA_CTL_ACTION
-POINTER = lib.TA_CTL_POINTER
-STRING = lib.TA_CTL_STRING
-BOOL = lib.TA_CTL_BOOL
-
-# C type of each scalar namespace type, as CFFI spells it.
-_CTYPES = {
-    lib.TA_CTL_BOOL: "bool",
-    lib.TA_CTL_UNSIGNED: "unsigned",
-    lib.TA_CTL_SIZE: "size_t",
-    lib.TA_CTL_SSIZE: "ssize_t",
-    lib.TA_CTL_UINT64: "uint64_t",
-    lib.TA_CTL_STRING: "char *",
-}
-_TYPE_NAMES = {
-    NODE: "node", BOOL: "bool", lib.TA_CTL_UNSIGNED: "unsigned",
-    lib.TA_CTL_SIZE: "size_t", lib.TA_CTL_SSIZE: "ssize_t",
-    lib.TA_CTL_UINT64: "uint64_t", STRING: "string", POINTER: "pointer",
-    ACTION: "action",
-}
-_SIGNED = {lib.TA_CTL_SSIZE}
+# (name, type, readable, writable, doc, bound) of one child, as
+# _hook.ctl_child reports it; type is CtlInfo.type's name.
+_Kid = Tuple[str, str, bool, bool, str, Optional[str]]
+# The Python type a value of each scalar namespace type takes.
+_PY_TYPES = {"bool": bool, "string": str, "unsigned": int, "size_t": int,
+             "ssize_t": int, "uint64_t": int}
 
 
 class CtlInfo(NamedTuple):
@@ -47,7 +34,7 @@ class CtlInfo(NamedTuple):
     bound: Optional[str] = None
 
 
-def _raise_for(rc: int, name: str) -> None:
+def _raise_for(rc: int, name: str) -> NoReturn:
     """Turns a ta_ctl errno into the Python exception the API promises."""
     if rc == _errno.ENOENT:
         raise KeyError(name)
@@ -60,17 +47,12 @@ def _raise_for(rc: int, name: str) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _children(node: str) -> Tuple[Tuple[str, int, int, str, Optional[str]], ...]:
+def _children(node: str) -> Tuple[_Kid, ...]:
     """All children of a node pattern; the namespace is fixed at build time
     so caching it is exact."""
-    info = ffi.new("ta_ctl_info *")
-    out: List[Tuple[str, int, int, str, Optional[str]]] = []
-    node_b = node.encode()
-    while lib.ta_ctl_child(node_b, len(out), info) == 0:
-        doc = ffi.string(info.doc).decode() if info.doc != ffi.NULL else ""
-        bound = ffi.string(info.bound).decode() if info.bound != ffi.NULL else None
-        out.append((ffi.string(info.name).decode(), int(info.type),
-                    int(info.mode), doc, bound))
+    out: List[_Kid] = []
+    while (kid := _hook.ctl_child(node, len(out))) is not None:
+        out.append(kid)
     return tuple(out)
 
 
@@ -78,7 +60,7 @@ def _is_index(component: str) -> bool:
     return component.isascii() and component.isdigit()
 
 
-def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str, Optional[str]]]:
+def _match(node: str, component: str) -> Optional[_Kid]:
     """The child of node named component, or the index child ("<i>") if
     component is a number."""
     kids = _children(node)
@@ -93,9 +75,9 @@ def _match(node: str, component: str) -> Optional[Tuple[str, int, int, str, Opti
 
 
 @functools.lru_cache(maxsize=4096)
-def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str, Optional[str]]]:
-    """(type, mode, doc, bound) of a name with its indexes replaced by "0" (one
-    cache entry per name pattern)."""
+def _resolve(pattern: Tuple[str, ...]) -> Optional[_Kid]:
+    """The entry of a name with its indexes replaced by "0" (one cache
+    entry per name pattern)."""
     node = ""
     kid = None
     for component in pattern:
@@ -103,11 +85,11 @@ def _resolve(pattern: Tuple[str, ...]) -> Optional[Tuple[int, int, str, Optional
         if kid is None:
             return None
         node = f"{node}.{kid[0]}" if node else kid[0]
-    return None if kid is None else kid[1:]
+    return kid
 
 
-def _entry(name: str) -> Tuple[int, int, str, Optional[str]]:
-    """(type, mode, doc, bound) of a control name; KeyError if it does not exist,
+def _entry(name: str) -> _Kid:
+    """The entry of a control name; KeyError if it does not exist,
     TypeError if it is not a string."""
     if not isinstance(name, str):
         raise TypeError(f"ctl name must be a str, not {type(name).__name__}")
@@ -122,98 +104,62 @@ def _entry(name: str) -> Tuple[int, int, str, Optional[str]]:
     return found
 
 
-def _as_info(name: str, type_: int, mode: int, doc: str,
-             bound: Optional[str]) -> CtlInfo:
-    return CtlInfo(name, _TYPE_NAMES.get(type_, str(type_)),
-                   bool(mode & lib.TA_CTL_READ), bool(mode & lib.TA_CTL_WRITE),
-                   doc, bound)
-
-
 def ctl_info(name: str) -> CtlInfo:
     """Type, access and one-line doc of a control name (KeyError if none)."""
-    return _as_info(name.rsplit(".", 1)[-1], *_entry(name))
+    return CtlInfo(name.rsplit(".", 1)[-1], *_entry(name)[1:])
 
 
 def ctl_children(node: str = "") -> List[CtlInfo]:
     """The entries directly under node ("" for the root), for browsing the
     namespace from the REPL; KeyError for an unknown or leaf node."""
-    if node and _entry(node)[0] != NODE:
+    if node and _entry(node)[1] != "node":
         raise KeyError(f"{node} is a value, not a node")
     # Children do not depend on the index, so one cache entry per pattern.
     pattern = ".".join("0" if _is_index(p) else p for p in node.split("."))
-    return [_as_info(*kid) for kid in _children(pattern)]
+    return [CtlInfo(*kid) for kid in _children(pattern)]
 
 
-def _read(name: str, type_: int) -> Any:
-    ctype = _CTYPES[type_]
-    buf = ffi.new(ctype + " *")
-    size = ffi.new("size_t *", ffi.sizeof(ctype))
-    rc = lib.ta_ctl(name.encode(), buf, size, ffi.NULL, 0)
-    if rc:
-        _raise_for(rc, name)
-    if type_ == STRING:
-        return ffi.string(buf[0]).decode() if buf[0] != ffi.NULL else None
-    return bool(buf[0]) if type_ == BOOL else int(buf[0])
+def _call(name: str, type_: str, value: Any) -> Any:
+    try:
+        return _hook.ctl(name, type_, value)
+    except OSError as exc:     # the core's errno
+        err = exc.errno
+    _raise_for(err, name)
 
 
-def _check_int(name: str, type_: int, value: Any) -> None:
-    """Type first (TypeError), then range (ValueError), before any C call."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name!r} takes an int, not {type(value).__name__}")
-    bits = 8 * ffi.sizeof(_CTYPES[type_])
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if type_ in _SIGNED \
-        else (0, (1 << bits) - 1)
-    if not lo <= value <= hi:
-        raise ValueError(f"{value} is out of range for {name!r} "
-                         f"({_TYPE_NAMES[type_]})")
+def writer(name: str) -> Callable[[Any], None]:
+    """A write of name that goes straight to C and makes no Python object
+    on success; errors come as OSError with the core's errno. use_arena()
+    switches the thread back with it while the thread's arena is still
+    the chosen one: Python-level work there would make objects in that
+    arena, and a list or tuple left on CPython's free lists would keep a
+    block of it live (destroy() refused)."""
+    return functools.partial(_hook.ctl, name, _entry(name)[1])
 
 
-def _check_type(name: str, value: Any, want: type) -> None:
-    if not isinstance(value, want):
-        raise TypeError(f"{name!r} takes a {want.__name__}, "
+def _check_value(name: str, type_: str, value: Any) -> None:
+    """The value's Python type, before any C call (its range is checked
+    against the C type in C, also before the core is called)."""
+    want = _PY_TYPES.get(type_, object)
+    if want is int and isinstance(value, bool) or not isinstance(value, want):
+        article = "an" if want is int else "a"
+        raise TypeError(f"{name!r} takes {article} {want.__name__}, "
                         f"not {type(value).__name__}")
 
 
-def _write(name: str, type_: int, value: Any) -> None:
-    ctype = _CTYPES[type_]
-    if type_ == BOOL:
-        _check_type(name, value, bool)
-        buf = ffi.new("bool *", value)
-    elif type_ == STRING:
-        _check_type(name, value, str)
-        if "\0" in value:
-            raise ValueError(f"{name!r} takes no NUL character in its value")
-        keep = ffi.new("char[]", value.encode())
-        buf = ffi.new("char **", keep)
-    else:
-        _check_int(name, type_, value)
-        buf = ffi.new(ctype + " *", value)
-    rc = lib.ta_ctl(name.encode(), ffi.NULL, ffi.NULL, buf, ffi.sizeof(ctype))
-    if rc:
-        _raise_for(rc, name)
-
-
-def _as_pointer(name: str, value: Any) -> Any:
+def _address(name: str, value: Any) -> int:
     """Pointer inputs accept an address (int) or a CFFI pointer."""
-    if isinstance(value, ffi.CData):
-        return ffi.cast("void *", value)
+    backend = sys.modules.get("_cffi_backend")
+    if backend is not None and isinstance(value, backend._CDataBase):
+        # Only reachable where CFFI loads, so the bridge does too.
+        from ._ctl import ffi
+        value = int(ffi.cast("uintptr_t", value))
     if isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value < (1 << (8 * ffi.sizeof("void *"))):
+        if not 0 <= value <= 2 * sys.maxsize + 1:     # a void * (Py_ssize_t's width)
             raise ValueError(f"{value} is not an address ({name!r})")
-        return ffi.cast("void *", value)
+        return value
     raise TypeError(f"{name!r} takes an address (int or cdata pointer), "
                     f"not {type(value).__name__}")
-
-
-def _lookup(name: str, value: Any) -> int:
-    """Pointer-keyed reads (arenas.lookup): the pointer in, an index out."""
-    ptr = ffi.new("void **", _as_pointer(name, value))
-    out = ffi.new("unsigned *")
-    size = ffi.new("size_t *", ffi.sizeof("unsigned"))
-    rc = lib.ta_ctl(name.encode(), out, size, ptr, ffi.sizeof("void *"))
-    if rc:
-        _raise_for(rc, name)
-    return int(out[0])
 
 
 def _action(name: str, value: Any) -> None:
@@ -225,9 +171,7 @@ def _action(name: str, value: Any) -> None:
         # for the names too. Imported here: _arena imports this module.
         from ._arena import _release
         return _release(int(parts[1]), parts[2] == "destroy", False)
-    rc = lib.ta_ctl(name.encode(), ffi.NULL, ffi.NULL, ffi.NULL, 0)
-    if rc:
-        _raise_for(rc, name)
+    return _call(name, "action", None)
 
 
 def ctl(name: str, value: Any = None) -> Any:
@@ -244,14 +188,14 @@ def ctl(name: str, value: Any = None) -> Any:
     ``arena.<i>.destroy`` raise ArenaBusyError, as Arena.reset() and
     destroy() do, while blocks of the arena are live.
     """
-    type_ = _entry(name)[0]
-    if type_ == NODE:
+    type_ = _entry(name)[1]
+    if type_ == "node":
         raise KeyError(f"{name} is a node, not a value; "
                        f"see tunalloc.ctl_children({name!r})")
-    if type_ == ACTION:
+    if type_ == "action":
         return _action(name, value)
-    if type_ == POINTER:
-        return _lookup(name, value)
-    if value is None:
-        return _read(name, type_)
-    return _write(name, type_, value)
+    if type_ == "pointer":
+        return _call(name, type_, _address(name, value))
+    if value is not None:
+        _check_value(name, type_, value)
+    return _call(name, type_, value)

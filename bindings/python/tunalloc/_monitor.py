@@ -6,7 +6,8 @@ import threading
 import time
 from typing import Any, Dict, Optional, TextIO
 
-from ._stats import report
+from ._ctlapi import ctl
+from ._stats import tree
 
 # Totals copied into every sample, in bytes.
 TOTALS = ("allocated", "active", "resident", "mapped", "retained", "metadata")
@@ -14,16 +15,12 @@ TOTALS = ("allocated", "active", "resident", "mapped", "retained", "metadata")
 PLOTTED = ("allocated", "active", "resident", "dirty")
 
 
-def page_size() -> int:
-    return report("abl")["arenas"]["page"]
-
-
 def sample(page: int) -> Dict[str, Any]:
     """One sample: wall time, the totals, dirty and muzzy bytes summed over
     the arenas, and per arena its allocated, active, dirty and muzzy bytes.
     Read without bins, large classes and merged stats, which a sample
     does not need."""
-    stats = report("gblm")["stats"]
+    stats = tree("stats", "blm")
     out: Dict[str, Any] = {"time": time.time()}
     out.update({key: stats[key] for key in TOTALS})
     arenas = {}
@@ -56,7 +53,7 @@ class Monitor:
         self.interval = float(interval)
         self.path = path
         self.progress = progress
-        self._page = page_size()
+        self._page = ctl("arenas.page")
         self._file: Optional[TextIO] = open(path, "a", encoding="utf-8")
         self._stop = threading.Event()
         self._write()

@@ -3,8 +3,8 @@
     import tunalloc.prometheus
     tunalloc.prometheus.register()     # adds the collector to the default registry
 
-Each scrape reads the core's JSON report once (a few ms with a handful of
-arenas; bench/python/stats_cost.py) and exports:
+Each scrape reads the core's statistics once, as stats() does (one walk
+in C; bench/python/stats_cost.py), and exports:
 
 - totals: ``tunalloc_{allocated,active,resident,mapped,retained,metadata}_bytes``;
 - per arena (label ``arena``): ``tunalloc_arena_allocated_bytes`` (label
@@ -21,7 +21,7 @@ arenas; bench/python/stats_cost.py) and exports:
 """
 from typing import Any, Dict, Iterator, Optional
 
-from ._stats import ARENAS_ALL, report
+from ._stats import ARENAS_ALL, tree
 
 _registered: Dict[int, "TunallocCollector"] = {}
 
@@ -43,19 +43,19 @@ class TunallocCollector:
         self._counter, self._gauge = _families()
 
     def collect(self) -> Iterator[Any]:
-        doc = report()
+        doc = tree("")
         stats, info = doc["stats"], doc["arenas"]
         page = info["page"]
         gauge = self._gauge
         for key in ("allocated", "active", "resident", "mapped", "retained", "metadata"):
             yield gauge(f"tunalloc_{key}_bytes", f"tunalloc stats.{key}", value=stats[key])
-        arenas = {k: v for k, v in stats.get("arenas", {}).items() if k != str(ARENAS_ALL)}
+        arenas = {k: v for k, v in stats.get("arenas", {}).items() if k != ARENAS_ALL}
         yield from self._arena_families(arenas, page)
-        merged = stats.get("arenas", {}).get(str(ARENAS_ALL))
+        merged = stats.get("arenas", {}).get(ARENAS_ALL)
         if merged is not None:
             yield from self._class_families(merged, info)
 
-    def _arena_families(self, arenas: Dict[str, Any], page: int) -> Iterator[Any]:
+    def _arena_families(self, arenas: Dict[int, Any], page: int) -> Iterator[Any]:
         gauge, counter = self._gauge, self._counter
         allocated = gauge("tunalloc_arena_allocated_bytes", "bytes in live blocks",
                           labels=["arena", "kind"])
@@ -68,7 +68,8 @@ class TunallocCollector:
                           labels=["arena", "kind"])
         purged = counter("tunalloc_arena_purged_pages", "pages purged",
                          labels=["arena", "state"])
-        for index, a in sorted(arenas.items(), key=lambda kv: int(kv[0])):
+        for number, a in sorted(arenas.items()):
+            index = str(number)
             for kind in ("small", "large"):
                 allocated.add_metric([index, kind], a[kind]["allocated"])
                 nmalloc.add_metric([index, kind], a[kind]["nmalloc"])
@@ -90,7 +91,7 @@ class TunallocCollector:
         tables = (("small", merged.get("bins", {}), info["bin"], "curregs"),
                   ("large", merged.get("lextents", {}), info["lextent"], "curlextents"))
         for kind, rows, sizes, live_key in tables:
-            for index, row in sorted(rows.items(), key=lambda kv: int(kv[0])):
+            for index, row in sorted(rows.items()):
                 if kind == "large" and row["nmalloc"] == 0:
                     continue
                 labels = [str(sizes[index]["size"]), kind]

@@ -5,7 +5,9 @@
  * again as a mapping of their own; when none holds it, the block is mapped
  * fresh and filled with cached pages moved in by mremap (page tables move,
  * nothing is copied or faulted). Either way a workload of varied big
- * buffers reuses resident pages instead of faulting in new ones. */
+ * buffers reuses resident pages instead of faulting in new ones. New
+ * segments take cached units too (tai_huge_take_unit), so large runs
+ * reuse them as well. */
 #include <string.h>
 
 #include "arena.h"

@@ -1,9 +1,12 @@
 """The heap profile's pprof dump is a valid gzipped profile.proto: read back
 with a protobuf wire-format reader written here (no protobuf package), it
-names the allocation site the C test made and estimates its live bytes."""
+names the allocation site the C test made and estimates its live bytes;
+the real pprof (`go tool pprof`, Debian's golang-go) reads it too."""
 import gzip
 import os
 import pathlib
+import re
+import shutil
 import subprocess
 
 import pytest
@@ -136,3 +139,58 @@ def test_folded_has_the_site(dumps):
     site = [ln for ln in lines if ln.startswith("main@sites.c:7;dump_site@sites.c:42 ")]
     assert site
     assert all(ln.rsplit(" ", 1)[1].isdigit() for ln in lines)
+
+
+def test_real_pprof_reads_the_dump(dumps, tmp_path):
+    """pprof itself, not only the reader above: same sample types, same
+    stacks, same values."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go tool pprof is not installed (Debian's golang-go; "
+                    "tools/install-deps.sh installs it)")
+    env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "cache"))
+    res = subprocess.run([go, "tool", "pprof", "-raw", str(dumps / "heap.pb.gz")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    types = lines[lines.index("Samples:") + 1].split()
+    assert types == ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                     "inuse_space/bytes[dflt]"]
+    locations, samples = {}, []
+    section = None
+    for line in lines:
+        if line in ("Samples:", "Locations", "Mappings"):
+            section = line
+        elif section == "Samples:" and ":" in line:
+            vals, ids = line.split(":")
+            samples.append(([int(i) for i in ids.split()], [int(v) for v in vals.split()]))
+        elif section == "Locations" and re.match(r"\s*\d+: ", line):
+            lid, rest = line.split(":", 1)
+            # "0xADDR M=1 function file:line s=0"; a function name may hold spaces
+            parts = rest.split()
+            locations[int(lid)] = (" ".join(parts[2:-2]), parts[-2])
+    assert ("dump_site", "sites.c:42") in locations.values()
+
+    def merged(pairs):
+        """Values summed per stack, as pprof merges samples of one stack
+        (two stacks of the dump may show the same runtime frames)."""
+        out = {}
+        for stack, vals in pairs:
+            out[stack] = [a + b for a, b in zip(out.get(stack, [0] * len(vals)), vals)]
+        return sorted((k, tuple(v)) for k, v in out.items())
+
+    theirs = merged((tuple(locations[i] for i in ids), v) for ids, v in samples)
+
+    prof = parse_profile(gzip.decompress((dumps / "heap.pb.gz").read_bytes()))
+    s = prof["strings"]
+
+    def name(loc):
+        fid, line = prof["locations"][loc]["lines"][0] if prof["locations"][loc]["lines"] \
+            else (None, 0)
+        if fid is None:
+            return (hex(prof["locations"][loc]["address"]), None)
+        fn, file = prof["functions"][fid]
+        return (s[fn], f"{s[file]}:{line}")
+
+    ours = merged((tuple(name(i) for i in ids), v) for ids, v in prof["samples"])
+    assert theirs == ours

@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(build-essential lua5.4 liblua5.4-dev libjemalloc-dev libmimalloc-dev
               libgoogle-perftools-dev libtcmalloc-minimal4 clang valgrind coreutils
-              pkg-config cmake luarocks libclang-rt-dev)
+              pkg-config cmake luarocks libclang-rt-dev golang-go)
 PIP_PACKAGES=(pytest cffi setuptools wheel matplotlib auditwheel numpy prometheus_client)
 
 missing=()

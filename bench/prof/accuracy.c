@@ -1,7 +1,9 @@
 /* Accuracy of the sampled heap profile: sites of known sizes allocate a
  * known number of blocks and keep them; each site's estimated live bytes
  * (through a frames hook naming the site) is compared with the truth
- * (blocks x usable size). One JSON line per run:
+ * (blocks x usable size). One JSON line per run, with each site's
+ * usable size and block count, from which the spread that sampling alone
+ * gives follows:
  *   accuracy SEED SAMPLE_BYTES MIB_PER_SITE */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +81,11 @@ int main(int argc, char **argv)
     ta_prof_read(visit, NULL);
     printf("{\"seed\": %llu, \"sample_bytes\": %zu, \"sites\": [", (unsigned long long)seed, rate);
     for (unsigned i = 0; i < NSITES; i++) {
-        truth[i] = (double)n[i] * (double)ta_malloc_usable_size(blocks[i][0]);
-        printf("%s{\"size\": %zu, \"truth\": %.0f, \"estimate\": %.0f, \"samples\": %llu}",
-               i ? ", " : "", SIZES[i], truth[i], est[i], samples[i]);
+        size_t usize = ta_malloc_usable_size(blocks[i][0]);
+        truth[i] = (double)n[i] * (double)usize;
+        printf("%s{\"size\": %zu, \"usize\": %zu, \"blocks\": %zu, \"truth\": %.0f, "
+               "\"estimate\": %.0f, \"samples\": %llu}",
+               i ? ", " : "", SIZES[i], usize, n[i], truth[i], est[i], samples[i]);
     }
     printf("]}\n");
     for (unsigned i = 0; i < NSITES; i++) {

@@ -8,8 +8,12 @@ Parts (all by default):
   fastpath    callgrind instructions per malloc+free pair of the C fast
               paths (build/bench/fastpath-ta), profiling off and on
   accuracy    build/bench/prof_accuracy: five sites of known block sizes
-              (24 B to 1 MiB, 64 MiB each, interleaved) at the default
-              rate, ten seeds; each site's estimated live bytes vs the truth
+              (24 B to 1 MiB, interleaved) with 16, 64 and 256 MiB live
+              each, at the default rate, 50 seeds; each site's estimated
+              live bytes vs the truth, and vs the spread sampling gives
+  instructions
+              the Python and Lua workloads under callgrind, profiling off
+              and on: instruction counts, which machine load does not move
   python      bench/python's timed workloads under tunalloc, profiling off
               vs on (tunalloc.profile.start() at the default rate, Python
               frames hook included); least CPU time of N interleaved rounds
@@ -20,6 +24,8 @@ Parts (all by default):
 Writes OUT.md and OUT.json.
 """
 import argparse
+import concurrent.futures
+import importlib.util
 import json
 import math
 import os
@@ -36,7 +42,7 @@ import callgrind  # noqa: E402
 BUILD = ROOT / "build"
 PY_WORKLOADS = ["object_graph", "json_roundtrip", "deep_copies", "small_objects", "threads"]
 LUA_WORKLOADS = ["binary_trees", "table_churn", "string_build", "coroutines", "serializer"]
-PARTS = ["fastpath", "accuracy", "python", "lua", "tracemalloc"]
+PARTS = ["fastpath", "accuracy", "instructions", "python", "lua", "tracemalloc"]
 START_PROFILE = ("import runpy, sys; from tunalloc import profile; profile.start(); "
                  "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
@@ -62,22 +68,35 @@ def fastpath():
     return out
 
 
-def accuracy(seeds=10):
-    runs = []
-    for seed in range(1, seeds + 1):
-        res = subprocess.run([str(BUILD / "bench" / "prof_accuracy"), str(seed), "524288", "64"],
-                             capture_output=True, text=True, check=True, timeout=600)
-        runs.append(json.loads(res.stdout))
-    sizes = [s["size"] for s in runs[0]["sites"]]
+def accuracy(seeds=50, levels=(16, 64, 256), rate=524288):
+    """Each site's estimate against the truth, for several live sizes per
+    site. Poisson sampling of N blocks of u bytes, each kept with chance
+    p = 1 - exp(-u/rate) and counted 1/p times, has relative standard
+    deviation sqrt((1 - p) / (N p)): the "expected sd" beside the measured
+    one. An unbiased estimator has a mean error within a few standard
+    errors of 0."""
     table = {}
-    for i, size in enumerate(sizes):
-        errs = [s["sites"][i]["estimate"] / s["sites"][i]["truth"] - 1 for s in runs]
-        samples = [s["sites"][i]["samples"] for s in runs]
-        table[size] = {"mean_abs_error": statistics.mean(map(abs, errs)),
-                       "max_abs_error": max(map(abs, errs)), "mean_error": statistics.mean(errs),
-                       "mean_samples": statistics.mean(samples),
-                       "within_10pct": sum(abs(e) <= 0.10 for e in errs), "runs": len(errs)}
-    return {"sizes": table, "runs": runs}
+    for mib in levels:
+        runs = []
+        for seed in range(1, seeds + 1):
+            res = subprocess.run([str(BUILD / "bench" / "prof_accuracy"), str(seed), str(rate),
+                                  str(mib)], capture_output=True, text=True, check=True,
+                                 timeout=600)
+            runs.append(json.loads(res.stdout))
+        for i, site in enumerate(runs[0]["sites"]):
+            errs = [r["sites"][i]["estimate"] / r["sites"][i]["truth"] - 1 for r in runs]
+            p = -math.expm1(-site["usize"] / rate)
+            sd_expected = math.sqrt((1 - p) / (site["blocks"] * p))
+            sd = statistics.stdev(errs)
+            table[f"{mib}/{site['size']}"] = {
+                "mib_per_site": mib, "size": site["size"], "runs": len(errs),
+                "mean_samples": statistics.mean(r["sites"][i]["samples"] for r in runs),
+                "mean_error": statistics.mean(errs), "std_error": sd / math.sqrt(len(errs)),
+                "sd": sd, "sd_expected": sd_expected,
+                "max_abs_error": max(map(abs, errs)),
+                "within_10pct": sum(abs(e) <= 0.10 for e in errs),
+                "within_10pct_expected": math.erf(0.10 / (sd_expected * math.sqrt(2)))}
+    return {"seeds": seeds, "rate": rate, "sites": table}
 
 
 def py_child(workload, profiled):
@@ -149,6 +168,52 @@ def lua_overhead(rounds):
     return summarise(times, LUA_WORKLOADS)
 
 
+def lua_callgrind_args():
+    """bench/lua's own smaller inputs for instruction counts."""
+    spec = importlib.util.spec_from_file_location("lua_bench", ROOT / "bench" / "lua" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.CALLGRIND_ARGS
+
+
+def instruction_overhead():
+    """The suites' workloads under callgrind, profiling off and on: whole
+    runs' instructions, which machine load does not move. Python's count
+    is each workload's run less a `startup` run of the same kind (so the
+    profile module's import is not counted), with PYTHONHASHSEED=0; Lua's
+    whole runs move by a percent or two with the string-hash seed Lua
+    takes from the clock."""
+    lua_args = lua_callgrind_args()
+    jobs = {}
+    for w in PY_WORKLOADS + ["startup"]:
+        for p in (False, True):
+            cmd = [sys.executable] + (["-c", START_PROFILE] if p else []) + \
+                [str(ROOT / "bench" / "python" / "workloads.py"), w, "tunalloc", "1"]
+            jobs[("python", w, p)] = (cmd, clean_env(TUNALLOC_PYTHON="raw,mem,obj",
+                                                     PYTHONHASHSEED="0"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in LUA_WORKLOADS:
+            for p in (False, True):
+                cmd = [str(BUILD / "tunalua")] + ([f"--profile={tmp}/{w}.pb.gz"] if p else []) + \
+                    [str(ROOT / "bench" / "lua" / f"{w}.lua"), lua_args[w]]
+                jobs[("lua", w, p)] = (cmd, clean_env())
+        with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+            totals = dict(zip(jobs, pool.map(lambda j: callgrind.total(j[0], j[1], 3600),
+                                             jobs.values())))
+    out = {}
+    for suite, names in (("python", PY_WORKLOADS), ("lua", LUA_WORKLOADS)):
+        table = {}
+        for w in names:
+            off, on = totals[(suite, w, False)], totals[(suite, w, True)]
+            if suite == "python":
+                off -= totals[(suite, "startup", False)]
+                on -= totals[(suite, "startup", True)]
+            table[w] = {"off": off, "on": on, "ratio": on / off}
+        geo = math.exp(statistics.mean(math.log(t["ratio"]) for t in table.values()))
+        out[suite] = {"workloads": table, "geomean_ratio": geo}
+    return out
+
+
 def tracemalloc_side_by_side(rounds):
     script = str(ROOT / "bench" / "prof" / "side_by_side.py")
     runs = {m: [] for m in ("none", "tracemalloc", "tunalloc")}
@@ -185,13 +250,33 @@ def markdown(res, command):
             lines.append(f"| {label} | {f[label + '/off']:.2f} | {f[label + '/on']:.2f} |")
         lines.append("")
     if "accuracy" in res:
-        lines += ["## Accuracy (default rate 512 KiB, 64 MiB per site, 10 seeds)", "",
-                  "| block size | samples per site | mean error | mean abs error | max abs error |"
-                  " runs within 10% |", "|---|---|---|---|---|---|"]
-        for size, a in res["accuracy"]["sizes"].items():
-            lines.append(f"| {size} B | {a['mean_samples']:.0f} | {a['mean_error']:+.1%} | "
-                         f"{a['mean_abs_error']:.1%} | {a['max_abs_error']:.1%} | "
-                         f"{a['within_10pct']}/{a['runs']} |")
+        a = res["accuracy"]
+        lines += [f"## Accuracy (rate {a['rate'] // 1024} KiB, {a['seeds']} seeds per row)", "",
+                  "Each site's estimated live bytes against the truth. Sampling alone "
+                  "gives a spread of sqrt((1-p)/(N p)) for N blocks each sampled with "
+                  "chance p (expected sd); an unbiased estimate has a mean error within "
+                  "a few standard errors of 0.", "",
+                  "| live per site | block size | samples | mean error (± s.e.) | sd | "
+                  "expected sd | max abs error | within 10% | expected within 10% |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for s in a["sites"].values():
+            lines.append(f"| {s['mib_per_site']} MiB | {s['size']} B | {s['mean_samples']:.0f} | "
+                         f"{s['mean_error']:+.1%} ± {s['std_error']:.1%} | {s['sd']:.1%} | "
+                         f"{s['sd_expected']:.1%} | {s['max_abs_error']:.1%} | "
+                         f"{s['within_10pct']}/{s['runs']} | "
+                         f"{s['within_10pct_expected']:.0%} |")
+        lines.append("")
+    if "instructions" in res:
+        lines += ["## Suites under callgrind: instructions with profiling on vs off", "",
+                  "Whole runs (Python: less a `startup` run of the same kind; Lua: bench/lua's "
+                  "smaller callgrind inputs, whose totals move by a percent or two with Lua's "
+                  "string-hash seed).", "",
+                  "| suite | workload | off (M) | on (M) | ratio |", "|---|---|---|---|---|"]
+        for suite, r in res["instructions"].items():
+            for w, t in r["workloads"].items():
+                lines.append(f"| {suite} | {w} | {t['off'] / 1e6:.1f} | {t['on'] / 1e6:.1f} | "
+                             f"{t['ratio']:.3f} |")
+            lines.append(f"| {suite} | **geometric mean** | | | **{r['geomean_ratio']:.3f}** |")
         lines.append("")
     for part, title in (("python", "Python suite"), ("lua", "Lua suite")):
         if part not in res:
@@ -232,6 +317,8 @@ def main():
         res["fastpath"] = fastpath()
     if "accuracy" in parts:
         res["accuracy"] = accuracy()
+    if "instructions" in parts:
+        res["instructions"] = instruction_overhead()
     if "python" in parts:
         res["python"] = python_overhead(args.rounds)
     if "lua" in parts:

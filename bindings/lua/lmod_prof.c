@@ -13,11 +13,15 @@
  * Lua allocates: up to 5.4.4 a stack grows by allocating the new stack
  * before the old one's pointers change. From 5.4.5 on, stack pointers are
  * turned into offsets around the stack's own reallocation, so there the
- * hook gives no Lua frames (C frames only). A coroutine's allocations are
+ * hook gives no Lua frames (C frames only). Which release that is, is
+ * read from the running library's lua_ident, not from the headers this
+ * file was built with: a module is loaded by whatever 5.4 host asks for
+ * it. A coroutine's allocations are
  * attributed to where the main thread resumed it: the allocator is told
  * the state, not the running thread. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +77,25 @@ static bool add_registered(ta_tcache_t *tc, lua_State *L)
     return ok;
 }
 
+/* Whether the running Lua library keeps its call records valid while it
+ * allocates (releases 5.4.0 to 5.4.4): its lua_ident reads "$LuaVersion:
+ * Lua 5.4.R  Copyright ...". Anything else, or text not read, is not. */
+static bool walk_is_safe(void)
+{
+    const char *v = strstr(lua_ident, "Lua 5.4.");
+    if (v == NULL)
+        return false;
+    v += strlen("Lua 5.4.");
+    unsigned release = 0;
+    int digits = 0;
+    for (; *v >= '0' && *v <= '9' && digits < 4; v++, digits++)
+        release = release * 10 + (unsigned)(*v - '0');
+    return digits > 0 && release <= 4;
+}
+
+/* Set by profile_start, read by the hook. */
+static atomic_bool walk_safe;
+
 static const char *source_name(const char *source)
 {
     if (source[0] == '@' || source[0] == '=')
@@ -84,13 +107,8 @@ static int lua_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max
 {
     (void)ctx;
     lua_State *L = cache ? registered(cache) : NULL;
-    if (!L)
+    if (!L || !atomic_load_explicit(&walk_safe, memory_order_relaxed))
         return 0;
-#if LUA_VERSION_RELEASE_NUM > 50404
-    (void)out;
-    (void)max;
-    return 0;
-#else
     int n = 0;
     lua_Debug ar;
     for (int level = 0; n < max && n < LUA_FRAMES && lua_getstack(L, level, &ar); level++) {
@@ -107,7 +125,6 @@ static int lua_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max
         n++;
     }
     return n;
-#endif
 }
 
 static talua_state *check_state(lua_State *L, const char *fn)
@@ -176,6 +193,7 @@ static int l_profile_start(lua_State *L)
     if (!add_registered(s->sized.cache, main))
         return luaL_error(L, "tunalloc.profile_start: more than %d states profiled",
                           MAX_PROFILED);
+    atomic_store_explicit(&walk_safe, walk_is_safe(), memory_order_relaxed);
     ta_prof_set_frames_hook(lua_frames, NULL);
     set_size_ctl(L, "prof.sample_bytes", (size_t)rate);
     set_bool_ctl(L, "profile_start", "prof.active", true);

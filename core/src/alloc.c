@@ -101,7 +101,7 @@ void tai_tcache_dalloc_ref(tcache_t *tc, block_ref_t b)
     dalloc_ref(tc, &b);
 }
 
-NOINLINE static void free_slow(void *p)
+NOINLINE static void free_general(void *p)
 {
     if (!p)
         return;
@@ -109,6 +109,16 @@ NOINLINE static void free_slow(void *p)
         return;
     block_ref_t b = block_resolve(p);
     dalloc_ref(tai_thread_tcache_slow(), &b);
+}
+
+/* A sampling cache's frees all miss, and most only need to join a
+ * window (prof_free): looked at first, where no frame is set up yet. */
+NOINLINE static void free_slow(void *p)
+{
+    tcache_t *tc = tai_tls_tcache;
+    if (unlikely(tc->prof != NULL) && p && !tai_opt.check && prof_free(tc, p))
+        return;
+    free_general(p);
 }
 
 /* ---- malloc family ---------------------------------------------------- */
@@ -158,6 +168,9 @@ void ta_free(void *p)
  * the fast paths' registers, so a miss is a plain jump. */
 NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
+    tcache_t *own = tc ? tc : tai_tls_tcache;
+    if (unlikely(own->prof != NULL) && p && !tai_opt.check && prof_free(own, p))
+        return;
     /* secure mode frees by the block's own class, once its mark is checked */
     if (unlikely(tai_opt.check) && !tai_opt.secure && p && !tai_check_size(p, size)) {
         tai_heap_error(TA_ERR_INVALID, p, NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "opts.h"
+#include "prof.h"
 #include "tcache_fast.h"
 
 /* tcache_t.sized_mode: one byte for the fast paths to test. Checked and
@@ -53,6 +54,8 @@ void *ta_sized_alloc(ta_sized_t *sz, size_t size)
  * blocks the cache does not take. */
 NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
 {
+    if (unlikely(tc->t.prof != NULL) && !tai_opt.check && prof_free(&tc->t, p))
+        return NULL;
     if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p))
         return NULL;
     if (tc->t.sized_mode == SIZED_INEXACT)
@@ -109,6 +112,18 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
     return q;
 }
 
+/* The old block missed the cache's stack: a sampling cache's window
+ * takes it as a free would (sizes are trusted here, so this is not
+ * checked mode), with no frame to set up. */
+NOINLINE static void *move_push_slow(ta_sized_t *sz, void *q, void *p, size_t osize,
+                                     size_t nsize)
+{
+    tcache_t *tc = &sz->cache->t;
+    if (unlikely(tc->prof != NULL) && prof_free(tc, p))
+        return memcpy(q, p, osize < nsize ? osize : nsize);
+    return move_slow(sz, q, p, osize, nsize);
+}
+
 /* Small to small: same class, same block; else a new block from the
  * cache and the old one back to it by size. The cache's stacks are apart
  * from the blocks and the cache has one user, so the old block can be
@@ -128,6 +143,6 @@ void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
     if (!cache_pop(tc, nsize, &q))
         return move_slow(sz, NULL, p, osize, nsize);
     if (!cache_push_sized(tc, p))
-        return move_slow(sz, q, p, osize, nsize);
+        return move_push_slow(sz, q, p, osize, nsize);
     return memcpy(q, p, osize < nsize ? osize : nsize);
 }

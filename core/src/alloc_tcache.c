@@ -4,6 +4,7 @@
 #include "check.h"
 #include "init.h"
 #include "owner_map.h"
+#include "prof.h"
 #include "thread.h"
 
 ta_tcache_t *ta_tcache_create(ta_arena_t *arena)
@@ -68,11 +69,19 @@ void *ta_tcache_realloc(ta_tcache_t *tcache, void *p, size_t size)
 /* Checked mode validates first; blocks of the cache's own manual arena
  * may be cached here, other manual arenas' blocks go straight back so
  * those arenas stay destroyable. */
-NOINLINE void tai_tcache_free_slow(tcache_t *tc, void *p)
+NOINLINE static void tcache_free_general(tcache_t *tc, void *p)
 {
     if (unlikely(tai_opt.check) && !tai_check_free(p, true))
         return;
     tai_tcache_dalloc_ref(tc, block_resolve(p));
+}
+
+/* As ta_free's slow path: a sampling cache's window first. */
+NOINLINE void tai_tcache_free_slow(tcache_t *tc, void *p)
+{
+    if (unlikely(tc->prof != NULL) && !tai_opt.check && prof_free(tc, p))
+        return;
+    tcache_free_general(tc, p);
 }
 
 void ta_tcache_free(ta_tcache_t *tcache, void *p)

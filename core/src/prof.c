@@ -28,7 +28,7 @@ atomic_bool tai_prof_on;
 atomic_bool tai_prof_engaged;
 
 static mutex_t arena_lock = MUTEX_INITIALIZER;
-static _Atomic(arena_t *) prof_arena;
+_Atomic(arena_t *) tai_prof_arena;
 
 /* ---- numbers without libm --------------------------------------------- */
 
@@ -99,11 +99,11 @@ static int64_t draw_countdown(struct prof_tc *pt)
 
 /* ---- windows onto a cache's stacks ------------------------------------ */
 
-/* The real level of class c now: fast pops took from the window. */
+/* The real level of class c now: the blocks under the window and those
+ * the window still shows. */
 static uint32_t real_level(const tcache_t *tc, unsigned c)
 {
-    const struct prof_tc *pt = tc->prof;
-    return pt->ncached[c] - (pt->vset[c] - tc->bins[c].ncached);
+    return tc->prof->below[c] + tc->bins[c].ncached;
 }
 
 /* Closes class c's window: its real level is brought up to date and the
@@ -115,9 +115,8 @@ static void settle(tcache_t *tc, unsigned c)
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
     pt->bytes_left += (int64_t)cb->ncached * (int64_t)tai_class_size[c];
-    pt->ncached[c] -= pt->vset[c] - cb->ncached;
-    pt->vset[c] = 0;
-    cb->stack = pt->base[c] + pt->ncached[c];
+    pt->below[c] += cb->ncached;
+    cb->stack = pt->base[c] + pt->below[c];
     cb->ncached = 0;
 }
 
@@ -131,10 +130,10 @@ static void open_window(tcache_t *tc, unsigned c)
     cache_bin_t *cb = &tc->bins[c];
     uint64_t size = tai_class_size[c];
     uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
-    uint32_t v = afford < pt->ncached[c] ? (uint32_t)afford : pt->ncached[c];
+    uint32_t v = afford < pt->below[c] ? (uint32_t)afford : pt->below[c];
     pt->bytes_left -= (int64_t)(v * size);
-    pt->vset[c] = v;
-    cb->stack = pt->base[c] + (pt->ncached[c] - v);
+    pt->below[c] -= v;
+    cb->stack = pt->base[c] + pt->below[c];
     cb->ncached = v;
 }
 
@@ -152,7 +151,7 @@ static void show(tcache_t *tc, unsigned c)
     settle(tc, c);
     cache_bin_t *cb = &tc->bins[c];
     cb->stack = tc->prof->base[c];
-    cb->ncached = tc->prof->ncached[c];
+    cb->ncached = tc->prof->below[c];
     cb->cap = tc->prof->cap[c];
 }
 
@@ -160,9 +159,8 @@ static void hide(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
-    pt->ncached[c] = cb->ncached;
+    pt->below[c] = cb->ncached;
     pt->cap[c] = cb->cap;
-    pt->vset[c] = 0;
     cb->stack = pt->base[c] + cb->ncached;
     cb->ncached = 0;
     cb->cap = 0;
@@ -243,17 +241,17 @@ static inline struct prof_tc *sync_cache(tcache_t *tc)
 
 static arena_t *get_prof_arena(void)
 {
-    arena_t *a = atomic_load_explicit(&prof_arena, memory_order_acquire);
+    arena_t *a = atomic_load_explicit(&tai_prof_arena, memory_order_acquire);
     if (a)
         return a;
     mutex_lock(&arena_lock);
-    a = atomic_load_explicit(&prof_arena, memory_order_relaxed);
+    a = atomic_load_explicit(&tai_prof_arena, memory_order_relaxed);
     if (!a) {
         a = tai_arena_new(true, NULL);
         if (a) {
             /* bound for good: reset and destroy refuse it (EBUSY) */
             atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
-            atomic_store_explicit(&prof_arena, a, memory_order_release);
+            atomic_store_explicit(&tai_prof_arena, a, memory_order_release);
         }
     }
     mutex_unlock(&arena_lock);
@@ -351,15 +349,14 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
     return p;
 }
 
-/* A free that the window turned into a miss: a sampled block leaves the
- * profile; a block of a sampling cache's own arena goes onto its real
- * stack, as the next block of the window when the countdown can pay for
- * it (a pop would take it back first, as from any stack), else by a
- * settled push that opens a new window. */
+/* A free that the window turned into a miss, and that tai_prof_free did
+ * not take (or that came another way, with its block resolved): a sampled block leaves the profile; a block of a sampling
+ * cache's own arena goes onto its real stack by a settled push, which
+ * opens a new window. */
 static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
     const map_head_t *h = head_of(p);
-    if (h->arena == atomic_load_explicit(&prof_arena, memory_order_relaxed)) {
+    if (h->arena == atomic_load_explicit(&tai_prof_arena, memory_order_relaxed)) {
         tai_prof_forget(p);
         return false;
     }
@@ -376,8 +373,8 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
         return true;
     }
     settle(tc, tag);
-    if (pt->ncached[tag] < pt->cap[tag]) {
-        pt->base[tag][pt->ncached[tag]++] = p;
+    if (pt->below[tag] < pt->cap[tag]) {
+        pt->base[tag][pt->below[tag]++] = p;
     } else {
         show(tc, tag);
         tai_tcache_dalloc_slow(tc, p, tag);
@@ -391,19 +388,9 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     struct prof_tc *pt;
     if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
-               head_of(p)->arena == tc->arena &&
-               pt->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed))) {
-        cache_bin_t *cb = &tc->bins[tag];
-        int64_t size = (int64_t)tai_class_size[tag];
-        uint32_t level = pt->ncached[tag] - (pt->vset[tag] - cb->ncached);
-        if (likely(pt->bytes_left > size && level < pt->cap[tag])) {
-            cb->stack[cb->ncached++] = p;
-            pt->vset[tag]++;
-            pt->ncached[tag]++;
-            pt->bytes_left -= size;
-            return true;
-        }
-    }
+               head_of(p)->arena == tc->arena) &&
+        prof_window_push(tc, pt, p, tag))
+        return true;
     return dalloc_cold(tc, p, tag);
 }
 

@@ -66,6 +66,52 @@ def test_leak_found_by_diff_and_dumps_read_back(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = svg.read_text()
     assert text.startswith("<svg") and f"leak ({script}:14)" in text
+    check_png(pb, tmp_path)
+
+
+def check_png(pb, tmp_path):
+    """The PNG is the SVG's picture: its size, and each box drawn in its
+    colour where the layout puts it."""
+    mpimg = pytest.importorskip("matplotlib.image")
+    import colorsys
+    import zlib
+
+    from tunalloc import profile
+    png = tmp_path / "heap.png"
+    proc = subprocess.run([sys.executable, "-m", "tunalloc", "profile", "report", str(pb),
+                           "-o", str(png)], env=clean_env(), capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    total, levels, boxes = profile.flame_layout(profile.read_pprof(pb.read_bytes()))
+    pixels = mpimg.imread(str(png))
+    height = levels * profile.FLAME_ROW + 2 * profile.FLAME_PAD
+    assert pixels.shape[:2] == (height, 1200)
+    wide = [b for b in boxes if b.width > 60]
+    assert len(wide) >= 3
+    for b in wide:
+        # the box's right end, below the text line: fill colour only
+        y = height - profile.FLAME_PAD - (b.level + 1) * profile.FLAME_ROW + 3
+        x = int(b.x + b.width - 8)
+        want = colorsys.hls_to_rgb(zlib.crc32(b.label.encode()) % 60 / 360, 0.6, 0.8)
+        assert max(abs(pixels[y, x, i] - want[i]) for i in range(3)) < 0.02, b
+
+
+def test_png_without_matplotlib_says_so(tmp_path):
+    folded = tmp_path / "heap.folded"
+    folded.write_text("main;work 4096\n")
+    png = tmp_path / "heap.png"
+    code = ("import sys; sys.modules['matplotlib'] = None; from tunalloc.__main__ import main; "
+            f"main(['profile', 'report', {str(folded)!r}, '-o', {str(png)!r}])")
+    proc = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and "matplotlib" in proc.stderr and not png.exists()
+    svg = tmp_path / "heap.svg"
+    code = code.replace(str(png), str(svg))
+    proc = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "work" in svg.read_text()
 
 
 def test_allocations_without_the_gil_say_so():
@@ -109,6 +155,7 @@ def test_report_cli_errors(tmp_path):
     bad.write_bytes(b"\x1f\x8bnot gzip")
     for args, code in ((["profile"], 2), (["profile", "report", str(bad)], 2),
                        (["profile", "report", str(bad), "-o", str(tmp_path / "x.svg")], 1),
+                       (["profile", "report", str(bad), "-o", str(tmp_path / "x.jpg")], 2),
                        (["profile", "report", str(tmp_path / "none"), "-o", "x.svg"], 1)):
         proc = subprocess.run([sys.executable, "-m", "tunalloc"] + args, env=clean_env(),
                               capture_output=True, text=True, cwd=REPO, timeout=60)

@@ -12,7 +12,7 @@ usage: python -m tunalloc [--domains LIST] script.py [args...]
        python -m tunalloc [--domains LIST] -m module [args...]
        python -m tunalloc stats [--domains LIST] [--opts LETTERS] (script.py | -m module) [args...]
        python -m tunalloc plot STATS.jsonl [-o OUT.png]
-       python -m tunalloc profile report HEAP.pb.gz -o OUT.svg"""
+       python -m tunalloc profile report HEAP.pb.gz -o OUT.svg   (or OUT.png)"""
 
 ENVIRONMENT = {
     "TUNALLOC_PYTHON": "enable tunalloc at start-up of any python run: 1 (the "
@@ -33,7 +33,7 @@ def help_text() -> str:
              "statistics report (stats_text(LETTERS); letters omit sections:",
              "g general, m merged, a per arena, b bins, l large classes) on stderr;",
              "`plot` draws a tunalloc.monitor() file (needs matplotlib); `profile",
-             "report` draws a heap profile (pprof or folded) as an SVG flame graph.",
+             "report` draws a heap profile (pprof or folded) as a flame graph, SVG or PNG (matplotlib).",
              "A script named stats, plot or profile is run as ./stats.", "",
              "domains (--domains, TUNALLOC_PYTHON; comma list, default "
              f"{','.join(_hooks.DEFAULT_DOMAINS)}):"]

@@ -20,7 +20,8 @@ on the previous allocator) are not seen. Allocations made without the GIL
 have C frames only; their stacks show ``[no Python frame]``.
 
 ``python -m tunalloc profile report heap.pb.gz -o heap.svg`` draws a
-flame graph of a dump (pprof or folded).
+flame graph of a dump (pprof or folded); ``-o heap.png`` draws the same
+picture as a PNG, with matplotlib if it is installed.
 """
 import gzip
 import html
@@ -346,9 +347,17 @@ def read_folded(text: str) -> List[Tuple[List[str], int]]:
 
 # ---- flame graph ----------------------------------------------------------
 
-def flame_svg(stacks: Sequence[Tuple[List[str], float]], title: str = "live heap",
-              width: int = 1200) -> str:
-    """An SVG flame graph (roots at the bottom) of (frames, value) pairs."""
+FLAME_ROW, FLAME_PAD = 18, 30
+
+Box = namedtuple("Box", "x level width label value")
+
+
+def flame_layout(stacks: Sequence[Tuple[List[str], float]], width: int = 1200
+                 ) -> Tuple[float, int, List[Box]]:
+    """The boxes of a flame graph of (frames outermost first, value)
+    pairs: (total, levels, boxes), x and width in pixels of a picture
+    `width` wide, level 0 the root ("all"); boxes under half a pixel are
+    left out. Both pictures (SVG, PNG) draw these."""
     root: dict = {"": [0.0, {}]}
     for frames, value in stacks:
         if value <= 0:
@@ -359,49 +368,104 @@ def flame_svg(stacks: Sequence[Tuple[List[str], float]], title: str = "live heap
             node = node[1].setdefault(f, [0.0, {}])
             node[0] += value
     total = root[""][0]
-    row, pad = 18, 30
+    boxes: List[Box] = []
 
     def depth(node) -> int:
         return 1 + max((depth(c) for c in node[1].values()), default=0)
 
-    levels = depth(root[""])
-    height = levels * row + 2 * pad
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="monospace" font-size="11">',
-             f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">'
-             f'{html.escape(title)} ({total / 1048576:.1f} MiB)</text>']
-
-    def draw(name: str, node, x: float, level: int) -> None:
+    def place(name: str, node, x: float, level: int) -> None:
         w = node[0] / total * (width - 20) if total else 0
         if w < 0.5:
             return
-        y = height - pad - (level + 1) * row
-        hue = zlib.crc32(name.encode()) % 60
-        label = name if level else "all"
-        tip = f"{label}: {node[0] / 1024:.1f} KiB ({100 * node[0] / total:.1f}%)"
-        parts.append(f'<g><title>{html.escape(tip)}</title><rect x="{x:.1f}" y="{y}" '
-                     f'width="{w:.1f}" height="{row - 1}" fill="hsl({hue},80%,60%)"/>')
-        chars = int(w / 7)
-        if chars >= 3:
-            text = label if len(label) <= chars else label[:chars - 2] + ".."
-            parts.append(f'<text x="{x + 2:.1f}" y="{y + row - 5}">{html.escape(text)}</text>')
-        parts.append("</g>")
+        boxes.append(Box(x, level, w, name if level else "all", node[0]))
         cx = x
         for cname, child in sorted(node[1].items()):
-            draw(cname, child, cx, level + 1)
+            place(cname, child, cx, level + 1)
             cx += child[0] / total * (width - 20)
 
-    draw("", root[""], 10, 0)
+    place("", root[""], 10, 0)
+    return total, depth(root[""]), boxes
+
+
+def _hue(label: str) -> int:
+    """Warm colours, the same for a frame in every picture."""
+    return zlib.crc32(label.encode()) % 60
+
+
+def _fit(label: str, width: float) -> str:
+    """The label cut to a box of `width` pixels (7 per character), or ''."""
+    chars = int(width / 7)
+    if chars < 3:
+        return ""
+    return label if len(label) <= chars else label[:chars - 2] + ".."
+
+
+def _caption(title: str, total: float) -> str:
+    return f"{title} ({total / 1048576:.1f} MiB)"
+
+
+def flame_svg(stacks: Sequence[Tuple[List[str], float]], title: str = "live heap",
+              width: int = 1200) -> str:
+    """An SVG flame graph (roots at the bottom) of (frames, value) pairs."""
+    total, levels, boxes = flame_layout(stacks, width)
+    height = levels * FLAME_ROW + 2 * FLAME_PAD
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="monospace" font-size="11">',
+             f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">'
+             f'{html.escape(_caption(title, total))}</text>']
+    for b in boxes:
+        y = height - FLAME_PAD - (b.level + 1) * FLAME_ROW
+        tip = f"{b.label}: {b.value / 1024:.1f} KiB ({100 * b.value / total:.1f}%)"
+        parts.append(f'<g><title>{html.escape(tip)}</title><rect x="{b.x:.1f}" y="{y}" '
+                     f'width="{b.width:.1f}" height="{FLAME_ROW - 1}" '
+                     f'fill="hsl({_hue(b.label)},80%,60%)"/>')
+        text = _fit(b.label, b.width)
+        if text:
+            parts.append(f'<text x="{b.x + 2:.1f}" y="{y + FLAME_ROW - 5}">'
+                         f'{html.escape(text)}</text>')
+        parts.append("</g>")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
+def flame_png(stacks: Sequence[Tuple[List[str], float]], path: str,
+              title: str = "live heap", width: int = 1200) -> None:
+    """The same flame graph as flame_svg, as a PNG; needs matplotlib
+    (ImportError without it), which only this picture uses."""
+    import colorsys
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    total, levels, boxes = flame_layout(stacks, width)
+    height = levels * FLAME_ROW + 2 * FLAME_PAD
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)      # pixels, y down, as in the SVG
+    ax.axis("off")
+    ax.text(width / 2, 18, _caption(title, total), ha="center", va="baseline",
+            fontsize=14 * 72 / dpi, family="monospace")
+    for b in boxes:
+        y = height - FLAME_PAD - (b.level + 1) * FLAME_ROW
+        ax.add_patch(Rectangle((b.x, y), b.width, FLAME_ROW - 1, linewidth=0,
+                               facecolor=colorsys.hls_to_rgb(_hue(b.label) / 360, 0.6, 0.8)))
+        text = _fit(b.label, b.width)
+        if text:
+            ax.text(b.x + 2, y + FLAME_ROW - 5, text, fontsize=11 * 72 / dpi,
+                    family="monospace", va="baseline")
+    fig.savefig(path, format="png", dpi=dpi)
+
+
 REPORT_USAGE = ("usage: python -m tunalloc profile report PROFILE "
-                "[--sample-type inuse_space] -o OUT.svg")
+                "[--sample-type inuse_space] -o OUT.svg|OUT.png")
 
 
 def cli(argv: Sequence[str]) -> int:
-    """python -m tunalloc profile report heap.pb.gz -o heap.svg"""
+    """python -m tunalloc profile report heap.pb.gz -o heap.svg (or .png)"""
     args = list(argv)
     if not args or args[0] != "report":
         print(REPORT_USAGE, file=sys.stderr)
@@ -426,6 +490,10 @@ def cli(argv: Sequence[str]) -> int:
     if len(rest) != 1 or not out:
         print(REPORT_USAGE, file=sys.stderr)
         return 2
+    kind = out.rsplit(".", 1)[-1].lower()
+    if kind not in ("svg", "png"):
+        print(f"tunalloc profile: {out}: the picture is .svg or .png", file=sys.stderr)
+        return 2
     try:
         with open(rest[0], "rb") as f:
             data = f.read()
@@ -433,9 +501,17 @@ def cli(argv: Sequence[str]) -> int:
             stacks = read_pprof(data, sample_type)
         else:
             stacks = read_folded(data.decode("utf-8", "replace"))
-        svg = flame_svg(stacks, f"{rest[0]}: {sample_type}")
-        with open(out, "w") as f:
-            f.write(svg)
+        title = f"{rest[0]}: {sample_type}"
+        if kind == "png":
+            try:
+                flame_png(stacks, out, title)
+            except ImportError:
+                print("tunalloc profile: a PNG needs matplotlib (pip install matplotlib); "
+                      "an .svg needs nothing", file=sys.stderr)
+                return 1
+        else:
+            with open(out, "w") as f:
+                f.write(flame_svg(stacks, title))
     except (OSError, ValueError, IndexError, EOFError, zlib.error) as exc:
         print(f"tunalloc profile: {rest[0]}: {exc}", file=sys.stderr)
         return 1

@@ -259,6 +259,54 @@ static void test_stop_keeps_cached_blocks(void)
     ta_tcache_destroy(tc);
 }
 
+/* A runtime's sized calls on a cache of its own manual arena (the Lua
+ * binding's way) while sampling: frees and class-moving resizes that join
+ * the windows, sampled blocks that leave the profile, and every block
+ * accounted for when the arena goes. */
+static void test_sized_manual_cache(void)
+{
+    CHECK_EQ(set_size("prof.sample_bytes", 8192), 0);
+    ta_prof_set_frames_hook(site_hook, &current_site);
+    CHECK_EQ(set_bool("prof.active", true), 0);
+    ta_arena_t *a = ta_arena_create(NULL);
+    ta_sized_t sz = {ta_tcache_create(a), NULL};
+    expected_cache = sz.cache;
+    enum { N = 4000 };
+    static void *v[N];
+    current_site = "sized_site";
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            v[i] = ta_sized_alloc(&sz, 40);
+            CHECK(v[i] != NULL);
+            memset(v[i], i & 0xff, 40);
+        }
+        for (int i = 0; i < N; i++) /* moves class: the old block is freed */
+            v[i] = ta_sized_resize(&sz, v[i], 40, 100);
+        for (int i = 0; i < N; i++) { /* the odd ones stay for the last round */
+            CHECK(((unsigned char *)v[i])[39] == (i & 0xff));
+            if (i % 2 == 0 || round < 2)
+                ta_sized_free(&sz, v[i], 100);
+        }
+    }
+    current_site = NULL;
+    expected_cache = NULL;
+    site_sum s = read_site("sized_site");
+    CHECK(s.live_blocks > 5);
+    CHECK(s.alloc_blocks > s.live_blocks);
+    for (int i = 1; i < N; i += 2)
+        ta_sized_free(&sz, v[i], 100);
+    CHECK_EQ(read_site("sized_site").live_blocks, 0);
+    ta_tcache_flush(sz.cache);
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+    CHECK_EQ(blocks, 0);
+    CHECK_EQ(bytes, 0);
+    ta_tcache_destroy(sz.cache);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    ta_prof_set_frames_hook(NULL, NULL);
+}
+
 static char dir[64];
 
 static void test_dumps(void)
@@ -328,6 +376,7 @@ int main(void)
     RUN(test_c_frames);
     RUN(test_manual_arena);
     RUN(test_stop_keeps_cached_blocks);
+    RUN(test_sized_manual_cache);
     RUN(test_dumps);
     RUN(test_errors);
     if (!keep) {

@@ -10,10 +10,12 @@ class Profile:
     """One callgrind run: the total, each function's own instructions
     and each call edge's calls and inclusive instructions."""
 
-    def __init__(self, total, own, edges):
+    def __init__(self, total, own, edges, by_object=None, by_file=None):
         self.total = total
         self.own = own        # function -> instructions in its own code
         self.edges = edges    # (caller, callee) -> [calls, inclusive instructions]
+        self.by_object = by_object or {}  # shared object -> instructions in its code
+        self.by_file = by_file or {}      # source file -> instructions (inlined code too)
 
     def inclusive(self, fn):
         """Instructions of fn and of everything it called."""
@@ -32,23 +34,36 @@ def parse(path):
     """A Profile from a callgrind output file (name compression on, one
     event: Ir, which is callgrind's default)."""
     names, own, edges = {}, {}, {}
+    by_object, by_file, files, objects = {}, {}, {}, {}
     total, fn, callee, pending = None, None, None, False
+    ob = fl = fn_file = None
 
-    def name(spec):
+    def name(spec, table=names):
         m = _NAMED.match(spec)
         if not m:
             return spec
         if m.group(2) is not None:
-            names[m.group(1)] = m.group(2)
-        return names[m.group(1)]
+            table[m.group(1)] = m.group(2)
+        return table[m.group(1)]
 
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
             if line.startswith(("summary:", "totals:")):
                 total = int(line.split()[1])
+            elif line.startswith("ob="):
+                ob = name(line[3:], objects)
+            elif line.startswith("cob="):
+                name(line[4:], objects)
+            elif line.startswith("fl="):
+                fl = fn_file = name(line[3:], files)
+            elif line.startswith(("fi=", "fe=")):  # inlined code, until the next fn=
+                fl = name(line[3:], files)
+            elif line.startswith(("cfi=", "cfl=")):
+                name(line[4:], files)
             elif line.startswith("fn="):
                 fn = name(line[3:])
+                fl = fn_file
             elif line.startswith("cfn="):
                 callee = name(line[4:])
             elif line.startswith("calls="):
@@ -62,9 +77,11 @@ def parse(path):
                     pending = False
                 elif fn is not None:
                     own[fn] = own.get(fn, 0) + cost
+                    by_object[ob] = by_object.get(ob, 0) + cost
+                    by_file[fl] = by_file.get(fl, 0) + cost
     if total is None:
         raise RuntimeError("no totals in callgrind output")
-    return Profile(total, own, edges)
+    return Profile(total, own, edges, by_object, by_file)
 
 
 def profile(cmd, env=None, timeout=None):

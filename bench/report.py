@@ -71,9 +71,10 @@ def frag_rows(data, names):
     return rows
 
 
-def callgrind_rows(data, names):
-    """Instructions per pair for each fast-path pattern measured."""
-    cg = data.get("callgrind") or {}
+def callgrind_rows(data, names, key="callgrind"):
+    """Instructions per pair for each fast-path pattern measured (or per
+    operation of each threaded case, with key "callgrind_threaded")."""
+    cg = data.get(key) or {}
     labels = []
     for per in cg.values():
         labels += [k for k in per if k not in labels]
@@ -134,6 +135,11 @@ def markdown(data):
     if cg:
         parts += ["### Instructions per malloc+free pair (callgrind, fastpath)",
                   table(["pattern"] + names, cg)]
+    cg = callgrind_rows(data, names, "callgrind_threaded")
+    if cg:
+        parts += ["### Allocator instructions per operation, threaded cases (callgrind: "
+                  "per message, per replacement, per block passed)",
+                  table(["case"] + names, cg)]
     dec = decay_rows(data)
     if dec:
         parts += ["### Decay: idle process after a freed burst (RSS in MiB)",

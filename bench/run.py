@@ -79,6 +79,19 @@ CALLGRIND = [
 ]
 CALLGRIND_N = (200000, 400000)
 
+# Instructions per operation in the allocator's own code, for the threaded
+# cases that are run: case -> (the parameter varied, its two values,
+# operations per unit of it). Callgrind runs one thread at a time, so
+# these count the work of a remote free or a refill, not contention.
+# glibc's malloc cannot be told apart from the rest of libc: not counted.
+CALLGRIND_THREADED = {
+    "prodcons-64": ("n", (100000, 200000), 1),
+    "prodcons": ("n", (100000, 200000), 1),
+    "larson": ("rounds", (10, 20), 2 * 20000),
+    "churn-2t": ("n", (100000, 200000), 2),
+    "passing": ("n", (1000, 2000), 2 * 64),
+}
+
 # Workload outputs kept per run besides seconds and ops.
 EXTRAS = ("rss_live_ratio", "end_ratio", "peak_rss", "peak_live")
 
@@ -305,6 +318,47 @@ def instructions(allocs, timeout):
     return out
 
 
+def allocator_instructions(prof, alloc):
+    """Instructions spent in the allocator's code: the preloaded library's
+    and code valgrind places in no file ("???": tcmalloc's malloc and free
+    land there, and PLT stubs), or for the -ta build (which links the core
+    in) the core's sources."""
+    if alloc["suffix"]:
+        return sum(v for f, v in prof.by_file.items() if f and "/core/src/" in f)
+    if not alloc["preload"]:
+        return None
+    lib = os.path.realpath(alloc["preload"])
+    return sum(v for o, v in prof.by_object.items()
+               if o == "???" or (o and os.path.realpath(o) == lib))
+
+
+def threaded_instructions(allocs, cases, timeout):
+    """CALLGRIND_THREADED for the cases run: two run lengths, the
+    allocator's instructions between them divided by the extra operations."""
+    if not shutil.which("valgrind"):
+        return {}
+    out = {}
+    for case in cases:
+        name, workload, params, _ = case
+        if name not in CALLGRIND_THREADED:
+            continue
+        key, lengths, per = CALLGRIND_THREADED[name]
+        for alloc_name, alloc in allocs.items():
+            try:
+                counts = [allocator_instructions(
+                    callgrind.profile([binary(workload, alloc)] + argv(dict(params, **{key: n})),
+                                      environment(alloc, launcher=False), timeout), alloc)
+                          for n in lengths]
+                value = (None if None in counts else
+                         (counts[1] - counts[0]) / ((lengths[1] - lengths[0]) * per))
+            except RuntimeError as exc:
+                value = None
+                print(f"bench: callgrind {alloc_name} {name} failed: {exc}", file=sys.stderr)
+            out.setdefault(alloc_name, {})[name] = value
+            print(f"  callgrind {name:14s} {alloc_name:13s} {value}", file=sys.stderr)
+    return out
+
+
 def decay_env(name):
     """Each allocator's own spelling of "purge in the background after 1 s"."""
     if name.startswith("tunalloc"):
@@ -437,6 +491,8 @@ def main():
     data["cases"] = run_cases(allocs, cases, args.rounds, args.scale, args.timeout)
     data["geomean"] = geomeans(data["cases"], list(allocs))
     data["callgrind"] = {} if args.no_callgrind else instructions(allocs, args.timeout)
+    data["callgrind_threaded"] = ({} if args.no_callgrind else
+                                  threaded_instructions(allocs, cases, args.timeout))
     data["decay"] = {} if args.no_decay else decay(allocs, args.decay_burst, args.timeout)
     data["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
     if build_ids(allocs) != data["meta"]["tunalloc_build"]:

@@ -257,6 +257,24 @@ def test_callgrind_counts_fast_path(built, tmp_path):
     assert all(5 < v < 5000 for v in counts.values())
 
 
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_callgrind_counts_threaded_case(built, tmp_path):
+    """A threaded case run gets its allocator's instructions per message,
+    from the preloaded library's code and from the core's sources in the
+    -ta build alike."""
+    out = tmp_path / "cg.json"
+    res = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
+         "--scale", "0.001", "--allocators", "tunalloc,tunalloc-api", "--cases", "prodcons-64",
+         "--no-decay", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = json.loads(out.read_text())["callgrind_threaded"]
+    # a malloc and a remote free: more than a fast-path pair's share, far
+    # below a lock per message or a system call's worth
+    assert all(20 < counts[a]["prodcons-64"] < 1000 for a in ("tunalloc", "tunalloc-api"))
+
+
 # Tiny inputs for the Lua workloads (bench/lua), run through timed.lua.
 LUA_TINY = {"binary_trees": "6", "table_churn": "1", "string_build": "2000",
             "coroutines": "1000", "serializer": "20", "compute": "1000"}
@@ -408,6 +426,7 @@ def test_callgrind_profile_parses_edges_and_inclusive_costs(tmp_path):
     assert prof.own == {"main": 150, "0x1f480": 40, "realloc": 290, "free": 260,
                         "_int_realloc": 10}
     assert sum(prof.own.values()) == prof.total
+    assert prof.by_object == {"/usr/bin/lua5.4": 750} and prof.by_file == {"???": 750}
     assert prof.edges[("0x1f480", "realloc")] == [2, 300]
     assert prof.edges[("main", "0x1f480")] == [3, 600]
     assert prof.top_caller("realloc") == "0x1f480"

@@ -107,6 +107,19 @@ def test_default_mode_interior_free_is_refused(scenario, kind):
     assert "reused=0" in out.splitlines(), out
 
 
+def test_default_mode_remote_frees_checked_at_flush():
+    """A block of another arena goes to the freeing thread's remote batch
+    without being looked at; the flush to its bin refuses a second free
+    and an interior pointer, and the block is handed out once."""
+    assert_refused("small-double-remote", "narenas:2", double_free_line("small"),
+                   "distinct=1")
+    code, out, err = run("small-interior-remote", "narenas:2")
+    assert code == 0, (code, out, err)
+    lines = reports(err)
+    assert len(lines) == 1 and re.fullmatch(interior_line("small"), lines[0]), err
+    assert "reused=0" in out.splitlines() and "distinct=1" in out.splitlines(), out
+
+
 @pytest.mark.parametrize("scenario,kind", [("huge-double", "huge"),
                                            ("small-double", "small")])
 def test_abort_on_error(scenario, kind):

@@ -121,6 +121,18 @@ NOINLINE static void free_slow(void *p)
     free_general(p);
 }
 
+/* ta_free's miss for a block of another arena (tc and h are the fast
+ * path's, in the registers it left them in): pushed on the cache's remote
+ * batch for its class without a stack frame, as in a producer / consumer
+ * program this miss comes at the rate of frees. A sampling cache's
+ * prof_free takes only its own arena's blocks, so it need not look. */
+NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
+{
+    if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
+        return;
+    free_general(p);
+}
+
 /* ---- malloc family ---------------------------------------------------- */
 
 void *ta_malloc(size_t size)
@@ -157,8 +169,16 @@ static ALWAYS_INLINE bool thread_push(void *p)
 
 void ta_free(void *p)
 {
-    if (likely(thread_push(p)))
-        return;
+    if (likely(p && !tai_opt.check)) {
+        tcache_t *tc = tai_tls_tcache;
+        const map_head_t *h = head_of(p);
+        if (unlikely(h->arena != tc->arena)) {
+            free_remote(p, tc, h);
+            return;
+        }
+        if (likely(cache_push(tc, p, page_tag(h, p))))
+            return;
+    }
     free_slow(p);
 }
 

@@ -18,13 +18,42 @@ static void map_all_free(uint64_t *map, unsigned nregs)
         map[full] = ((uint64_t)1 << (nregs % 64)) - 1;
 }
 
-/* A fresh slab for the bin; bin lock held, arena lock taken inside. */
-static extent_t *slab_new(arena_t *a, unsigned cls)
+/* Moves pages between "in use" and "free but resident": a spare slab
+ * counts as dirty, though only decay runs give it back. Arena lock held. */
+static void move_spare_pages(arena_t *a, size_t pages, bool parked)
+{
+    if (parked) {
+        ctr_sub(&a->stats.pactive, pages);
+        ctr_add(&a->stats.pdirty, pages);
+    } else {
+        ctr_add(&a->stats.pactive, pages);
+        ctr_sub(&a->stats.pdirty, pages);
+    }
+}
+
+/* move_spare_pages for the spares a fill or flush took or left, once per
+ * call rather than once per slab: a batch of remote frees can empty
+ * several slabs, and the arena lock is the one every bin shares. */
+static void count_spare(arena_t *a, size_t pages, bool parked)
+{
+    if (!pages)
+        return;
+    mutex_lock(&a->lock);
+    move_spare_pages(a, pages, parked);
+    mutex_unlock(&a->lock);
+}
+
+/* A fresh slab for the bin; bin lock held, arena lock taken inside, where
+ * the pages of spares this fill took so far are counted in use first, so
+ * the arena's limit sees them. */
+static extent_t *slab_new(arena_t *a, unsigned cls, size_t *unparked)
 {
     const bin_info_t *bi = &tai_bin_info[cls];
     size_t guard = tai_guard_pages();
     bool zeroed;
     mutex_lock(&a->lock);
+    move_spare_pages(a, *unparked, false);
+    *unparked = 0;
     extent_t *e = tai_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
     if (e) {
         if (guard)
@@ -44,43 +73,29 @@ static extent_t *slab_new(arena_t *a, unsigned cls)
     return e;
 }
 
-/* Moves a slab's pages between "in use" and "free but resident": a spare
- * slab counts as dirty, though only decay runs give it back. */
-static void count_spare(arena_t *a, extent_t *e, bool parked)
-{
-    mutex_lock(&a->lock);
-    if (parked) {
-        ctr_sub(&a->stats.pactive, e->npages);
-        ctr_add(&a->stats.pdirty, e->npages);
-    } else {
-        ctr_add(&a->stats.pactive, e->npages);
-        ctr_sub(&a->stats.pdirty, e->npages);
-    }
-    mutex_unlock(&a->lock);
-}
-
-/* The bin's spare slab back in use, unless that would pass the limit. */
-static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls)
+/* The bin's spare slab back in use, unless that would pass the limit;
+ * its pages are added to *unparked, for the caller to count. */
+static extent_t *take_spare(arena_t *a, bin_t *bin, unsigned cls, size_t *unparked)
 {
     extent_t *e = bin->spare;
-    if (!e || tai_arena_over_limit(a, e->npages))
+    if (!e || tai_arena_over_limit(a, *unparked + e->npages))
         return NULL;
     bin->spare = e->next;
     bin->nspare--;
-    count_spare(a, e, false);
+    *unparked += e->npages;
     ctr_add(&a->bins[cls].stats.curslabs, 1);
     return e;
 }
 
 /* Makes bin->cur a slab with a free region: a non-full one, the spare,
  * else a new one. */
-static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls)
+static extent_t *next_slab(arena_t *a, bin_t *bin, unsigned cls, size_t *unparked)
 {
     extent_t *e = bin->nonfull;
     if (e)
         extent_list_remove(&bin->nonfull, e);
-    else if (!(e = take_spare(a, bin, cls)))
-        e = slab_new(a, cls);
+    else if (!(e = take_spare(a, bin, cls, unparked)))
+        e = slab_new(a, cls, unparked);
     TA_ASSERT(!e || (e->state == EXT_SLAB && e->cls == cls && e->nfree > 0));
     if (e)
         bin->cur = e;
@@ -113,7 +128,9 @@ static unsigned slab_take_random(extent_t *e, const bin_info_t *bi, void **out, 
 
 /* Takes up to k = min(n, free regions) regions of slab e into
  * out[n - k .. n - 1], the first taken at out[n - 1], lowest address
- * first: a slab is used from its start, so live blocks stay packed. */
+ * first: a slab is used from its start, so live blocks stay packed. The
+ * region size is a local: with no strict aliasing, each store to out
+ * would otherwise reload it from the table. */
 static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigned n)
 {
     if (tai_opt.secure)
@@ -121,16 +138,17 @@ static unsigned slab_take(extent_t *e, const bin_info_t *bi, void **out, unsigne
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     char *base = extent_addr(seg, e);
-    unsigned k = 0;
-    for (unsigned w = 0; k < n && k < e->nfree; w++) {
-        TA_ASSERT(w < (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
-        uint64_t bits = map[w];
-        while (bits && k < n) {
-            unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            out[n - 1 - k++] = base + (size_t)idx * bi->size;
-        }
-        map[w] = bits;
+    const size_t size = bi->size;
+    unsigned k = n < e->nfree ? n : e->nfree;
+    void **dst = out + n;
+    for (void **end = dst - k; dst != end; map++) {
+        TA_ASSERT(map < slab_map(seg, e) + (bi->nregs + 63) / 64); /* nfree counts the map's set bits */
+        uint64_t bits = *map;
+        char *word_base = base;
+        base += 64 * size;
+        for (; bits && dst != end; bits &= bits - 1)
+            *--dst = word_base + (size_t)__builtin_ctzll(bits) * size;
+        *map = bits;
     }
     e->nfree = (uint16_t)(e->nfree - k);
     return k;
@@ -141,13 +159,15 @@ unsigned tai_bin_fill(arena_t *a, unsigned cls, void **out, unsigned n)
     bin_t *bin = &a->bins[cls];
     const bin_info_t *bi = &tai_bin_info[cls];
     unsigned got = 0;
+    size_t unparked = 0;
     mutex_lock(&bin->lock);
     while (got < n) {
         extent_t *e = bin->cur;
-        if ((!e || !e->nfree) && !(e = next_slab(a, bin, cls)))
+        if ((!e || !e->nfree) && !(e = next_slab(a, bin, cls, &unparked)))
             break;
         got += slab_take(e, bi, out, n - got);
     }
+    count_spare(a, unparked, false);
     ctr_add(&bin->stats.nmalloc, got);
     ctr_add(&bin->stats.curregs, got);
     ctr_add(&bin->stats.nfills, 1);
@@ -177,12 +197,33 @@ static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
     mutex_unlock(&a->lock);
 }
 
+/* Spare slabs a bin keeps: SPARE_PAGES worth, at least one. A batch of
+ * remote frees (up to 32 blocks) empties several one-page slabs of the
+ * bigger small classes at once, and the producer's next fill wants as
+ * many back: kept, they cost no carve and release each round. */
+#define SPARE_PAGES 8
+
+static unsigned spare_max(unsigned cls)
+{
+    if (tai_opt.secure)
+        return SECURE_SPARES;
+    unsigned pages = tai_bin_info[cls].slab_pages;
+    return pages < SPARE_PAGES ? SPARE_PAGES / pages : 1;
+}
+
+/* What a flush did: regions put back, and pages of the slabs it made
+ * spares, which the caller counts (count_spare) once at the end. */
+typedef struct put_tally {
+    unsigned freed;
+    size_t parked;
+} put_tally_t;
+
 /* An empty slab becomes the bin's spare, so a producer refilling while
  * another thread's frees empty slabs does not carve and release one each
  * round; with decay at 0, or the bin's spares all there, it goes back. */
-static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
+static void slab_empty(arena_t *a, bin_t *bin, extent_t *e, put_tally_t *t)
 {
-    if (bin->nspare >= (tai_opt.secure ? SECURE_SPARES : 1) ||
+    if (bin->nspare >= spare_max(e->cls) ||
         atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) {
         slab_release(a, bin, e);
         return;
@@ -191,60 +232,68 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e)
     e->next = bin->spare;
     bin->spare = e;
     bin->nspare++;
-    count_spare(a, e, true);
+    t->parked += e->npages;
 }
 
-/* Puts regions items[0..n) back on their slab e; statistics are the
- * caller's. Only the slab's states before and after matter (full,
- * partly used, empty), so a run of regions costs one transition. A
- * region whose bit is set already was freed twice (through thread
- * caches, which push without looking), and an address that is no
- * region's start was never handed out: both are reported and left out.
- * Returns how many regions went back. */
+/* Puts the regions at the start of items[0..n) that lie in slab e back
+ * on it and returns how many items it looked at (at least one): blocks
+ * freed together tend to have been allocated together, so runs are
+ * common. Statistics are the caller's, t counts the regions that went
+ * back. Only the slab's states before and after matter (full,
+ * partly used, empty), so a run costs one transition. A region whose
+ * bit is set already was freed twice (through thread caches, which push
+ * without looking), and an address that is no region's start was never
+ * handed out: both are reported and left out. The class's constants are
+ * copied into a local, which the map's stores cannot alias. */
 static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items,
-                         unsigned n)
+                         unsigned n, put_tally_t *t)
 {
-    const bin_info_t *bi = &tai_bin_info[cls];
+    const bin_info_t bi = tai_bin_info[cls];
     segment_t *seg = extent_segment(e);
     uint64_t *map = slab_map(seg, e);
     const char *base = extent_addr(seg, e);
-    unsigned put = 0;
-    for (unsigned i = 0; i < n; i++) {
+    const size_t span = (size_t)bi.nregs * bi.size;
+    unsigned put = 0, i = 0;
+    for (; i < n; i++) {
         size_t off = (size_t)((const char *)items[i] - base);
-        unsigned idx = region_index(bi, off);
+        if (off >= span) {
+            if (i)
+                break; /* the next slab's run */
+            /* in the slab's pages, past its last region */
+            tai_heap_error(TA_ERR_INVALID, items[i], "small");
+            return 1;
+        }
+        unsigned idx = region_index(&bi, off);
         uint64_t bit = (uint64_t)1 << (idx % 64);
-        if (unlikely(idx >= bi->nregs || (size_t)idx * bi->size != off ||
-                     (map[idx / 64] & bit))) {
-            tai_heap_error(idx >= bi->nregs               ? TA_ERR_INVALID
-                          : (size_t)idx * bi->size != off ? TA_ERR_INTERIOR
-                                                          : TA_ERR_DOUBLE,
-                          items[i], "small");
+        if (unlikely((size_t)idx * bi.size != off || (map[idx / 64] & bit))) {
+            tai_heap_error((size_t)idx * bi.size != off ? TA_ERR_INTERIOR : TA_ERR_DOUBLE,
+                           items[i], "small");
             continue;
         }
         map[idx / 64] |= bit;
         put++;
     }
+    t->freed += put;
     if (!put)
-        return 0;
-    n = put;
+        return i;
     bool was_full = e->nfree == 0;
-    e->nfree = (uint16_t)(e->nfree + n);
-    TA_ASSERT(e->nfree <= bi->nregs);
+    e->nfree = (uint16_t)(e->nfree + put);
+    TA_ASSERT(e->nfree <= bi.nregs);
     if (e == bin->cur) {
-        if (e->nfree == bi->nregs) {
+        if (e->nfree == bi.nregs) {
             bin->cur = NULL;
-            slab_empty(a, bin, e);
+            slab_empty(a, bin, e, t);
         }
-        return put;
+        return i;
     }
-    if (e->nfree == bi->nregs) {
+    if (e->nfree == bi.nregs) {
         if (!was_full)
             extent_list_remove(&bin->nonfull, e);
-        slab_empty(a, bin, e);
+        slab_empty(a, bin, e, t);
     } else if (was_full) {
         extent_list_push(&bin->nonfull, e);
     }
-    return put;
+    return i;
 }
 
 /* The slab of this bin that p lies in, or NULL (reported): a block freed
@@ -265,22 +314,11 @@ static void count_frees(bin_t *bin, unsigned n)
     ctr_sub(&bin->stats.curregs, n);
 }
 
-/* How many of items[0..n) lie in the slab of items[0], which starts at
- * base and spans size bytes: blocks freed together tend to have been
- * allocated together, so runs are common. */
-static unsigned slab_run(void **items, unsigned n, uintptr_t base, uintptr_t size)
-{
-    unsigned k = 1;
-    while (k < n && (uintptr_t)items[k] - base < size)
-        k++;
-    return k;
-}
-
 unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
-    uintptr_t slab_size = (uintptr_t)tai_bin_info[cls].slab_pages << tai_lg_page;
-    unsigned keep = 0, freed = 0;
+    unsigned keep = 0;
+    put_tally_t t = {0, 0};
     mutex_lock(&bin->lock);
     for (unsigned i = 0; i < n;) {
         segment_t *seg = segment_of(items[i]);
@@ -293,11 +331,10 @@ unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
             i++;
             continue;
         }
-        unsigned k = slab_run(&items[i], n - i, (uintptr_t)extent_addr(seg, e), slab_size);
-        freed += slab_put(a, bin, cls, e, &items[i], k);
-        i += k;
+        i += slab_put(a, bin, cls, e, &items[i], n - i, &t);
     }
-    count_frees(bin, freed);
+    count_frees(bin, t.freed);
+    count_spare(a, t.parked, true);
     ctr_add(&bin->stats.nflushes, 1);
     mutex_unlock(&bin->lock);
     return keep;
@@ -308,8 +345,11 @@ void tai_bin_dalloc(arena_t *a, unsigned cls, void *p)
     bin_t *bin = &a->bins[cls];
     mutex_lock(&bin->lock);
     extent_t *e = slab_of(segment_of(p), p, cls);
+    put_tally_t t = {0, 0};
     if (e)
-        count_frees(bin, slab_put(a, bin, cls, e, &p, 1));
+        slab_put(a, bin, cls, e, &p, 1, &t);
+    count_frees(bin, t.freed);
+    count_spare(a, t.parked, true);
     mutex_unlock(&bin->lock);
 }
 
@@ -321,7 +361,7 @@ void tai_bin_release_empty(arena_t *a)
         for (extent_t *e; (e = bin->spare);) {
             bin->spare = e->next;
             bin->nspare--;
-            count_spare(a, e, false);
+            count_spare(a, e->npages, false);
             ctr_add(&bin->stats.curslabs, 1);
             slab_release(a, bin, e);
         }

@@ -8,7 +8,7 @@
 #include "list.h"
 #include "opts.h"
 #include "prof.h"
-#include "tcache.h"
+#include "tcache_fast.h"
 #include "verify.h"
 
 #define GC_INTERVAL 128 /* slow-path events between GC steps */
@@ -16,9 +16,15 @@
  * does not pin a slab's worth of it; each miss doubles the batch. */
 #define INITIAL_FILL 4
 #define MAX_FILL 512 /* blocks per fill, whatever the stack size */
+/* ... and at most this many bytes (but 4 blocks): a producer whose blocks
+ * other threads free refills at every batch, and what its fills bring
+ * ahead is most of the memory in flight, so fills of 64 KiB of 512-byte
+ * blocks cost a third of prodcons' resident memory; one lock per 16 KiB
+ * filled is still nothing. Leaves classes up to 64 bytes as they were. */
+#define MAX_FILL_BYTES (16u << 10)
 /* thread.peak is brought up to date on a miss once this many bytes were
  * filled since it last was (and on the first miss after a reset, and on
- * every read): the update sums every class twice, which on each miss was
+ * every read): the update sums every class, which on each miss was
  * a tenth of the slow path when a thread churns the few-slot classes of
  * large blocks. Hits never updated it, so the mark was sampled already. */
 #define PEAK_FILL_BYTES (64u << 10)
@@ -194,23 +200,25 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
     memmove(cb->stack, cb->stack + n, cb->ncached * sizeof(void *));
 }
 
+void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
+{
+    flush_bin(&tc->remote[cls], cls, tc->remote[cls].ncached);
+}
+
 /* A block of another arena is not cached: the freeing thread would reuse
  * it next to the owner's live blocks and the two would share cache lines
- * (cache-scratch). Small ones are batched per class so a consumer thread
- * freeing a producer's blocks takes a bin lock per batch, not per block. */
+ * (cache-scratch). Small ones are batched per class (cache_push_remote)
+ * so a consumer thread freeing a producer's blocks takes a bin lock per
+ * batch, not per block. */
 void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls)
 {
-    tc->uncached_deallocated += tai_class_size[cls];
-    void *p = b->p;
-    if (cls >= NBINS) {
-        tai_arena_dalloc_large(b);
+    if (cls < NBINS && cache_push_remote(tc, b->p, b->head, cls))
         return;
-    }
-    cache_bin_t *cb = &tc->remote[cls];
-    TA_ASSERT(cb->ncached < cb->cap);
-    cb->stack[cb->ncached++] = p;
-    if (cb->ncached == cb->cap)
-        flush_bin(cb, cls, cb->ncached);
+    tc->uncached_deallocated += tai_class_size[cls];
+    if (cls < NBINS)
+        tai_arena_dalloc_small(b->head->arena, cls, b->p);
+    else
+        tai_arena_dalloc_large(b);
 }
 
 void tai_tcache_flush_all(tcache_t *tc)
@@ -219,7 +227,7 @@ void tai_tcache_flush_all(tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         flush_bin(&tc->bins[c], c, tc->bins[c].ncached);
     for (unsigned c = 0; c < NBINS; c++)
-        flush_bin(&tc->remote[c], c, tc->remote[c].ncached);
+        tai_tcache_flush_remote(tc, c);
     tai_tcache_merge_stats(tc);
     TA_VERIFY_ARENA(tc->arena);
 }
@@ -251,9 +259,23 @@ static void gc_step(tcache_t *tc)
     tc->gc_seen[c] = nalloc;
 }
 
+/* Allocated minus deallocated bytes in one pass: a class's requests
+ * served count on both sides and cancel, what is left is its blocks
+ * filled in minus those flushed out and those still cached. A miss runs
+ * this every PEAK_FILL_BYTES, so it reads each class once. */
+static uint64_t net_bytes(const tcache_t *tc)
+{
+    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated;
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
+        uint32_t held = tc->prof ? tai_prof_ncached(tc, c) : tc->bins[c].ncached;
+        net += (ctr_get(&tc->bins[c].nrefill) - held) * tai_class_size[c];
+    }
+    return net;
+}
+
 void tai_tcache_update_peak(tcache_t *tc)
 {
-    uint64_t net = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
+    uint64_t net = net_bytes(tc);
     tc->peak_fill = 0;
     if (net >= tc->peak_base && net - tc->peak_base > tc->peak)
         tc->peak = net - tc->peak_base;
@@ -261,7 +283,7 @@ void tai_tcache_update_peak(tcache_t *tc)
 
 void tai_tcache_reset_peak(tcache_t *tc)
 {
-    tc->peak_base = tai_tcache_allocated(tc) - tai_tcache_deallocated(tc);
+    tc->peak_base = net_bytes(tc);
     tc->peak = 0;
     tc->peak_fill = PEAK_FILL_BYTES;
 }
@@ -298,6 +320,11 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         TA_ASSERT(cb->ncached <= cb->cap);
         ctr_add(&cb->nrefill, got);
         unsigned most = cb->cap / 2 < MAX_FILL ? cb->cap / 2 : MAX_FILL;
+        unsigned by_bytes = MAX_FILL_BYTES / tai_class_size[cls];
+        if (by_bytes < 4)
+            by_bytes = 4;
+        if (most > by_bytes)
+            most = by_bytes;
         if (tc->nfill[cls] < most)
             tc->nfill[cls] = (uint16_t)(tc->nfill[cls] * 2 > most ? most : tc->nfill[cls] * 2);
         if (zero)

@@ -63,6 +63,8 @@ HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
 /* Frees a cacheable block of another arena without caching it. */
 HIDDEN void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls);
+/* Returns a full batch of remote frees to the blocks' bins. */
+HIDDEN void tai_tcache_flush_remote(tcache_t *tc, unsigned cls);
 /* Bytes the cache's owner allocated and freed (thread.allocated). */
 HIDDEN uint64_t tai_tcache_allocated(const tcache_t *tc);
 HIDDEN uint64_t tai_tcache_deallocated(const tcache_t *tc);

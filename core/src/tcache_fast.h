@@ -37,6 +37,29 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
     return false;
 }
 
+/* A remote free's push: a small block of another arena waits in the
+ * cache's batch for its class, never handed out here, until the batch
+ * fills and goes back to the block's bin under one lock. False when the
+ * block is not small, is the cache's own arena's, or the cache keeps no
+ * batches (the empty cache: a thread's first call, secure mode). */
+static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
+                                           unsigned tag)
+{
+    if (likely(tag < NBINS && h->arena != tc->arena)) {
+        cache_bin_t *rb = &tc->remote[tag];
+        uint32_t n = rb->ncached, cap = rb->cap;
+        if (likely(n < cap)) {
+            rb->stack[n++] = p;
+            rb->ncached = n;
+            tc->uncached_deallocated += tai_class_size[tag];
+            if (unlikely(n == cap))
+                tai_tcache_flush_remote(tc, tag);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* An explicit cache's sized free. The class comes from the block's
  * page, not from the size: a shrinking realloc that could not move keeps its block in
  * the bigger class (and a large run resized in place outgrows its first

@@ -51,6 +51,41 @@ static void double_free(size_t size, int flush_between)
     free(r);
 }
 
+static void set_arena(unsigned i)
+{
+    mallctl_fn *ctl = (mallctl_fn *)dlsym(RTLD_DEFAULT, "mallctl");
+    if (!ctl || ctl("thread.arena", NULL, NULL, &i, sizeof i))
+        printf("no thread.arena\n");
+}
+
+/* A block of arena 1 freed by a thread bound to arena 0 waits in that
+ * thread's remote batch and is checked when the batch is flushed: twice
+ * (interior 0), or 16 bytes into it (interior 1). Back on arena 1, two
+ * new blocks of the size must differ, and not be p. */
+static void remote_free(size_t size, int interior)
+{
+    set_arena(1);
+    char *p = malloc(size);
+    void *again = hide(p);
+    uintptr_t at = (uintptr_t)p;
+    set_arena(0);
+    printf("p=%p\n", (void *)p);
+    fflush(stdout);
+    if (interior) {
+        free(hide(p + 16));
+    } else {
+        free(p);
+        free(again);
+    }
+    flush();
+    set_arena(1);
+    char *q = malloc(size), *r = malloc(size);
+    printf("distinct=%d\n", q != r);
+    printf("reused=%d\n", interior && ((uintptr_t)q == at || (uintptr_t)r == at));
+    free(q);
+    free(r);
+}
+
 /* Frees an address 16 bytes into a live block; the block must stay
  * live: the next block of the size is not p. */
 static void interior_free(size_t size)
@@ -180,6 +215,10 @@ int main(int argc, char **argv)
         double_free(64, 0);
     else if (!strcmp(s, "small-double-flushed"))
         double_free(64, 1);
+    else if (!strcmp(s, "small-double-remote"))
+        remote_free(64, 0);
+    else if (!strcmp(s, "small-interior-remote"))
+        remote_free(64, 1);
     else if (!strcmp(s, "small-interior"))
         interior_free(64);
     else if (!strcmp(s, "large-interior"))

@@ -171,6 +171,34 @@ static extent_t *carve(arena_t *a, extent_t *e, size_t lead, size_t n)
     return out;
 }
 
+/* Lists a new segment's free pages as a dirty run (what a reused unit
+ * may hold resident) and a clean one, newest in age order; if neither
+ * alone holds need pages, all as dirty, so the request still fits.
+ * Returns the run to carve from, dirty first, or NULL. */
+static extent_t *list_new_segment(arena_t *a, size_t need)
+{
+    size_t dirty;
+    segment_t *seg = tai_segment_new(a, &dirty);
+    if (!seg)
+        return NULL;
+    size_t hdr = seg->hdr_pages, total = seg->npages - hdr;
+    if (dirty > total || (dirty && dirty < need && total - dirty < need))
+        dirty = total;
+    extent_t *d = NULL, *c = NULL;
+    if (dirty) {
+        count_free(a, EXT_DIRTY, dirty, true);
+        insert_remainder(a, seg, hdr, dirty, EXT_DIRTY, tai_os_now_ms(),
+                         lru_of(a, EXT_DIRTY)->u.f.lru_prev);
+        d = &seg->ext[hdr];
+    }
+    if (dirty < total) {
+        count_free(a, EXT_CLEAN, total - dirty, true);
+        insert_remainder(a, seg, hdr + dirty, total - dirty, EXT_CLEAN, 0, NULL);
+        c = &seg->ext[hdr + dirty];
+    }
+    return d && d->npages >= need ? d : c && c->npages >= need ? c : NULL;
+}
+
 extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
 {
     if (tai_arena_over_limit(a, npages))
@@ -180,14 +208,8 @@ extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *
     for (unsigned s = 0; s < NFREE_STATES && !e; s++)
         e = find_fit(a, s, need);
     if (!e) {
-        segment_t *seg = tai_segment_new(a);
-        if (!seg)
-            return NULL;
-        e = run_at(seg, seg->hdr_pages, seg->npages - seg->hdr_pages);
-        e->state = EXT_CLEAN;
-        mark_ends(seg, e);
-        avail_push(a, e);
-        if (e->npages < need)
+        e = list_new_segment(a, need);
+        if (!e)
             return NULL;
     }
     *zeroed = e->state == EXT_CLEAN;

@@ -171,8 +171,10 @@ static ALWAYS_INLINE block_ref_t block_resolve(const void *p)
     return (block_ref_t){(void *)p, h, page, h->page_bin[page]};
 }
 
-/* All under the arena lock. */
-HIDDEN segment_t *tai_segment_new(struct arena *a);
+/* All under the arena lock. A new segment, its free pages not yet
+ * listed: the first *dirty_pages after its header may be resident (a
+ * reused huge unit's, huge.c), the rest read as zero. */
+HIDDEN segment_t *tai_segment_new(struct arena *a, size_t *dirty_pages);
 /* Unmaps a segment with no bookkeeping. */
 HIDDEN void tai_segment_unmap(segment_t *seg);
 /* A run of npages pages aligned to align_pages pages, or NULL; *zeroed

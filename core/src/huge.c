@@ -5,7 +5,9 @@
  * again as a mapping of their own; when none holds it, the block is mapped
  * fresh and filled with cached pages moved in by mremap (page tables move,
  * nothing is copied or faulted). Either way a workload of varied big
- * buffers reuses resident pages instead of faulting in new ones. */
+ * buffers reuses resident pages instead of faulting in new ones. New
+ * segments take cached units too (tai_huge_take_unit), so large runs
+ * reuse them as well. */
 #include <string.h>
 
 #include "arena.h"
@@ -428,6 +430,36 @@ void tai_huge_purge(arena_t *a, uint64_t before)
         huge_unmap(s);
     }
     mutex_lock(&a->lock);
+}
+
+/* A new segment takes the first unit of the newest cached mapping: its
+ * pages are the likeliest to be resident and, from the block's start,
+ * the most written (a last unit may hold a few pages of the block). The
+ * units after it stay cached as a mapping of their own, with the age of
+ * the whole; the unit keeps its OWNER_HEAD mark for the segment. */
+void *tai_huge_take_unit(arena_t *a, size_t *dirty)
+{
+    huge_t *s = a->huge_cache;
+    if (!s)
+        return NULL;
+    cache_unlink(a, s);
+    char *unit = (char *)s, *dirty_end = s->data + s->touched;
+    *dirty = min_size((size_t)(dirty_end - unit), SEGMENT_SIZE);
+    if (s->map_size == SEGMENT_SIZE)
+        return unit;
+    char *rest = unit + SEGMENT_SIZE;
+    size_t size = s->map_size - SEGMENT_SIZE, off = header_size();
+    uint64_t stamp = s->stamp;
+    /* the header is written before the unit is marked as one's start, so
+     * whoever reads the mark finds it */
+    huge_t *t = header_init(rest, size, off, a);
+    size_t left = dirty_end > t->data ? (size_t)(dirty_end - t->data) : 0;
+    t->usize = t->touched = min_size(left, capacity(t));
+    t->stamp = stamp;
+    owner_marks_t marks = {0};
+    tai_owner_marks_claim(&marks, rest, size, OWNER_HEAD);
+    cache_put(a, t);
+    return unit;
 }
 
 uint64_t tai_huge_cached_pages(const arena_t *a)

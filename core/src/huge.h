@@ -50,6 +50,11 @@ HIDDEN size_t tai_huge_dalloc(huge_t *h, void *p);
 /* Unmaps cached huge mappings freed before `before`; arena lock held,
  * dropped around munmap. */
 HIDDEN void tai_huge_purge(arena_t *a, uint64_t before);
+/* Takes one SEGMENT_SIZE unit of the cached mappings for a new segment
+ * (segment.c), out of the huge lists and statistics, still marked
+ * OWNER_HEAD; *dirty: bytes from its start that may be resident. NULL
+ * when nothing is cached. Arena lock held. */
+HIDDEN void *tai_huge_take_unit(arena_t *a, size_t *dirty);
 /* Dirty pages of the cached mappings; arena lock held. */
 HIDDEN uint64_t tai_huge_cached_pages(const arena_t *a);
 /* Unmaps every live and cached huge block of an arena being reset or

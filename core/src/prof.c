@@ -277,9 +277,13 @@ static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
 
 /* A sampled block: from the profiler's arena, recorded with its weight.
  * NULL (and nothing recorded) when that arena cannot serve it; the
- * caller then serves the request as usual, unsampled. */
+ * caller then serves the request as usual, unsampled. Nor is a block
+ * asked of an arena with a limit sampled: in the profiler's arena it
+ * would escape that limit, and a hard limit outranks a profile. */
 static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
 {
+    if (atomic_load_explicit(&tc->arena->limit, memory_order_relaxed))
+        return NULL;
     arena_t *a = get_prof_arena();
     if (!a)
         return NULL;

@@ -236,6 +236,43 @@ static void test_manual_arena(void)
     ta_prof_set_frames_hook(NULL, NULL);
 }
 
+/* A sampled block lives in the profiler's arena, outside the limit of
+ * the arena it was asked of: sampling must not become a way past a hard
+ * limit, whether the block is small or large, through an explicit cache
+ * or the thread's bound arena. */
+static void test_limit_holds_while_sampling(void)
+{
+    const size_t limit = 1 << 20;
+    CHECK_EQ(set_size("prof.sample_bytes", 4096), 0);
+    CHECK_EQ(set_bool("prof.active", true), 0);
+    ta_arena_t *a = test_limited_arena(limit);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    errno = 0;
+    CHECK(ta_tcache_malloc(tc, 2 * limit) == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    static void *blocks[1 << 13];
+    size_t n = 0, bytes = 0;
+    while (n < sizeof(blocks) / sizeof(blocks[0]) && (blocks[n] = ta_tcache_malloc(tc, 200))) {
+        bytes += ta_malloc_usable_size(blocks[n]);
+        n++;
+    }
+    CHECK(n < sizeof(blocks) / sizeof(blocks[0]));
+    CHECK(bytes <= limit);
+    for (size_t i = 0; i < n; i++)
+        ta_tcache_free(tc, blocks[i]);
+    ta_tcache_destroy(tc);
+    unsigned idx = ta_arena_index(a), old = 0;
+    size_t len = sizeof(old);
+    CHECK_EQ(ta_ctl("thread.arena", &old, &len, &idx, sizeof(idx)), 0);
+    errno = 0;
+    void *big = ta_malloc(2 * limit);
+    CHECK(big == NULL);
+    ta_free(big);
+    CHECK_EQ(ta_ctl("thread.arena", NULL, NULL, &old, sizeof(old)), 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+}
+
 /* A cache that stops sampling shows its stacks again with every block it
  * held: the miss that notices must take a held block, not refill over
  * them. */
@@ -375,6 +412,7 @@ int main(void)
     RUN(test_sampling_estimates);
     RUN(test_c_frames);
     RUN(test_manual_arena);
+    RUN(test_limit_holds_while_sampling);
     RUN(test_stop_keeps_cached_blocks);
     RUN(test_sized_manual_cache);
     RUN(test_dumps);

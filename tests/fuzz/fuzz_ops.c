@@ -40,6 +40,10 @@ typedef struct block {
      * of such blocks file them under the wrong class, a known bug
      * reported with this target) */
     bool unsized;
+    /* a mapping of its own: bigger than LARGE_MAX, or aligned to a
+     * quarter unit or more whatever its size (large.c), so a realloc may
+     * move it by remapping, within its arena, even from a few KiB */
+    bool huge;
 } block_t;
 
 static block_t slots[NSLOTS];
@@ -206,7 +210,9 @@ static void do_alloc(fuzz_in_t *in, block_t *b)
         REQUIRE(may_fail && errno == ENOMEM);
         return;
     }
-    *b = (block_t){p, size, ta_malloc_usable_size(p), next_seed++, arena, cache, aligned};
+    size_t usable = ta_malloc_usable_size(p);
+    bool huge = usable > LARGE_MAX || (aligned && align >= SEGMENT_SIZE / 4);
+    *b = (block_t){p, size, usable, next_seed++, arena, cache, aligned, huge};
     check_block(b, aligned ? align : 1);
     if (zero)
         REQUIRE(zeroed(b->p, size));
@@ -284,7 +290,7 @@ static void do_realloc(fuzz_in_t *in, block_t *b)
     nb.p = q;
     verify(&nb, keep);
     /* a huge block moved by remapping its pages stays in its arena */
-    bool remapped = b->usable > LARGE_MAX && size > LARGE_MAX && in_arena(ta_arena_of(q), b->arena);
+    bool remapped = b->huge && size > LARGE_MAX && in_arena(ta_arena_of(q), b->arena);
     if (q != b->p && !remapped) {
         nb.arena = src;
         nb.cache = cache;
@@ -292,6 +298,7 @@ static void do_realloc(fuzz_in_t *in, block_t *b)
     }
     nb.req = size;
     nb.usable = ta_malloc_usable_size(q);
+    nb.huge = q == b->p || remapped ? b->huge : nb.usable > LARGE_MAX;
     if (q == b->p && size <= SMALL_MAX &&
         (nb.usable > SMALL_MAX || size_class(size) != size_class(nb.usable)))
         nb.unsized = true;

@@ -272,10 +272,14 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
     }
     block_ref_t b = block_resolve(p);
     unsigned cls = tag_class(b.tag);
-    size_t old = usable_size(&b);
-    if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
+    if (cls < NCACHED_CLASSES && size <= TCACHE_MAX && size_class(size) == cls)
         return handed_out(p, size);
+    size_t old = usable_size(&b);
     if (cls >= NBINS && size > SMALL_MAX) {
+        /* a run that already has the size's pages stays, without a call
+         * down (a huge block is never that small) */
+        if (size <= LARGE_MAX && align_up(large_usize(size), tai_page) == old)
+            return handed_out(p, size);
         void *q = tai_arena_resize_large(&b, size);
         if (q)
             return handed_out(q, size);
@@ -293,8 +297,14 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
     return q;
 }
 
+/* A block whose class the new size keeps (a small one, or a large run
+ * of a cached class) stays, without a frame; checked mode validates p
+ * first. */
 void *ta_realloc(void *p, size_t size)
 {
+    if (likely(p && size - 1 < TCACHE_MAX && !tai_opt.check) &&
+        page_tag(head_of(p), p) == size_class(size))
+        return p;
     return tai_realloc_src(p, size, (alloc_src_t){NULL, NULL});
 }
 

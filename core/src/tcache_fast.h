@@ -14,9 +14,11 @@ static ALWAYS_INLINE bool cache_pop(tcache_t *tc, size_t size, void **out)
 {
     if (likely(size <= TCACHE_MAX)) {
         cache_bin_t *cb = &tc->bins[size_class(size)];
-        if (likely(cb->ncached)) {
-            *out = cb->stack[--cb->ncached];
-            ctr_add(&cb->nalloc, 1);
+        uint32_t n = cb->ncached;
+        if (likely(n)) {
+            ctr_inc_own(&cb->nalloc);
+            cb->ncached = --n;
+            *out = cb->stack[n];
             return true;
         }
     }

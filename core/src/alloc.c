@@ -188,10 +188,11 @@ NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
         ta_free(p);
 }
 
-/* The size names no class (see cache_push_sized): the push is ta_free's. */
+/* The size names the bin to push onto; the page tag confirms it (see
+ * cache_push_size). */
 void ta_free_sized(void *p, size_t size)
 {
-    if (likely(thread_push(p)))
+    if (likely(thread_push_size(p, size)))
         return;
     tai_free_sized_slow(p, size, NULL);
 }

@@ -39,6 +39,32 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
     return false;
 }
 
+/* A sized free's push onto the stack of the class its size names, which
+ * is known before p is read: the stores' addresses wait for no load from
+ * p's page, so the next allocation need not wait for them either, and
+ * the page tag only has to agree (a branch). A block whose size names
+ * another class than its page (a shrink that could not move) misses.
+ * The bin's room is looked at before p is read, and checked mode (no
+ * slots, so no room) misses there, before touching a pointer it has not
+ * validated. */
+static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
+{
+    if (likely(size <= TCACHE_MAX)) {
+        unsigned cls = size_class(size);
+        cache_bin_t *cb = &tc->bins[cls];
+        uint32_t n = cb->ncached;
+        if (likely(n < cb->cap)) {
+            const map_head_t *h = head_of(p);
+            if (likely(h->arena == tc->arena && page_tag(h, p) == cls)) {
+                cb->ncached = n + 1;
+                cb->stack[n] = p;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* A remote free's push: a small block of another arena waits in the
  * cache's batch for its class, never handed out here, until the batch
  * fills and goes back to the block's bin under one lock. False when the

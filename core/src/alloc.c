@@ -162,7 +162,7 @@ void ta_free(void *p)
             free_remote(p, tc, h);
             return;
         }
-        if (likely(cache_push(tc, p, page_tag(h, p))))
+        if (likely(cache_push_last(tc, p, page_tag(h, p))))
             return;
     }
     tai_free_slow(p);

@@ -108,6 +108,7 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
         slot += cb->cap;
     }
     tc->arena = a;
+    tc->last_bin = &tc->bins[0];
     tc->peak_fill = PEAK_FILL_BYTES;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     registry_add(tc);

@@ -366,3 +366,15 @@ int ta_posix_memalign(void **out, size_t align, size_t size)
     return 0;
 }
 
+#ifdef TA_PRELOAD
+/* In the drop-in build the hottest standard names are these functions
+ * under a second name, not jumps into them (preload.c has the others):
+ * a program's call through its PLT lands on the fast path itself. */
+#define PRELOAD_ALIAS(name, fn)                                                \
+    extern __typeof(fn) name __attribute__((alias(#fn), visibility("default")))
+PRELOAD_ALIAS(malloc, ta_malloc);
+PRELOAD_ALIAS(calloc, ta_calloc);
+PRELOAD_ALIAS(realloc, ta_realloc);
+PRELOAD_ALIAS(free, ta_free);
+PRELOAD_ALIAS(free_sized, ta_free_sized);
+#endif

@@ -89,11 +89,6 @@ static ALWAYS_INLINE bool thread_push_nonnull(void *p)
     return false;
 }
 
-static ALWAYS_INLINE bool thread_push(void *p)
-{
-    return likely(p != NULL) && thread_push_nonnull(p);
-}
-
 /* The thread cache's push of a block freed with its size (checked mode
  * misses in cache_push_size before p is read). */
 static ALWAYS_INLINE bool thread_push_size(void *p, size_t size)

@@ -32,6 +32,13 @@ static size_t live_blocks(ta_arena_t *a)
     return blocks;
 }
 
+static size_t live_bytes(ta_arena_t *a)
+{
+    size_t blocks = 1, bytes = 1;
+    CHECK_EQ(ta_arena_live(a, &blocks, &bytes), 0);
+    return bytes;
+}
+
 static uint64_t thread_net(void)
 {
     uint64_t al = 0, de = 0;
@@ -201,6 +208,54 @@ static void test_hook_cache(void)
     CHECK_EQ(set_bool("prof.active", false), 0);
 }
 
+/* The same through a runtime's sized calls (the Lua binding's path): its
+ * free_cache follows the cache, class-moving resizes free onto the free
+ * side too, and every block is back when the cache goes. */
+static void test_sized_cache(void)
+{
+    ta_arena_t *a = ta_arena_create(NULL);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    ta_sized_t sz = {tc, NULL, tc};
+    start_unsampled();
+    static void *v[N];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_sized_alloc(&sz, 40)) != NULL);
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_sized_resize(&sz, v[i], 40, SIZE + 8)) != NULL);
+        for (int i = 0; i < N; i++)
+            ta_sized_free(&sz, v[i], SIZE + 8);
+        CHECK(sz.free_cache != tc);
+        CHECK_EQ(live_bytes(a), ta_tcache_cached_bytes(tc));
+    }
+    size_t held = ta_tcache_cached_bytes(tc);
+    ta_tcache_flush(tc);
+    CHECK(held >= N * (40 + SIZE + 8));
+    CHECK_EQ(live_bytes(a), 0);
+    CHECK_EQ(ta_tcache_cached_bytes(tc), 0);
+    CHECK_EQ(live_blocks(a), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    for (int round = 0; round < 8 && sz.free_cache != tc; round++) {
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_sized_alloc(&sz, 40)) != NULL);
+        for (int i = 0; i < N; i++)
+            ta_sized_free(&sz, v[i], 40);
+        CHECK_EQ(live_bytes(a), ta_tcache_cached_bytes(tc));
+    }
+    CHECK(sz.free_cache == tc);
+    start_unsampled();
+    ta_tcache_flush(tc);
+    for (int i = 0; i < N; i++)
+        CHECK((v[i] = ta_sized_alloc(&sz, 40)) != NULL);
+    for (int i = 0; i < N; i++)
+        ta_sized_free(&sz, v[i], 40);
+    CHECK(sz.free_cache != tc);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(live_blocks(a), 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+}
+
 static unsigned hook_calls;
 
 static int counting_hook(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, int max)
@@ -252,12 +307,20 @@ static void hook_loop(void *arg)
         ta_hook_free(arg, ta_hook_malloc(arg, SIZE));
 }
 
+static void sized_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_sized_free(arg, ta_sized_alloc(arg, SIZE), SIZE);
+}
+
 static void test_loop_rate(void)
 {
     check_loop_rate(thread_loop, NULL, LOOP);
     ta_tcache_t *tc = ta_tcache_create(NULL);
     hook_t h = {{tc, tc, no_malloc, no_calloc, no_free}, 0};
     check_loop_rate(hook_loop, &h, LOOP);
+    ta_sized_t sz = {tc, NULL, tc};
+    check_loop_rate(sized_loop, &sz, LOOP);
     ta_tcache_destroy(tc);
 }
 
@@ -266,6 +329,7 @@ int main(void)
     RUN(test_stop_with_blocks_on_side);
     RUN(test_thread_exit);
     RUN(test_hook_cache);
+    RUN(test_sized_cache);
     RUN(test_loop_rate);
     return TEST_EXIT();
 }

@@ -103,8 +103,15 @@ static void test_stop_with_blocks_on_side(void)
 
 static void *exiting_thread(void *arg)
 {
-    bind_thread(arg);
-    churn_thread_cache(N);
+    unsigned i = ta_arena_index(arg);
+    TCHECK(ta_ctl("thread.arena", NULL, NULL, &i, sizeof(i)) == 0);
+    void *v[N];
+    for (int round = 0; round < 2; round++) {
+        for (size_t k = 0; k < N; k++)
+            TCHECK((v[k] = ta_malloc(SIZE)) != NULL);
+        for (size_t k = 0; k < N; k++)
+            ta_free(v[k]);
+    }
     return NULL;
 }
 

@@ -135,13 +135,14 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
 }
 
 /* The old block missed the cache's stack: a sampling cache's free side
- * takes it as a free would (sizes are trusted here, so this is not
- * checked mode), with no frame to set up. */
+ * takes it as the cache would (sizes are trusted here, so this is not
+ * checked mode; a sampled block is of the profiler's arena, which the
+ * free side does not take), with no frame to set up. */
 NOINLINE static void *move_push_slow(ta_sized_t *sz, void *q, void *p, size_t osize,
                                      size_t nsize)
 {
     tcache_t *tc = &sz->cache->t;
-    if (unlikely(tc->prof != NULL) && prof_free(tc, p))
+    if (unlikely(tc->prof != NULL) && cache_push_sized(tc->side, p))
         return memcpy(q, p, osize < nsize ? osize : nsize);
     return move_slow(sz, q, p, osize, nsize);
 }

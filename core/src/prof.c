@@ -153,12 +153,10 @@ static void settle_all(tcache_t *tc)
         settle(tc, c);
 }
 
-/* Shows class c's real stack, for the cache's own slow paths, with its
- * free side closed. The frames hook may have allocated (and opened
- * windows) since c was settled, so it is settled again here. */
+/* Shows settled class c's real stack, for the cache's own slow paths,
+ * with its free side closed. */
 static void show(tcache_t *tc, unsigned c)
 {
-    settle(tc, c);
     cache_bin_t *cb = &tc->bins[c];
     cb->stack = tc->prof->base[c];
     cb->ncached = tc->prof->below[c];

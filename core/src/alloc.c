@@ -133,13 +133,12 @@ NOINLINE void tai_free_slow(void *p)
  * cache's take the block. */
 NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
 {
-    unsigned tag = page_tag(h, p);
-    if (likely(cache_push_remote(tc, p, h, tag)))
+    if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
         return;
     tcache_t *own = tai_tls_tcache;
     if (tc != own) {
         tai_tls_free = prof_free_cache(own);
-        if (cache_push_remote(own, p, h, tag))
+        if (cache_push_remote(own, p, h, page_tag(h, p)))
             return;
     }
     free_general(p);

@@ -2,7 +2,7 @@
  * pops cannot see them): every block it holds comes back when profiling
  * stops, the cache is flushed or destroyed, or its thread exits, none
  * twice, the cache's counts include them, the free paths' pointers follow
- * the cache on and off, and a malloc/free loop is sampled at the rate any
+ * the cache on and off, other arenas' blocks go back to them, and a malloc/free loop is sampled at the rate any
  * other allocations are. */
 #include <pthread.h>
 #include <stdint.h>
@@ -127,6 +127,54 @@ static void test_thread_exit(void)
     CHECK_EQ(live_blocks(a), 0);
     CHECK_EQ(ta_arena_destroy(a), 0);
     CHECK_EQ(set_bool("prof.active", false), 0);
+}
+
+typedef struct remote {
+    ta_arena_t *own;
+    void **blocks;
+} remote_t;
+
+static void *remote_thread(void *arg)
+{
+    remote_t *r = arg;
+    unsigned i = ta_arena_index(r->own);
+    TCHECK(ta_ctl("thread.arena", NULL, NULL, &i, sizeof(i)) == 0);
+    void *v[N];
+    for (size_t k = 0; k < N; k++) /* its own blocks: the free side in use */
+        TCHECK((v[k] = ta_malloc(SIZE)) != NULL);
+    for (size_t k = 0; k < N; k++)
+        ta_free(v[k]);
+    for (size_t k = 0; k < N; k++)
+        ta_free(r->blocks[k]);
+    TCHECK(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
+    return NULL;
+}
+
+/* A sampling thread frees another arena's blocks: its free side keeps no
+ * remote batches, so its cache's take them, and its flush gives every one
+ * back to their arena. */
+static void test_remote_frees(void)
+{
+    ta_arena_t *a = ta_arena_create(NULL), *b = ta_arena_create(NULL);
+    unsigned old = 0;
+    size_t len = sizeof(old);
+    CHECK_EQ(ta_ctl("thread.arena", &old, &len, NULL, 0), 0);
+    bind_thread(a);
+    static void *v[N];
+    for (int i = 0; i < N; i++)
+        CHECK((v[i] = ta_malloc(SIZE)) != NULL);
+    start_unsampled();
+    remote_t r = {b, v};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, remote_thread, &r), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
+    CHECK_EQ(live_blocks(a), 0);
+    CHECK_EQ(live_blocks(b), 0);
+    CHECK_EQ(ta_ctl("thread.arena", NULL, NULL, &old, sizeof(old)), 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    CHECK_EQ(ta_arena_destroy(b), 0);
 }
 
 typedef struct hook {
@@ -335,6 +383,7 @@ int main(void)
 {
     RUN(test_stop_with_blocks_on_side);
     RUN(test_thread_exit);
+    RUN(test_remote_frees);
     RUN(test_hook_cache);
     RUN(test_sized_cache);
     RUN(test_loop_rate);

@@ -15,11 +15,11 @@
  * from the countdown. The bins show no room, so pushes onto the cache
  * itself miss; the free fast paths push onto its free side instead
  * (tc->side, see prof_free_cache), a tcache_t whose class-c stack is the
- * free part of the real stack above the window as it was opened. Pops
- * never see the free side: its blocks join the real stack when the
- * class's window is settled (at its next miss), and only a window paid
- * for again hands them out, so a malloc/free loop reaches the countdown
- * as often as any other allocations do. */
+ * free part of the real stack above the window, a few slots of it. Pops
+ * never see the free side: its blocks join the window when it is full
+ * (paid for from the countdown then) or the real stack when the window
+ * is settled, and only a window paid for hands them out, so a malloc/free
+ * loop reaches the countdown as often as any other allocations do. */
 struct prof_tc {
     void **base[NCACHED_CLASSES];
     uint32_t below[NCACHED_CLASSES]; /* real blocks under the window */
@@ -67,13 +67,17 @@ static inline tcache_t *prof_cache_of(tcache_t *fp)
     return unlikely(!fp->mem_size && fp->side) ? fp->side : fp;
 }
 
+/* p (of class c and tc's arena) onto tc's full free side, after its
+ * blocks joined the window; false when the countdown cannot pay. */
+HIDDEN bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c);
+
 /* The first thing the free slow paths do for a sampling cache (tc->prof
  * set), inline, so a free that missed only because its fast path's
  * pointer still named the cache costs a few instructions more than a
  * fast one: a block (p not NULL, verified in checked mode) of tc's own
- * arena goes onto its class's free side (true: done); anything else
- * (false), a full free side included, goes on to the usual slow path,
- * where tai_prof_dalloc sees it. */
+ * arena goes onto its class's free side, whose blocks join the window
+ * first if it is full (true: done); anything else (false) goes on to the
+ * usual slow path, where tai_prof_dalloc sees it. */
 static ALWAYS_INLINE bool prof_free(tcache_t *tc, void *p)
 {
     const map_head_t *h = head_of(p);
@@ -87,7 +91,7 @@ static ALWAYS_INLINE bool prof_free(tcache_t *tc, void *p)
             return false;
         tag = tag_class(tag);
     }
-    return cache_push(tc->side, p, tag);
+    return cache_push(tc->side, p, tag) || tai_prof_side_full(tc, p, tag);
 }
 
 /* A slow free: a sampled block leaves the profile (false: free it as

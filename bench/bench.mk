@@ -54,5 +54,6 @@ $(BENCH_OUT)/prof_accuracy: bench/prof/accuracy.c $(BUILD)/libtunalloc.a core/in
 	$(CC) $(BENCH_CFLAGS) $< $(BUILD)/libtunalloc.a -o $@ $(LDLIBS) -ldl
 
 .PHONY: bench-prof
-bench-prof: $(BENCH_OUT)/prof_accuracy $(BENCH_OUT)/fastpath-ta $(BUILD)/tunalua $(PY_STAMP)
+bench-prof: $(BENCH_OUT)/prof_accuracy $(BENCH_OUT)/fastpath-ta $(BENCH_OUT)/fastpath $(BUILD)/libtunalloc.so \
+		$(BUILD)/tunalua $(PY_STAMP)
 	$(PYTHON) bench/prof/run.py

@@ -93,6 +93,14 @@ def test_default_mode_double_free_is_refused(scenario):
     assert_refused(scenario, "", DEFAULT_DOUBLE[scenario], "distinct=1")
 
 
+@pytest.mark.parametrize("scenario", sorted(DEFAULT_DOUBLE))
+def test_double_free_refused_while_sampling(scenario):
+    """With heap profiling on from start-up, the thread cache samples and
+    its frees go onto its free side (docs/profiling.md); a second free
+    landing there is refused where it is on the cache's stack."""
+    assert_refused(scenario, "prof:true", DEFAULT_DOUBLE[scenario], "distinct=1")
+
+
 @pytest.mark.parametrize("scenario,kind", [("small-interior", "small"),
                                            ("large-interior", "large"),
                                            ("large-cached-interior", "large"),
@@ -177,6 +185,17 @@ def test_secure_double_free_detected_at_the_free(scenario):
     assert re.fullmatch(double_free_line(SECURE_DOUBLE[scenario], re.escape(p), then="abort"),
                         reports(err)[0]), err
     assert "distinct=1" not in out and "no flush" not in out
+
+
+@pytest.mark.parametrize("scenario", sorted(SECURE_DOUBLE))
+def test_secure_double_free_detected_while_sampling(scenario):
+    """Secure mode's frees never take the free fast paths, so sampling
+    leaves its check at the free as it was."""
+    code, out, err = run(scenario, "secure:true,prof:true")
+    assert code == -signal.SIGABRT, (code, out, err)
+    p = address(out)
+    assert re.fullmatch(double_free_line(SECURE_DOUBLE[scenario], re.escape(p), then="abort"),
+                        reports(err)[0]), err
 
 
 def test_secure_large_double_free_detected():

@@ -6,7 +6,8 @@ close its estimates come.
 
 Parts (all by default):
   fastpath    callgrind instructions per malloc+free pair of the C fast
-              paths (build/bench/fastpath-ta), profiling off and on
+              paths (build/bench/fastpath-ta, and build/bench/fastpath
+              under the preload library), profiling off and on
   accuracy    build/bench/prof_accuracy: five sites of known block sizes
               (24 B to 1 MiB, interleaved) with 16, 64 and 256 MiB live
               each, at the default rate, 50 seeds; each site's estimated
@@ -58,13 +59,17 @@ def clean_env(**extra):
 def fastpath():
     modes = [("imm-64", ["mode=imm", "size=64"]), ("sized-64", ["mode=sized", "size=64"]),
              ("batch100-256", ["mode=batch", "batch=100", "size=256"])]
-    binary = str(BUILD / "bench" / "fastpath-ta")
+    builds = (("", str(BUILD / "bench" / "fastpath-ta"), {}),
+              ("preload/", str(BUILD / "bench" / "fastpath"),
+               {"LD_PRELOAD": str(BUILD / "libtunalloc.so")}))
     out = {}
-    for conf, env in (("off", clean_env()), ("on", clean_env(TUNALLOC_CONF="prof:true"))):
-        for label, args in modes:
-            t = [callgrind.total([binary] + args + [f"n={n}"], env, 600)
-                 for n in (200000, 400000)]
-            out[f"{label}/{conf}"] = (t[1] - t[0]) / 200000
+    for build, binary, extra in builds:
+        for conf, prof in (("off", {}), ("on", {"TUNALLOC_CONF": "prof:true"})):
+            env = clean_env(**extra, **prof)
+            for label, args in modes:
+                t = [callgrind.total([binary] + args + [f"n={n}"], env, 600)
+                     for n in (200000, 400000)]
+                out[f"{build}{label}/{conf}"] = (t[1] - t[0]) / 200000
     return out
 
 
@@ -176,13 +181,16 @@ def lua_callgrind_args():
     return mod.CALLGRIND_ARGS
 
 
+LUA_REPEATS = 3
+
+
 def instruction_overhead():
     """The suites' workloads under callgrind, profiling off and on: whole
     runs' instructions, which machine load does not move. Python's count
     is each workload's run less a `startup` run of the same kind (so the
     profile module's import is not counted), with PYTHONHASHSEED=0; Lua's
     whole runs move by a percent or two with the string-hash seed Lua
-    takes from the clock."""
+    takes from the clock, so each is the median of LUA_REPEATS runs."""
     lua_args = lua_callgrind_args()
     jobs = {}
     for w in PY_WORKLOADS + ["startup"]:
@@ -196,10 +204,16 @@ def instruction_overhead():
             for p in (False, True):
                 cmd = [str(BUILD / "tunalua")] + ([f"--profile={tmp}/{w}.pb.gz"] if p else []) + \
                     [str(ROOT / "bench" / "lua" / f"{w}.lua"), lua_args[w]]
-                jobs[("lua", w, p)] = (cmd, clean_env())
+                for r in range(LUA_REPEATS):
+                    jobs[("lua", w, p, r)] = (cmd, clean_env())
         with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-            totals = dict(zip(jobs, pool.map(lambda j: callgrind.total(j[0], j[1], 3600),
-                                             jobs.values())))
+            runs = dict(zip(jobs, pool.map(lambda j: callgrind.total(j[0], j[1], 3600),
+                                           jobs.values())))
+    totals = {k: v for k, v in runs.items() if k[0] == "python"}
+    for w in LUA_WORKLOADS:
+        for p in (False, True):
+            totals[("lua", w, p)] = statistics.median(runs[("lua", w, p, r)]
+                                                      for r in range(LUA_REPEATS))
     out = {}
     for suite, names in (("python", PY_WORKLOADS), ("lua", LUA_WORKLOADS)):
         table = {}
@@ -245,9 +259,14 @@ def markdown(res, command):
     if "fastpath" in res:
         f = res["fastpath"]
         lines += ["## Fast paths (callgrind, instructions per malloc+free pair)", "",
-                  "| case | profiling off | profiling on (prof:true) |", "|---|---|---|"]
+                  "`build/bench/fastpath-ta` (linked with the core) and `build/bench/fastpath` "
+                  "under `LD_PRELOAD=build/libtunalloc.so` (bench/run.py's callgrind cases).", "",
+                  "| case | -ta off | -ta on (prof:true) | preload off | preload on (prof:true) |",
+                  "|---|---|---|---|---|"]
         for label in ("imm-64", "sized-64", "batch100-256"):
-            lines.append(f"| {label} | {f[label + '/off']:.2f} | {f[label + '/on']:.2f} |")
+            lines.append(f"| {label} | {f[label + '/off']:.2f} | {f[label + '/on']:.2f} | "
+                         f"{f['preload/' + label + '/off']:.2f} | "
+                         f"{f['preload/' + label + '/on']:.2f} |")
         lines.append("")
     if "accuracy" in res:
         a = res["accuracy"]
@@ -270,7 +289,7 @@ def markdown(res, command):
         lines += ["## Suites under callgrind: instructions with profiling on vs off", "",
                   "Whole runs (Python: less a `startup` run of the same kind; Lua: bench/lua's "
                   "smaller callgrind inputs, whose totals move by a percent or two with Lua's "
-                  "string-hash seed).", "",
+                  f"string-hash seed: each the median of {LUA_REPEATS} runs).", "",
                   "| suite | workload | off (M) | on (M) | ratio |", "|---|---|---|---|---|"]
         for suite, r in res["instructions"].items():
             for w, t in r["workloads"].items():

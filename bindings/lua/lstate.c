@@ -96,6 +96,7 @@ static talua_state *new_record(ta_arena_t *shared)
         drop_record(s);
         return NULL;
     }
+    s->sized.free_cache = s->sized.cache;
     s->sized.failed = talua_failed;
     talua_set_limit(s, 0, 0);
     return s;
@@ -272,6 +273,7 @@ int ta_lua_install(lua_State *L, ta_arena_t *arena)
         return err;
     }
     s->sized.failed = talua_failed;
+    s->sized.free_cache = s->sized.cache;
     s->arena = ta_tcache_arena(s->sized.cache);
     talua_set_limit(s, 0, 0);
     s->prev_f = lua_getallocf(L, &s->prev_ud);

@@ -156,6 +156,11 @@ TA_API int ta_tcache_free_if_owned(ta_tcache_t *tc, void *p);
 typedef struct ta_sized {
     ta_tcache_t *cache;
     void *(*failed)(struct ta_sized *sized, void *p, size_t osize, size_t nsize);
+    /* Where ta_sized_free pushes: set it to `cache` too. While the cache
+     * samples a heap profile the core points it elsewhere (see
+     * docs/profiling.md) and back; a runtime that replaces `cache` sets
+     * both again. */
+    ta_tcache_t *free_cache;
 } ta_sized_t;
 
 /* A block of size bytes (size 0 gives a distinct block). */

@@ -111,11 +111,14 @@ NOINLINE static void free_general(void *p)
     dalloc_ref(tai_thread_tcache_slow(), &b);
 }
 
-/* A sampling cache's frees all miss, and most only need to join a
- * window (prof_free): looked at first, where no frame is set up yet. */
+/* The thread's free fast paths push onto tai_tls_free, which is brought
+ * up to date here (prof_free_cache); a free that missed only because it
+ * was behind goes onto the free side (prof_free), looked at first, where
+ * no frame is set up yet. */
 NOINLINE void tai_free_slow(void *p)
 {
     tcache_t *tc = tai_tls_tcache;
+    tai_tls_free = prof_free_cache(tc);
     if (unlikely(tc->prof != NULL) && p && !tai_opt.check && prof_free(tc, p))
         return;
     free_general(p);
@@ -125,11 +128,19 @@ NOINLINE void tai_free_slow(void *p)
  * path's, in the registers it left them in): pushed on the cache's remote
  * batch for its class without a stack frame, as in a producer / consumer
  * program this miss comes at the rate of frees. A sampling cache's
- * prof_free takes only its own arena's blocks, so it need not look. */
+ * prof_free takes only its own arena's blocks, so it need not look. The
+ * thread's free side (tc not the thread's cache) keeps no batches: its
+ * cache's take the block. */
 NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
 {
     if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
         return;
+    tcache_t *own = tai_tls_tcache;
+    if (tc != own) {
+        tai_tls_free = prof_free_cache(own);
+        if (cache_push_remote(own, p, h, page_tag(h, p)))
+            return;
+    }
     free_general(p);
 }
 
@@ -156,7 +167,7 @@ void *ta_calloc(size_t n, size_t size)
 void ta_free(void *p)
 {
     if (likely(p && !tai_opt.check)) {
-        tcache_t *tc = tai_tls_tcache;
+        tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
         if (unlikely(h->arena != tc->arena)) {
             free_remote(p, tc, h);
@@ -175,6 +186,8 @@ void ta_free(void *p)
 NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
     tcache_t *own = tc ? tc : tai_tls_tcache;
+    if (!tc)
+        tai_tls_free = prof_free_cache(own);
     if (unlikely(own->prof != NULL) && p && !tai_opt.check && prof_free(own, p))
         return;
     /* secure mode frees by the block's own class, once its mark is checked */

@@ -76,24 +76,24 @@ static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
     tai_tcache_free_slow(tc, p);
 }
 
-/* The thread cache's push of a block of its own arena, by the block's
- * page tag. Checked mode takes the slow path before p is dereferenced: a
+/* The thread cache's push (onto tai_tls_free, prof.h) of a block of its
+ * own arena, by the block's page tag. Checked mode takes the slow path before p is dereferenced: a
  * foreign pointer's segment header may not be mapped. */
 static ALWAYS_INLINE bool thread_push_nonnull(void *p)
 {
     if (likely(!tai_opt.check)) {
-        tcache_t *tc = tai_tls_tcache;
+        tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
         return likely(h->arena == tc->arena && cache_push(tc, p, page_tag(h, p)));
     }
     return false;
 }
 
-/* The thread cache's push of a block freed with its size (checked mode
- * misses in cache_push_size before p is read). */
+/* The thread cache's push (onto tai_tls_free) of a block freed with its
+ * size (checked mode misses in cache_push_size before p is read). */
 static ALWAYS_INLINE bool thread_push_size(void *p, size_t size)
 {
-    return likely(p != NULL) && cache_push_size(tai_tls_tcache, p, size);
+    return likely(p != NULL) && cache_push_size(tai_tls_free, p, size);
 }
 
 #endif

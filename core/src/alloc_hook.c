@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "owner_map.h"
+#include "prof.h"
 
 static ALWAYS_INLINE ta_tcache_t *hook_cache(ta_tcache_t *const *slot)
 {
@@ -43,6 +44,20 @@ void *ta_hook_calloc(void *hook, size_t n, size_t size)
     return hook_calloc_slow(h, tc, n, size);
 }
 
+/* free_cache is the free fast path's pointer of prof.h: the cache's free
+ * side while it samples. It is brought up to date here, but only where it
+ * still names the cache or its side: NULL and other caches are the
+ * hook's own switches. */
+NOINLINE static void hook_free_slow(ta_hook_t *h, ta_tcache_t *fp, void *p)
+{
+    tcache_t *tc = prof_cache_of(&fp->t);
+    ta_tcache_t *want = (ta_tcache_t *)prof_free_cache(tc);
+    if (want != fp)
+        __atomic_compare_exchange_n(&h->free_cache, &fp, want, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+    tai_tcache_free_slow(tc, p);
+}
+
 /* NULL needs no test of its own: the owner map's first unit, the lowest
  * segment-sized stretch of addresses, is never ours (mappings there would
  * have to start at address 0), so NULL goes to the fallback. */
@@ -50,10 +65,13 @@ void ta_hook_free(void *hook, void *p)
 {
     ta_hook_t *h = hook;
     ta_tcache_t *tc = hook_cache(&h->free_cache);
-    if (likely(tc != NULL) && likely(tai_owner_map_get(p)))
-        tcache_free_in(&tc->t, p);
-    else
+    if (likely(tc != NULL) && likely(tai_owner_map_get(p))) {
+        if (likely(!tai_opt.check && cache_push(&tc->t, p, page_tag(head_of(p), p))))
+            return;
+        hook_free_slow(h, tc, p);
+    } else {
         h->free_fallback(h, p);
+    }
 }
 
 /* The calling thread's cache instead of an explicit one: the cache

@@ -38,9 +38,23 @@ static void *failed(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
     return sz->failed ? sz->failed(sz, p, osize, nsize) : NULL;
 }
 
+/* sz->free_cache follows the cache (prof.h: prof_free_cache), with the
+ * mode the free fast path reads there. A cache starts and stops sampling
+ * at its misses, so the allocating slow paths, which have sz, bring it up
+ * to date after each; the free slow paths (without sz) need not, as a
+ * pointer left behind only makes frees miss. */
+static void follow_cache(ta_sized_t *sz)
+{
+    tcache_t *tc = &sz->cache->t;
+    tcache_t *fp = prof_free_cache(tc);
+    fp->sized_mode = tc->sized_mode;
+    sz->free_cache = (ta_tcache_t *)fp;
+}
+
 NOINLINE static void *sized_alloc_slow(ta_sized_t *sz, size_t size)
 {
     void *p = ta_tcache_malloc(sz->cache, size);
+    follow_cache(sz);
     return p ? p : failed(sz, NULL, 0, size);
 }
 
@@ -51,9 +65,12 @@ void *ta_sized_alloc(ta_sized_t *sz, size_t size)
 }
 
 /* ta_tcache_free_sized verifies the size in checked mode and frees
- * blocks the cache does not take. */
-NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
+ * blocks the cache does not take. fp is the free fast path's pointer, the
+ * cache or its free side: a free that missed only because the pointer
+ * was behind goes onto the free side. */
+NOINLINE static void *sized_free_slow(ta_tcache_t *fp, void *p, size_t size)
 {
+    ta_tcache_t *tc = (ta_tcache_t *)prof_cache_of(&fp->t);
     if (unlikely(tc->t.prof != NULL) && !tai_opt.check && prof_free(&tc->t, p))
         return NULL;
     if (sizes_trusted_slow(&tc->t) && cache_push_sized(&tc->t, p))
@@ -67,10 +84,10 @@ NOINLINE static void *sized_free_slow(ta_tcache_t *tc, void *p, size_t size)
 
 void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
 {
-    tcache_t *tc = &sz->cache->t;
+    tcache_t *tc = &sz->free_cache->t;
     if (likely(p != NULL) && sizes_trusted(tc) && likely(cache_push_sized(tc, p)))
         return NULL;
-    return p ? sized_free_slow(sz->cache, p, size) : NULL;
+    return p ? sized_free_slow(sz->free_cache, p, size) : NULL;
 }
 
 /* Large blocks (which may change in place) and sizes not to be trusted:
@@ -82,12 +99,15 @@ NOINLINE static void *resize_general(ta_sized_t *sz, void *p, size_t osize, size
     if (nsize == 0)
         return ta_sized_free(sz, p, osize);
     void *q = ta_tcache_realloc(sz->cache, p, nsize);
+    follow_cache(sz);
     if (q == NULL)
         return failed(sz, p, osize, nsize);
     tcache_t *tc = &sz->cache->t;
     if (q == p && tc->sized_mode == SIZED_CHECKED && nsize <= SMALL_MAX &&
-        (osize > SMALL_MAX || size_class(osize) != size_class(nsize)))
+        (osize > SMALL_MAX || size_class(osize) != size_class(nsize))) {
         tc->sized_mode = SIZED_INEXACT;
+        follow_cache(sz);
+    }
     return q;
 }
 
@@ -98,7 +118,9 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
 {
     if (q == NULL) {
         int saved = errno;
-        if ((q = ta_tcache_malloc(sz->cache, nsize)) == NULL) {
+        q = ta_tcache_malloc(sz->cache, nsize);
+        follow_cache(sz);
+        if (q == NULL) {
             if (nsize > osize)
                 return failed(sz, p, osize, nsize); /* ENOMEM, p as it was */
             /* a shrink never fails: p stays, bigger than its size says
@@ -112,14 +134,15 @@ NOINLINE static void *move_slow(ta_sized_t *sz, void *q, void *p, size_t osize, 
     return q;
 }
 
-/* The old block missed the cache's stack: a sampling cache's window
- * takes it as a free would (sizes are trusted here, so this is not
- * checked mode), with no frame to set up. */
+/* The old block missed the cache's stack: a sampling cache's free side
+ * takes it as the cache would (sizes are trusted here, so this is not
+ * checked mode; a sampled block is of the profiler's arena, which the
+ * free side does not take), with no frame to set up. */
 NOINLINE static void *move_push_slow(ta_sized_t *sz, void *q, void *p, size_t osize,
                                      size_t nsize)
 {
     tcache_t *tc = &sz->cache->t;
-    if (unlikely(tc->prof != NULL) && prof_free(tc, p))
+    if (unlikely(tc->prof != NULL) && cache_push_sized(tc->side, p))
         return memcpy(q, p, osize < nsize ? osize : nsize);
     return move_slow(sz, q, p, osize, nsize);
 }

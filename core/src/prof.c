@@ -99,31 +99,57 @@ static int64_t draw_countdown(struct prof_tc *pt)
 
 /* ---- windows onto a cache's stacks ------------------------------------ */
 
-/* The real level of class c now: the blocks under the window and those
- * the window still shows. */
+/* The real level of class c now: the blocks under the window, those the
+ * window still shows and those freed onto the free side since. */
 static uint32_t real_level(const tcache_t *tc, unsigned c)
 {
-    return tc->prof->below[c] + tc->bins[c].ncached;
+    return tc->prof->below[c] + tc->bins[c].ncached + tc->side->bins[c].ncached;
 }
 
-/* Closes class c's window: its real level is brought up to date and the
- * bytes of the blocks it did not hand out go back to the countdown. The
- * bin then shows nothing, so the next pop or push of c misses. Between
- * calls, a hidden bin's stack always starts at base + level - window. */
+/* Room on a free side: at most SIDE_MAX blocks, so a block freed is on
+ * the window (and popped first) after at most that many more frees of
+ * its class, as a cache that does not sample would pop it at once; a
+ * block taken again while still in the first-level data cache costs
+ * nothing, a cold one a miss (freed blocks left on the side until the
+ * window ran out made Python's small_objects 1.5 times as many data-cache
+ * misses). */
+#define SIDE_MAX 32
+
+/* The free side's room from slot `at` of class c's real stack up. */
+static uint32_t side_room(const struct prof_tc *pt, unsigned c, uint32_t at)
+{
+    uint32_t room = pt->cap[c] - at;
+    return room < SIDE_MAX ? room : SIDE_MAX;
+}
+
+/* Closes class c's window: the bytes of the blocks it did not hand out go
+ * back to the countdown, and the blocks freed onto the free side since it
+ * opened slide down onto them, closing the gap the pops left, so the real
+ * stack is whole again. The bin then shows nothing, so the next pop of c
+ * misses, and the free side takes pushes from the new real level up.
+ * Between calls, a hidden bin's stack starts at base + level - window and
+ * its free side's where the window's top was when it last grew. */
 static void settle(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
-    cache_bin_t *cb = &tc->bins[c];
+    cache_bin_t *cb = &tc->bins[c], *sb = &tc->side->bins[c];
     pt->bytes_left += (int64_t)cb->ncached * (int64_t)tai_class_size[c];
-    pt->below[c] += cb->ncached;
-    cb->stack = pt->base[c] + pt->below[c];
-    cb->ncached = 0;
+    uint32_t level = pt->below[c] + cb->ncached;
+    if (sb->ncached) {
+        memmove(pt->base[c] + level, sb->stack, sb->ncached * sizeof(void *));
+        level += sb->ncached;
+    }
+    pt->below[c] = level;
+    cb->stack = sb->stack = pt->base[c] + level;
+    cb->ncached = sb->ncached = 0;
+    sb->cap = side_room(pt, c, level);
 }
 
-/* Opens a window onto the top of class c's real stack, paid for now from
- * an eighth of the countdown left (so other classes get windows too): as
- * the countdown always stays above the open windows' bytes, no fast pop
- * can be the allocation that reaches the sample. */
+/* Opens a window onto the top of class c's settled real stack, paid for
+ * now from an eighth of the countdown left (so other classes get windows
+ * too): as the countdown always stays above the open windows' bytes, no
+ * fast pop can be the allocation that reaches the sample. The free side
+ * stays where settle put it, above the window. */
 static void open_window(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
@@ -143,27 +169,57 @@ static void settle_all(tcache_t *tc)
         settle(tc, c);
 }
 
-/* Shows class c's real stack, for the cache's own slow paths. The frames
- * hook may have allocated (and opened windows) since c was settled, so it
- * is settled again here. */
+/* Shows settled class c's real stack, for the cache's own slow paths,
+ * with its free side closed. */
 static void show(tcache_t *tc, unsigned c)
 {
-    settle(tc, c);
     cache_bin_t *cb = &tc->bins[c];
     cb->stack = tc->prof->base[c];
     cb->ncached = tc->prof->below[c];
     cb->cap = tc->prof->cap[c];
+    tc->side->bins[c].cap = 0;
 }
 
 static void hide(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
-    cache_bin_t *cb = &tc->bins[c];
+    cache_bin_t *cb = &tc->bins[c], *sb = &tc->side->bins[c];
     pt->below[c] = cb->ncached;
     pt->cap[c] = cb->cap;
-    cb->stack = pt->base[c] + cb->ncached;
+    cb->stack = sb->stack = pt->base[c] + cb->ncached;
+    sb->cap = side_room(pt, c, cb->ncached);
     cb->ncached = 0;
     cb->cap = 0;
+}
+
+/* Class c's free side is full: its blocks join the top of the window,
+ * paid for from the countdown as the window's own were (false when it
+ * cannot pay), and the free side starts again above them. */
+static bool side_to_window(tcache_t *tc, unsigned c)
+{
+    struct prof_tc *pt = tc->prof;
+    cache_bin_t *cb = &tc->bins[c], *sb = &tc->side->bins[c];
+    int64_t bytes = (int64_t)sb->ncached * (int64_t)tai_class_size[c];
+    if (pt->bytes_left <= bytes)
+        return false;
+    void **top = cb->stack + cb->ncached;
+    if (top != sb->stack)
+        memmove(top, sb->stack, sb->ncached * sizeof(void *));
+    cb->ncached += sb->ncached;
+    pt->bytes_left -= bytes;
+    sb->stack = top + sb->ncached;
+    sb->ncached = 0;
+    sb->cap = side_room(pt, c, (uint32_t)(sb->stack - pt->base[c]));
+    return sb->cap > 0;
+}
+
+/* A change of prof.active or the rate is left to dalloc_cold (false), so
+ * a cache whose windows its frees keep filling sees it too. */
+bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
+{
+    return tc->side->bins[c].ncached &&
+           tc->prof->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed) &&
+           side_to_window(tc, c) && cache_push(tc->side, p, c);
 }
 
 void tai_prof_tcache_restore(tcache_t *tc)
@@ -176,6 +232,15 @@ void tai_prof_tcache_restore(tcache_t *tc)
         show(tc, c);
     tc->prof = NULL;
     tai_base_free(pt, sizeof(*pt));
+}
+
+/* The free side outlives sampling: pointers to it that free fast paths
+ * keep are brought back to the cache only at their next miss. */
+void tai_prof_tcache_delete(tcache_t *tc)
+{
+    if (tc->side)
+        tai_base_free(tc->side, sizeof(tcache_t));
+    tc->side = NULL;
 }
 
 uint32_t tai_prof_ncached(const tcache_t *tc, unsigned c)
@@ -207,10 +272,19 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
     }
     struct prof_tc *pt = tc->prof;
     if (!pt) {
+        if (!tc->side) {
+            /* zeroed: no room in any class, no remote batches */
+            tcache_t *side = tai_base_alloc(sizeof(tcache_t));
+            if (!side)
+                return NULL;
+            side->side = tc;
+            tc->side = side;
+        }
         pt = tai_base_alloc(sizeof(*pt));
         if (!pt)
             return NULL;
         tc->prof = pt;
+        tc->side->arena = tc->arena;
         for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
             pt->base[c] = tc->bins[c].stack;
             hide(tc, c);
@@ -314,6 +388,29 @@ static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
     return zero ? memset(p, 0, tai_class_size[cls]) : p;
 }
 
+/* A sampling cache's pop from its shown stack, which first takes a batch
+ * (nfill) more from the arena while it holds fewer: blocks freed and taken
+ * again, as in a malloc/free loop, keep a class's real level at the few
+ * blocks it uses, and a window no bigger would miss after as many pops. */
+static void *pop_growing(tcache_t *tc, unsigned cls, bool zero)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    uint32_t level = cb->ncached;
+    if (cls < NBINS && level && level < tc->nfill[cls]) {
+        /* nfill is at most half the stack: the batch fits above it */
+        cb->stack += level;
+        cb->ncached = 0;
+        cb->cap -= level;
+        void *p = tai_tcache_refill(tc, cls, zero);
+        cb->stack -= level;
+        cb->ncached += level;
+        cb->cap += level;
+        if (p)
+            return p;
+    }
+    return pop_shown(tc, cls, zero);
+}
+
 /* A pop the window did not cover: counted, maybe sampled, served from the
  * real stack (refilled if empty), and the window opened again. */
 void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
@@ -327,7 +424,7 @@ void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
         p = sample_alloc(tc, cls, tai_class_size[cls], zero);
     if (!p) {
         show(tc, cls);
-        p = pop_shown(tc, cls, zero);
+        p = pop_growing(tc, cls, zero);
         hide(tc, cls);
     } else {
         settle(tc, cls); /* the frames hook may have allocated from it */
@@ -353,10 +450,10 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
     return p;
 }
 
-/* A free that the window turned into a miss, and that tai_prof_free did
- * not take (or that came another way, with its block resolved): a sampled block leaves the profile; a block of a sampling
- * cache's own arena goes onto its real stack by a settled push, which
- * opens a new window. */
+/* A free that prof_free did not take (a full free side), or that came
+ * another way, with its block resolved: a sampled block leaves the
+ * profile; a block of a sampling cache's own arena goes onto its real
+ * stack, settled, and a new window opens. */
 static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
     const map_head_t *h = head_of(p);
@@ -377,9 +474,7 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
         return true;
     }
     settle(tc, tag);
-    if (pt->below[tag] < pt->cap[tag]) {
-        pt->base[tag][pt->below[tag]++] = p;
-    } else {
+    if (!cache_push(tc->side, p, tag)) {
         show(tc, tag);
         tai_tcache_dalloc_slow(tc, p, tag);
         hide(tc, tag);
@@ -390,10 +485,8 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 
 bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
-    struct prof_tc *pt;
-    if (likely(tc && (pt = tc->prof) && tag < NCACHED_CLASSES &&
-               head_of(p)->arena == tc->arena) &&
-        prof_window_push(tc, pt, p, tag))
+    if (likely(tc && tc->prof && tag < NCACHED_CLASSES && head_of(p)->arena == tc->arena) &&
+        (cache_push(tc->side, p, tag) || tai_prof_side_full(tc, p, tag)))
         return true;
     return dalloc_cold(tc, p, tag);
 }

@@ -1,20 +1,25 @@
 /* Sampled heap profiling. Off, it costs the fast paths nothing: a cache
  * starts sampling at its next miss by hiding its stacks behind windows
- * (struct prof_tc) and stops the same way.
+ * (struct prof_tc) and a free side, and stops the same way.
  * Sampled blocks come from the profiler's own manual arena, whose pages
  * carry manual tags, so their frees take the slow path without a test on
  * the fast one. */
 #ifndef TA_PROF_H
 #define TA_PROF_H
 
-#include "tcache.h"
+#include "tcache_fast.h"
 
 /* A sampling cache's real stacks while its bins show only a window: the
  * top blocks of class c's real stack (bins[c].ncached of them, above the
  * below[c] it hides), poppable on the fast path and paid for in advance
- * from the countdown. Pushes always miss (the bins show no room), so a
- * window never grows behind the profiler's back: the free slow paths
- * grow it (prof_window_push) while the countdown can pay. */
+ * from the countdown. The bins show no room, so pushes onto the cache
+ * itself miss; the free fast paths push onto its free side instead
+ * (tc->side, see prof_free_cache), a tcache_t whose class-c stack is the
+ * free part of the real stack above the window, a few slots of it. Pops
+ * never see the free side: its blocks join the window when it is full
+ * (paid for from the countdown then) or the real stack when the window
+ * is settled, and only a window paid for hands them out, so a malloc/free
+ * loop reaches the countdown as often as any other allocations do. */
 struct prof_tc {
     void **base[NCACHED_CLASSES];
     uint32_t below[NCACHED_CLASSES]; /* real blocks under the window */
@@ -45,31 +50,34 @@ HIDDEN void tai_prof_boot(void);
 HIDDEN void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero);
 /* An uncached (large) allocation through cache tc, sampled or not. */
 HIDDEN void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero);
-/* Class c's window takes p, a block of the cache's arena, as its next
- * block when the countdown can pay for handing it out again (a pop takes
- * it back first, as from any stack) and the real stack has room. A
- * change of prof.active or the rate is seen at the cache's next miss, as
- * for pops: until then the window goes on borrowing from the countdown
- * it has, which sampling only settles. */
-static ALWAYS_INLINE bool prof_window_push(tcache_t *tc, struct prof_tc *pt, void *p,
-                                           unsigned c)
+/* Where the free fast paths of cache tc push: its free side while it
+ * samples, else tc itself. Each fast path keeps this in a pointer of its
+ * own (the thread's tai_tls_free, a hook's free_cache), which the free
+ * slow paths bring up to date: a pointer left behind only costs misses,
+ * as a sampling cache shows no room and a free side not in use shows
+ * none either. */
+static inline tcache_t *prof_free_cache(tcache_t *tc)
 {
-    cache_bin_t *cb = &tc->bins[c];
-    int64_t size = (int64_t)tai_class_size[c];
-    if (likely(pt->bytes_left > size && pt->below[c] + cb->ncached < pt->cap[c])) {
-        cb->stack[cb->ncached++] = p;
-        pt->bytes_left -= size;
-        return true;
-    }
-    return false;
+    return unlikely(tc->prof != NULL) ? tc->side : tc;
 }
 
+/* The cache a free fast path's pointer fp belongs to. */
+static inline tcache_t *prof_cache_of(tcache_t *fp)
+{
+    return unlikely(!fp->mem_size && fp->side) ? fp->side : fp;
+}
+
+/* p (of class c and tc's arena) onto tc's full free side, after its
+ * blocks joined the window; false when the countdown cannot pay. */
+HIDDEN bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c);
+
 /* The first thing the free slow paths do for a sampling cache (tc->prof
- * set), inline, so a free that missed only because the cache samples
- * costs a few instructions more than a fast one: a block (p not NULL,
- * verified in checked mode) of tc's own arena joins its class's window
- * (true: done); anything else (false) goes on to the usual slow path,
- * where tai_prof_dalloc sees it. */
+ * set), inline, so a free that missed only because its fast path's
+ * pointer still named the cache costs a few instructions more than a
+ * fast one: a block (p not NULL, verified in checked mode) of tc's own
+ * arena goes onto its class's free side, whose blocks join the window
+ * first if it is full (true: done); anything else (false) goes on to the
+ * usual slow path, where tai_prof_dalloc sees it. */
 static ALWAYS_INLINE bool prof_free(tcache_t *tc, void *p)
 {
     const map_head_t *h = head_of(p);
@@ -83,14 +91,17 @@ static ALWAYS_INLINE bool prof_free(tcache_t *tc, void *p)
             return false;
         tag = tag_class(tag);
     }
-    return prof_window_push(tc, tc->prof, p, tag);
+    return cache_push(tc->side, p, tag) || tai_prof_side_full(tc, p, tag);
 }
 
 /* A slow free: a sampled block leaves the profile (false: free it as
  * usual); a sampling cache's own block is cached (true: done). */
 HIDDEN bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag);
-/* Puts a sampling cache's stacks back, before anything walks them. */
+/* Puts a sampling cache's stacks back, its free side's blocks on them,
+ * before anything walks them. */
 HIDDEN void tai_prof_tcache_restore(tcache_t *tc);
+/* Frees a restored cache's free side, as the cache goes. */
+HIDDEN void tai_prof_tcache_delete(tcache_t *tc);
 /* Blocks a cache holds in class c, hidden or not. */
 HIDDEN uint32_t tai_prof_ncached(const tcache_t *tc, unsigned c);
 /* Adds the live sampled blocks made through caches of arena a, and their

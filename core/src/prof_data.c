@@ -251,18 +251,24 @@ NOINLINE bool tai_prof_record(void *p, size_t usize, double w, void *origin, ta_
     void *pcs[PROF_MAX_C_FRAMES + 16];
     ta_prof_frame frames[PROF_MAX_RT_FRAMES];
     busy = true;
-    int npc = backtrace(pcs, PROF_MAX_C_FRAMES + 16), first = 1;
-    while (first < npc && own_frame(pcs[first]))
-        first++;
-    npc = npc - first > PROF_MAX_C_FRAMES ? PROF_MAX_C_FRAMES : npc - first;
-    if (npc < 0)
-        npc = 0;
     mutex_lock(&data_lock);
     ta_prof_frames_fn *fn = hook_fn;
     void *ctx = hook_ctx;
     mutex_unlock(&data_lock);
     int nfr = fn ? fn(ctx, cache, frames, PROF_MAX_RT_FRAMES) : 0;
     nfr = nfr < 0 ? 0 : nfr > PROF_MAX_RT_FRAMES ? PROF_MAX_RT_FRAMES : nfr;
+    /* Each frame unwound costs about two thousand instructions, most of
+     * a sample's cost; under runtime frames only the C frames below the
+     * innermost of them say more than those do, so fewer are walked (with
+     * less room for the allocator's own, which are then seldom more than
+     * eight). */
+    int want = nfr ? PROF_RT_C_FRAMES : PROF_MAX_C_FRAMES;
+    int npc = backtrace(pcs, want + (nfr ? 8 : 16)), first = 1;
+    while (first < npc && own_frame(pcs[first]))
+        first++;
+    npc = npc - first > want ? want : npc - first;
+    if (npc < 0)
+        npc = 0;
     blob[0] = (uint8_t)npc;
     blob[1] = (uint8_t)nfr;
     blob[2] = blob[3] = 0;

@@ -8,6 +8,8 @@
 #include "common.h"
 
 #define PROF_MAX_C_FRAMES 48
+/* C frames kept of a stack that has runtime frames too. */
+#define PROF_RT_C_FRAMES 8
 #define PROF_MAX_RT_FRAMES 32
 /* Bytes of a function or file name kept (longer names are cut). */
 #define PROF_MAX_NAME 127

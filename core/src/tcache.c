@@ -244,6 +244,7 @@ void tai_tcache_flush_all(tcache_t *tc)
 void tai_tcache_delete(tcache_t *tc)
 {
     tai_tcache_flush_all(tc);
+    tai_prof_tcache_delete(tc);
     registry_remove(tc);
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     tai_base_free(tc, tc->mem_size);

@@ -44,6 +44,9 @@ typedef struct tcache {
     cache_bin_t remote[NBINS];
     size_t mem_size;
     struct prof_tc *prof; /* non-NULL while the cache samples (prof.h) */
+    /* prof.h's free side: a cache's (NULL until it first samples), or in
+     * a free side (mem_size 0) the cache it belongs to */
+    struct tcache *side;
     void *slots[];
 } tcache_t;
 

@@ -10,6 +10,7 @@
 enum thread_state { TS_NEW = 0, TS_INITIALIZING, TS_ACTIVE, TS_NO_CACHE, TS_DEAD };
 
 TA_TLS tcache_t *tai_tls_tcache = &tai_tcache_empty;
+TA_TLS tcache_t *tai_tls_free = &tai_tcache_empty;
 /* The thread's cache while TS_ACTIVE. The fast paths see it through
  * tai_tls_tcache, except in secure mode, where every block must pass its
  * slow paths' marks and they see the empty cache instead. */
@@ -36,7 +37,7 @@ static void bind_cacheless(arena_t *a)
 static void thread_exit(void *arg)
 {
     bool had_cache = tls_state == TS_ACTIVE;
-    tai_tls_tcache = &tai_tcache_empty;
+    tai_tls_tcache = tai_tls_free = &tai_tcache_empty;
     tls_state = TS_DEAD;
     if (had_cache)
         tai_tcache_delete(arg);
@@ -66,7 +67,7 @@ static tcache_t *thread_tcache_create(void)
     }
     pthread_setspecific(thread_key, tc);
     tls_cache = tc;
-    tai_tls_tcache = tai_opt.secure ? &tai_tcache_empty : tc;
+    tai_tls_tcache = tai_tls_free = tai_opt.secure ? &tai_tcache_empty : tc;
     bind_cacheless(NULL);
     tls_state = TS_ACTIVE;
     return tc;
@@ -111,7 +112,7 @@ void tai_thread_tcache_set_enabled(bool on)
         thread_tcache_create(); /* an explicit request overrides opt.tcache */
     } else if (!on && tls_state == TS_ACTIVE) {
         tcache_t *tc = tls_cache;
-        tai_tls_tcache = &tai_tcache_empty;
+        tai_tls_tcache = tai_tls_free = &tai_tcache_empty;
         tls_state = TS_NO_CACHE;
         pthread_setspecific(thread_key, NULL);
         bind_cacheless(tc->arena);

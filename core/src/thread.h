@@ -8,6 +8,10 @@
 /* The calling thread's cache for fast paths (tai_tcache_empty until set up
  * or when caching is off); see tai_thread_tcache_slow. */
 extern TA_TLS tcache_t *tai_tls_tcache;
+/* Where the thread's free fast paths push: tai_tls_tcache, or its free
+ * side while it samples (prof.h: prof_free_cache), kept up to date by
+ * the free slow paths. */
+extern TA_TLS tcache_t *tai_tls_free;
 
 /* Sets up the thread's cache if it may have one; returns the cache to use
  * or NULL when the thread must go to its arena directly. */

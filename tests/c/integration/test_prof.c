@@ -297,8 +297,8 @@ static void test_stop_keeps_cached_blocks(void)
 }
 
 /* A runtime's sized calls on a cache of its own manual arena (the Lua
- * binding's way) while sampling: frees and class-moving resizes that join
- * the windows, sampled blocks that leave the profile, and every block
+ * binding's way) while sampling: frees and class-moving resizes whose
+ * blocks go onto the free side, sampled blocks that leave the profile, and every block
  * accounted for when the arena goes. */
 static void test_sized_manual_cache(void)
 {
@@ -306,7 +306,8 @@ static void test_sized_manual_cache(void)
     ta_prof_set_frames_hook(site_hook, &current_site);
     CHECK_EQ(set_bool("prof.active", true), 0);
     ta_arena_t *a = ta_arena_create(NULL);
-    ta_sized_t sz = {ta_tcache_create(a), NULL};
+    ta_tcache_t *own = ta_tcache_create(a);
+    ta_sized_t sz = {own, NULL, own};
     expected_cache = sz.cache;
     enum { N = 4000 };
     static void *v[N];

@@ -37,7 +37,7 @@ static void *record_failure(ta_sized_t *sized, void *p, size_t osize, size_t nsi
 
 static runtime runtime_on(ta_tcache_t *tc)
 {
-    return (runtime){.sized = {tc, record_failure}};
+    return (runtime){.sized = {tc, record_failure, tc}};
 }
 
 /* Nothing of the arena is live once the cache has given its blocks back. */
@@ -135,7 +135,7 @@ static void test_growth_fails(void)
     CHECK(rt.p == NULL);
     CHECK_EQ(rt.osize, 0);
     CHECK_EQ(rt.nsize, 64u << 20);
-    ta_sized_t plain = {tc, NULL};
+    ta_sized_t plain = {tc, NULL, tc};
     CHECK(ta_sized_resize(&plain, p, 100, 64u << 20) == NULL);
     CHECK(ta_sized_alloc(&plain, 64u << 20) == NULL);
     CHECK_EQ(test_verify(p, 100, 5), 100);

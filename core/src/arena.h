@@ -59,9 +59,13 @@ typedef struct arena {
     uint64_t decay_ticks;     /* slow-path events since the arena began */
     _Atomic bool decay_due;   /* set by a report, cleared by the decay
                                  that answers it */
+    bool took_fresh;          /* pages not resident were taken since decay
+                                 last answered (arena_report_fresh) */
     segment_t *segments;
     struct huge *huge_live;   /* live huge blocks (huge.h) */
     struct huge *huge_cache;  /* freed huge mappings kept dirty, newest first */
+    uint64_t huge_tail_pages; /* of pdirty: written pages past live huge
+                                 blocks' ends (huge.h: touched) */
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
@@ -92,6 +96,19 @@ static inline void arena_report(arena_t *a, bool freed)
     if ((freed && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) ||
         ++a->decay_ticks % DECAY_TICKS == 0)
         atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
+}
+
+/* The structures' report that they took pages that are not resident
+ * because no dirty page of the arena could stand for them (a clean or
+ * muzzy run, which a new segment's pages are too, or the part of a huge
+ * block the cache did not fill), arena lock held: decay then purges the
+ * dirty pages kept beyond opt.dirty_max_pct of the active ones, so the
+ * resident set grows only once the kept pages are down to that bound
+ * (decay.c). */
+static inline void arena_report_fresh(arena_t *a)
+{
+    a->took_fresh = true;
+    atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
 }
 
 HIDDEN arena_t *tai_arena_get_or_create(unsigned index);

@@ -35,7 +35,6 @@ static uint64_t due_before(int64_t decay_ms, uint64_t now)
  * keeps them; the quarter makes purges come in batches. Cached huge
  * mappings keep their own age (nothing merges them) and go by decay. */
 #define DIRTY_MAX_RATIO 8
-#define DIRTY_FLOOR_PAGES 1024
 
 static uint64_t dirty_run_pages(const arena_t *a)
 {
@@ -67,8 +66,7 @@ static void purge_excess(arena_t *a, bool lazy)
  * Spare slabs stay (bins release them on every decay run). */
 static void purge_beyond_peak(arena_t *a)
 {
-    uint64_t peak = ctr_get(&a->stats.peak_active) >> tai_lg_page;
-    uint64_t most = peak + peak * tai_opt.dirty_max_pct / 100 + DIRTY_FLOOR_PAGES;
+    uint64_t most = arena_resident_cap(a);
     uint64_t active = ctr_get(&a->stats.pactive);
     uint64_t bound = most > active ? most - active : 0;
     extent_t *lru = &a->lru[EXT_DIRTY];

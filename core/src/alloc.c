@@ -162,7 +162,7 @@ void ta_free(void *p)
             free_remote(p, tc, h);
             return;
         }
-        if (likely(cache_push(tc, p, page_tag(h, p))))
+        if (likely(cache_push_last(tc, p, page_tag(h, p))))
             return;
     }
     tai_free_slow(p);
@@ -188,10 +188,11 @@ NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
         ta_free(p);
 }
 
-/* The size names no class (see cache_push_sized): the push is ta_free's. */
+/* The size names the bin to push onto; the page tag confirms it (see
+ * cache_push_size). */
 void ta_free_sized(void *p, size_t size)
 {
-    if (likely(thread_push(p)))
+    if (likely(thread_push_size(p, size)))
         return;
     tai_free_sized_slow(p, size, NULL);
 }
@@ -272,10 +273,14 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
     }
     block_ref_t b = block_resolve(p);
     unsigned cls = tag_class(b.tag);
-    size_t old = usable_size(&b);
-    if (cls < NBINS && size <= SMALL_MAX && size_class(size) == cls)
+    if (cls < NCACHED_CLASSES && size <= TCACHE_MAX && size_class(size) == cls)
         return handed_out(p, size);
+    size_t old = usable_size(&b);
     if (cls >= NBINS && size > SMALL_MAX) {
+        /* a run that already has the size's pages stays, without a call
+         * down (a huge block is never that small) */
+        if (size <= LARGE_MAX && align_up(large_usize(size), tai_page) == old)
+            return handed_out(p, size);
         void *q = tai_arena_resize_large(&b, size);
         if (q)
             return handed_out(q, size);
@@ -293,8 +298,14 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
     return q;
 }
 
+/* A block whose class the new size keeps (a small one, or a large run
+ * of a cached class) stays, without a frame; checked mode validates p
+ * first. */
 void *ta_realloc(void *p, size_t size)
 {
+    if (likely(p && size - 1 < TCACHE_MAX && !tai_opt.check) &&
+        page_tag(head_of(p), p) == size_class(size))
+        return p;
     return tai_realloc_src(p, size, (alloc_src_t){NULL, NULL});
 }
 
@@ -355,3 +366,15 @@ int ta_posix_memalign(void **out, size_t align, size_t size)
     return 0;
 }
 
+#ifdef TA_PRELOAD
+/* In the drop-in build the hottest standard names are these functions
+ * under a second name, not jumps into them (preload.c has the others):
+ * a program's call through its PLT lands on the fast path itself. */
+#define PRELOAD_ALIAS(name, fn)                                                \
+    extern __typeof(fn) name __attribute__((alias(#fn), visibility("default")))
+PRELOAD_ALIAS(malloc, ta_malloc);
+PRELOAD_ALIAS(calloc, ta_calloc);
+PRELOAD_ALIAS(realloc, ta_realloc);
+PRELOAD_ALIAS(free, ta_free);
+PRELOAD_ALIAS(free_sized, ta_free_sized);
+#endif

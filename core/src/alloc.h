@@ -89,9 +89,11 @@ static ALWAYS_INLINE bool thread_push_nonnull(void *p)
     return false;
 }
 
-static ALWAYS_INLINE bool thread_push(void *p)
+/* The thread cache's push of a block freed with its size (checked mode
+ * misses in cache_push_size before p is read). */
+static ALWAYS_INLINE bool thread_push_size(void *p, size_t size)
 {
-    return likely(p != NULL) && thread_push_nonnull(p);
+    return likely(p != NULL) && cache_push_size(tai_tls_tcache, p, size);
 }
 
 #endif

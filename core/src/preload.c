@@ -1,6 +1,8 @@
 /* The drop-in build: the standard allocation functions, so that
  * LD_PRELOAD=libtunalloc.so puts any program on tunalloc. Linked with
- * -Bsymbolic-functions, each is a direct jump into the ta_ function. */
+ * -Bsymbolic-functions, each is a direct jump into the ta_ function;
+ * malloc, calloc, realloc, free and free_sized are the ta_ functions
+ * themselves (aliases at the end of alloc.c). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -10,12 +12,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-EXPORT void *malloc(size_t size) { return ta_malloc(size); }
-EXPORT void *calloc(size_t n, size_t size) { return ta_calloc(n, size); }
-EXPORT void *realloc(void *p, size_t size) { return ta_realloc(p, size); }
-EXPORT void free(void *p) { ta_free(p); }
 EXPORT void cfree(void *p) { ta_free(p); }
-EXPORT void free_sized(void *p, size_t size) { ta_free_sized(p, size); }
 EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
     (void)align;

@@ -21,6 +21,10 @@ typedef struct cache_bin {
 typedef struct tcache {
     cache_bin_t bins[NCACHED_CLASSES];
     arena_t *arena;
+    /* The bin of the last pop, where the next free most likely goes
+     * (ta_free): written by the cache's user on a hit, read by it only.
+     * Beside arena, which the free reads too. */
+    cache_bin_t *last_bin;
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
      * until their first call looks at the options */

@@ -235,77 +235,99 @@ static void slab_empty(arena_t *a, bin_t *bin, extent_t *e, put_tally_t *t)
     t->parked += e->npages;
 }
 
-/* Puts the regions at the start of items[0..n) that lie in slab e back
- * on it and returns how many items it looked at (at least one): blocks
- * freed together tend to have been allocated together, so runs are
- * common. Statistics are the caller's, t counts the regions that went
- * back. Only the slab's states before and after matter (full,
- * partly used, empty), so a run costs one transition. A region whose
- * bit is set already was freed twice (through thread caches, which push
- * without looking), and an address that is no region's start was never
- * handed out: both are reported and left out. The class's constants are
- * copied into a local, which the map's stores cannot alias. */
-static unsigned slab_put(arena_t *a, bin_t *bin, unsigned cls, extent_t *e, void **items,
-                         unsigned n, put_tally_t *t)
+/* Counts put regions back on slab e, their bits set already: only the
+ * slab's states before and after matter (full, partly used, empty), so a
+ * run of regions costs one transition. */
+static void slab_settle(arena_t *a, bin_t *bin, extent_t *e, unsigned put, unsigned nregs,
+                        put_tally_t *t)
 {
-    const bin_info_t bi = tai_bin_info[cls];
-    segment_t *seg = extent_segment(e);
-    uint64_t *map = slab_map(seg, e);
-    const char *base = extent_addr(seg, e);
-    const size_t span = (size_t)bi.nregs * bi.size;
-    unsigned put = 0, i = 0;
-    for (; i < n; i++) {
-        size_t off = (size_t)((const char *)items[i] - base);
-        if (off >= span) {
-            if (i)
-                break; /* the next slab's run */
-            /* in the slab's pages, past its last region */
-            tai_heap_error(TA_ERR_INVALID, items[i], "small");
-            return 1;
-        }
-        unsigned idx = region_index(&bi, off);
-        uint64_t bit = (uint64_t)1 << (idx % 64);
-        if (unlikely((size_t)idx * bi.size != off || (map[idx / 64] & bit))) {
-            tai_heap_error((size_t)idx * bi.size != off ? TA_ERR_INTERIOR : TA_ERR_DOUBLE,
-                           items[i], "small");
-            continue;
-        }
-        map[idx / 64] |= bit;
-        put++;
-    }
-    t->freed += put;
-    if (!put)
-        return i;
     bool was_full = e->nfree == 0;
     e->nfree = (uint16_t)(e->nfree + put);
-    TA_ASSERT(e->nfree <= bi.nregs);
+    TA_ASSERT(e->nfree <= nregs);
     if (e == bin->cur) {
-        if (e->nfree == bi.nregs) {
+        if (e->nfree == nregs) {
             bin->cur = NULL;
             slab_empty(a, bin, e, t);
         }
-        return i;
+        return;
     }
-    if (e->nfree == bi.nregs) {
+    if (e->nfree == nregs) {
         if (!was_full)
             extent_list_remove(&bin->nonfull, e);
         slab_empty(a, bin, e, t);
     } else if (was_full) {
         extent_list_push(&bin->nonfull, e);
     }
-    return i;
 }
 
-/* The slab of this bin that p lies in, or NULL (reported): a block freed
- * twice may come back after its slab went back to the arena. Only this
- * bin's lock is held, and slabs of the class come and go under it. */
-static extent_t *slab_of(segment_t *seg, const void *p, unsigned cls)
+/* Puts the regions among items that belong to arena a back on their
+ * slabs; the others are moved to the front, and their count returned.
+ * Blocks freed together tend to have been allocated together, so a
+ * region in the slab of the one before costs a subtraction, a compare
+ * and its bit; only a region of another slab looks up its segment and
+ * page, and the slab left behind takes its state transition then
+ * (slab_settle). A remote batch's blocks come from many slabs, so that
+ * change of slab is kept short too: the slab's first page gives its
+ * extent, address and free map without a division. A region whose bit
+ * is set already was freed twice (through thread caches, which push
+ * without looking), and an address that is no region's start was never
+ * handed out: both are reported and left out. The class's constants are
+ * copied into a local, which the map's stores cannot alias. */
+static unsigned put_regions(arena_t *a, bin_t *bin, unsigned cls, void **items, unsigned n,
+                            put_tally_t *t)
 {
-    extent_t *e = extent_of(seg, p);
-    if (likely(e->state == EXT_SLAB && e->cls == cls))
-        return e;
-    tai_heap_error(TA_ERR_INVALID, p, NULL);
-    return NULL;
+    const bin_info_t bi = tai_bin_info[cls];
+    const size_t span = (size_t)bi.nregs * bi.size;
+    const unsigned lg_page = tai_lg_page;
+    extent_t *e = NULL;
+    uintptr_t base = UINTPTR_MAX; /* no slab yet: every offset is out of span */
+    uint64_t *map = NULL;
+    unsigned keep = 0, put = 0;
+    for (unsigned i = 0; i < n; i++) {
+        void *p = items[i];
+        uintptr_t off = (uintptr_t)p - base;
+        if (off >= span) {
+            if (put)
+                slab_settle(a, bin, e, put, bi.nregs, t);
+            t->freed += put;
+            put = 0;
+            base = UINTPTR_MAX;
+            segment_t *seg = segment_of(p);
+            if (seg->head.arena != a) {
+                items[keep++] = p;
+                continue;
+            }
+            size_t first = seg->page_head[page_index(&seg->head, p)];
+            e = &seg->ext[first];
+            if (unlikely(e->state != EXT_SLAB || e->cls != cls)) {
+                /* a block freed twice may come back after its slab went
+                 * back to the arena */
+                tai_heap_error(TA_ERR_INVALID, p, NULL);
+                continue;
+            }
+            off = ((uintptr_t)p - (uintptr_t)seg) - (first << lg_page);
+            if (unlikely(off >= span)) {
+                /* in the slab's pages, past its last region */
+                tai_heap_error(TA_ERR_INVALID, p, "small");
+                continue;
+            }
+            base = (uintptr_t)seg + (first << lg_page);
+            map = &seg->slab_free[first << (lg_page - LG_QUANTUM - 6)];
+        }
+        unsigned idx = region_index(&bi, off);
+        uint64_t bit = (uint64_t)1 << (idx % 64);
+        if (unlikely((size_t)idx * bi.size != off || (map[idx / 64] & bit))) {
+            tai_heap_error((size_t)idx * bi.size != off ? TA_ERR_INTERIOR : TA_ERR_DOUBLE, p,
+                           "small");
+            continue;
+        }
+        map[idx / 64] |= bit;
+        put++;
+    }
+    if (put)
+        slab_settle(a, bin, e, put, bi.nregs, t);
+    t->freed += put;
+    return keep;
 }
 
 static void count_frees(bin_t *bin, unsigned n)
@@ -317,22 +339,9 @@ static void count_frees(bin_t *bin, unsigned n)
 unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 {
     bin_t *bin = &a->bins[cls];
-    unsigned keep = 0;
     put_tally_t t = {0, 0};
     mutex_lock(&bin->lock);
-    for (unsigned i = 0; i < n;) {
-        segment_t *seg = segment_of(items[i]);
-        if (seg->head.arena != a) {
-            items[keep++] = items[i++];
-            continue;
-        }
-        extent_t *e = slab_of(seg, items[i], cls);
-        if (!e) {
-            i++;
-            continue;
-        }
-        i += slab_put(a, bin, cls, e, &items[i], n - i, &t);
-    }
+    unsigned keep = put_regions(a, bin, cls, items, n, &t);
     count_frees(bin, t.freed);
     count_spare(a, t.parked, true);
     ctr_add(&bin->stats.nflushes, 1);
@@ -343,11 +352,9 @@ unsigned tai_bin_flush(arena_t *a, unsigned cls, void **items, unsigned n)
 void tai_bin_dalloc(arena_t *a, unsigned cls, void *p)
 {
     bin_t *bin = &a->bins[cls];
-    mutex_lock(&bin->lock);
-    extent_t *e = slab_of(segment_of(p), p, cls);
     put_tally_t t = {0, 0};
-    if (e)
-        slab_put(a, bin, cls, e, &p, 1, &t);
+    mutex_lock(&bin->lock);
+    put_regions(a, bin, cls, &p, 1, &t);
     count_frees(bin, t.freed);
     count_spare(a, t.parked, true);
     mutex_unlock(&bin->lock);

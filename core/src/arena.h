@@ -7,6 +7,7 @@
 #include "common.h"
 #include "extent.h"
 #include "lock.h"
+#include "opts.h"
 #include "sizeclass.h"
 
 /* Free runs are listed by size: classes of page counts, exact up to 8. */
@@ -59,9 +60,13 @@ typedef struct arena {
     uint64_t decay_ticks;     /* slow-path events since the arena began */
     _Atomic bool decay_due;   /* set by a report, cleared by the decay
                                  that answers it */
+    bool took_fresh;          /* pages not resident were taken since decay
+                                 last answered (arena_report_fresh) */
     segment_t *segments;
     struct huge *huge_live;   /* live huge blocks (huge.h) */
     struct huge *huge_cache;  /* freed huge mappings kept dirty, newest first */
+    uint64_t huge_tail_pages; /* of pdirty: written pages past live huge
+                                 blocks' ends (huge.h: touched) */
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
@@ -91,6 +96,33 @@ static inline void arena_report(arena_t *a, bool freed)
 {
     if ((freed && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) == 0) ||
         ++a->decay_ticks % DECAY_TICKS == 0)
+        atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
+}
+
+/* Dirty pages are always allowed this many, however small the arena. */
+#define DIRTY_FLOOR_PAGES 1024
+
+/* The most active plus dirty pages an arena keeps once it takes pages
+ * that are not resident: opt.dirty_max_pct above its peak of active
+ * pages, plus DIRTY_FLOOR_PAGES (decay.c). */
+static inline uint64_t arena_resident_cap(const arena_t *a)
+{
+    uint64_t peak = ctr_get(&a->stats.peak_active) >> tai_lg_page;
+    return peak + peak * tai_opt.dirty_max_pct / 100 + DIRTY_FLOOR_PAGES;
+}
+
+/* The structures' report that they took pages that are not resident
+ * because no dirty page of the arena could stand for them (a clean or
+ * muzzy run, which a new segment's pages are too, or the part of a huge
+ * block the cache did not fill), arena lock held: if active and dirty
+ * pages are past arena_resident_cap, decay then purges dirty ones down
+ * to it, so the resident set grows only once the kept pages are down to
+ * that bound (decay.c). Below it no decay is made due: a threaded churn
+ * takes clean pages often, and each decay run takes the arena lock. */
+static inline void arena_report_fresh(arena_t *a)
+{
+    a->took_fresh = true;
+    if (ctr_get(&a->stats.pactive) + ctr_get(&a->stats.pdirty) > arena_resident_cap(a))
         atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
 }
 

@@ -124,6 +124,16 @@ static bool parse_sample(const char *s, size_t len, size_t *out)
     return true;
 }
 
+/* Percentages: a decimal up to TA_OPT_PERCENT_MAX (a thousand times). */
+static bool parse_percent(const char *s, size_t len, unsigned *out)
+{
+    uint64_t v;
+    if (!parse_u64(s, len, false, &v) || v > TA_OPT_PERCENT_MAX)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
 /* Setters write only on success, so a bad value leaves the option as it
  * was; each option's rule is its kind's parser. */
 #define TA_OPT(name, kind, def, doc)                                                       \
@@ -212,6 +222,7 @@ static void format_bool(char *b, size_t n, const bool *v)
 static void format_letters(char *b, size_t n, const tai_opt_letters *v) { snprintf(b, n, "%s", *v); }
 static void format_bytes(char *b, size_t n, const size_t *v) { snprintf(b, n, "%zu", *v); }
 static void format_sample(char *b, size_t n, const size_t *v) { format_bytes(b, n, v); }
+static void format_percent(char *b, size_t n, const unsigned *v) { format_arenas(b, n, v); }
 
 /* Appends "[sep]key:value" whole or not at all. */
 static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char *key,

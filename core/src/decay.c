@@ -9,6 +9,7 @@
 #include "bin.h"
 #include "decay.h"
 #include "huge.h"
+#include "opts.h"
 #include "verify.h"
 
 /* The free time before which pages are due, for a decay time in ms.
@@ -34,11 +35,10 @@ static uint64_t due_before(int64_t decay_ms, uint64_t now)
  * keeps them; the quarter makes purges come in batches. Cached huge
  * mappings keep their own age (nothing merges them) and go by decay. */
 #define DIRTY_MAX_RATIO 8
-#define DIRTY_FLOOR_PAGES 1024
 
 static uint64_t dirty_run_pages(const arena_t *a)
 {
-    return ctr_get(&a->stats.pdirty) - tai_huge_cached_pages(a);
+    return ctr_get(&a->stats.pdirty) - tai_huge_cached_pages(a) - a->huge_tail_pages;
 }
 
 static void purge_excess(arena_t *a, bool lazy)
@@ -49,6 +49,34 @@ static void purge_excess(arena_t *a, bool lazy)
     extent_t *lru = &a->lru[EXT_DIRTY];
     while (lru->u.f.lru_next != lru && dirty_run_pages(a) > bound / 4 * 3)
         tai_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, lazy);
+}
+
+/* When the arena took pages that are not resident (arena_report_fresh),
+ * its dirty pages of every kind go back as far as needed for its active
+ * and dirty pages together to stay within opt.dirty_max_pct above the
+ * most it ever had active, plus DIRTY_FLOOR_PAGES: the resident set then
+ * grows past the peak of what is in use by that much at most, while
+ * below the peak every dirty page is kept for reuse. Dirty runs go
+ * first, oldest first (each serves only runs that fit where it lies),
+ * then cached huge mappings, oldest first and from their end (they
+ * serve huge blocks and new segments alike), then the pages past live
+ * huge blocks' ends (their block's next reuse would fault them in
+ * again). Purged with MADV_DONTNEED even when a muzzy phase is set: the
+ * kernel counts lazily freed pages as resident until it takes them.
+ * Spare slabs stay (bins release them on every decay run). */
+static void purge_beyond_peak(arena_t *a)
+{
+    uint64_t most = arena_resident_cap(a);
+    uint64_t active = ctr_get(&a->stats.pactive);
+    uint64_t bound = most > active ? most - active : 0;
+    extent_t *lru = &a->lru[EXT_DIRTY];
+    while (ctr_get(&a->stats.pdirty) > bound && lru->u.f.lru_next != lru)
+        tai_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, false);
+    while (ctr_get(&a->stats.pdirty) > bound &&
+           tai_huge_purge_oldest(a, ctr_get(&a->stats.pdirty) - bound))
+        ;
+    if (ctr_get(&a->stats.pdirty) > bound && a->huge_tail_pages)
+        tai_huge_purge_tails(a);
 }
 
 /* Arena lock held (dropped and retaken while purging). */
@@ -65,10 +93,17 @@ static void decay_locked(arena_t *a, bool force_all)
         dirty_before = UINT64_MAX;
     if (!force_all && muzzy == 0)
         muzzy_before = UINT64_MAX;
+    bool fresh = a->took_fresh;
+    a->took_fresh = false;
     tai_extent_purge(a, dirty_before, muzzy_before, !force_all && muzzy != 0);
     tai_huge_purge(a, dirty_before);
-    if (!force_all && dirty > 0)
+    if (force_all && a->huge_tail_pages)
+        tai_huge_purge_tails(a);
+    if (!force_all && dirty > 0) {
         purge_excess(a, muzzy != 0);
+        if (fresh)
+            purge_beyond_peak(a);
+    }
 }
 
 void tai_decay_answer(arena_t *a)

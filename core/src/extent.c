@@ -182,8 +182,12 @@ static extent_t *list_new_segment(arena_t *a, size_t need)
     if (!seg)
         return NULL;
     size_t hdr = seg->hdr_pages, total = seg->npages - hdr;
-    if (dirty > total || (dirty && dirty < need && total - dirty < need))
+    if (dirty > total || (dirty && dirty < need && total - dirty < need)) {
+        /* counted dirty, yet some are not resident */
+        if (dirty < total)
+            arena_report_fresh(a);
         dirty = total;
+    }
     extent_t *d = NULL, *c = NULL;
     if (dirty) {
         count_free(a, EXT_DIRTY, dirty, true);
@@ -204,15 +208,22 @@ extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *
     if (tai_arena_over_limit(a, npages))
         return NULL;
     size_t need = npages + align_pages - 1;
-    extent_t *e = NULL;
-    for (unsigned s = 0; s < NFREE_STATES && !e; s++)
-        e = find_fit(a, s, need);
+    extent_t *e = find_fit(a, EXT_DIRTY, need);
+    if (!e)
+        e = find_fit(a, EXT_MUZZY, need);
+    /* resident pages of the huge cache before clean ones */
+    if (!e && a->huge_cache)
+        e = list_new_segment(a, need);
+    if (!e)
+        e = find_fit(a, EXT_CLEAN, need);
     if (!e) {
         e = list_new_segment(a, need);
         if (!e)
             return NULL;
     }
     *zeroed = e->state == EXT_CLEAN;
+    if (e->state != EXT_DIRTY)
+        arena_report_fresh(a);
     size_t idx = extent_page(e);
     size_t lead = (align_pages - (idx & (align_pages - 1))) & (align_pages - 1);
     extent_t *out = carve(a, e, lead, npages);
@@ -272,6 +283,8 @@ bool tai_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
     if (r->state >= NFREE_STATES || r->npages < more)
         return false;
     *zeroed = r->state == EXT_CLEAN;
+    if (r->state != EXT_DIRTY)
+        arena_report_fresh(a);
     carve(a, r, 0, more);
     e->npages = (uint16_t)npages;
     mark_ends(seg, e);
@@ -325,6 +338,42 @@ void tai_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, 
         ctr_add(&a->stats.dirty_npurge, 1);
     if (purge_list(a, EXT_MUZZY, muzzy_before, false))
         ctr_add(&a->stats.muzzy_npurge, 1);
+}
+
+/* Whether every page of seg after its header is free: its runs, of any
+ * free state (neighbours of one state merge, so they are few), end to
+ * end. The walk stops at the first run in use. */
+static bool segment_empty(const segment_t *seg)
+{
+    for (size_t idx = seg->hdr_pages; idx < seg->npages;) {
+        const extent_t *e = &seg->ext[idx];
+        if (e->state >= NFREE_STATES)
+            return false;
+        idx += e->npages;
+    }
+    return true;
+}
+
+void *tai_extent_take_empty_segment(arena_t *a, size_t *resident)
+{
+    segment_t *seg = a->segments;
+    while (seg && !segment_empty(seg))
+        seg = seg->next;
+    if (!seg)
+        return NULL;
+    *resident = (size_t)seg->hdr_pages << tai_lg_page;
+    for (size_t idx = seg->hdr_pages; idx < seg->npages;) {
+        extent_t *e = &seg->ext[idx];
+        if (e->state == EXT_DIRTY)
+            *resident += (size_t)e->npages << tai_lg_page;
+        unlink_free(a, e);
+        count_free(a, e->state, e->npages, false);
+        idx += e->npages;
+    }
+    ctr_sub(&a->stats.mapped, SEGMENT_SIZE);
+    ctr_sub(&a->stats.metadata, (size_t)seg->hdr_pages << tai_lg_page);
+    segment_list_remove(&a->segments, seg);
+    return seg;
 }
 
 void tai_extent_unmap_empty_segments(arena_t *a)

@@ -189,6 +189,11 @@ HIDDEN void tai_extent_shrink(struct arena *a, extent_t *e, size_t npages);
 HIDDEN bool tai_extent_grow(struct arena *a, extent_t *e, size_t npages, bool *zeroed);
 /* Marks every page of an in-use run so page_head and page_bin find it. */
 HIDDEN void tai_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages);
+/* A segment that holds nothing, taken out of the arena's lists and
+ * statistics for a huge block to move its pages in (huge.c), still
+ * marked OWNER_HEAD; *resident: its bytes that may be (header and dirty
+ * runs). NULL if there is none. */
+HIDDEN void *tai_extent_take_empty_segment(struct arena *a, size_t *resident);
 /* Unmaps the segments that hold nothing (one clean run from the header
  * to the end); drops the lock around munmap. */
 HIDDEN void tai_extent_unmap_empty_segments(struct arena *a);

@@ -4,10 +4,12 @@
  * mapping that holds it, and the whole units it does not need are cached
  * again as a mapping of their own; when none holds it, the block is mapped
  * fresh and filled with cached pages moved in by mremap (page tables move,
- * nothing is copied or faulted). Either way a workload of varied big
- * buffers reuses resident pages instead of faulting in new ones. New
- * segments take cached units too (tai_huge_take_unit), so large runs
- * reuse them as well. */
+ * nothing is copied or faulted), then with the units of empty segments.
+ * Either way a workload of varied big buffers reuses resident pages
+ * instead of faulting in new ones. New segments take cached units too
+ * (tai_huge_take_unit), so large runs reuse them as well. A block that
+ * takes pages no resident one stood for reports it (arena_report_fresh),
+ * and decay bounds the dirty pages then (decay.c). */
 #include <string.h>
 
 #include "arena.h"
@@ -71,6 +73,31 @@ static void huge_unmap(huge_t *h)
     tai_os_unmap(h, h->map_size);
 }
 
+/* ---- the live list (arena lock held) ---------------------------------- */
+
+/* Written pages past a live block's end, in its last unit (trim keeps
+ * them): unused but resident, so counted dirty while the block is
+ * listed live, and purged when decay bounds the arena's dirty pages
+ * (tai_huge_purge_tails). touched and usize change only off the list. */
+static size_t tail_pages(const huge_t *h) { return (h->touched - h->usize) >> tai_lg_page; }
+
+static void live_add(arena_t *a, huge_t *h)
+{
+    list_add(&a->huge_live, h);
+    h->live = true;
+    ctr_add(&a->stats.mapped, h->map_size);
+    ctr_add(&a->stats.pdirty, tail_pages(h));
+    a->huge_tail_pages += tail_pages(h);
+}
+
+static void live_remove(arena_t *a, huge_t *h)
+{
+    huge_list_remove(&a->huge_live, h);
+    ctr_sub(&a->stats.mapped, h->map_size);
+    ctr_sub(&a->stats.pdirty, tail_pages(h));
+    a->huge_tail_pages -= tail_pages(h);
+}
+
 /* ---- the cache of free mappings (arena lock held) -------------------- */
 
 /* A cached mapping's usize is the dirty bytes it is counted for. */
@@ -130,6 +157,19 @@ static size_t move_units(char *src, size_t len, char *dst)
     return done;
 }
 
+/* Moves an empty segment's unit (tai_extent_take_empty_segment) to dst;
+ * if the kernel refuses, the unit is unmapped: it holds no block. */
+static bool move_segment(char *seg, char *dst)
+{
+    owner_marks_t marks = {0};
+    tai_owner_marks_release(&marks, seg, SEGMENT_SIZE, OWNER_HEAD);
+    if (move_units(seg, SEGMENT_SIZE, dst))
+        return true;
+    tai_owner_marks_rollback(&marks);
+    tai_segment_unmap((segment_t *)seg);
+    return false;
+}
+
 /* cache_put for callers that do not hold the arena lock. */
 static void cache_put_unlocked(arena_t *a, huge_t *s)
 {
@@ -140,25 +180,44 @@ static void cache_put_unlocked(arena_t *a, huge_t *s)
 
 /* Moves cached pages over the fresh range [dst, dst+len) (whole units),
  * newest mapping first as the likeliest to be resident, taking a mapping
- * whole or its last units; returns the bytes filled from dst. The units
+ * whole or its last units, then segments that hold nothing (their
+ * dirty runs are freed runs' pages, resident, which would otherwise wait
+ * for decay while the block faults in new ones, and the rest at least
+ * needs no new mapping); returns the bytes filled from dst. The units
  * leave the owner map before they move: they are free, nobody holds a
  * pointer into them. If the kernel stops part way, the taken units it
  * did not move are unmapped: they are free pages cut off from their
- * mapping by the ones that left. */
-static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
+ * mapping by the ones that left. *resident: of the bytes filled, those
+ * that were written before (the rest are pages the kernel has yet to
+ * give: a cached mapping's units past what its block wrote). */
+static size_t fill_from_cache(arena_t *a, char *dst, size_t len, size_t *resident)
 {
     size_t done = 0;
+    *resident = 0;
     while (done < len) {
         mutex_lock(&a->lock);
         huge_t *d = a->huge_cache;
+        char *seg = NULL;
+        size_t seg_resident = 0;
         if (d)
             cache_unlink(a, d);
+        else
+            seg = tai_extent_take_empty_segment(a, &seg_resident);
         mutex_unlock(&a->lock);
+        if (seg) {
+            if (!move_segment(seg, dst + done))
+                break;
+            done += SEGMENT_SIZE;
+            *resident += seg_resident;
+            continue;
+        }
         if (!d)
             break;
         size_t take = min_size(d->map_size, len - done);
         bool whole = take == d->map_size;
         char *src = (char *)d + d->map_size - take;
+        /* read before the move: a mapping taken whole takes its header */
+        char *written_end = d->data + d->touched;
         owner_marks_t marks = {0};
         tai_owner_marks_release(&marks, src, take, whole ? OWNER_HEAD : OWNER_TAIL);
         size_t moved = move_units(src, take, dst + done);
@@ -168,6 +227,8 @@ static size_t fill_from_cache(arena_t *a, char *dst, size_t len)
             break;
         }
         done += moved;
+        if (written_end > src)
+            *resident += min_size((size_t)(written_end - src), moved);
         if (moved < take)
             tai_os_unmap(src + moved, take - moved);
         if (!whole) {
@@ -208,10 +269,9 @@ static char *map_block(size_t off, size_t usize, size_t align, size_t *map_size)
     return base;
 }
 
-/* A fresh mapping whose units wholly inside the block are filled from
- * the cache; the last, partly used unit stays fresh so no dirty page sits
- * unused past the block's end. */
-static huge_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
+/* A fresh mapping filled from the cache as far as it holds pages;
+ * *fresh: whether some of it is new pages. */
+static huge_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero, bool *fresh)
 {
     size_t off = data_offset(align), map_size;
     char *base = map_block(off, usize, align, &map_size);
@@ -222,10 +282,12 @@ static huge_t *huge_new(arena_t *a, size_t usize, size_t align, bool zero)
         tai_os_unmap(base, map_size);
         return NULL;
     }
-    size_t filled = off < SEGMENT_SIZE ? fill_from_cache(a, base, map_size) : 0;
+    size_t resident = 0;
+    size_t filled = off < SEGMENT_SIZE ? fill_from_cache(a, base, map_size, &resident) : 0;
     huge_t *h = header_init(base, map_size, off, a);
     h->usize = usize;
     h->touched = filled > off ? filled - off : 0;
+    *fresh = resident < map_size;
     if (zero)
         memset(h->data, 0, min_size(h->touched, usize));
     return h;
@@ -254,8 +316,9 @@ static huge_t *split_tail(huge_t *h, size_t keep)
 /* Shrinks the block to usize, returning its whole spare units as
  * split_tail does. Dirty pages past the block's end in its last unit stay
  * with it (under one unit, and fewer than the block's own since it is
- * huge): purging them would only make the next bigger reuse fault them in
- * again. They go back to the cache with the block. */
+ * huge): purging them at once would make the next bigger reuse fault
+ * them in again. They count as dirty while the block lives (tail_pages)
+ * and go back to the cache with it, unless decay purges them first. */
 static huge_t *trim(huge_t *h, size_t usize)
 {
     size_t new_map = map_size_for(block_offset(h), usize);
@@ -267,10 +330,11 @@ static huge_t *trim(huge_t *h, size_t usize)
 
 /* Grows the block to usize bytes: within its last unit for free, else by
  * extending its last unit's mapping in place, else by moving it; the new
- * units are filled from the cache. Returns the (maybe moved) header, or
- * NULL. */
-static huge_t *grow(huge_t *h, size_t usize)
+ * units are filled from the cache (*mapped: not all of them). Returns the
+ * (maybe moved) header, or NULL. */
+static huge_t *grow(huge_t *h, size_t usize, bool *mapped)
 {
+    *mapped = false;
     char *base = (char *)h;
     size_t off = block_offset(h), old_map = h->map_size, new_map = map_size_for(off, usize);
     if (new_map == old_map) {
@@ -322,9 +386,11 @@ static huge_t *grow(huge_t *h, size_t usize)
     char *fresh = (char *)h + old_map;
     /* new_map > old_map, so the block reaches past old_map */
     size_t want = align_down(off + usize, SEGMENT_SIZE) - old_map;
-    size_t filled = fill_from_cache(h->head.arena, fresh, want);
+    size_t resident;
+    size_t filled = fill_from_cache(h->head.arena, fresh, want, &resident);
     if (filled)
         h->touched = (size_t)(fresh + filled - h->data);
+    *mapped = resident < new_map - old_map;
     h->map_size = new_map;
     h->usize = usize;
     return h;
@@ -355,23 +421,27 @@ void *tai_huge_alloc(arena_t *a, size_t size, size_t align, bool zero)
     tai_arena_note_active(a);
     huge_t *h = cache_take_fit(a, usize, off), *tail = NULL;
     mutex_unlock(&a->lock);
+    bool mapped = false;
     if (h) {
         tail = trim(h, usize);
         if (zero)
             memset(h->data, 0, min_size(h->touched, usize));
     } else {
-        h = huge_new(a, usize, align, zero);
+        h = huge_new(a, usize, align, zero, &mapped);
     }
-    if (h && h->touched < h->usize)
+    /* pages past what the mapping ever wrote are not resident yet */
+    if (h && h->touched < h->usize) {
         h->touched = h->usize;
+        mapped = true;
+    }
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
     if (h) {
-        ctr_add(&a->stats.mapped, h->map_size);
-        list_add(&a->huge_live, h);
-        h->live = true;
+        live_add(a, h);
         tai_arena_count_large(a, h->usize, true);
+        if (mapped)
+            arena_report_fresh(a);
     } else {
         ctr_sub(&a->stats.pactive, pages);
     }
@@ -396,10 +466,9 @@ size_t tai_huge_dalloc(huge_t *h, void *p)
     }
     size_t usize = h->usize;
     h->live = false;
-    huge_list_remove(&a->huge_live, h);
+    live_remove(a, h);
     tai_arena_count_large(a, h->usize, false);
     ctr_sub(&a->stats.pactive, h->usize >> tai_lg_page);
-    ctr_sub(&a->stats.mapped, h->map_size);
     h->stamp = tai_os_now_ms();
     h->usize = h->touched;
     bool kept = block_offset(h) < SEGMENT_SIZE && cache_keep(a, h);
@@ -462,6 +531,54 @@ void *tai_huge_take_unit(arena_t *a, size_t *dirty)
     return unit;
 }
 
+/* The lock stays held: once the block is freed, its mapping may be
+ * reused and written at once, so a purge running unlocked could wipe
+ * the new block's data. */
+void tai_huge_purge_tails(arena_t *a)
+{
+    for (huge_t *h = a->huge_live; h; h = h->next) {
+        size_t pages = tail_pages(h);
+        if (!pages)
+            continue;
+        tai_os_purge_forced(h->data + h->usize, pages << tai_lg_page);
+        h->touched = h->usize;
+        ctr_sub(&a->stats.pdirty, pages);
+        ctr_add(&a->stats.dirty_purged, pages);
+        ctr_add(&a->stats.dirty_nmadvise, 1);
+        a->huge_tail_pages -= pages;
+    }
+}
+
+size_t tai_huge_purge_oldest(arena_t *a, size_t pages)
+{
+    huge_t *old = NULL;
+    for (huge_t *s = a->huge_cache; s; s = s->next)
+        if (!old || s->stamp < old->stamp)
+            old = s;
+    if (!old)
+        return 0;
+    cache_unlink(a, old);
+    size_t dirty = old->usize >> tai_lg_page;
+    bool whole = pages >= dirty;
+    if (!whole) {
+        /* the last pages written go; the mapping stays cached with the
+         * rest, which reads the same */
+        old->usize = old->touched = (dirty - pages) << tai_lg_page;
+        dirty = pages;
+    }
+    ctr_add(&a->stats.dirty_purged, dirty);
+    ctr_add(&a->stats.dirty_nmadvise, 1);
+    mutex_unlock(&a->lock);
+    if (whole)
+        huge_unmap(old);
+    else
+        tai_os_purge_forced(old->data + old->usize, pages << tai_lg_page);
+    mutex_lock(&a->lock);
+    if (!whole)
+        cache_put(a, old);
+    return dirty;
+}
+
 uint64_t tai_huge_cached_pages(const arena_t *a)
 {
     uint64_t pages = 0;
@@ -479,6 +596,7 @@ void tai_huge_discard(arena_t *a)
             huge_unmap(s);
         }
     a->huge_live = a->huge_cache = NULL;
+    a->huge_tail_pages = 0;
 }
 
 /* Resizes a live huge block without copying: trim, extend in place, or
@@ -499,22 +617,25 @@ void *tai_huge_resize(huge_t *h, void *p, size_t size)
     }
     /* growth counts as active from the limit check on, as in alloc */
     ctr_add(&a->stats.pactive, more);
-    huge_list_remove(&a->huge_live, h);
-    ctr_sub(&a->stats.mapped, h->map_size);
+    live_remove(a, h);
     mutex_unlock(&a->lock);
     huge_t *moved = h, *tail = NULL;
+    bool mapped = false;
     if (usize < old)
         tail = trim(h, usize);
     else
-        moved = grow(h, usize);
+        moved = grow(h, usize, &mapped);
     h = moved ? moved : h;
-    if (h->touched < h->usize)
+    if (h->touched < h->usize) {
         h->touched = h->usize;
+        mapped = true;
+    }
     mutex_lock(&a->lock);
     if (tail && cache_keep(a, tail))
         tail = NULL;
-    list_add(&a->huge_live, h);
-    ctr_add(&a->stats.mapped, h->map_size);
+    live_add(a, h);
+    if (mapped)
+        arena_report_fresh(a);
     if (moved) {
         tai_arena_count_large(a, old, false);
         tai_arena_count_large(a, usize, true);

@@ -28,7 +28,9 @@ typedef struct huge {
                                  equal to touched, as counted in pdirty */
     size_t touched;           /* bytes from data that may be dirty (written
                                  since the kernel gave them); live: at
-                                 least usize */
+                                 least usize, the pages past it counted
+                                 in pdirty and huge_tail_pages while
+                                 listed */
     uint64_t stamp;           /* cached: ms when freed, decay's age */
     size_t req;               /* live, secure mode: bytes requested, the
                                  canary after them */
@@ -55,6 +57,15 @@ HIDDEN void tai_huge_purge(arena_t *a, uint64_t before);
  * OWNER_HEAD; *dirty: bytes from its start that may be resident. NULL
  * when nothing is cached. Arena lock held. */
 HIDDEN void *tai_huge_take_unit(arena_t *a, size_t *dirty);
+/* Purges the written pages past each live block's end in its last unit
+ * (huge.h: touched), which a reused or shrunk block keeps; arena lock
+ * held throughout. */
+HIDDEN void tai_huge_purge_tails(arena_t *a);
+/* Purges up to `pages` dirty pages of the cached mapping freed longest
+ * ago: the last ones it wrote, or all of it unmapped. Returns the pages
+ * purged, 0 if nothing is cached. Arena lock held, dropped around the
+ * system call. */
+HIDDEN size_t tai_huge_purge_oldest(arena_t *a, size_t pages);
 /* Dirty pages of the cached mappings; arena lock held. */
 HIDDEN uint64_t tai_huge_cached_pages(const arena_t *a);
 /* Unmaps every live and cached huge block of an arena being reset or

@@ -16,12 +16,15 @@ typedef char tai_opt_letters[16];
 #define TA_OPT_TYPE_letters tai_opt_letters
 #define TA_OPT_TYPE_bytes size_t    /* ta_parse_size: k/m/g suffixes */
 #define TA_OPT_TYPE_sample size_t   /* 1 .. 1 TiB, k/m/g suffixes */
+#define TA_OPT_TYPE_percent unsigned /* 0 .. TA_OPT_PERCENT_MAX */
 #define TA_OPT_CTL_arenas TA_CTL_UNSIGNED
 #define TA_OPT_CTL_decay TA_CTL_SSIZE
 #define TA_OPT_CTL_bool TA_CTL_BOOL
 #define TA_OPT_CTL_letters TA_CTL_STRING
 #define TA_OPT_CTL_bytes TA_CTL_SIZE
 #define TA_OPT_CTL_sample TA_CTL_SIZE
+#define TA_OPT_CTL_percent TA_CTL_UNSIGNED
+#define TA_OPT_PERCENT_MAX 100000
 
 /* Bit numbers for tai_opts_t.given. */
 enum {

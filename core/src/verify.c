@@ -201,8 +201,11 @@ static void walk_huge_lists(walk_t *w)
         return;
     }
     const huge_t *prev = NULL;
-    for (const huge_t *h = a->huge_live; h; prev = h, h = h->next)
+    for (const huge_t *h = a->huge_live; h; prev = h, h = h->next) {
         w->c.huge_live_pages += walk_huge(w, h, prev, true);
+        w->c.huge_tail_pages += (h->touched - h->usize) >> tai_lg_page;
+    }
+    EXPECT(w, w->c.huge_tail_pages == a->huge_tail_pages, a->huge_live, a->huge_tail_pages);
     prev = NULL;
     for (const huge_t *h = a->huge_cache; h; prev = h, h = h->next) {
         w->c.huge_cached_pages += walk_huge(w, h, prev, false);

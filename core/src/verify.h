@@ -18,6 +18,7 @@ typedef struct tai_census {
     uint64_t free_pages[NFREE_STATES], free_runs[NFREE_STATES];
     uint64_t huge_live_pages;   /* usable pages of live huge blocks */
     uint64_t huge_cached_pages; /* dirty pages of cached huge mappings */
+    uint64_t huge_tail_pages;   /* dirty pages past live huge blocks' ends */
 } tai_census_t;
 
 /* Takes every lock of the arena (bins, then the arena), walks it and

@@ -14,11 +14,13 @@ static inline void check_arena(arena_t *a)
 {
     tai_census_t c;
     CHECK_EQ(tai_arena_verify(a, &c), 0);
-    /* a slab a bin keeps empty for reuse is not active but dirty */
+    /* a slab a bin keeps empty for reuse is not active but dirty, and so
+     * are the written pages past a live huge block's end */
     CHECK_EQ(ctr_get(&a->stats.pactive),
              c.large_pages + (c.slab_pages - c.spare_pages) + c.huge_live_pages);
     CHECK_EQ(ctr_get(&a->stats.pdirty),
-             c.free_pages[EXT_DIRTY] + c.spare_pages + c.huge_cached_pages);
+             c.free_pages[EXT_DIRTY] + c.spare_pages + c.huge_cached_pages +
+                 c.huge_tail_pages);
     CHECK_EQ(ctr_get(&a->stats.pmuzzy), c.free_pages[EXT_MUZZY]);
     CHECK_EQ(ctr_get(&a->stats.retained), c.free_pages[EXT_CLEAN] << tai_lg_page);
 }

@@ -23,10 +23,11 @@ static void test_every_key(void)
     CHECK_EQ(tai_conf_parse(&o,
                            "narenas:4,dirty_decay_ms:1000,muzzy_decay_ms:-1,"
                            "background_thread:true,tcache:true,check:true,stats_print:true,"
-                           "stats_print_opts:Jbl,arena_limit:64M",
+                           "stats_print_opts:Jbl,arena_limit:64M,dirty_max_pct:100000",
                            "test"),
              0);
     CHECK_EQ(o.narenas, 4);
+    CHECK_EQ(o.dirty_max_pct, 100000);
     CHECK_EQ(o.dirty_decay_ms, 1000);
     CHECK_EQ(o.muzzy_decay_ms, -1);
     CHECK(o.background_thread && o.tcache && o.check && o.stats_print);
@@ -68,6 +69,7 @@ static void test_malformed_pairs(void)
         "arena_limit:1t",    "arena_limit:k",     "arena_limit:99999999999999999999",
         "arena_limit:17179869184G", "narenas :4",  " narenas:4",
         "narenas:4:5",       "secure:1",          "abort_on_error:yes",
+        "dirty_max_pct:100001", "dirty_max_pct:-1", "dirty_max_pct:5%",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         tai_opts_t o = fresh();
@@ -84,6 +86,7 @@ static void test_malformed_pairs(void)
         CHECK_EQ(o.stats_print_opts[0], '\0');
         CHECK(!o.background_thread && !o.check && !o.stats_print);
         CHECK(!o.secure && !o.abort_on_error && !(o.given & TA_OPT_BIT(abort_on_error)));
+        CHECK_EQ(o.dirty_max_pct, 0);
         if (strncmp(bad[k], "dirty", 5) == 0)
             CHECK_EQ(o.dirty_decay_ms, 500);
     }
@@ -148,7 +151,7 @@ static void test_format_round_trip(void)
                            "narenas:3,dirty_decay_ms:-1,muzzy_decay_ms:250,"
                            "background_thread:true,tcache:false,check:true,secure:true,"
                            "abort_on_error:false,stats_print:true,stats_print_opts:gml,"
-                           "arena_limit:1g,prof:true,prof_sample_bytes:64k",
+                           "arena_limit:1g,prof:true,prof_sample_bytes:64k,dirty_max_pct:25",
                            "test"),
              0);
     char text[480];
@@ -165,6 +168,7 @@ static void test_format_round_trip(void)
     CHECK_EQ(back.arena_limit, (size_t)1 << 30);
     CHECK(back.prof);
     CHECK_EQ(back.prof_sample_bytes, 64 << 10);
+    CHECK_EQ(back.dirty_max_pct, 25);
     CHECK_EQ(back.given, o.given); /* every option was written */
 
     char small[24];

@@ -6,21 +6,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "residency.h"
 
 #define BLOCK ((size_t)64 << 10)
 #define NBLOCKS 400
 #define LONG_DECAY_MS 3600000 /* an hour: no page ages during the test */
-
-static ta_arena_t *arena_with_decay(int64_t dirty)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = dirty;
-    o.muzzy_decay_ms = 0;
-    ta_arena_t *ar = ta_arena_create(&o);
-    CHECK(ar != NULL);
-    return ar;
-}
 
 /* Allocates NBLOCKS touched blocks, then frees all but the first `keep`;
  * the freed ones lie side by side and merge into few long runs. */
@@ -52,7 +42,7 @@ static uint64_t pages(size_t bytes) { return bytes / (size_t)sysconf(_SC_PAGESIZ
  * at three quarters of its own bound, which the later frees lower. */
 static void test_dirty_runs_bounded(void)
 {
-    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS);
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *p[NBLOCKS];
@@ -70,7 +60,7 @@ static void test_dirty_runs_bounded(void)
  * reuse. */
 static void test_dirty_within_bound_kept(void)
 {
-    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS);
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *p[NBLOCKS];
@@ -84,7 +74,7 @@ static void test_dirty_within_bound_kept(void)
 /* Decay -1 means never: the bound does not apply. */
 static void test_never_is_never(void)
 {
-    ta_arena_t *ar = arena_with_decay(-1);
+    ta_arena_t *ar = arena_with_decay(-1, 0);
     if (!ar)
         return;
     char *p[NBLOCKS];

@@ -13,39 +13,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "residency.h"
 
 #define MIB ((size_t)1 << 20)
 #define LONG_DECAY_MS 3600000
-
-static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
-
-static ta_arena_t *slow_decay_arena(void)
-{
-    ta_arena_opts o;
-    ta_arena_opts_init(&o);
-    o.dirty_decay_ms = LONG_DECAY_MS;
-    o.muzzy_decay_ms = 0;
-    ta_arena_t *ar = ta_arena_create(&o);
-    CHECK(ar != NULL);
-    return ar;
-}
-
-static size_t resident_pages(const char *p, size_t n)
-{
-    size_t count = 0;
-    unsigned char vec[512];
-    for (size_t done = 0; done < n / page();) {
-        size_t chunk = n / page() - done < sizeof(vec) ? n / page() - done : sizeof(vec);
-        if (mincore((void *)(p + done * page()), chunk * page(), vec) == 0) {
-            for (size_t i = 0; i < chunk; i++)
-                count += vec[i] & 1;
-        } else {
-            CHECK_EQ(errno, ENOMEM);
-        }
-        done += chunk;
-    }
-    return count;
-}
 
 /* The most dirty pages the policy leaves after a take at the peak. */
 static size_t dirty_allowed(ta_arena_t *ar)
@@ -53,8 +24,8 @@ static size_t dirty_allowed(ta_arena_t *ar)
     unsigned pct = 0;
     size_t len = sizeof(pct);
     CHECK_EQ(ta_ctl("opt.dirty_max_pct", &pct, &len, NULL, 0), 0);
-    size_t peak = test_arena_stat(ar, "peak") / page();
-    size_t most = peak + peak * pct / 100 + 4 * MIB / page();
+    size_t peak = test_arena_stat(ar, "peak") / page_size();
+    size_t most = peak + peak * pct / 100 + 4 * MIB / page_size();
     size_t active = test_arena_stat(ar, "pactive");
     return most > active ? most - active : 0;
 }
@@ -91,12 +62,12 @@ static void free_runs(char **p)
  * beyond the bound first, and the runs in use keep their data. */
 static void test_new_peak_purges_dirty(void)
 {
-    ta_arena_t *ar = slow_decay_arena();
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *p[NRUNS];
     runs_two_thirds_freed(ar, p);
-    CHECK(test_arena_stat(ar, "pdirty") >= 2 * NRUNS / 3 * MIB / page());
+    CHECK(test_arena_stat(ar, "pdirty") >= 2 * NRUNS / 3 * MIB / page_size());
     CHECK_EQ(test_arena_stat(ar, "dirty_purged"), 0);
     char *h = ta_arena_malloc(ar, 64 * MIB);
     CHECK(h != NULL);
@@ -115,7 +86,7 @@ static void test_new_peak_purges_dirty(void)
  * reuse. */
 static void test_below_peak_keeps_dirty(void)
 {
-    ta_arena_t *ar = slow_decay_arena();
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *p[NRUNS];
@@ -170,12 +141,12 @@ static void free_smaller(char **q)
  * back; the blocks keep their data and grow in place after. */
 static void test_tail_counted_and_purged(void)
 {
-    ta_arena_t *ar = slow_decay_arena();
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *q[NBIG];
     reuse_smaller(ar, q);
-    CHECK(test_arena_stat(ar, "pdirty") >= NBIG * 2 * MIB / page());
+    CHECK(test_arena_stat(ar, "pdirty") >= NBIG * 2 * MIB / page_size());
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "arena.%u.purge", ta_arena_index(ar));
     CHECK_EQ(ta_ctl(cmd, NULL, NULL, NULL, 0), 0);
@@ -196,7 +167,7 @@ static size_t tails_resident(char **q)
     size_t n = 0;
     for (unsigned i = 0; i < NBIG; i++)
         if (q[i])
-            n += resident_pages(q[i] + SMALLER, 3 * MIB - page());
+            n += resident_pages(q[i] + SMALLER, 3 * MIB - page_size());
     return n;
 }
 
@@ -205,7 +176,7 @@ static size_t tails_resident(char **q)
  * below the 12 MiB of pages past the blocks' ends, the only dirty ones. */
 static void test_new_peak_purges_tails(void)
 {
-    ta_arena_t *ar = slow_decay_arena();
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *q[NBIG];
@@ -227,7 +198,7 @@ static void test_new_peak_purges_tails(void)
  * ones, and reads as zero where calloc says so. */
 static void test_huge_takes_empty_segments(void)
 {
-    ta_arena_t *ar = slow_decay_arena();
+    ta_arena_t *ar = arena_with_decay(LONG_DECAY_MS, 0);
     if (!ar)
         return;
     char *p[12];
@@ -240,7 +211,7 @@ static void test_huge_takes_empty_segments(void)
     for (unsigned i = 0; i < 12; i++)
         ta_free(p[i]);
     size_t mapped = test_arena_stat(ar, "mapped");
-    CHECK(test_arena_stat(ar, "pdirty") >= 12 * MIB / page());
+    CHECK(test_arena_stat(ar, "pdirty") >= 12 * MIB / page_size());
     char *h = ta_arena_calloc(ar, 1, BIG);
     CHECK(h != NULL);
     if (h) {

@@ -1,6 +1,7 @@
 """tunalloc.profile: sampled heap profiles with Python frames, snapshots,
 diffs that find a leak, dumps that read back, and the flame graph CLI."""
 import json
+import re
 import subprocess
 import sys
 
@@ -130,6 +131,23 @@ def test_allocations_without_the_gil_say_so():
         print(sum(s.live_blocks for s in profile.snapshot().stacks if not s.frames) < 1)
     """).stdout.split()
     assert out == ["True", "True"]
+
+
+def test_c_frame_names():
+    """A C frame without a symbol of its own is named object+0xoffset."""
+    names = json.loads(run_py("""
+        import json
+        from tunalloc import profile
+        profile.start(sample_bytes=4096)
+        keep = [str(i) * 3 for i in range(100000)]
+        snap = profile.snapshot()
+        profile.stop()
+        print(json.dumps(sorted({n for s in snap.stacks for n in s.c_frames})))
+    """).stdout)
+    assert names
+    bad = [n for n in names if "%" in n or
+           ("+0x" in n and not re.fullmatch(r".+\+0x[0-9a-f]+", n))]
+    assert not bad
 
 
 def test_bad_arguments():

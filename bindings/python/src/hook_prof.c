@@ -78,6 +78,19 @@ PyObject *hook_prof_hook(PyObject *self, PyObject *on)
     Py_RETURN_NONE;
 }
 
+/* prof_count(on): MEM and OBJ allocate through the core's counting
+ * callbacks (on, while the profile samples), so that a freed block is the
+ * next one taken as without sampling, or through the plain ones. */
+PyObject *hook_prof_count(PyObject *self, PyObject *on)
+{
+    (void)self;
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    hook_count_entries(v);
+    Py_RETURN_NONE;
+}
+
 /* A C frame's name from the dynamic symbol table, else object+offset.
  * snprintf, as PyUnicode_FromFormat has no %zx (3.11 copies it out as
  * it is). */

@@ -27,7 +27,7 @@ struct prof_tc {
     int64_t bytes_left; /* to the next sample, less the open windows' bytes */
     uint64_t rng;
     uint64_t gen; /* tai_prof_gen this countdown was drawn under */
-    /* Set by a counting entry point's miss (prof_count_pop): from then on
+    /* Set by a counting entry point's miss (prof_count_miss): from then on
      * a class's window, when it opens, is empty and its free side is the
      * whole real stack, which only counting pops take from. */
     bool counted;
@@ -74,7 +74,7 @@ static inline tcache_t *prof_free_cache(tcache_t *tc)
 static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
 {
     struct prof_tc *pt = tc->prof;
-    if (likely(pt == NULL))
+    if (unlikely(pt == NULL))
         return cache_pop(tc, size, out);
     if (likely(size <= TCACHE_MAX)) {
         unsigned c = size_class(size);

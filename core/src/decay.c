@@ -93,8 +93,31 @@ static void purge_beyond_peak(arena_t *a)
         purge_pages(a, kept - dirty_purge_target(peak, DIRTY_FLOOR_PAGES));
 }
 
-/* Arena lock held (dropped and retaken while purging). */
-static void decay_locked(arena_t *a, bool force_all)
+/* The automatic arenas' share of the bound (tai_arena_auto_excess), after
+ * arena self answered its fresh pages with its own lock dropped: a
+ * thread's blocks freed by another thread go back to the arena that
+ * holds them, so when the live set moves from one arena to another the
+ * one it left keeps its pages dirty (below its own peak) while the other
+ * takes new ones (so only while self is at its peak). The other arenas'
+ * dirty pages go first, then self's. */
+static void purge_auto(arena_t *self)
+{
+    uint64_t todo = tai_arena_auto_excess(true);
+    for (unsigned k = 1; todo && k <= tai_narenas_auto; k++) {
+        arena_t *a = atomic_load_explicit(&tai_arenas[(self->index + k) % tai_narenas_auto],
+                                          memory_order_acquire);
+        if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) <= 0 ||
+            !ctr_get(&a->stats.pdirty))
+            continue;
+        mutex_lock(&a->lock);
+        todo = purge_pages(a, todo);
+        mutex_unlock(&a->lock);
+    }
+}
+
+/* Arena lock held (dropped and retaken while purging). Returns whether
+ * it answered pages taken fresh under the dirty bound. */
+static bool decay_locked(arena_t *a, bool force_all)
 {
     atomic_store_explicit(&a->decay_due, false, memory_order_relaxed);
     int64_t dirty = atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed);
@@ -113,19 +136,22 @@ static void decay_locked(arena_t *a, bool force_all)
     tai_huge_purge(a, dirty_before);
     if (force_all && a->huge_tail_pages)
         tai_huge_purge_tails(a);
-    if (!force_all && dirty > 0) {
-        purge_excess(a, muzzy != 0);
-        if (fresh)
-            purge_beyond_peak(a);
-    }
+    if (force_all || dirty <= 0)
+        return false;
+    purge_excess(a, muzzy != 0);
+    if (fresh)
+        purge_beyond_peak(a);
+    return fresh;
 }
 
 void tai_decay_answer(arena_t *a)
 {
     mutex_lock(&a->lock);
-    if (atomic_load_explicit(&a->decay_due, memory_order_relaxed))
-        decay_locked(a, false);
+    bool fresh = atomic_load_explicit(&a->decay_due, memory_order_relaxed) &&
+                 decay_locked(a, false);
     mutex_unlock(&a->lock);
+    if (fresh && !a->manual && arena_at_peak(a))
+        purge_auto(a);
 }
 
 /* Spare slabs go back on every run (unless decay is off), so an idle

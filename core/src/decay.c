@@ -98,12 +98,12 @@ static void purge_beyond_peak(arena_t *a)
  * thread's blocks freed by another thread go back to the arena that
  * holds them, so when the live set moves from one arena to another the
  * one it left keeps its pages dirty (below its own peak) while the other
- * takes new ones (so only while self is at its peak). The other arenas'
- * dirty pages go first, then self's. */
+ * takes new ones (so only while self is at its peak). Only the other
+ * arenas' dirty pages go. */
 static void purge_auto(arena_t *self)
 {
-    uint64_t todo = tai_arena_auto_excess(true);
-    for (unsigned k = 1; todo && k <= tai_narenas_auto; k++) {
+    uint64_t todo = tai_arena_auto_excess(self, true);
+    for (unsigned k = 1; todo && k < tai_narenas_auto; k++) {
         arena_t *a = atomic_load_explicit(&tai_arenas[(self->index + k) % tai_narenas_auto],
                                           memory_order_acquire);
         if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) <= 0 ||

@@ -210,6 +210,12 @@ typedef struct ta_hook {
 TA_API TA_MALLOC_ATTR void *ta_hook_malloc(void *hook, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_hook_calloc(void *hook, size_t n, size_t size);
 TA_API void ta_hook_free(void *hook, void *p);
+/* The same, counting the bytes they hand out for the heap profile: a hook
+ * installs these instead of ta_hook_malloc and ta_hook_calloc while the
+ * profile samples (prof.active), and its frees then reuse blocks as
+ * without sampling. Off, they cost a test more than the plain ones. */
+TA_API TA_MALLOC_ATTR void *ta_hook_count_malloc(void *hook, size_t size);
+TA_API TA_MALLOC_ATTR void *ta_hook_count_calloc(void *hook, size_t n, size_t size);
 
 /* The same callbacks served by the calling thread's own cache, for a
  * runtime that calls from several threads at once (CPython 3.12 and
@@ -222,6 +228,8 @@ TA_API void ta_hook_free(void *hook, void *p);
 TA_API TA_MALLOC_ATTR void *ta_hook_thread_malloc(void *hook, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_hook_thread_calloc(void *hook, size_t n, size_t size);
 TA_API void ta_hook_thread_free(void *hook, void *p);
+/* ta_hook_thread_malloc counting, as ta_hook_count_malloc. */
+TA_API TA_MALLOC_ATTR void *ta_hook_thread_count_malloc(void *hook, size_t size);
 
 /* ---- Sampled heap profiling ----------------------------------------
  * Off by default: TUNALLOC_CONF=prof:true,prof_sample_bytes:512k, or the

@@ -44,6 +44,44 @@ void *ta_hook_calloc(void *hook, size_t n, size_t size)
     return hook_calloc_slow(h, tc, n, size);
 }
 
+/* The counting entry points (prof_count_pop), for a hook to install
+ * while it samples: a miss there hands the cache's windows over to them. */
+NOINLINE static void *hook_count_malloc_slow(ta_hook_t *h, ta_tcache_t *tc, size_t size)
+{
+    if (tc)
+        prof_count_miss(&tc->t);
+    return hook_malloc_slow(h, tc, size);
+}
+
+void *ta_hook_count_malloc(void *hook, size_t size)
+{
+    ta_hook_t *h = hook;
+    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
+    void *p;
+    if (likely(tc != NULL) && likely(prof_count_pop(&tc->t, size, &p)))
+        return p;
+    return hook_count_malloc_slow(h, tc, size);
+}
+
+NOINLINE static void *hook_count_calloc_slow(ta_hook_t *h, ta_tcache_t *tc, size_t n, size_t size)
+{
+    if (tc)
+        prof_count_miss(&tc->t);
+    return hook_calloc_slow(h, tc, n, size);
+}
+
+void *ta_hook_count_calloc(void *hook, size_t n, size_t size)
+{
+    ta_hook_t *h = hook;
+    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
+    size_t total;
+    void *p;
+    if (likely(tc != NULL) && likely(!__builtin_mul_overflow(n, size, &total)) &&
+        likely(prof_count_pop(&tc->t, total, &p)))
+        return memset(p, 0, total);
+    return hook_count_calloc_slow(h, tc, n, size);
+}
+
 /* free_cache is the free fast path's pointer of prof.h: the cache's free
  * side while it samples. It is brought up to date here, but only where it
  * still names the cache or its side: NULL and other caches are the
@@ -88,6 +126,22 @@ void *ta_hook_thread_malloc(void *hook, size_t size)
     if (likely(hook_cache(&h->alloc_cache) != NULL) && likely(cache_pop(tai_tls_tcache, size, &p)))
         return p;
     return hook_thread_malloc_slow(h, size);
+}
+
+NOINLINE static void *hook_thread_count_malloc_slow(ta_hook_t *h, size_t size)
+{
+    prof_count_miss(tai_tls_tcache);
+    return hook_thread_malloc_slow(h, size);
+}
+
+void *ta_hook_thread_count_malloc(void *hook, size_t size)
+{
+    ta_hook_t *h = hook;
+    void *p;
+    if (likely(hook_cache(&h->alloc_cache) != NULL) &&
+        likely(prof_count_pop(tai_tls_tcache, size, &p)))
+        return p;
+    return hook_thread_count_malloc_slow(h, size);
 }
 
 void *ta_hook_thread_calloc(void *hook, size_t n, size_t size)

@@ -103,6 +103,34 @@ arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts)
     return a;
 }
 
+/* The most active pages of the automatic arenas together. */
+static _Atomic uint64_t auto_peak;
+
+uint64_t tai_arena_auto_excess(const arena_t *self, bool batch)
+{
+    uint64_t active = 0, dirty = 0, others = 0;
+    for (unsigned i = 0; i < tai_narenas_auto; i++) {
+        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
+        if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) < 0)
+            continue;
+        active += ctr_get(&a->stats.pactive);
+        dirty += ctr_get(&a->stats.pdirty);
+        if (a != self && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) > 0)
+            others += ctr_get(&a->stats.pdirty);
+    }
+    uint64_t peak = atomic_load_explicit(&auto_peak, memory_order_relaxed);
+    while (active > peak && !atomic_compare_exchange_weak_explicit(
+                                &auto_peak, &peak, active, memory_order_relaxed,
+                                memory_order_relaxed))
+        ;
+    peak = active > peak ? active : peak;
+    uint64_t kept = active + dirty, cap = peak + dirty_allowance(peak, AUTO_DIRTY_FLOOR_PAGES);
+    if (kept <= cap)
+        return 0;
+    uint64_t excess = kept - (batch ? dirty_purge_target(peak, AUTO_DIRTY_FLOOR_PAGES) : cap);
+    return excess < others ? excess : others;
+}
+
 void tai_arena_note_active(arena_t *a)
 {
     uint64_t active = ctr_get(&a->stats.pactive) << tai_lg_page;

@@ -101,28 +101,73 @@ static inline void arena_report(arena_t *a, bool freed)
 
 /* Dirty pages are always allowed this many, however small the arena. */
 #define DIRTY_FLOOR_PAGES 1024
+/* ... and the automatic arenas together this many (tai_arena_auto_excess):
+ * a quarter, since each of them has its own floor too. */
+#define AUTO_DIRTY_FLOOR_PAGES (DIRTY_FLOOR_PAGES / 4)
+
+/* The dirty pages kept beyond a peak of active pages once pages that are
+ * not resident are taken: opt.dirty_max_pct of that peak, plus a floor
+ * (decay.c). */
+static inline uint64_t dirty_allowance(uint64_t peak, uint64_t floor)
+{
+    return peak * tai_opt.dirty_max_pct / 100 + floor;
+}
 
 /* The most active plus dirty pages an arena keeps once it takes pages
- * that are not resident: opt.dirty_max_pct above its peak of active
- * pages, plus DIRTY_FLOOR_PAGES (decay.c). */
+ * that are not resident. */
 static inline uint64_t arena_resident_cap(const arena_t *a)
 {
     uint64_t peak = ctr_get(&a->stats.peak_active) >> tai_lg_page;
-    return peak + peak * tai_opt.dirty_max_pct / 100 + DIRTY_FLOOR_PAGES;
+    return peak + dirty_allowance(peak, DIRTY_FLOOR_PAGES);
+}
+
+/* What active plus dirty pages past that bound are purged back to, for
+ * a peak and a floor: a quarter of the allowance below the bound, so a
+ * churn that stays at the bound purges in batches, not at every page it
+ * takes. */
+static inline uint64_t dirty_purge_target(uint64_t peak, uint64_t floor)
+{
+    uint64_t allowance = dirty_allowance(peak, floor);
+    return peak + allowance - allowance / 4;
+}
+
+/* The same bound for the automatic arenas together, with
+ * AUTO_DIRTY_FLOOR_PAGES: by how many pages their active and dirty pages
+ * exceed it for the most pages they had active together (as last seen
+ * here, which raises it), 0 if they do not; with batch, the pages to
+ * purge to get back to dirty_purge_target. At most the dirty pages of
+ * the arenas other than self: an arena's own are its own bound's (with
+ * its bigger floor; a program on one arena purged twice as much under
+ * this one, realloc 8 % slower). Arenas with decay off count for
+ * nothing. Reads the arenas' counters without their locks. */
+HIDDEN uint64_t tai_arena_auto_excess(const arena_t *self, bool batch);
+
+/* Whether the arena is at its peak of active pages, within
+ * AUTO_DIRTY_FLOOR_PAGES (its pages being taken may not count yet): the
+ * one case the automatic arenas' joint bound is for, the live set moving
+ * here from another arena. An arena that takes new pages below its peak
+ * churns, and the pages the others hold dirty are those they reuse next. */
+static inline bool arena_at_peak(const arena_t *a)
+{
+    return ctr_get(&a->stats.pactive) + AUTO_DIRTY_FLOOR_PAGES >=
+           ctr_get(&a->stats.peak_active) >> tai_lg_page;
 }
 
 /* The structures' report that they took pages that are not resident
  * because no dirty page of the arena could stand for them (a clean or
  * muzzy run, which a new segment's pages are too, or the part of a huge
  * block the cache did not fill), arena lock held: if active and dirty
- * pages are past arena_resident_cap, decay then purges dirty ones down
- * to it, so the resident set grows only once the kept pages are down to
- * that bound (decay.c). Below it no decay is made due: a threaded churn
- * takes clean pages often, and each decay run takes the arena lock. */
+ * pages are past arena_resident_cap, or it is at its peak and the
+ * automatic arenas together are past theirs, decay then purges dirty
+ * ones back to dirty_purge_target, so the resident set grows only once
+ * the kept pages are within that bound (decay.c). Below it no decay is
+ * made due: a threaded churn takes clean pages often, and each decay run
+ * takes the arena lock. */
 static inline void arena_report_fresh(arena_t *a)
 {
     a->took_fresh = true;
-    if (ctr_get(&a->stats.pactive) + ctr_get(&a->stats.pdirty) > arena_resident_cap(a))
+    if (ctr_get(&a->stats.pactive) + ctr_get(&a->stats.pdirty) > arena_resident_cap(a) ||
+        (!a->manual && arena_at_peak(a) && tai_arena_auto_excess(a, false)))
         atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
 }
 

@@ -51,36 +51,73 @@ static void purge_excess(arena_t *a, bool lazy)
         tai_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, lazy);
 }
 
-/* When the arena took pages that are not resident (arena_report_fresh),
- * its dirty pages of every kind go back as far as needed for its active
- * and dirty pages together to stay within opt.dirty_max_pct above the
- * most it ever had active, plus DIRTY_FLOOR_PAGES: the resident set then
- * grows past the peak of what is in use by that much at most, while
- * below the peak every dirty page is kept for reuse. Dirty runs go
- * first, oldest first (each serves only runs that fit where it lies),
- * then cached huge mappings, oldest first and from their end (they
- * serve huge blocks and new segments alike), then the pages past live
- * huge blocks' ends (their block's next reuse would fault them in
- * again). Purged with MADV_DONTNEED even when a muzzy phase is set: the
+/* Purges up to todo dirty pages, the ones least likely to be wanted
+ * again first, and returns how many of todo are left. Dirty runs go
+ * first, oldest first, each from its end (each serves only runs that fit
+ * where it lies); then cached huge mappings, oldest first and from their
+ * end (they serve huge blocks and new segments alike); then the pages
+ * past live huge blocks' ends (their block's next reuse would fault them
+ * in again). With MADV_DONTNEED even when a muzzy phase is set: the
  * kernel counts lazily freed pages as resident until it takes them.
+ * Only todo pages go, however much the others free while the lock is
+ * dropped around madvise: what they free now is what they take next. */
+static uint64_t purge_pages(arena_t *a, uint64_t todo)
+{
+    size_t n;
+    while (todo && (n = tai_extent_purge_oldest(a, todo)))
+        todo = n < todo ? todo - n : 0;
+    while (todo && (n = tai_huge_purge_oldest(a, todo)))
+        todo = n < todo ? todo - n : 0;
+    if (todo && a->huge_tail_pages) {
+        n = a->huge_tail_pages;
+        tai_huge_purge_tails(a);
+        todo = n < todo ? todo - n : 0;
+    }
+    return todo;
+}
+
+/* When the arena took pages that are not resident (arena_report_fresh)
+ * and its active and dirty pages together are then more than
+ * opt.dirty_max_pct above the most it ever had active, plus
+ * DIRTY_FLOOR_PAGES, its dirty pages go back to a quarter of that
+ * allowance below it (dirty_purge_target), so the purges of a churn that
+ * stays at the bound come in batches, not one per page it takes. The
+ * resident set then grows past the peak of what is in use by that much
+ * at most, while below the peak every dirty page is kept for reuse.
  * Spare slabs stay (bins release them on every decay run). */
 static void purge_beyond_peak(arena_t *a)
 {
-    uint64_t most = arena_resident_cap(a);
-    uint64_t active = ctr_get(&a->stats.pactive);
-    uint64_t bound = most > active ? most - active : 0;
-    extent_t *lru = &a->lru[EXT_DIRTY];
-    while (ctr_get(&a->stats.pdirty) > bound && lru->u.f.lru_next != lru)
-        tai_extent_purge(a, lru->u.f.lru_next->u.f.stamp + 1, 0, false);
-    while (ctr_get(&a->stats.pdirty) > bound &&
-           tai_huge_purge_oldest(a, ctr_get(&a->stats.pdirty) - bound))
-        ;
-    if (ctr_get(&a->stats.pdirty) > bound && a->huge_tail_pages)
-        tai_huge_purge_tails(a);
+    uint64_t kept = ctr_get(&a->stats.pactive) + ctr_get(&a->stats.pdirty);
+    uint64_t peak = ctr_get(&a->stats.peak_active) >> tai_lg_page;
+    if (kept > arena_resident_cap(a))
+        purge_pages(a, kept - dirty_purge_target(peak, DIRTY_FLOOR_PAGES));
 }
 
-/* Arena lock held (dropped and retaken while purging). */
-static void decay_locked(arena_t *a, bool force_all)
+/* The automatic arenas' share of the bound (tai_arena_auto_excess), after
+ * arena self answered its fresh pages with its own lock dropped: a
+ * thread's blocks freed by another thread go back to the arena that
+ * holds them, so when the live set moves from one arena to another the
+ * one it left keeps its pages dirty (below its own peak) while the other
+ * takes new ones (so only while self is at its peak). Only the other
+ * arenas' dirty pages go. */
+static void purge_auto(arena_t *self)
+{
+    uint64_t todo = tai_arena_auto_excess(self, true);
+    for (unsigned k = 1; todo && k < tai_narenas_auto; k++) {
+        arena_t *a = atomic_load_explicit(&tai_arenas[(self->index + k) % tai_narenas_auto],
+                                          memory_order_acquire);
+        if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) <= 0 ||
+            !ctr_get(&a->stats.pdirty))
+            continue;
+        mutex_lock(&a->lock);
+        todo = purge_pages(a, todo);
+        mutex_unlock(&a->lock);
+    }
+}
+
+/* Arena lock held (dropped and retaken while purging). Returns whether
+ * it answered pages taken fresh under the dirty bound. */
+static bool decay_locked(arena_t *a, bool force_all)
 {
     atomic_store_explicit(&a->decay_due, false, memory_order_relaxed);
     int64_t dirty = atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed);
@@ -99,19 +136,22 @@ static void decay_locked(arena_t *a, bool force_all)
     tai_huge_purge(a, dirty_before);
     if (force_all && a->huge_tail_pages)
         tai_huge_purge_tails(a);
-    if (!force_all && dirty > 0) {
-        purge_excess(a, muzzy != 0);
-        if (fresh)
-            purge_beyond_peak(a);
-    }
+    if (force_all || dirty <= 0)
+        return false;
+    purge_excess(a, muzzy != 0);
+    if (fresh)
+        purge_beyond_peak(a);
+    return fresh;
 }
 
 void tai_decay_answer(arena_t *a)
 {
     mutex_lock(&a->lock);
-    if (atomic_load_explicit(&a->decay_due, memory_order_relaxed))
-        decay_locked(a, false);
+    bool fresh = atomic_load_explicit(&a->decay_due, memory_order_relaxed) &&
+                 decay_locked(a, false);
     mutex_unlock(&a->lock);
+    if (fresh && !a->manual && arena_at_peak(a))
+        purge_auto(a);
 }
 
 /* Spare slabs go back on every run (unless decay is off), so an idle

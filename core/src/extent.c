@@ -293,15 +293,21 @@ bool tai_extent_grow(arena_t *a, extent_t *e, size_t npages, bool *zeroed)
     return true;
 }
 
-/* Purges one aged run with the lock dropped around madvise, then lists
- * it in its new state. */
-static void purge_one(arena_t *a, extent_t *e, bool lazy)
+/* Purges the last n pages of the listed free run e, all of it if n is
+ * its size, with the lock dropped around madvise, then lists them in
+ * their new state; the first pages stay listed at e's age. */
+static void purge_one(arena_t *a, extent_t *e, size_t n, bool lazy)
 {
     segment_t *seg = extent_segment(e);
     unsigned from = e->state;
-    size_t n = e->npages;
-    unlink_free(a, e);
-    e->state = EXT_BUSY;
+    if (n < e->npages) {
+        e = carve(a, e, e->npages - n, n);
+        /* counted in their old state until purged, as a whole run is */
+        count_free(a, from, n, true);
+    } else {
+        unlink_free(a, e);
+        e->state = EXT_BUSY;
+    }
     char *addr = extent_addr(seg, e);
     mutex_unlock(&a->lock);
     bool to_muzzy = lazy && tai_os_purge_lazy(addr, n << tai_lg_page);
@@ -326,7 +332,7 @@ static bool purge_list(arena_t *a, unsigned state, uint64_t before, bool lazy)
         extent_t *e = sentinel->u.f.lru_next;
         if (e == sentinel || e->u.f.stamp >= before)
             break;
-        purge_one(a, e, lazy);
+        purge_one(a, e, e->npages, lazy);
         any = true;
     }
     return any;
@@ -338,6 +344,17 @@ void tai_extent_purge(arena_t *a, uint64_t dirty_before, uint64_t muzzy_before, 
         ctr_add(&a->stats.dirty_npurge, 1);
     if (purge_list(a, EXT_MUZZY, muzzy_before, false))
         ctr_add(&a->stats.muzzy_npurge, 1);
+}
+
+size_t tai_extent_purge_oldest(arena_t *a, size_t pages)
+{
+    extent_t *sentinel = lru_of(a, EXT_DIRTY), *e = sentinel->u.f.lru_next;
+    if (e == sentinel || !pages)
+        return 0;
+    size_t n = e->npages < pages ? e->npages : pages;
+    purge_one(a, e, n, false);
+    ctr_add(&a->stats.dirty_npurge, 1);
+    return n;
 }
 
 /* Whether every page of seg after its header is free: its runs, of any

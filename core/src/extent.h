@@ -201,5 +201,9 @@ HIDDEN void tai_extent_unmap_empty_segments(struct arena *a);
  * muzzy likewise with muzzy_before; drops the lock around madvise. */
 HIDDEN void tai_extent_purge(struct arena *a, uint64_t dirty_before, uint64_t muzzy_before,
                             bool lazy);
+/* Purges up to `pages` pages of the dirty run freed longest ago (its
+ * last pages if it has more) with MADV_DONTNEED; returns the pages
+ * purged, 0 if no run is dirty. Drops the lock around madvise. */
+HIDDEN size_t tai_extent_purge_oldest(struct arena *a, size_t pages);
 
 #endif

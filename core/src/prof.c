@@ -154,6 +154,17 @@ static void open_window(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
+    if (pt->counted) {
+        /* no window: the free side takes the whole real stack, for the
+         * counting pops (prof_count_pop) */
+        cache_bin_t *sb = &tc->side->bins[c];
+        settle(tc, c);
+        cb->stack = sb->stack = pt->base[c];
+        sb->ncached = pt->below[c];
+        sb->cap = pt->cap[c];
+        pt->below[c] = 0;
+        return;
+    }
     uint64_t size = tai_class_size[c];
     uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
     uint32_t v = afford < pt->below[c] ? (uint32_t)afford : pt->below[c];
@@ -217,7 +228,7 @@ static bool side_to_window(tcache_t *tc, unsigned c)
  * a cache whose windows its frees keep filling sees it too. */
 bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
 {
-    return tc->side->bins[c].ncached &&
+    return tc->side->bins[c].ncached && !tc->prof->counted &&
            tc->prof->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed) &&
            side_to_window(tc, c) && cache_push(tc->side, p, c);
 }

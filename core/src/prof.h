@@ -27,6 +27,10 @@ struct prof_tc {
     int64_t bytes_left; /* to the next sample, less the open windows' bytes */
     uint64_t rng;
     uint64_t gen; /* tai_prof_gen this countdown was drawn under */
+    /* Set by a counting entry point's miss (prof_count_miss): from then on
+     * a class's window, when it opens, is empty and its free side is the
+     * whole real stack, which only counting pops take from. */
+    bool counted;
 };
 
 extern HIDDEN atomic_bool tai_prof_on;
@@ -59,6 +63,41 @@ HIDDEN void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero);
 static inline tcache_t *prof_free_cache(tcache_t *tc)
 {
     return unlikely(tc->prof != NULL) ? tc->side : tc;
+}
+
+/* The pop of an entry point that counts bytes itself (ta_hook_count_*):
+ * installed by a runtime only while it samples, so a cache that does not
+ * sample pops as cache_pop does. A sampling cache's pops come from the
+ * top of its free side, where its frees go too, so a block freed is the
+ * next one taken, as in a cache that does not sample; each is counted
+ * down here, and the pop that would reach the sample misses instead. */
+static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
+{
+    struct prof_tc *pt = tc->prof;
+    if (unlikely(pt == NULL))
+        return cache_pop(tc, size, out);
+    if (likely(size <= TCACHE_MAX)) {
+        unsigned c = size_class(size);
+        int64_t left = pt->bytes_left - (int64_t)tai_class_size[c];
+        cache_bin_t *sb = &tc->side->bins[c];
+        uint32_t n = sb->ncached;
+        if (likely(left > 0) && likely(n != 0)) {
+            pt->bytes_left = left;
+            sb->ncached = --n;
+            ctr_inc_own(&tc->bins[c].nalloc);
+            *out = sb->stack[n];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A counting entry point's miss: the cache's windows go over to counted
+ * pops as each class next opens one. */
+static inline void prof_count_miss(tcache_t *tc)
+{
+    if (tc->prof)
+        tc->prof->counted = true;
 }
 
 /* The cache a free fast path's pointer fp belongs to. */

@@ -1,6 +1,7 @@
 """tunalloc.profile: sampled heap profiles with Python frames, snapshots,
 diffs that find a leak, dumps that read back, and the flame graph CLI."""
 import json
+import re
 import subprocess
 import sys
 
@@ -130,6 +131,60 @@ def test_allocations_without_the_gil_say_so():
         print(sum(s.live_blocks for s in profile.snapshot().stacks if not s.frames) < 1)
     """).stdout.split()
     assert out == ["True", "True"]
+
+
+def test_c_frame_names():
+    """A C frame without a symbol of its own is named object+0xoffset."""
+    names = json.loads(run_py("""
+        import json
+        from tunalloc import profile
+        profile.start(sample_bytes=4096)
+        keep = [str(i) * 3 for i in range(100000)]
+        snap = profile.snapshot()
+        profile.stop()
+        print(json.dumps(sorted({n for s in snap.stacks for n in s.c_frames})))
+    """).stdout)
+    assert names
+    bad = [n for n in names if "%" in n or
+           ("+0x" in n and not re.fullmatch(r".+\+0x[0-9a-f]+", n))]
+    assert not bad
+
+
+def test_sampling_installs_the_counting_callbacks():
+    """While the profile samples, MEM and OBJ allocate through the core's
+    counting callbacks (freed blocks reused at once, each counted), and
+    through the plain ones again after stop()."""
+    out = run_py("""
+        import ctypes, os
+        import tunalloc
+        from tunalloc import profile
+
+        class Allocator(ctypes.Structure):
+            _fields_ = [(f, ctypes.c_void_p) for f in ("ctx", "malloc", "calloc", "realloc", "free")]
+
+        core = ctypes.CDLL(os.path.join(os.path.dirname(tunalloc.__file__), "libtunalloc_core.so.0"))
+        names = {ctypes.cast(getattr(core, n), ctypes.c_void_p).value: n
+                 for n in ("ta_hook_malloc", "ta_hook_count_malloc",
+                           "ta_hook_thread_malloc", "ta_hook_thread_count_malloc")}
+
+        def mallocs():
+            got = []
+            for domain in (1, 2):  # PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ
+                a = Allocator()
+                ctypes.pythonapi.PyMem_GetAllocator(domain, ctypes.byref(a))
+                got.append(names.get(a.malloc, "other").replace("thread_", ""))
+            return " ".join(got)
+
+        tunalloc.enable()
+        print(mallocs())
+        profile.start()
+        keep = [str(i) for i in range(100000)]
+        print(mallocs())
+        profile.stop()
+        print(mallocs())
+    """).stdout.splitlines()
+    assert out == ["ta_hook_malloc ta_hook_malloc", "ta_hook_count_malloc ta_hook_count_malloc",
+                   "ta_hook_malloc ta_hook_malloc"]
 
 
 def test_bad_arguments():

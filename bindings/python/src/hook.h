@@ -48,6 +48,9 @@ void hook_thread_routing(int delta);
 /* Re-derives the cache pointers of each domain's ta_hook_t after enable,
  * disable, thread routing or the arena hook changed. */
 void hook_refresh_fast_paths(void);
+/* MEM and OBJ through the core's counting callbacks (on) or the plain
+ * ones, as the heap profile samples or not (hook_domains.c). */
+void hook_count_entries(bool on);
 
 /* tunalloc._hook.release_arena and arena_malloc (hook_lifecycle.c). */
 PyObject *hook_release_arena(PyObject *self, PyObject *args);
@@ -105,5 +108,6 @@ PyObject *hook_stats_tree(PyObject *self, PyObject *args);
 /* Heap profiling (hook_prof.c): the Python frames hook and the reader. */
 PyObject *hook_prof_hook(PyObject *self, PyObject *on);
 PyObject *hook_prof_read(PyObject *self, PyObject *unused);
+PyObject *hook_prof_count(PyObject *self, PyObject *on);
 
 #endif

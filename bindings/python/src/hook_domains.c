@@ -120,6 +120,13 @@ static void *thread_realloc(void *ctx, void *p, size_t size)
     return p == NULL ? ta_hook_thread_malloc(ctx, size) : raw_realloc(ctx, p, size);
 }
 
+/* The same while the profile samples (hook_count_entries): the malloc
+ * counts. */
+static void *thread_count_realloc(void *ctx, void *p, size_t size)
+{
+    return p == NULL ? ta_hook_thread_count_malloc(ctx, size) : raw_realloc(ctx, p, size);
+}
+
 /* Ownership, not the enabled flag, decides: blocks made before disable()
  * must still go back to tunalloc. The test is made again even where the
  * core has just found p foreign: without a GIL, free_cache may have been
@@ -190,27 +197,60 @@ static void *gil_realloc(void *ctx, void *p, size_t size)
         return raw_realloc(ctx, p, size);
     return ta_tcache_realloc(tc, p, nonzero(size));
 }
+
+/* The same while the profile samples (hook_count_entries): the malloc
+ * counts. */
+static void *gil_count_realloc(void *ctx, void *p, size_t size)
+{
+    return p == NULL ? ta_hook_count_malloc(ctx, size) : gil_realloc(ctx, p, size);
+}
 #endif
+
+/* Whether MEM and OBJ allocate through the core's counting callbacks
+ * (ta_hook_count_*), set while the heap profile samples (hook_prof.c). */
+static bool counting;
 
 /* The wrapper set for domain i, bound to its saved state: the core's
  * hook callbacks, so a hit runs no code of this file. */
 static PyMemAllocatorEx wrapper_for(int i)
 {
     domain_t *d = &domains[i];
+    bool count = counting && i != HOOK_RAW;
 #if HOOK_GIL_CACHE
     if (uses_gil_cache(i)) {
         d->hook.malloc_fallback = raw_malloc;
         d->hook.calloc_fallback = raw_calloc;
         d->hook.free_fallback = gil_free_fallback;
-        return (PyMemAllocatorEx){d, ta_hook_malloc, ta_hook_calloc, gil_realloc,
-                                  ta_hook_free};
+        return (PyMemAllocatorEx){d, count ? ta_hook_count_malloc : ta_hook_malloc,
+                                  count ? ta_hook_count_calloc : ta_hook_calloc,
+                                  count ? gil_count_realloc : gil_realloc, ta_hook_free};
     }
 #endif
     d->hook.malloc_fallback = prev_malloc;
     d->hook.calloc_fallback = prev_calloc;
     d->hook.free_fallback = thread_free_fallback;
-    return (PyMemAllocatorEx){d, ta_hook_thread_malloc, ta_hook_thread_calloc,
-                              thread_realloc, ta_hook_thread_free};
+    return (PyMemAllocatorEx){d, count ? ta_hook_thread_count_malloc : ta_hook_thread_malloc,
+                              ta_hook_thread_calloc, count ? thread_count_realloc : thread_realloc,
+                              ta_hook_thread_free};
+}
+
+/* Switches MEM and OBJ to the counting callbacks or back, with the GIL
+ * held (they are called only with it). RAW, which threads call without
+ * it, keeps its callbacks: its calls on a cache the counting ones took
+ * over miss into the core's slow paths, counted there. A domain under
+ * the debug hooks or another wrapper is left as it is. */
+void hook_count_entries(bool on)
+{
+    counting = on;
+    for (int i = HOOK_MEM; i <= HOOK_OBJ; i++) {
+        domain_t *d = &domains[i];
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(d->id, &cur);
+        if (!atomic_load(&d->installed) || cur.ctx != d)
+            continue;
+        PyMemAllocatorEx mine = wrapper_for(i);
+        PyMem_SetAllocator(d->id, &mine);
+    }
 }
 
 /* The cache is made once, on the first MEM/OBJ enable, with the GIL held.

@@ -281,6 +281,8 @@ static PyMethodDef hook_methods[] = {
      "Allocate from an arena by index, with the GIL held."},
     {"prof_hook", hook_prof_hook, METH_O, "Register (True) or remove the Python frames hook."},
     {"prof_read", hook_prof_read, METH_NOARGS, "The heap profile's stacks, as tuples."},
+    {"prof_count", hook_prof_count, METH_O,
+     "MEM and OBJ through the counting callbacks (True, while sampling) or not."},
     {NULL, NULL, 0, NULL},
 };
 

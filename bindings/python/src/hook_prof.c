@@ -78,20 +78,37 @@ PyObject *hook_prof_hook(PyObject *self, PyObject *on)
     Py_RETURN_NONE;
 }
 
-/* A C frame's name from the dynamic symbol table, else object+offset. */
+/* prof_count(on): MEM and OBJ allocate through the core's counting
+ * callbacks (on, while the profile samples), so that a freed block is the
+ * next one taken as without sampling, or through the plain ones. */
+PyObject *hook_prof_count(PyObject *self, PyObject *on)
+{
+    (void)self;
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    hook_count_entries(v);
+    Py_RETURN_NONE;
+}
+
+/* A C frame's name from the dynamic symbol table, else object+offset.
+ * snprintf, as PyUnicode_FromFormat has no %zx (3.11 copies it out as
+ * it is). */
 static PyObject *c_frame_name(uintptr_t pc)
 {
+    char buf[320];
     Dl_info info;
-    if (dladdr((void *)pc, &info)) {
-        if (info.dli_sname)
-            return PyUnicode_FromString(info.dli_sname);
-        if (info.dli_fname) {
-            const char *base = strrchr(info.dli_fname, '/');
-            return PyUnicode_FromFormat("%s+0x%zx", base ? base + 1 : info.dli_fname,
-                                        (size_t)(pc - (uintptr_t)info.dli_fbase));
-        }
+    int found = dladdr((void *)pc, &info);
+    if (found && info.dli_sname)
+        return PyUnicode_FromString(info.dli_sname);
+    if (found && info.dli_fname) {
+        const char *base = strrchr(info.dli_fname, '/');
+        snprintf(buf, sizeof buf, "%.256s+0x%zx", base ? base + 1 : info.dli_fname,
+                 (size_t)(pc - (uintptr_t)info.dli_fbase));
+    } else {
+        snprintf(buf, sizeof buf, "0x%zx", (size_t)pc);
     }
-    return PyUnicode_FromFormat("0x%zx", (size_t)pc);
+    return PyUnicode_DecodeFSDefault(buf);
 }
 
 static PyObject *stack_tuple(const ta_prof_stack *s)

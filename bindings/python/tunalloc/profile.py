@@ -61,10 +61,12 @@ def start(sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> None:
     ctl("prof.sample_bytes", sample_bytes)
     _hook.prof_hook(True)
     ctl("prof.active", True)
+    _hook.prof_count(True)
 
 
 def stop() -> None:
     """Stops sampling. Sampled blocks stay in the profile until freed."""
+    _hook.prof_count(False)
     ctl("prof.active", False)
 
 

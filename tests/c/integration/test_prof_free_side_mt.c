@@ -3,7 +3,8 @@
  * stops, the cache is flushed or destroyed, or its thread exits, none
  * twice, the cache's counts include them, the free paths' pointers follow
  * the cache on and off, other arenas' blocks go back to them, and a malloc/free loop is sampled at the rate any
- * other allocations are. */
+ * other allocations are; the counting hook callbacks (ta_hook_count_*)
+ * take freed blocks back at once and count every one. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -368,6 +369,34 @@ static void sized_loop(void *arg)
         ta_sized_free(arg, ta_sized_alloc(arg, SIZE), SIZE);
 }
 
+/* The counting callbacks, whose pops take the blocks just freed: every
+ * one counted, so the loop is sampled at the same rate. */
+static void count_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_hook_free(arg, ta_hook_count_malloc(arg, SIZE));
+}
+
+static void count_calloc_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_hook_free(arg, ta_hook_count_calloc(arg, 1, SIZE));
+}
+
+static void thread_count_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_hook_thread_free(arg, ta_hook_thread_count_malloc(arg, SIZE));
+}
+
+/* Plain callbacks on a cache the counting ones took over: they miss into
+ * the slow paths, which count too. */
+static void mixed_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_hook_free(arg, i % 2 ? ta_hook_malloc(arg, SIZE) : ta_hook_count_malloc(arg, SIZE));
+}
+
 static void test_loop_rate(void)
 {
     check_loop_rate(thread_loop, NULL, LOOP);
@@ -376,7 +405,73 @@ static void test_loop_rate(void)
     check_loop_rate(hook_loop, &h, LOOP);
     ta_sized_t sz = {tc, NULL, tc};
     check_loop_rate(sized_loop, &sz, LOOP);
+    check_loop_rate(count_loop, &h, LOOP);
+    check_loop_rate(count_calloc_loop, &h, LOOP);
+    check_loop_rate(mixed_loop, &h, LOOP);
+    CHECK_EQ(h.fallbacks, 0);
     ta_tcache_destroy(tc);
+    hook_t th = {{TA_HOOK_THREAD, TA_HOOK_THREAD, no_malloc, no_calloc, no_free}, 0};
+    check_loop_rate(thread_count_loop, &th, LOOP);
+    CHECK_EQ(th.fallbacks, 0);
+}
+
+/* Through the counting callbacks a sampling cache takes back the block
+ * just freed, as one that does not sample does; its blocks stay counted
+ * in its cached bytes and all come back when sampling stops, the cache
+ * is flushed or it goes. */
+static void test_count_reuse(void)
+{
+    ta_arena_t *a = ta_arena_create(NULL);
+    ta_tcache_t *tc = ta_tcache_create(a);
+    hook_t h = {{tc, tc, no_malloc, no_calloc, no_free}, 0};
+    start_unsampled();
+    static void *v[N];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_hook_count_malloc(&h, SIZE)) != NULL);
+        for (int i = 0; i < N; i++)
+            ta_hook_free(&h, v[i]);
+        CHECK_EQ(live_blocks(a), ta_tcache_cached_bytes(tc) / SIZE);
+    }
+    unsigned same = 0;
+    for (int i = 0; i < N; i++) {
+        void *p = ta_hook_count_malloc(&h, SIZE);
+        ta_hook_free(&h, p);
+        same += ta_hook_count_malloc(&h, SIZE) == p;
+        ta_hook_free(&h, p);
+    }
+    CHECK_EQ(same, N);
+    /* blocks held, then the stop: the plain callbacks see them again */
+    for (int i = 0; i < N; i++)
+        CHECK((v[i] = ta_hook_count_malloc(&h, SIZE)) != NULL);
+    for (int i = 0; i < N / 2; i++)
+        ta_hook_free(&h, v[i]);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    for (int i = N / 2; i < N; i++)
+        ta_hook_free(&h, v[i]);
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_hook_malloc(&h, SIZE)) != NULL);
+        CHECK_EQ(live_blocks(a), ta_tcache_cached_bytes(tc) / SIZE + N);
+        for (int i = 0; i < N; i++)
+            ta_hook_free(&h, v[i]);
+        CHECK_EQ(live_blocks(a), ta_tcache_cached_bytes(tc) / SIZE);
+    }
+    ta_tcache_flush(tc);
+    CHECK_EQ(live_blocks(a), 0);
+    /* on again, and the cache destroyed with its real stack on the side */
+    start_unsampled();
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            CHECK((v[i] = ta_hook_count_malloc(&h, SIZE)) != NULL);
+        for (int i = 0; i < N; i++)
+            ta_hook_free(&h, v[i]);
+    }
+    CHECK_EQ(h.fallbacks, 0);
+    ta_tcache_destroy(tc);
+    CHECK_EQ(live_blocks(a), 0);
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    CHECK_EQ(set_bool("prof.active", false), 0);
 }
 
 int main(void)
@@ -387,5 +482,6 @@ int main(void)
     RUN(test_hook_cache);
     RUN(test_sized_cache);
     RUN(test_loop_rate);
+    RUN(test_count_reuse);
     return TEST_EXIT();
 }

@@ -230,6 +230,29 @@ def test_driver_rejects_a_preload_that_did_not_take():
     assert driver.check_allocator(failed, glibc) is failed
 
 
+def test_driver_refuses_programs_older_than_the_core(built):
+    """The -ta programs link the core statically: after the core is rebuilt
+    they measure the old code until relinked, so the driver refuses them."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        import run as driver
+    finally:
+        sys.path.pop(0)
+        sys.dont_write_bytecode = keep
+    driver.check_built()
+    core = os.path.join(ROOT, "build", "libtunalloc.a")
+    was = os.stat(core)
+    newer = max(os.stat(os.path.join(BENCH, "fastpath-ta")).st_mtime, was.st_mtime) + 10
+    os.utime(core, (newer, newer))
+    try:
+        with pytest.raises(SystemExit, match="older than their sources"):
+            driver.check_built()
+    finally:
+        os.utime(core, ns=(was.st_atime_ns, was.st_mtime_ns))
+    driver.check_built()
+
+
 def test_report_rejects_bad_input(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -7,6 +7,7 @@ are kept apart (no test outside them, no core/src for integration tests),
 that the library build loads with dlopen when no static TLS is left, and
 runs one program under valgrind."""
 import functools
+import importlib.util
 import os
 import pathlib
 import platform
@@ -197,6 +198,20 @@ def test_library_build_needs_no_static_tls():
     lib = TEST_BUILD / "libta_dl.so"
     assert lib.exists(), f"{lib} not built: run `make test-build`"
     assert not _has_static_tls_flag(lib)
+
+
+def test_python_core_loads_by_dlopen_after_static_tls_is_spent():
+    """The Python package builds its own copy of the core (setup.py, from
+    core/flags.mk): it too must load where no static TLS is left, as it
+    does when `import tunalloc` comes after many extensions."""
+    spec = importlib.util.find_spec("tunalloc")
+    assert spec is not None, "tunalloc is not installed: run `make test-build`"
+    cores = sorted(pathlib.Path(spec.origin).parent.glob("libtunalloc_core.so.*"))
+    assert cores, f"no libtunalloc_core.so.* beside {spec.origin}"
+    assert not _has_static_tls_flag(cores[0])
+    res = _run([str(TEST_BUILD / "plain" / "integration" / "test_dlopen"), str(cores[0])])
+    _assert_passed(res)
+    assert "loaded " + str(cores[0]) + ": yes" in res.stdout, _describe(res)
 
 
 def test_dlopen_check_catches_initial_exec():

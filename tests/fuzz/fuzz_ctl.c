@@ -9,9 +9,16 @@
  * JSON reports balance, and the engine's invariants hold after every
  * input. Each input's side effects (arenas, caches, the thread's arena
  * and cache, decay defaults, limits, the background thread) are undone
- * after it, so inputs replay alone as they ran. */
+ * after it, so inputs replay alone as they ran. The profile's dump names
+ * write the path they are given: a path the input made up would leave
+ * files wherever the fuzzer runs, so a write to one is given a path in
+ * the target's own scratch directory instead (or one a file system must
+ * refuse), and their own errors are expected of them alone. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "fuzz.h"
@@ -27,6 +34,62 @@ static void *blocks[3];
 static const size_t block_sizes[3] = {48, 40000, (size_t)9 << 20};
 static unsigned narenas_auto, home_arena;
 static ssize_t default_decay[2];
+
+/* The dump leaves (prof.dump, prof.dump_folded), by name and by MIB, and
+ * the paths a write to them is given. */
+static const char *const dump_names[2] = {"prof.dump", "prof.dump_folded"};
+static size_t dump_mibs[2][8], dump_miblens[2];
+static char scratch[64];
+static char dump_paths[3][PATH_MAX + 64];
+
+static void clear_scratch(void)
+{
+    DIR *d = opendir(scratch);
+    if (d) {
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            if (e->d_name[0] != '.')
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(scratch);
+}
+
+static void init_dump_paths(void)
+{
+    snprintf(scratch, sizeof(scratch), "/tmp/tunalloc-fuzz-ctl.XXXXXX");
+    REQUIRE(mkdtemp(scratch) != NULL);
+    atexit(clear_scratch);
+    snprintf(dump_paths[0], sizeof(dump_paths[0]), "%s/dump", scratch);
+    snprintf(dump_paths[1], sizeof(dump_paths[1]), "%s/missing/dump", scratch);
+    /* one component longer than any file system's NAME_MAX */
+    int n = snprintf(dump_paths[2], sizeof(dump_paths[2]), "%s/", scratch);
+    memset(dump_paths[2] + n, 'Z', NAME_MAX + 1);
+    for (int i = 0; i < 2; i++) {
+        dump_miblens[i] = 8;
+        REQUIRE(ta_ctl_nametomib(dump_names[i], dump_mibs[i], &dump_miblens[i]) == 0);
+    }
+}
+
+static bool is_dump_name(const char *name)
+{
+    return !strcmp(name, dump_names[0]) || !strcmp(name, dump_names[1]);
+}
+
+static bool is_dump_mib(const size_t *mib, size_t miblen)
+{
+    for (int i = 0; i < 2; i++)
+        if (miblen == dump_miblens[i] && !memcmp(mib, dump_mibs[i], miblen * sizeof(*mib)))
+            return true;
+    return false;
+}
+
+/* A write to a dump leaf gets one of the scratch paths in place of the
+ * input's bytes. */
+static void dump_value(unsigned char *val, unsigned pick)
+{
+    const char *path = dump_paths[pick % 3];
+    memcpy(val, &path, sizeof(path));
+}
 
 static int ctl_rw(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen)
 {
@@ -55,6 +118,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t len = sizeof(ssize_t);
     REQUIRE(ctl_rw("arenas.dirty_decay_ms", &default_decay[0], &len, NULL, 0) == 0);
     REQUIRE(ctl_rw("arenas.muzzy_decay_ms", &default_decay[1], &len, NULL, 0) == 0);
+    init_dump_paths();
     return 0;
 }
 
@@ -182,8 +246,11 @@ static void access_name(fuzz_in_t *in, const char *name, ta_ctl_type type)
     size_t len = outlen;
     int err;
     bool by_name = (how >> 4 & 3) < 2; /* an edited MIB may name another leaf */
+    bool dump = false;
     switch (how >> 4 & 3) {
     case 0: /* the plain call */
+        if ((dump = is_dump_name(name)))
+            dump_value(val, val[3]);
         err = ctl_rw(name, rd ? out : NULL, rd ? &len : NULL, wr ? val : NULL, wr ? inlen : 0);
         break;
     case 1: /* a length with no buffer, or a buffer with no length */
@@ -200,13 +267,15 @@ static void access_name(fuzz_in_t *in, const char *name, ta_ctl_type type)
         REQUIRE(miblen >= 1 && miblen <= 8);
         if (how & 64)
             mib[fuzz_u8(in) % miblen] = (size_t)pick_index(in);
+        if ((dump = is_dump_mib(mib, miblen)))
+            dump_value(val, val[3]);
         err = ta_ctl_bymib(mib, miblen, rd ? out : NULL, rd ? &len : NULL, wr ? val : NULL,
                            wr ? inlen : 0);
         break;
     }
     }
     REQUIRE(err == 0 || err == ENOENT || err == EINVAL || err == EPERM || err == EFAULT ||
-            err == EAGAIN || err == ENOMEM || err == EBUSY);
+            err == EAGAIN || err == ENOMEM || err == EBUSY || (dump && err == ENAMETOOLONG));
     /* the callee writes at most *oldlenp bytes, and only what it reports */
     REQUIRE(untouched(out, rd ? outlen : 0, sizeof(out)));
     if (err == 0 && rd) {

@@ -213,7 +213,8 @@ def test_report_plots_png(driver_result, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_driver_rejects_a_preload_that_did_not_take():
+def _import_driver():
+    """bench/run.py as a module, without leaving bytecode in bench/."""
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
@@ -221,6 +222,11 @@ def test_driver_rejects_a_preload_that_did_not_take():
     finally:
         sys.path.pop(0)
         sys.dont_write_bytecode = keep
+    return driver
+
+
+def test_driver_rejects_a_preload_that_did_not_take():
+    driver = _import_driver()
     tunalloc = {"preload": PRELOAD, "suffix": ""}
     assert "error" in driver.check_allocator({"api": "libc.so.6"}, tunalloc)
     assert "error" not in driver.check_allocator({"api": "libtunalloc.so"}, tunalloc)
@@ -233,13 +239,7 @@ def test_driver_rejects_a_preload_that_did_not_take():
 def test_driver_refuses_programs_older_than_the_core(built):
     """The -ta programs link the core statically: after the core is rebuilt
     they measure the old code until relinked, so the driver refuses them."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        import run as driver
-    finally:
-        sys.path.pop(0)
-        sys.dont_write_bytecode = keep
+    driver = _import_driver()
     driver.check_built()
     core = os.path.join(ROOT, "build", "libtunalloc.a")
     was = os.stat(core)

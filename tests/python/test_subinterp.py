@@ -2,7 +2,9 @@
 each with its own GIL, under TUNALLOC_PYTHON=1: the start-up .pth is
 silent in them, `import tunalloc` works there, they allocate from
 tunalloc concurrently, from several threads at once, and read and write
-the control namespace and make, fill, limit and destroy arenas there."""
+the control namespace and make, fill, limit and destroy arenas there, and
+start and stop the heap profile without switching the process-wide
+callbacks, which only the main interpreter may do."""
 import sys
 
 import pytest
@@ -39,6 +41,18 @@ for call in (tunalloc.enable, tunalloc.disable):
         assert "main interpreter" in str(exc)
     else:
         raise AssertionError(call.__name__ + " worked in a subinterpreter")
+# The profile samples here too, but the allocator's callbacks, which its
+# counting entries would switch, are left to the main interpreter.
+from tunalloc import _hook, profile
+try:
+    _hook.prof_count(True)
+except RuntimeError as exc:
+    assert "main interpreter" in str(exc)
+else:
+    raise AssertionError("prof_count worked in a subinterpreter")
+profile.start()
+assert profile.active()
+profile.stop()
 # The control namespace and arenas, through tunalloc._hook (CFFI's
 # backend does not load here).
 assert tunalloc.ctl("version") == tunalloc.__version__

@@ -48,6 +48,11 @@ void hook_thread_routing(int delta);
 /* Re-derives the cache pointers of each domain's ta_hook_t after enable,
  * disable, thread routing or the arena hook changed. */
 void hook_refresh_fast_paths(void);
+/* PyMem_SetAllocator swaps a process-wide table that interpreters with
+ * their own GIL read meanwhile, and the domain flags are serialised by
+ * the main interpreter's GIL: only the main interpreter may switch.
+ * True there; elsewhere false with RuntimeError set (hook_module.c). */
+bool hook_may_switch(void);
 /* MEM and OBJ through the core's counting callbacks (on) or the plain
  * ones, as the heap profile samples or not (hook_domains.c). */
 void hook_count_entries(bool on);

@@ -57,10 +57,7 @@ static bool in_main_interpreter(void)
     return PyInterpreterState_Get() == PyInterpreterState_Main();
 }
 
-/* PyMem_SetAllocator swaps a process-wide table that interpreters with
- * their own GIL read meanwhile, and the domain flags are serialised by
- * the main interpreter's GIL: only the main interpreter may switch. */
-static bool may_switch(void)
+bool hook_may_switch(void)
 {
     if (in_main_interpreter())
         return true;
@@ -73,7 +70,7 @@ static bool may_switch(void)
 
 static int parse_switch(PyObject *arg)
 {
-    return may_switch() ? parse_domain(arg) : -1;
+    return hook_may_switch() ? parse_domain(arg) : -1;
 }
 
 /* For the Python side, to refuse before its own checks. */
@@ -81,7 +78,7 @@ static PyObject *hook_check_switch(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!may_switch())
+    if (!hook_may_switch())
         return NULL;
     Py_RETURN_NONE;
 }

@@ -80,12 +80,13 @@ PyObject *hook_prof_hook(PyObject *self, PyObject *on)
 
 /* prof_count(on): MEM and OBJ allocate through the core's counting
  * callbacks (on, while the profile samples), so that a freed block is the
- * next one taken as without sampling, or through the plain ones. */
+ * next one taken as without sampling, or through the plain ones. It
+ * switches the domains' callbacks, so the main interpreter only. */
 PyObject *hook_prof_count(PyObject *self, PyObject *on)
 {
     (void)self;
     int v = PyObject_IsTrue(on);
-    if (v < 0)
+    if (v < 0 || !hook_may_switch())
         return NULL;
     hook_count_entries(v);
     Py_RETURN_NONE;

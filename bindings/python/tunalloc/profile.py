@@ -61,13 +61,21 @@ def start(sample_bytes: int = DEFAULT_SAMPLE_BYTES) -> None:
     ctl("prof.sample_bytes", sample_bytes)
     _hook.prof_hook(True)
     ctl("prof.active", True)
-    _hook.prof_count(True)
+    _count_entries(True)
 
 
 def stop() -> None:
     """Stops sampling. Sampled blocks stay in the profile until freed."""
-    _hook.prof_count(False)
+    _count_entries(False)
     ctl("prof.active", False)
+
+
+def _count_entries(on: bool) -> None:
+    # The counting callbacks only make sampling cheaper (plain ones are
+    # counted in the core's slow paths), and only the main interpreter may
+    # switch the process-wide callbacks: a subinterpreter samples without.
+    if _hook.is_main_interpreter():
+        _hook.prof_count(on)
 
 
 def active() -> bool:

@@ -253,6 +253,24 @@ def test_driver_refuses_programs_older_than_the_core(built):
     driver.check_built()
 
 
+def test_prof_bench_refuses_programs_older_than_the_core(built, tmp_path):
+    """bench/prof/run.py counts the same static fastpath-ta: it refuses a
+    stale one too, before anything runs."""
+    core = os.path.join(ROOT, "build", "libtunalloc.a")
+    was = os.stat(core)
+    newer = max(os.stat(os.path.join(BENCH, "fastpath-ta")).st_mtime, was.st_mtime) + 10
+    os.utime(core, (newer, newer))
+    try:
+        res = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "bench", "prof", "run.py"), "--only", "fastpath",
+             "--out", str(tmp_path / "prof")], cwd=ROOT, capture_output=True, text=True,
+            timeout=120)
+    finally:
+        os.utime(core, ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert res.returncode != 0 and "older than their sources" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "prof.md").exists()
+
+
 def test_report_rejects_bad_input(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

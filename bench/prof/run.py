@@ -56,7 +56,17 @@ def clean_env(**extra):
     return env
 
 
+def check_built():
+    """bench/run.py's refusal of a stale core or stale bench programs: the
+    static fastpath-ta counted here would otherwise go on measuring old code."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.check_built()
+
+
 def fastpath():
+    check_built()
     modes = [("imm-64", ["mode=imm", "size=64"]), ("sized-64", ["mode=sized", "size=64"]),
              ("batch100-256", ["mode=batch", "batch=100", "size=256"])]
     builds = (("", str(BUILD / "bench" / "fastpath-ta"), {}),

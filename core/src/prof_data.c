@@ -5,7 +5,6 @@
  * (linear probing, deletion by backward shift: no tombstones). */
 #include <link.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <string.h>
 
 #include "base.h"
@@ -13,6 +12,7 @@
 #include "prof.h"
 #include "prof_data.h"
 #include "prof_read.h"
+#include "prof_walk.h"
 
 _Atomic uint64_t tai_prof_sample_bytes = 512 * 1024;
 _Atomic uint64_t tai_prof_seed = 0x243F6A8885A308D3ULL;
@@ -257,13 +257,11 @@ NOINLINE bool tai_prof_record(void *p, size_t usize, double w, void *origin, ta_
     mutex_unlock(&data_lock);
     int nfr = fn ? fn(ctx, cache, frames, PROF_MAX_RT_FRAMES) : 0;
     nfr = nfr < 0 ? 0 : nfr > PROF_MAX_RT_FRAMES ? PROF_MAX_RT_FRAMES : nfr;
-    /* Each frame unwound costs about two thousand instructions, most of
-     * a sample's cost; under runtime frames only the C frames below the
-     * innermost of them say more than those do, so fewer are walked (with
-     * less room for the allocator's own, which are then seldom more than
-     * eight). */
+    /* Under runtime frames only the C frames below the innermost of them
+     * say more than those do, so fewer are kept (with less room for the
+     * allocator's own, which are then seldom more than eight). */
     int want = nfr ? PROF_RT_C_FRAMES : PROF_MAX_C_FRAMES;
-    int npc = backtrace(pcs, want + (nfr ? 8 : 16)), first = 1;
+    int npc = tai_prof_walk(pcs, want + (nfr ? 8 : 16)), first = 1;
     while (first < npc && own_frame(pcs[first]))
         first++;
     npc = npc - first > want ? want : npc - first;

@@ -133,6 +133,33 @@ def test_allocations_without_the_gil_say_so():
     assert out == ["True", "True"]
 
 
+def test_lines_of_code_objects_freed_and_remade():
+    """The frames hook caches lines by (code object, instruction). Code
+    objects made and freed in a loop come back at the same addresses with
+    the allocation at the same instruction but on another line: each
+    sample's line is still the one its own code object says (the file
+    name, read afresh, tells which)."""
+    out = json.loads(run_py("""
+        import json
+        from tunalloc import profile
+        profile.start(sample_bytes=4096)
+        for i in range(400):
+            k = i % 40
+            ns = {}
+            exec(compile("\\n" * k + "def f():\\n    return bytearray(200000)\\n",
+                         f"gen_{k}.py", "exec"), ns)
+            ns["f"]()
+            ns.clear()   # f and its code object die here
+        snap = profile.snapshot()
+        profile.stop()
+        print(json.dumps([(f.file, f.line) for s in snap.stacks for f in s.frames
+                          if f.file.startswith("gen_") and f.function == "f"]))
+    """).stdout)
+    assert len({f for f, _ in out}) > 20
+    bad = [(f, ln) for f, ln in out if ln != int(f[4:-3]) + 2]
+    assert not bad, bad[:5]
+
+
 def test_c_frame_names():
     """A C frame without a symbol of its own is named object+0xoffset."""
     names = json.loads(run_py("""

@@ -42,6 +42,70 @@ static const char *ascii_name(PyObject *s)
     return "<non-ascii>";
 }
 
+/* Lines by (code object, instruction), cached: PyCode_Addr2Line decodes
+ * the code's line table from its start, about 800 instructions a frame,
+ * which made the Python frames a third of a sample's cost. The cache is
+ * the main interpreter's only (its GIL guards it; a subinterpreter with
+ * a GIL of its own looks lines up uncached), and an entry's code object
+ * may die and its address be reused: each code object cached carries a
+ * code extra (co_extra, CPython's slot for tools such as this) whose free
+ * function runs as the code object is freed and drops its entries. */
+#define LINE_CACHE 1024
+
+typedef struct {
+    PyCodeObject *code;
+    int lasti, line;
+} line_entry_t;
+
+static line_entry_t line_cache[LINE_CACHE];
+static Py_ssize_t line_extra = -1; /* the code extra's index in the main interpreter */
+
+static void line_code_freed(void *code)
+{
+    for (size_t i = 0; i < LINE_CACHE; i++)
+        if (line_cache[i].code == code)
+            line_cache[i].code = NULL;
+}
+
+/* Marks code with the extra, so its death clears its entries; without
+ * allocating unless the code has no extras yet (then CPython allocates
+ * its small array, an ordinary allocation inside the profiler). Any
+ * exception raised meanwhile is dropped and the one pending put back, as
+ * this runs inside an allocation. */
+static bool line_mark(PyCodeObject *code)
+{
+    void *extra = NULL;
+    if (_PyCode_GetExtra((PyObject *)code, line_extra, &extra) == 0 && extra)
+        return true;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *pending = PyErr_GetRaisedException();
+    bool ok = _PyCode_SetExtra((PyObject *)code, line_extra, code) == 0;
+    PyErr_SetRaisedException(pending);
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    bool ok = _PyCode_SetExtra((PyObject *)code, line_extra, code) == 0;
+    PyErr_Restore(type, value, tb);
+#endif
+    return ok;
+}
+
+static int line_of(PyCodeObject *code, int lasti, bool main)
+{
+    if (!main)
+        return PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+    if (line_extra < 0 && (line_extra = _PyEval_RequestCodeExtraIndex(line_code_freed)) < 0)
+        return PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+    uintptr_t h = ((uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ULL + (uintptr_t)lasti;
+    line_entry_t *e = &line_cache[(h ^ h >> 29) & (LINE_CACHE - 1)];
+    if (e->code == code && e->lasti == lasti)
+        return e->line;
+    int line = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+    if (line_mark(code))
+        *e = (line_entry_t){code, lasti, line};
+    return line;
+}
+
 static int py_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max)
 {
     (void)ctx;
@@ -51,6 +115,7 @@ static int py_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max)
     PyThreadState *ts = THREAD_STATE();
     if (!ts)
         return 0;
+    bool main = ts->interp == PyInterpreterState_Main();
     int n = 0;
     for (_PyInterpreterFrame *f = CURRENT_FRAME(ts); f && n < max; f = f->previous) {
         if (_PyFrame_IsIncomplete(f))
@@ -58,10 +123,9 @@ static int py_frames(void *ctx, ta_tcache_t *cache, ta_prof_frame *out, int max)
         PyCodeObject *code = FRAME_CODE(f);
         if (!code)
             continue;
-        int lasti = _PyInterpreterFrame_LASTI(f);
         out[n].function = ascii_name(code->co_qualname);
         out[n].file = ascii_name(code->co_filename);
-        out[n].line = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+        out[n].line = line_of(code, _PyInterpreterFrame_LASTI(f), main);
         n++;
     }
     return n;

@@ -77,13 +77,12 @@ static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
     if (unlikely(pt == NULL))
         return cache_pop(tc, size, out);
     if (likely(size <= TCACHE_MAX)) {
-        unsigned c = size_class(size);
+        size_t c = size_class(size), n;
         int64_t left = pt->bytes_left - (int64_t)tai_class_size[c];
         cache_bin_t *sb = &tc->side->bins[c];
-        uint32_t n = sb->ncached;
-        if (likely(left > 0) && likely(n != 0)) {
+        if (likely(left > 0) && likely(!__builtin_sub_overflow((size_t)sb->ncached, 1, &n))) {
             pt->bytes_left = left;
-            sb->ncached = --n;
+            sb->ncached = (uint32_t)n;
             ctr_inc_own(&tc->bins[c].nalloc);
             *out = sb->stack[n];
             return true;

@@ -345,6 +345,52 @@ static void test_sized_manual_cache(void)
     ta_prof_set_frames_hook(NULL, NULL);
 }
 
+/* Sampled blocks of an explicit cache freed by each of its free calls,
+ * while it samples and after sampling stopped, leave the live profile:
+ * their frees miss the cache's stacks (the blocks are the profiler's
+ * arena's) and must find the profile on the way. */
+static void free_site(ta_tcache_t *tc, void **v, size_t n, int how)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (how == 0)
+            ta_tcache_free(tc, v[i]);
+        else if (how == 1)
+            ta_tcache_free_sized(tc, v[i], 300);
+        else
+            CHECK_EQ(ta_tcache_free_if_owned(tc, v[i]), 1);
+    }
+}
+
+static void test_tcache_frees_leave_profile(void)
+{
+    enum { N = 3000 };
+    static void *v[N];
+    CHECK_EQ(set_size("prof.sample_bytes", 8192), 0);
+    ta_prof_set_frames_hook(site_hook, &current_site);
+    ta_arena_t *a = ta_arena_create(NULL);
+    for (int how = 0; how < 3; how++) {
+        for (int stop_first = 0; stop_first < 2; stop_first++) {
+            ta_tcache_t *tc = ta_tcache_create(stop_first ? NULL : a);
+            CHECK_EQ(set_bool("prof.active", true), 0);
+            expected_cache = tc;
+            current_site = "tcache_free_site";
+            for (int i = 0; i < N; i++)
+                v[i] = ta_tcache_malloc(tc, 300);
+            current_site = NULL;
+            expected_cache = NULL;
+            CHECK(read_site("tcache_free_site").live_blocks > 20);
+            if (stop_first)
+                CHECK_EQ(set_bool("prof.active", false), 0);
+            free_site(tc, v, N, how);
+            CHECK_EQ(read_site("tcache_free_site").live_blocks, 0);
+            CHECK_EQ(set_bool("prof.active", false), 0);
+            ta_tcache_destroy(tc);
+        }
+    }
+    CHECK_EQ(ta_arena_destroy(a), 0);
+    ta_prof_set_frames_hook(NULL, NULL);
+}
+
 static char dir[64];
 
 static void test_dumps(void)
@@ -416,6 +462,7 @@ int main(void)
     RUN(test_limit_holds_while_sampling);
     RUN(test_stop_keeps_cached_blocks);
     RUN(test_sized_manual_cache);
+    RUN(test_tcache_frees_leave_profile);
     RUN(test_dumps);
     RUN(test_errors);
     if (!keep) {

@@ -329,9 +329,18 @@ static int counting_hook(void *ctx, ta_tcache_t *cache, ta_prof_frame *frames, i
  * 1 - exp(-64 / rate), so n pairs give about n times that (a fixed seed;
  * the spread is 1 / sqrt(samples), 5 % here). Frees that pops could see
  * without paying the countdown would give far fewer. */
-static void check_loop_rate(void (*loop)(void *), void *arg, unsigned n)
+enum { RATE = 16384 };
+
+/* Samples expected of n allocations of usize bytes: n (1 - exp(-x)). */
+static double expect_samples(unsigned n, size_t usize)
 {
-    const size_t rate = 16384;
+    double x = usize / (double)RATE;
+    return n * (x - x * x / 2 + x * x * x / 6);
+}
+
+static void check_loop_rate_of(void (*loop)(void *), void *arg, double want)
+{
+    const size_t rate = RATE;
     CHECK_EQ(set_size("prof.sample_bytes", rate), 0);
     uint64_t seed = 12345;
     CHECK_EQ(ta_ctl("prof.seed", NULL, NULL, &seed, sizeof(seed)), 0);
@@ -342,13 +351,34 @@ static void check_loop_rate(void (*loop)(void *), void *arg, unsigned n)
     unsigned got = hook_calls;
     CHECK_EQ(set_bool("prof.active", false), 0);
     ta_prof_set_frames_hook(NULL, NULL);
-    double x = SIZE / (double)rate, want = n * (x - x * x / 2 + x * x * x / 6);
     if (!(got > want * 0.8 && got < want * 1.2))
         fprintf(stderr, "loop rate: %u samples, %.0f expected\n", got, want);
     CHECK(got > want * 0.8 && got < want * 1.2);
 }
 
+static void check_loop_rate(void (*loop)(void *), void *arg, unsigned n)
+{
+    check_loop_rate_of(loop, arg, expect_samples(n, SIZE));
+}
+
 enum { LOOP = 100000 };
+
+/* An explicit cache's own calls. */
+static void tcache_loop(void *arg)
+{
+    for (int i = 0; i < LOOP; i++)
+        ta_tcache_free(arg, ta_tcache_malloc(arg, SIZE));
+}
+
+/* Resizes that move class each time (48 and 112 bytes, a new block and
+ * the old one freed): the new blocks count as any others. */
+static void resize_loop(void *arg)
+{
+    void *p = ta_sized_alloc(arg, 40);
+    for (int i = 0; i < LOOP; i++)
+        p = i % 2 ? ta_sized_resize(arg, p, 100, 40) : ta_sized_resize(arg, p, 40, 100);
+    ta_sized_free(arg, p, 40);
+}
 
 static void thread_loop(void *arg)
 {
@@ -408,6 +438,8 @@ static void test_loop_rate(void)
     check_loop_rate(count_loop, &h, LOOP);
     check_loop_rate(count_calloc_loop, &h, LOOP);
     check_loop_rate(mixed_loop, &h, LOOP);
+    check_loop_rate(tcache_loop, tc, LOOP);
+    check_loop_rate_of(resize_loop, &sz, expect_samples(LOOP / 2, 48) + expect_samples(LOOP / 2, 112));
     CHECK_EQ(h.fallbacks, 0);
     ta_tcache_destroy(tc);
     hook_t th = {{TA_HOOK_THREAD, TA_HOOK_THREAD, no_malloc, no_calloc, no_free}, 0};

@@ -133,7 +133,11 @@ static void settle(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c], *sb = &tc->side->bins[c];
-    pt->bytes_left += (int64_t)cb->ncached * (int64_t)tai_class_size[c];
+    uint64_t used = ctr_get(&cb->nalloc);
+    int64_t unused = (int64_t)(pt->limit[c] - used);
+    pt->bytes_left += ((int64_t)cb->ncached + (unused > 0 ? unused : 0)) *
+                      (int64_t)tai_class_size[c];
+    pt->limit[c] = used;
     uint32_t level = pt->below[c] + cb->ncached;
     if (sb->ncached) {
         memmove(pt->base[c] + level, sb->stack, sb->ncached * sizeof(void *));
@@ -154,18 +158,22 @@ static void open_window(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
+    uint64_t size = tai_class_size[c];
     if (pt->counted) {
         /* no window: the free side takes the whole real stack, for the
-         * counting pops (prof_count_pop) */
+         * counting pops (prof_count_pop), and their budget is what the
+         * window's blocks would have been, without the stack's bound */
         cache_bin_t *sb = &tc->side->bins[c];
         settle(tc, c);
         cb->stack = sb->stack = pt->base[c];
         sb->ncached = pt->below[c];
         sb->cap = pt->cap[c];
         pt->below[c] = 0;
+        uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
+        pt->bytes_left -= (int64_t)(afford * size);
+        pt->limit[c] = ctr_get(&cb->nalloc) + afford;
         return;
     }
-    uint64_t size = tai_class_size[c];
     uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
     uint32_t v = afford < pt->below[c] ? (uint32_t)afford : pt->below[c];
     pt->bytes_left -= (int64_t)(v * size);

@@ -31,6 +31,11 @@ struct prof_tc {
      * a class's window, when it opens, is empty and its free side is the
      * whole real stack, which only counting pops take from. */
     bool counted;
+    /* Counting pops of class c may go on while the bin's nalloc stays at
+     * most limit[c]: a budget of pops paid for in advance from the
+     * countdown, as a window's blocks are (settle gives back what was not
+     * used). nalloc only grows, so a limit left behind allows nothing. */
+    uint64_t limit[NCACHED_CLASSES];
 };
 
 extern HIDDEN atomic_bool tai_prof_on;
@@ -69,8 +74,11 @@ static inline tcache_t *prof_free_cache(tcache_t *tc)
  * installed by a runtime only while it samples, so a cache that does not
  * sample pops as cache_pop does. A sampling cache's pops come from the
  * top of its free side, where its frees go too, so a block freed is the
- * next one taken, as in a cache that does not sample; each is counted
- * down here, and the pop that would reach the sample misses instead. */
+ * next one taken, as in a cache that does not sample. Each is counted in
+ * the bin's nalloc, as every pop is, and that count is the budget: pops
+ * paid for in advance up to limit[c] (open_window), so one compare with
+ * the count a pop keeps anyway does the countdown's work, and the pop
+ * past the budget misses instead. */
 static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
 {
     struct prof_tc *pt = tc->prof;
@@ -78,12 +86,13 @@ static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
         return cache_pop(tc, size, out);
     if (likely(size <= TCACHE_MAX)) {
         size_t c = size_class(size), n;
-        int64_t left = pt->bytes_left - (int64_t)tai_class_size[c];
+        counter_t *na = &tc->bins[c].nalloc;
+        uint64_t a = ctr_get(na) + 1;
         cache_bin_t *sb = &tc->side->bins[c];
-        if (likely(left > 0) && likely(!__builtin_sub_overflow((size_t)sb->ncached, 1, &n))) {
-            pt->bytes_left = left;
+        if (likely(a <= pt->limit[c]) &&
+            likely(!__builtin_sub_overflow((size_t)sb->ncached, 1, &n))) {
+            ctr_set(na, a);
             sb->ncached = (uint32_t)n;
-            ctr_inc_own(&tc->bins[c].nalloc);
             *out = sb->stack[n];
             return true;
         }

@@ -262,9 +262,9 @@ static rule_t compute_rule(uintptr_t pc, bool exact)
     rule_t bad = {RULE_BAD, 0, 0, 0}, stop = {RULE_STOP, 0, 0, 0};
     uintptr_t target = exact ? pc : pc - 1;
     struct dl_find_object fo;
-    if (_dl_find_object((void *)target, &fo) != 0)
-        return stop;
-    if (!fo.dlfo_eh_frame)
+    /* no object: code a JIT registered with libgcc, which backtrace()
+     * finds, or a garbage address, where it stops as well */
+    if (_dl_find_object((void *)target, &fo) != 0 || !fo.dlfo_eh_frame)
         return bad;
     const uint8_t *hdr = fo.dlfo_eh_frame;
     if (hdr[0] != 1 || hdr[3] != 0x3b) /* version 1; table datarel sdata4 */

@@ -24,7 +24,7 @@ struct prof_tc {
     void **base[NCACHED_CLASSES];
     uint32_t below[NCACHED_CLASSES]; /* real blocks under the window */
     uint32_t cap[NCACHED_CLASSES];
-    int64_t bytes_left; /* to the next sample, less the open windows' bytes */
+    int64_t bytes_left; /* to the next sample, less the open windows' and budgets' bytes */
     uint64_t rng;
     uint64_t gen; /* tai_prof_gen this countdown was drawn under */
     /* Set by a counting entry point's miss (prof_count_miss): from then on

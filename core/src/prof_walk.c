@@ -1,7 +1,7 @@
 /* The sampled stacks' walker. glibc's backtrace() unwinds each frame by
  * finding its FDE in .eh_frame (an object lookup and a binary search)
  * and running its call-frame program, about two thousand instructions a
- * frame and two thirds of a sample's cost. Frame pointers would be
+ * frame and most of a sample's cost. Frame pointers would be
  * cheaper but are not there: the core and the pyenv CPythons are built
  * with -O2/-O3, which omit them. So this walker does what libgcc does
  * for the one thing a backtrace needs (the caller's stack pointer,

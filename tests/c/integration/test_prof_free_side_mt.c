@@ -439,7 +439,8 @@ static void test_loop_rate(void)
     check_loop_rate(count_calloc_loop, &h, LOOP);
     check_loop_rate(mixed_loop, &h, LOOP);
     check_loop_rate(tcache_loop, tc, LOOP);
-    check_loop_rate_of(resize_loop, &sz, expect_samples(LOOP / 2, 48) + expect_samples(LOOP / 2, 112));
+    check_loop_rate_of(resize_loop, &sz,
+                       expect_samples(LOOP / 2, 48) + expect_samples(LOOP / 2, 112));
     CHECK_EQ(h.fallbacks, 0);
     ta_tcache_destroy(tc);
     hook_t th = {{TA_HOOK_THREAD, TA_HOOK_THREAD, no_malloc, no_calloc, no_free}, 0};

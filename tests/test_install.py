@@ -118,6 +118,17 @@ def test_static_archives_export_only_the_api(staged, archive, headers):
     assert not re.search(r"\bta_", undefined), undefined
 
 
+@pytest.mark.parametrize("name", ["libtunalloc.so", "libtunalloc-api.so"])
+def test_libraries_link_no_optional_glibc_function(name):
+    """The profile's stack walker looks _dl_find_object up at run time:
+    linked, it made the core (and a wheel, manylinux_2_35) refuse to load
+    on glibc 2.34 for a walker backtrace() stands in for there."""
+    out = sh("nm", "-D", "--undefined-only", str(BUILD / name))
+    assert "_dl_find_object" not in out
+    needed = re.findall(r"GLIBC_2\.(\d+)", sh("readelf", "-V", "--wide", str(BUILD / name)))
+    assert max(map(int, needed)) <= 34, sorted(set(needed))
+
+
 def test_api_library_loads_by_dlopen_after_static_tls_is_spent():
     """The API library keeps the TLS-descriptor build: test_dlopen loads
     it where no static TLS is left."""

@@ -21,6 +21,35 @@ _Atomic uint64_t tai_prof_walk_fallbacks;
 
 #if defined(__x86_64__) && defined(DLFO_EH_SEGMENT_TYPE)
 
+/* _dl_find_object, looked up rather than linked: a reference would make
+ * the core need glibc 2.35 (and a wheel manylinux_2_35) for a walker that
+ * backtrace() replaces wherever it is missing. Looked up at the first
+ * walk, where the walker may already allocate (stack_bounds). */
+typedef int (*find_object_fn)(void *, struct dl_find_object *);
+
+static int no_find_object(void *pc, struct dl_find_object *fo)
+{
+    (void)pc;
+    (void)fo;
+    return -1;
+}
+
+static _Atomic(find_object_fn) find_object;
+
+static find_object_fn find_object_get(void)
+{
+    find_object_fn f = atomic_load_explicit(&find_object, memory_order_acquire);
+    if (f)
+        return f;
+    void *sym = dlsym(RTLD_DEFAULT, "_dl_find_object");
+    if (sym)
+        memcpy(&f, &sym, sizeof f); /* POSIX: a data pointer that holds a function's */
+    else
+        f = no_find_object;
+    atomic_store_explicit(&find_object, f, memory_order_release);
+    return f;
+}
+
 /* ---- one rule ----------------------------------------------------------- */
 
 enum { RULE_EMPTY, RULE_OK, RULE_STOP, RULE_BAD };
@@ -264,7 +293,7 @@ static rule_t compute_rule(uintptr_t pc, bool exact)
     struct dl_find_object fo;
     /* no object: code a JIT registered with libgcc, which backtrace()
      * finds, or a garbage address, where it stops as well */
-    if (_dl_find_object((void *)target, &fo) != 0 || !fo.dlfo_eh_frame)
+    if (find_object_get()((void *)target, &fo) != 0 || !fo.dlfo_eh_frame)
         return bad;
     const uint8_t *hdr = fo.dlfo_eh_frame;
     if (hdr[0] != 1 || hdr[3] != 0x3b) /* version 1; table datarel sdata4 */

@@ -197,14 +197,21 @@ static int l_profile_start(lua_State *L)
     ta_prof_set_frames_hook(lua_frames, NULL);
     set_size_ctl(L, "prof.sample_bytes", (size_t)rate);
     set_bool_ctl(L, "profile_start", "prof.active", true);
+    talua_set_counting(L, s, true);
     return 0;
 }
 
 /* profile_stop(): sampling ends (for every state: the profile is the
- * process's); sampled blocks stay in it until freed. */
+ * process's); sampled blocks stay in it until freed. This state goes
+ * back to the plain lua_Alloc; another profiled state keeps counting
+ * (correct, a test more per allocation) until it calls profile_stop
+ * itself, as only a state's own thread may switch its allocator. */
 static int l_profile_stop(lua_State *L)
 {
     set_bool_ctl(L, "profile_stop", "prof.active", false);
+    talua_state *s = talua_of(L);
+    if (s != NULL)
+        talua_set_counting(L, s, false);
     return 0;
 }
 

@@ -48,7 +48,11 @@ static lua_State *registered(ta_tcache_t *tc)
     return L;
 }
 
-static void unregister(ta_tcache_t *tc)
+/* The registration ends with the cache, not with a finalizer: a state
+ * may be started again by its own finalizers while it closes, after any
+ * finalizer of ours ran, and a registration left behind would have a
+ * later cache at the same address walk the closed state. */
+void talua_prof_forget(ta_tcache_t *tc)
 {
     pthread_mutex_lock(&reg_lock);
     for (unsigned i = 0; i < nreg; i++)
@@ -136,17 +140,6 @@ static talua_state *check_state(lua_State *L, const char *fn)
     return s;
 }
 
-/* Closing the state runs this: its cache goes away after, and a new cache
- * at the same address must not find the dead state. */
-static int sentinel_gc(lua_State *L)
-{
-    ta_tcache_t **tc = lua_touserdata(L, 1);
-    unregister(*tc);
-    return 0;
-}
-
-static const char SENTINEL_KEY = 0;
-
 static void set_size_ctl(lua_State *L, const char *name, size_t v)
 {
     int err = ta_ctl(name, NULL, NULL, &v, sizeof(v));
@@ -177,16 +170,6 @@ static int l_profile_start(lua_State *L)
         lua_pop(L, 1);
     }
     talua_state *s = check_state(L, "profile_start");
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY) == LUA_TNIL) {
-        ta_tcache_t **box = lua_newuserdatauv(L, sizeof(*box), 0);
-        *box = s->sized.cache;
-        lua_newtable(L);
-        lua_pushcfunction(L, sentinel_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_setmetatable(L, -2);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);
-    }
-    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     lua_State *main = lua_tothread(L, -1);
     lua_pop(L, 1);

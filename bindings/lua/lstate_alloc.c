@@ -162,6 +162,7 @@ void *talua_alloc_count(void *ud, void *ptr, size_t osize, size_t nsize)
  * frees the main block last, so that free is the moment to let go. */
 static void end_installed(talua_state *s)
 {
+    talua_prof_forget(s->sized.cache);
     ta_tcache_destroy(s->sized.cache);
     ta_free(s);
 }

@@ -1,7 +1,8 @@
 /* Heap profiling of Lua states: profile_start installs the counting
  * lua_Alloc (a block freed is the next one of its class handed out, as
  * without sampling; samples come at the rate), accounting and limits
- * stay exact under it, and profile_stop puts the plain one back. */
+ * stay exact under it, profile_stop puts the plain one back, and starting
+ * and stopping from finalizers, at close too, neither crashes nor leaks. */
 #include <errno.h>
 #include <stdbool.h>
 
@@ -255,6 +256,55 @@ static void test_two_states(void)
     close_state(B, true);
 }
 
+/* profile_start and profile_stop from finalizers, while the state runs
+ * and while it closes, in both orders against the state's own first
+ * profile_start. Closing must leave no trace in the registry of profiled
+ * states: a state leaving one behind for each would fill it after
+ * MAX_PROFILED (256) rounds, and a later cache at the same address would
+ * have its samples walk the dead state. */
+static void test_finalizers(void)
+{
+    const char *hostile =
+        "local t = tunalloc\n"
+        "early = setmetatable({}, {__gc = function() t.profile_start{sample_bytes = 4096} end})\n"
+        "t.profile_start{sample_bytes = 4096}\n"
+        "late = setmetatable({}, {__gc = function() t.profile_stop() t.profile_start() end})\n"
+        "for i = 1, 200 do\n"
+        "  setmetatable({}, {__gc = function()\n"
+        "    if i % 2 == 0 then t.profile_stop() else t.profile_start{sample_bytes = 4096} end\n"
+        "  end})\n"
+        "  local x = {} for j = 1, 50 do x[j] = tostring(j) end\n"
+        "end\n"
+        "collectgarbage()\n";
+    for (int round = 0; round < 300; round++) {
+        bool installed = round % 2;
+        lua_State *L = profiled_state(installed);
+        CHECK(run_ok(L, hostile));
+        close_state(L, installed);
+    }
+    lua_State *L = profiled_state(false);
+    CHECK(run_ok(L, "tunalloc.profile_start() tunalloc.profile_stop()"));
+    CHECK_EQ(ta_lua_close(L), 0);
+    /* only a finalizer at close started it: a state that never did */
+    for (int round = 0; round < 300; round++) {
+        L = profiled_state(false);
+        CHECK(run_ok(L, "local t = tunalloc\n"
+                        "x = setmetatable({}, {__gc = function() "
+                        "t.profile_start{sample_bytes = 4096} end})"));
+        CHECK_EQ(ta_lua_close(L), 0);
+    }
+    /* a state sampled without profile_start of its own, whose cache may
+     * sit where the last one's was */
+    L = profiled_state(false);
+    size_t rate = 256;
+    bool on = true, off = false;
+    CHECK_EQ(ta_ctl("prof.sample_bytes", NULL, NULL, &rate, sizeof rate), 0);
+    CHECK_EQ(ta_ctl("prof.active", NULL, NULL, &on, sizeof on), 0);
+    CHECK(run_ok(L, "local t = {} for i = 1, 1e4 do t[i] = {i} end"));
+    CHECK_EQ(ta_ctl("prof.active", NULL, NULL, &off, sizeof off), 0);
+    CHECK_EQ(ta_lua_close(L), 0);
+}
+
 /* Start and stop over and over while the state allocates, from Lua and
  * from a coroutine: counts stay exact and everything comes back. */
 static void test_start_stop_churn(void)
@@ -283,6 +333,7 @@ int main(void)
     RUN(test_sample_rate);
     RUN(test_limit_exact_while_profiling);
     RUN(test_two_states);
+    RUN(test_finalizers);
     RUN(test_start_stop_churn);
     return TEST_EXIT();
 }

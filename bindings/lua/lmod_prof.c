@@ -37,6 +37,21 @@ static struct {
 } reg[MAX_PROFILED];
 static unsigned nreg;
 
+/* Every state's close looks here (talua_prof_forget), so the lock is held
+ * across fork, as lstate.c's list lock is: a child forked while another
+ * thread closes a state must find it free. Until the first registration
+ * (which sets the handlers up first) there is nothing to look at, and no
+ * lock is taken. */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static atomic_bool reg_used;
+static void reg_take(void) { pthread_mutex_lock(&reg_lock); }
+static void reg_give(void) { pthread_mutex_unlock(&reg_lock); }
+static void reg_fork_handlers(void)
+{
+    pthread_atfork(reg_take, reg_give, reg_give);
+    atomic_store_explicit(&reg_used, true, memory_order_release);
+}
+
 static lua_State *registered(ta_tcache_t *tc)
 {
     lua_State *L = NULL;
@@ -54,6 +69,8 @@ static lua_State *registered(ta_tcache_t *tc)
  * later cache at the same address walk the closed state. */
 void talua_prof_forget(ta_tcache_t *tc)
 {
+    if (!atomic_load_explicit(&reg_used, memory_order_acquire))
+        return;
     pthread_mutex_lock(&reg_lock);
     for (unsigned i = 0; i < nreg; i++)
         if (reg[i].tc == tc) {
@@ -66,6 +83,7 @@ void talua_prof_forget(ta_tcache_t *tc)
 static bool add_registered(ta_tcache_t *tc, lua_State *L)
 {
     bool ok = true;
+    pthread_once(&reg_once, reg_fork_handlers);
     pthread_mutex_lock(&reg_lock);
     unsigned i = 0;
     while (i < nreg && reg[i].tc != tc)

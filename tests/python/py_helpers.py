@@ -20,15 +20,15 @@ def clean_env(**extra):
     return env
 
 
-def run_py(code, *args, env=None, timeout=120, check=True, input_text=None):
-    """Runs code with `python -c` (or a script path with args) and returns
-    the CompletedProcess; fails the test with the child's stderr. input_text
-    is the child's stdin (none by default)."""
+def run_py(code, *args, env=None, timeout=120, check=True, input_text=None, cwd=REPO):
+    """Runs code with `python -c` (or a script path with args) in cwd and
+    returns the CompletedProcess; fails the test with the child's stderr.
+    input_text is the child's stdin (none by default)."""
     cmd = [sys.executable]
     cmd += ["-c", textwrap.dedent(code)] if code is not None else []
     cmd += list(args)
     proc = subprocess.run(cmd, env=env or clean_env(), capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, input=input_text,
+                          text=True, timeout=timeout, cwd=cwd, input=input_text,
                           stdin=None if input_text is not None else subprocess.DEVNULL)
     if check and proc.returncode != 0:
         pytest.fail(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

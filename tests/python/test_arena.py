@@ -62,6 +62,12 @@ def test_create_rejects_bad_options():
         tunalloc.Arena.create(limit=1.0)
     with pytest.raises(ValueError):
         tunalloc.Arena.create(limit=-1)
+    # past the core's TA_DECAY_MS_MAX: a ValueError, not OSError or OverflowError
+    for huge in (tunalloc._hook.DECAY_MS_MAX + 1, 2**64):
+        with pytest.raises(ValueError):
+            tunalloc.Arena.create(dirty_decay_ms=huge)
+    a = tunalloc.Arena.create(dirty_decay_ms=tunalloc._hook.DECAY_MS_MAX)
+    a.destroy()
 
 
 def test_properties_write(arena):

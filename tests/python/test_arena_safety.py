@@ -146,16 +146,22 @@ def test_hook_release_rejects_hostile_arguments():
         tunalloc.arenas[0].destroy()
     with pytest.raises(OSError):
         tunalloc.ctl(f"arena.{tunalloc.ARENAS_ALL}.reset")
+    # an index no unsigned holds names nothing, as for arena.<i>.purge
+    for verb in ("reset", "destroy", "purge"):
+        with pytest.raises(KeyError):
+            tunalloc.ctl(f"arena.{2**64}.{verb}")
     with pytest.raises(TypeError):
         _hook.release_arena("1", True, False)
     # a huge index is an error, never wrapped onto a small one
     victim = tunalloc.Arena.create()
     try:
+        for huge in (2**64 + victim.index, 2**63 + victim.index, 2**32 + victim.index):
+            with pytest.raises(ValueError):
+                tunalloc.Arena(huge)
         for huge in (2**64 + victim.index, 2**63 + victim.index):
             with pytest.raises(OverflowError):
-                tunalloc.Arena(huge).destroy()
-            with pytest.raises(OverflowError):
                 _hook.arena_malloc(huge, 8)
+        assert _hook.arena_malloc(2**32 + victim.index, 8) is None
         assert lib.ta_arena_get(victim.index) != ffi.NULL
     finally:
         victim.destroy()

@@ -114,6 +114,13 @@ def test_ctl_info_and_children():
         tunalloc.ctl_children("stats.allocated")
     with pytest.raises(KeyError):
         tunalloc.ctl_info("nope")
+    # a name that is no string is a TypeError, as ctl() raises, for the
+    # falsy ones too (0 once read as the root)
+    for bad in (0, 5, None, [], b"arena"):
+        with pytest.raises(TypeError):
+            tunalloc.ctl_info(bad)
+        with pytest.raises(TypeError):
+            tunalloc.ctl_children(bad)
 
 
 def test_every_readable_leaf_reads():

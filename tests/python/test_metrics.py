@@ -38,9 +38,25 @@ mon.stop()                                   # harmless twice
 
 def test_monitor_rejects_bad_interval(tmp_path):
     import tunalloc
-    for bad, exc in ((0, ValueError), (-1, ValueError), ("1", TypeError), (True, TypeError)):
+    for bad, exc in ((0, ValueError), (-1, ValueError), ("1", TypeError), (True, TypeError),
+                     (float("nan"), ValueError), (float("inf"), ValueError),
+                     (2**64, ValueError), (1e300, ValueError)):
         with pytest.raises(exc):
             tunalloc.monitor(bad, str(tmp_path / "x.jsonl"))
+
+
+def test_monitor_rejects_a_file_descriptor_for_a_path(tmp_path):
+    """stop() closes the file it opened: given an int, open() would have
+    taken it as a descriptor and closed the caller's (stdout for 1)."""
+    import tunalloc
+    fd = os.open(tmp_path / "x.jsonl", os.O_WRONLY | os.O_CREAT)
+    try:
+        for bad in (fd, True, None):
+            with pytest.raises(TypeError):
+                tunalloc.monitor(1, bad)
+        os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def test_plot_draws_a_monitor_file(tmp_path):

@@ -1,6 +1,7 @@
 """tunalloc.profile: sampled heap profiles with Python frames, snapshots,
 diffs that find a leak, dumps that read back, and the flame graph CLI."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -203,6 +204,22 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         snap.dump("/tmp/x", format="svg")
     assert snap.top() == [] and snap.live_bytes == 0
+
+
+def test_dump_refuses_a_file_descriptor(tmp_path):
+    """open() takes an int for a descriptor and closes it: dump(1) used to
+    write the profile over stdout and close it."""
+    from tunalloc import profile
+    snap = profile.Snapshot([], 4096)
+    fd = os.open(tmp_path / "x", os.O_WRONLY | os.O_CREAT)
+    try:
+        for bad, fmt in ((fd, "pprof"), (fd, "folded"), (True, "pprof"), (None, "folded")):
+            with pytest.raises(TypeError):
+                snap.dump(bad, format=fmt)
+        os.fstat(fd)
+        assert os.path.getsize(tmp_path / "x") == 0
+    finally:
+        os.close(fd)
 
 
 def test_report_cli_errors(tmp_path):

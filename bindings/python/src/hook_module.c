@@ -283,9 +283,22 @@ static PyMethodDef hook_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The header's limits, so the package states none of its own. */
+static int hook_exec(PyObject *m)
+{
+    PyObject *max = PyLong_FromLongLong(TA_DECAY_MS_MAX);
+    int rc = max == NULL || PyModule_AddObjectRef(m, "DECAY_MS_MAX", max) < 0 ||
+                     PyModule_AddIntConstant(m, "ARENAS_ALL", TA_ARENAS_ALL) < 0
+                 ? -1
+                 : 0;
+    Py_XDECREF(max);
+    return rc;
+}
+
 /* Multi-phase initialisation is what lets a module load in more than one
- * interpreter; nothing is per interpreter, so no exec slot and no state. */
+ * interpreter; nothing is per interpreter but the constants, so no state. */
 static PyModuleDef_Slot hook_slots[] = {
+    {Py_mod_exec, hook_exec},
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

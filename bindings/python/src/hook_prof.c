@@ -112,7 +112,31 @@ static PyObject *c_frame_name(uintptr_t pc)
     return PyUnicode_DecodeFSDefault(buf);
 }
 
-static PyObject *stack_tuple(const ta_prof_stack *s)
+/* One read's state: the list it fills, and the names of the C frames
+ * seen so far. dladdr scans a library's symbols, and a profile holds the
+ * same few hundred return addresses in thousands of stacks. */
+typedef struct {
+    PyObject *list;
+    PyObject *names; /* int pc -> str */
+} read_t;
+
+static PyObject *c_frame_name_cached(read_t *r, uintptr_t pc)
+{
+    PyObject *key = PyLong_FromSize_t(pc);
+    if (!key)
+        return NULL;
+    PyObject *name = PyDict_GetItemWithError(r->names, key);
+    if (name) {
+        Py_INCREF(name);
+    } else if (!PyErr_Occurred() && (name = c_frame_name(pc)) != NULL &&
+               PyDict_SetItem(r->names, key, name) < 0) {
+        Py_CLEAR(name);
+    }
+    Py_DECREF(key);
+    return name;
+}
+
+static PyObject *stack_tuple(read_t *r, const ta_prof_stack *s)
 {
     PyObject *frames = PyTuple_New(s->n_frames), *cframes = PyTuple_New(s->n_pcs);
     if (!frames || !cframes)
@@ -125,7 +149,7 @@ static PyObject *stack_tuple(const ta_prof_stack *s)
         PyTuple_SET_ITEM(frames, k, f);
     }
     for (unsigned k = 0; k < s->n_pcs; k++) {
-        PyObject *name = c_frame_name(s->pcs[k]);
+        PyObject *name = c_frame_name_cached(r, s->pcs[k]);
         if (!name)
             goto fail;
         PyTuple_SET_ITEM(cframes, k, name);
@@ -143,10 +167,11 @@ fail:
 
 static int add_stack(void *arg, const ta_prof_stack *s)
 {
-    PyObject *t = stack_tuple(s);
+    read_t *r = arg;
+    PyObject *t = stack_tuple(r, s);
     if (!t)
         return -1;
-    int err = PyList_Append(arg, t);
+    int err = PyList_Append(r->list, t);
     Py_DECREF(t);
     return err ? -1 : 0;
 }
@@ -159,15 +184,14 @@ PyObject *hook_prof_read(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    PyObject *list = PyList_New(0);
-    if (!list)
-        return NULL;
-    int err = ta_prof_read(add_stack, list);
+    read_t r = {PyList_New(0), PyDict_New()};
+    int err = r.list && r.names ? ta_prof_read(add_stack, &r) : -1;
+    Py_XDECREF(r.names);
     if (err) {
-        Py_DECREF(list);
+        Py_XDECREF(r.list);
         if (err > 0)
             return PyErr_NoMemory();
         return NULL;
     }
-    return list;
+    return r.list;
 }

@@ -15,9 +15,9 @@ def _decay_value(name: str, value: Optional[int]) -> Optional[int]:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
-    if value < -1:
-        raise ValueError(f"{name} must be -1 (never), 0 (at once) or a "
-                         f"number of milliseconds, not {value}")
+    if not -1 <= value <= _hook.DECAY_MS_MAX:
+        raise ValueError(f"{name} must be -1 (never), 0 (at once) or a number of "
+                         f"milliseconds up to {_hook.DECAY_MS_MAX}, not {value}")
     return value
 
 
@@ -87,8 +87,10 @@ class Arena:
     def __init__(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
             raise TypeError(f"arena index must be an int, not {type(index).__name__}")
-        if index < 0:
-            raise ValueError(f"arena index must be >= 0, not {index}")
+        if not 0 <= index <= 0xFFFFFFFF:
+            # an unsigned, as in arena.<i>.*: past it no arena can be named,
+            # and a wrapped index would name a small one
+            raise ValueError(f"arena index must be an unsigned int (0 to 2**32-1), not {index}")
         self._index = index
         self._token: Optional[object] = None
 

@@ -106,12 +106,15 @@ def _entry(name: str) -> _Kid:
 
 def ctl_info(name: str) -> CtlInfo:
     """Type, access and one-line doc of a control name (KeyError if none)."""
-    return CtlInfo(name.rsplit(".", 1)[-1], *_entry(name)[1:])
+    entry = _entry(name)
+    return CtlInfo(name.rsplit(".", 1)[-1], *entry[1:])
 
 
 def ctl_children(node: str = "") -> List[CtlInfo]:
     """The entries directly under node ("" for the root), for browsing the
     namespace from the REPL; KeyError for an unknown or leaf node."""
+    if not isinstance(node, str):
+        raise TypeError(f"ctl node must be a str, not {type(node).__name__}")
     if node and _entry(node)[1] != "node":
         raise KeyError(f"{node} is a value, not a node")
     # Children do not depend on the index, so one cache entry per pattern.
@@ -170,7 +173,12 @@ def _action(name: str, value: Any) -> None:
         # Arena.destroy()/reset()'s refusal while blocks are live holds
         # for the names too. Imported here: _arena imports this module.
         from ._arena import _release
-        return _release(int(parts[1]), parts[2] == "destroy", False)
+        index = int(parts[1])
+        if index > 0xFFFFFFFF:
+            # past an unsigned, the core knows no such name (as for
+            # arena.<i>.purge); the binding's own parse would overflow
+            raise KeyError(name)
+        return _release(index, parts[2] == "destroy", False)
     return _call(name, "action", None)
 
 

@@ -1,6 +1,7 @@
 """tunalloc.monitor(): the main figures as JSON lines, one per interval,
 and `python -m tunalloc plot` to draw them."""
 import json
+import os
 import sys
 import threading
 import time
@@ -48,8 +49,13 @@ class Monitor:
     def __init__(self, interval: float, path: str, progress: bool = False):
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise TypeError(f"interval must be a number, not {type(interval).__name__}")
-        if not interval > 0:
-            raise ValueError(f"interval must be > 0, not {interval!r}")
+        # Above TIMEOUT_MAX the sampling thread's wait would raise and the
+        # thread die after the first sample, with the caller long gone.
+        if not 0 < interval <= threading.TIMEOUT_MAX:
+            raise ValueError(f"interval must be > 0 and at most {threading.TIMEOUT_MAX}, "
+                             f"not {interval!r}")
+        # A file descriptor would be closed by stop() behind its owner's back.
+        os.fspath(path)
         self.interval = float(interval)
         self.path = path
         self.progress = progress

@@ -15,7 +15,7 @@ from ._ctlapi import ctl
 
 # jemalloc's MALLCTL_ARENAS_ALL: the index that names all arenas at once
 # (merged stats, purge of every arena); tunalloc uses the same value.
-ARENAS_ALL = 4096
+ARENAS_ALL: int = _hook.ARENAS_ALL
 
 
 def refresh() -> None:

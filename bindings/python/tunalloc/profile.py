@@ -25,6 +25,7 @@ picture as a PNG, with matplotlib if it is installed.
 """
 import gzip
 import html
+import os
 import sys
 import zlib
 from collections import namedtuple
@@ -121,6 +122,8 @@ class Snapshot:
 
     def __init__(self, stacks: Sequence[Stack], sample_bytes: int):
         self.stacks = list(stacks)
+        if not all(isinstance(s, Stack) for s in self.stacks):
+            raise TypeError("stacks must be tunalloc.profile.Stack tuples")
         self.sample_bytes = sample_bytes
 
     @property
@@ -182,6 +185,8 @@ class Snapshot:
         and the tools that read it) or "folded" (flame graph text)."""
         if format not in _FORMATS:
             raise ValueError(f"format must be one of {_FORMATS}, not {format!r}")
+        # open() would take an int for a descriptor and close the caller's.
+        os.fspath(path)
         if format == "folded":
             with open(path, "w") as f:
                 for names, value in self.folded():
@@ -297,7 +302,19 @@ def _ints(value) -> List[int]:
 
 def read_pprof(data: bytes, sample_type: str = "inuse_space") -> List[Tuple[List[str], int]]:
     """(frames outermost first, value of sample_type) per sample of a
-    pprof profile (gzipped or not)."""
+    pprof profile (gzipped or not); ValueError if data is none."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, not {type(data).__name__}")
+    if not isinstance(sample_type, str):
+        raise TypeError(f"sample_type must be a str, not {type(sample_type).__name__}")
+    try:
+        return _read_pprof(bytes(data), sample_type)
+    except (IndexError, KeyError, TypeError, EOFError, OSError, zlib.error) as exc:
+        # a field cut short, of the wrong wire type, or a dangling index
+        raise ValueError(f"not a pprof profile: {exc!r}") from None
+
+
+def _read_pprof(data: bytes, sample_type: str) -> List[Tuple[List[str], int]]:
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     strings: List[str] = []
@@ -347,6 +364,8 @@ def read_pprof(data: bytes, sample_type: str = "inuse_space") -> List[Tuple[List
 
 def read_folded(text: str) -> List[Tuple[List[str], int]]:
     """(frames outermost first, value) per line of folded stacks."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
     out = []
     for line in text.splitlines():
         stack, _, value = line.rpartition(" ")
@@ -442,6 +461,7 @@ def flame_png(stacks: Sequence[Tuple[List[str], float]], path: str,
               title: str = "live heap", width: int = 1200) -> None:
     """The same flame graph as flame_svg, as a PNG; needs matplotlib
     (ImportError without it), which only this picture uses."""
+    os.fspath(path)     # before the picture's work: a descriptor is refused as in dump()
     import colorsys
 
     import matplotlib
@@ -522,7 +542,7 @@ def cli(argv: Sequence[str]) -> int:
         else:
             with open(out, "w") as f:
                 f.write(flame_svg(stacks, title))
-    except (OSError, ValueError, IndexError, EOFError, zlib.error) as exc:
+    except (OSError, ValueError) as exc:
         print(f"tunalloc profile: {rest[0]}: {exc}", file=sys.stderr)
         return 1
     return 0

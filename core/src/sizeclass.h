@@ -31,6 +31,11 @@ static inline unsigned region_index(const bin_info_t *bi, size_t off)
     return (unsigned)(((uint64_t)off * bi->recip) >> 32);
 }
 
+/* A slab's unused tail is at most 1/2^slab_lg_tail(size) of it: 1/32 up
+ * to 1 KiB, where most blocks of small-block heaps are, 1/16 above
+ * (sizeclass.c, pick_slab_pages, says why). */
+static inline unsigned slab_lg_tail(uint32_t size) { return size <= 1024 ? 5 : 4; }
+
 extern HIDDEN bin_info_t tai_bin_info[NBINS];
 /* class index for (size + 15) >> 4, sizes 0..TCACHE_MAX; indexes >= NBINS
  * are the cached large classes. The fast path reads it before it knows

@@ -37,6 +37,21 @@ static struct {
 } reg[MAX_PROFILED];
 static unsigned nreg;
 
+/* Every state's close looks here (talua_prof_forget), so the lock is held
+ * across fork, as lstate.c's list lock is: a child forked while another
+ * thread closes a state must find it free. Until the first registration
+ * (which sets the handlers up first) there is nothing to look at, and no
+ * lock is taken. */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static atomic_bool reg_used;
+static void reg_take(void) { pthread_mutex_lock(&reg_lock); }
+static void reg_give(void) { pthread_mutex_unlock(&reg_lock); }
+static void reg_fork_handlers(void)
+{
+    pthread_atfork(reg_take, reg_give, reg_give);
+    atomic_store_explicit(&reg_used, true, memory_order_release);
+}
+
 static lua_State *registered(ta_tcache_t *tc)
 {
     lua_State *L = NULL;
@@ -48,8 +63,14 @@ static lua_State *registered(ta_tcache_t *tc)
     return L;
 }
 
-static void unregister(ta_tcache_t *tc)
+/* The registration ends with the cache, not with a finalizer: a state
+ * may be started again by its own finalizers while it closes, after any
+ * finalizer of ours ran, and a registration left behind would have a
+ * later cache at the same address walk the closed state. */
+void talua_prof_forget(ta_tcache_t *tc)
 {
+    if (!atomic_load_explicit(&reg_used, memory_order_acquire))
+        return;
     pthread_mutex_lock(&reg_lock);
     for (unsigned i = 0; i < nreg; i++)
         if (reg[i].tc == tc) {
@@ -62,6 +83,7 @@ static void unregister(ta_tcache_t *tc)
 static bool add_registered(ta_tcache_t *tc, lua_State *L)
 {
     bool ok = true;
+    pthread_once(&reg_once, reg_fork_handlers);
     pthread_mutex_lock(&reg_lock);
     unsigned i = 0;
     while (i < nreg && reg[i].tc != tc)
@@ -136,17 +158,6 @@ static talua_state *check_state(lua_State *L, const char *fn)
     return s;
 }
 
-/* Closing the state runs this: its cache goes away after, and a new cache
- * at the same address must not find the dead state. */
-static int sentinel_gc(lua_State *L)
-{
-    ta_tcache_t **tc = lua_touserdata(L, 1);
-    unregister(*tc);
-    return 0;
-}
-
-static const char SENTINEL_KEY = 0;
-
 static void set_size_ctl(lua_State *L, const char *name, size_t v)
 {
     int err = ta_ctl(name, NULL, NULL, &v, sizeof(v));
@@ -177,16 +188,6 @@ static int l_profile_start(lua_State *L)
         lua_pop(L, 1);
     }
     talua_state *s = check_state(L, "profile_start");
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY) == LUA_TNIL) {
-        ta_tcache_t **box = lua_newuserdatauv(L, sizeof(*box), 0);
-        *box = s->sized.cache;
-        lua_newtable(L);
-        lua_pushcfunction(L, sentinel_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_setmetatable(L, -2);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);
-    }
-    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     lua_State *main = lua_tothread(L, -1);
     lua_pop(L, 1);
@@ -197,14 +198,21 @@ static int l_profile_start(lua_State *L)
     ta_prof_set_frames_hook(lua_frames, NULL);
     set_size_ctl(L, "prof.sample_bytes", (size_t)rate);
     set_bool_ctl(L, "profile_start", "prof.active", true);
+    talua_set_counting(L, s, true);
     return 0;
 }
 
 /* profile_stop(): sampling ends (for every state: the profile is the
- * process's); sampled blocks stay in it until freed. */
+ * process's); sampled blocks stay in it until freed. This state goes
+ * back to the plain lua_Alloc; another profiled state keeps counting
+ * (correct, a test more per allocation) until it calls profile_stop
+ * itself, as only a state's own thread may switch its allocator. */
 static int l_profile_stop(lua_State *L)
 {
     set_bool_ctl(L, "profile_stop", "prof.active", false);
+    talua_state *s = talua_of(L);
+    if (s != NULL)
+        talua_set_counting(L, s, false);
     return 0;
 }
 

@@ -66,8 +66,10 @@ static talua_state *open_take(lua_State *L)
 static int drop_record(talua_state *s)
 {
     int e = errno, err = 0;
-    if (s->sized.cache != NULL)
+    if (s->sized.cache != NULL) {
+        talua_prof_forget(s->sized.cache);
         ta_tcache_destroy(s->sized.cache);
+    }
     if (s->own_arena)
         err = ta_arena_destroy(s->arena);
     ta_free(s);

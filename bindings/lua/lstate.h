@@ -34,6 +34,16 @@ TALUA_HIDDEN void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 /* lua_Alloc installed over another allocator by ta_lua_install. */
 TALUA_HIDDEN void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize,
                                        size_t nsize);
+/* The same two counting for the heap profile (ta_sized_count_*),
+ * installed by profile_start. */
+TALUA_HIDDEN void *talua_alloc_count(void *ud, void *ptr, size_t osize, size_t nsize);
+TALUA_HIDDEN void *talua_alloc_wrapped_count(void *ud, void *ptr, size_t osize,
+                                             size_t nsize);
+/* Switches L, whose record is s, to the counting lua_Alloc or back. */
+TALUA_HIDDEN void talua_set_counting(lua_State *L, talua_state *s, bool count);
+/* Forgets the profiled state (profile_start) whose cache this is: called
+ * as the cache goes, after its state closed. */
+TALUA_HIDDEN void talua_prof_forget(ta_tcache_t *cache);
 /* The record of L if L allocates through tunalloc, else NULL. */
 TALUA_HIDDEN talua_state *talua_of(lua_State *L);
 /* The sized calls' failure callback: takes back what the request counted. */

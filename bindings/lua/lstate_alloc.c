@@ -68,46 +68,56 @@ TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
 
 /* With ptr NULL, osize is Lua's type tag and not a size; the block's
  * type is kept for talua_failed. The entry point's arguments, so the
- * dispatch hands them on in their registers. */
-TALUA_PATH void *fresh(talua_state *s, void *ptr, size_t tag, size_t nsize)
-{
-    (void)ptr;
-    size_t in_use;
-    if (!within_limit(s, nsize, &in_use)) {
-        s->nfail++;
-        return NULL;
+ * dispatch hands them on in their registers. Two copies of this path
+ * and the next, made by one macro: the plain one and one that counts for
+ * the heap profile (the sized calls' counting kind), identical
+ * otherwise; the plain one compiles as it did before the counting kind
+ * existed (an inline function with a constant flag cost it a move). */
+#define TALUA_FRESH(name, sized_alloc)                                           \
+    TALUA_PATH void *name(talua_state *s, void *ptr, size_t tag, size_t nsize)  \
+    {                                                                            \
+        (void)ptr;                                                               \
+        size_t in_use;                                                           \
+        if (!within_limit(s, nsize, &in_use)) {                                  \
+            s->nfail++;                                                          \
+            return NULL;                                                         \
+        }                                                                        \
+        unsigned k = kind_of_tag[tag & 0x0F];                                    \
+        s->in_use = in_use;                                                      \
+        s->type_count[k]++;                                                      \
+        s->type_bytes[k] += nsize;                                               \
+        s->pending_kind = k;                                                     \
+        return sized_alloc(&s->sized, nsize);                                    \
     }
-    unsigned k = kind_of_tag[tag & 0x0F];
-    s->in_use = in_use;
-    s->type_count[k]++;
-    s->type_bytes[k] += nsize;
-    s->pending_kind = k;
-    return ta_sized_alloc(&s->sized, nsize);
-}
+TALUA_FRESH(fresh, ta_sized_alloc)
+TALUA_FRESH(fresh_count, ta_sized_count_alloc)
 
-/* Lua treats a failed shrink as fatal: ta_sized_resize never fails one. */
-TALUA_PATH void *resize(talua_state *s, void *ptr, size_t osize, size_t nsize)
-{
-    /* luaH_resize reallocates a table's array even when its size stays:
-     * a third of all requests in table-heavy scripts */
-    if (nsize == osize) {
-        s->nrealloc++;
-        return ptr;
+/* Lua treats a failed shrink as fatal: ta_sized_resize never fails one.
+ * luaH_resize reallocates a table's array even when its size stays: a
+ * third of all requests in table-heavy scripts. */
+#define TALUA_RESIZE(name, sized_resize)                                             \
+    TALUA_PATH void *name(talua_state *s, void *ptr, size_t osize, size_t nsize)    \
+    {                                                                                \
+        if (nsize == osize) {                                                        \
+            s->nrealloc++;                                                           \
+            return ptr;                                                              \
+        }                                                                            \
+        if (nsize > osize) {                                                         \
+            size_t in_use;                                                           \
+            if (!within_limit(s, nsize - osize, &in_use)) {                          \
+                s->nfail++;                                                          \
+                return NULL;                                                         \
+            }                                                                        \
+            s->in_use = in_use;                                                      \
+        } else {                                                                     \
+            note_peak(s);                                                            \
+            s->in_use -= osize - nsize;                                              \
+        }                                                                            \
+        s->nrealloc++;                                                               \
+        return sized_resize(&s->sized, ptr, osize, nsize);                           \
     }
-    if (nsize > osize) {
-        size_t in_use;
-        if (!within_limit(s, nsize - osize, &in_use)) {
-            s->nfail++;
-            return NULL;
-        }
-        s->in_use = in_use;
-    } else {
-        note_peak(s);
-        s->in_use -= osize - nsize;
-    }
-    s->nrealloc++;
-    return ta_sized_resize(&s->sized, ptr, osize, nsize);
-}
+TALUA_RESIZE(resize, ta_sized_resize)
+TALUA_RESIZE(resize_count, ta_sized_count_resize)
 
 /* A fresh block or a growth the core could not serve: what the request
  * counted is taken back (the peak was not raised for it). */
@@ -126,27 +136,33 @@ void *talua_failed(ta_sized_t *sized, void *ptr, size_t osize, size_t nsize)
     return NULL;
 }
 
-/* Every request by its kind, inline in both entry points so neither
- * jumps to the other to dispatch. */
-TALUA_INLINE void *dispatch(talua_state *s, void *ptr, size_t osize, size_t nsize)
+/* Every request by its kind, inline in every entry point so none jumps
+ * to another to dispatch. Frees are the same in both kinds. */
+TALUA_INLINE void *dispatch(talua_state *s, void *ptr, size_t osize, size_t nsize, bool count)
 {
     if (nsize == 0)
         return ptr != NULL ? release(s, ptr, osize) : NULL;
     if (ptr == NULL)
-        return fresh(s, ptr, osize, nsize);
-    return resize(s, ptr, osize, nsize);
+        return count ? fresh_count(s, ptr, osize, nsize) : fresh(s, ptr, osize, nsize);
+    return count ? resize_count(s, ptr, osize, nsize) : resize(s, ptr, osize, nsize);
 }
 
 /* One entry point for every request, as lua_Alloc requires. */
 void *talua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    return dispatch(ud, ptr, osize, nsize);
+    return dispatch(ud, ptr, osize, nsize, false);
+}
+
+void *talua_alloc_count(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    return dispatch(ud, ptr, osize, nsize, true);
 }
 
 /* The record of an installed state lives as long as the state: lua_close
  * frees the main block last, so that free is the moment to let go. */
 static void end_installed(talua_state *s)
 {
+    talua_prof_forget(s->sized.cache);
     ta_tcache_destroy(s->sized.cache);
     ta_free(s);
 }
@@ -179,7 +195,14 @@ TALUA_PATH void *owned_or_foreign(talua_state *s, void *ptr, size_t osize, size_
 {
     if (!ta_owns(ptr))
         return foreign(s, ptr, osize, nsize);
-    return dispatch(s, ptr, osize, nsize);
+    return dispatch(s, ptr, osize, nsize, false);
+}
+
+TALUA_PATH void *owned_or_foreign_count(talua_state *s, void *ptr, size_t osize, size_t nsize)
+{
+    if (!ta_owns(ptr))
+        return foreign(s, ptr, osize, nsize);
+    return dispatch(s, ptr, osize, nsize, true);
 }
 
 /* New blocks and frees of NULL need no lookup, nor the registers that
@@ -187,8 +210,15 @@ TALUA_PATH void *owned_or_foreign(talua_state *s, void *ptr, size_t osize, size_
 void *talua_alloc_wrapped(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     if (ptr == NULL)
-        return dispatch(ud, ptr, osize, nsize);
+        return dispatch(ud, ptr, osize, nsize, false);
     return owned_or_foreign(ud, ptr, osize, nsize);
+}
+
+void *talua_alloc_wrapped_count(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    if (ptr == NULL)
+        return dispatch(ud, ptr, osize, nsize, true);
+    return owned_or_foreign_count(ud, ptr, osize, nsize);
 }
 
 /* The library and the host API both need to recognise our states. */
@@ -196,9 +226,22 @@ talua_state *talua_of(lua_State *L)
 {
     void *ud = NULL;
     lua_Alloc f = lua_getallocf(L, &ud);
-    if (f == talua_alloc || f == talua_alloc_wrapped)
+    if (f == talua_alloc || f == talua_alloc_wrapped || f == talua_alloc_count ||
+        f == talua_alloc_wrapped_count)
         return ud;
     return NULL;
+}
+
+/* Both kinds share the record, the cache and the frees, so a block made
+ * under one is freed or resized under the other: the switch is
+ * lua_setallocf's two stores, between two requests (the state's own
+ * thread calls this, from a C function or between calls into Lua). */
+void talua_set_counting(lua_State *L, talua_state *s, bool count)
+{
+    bool installed = s->prev_f != NULL;
+    lua_Alloc f = installed ? (count ? talua_alloc_wrapped_count : talua_alloc_wrapped)
+                            : (count ? talua_alloc_count : talua_alloc);
+    lua_setallocf(L, f, s);
 }
 
 /* Keeps the internal record private while giving hosts every counter. */

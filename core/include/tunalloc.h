@@ -180,6 +180,15 @@ TA_API void *ta_sized_free(ta_sized_t *sized, void *p, size_t size);
  * when no smaller block can be had it returns p, which stays in its
  * class (later calls with the smaller size are still right). */
 TA_API void *ta_sized_resize(ta_sized_t *sized, void *p, size_t osize, size_t nsize);
+/* The same two, counting the bytes they hand out for the heap profile: a
+ * runtime calls these instead of ta_sized_alloc and ta_sized_resize while
+ * the profile samples (prof.active), so that a block ta_sized_free took
+ * is the next one of its class handed out, as without sampling, and each
+ * call is one call. Blocks, sizes and `failed` are as for the plain
+ * calls, and the two kinds may be mixed on one cache at any time (switch
+ * back when sampling stops: off, these cost a test more). */
+TA_API TA_MALLOC_ATTR void *ta_sized_count_alloc(ta_sized_t *sized, size_t size);
+TA_API void *ta_sized_count_resize(ta_sized_t *sized, void *p, size_t osize, size_t nsize);
 
 /* ---- Hook callbacks ---------------------------------------------------
  * Allocation callbacks in the (context, ...) shape runtimes take for

@@ -64,6 +64,22 @@ void *ta_sized_alloc(ta_sized_t *sz, size_t size)
     return likely(cache_pop(&sz->cache->t, size, &p)) ? p : sized_alloc_slow(sz, size);
 }
 
+/* A counting pop's miss (prof.h: prof_count_miss) hands the sampling
+ * cache's windows over to the counting pops, which then take blocks from
+ * the top of its free side, where ta_sized_free puts them. */
+NOINLINE static void *sized_count_alloc_slow(ta_sized_t *sz, size_t size)
+{
+    prof_count_miss(&sz->cache->t);
+    return sized_alloc_slow(sz, size);
+}
+
+void *ta_sized_count_alloc(ta_sized_t *sz, size_t size)
+{
+    void *p;
+    return likely(prof_count_pop(&sz->cache->t, size, &p)) ? p
+                                                            : sized_count_alloc_slow(sz, size);
+}
+
 /* ta_tcache_free_sized verifies the size in checked mode and frees
  * blocks the cache does not take. fp is the free fast path's pointer, the
  * cache or its free side: a free that missed only because the pointer
@@ -166,6 +182,33 @@ void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
     if (!cache_pop(tc, nsize, &q))
         return move_slow(sz, NULL, p, osize, nsize);
     if (!cache_push_sized(tc, p))
+        return move_push_slow(sz, q, p, osize, nsize);
+    return memcpy(q, p, osize < nsize ? osize : nsize);
+}
+
+NOINLINE static void *count_move_slow(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    prof_count_miss(&sz->cache->t);
+    return move_slow(sz, NULL, p, osize, nsize);
+}
+
+/* ta_sized_resize with a counting pop for the new block; the old one goes
+ * where ta_sized_free would put it (the free side while the cache
+ * samples), so the next counting pop of its class takes it back. */
+void *ta_sized_count_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    if (unlikely(p == NULL))
+        return ta_sized_count_alloc(sz, nsize);
+    tcache_t *tc = &sz->cache->t;
+    if (osize > SMALL_MAX || nsize - 1 >= SMALL_MAX ||
+        (!sizes_trusted(tc) && !sizes_trusted_slow(tc)))
+        return resize_general(sz, p, osize, nsize);
+    if (size_class(osize) == size_class(nsize))
+        return p;
+    void *q;
+    if (!prof_count_pop(tc, nsize, &q))
+        return count_move_slow(sz, p, osize, nsize);
+    if (!cache_push_sized(&sz->free_cache->t, p))
         return move_push_slow(sz, q, p, osize, nsize);
     return memcpy(q, p, osize < nsize ? osize : nsize);
 }

@@ -480,7 +480,10 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
         tai_prof_forget(p);
         return false;
     }
-    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || h->arena != tc->arena)
+    /* a class without slots (checked mode's) caches nothing: its
+     * blocks go straight back, as dalloc_ref sends them */
+    if (!tc || !tc->prof || tag >= NCACHED_CLASSES || h->arena != tc->arena ||
+        !tc->prof->cap[tag])
         return false;
     struct prof_tc *pt = sync_cache(tc);
     if (!pt) {

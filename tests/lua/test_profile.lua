@@ -62,4 +62,28 @@ H.raises("sample_bytes", tunalloc.profile_start, {sample_bytes = "lots"})
 H.raises("format", tunalloc.profile_dump, "/tmp/x", "svg")
 local ok, msg = tunalloc.profile_dump("/nonexistent-dir/heap.pb.gz")
 H.check(ok == nil and msg:find("No such file", 1, true))
+
+-- Started and stopped over and over, from coroutines and from
+-- finalizers (one runs as the interpreter closes the state): the script
+-- runs on and its own count of memory stays Lua's.
+local co = coroutine.wrap(function()
+  while true do
+    tunalloc.profile_start{sample_bytes = 4096}
+    coroutine.yield()
+    tunalloc.profile_stop()
+    coroutine.yield()
+  end
+end)
+for i = 1, 400 do
+  co()
+  setmetatable({}, {__gc = function()
+    if i % 3 == 0 then tunalloc.profile_stop() else tunalloc.profile_start{sample_bytes = 2048} end
+  end})
+  local t = {} for j = 1, 30 do t[j] = {j, tostring(j)} end
+  if i % 50 == 0 then collectgarbage() end
+end
+collectgarbage()
+tunalloc.profile_stop()
+H.check(tunalloc.ctl("prof.active") == false)
+at_close = setmetatable({}, {__gc = function() tunalloc.profile_start{sample_bytes = 1024} end})
 H.done()

@@ -163,14 +163,24 @@ NOINLINE static void *move_push_slow(ta_sized_t *sz, void *q, void *p, size_t os
     return move_slow(sz, q, p, osize, nsize);
 }
 
+NOINLINE static void *count_move_slow(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+{
+    prof_count_miss(&sz->cache->t);
+    return move_slow(sz, NULL, p, osize, nsize);
+}
+
 /* Small to small: same class, same block; else a new block from the
  * cache and the old one back to it by size. The cache's stacks are apart
  * from the blocks and the cache has one user, so the old block can be
- * pushed before it is copied and the copy is the last call. */
-void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+ * pushed before it is copied and the copy is the last call. counting (a
+ * constant in each caller) pops with the profile's count and pushes the
+ * old block where ta_sized_free would (the free side while the cache
+ * samples), so the next counting pop of its class takes it back. */
+static ALWAYS_INLINE void *resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize,
+                                  bool counting)
 {
     if (unlikely(p == NULL))
-        return ta_sized_alloc(sz, nsize);
+        return counting ? ta_sized_count_alloc(sz, nsize) : ta_sized_alloc(sz, nsize);
     tcache_t *tc = &sz->cache->t;
     /* nsize 0 wraps past SMALL_MAX: a free, in the general path */
     if (osize > SMALL_MAX || nsize - 1 >= SMALL_MAX ||
@@ -179,36 +189,20 @@ void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
     if (size_class(osize) == size_class(nsize))
         return p;
     void *q;
-    if (!cache_pop(tc, nsize, &q))
-        return move_slow(sz, NULL, p, osize, nsize);
-    if (!cache_push_sized(tc, p))
+    if (counting ? !prof_count_pop(tc, nsize, &q) : !cache_pop(tc, nsize, &q))
+        return counting ? count_move_slow(sz, p, osize, nsize)
+                        : move_slow(sz, NULL, p, osize, nsize);
+    if (!cache_push_sized(counting ? &sz->free_cache->t : tc, p))
         return move_push_slow(sz, q, p, osize, nsize);
     return memcpy(q, p, osize < nsize ? osize : nsize);
 }
 
-NOINLINE static void *count_move_slow(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
-    prof_count_miss(&sz->cache->t);
-    return move_slow(sz, NULL, p, osize, nsize);
+    return resize(sz, p, osize, nsize, false);
 }
 
-/* ta_sized_resize with a counting pop for the new block; the old one goes
- * where ta_sized_free would put it (the free side while the cache
- * samples), so the next counting pop of its class takes it back. */
 void *ta_sized_count_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
-    if (unlikely(p == NULL))
-        return ta_sized_count_alloc(sz, nsize);
-    tcache_t *tc = &sz->cache->t;
-    if (osize > SMALL_MAX || nsize - 1 >= SMALL_MAX ||
-        (!sizes_trusted(tc) && !sizes_trusted_slow(tc)))
-        return resize_general(sz, p, osize, nsize);
-    if (size_class(osize) == size_class(nsize))
-        return p;
-    void *q;
-    if (!prof_count_pop(tc, nsize, &q))
-        return count_move_slow(sz, p, osize, nsize);
-    if (!cache_push_sized(&sz->free_cache->t, p))
-        return move_push_slow(sz, q, p, osize, nsize);
-    return memcpy(q, p, osize < nsize ? osize : nsize);
+    return resize(sz, p, osize, nsize, true);
 }

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -149,31 +148,15 @@ static void test_walks_while_sampling(void)
     }
 }
 
-static void run_in_mode(char **argv, const char *conf)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("TUNALLOC_CONF", conf, 1);
-        setenv("TEST_PROF_CHECKED_RUN", "1", 1);
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    int status = 0;
-    CHECK_EQ(waitpid(pid, &status, 0), pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(int argc, char **argv)
 {
     (void)argc;
     const char *conf = getenv("TUNALLOC_CONF");
     printf("TUNALLOC_CONF=%s\n", conf ? conf : "");
     RUN(test_walks_while_sampling);
-    if (getenv("TEST_PROF_CHECKED_RUN") == NULL) {
-        run_in_mode(argv, "check:true");
-        run_in_mode(argv, "secure:true");
+    if (!test_rerun()) {
+        test_rerun_with_conf(argv, "check:true");
+        test_rerun_with_conf(argv, "secure:true");
     }
     return TEST_EXIT();
 }

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -234,24 +233,6 @@ static void test_shrink_never_fails(void)
     CHECK_EQ(ta_arena_destroy(a), 0);
 }
 
-/* tunalloc reads TUNALLOC_CONF when the program starts, so each mode is
- * a run of this program of its own. */
-static void run_in_mode(char **argv, const char *conf)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("TUNALLOC_CONF", conf, 1);
-        setenv("TEST_SIZED_CACHE_RUN", "1", 1);
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    int status = 0;
-    CHECK_EQ(waitpid(pid, &status, 0), pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -260,9 +241,9 @@ int main(int argc, char **argv)
     RUN(test_paths);
     RUN(test_growth_fails);
     RUN(test_shrink_never_fails);
-    if (getenv("TEST_SIZED_CACHE_RUN") == NULL) {
-        run_in_mode(argv, "check:true");
-        run_in_mode(argv, "secure:true");
+    if (!test_rerun()) {
+        test_rerun_with_conf(argv, "check:true");
+        test_rerun_with_conf(argv, "secure:true");
     }
     return TEST_EXIT();
 }

@@ -67,37 +67,43 @@ typedef struct {
     bool bad;
 } rd_t;
 
-static uint64_t rd_uleb(rd_t *r)
+/* An LEB128 number's bits; *shift is where the next byte's bits would
+ * go, *last the last byte (its 0x40 is a signed number's sign). */
+static uint64_t rd_leb(rd_t *r, unsigned *shift, uint8_t *last)
 {
     uint64_t v = 0;
     for (unsigned s = 0;; s += 7) {
         if (r->p >= r->end || s > 63) {
             r->bad = true;
-            return 0;
-        }
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80))
-            return v;
-    }
-}
-
-static int64_t rd_sleb(rd_t *r)
-{
-    uint64_t v = 0;
-    for (unsigned s = 0;; s += 7) {
-        if (r->p >= r->end || s > 63) {
-            r->bad = true;
+            *shift = 64;
+            *last = 0;
             return 0;
         }
         uint8_t b = *r->p++;
         v |= (uint64_t)(b & 0x7f) << s;
         if (!(b & 0x80)) {
-            if (s + 7 < 64 && (b & 0x40))
-                v |= ~(uint64_t)0 << (s + 7);
-            return (int64_t)v;
+            *shift = s + 7;
+            *last = b;
+            return v;
         }
     }
+}
+
+static uint64_t rd_uleb(rd_t *r)
+{
+    unsigned shift;
+    uint8_t last;
+    return rd_leb(r, &shift, &last);
+}
+
+static int64_t rd_sleb(rd_t *r)
+{
+    unsigned shift;
+    uint8_t last;
+    uint64_t v = rd_leb(r, &shift, &last);
+    if (shift < 64 && (last & 0x40))
+        v |= ~(uint64_t)0 << shift;
+    return (int64_t)v;
 }
 
 static uint64_t rd_fixed(rd_t *r, size_t n)

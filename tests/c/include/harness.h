@@ -62,10 +62,8 @@ static inline int test_thread_failures(void) { return atomic_load(&harness_threa
 
 /* ---- Helpers shared by the core tests ---------------------------------- */
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tunalloc.h"
@@ -200,29 +198,6 @@ static inline ta_arena_t *test_limited_arena(size_t limit)
     ta_arena_t *a = ta_arena_create(&o);
     CHECK(a != NULL);
     return a;
-}
-
-/* tunalloc reads TUNALLOC_CONF when the program starts, so a test that
- * runs under another mode (check:true, secure:true) reruns itself with
- * that setting and waits for it; test_rerun() is true in such a rerun. */
-#define TEST_RERUN_ENV "TA_TEST_RERUN"
-
-static inline bool test_rerun(void) { return getenv(TEST_RERUN_ENV) != NULL; }
-
-static inline void test_rerun_with_conf(char **argv, const char *conf)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("TUNALLOC_CONF", conf, 1);
-        setenv(TEST_RERUN_ENV, "1", 1);
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    int status = 0;
-    CHECK_EQ(waitpid(pid, &status, 0), pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* Virtual size of the process in bytes, from /proc/self/statm. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rerun.h"
 #include "tunalloc.h"
 
 #define SLOTS 2048

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rerun.h"
 #include "tunalloc.h"
 
 #define NSLOTS 4096

@@ -17,36 +17,14 @@ NOINLINE static void *hook_malloc_slow(ta_hook_t *h, ta_tcache_t *tc, size_t siz
     return tc ? tai_tcache_malloc_slow(&tc->t, size) : h->malloc_fallback(h, size);
 }
 
-void *ta_hook_malloc(void *hook, size_t size)
-{
-    ta_hook_t *h = hook;
-    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
-    void *p;
-    if (likely(tc != NULL) && likely(cache_pop(&tc->t, size, &p)))
-        return p;
-    return hook_malloc_slow(h, tc, size);
-}
-
 NOINLINE static void *hook_calloc_slow(ta_hook_t *h, ta_tcache_t *tc, size_t n, size_t size)
 {
     return tc ? ta_tcache_calloc(tc, n, size) : h->calloc_fallback(h, n, size);
 }
 
-void *ta_hook_calloc(void *hook, size_t n, size_t size)
-{
-    ta_hook_t *h = hook;
-    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
-    size_t total;
-    void *p;
-    if (likely(tc != NULL) && likely(!__builtin_mul_overflow(n, size, &total)) &&
-        likely(cache_pop(&tc->t, total, &p)))
-        return memset(p, 0, total);
-    return hook_calloc_slow(h, tc, n, size);
-}
-
 /* The counting entry points (prof_count_pop), for a hook to install
  * while it samples: a miss there hands the cache's windows over to them.
- * The slow path reads the cache again rather than taking it as an
+ * The malloc slow path reads the cache again rather than taking it as an
  * argument, which saves the fast path two register moves. */
 NOINLINE static void *hook_count_malloc_slow(ta_hook_t *h, size_t size)
 {
@@ -56,16 +34,6 @@ NOINLINE static void *hook_count_malloc_slow(ta_hook_t *h, size_t size)
     return hook_malloc_slow(h, tc, size);
 }
 
-void *ta_hook_count_malloc(void *hook, size_t size)
-{
-    ta_hook_t *h = hook;
-    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
-    void *p;
-    if (likely(tc != NULL) && likely(prof_count_pop(&tc->t, size, &p)))
-        return p;
-    return hook_count_malloc_slow(h, size);
-}
-
 NOINLINE static void *hook_count_calloc_slow(ta_hook_t *h, ta_tcache_t *tc, size_t n, size_t size)
 {
     if (tc)
@@ -73,16 +41,40 @@ NOINLINE static void *hook_count_calloc_slow(ta_hook_t *h, ta_tcache_t *tc, size
     return hook_calloc_slow(h, tc, n, size);
 }
 
-void *ta_hook_count_calloc(void *hook, size_t n, size_t size)
+/* One body for each plain entry point and its counting twin; counting is
+ * a constant in every caller, so each compiles to its own straight path. */
+static ALWAYS_INLINE void *hook_malloc(void *hook, size_t size, bool counting)
+{
+    ta_hook_t *h = hook;
+    ta_tcache_t *tc = hook_cache(&h->alloc_cache);
+    void *p;
+    if (likely(tc != NULL) &&
+        likely(counting ? prof_count_pop(&tc->t, size, &p) : cache_pop(&tc->t, size, &p)))
+        return p;
+    return counting ? hook_count_malloc_slow(h, size) : hook_malloc_slow(h, tc, size);
+}
+
+static ALWAYS_INLINE void *hook_calloc(void *hook, size_t n, size_t size, bool counting)
 {
     ta_hook_t *h = hook;
     ta_tcache_t *tc = hook_cache(&h->alloc_cache);
     size_t total;
     void *p;
     if (likely(tc != NULL) && likely(!__builtin_mul_overflow(n, size, &total)) &&
-        likely(prof_count_pop(&tc->t, total, &p)))
+        likely(counting ? prof_count_pop(&tc->t, total, &p) : cache_pop(&tc->t, total, &p)))
         return memset(p, 0, total);
-    return hook_count_calloc_slow(h, tc, n, size);
+    return counting ? hook_count_calloc_slow(h, tc, n, size) : hook_calloc_slow(h, tc, n, size);
+}
+
+void *ta_hook_malloc(void *hook, size_t size) { return hook_malloc(hook, size, false); }
+
+void *ta_hook_calloc(void *hook, size_t n, size_t size) { return hook_calloc(hook, n, size, false); }
+
+void *ta_hook_count_malloc(void *hook, size_t size) { return hook_malloc(hook, size, true); }
+
+void *ta_hook_count_calloc(void *hook, size_t n, size_t size)
+{
+    return hook_calloc(hook, n, size, true);
 }
 
 /* free_cache is the free fast path's pointer of prof.h: the cache's free

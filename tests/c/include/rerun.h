@@ -13,10 +13,8 @@
 
 /* tunalloc reads TUNALLOC_CONF when the program starts, so a test that
  * runs under another mode (check:true, secure:true) reruns itself with
- * that setting and waits for it; test_rerun() is true in such a rerun. */
+ * that setting and waits for it. */
 #define TEST_RERUN_ENV "TA_TEST_RERUN"
-
-static inline bool test_rerun(void) { return getenv(TEST_RERUN_ENV) != NULL; }
 
 static inline void test_rerun_with_conf(char **argv, const char *conf)
 {
@@ -32,6 +30,19 @@ static inline void test_rerun_with_conf(char **argv, const char *conf)
     int status = 0;
     CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Called first in main: the test's own run reruns it under check:true and
+ * secure:true before its own tests; then each run names its mode before
+ * its tests' output, so a failure says which mode it came from. */
+static inline void test_rerun_in_checked_modes(char **argv)
+{
+    if (getenv(TEST_RERUN_ENV) == NULL) {
+        test_rerun_with_conf(argv, "check:true");
+        test_rerun_with_conf(argv, "secure:true");
+    }
+    const char *conf = getenv("TUNALLOC_CONF");
+    printf("TUNALLOC_CONF=%s\n", conf ? conf : "");
 }
 
 #endif

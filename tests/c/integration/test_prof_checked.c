@@ -152,12 +152,7 @@ static void test_walks_while_sampling(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    const char *conf = getenv("TUNALLOC_CONF");
-    printf("TUNALLOC_CONF=%s\n", conf ? conf : "");
+    test_rerun_in_checked_modes(argv);
     RUN(test_walks_while_sampling);
-    if (!test_rerun()) {
-        test_rerun_with_conf(argv, "check:true");
-        test_rerun_with_conf(argv, "secure:true");
-    }
     return TEST_EXIT();
 }

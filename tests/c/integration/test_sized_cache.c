@@ -237,14 +237,9 @@ static void test_shrink_never_fails(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    const char *conf = getenv("TUNALLOC_CONF");
-    printf("TUNALLOC_CONF=%s\n", conf ? conf : "");
+    test_rerun_in_checked_modes(argv);
     RUN(test_paths);
     RUN(test_growth_fails);
     RUN(test_shrink_never_fails);
-    if (!test_rerun()) {
-        test_rerun_with_conf(argv, "check:true");
-        test_rerun_with_conf(argv, "secure:true");
-    }
     return TEST_EXIT();
 }

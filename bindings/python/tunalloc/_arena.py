@@ -37,6 +37,11 @@ class ArenaBusyError(RuntimeError):
 
 ArenaBusyError.__module__ = "tunalloc"
 
+# Arena indexes are unsigned, as in arena.<i>.*: past this no arena can be
+# named, and the C side's parse would overflow or a wrapped index name a
+# small one.
+INDEX_MAX = 0xFFFFFFFF
+
 
 # Arena.create's handle for each index it made, so a handle whose arena
 # was destroyed stays dead even after a new arena takes the index.
@@ -87,9 +92,7 @@ class Arena:
     def __init__(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
             raise TypeError(f"arena index must be an int, not {type(index).__name__}")
-        if not 0 <= index <= 0xFFFFFFFF:
-            # an unsigned, as in arena.<i>.*: past it no arena can be named,
-            # and a wrapped index would name a small one
+        if not 0 <= index <= INDEX_MAX:
             raise ValueError(f"arena index must be an unsigned int (0 to 2**32-1), not {index}")
         self._index = index
         self._token: Optional[object] = None

@@ -172,12 +172,10 @@ def _action(name: str, value: Any) -> None:
     if parts[0] == "arena" and parts[2:] in (["reset"], ["destroy"]):
         # Arena.destroy()/reset()'s refusal while blocks are live holds
         # for the names too. Imported here: _arena imports this module.
-        from ._arena import _release
+        from ._arena import INDEX_MAX, _release
         index = int(parts[1])
-        if index > 0xFFFFFFFF:
-            # past an unsigned, the core knows no such name (as for
-            # arena.<i>.purge); the binding's own parse would overflow
-            raise KeyError(name)
+        if index > INDEX_MAX:
+            raise KeyError(name)    # as the core says for arena.<i>.purge
         return _release(index, parts[2] == "destroy", False)
     return _call(name, "action", None)
 

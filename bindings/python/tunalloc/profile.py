@@ -302,7 +302,7 @@ def _ints(value) -> List[int]:
 
 def read_pprof(data: bytes, sample_type: str = "inuse_space") -> List[Tuple[List[str], int]]:
     """(frames outermost first, value of sample_type) per sample of a
-    pprof profile (gzipped or not); ValueError if data is none."""
+    pprof profile (gzipped or not); ValueError if data is not one."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, not {type(data).__name__}")
     if not isinstance(sample_type, str):

@@ -99,6 +99,11 @@ static int64_t draw_countdown(struct prof_tc *pt)
 
 /* ---- windows onto a cache's stacks ------------------------------------ */
 
+/* Reads of the profile the calling thread is inside (ta_prof_read_begin):
+ * its allocations meanwhile are neither sampled nor counted, so no window
+ * opens for them (one would be paid from the countdown). */
+static TA_TLS unsigned reading;
+
 /* The real level of class c now: the blocks under the window, those the
  * window still shows and those freed onto the free side since. */
 static uint32_t real_level(const tcache_t *tc, unsigned c)
@@ -159,6 +164,8 @@ static void open_window(tcache_t *tc, unsigned c)
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
     uint64_t size = tai_class_size[c];
+    if (reading)
+        return;
     if (pt->counted) {
         /* no window: the free side takes the whole real stack, for the
          * counting pops (prof_count_pop), and their budget is what the
@@ -236,7 +243,7 @@ static bool side_to_window(tcache_t *tc, unsigned c)
  * a cache whose windows its frees keep filling sees it too. */
 bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
 {
-    return tc->side->bins[c].ncached && !tc->prof->counted &&
+    return tc->side->bins[c].ncached && !tc->prof->counted && !reading &&
            tc->prof->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed) &&
            side_to_window(tc, c) && cache_push(tc->side, p, c);
 }
@@ -310,6 +317,12 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
         }
     } else {
         settle_all(tc); /* the new countdown owes the old windows nothing */
+        /* The counting pops that handed the windows over may belong to a
+         * profile that stopped (a Lua state's profile_stop, then another
+         * state's profile_start): the plain pops would then find every
+         * window empty. A counting entry point takes them back at its
+         * next miss. */
+        pt->counted = false;
     }
     reseed(pt, gen);
     return pt;
@@ -328,6 +341,34 @@ static inline struct prof_tc *sync_cache(tcache_t *tc)
     if (pt && tai_prof_busy())
         return pt;
     return sync_slow(tc);
+}
+
+/* A read settles the windows of the caches its thread allocates through,
+ * giving their bytes back, so that none of its pops is paid from a
+ * countdown; while it reads, each of its pops misses (open_window opens
+ * nothing) and is served unsampled and uncounted. The caches open their
+ * windows again at their next misses after it. Another thread may open
+ * windows on a shared cache meanwhile (Python's GIL-guarded one, when the
+ * reader lets the GIL go): pops from those are counted, never sampled. */
+static void read_settle(tcache_t *tc)
+{
+    if (tc && tc->prof)
+        settle_all(tc);
+}
+
+void ta_prof_read_begin(ta_tcache_t *cache)
+{
+    if (reading++)
+        return;
+    read_settle(tai_tls_tcache);
+    if (cache)
+        read_settle(&cache->t);
+}
+
+void ta_prof_read_end(void)
+{
+    if (reading)
+        reading--;
 }
 
 /* ---- sampling ---------------------------------------------------------- */
@@ -439,7 +480,7 @@ void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
         return pop_shown(tc, cls, zero);
     settle(tc, cls);
     void *p = NULL;
-    if (sample_due(tc, pt, tai_class_size[cls]))
+    if (!reading && sample_due(tc, pt, tai_class_size[cls]))
         p = sample_alloc(tc, cls, tai_class_size[cls], zero);
     if (!p) {
         show(tc, cls);
@@ -456,7 +497,7 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, tai_page);
-    if (pt && sample_due(tc, pt, usize)) {
+    if (pt && !reading && sample_due(tc, pt, usize)) {
         void *p = sample_alloc(tc, NCACHED_CLASSES, size, zero);
         if (p)
             return p;

@@ -31,8 +31,8 @@ struct prof_tc {
     void **base[NCACHED_CLASSES];
     uint32_t below[NCACHED_CLASSES]; /* real blocks under the window */
     uint32_t cap[NCACHED_CLASSES];
-    int64_t bytes_left; /* to the next sample, less the open windows' and budgets' bytes */
-    uint64_t open; /* bit c: class c's window or budget holds bytes of the countdown */
+    int64_t bytes_left; /* to the next sample, less the open windows' and the budget's bytes */
+    uint64_t open; /* bit c: class c's window holds bytes of the countdown */
     uint64_t rng;
     uint64_t gen; /* tai_prof_gen this countdown was drawn under */
     /* Set by a counting entry point's miss (prof_count_miss): from then on

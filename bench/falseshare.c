@@ -41,12 +41,13 @@ typedef struct worker_arg {
  * allocator put the block, never by code layout. */
 __attribute__((noinline, aligned(64))) static void hammer(volatile char *p, uint64_t id)
 {
-    for (uint64_t w = 0; w < writes; w++) {
-        for (uint64_t b = 0; b < size; b++)
+    const uint64_t nwrites = writes, nbytes = size;
+    for (uint64_t w = 0; w < nwrites; w++) {
+        for (uint64_t b = 0; b < nbytes; b++)
             p[b] = (char)(p[b] + 1);
     }
-    for (uint64_t b = 0; b < size; b++) {
-        if (p[b] != (char)(id + writes))
+    for (uint64_t b = 0; b < nbytes; b++) {
+        if (p[b] != (char)(id + nwrites))
             bench_fail("thread %llu: block changed under it", (unsigned long long)id);
     }
 }

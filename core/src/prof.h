@@ -46,19 +46,19 @@ struct prof_tc {
  * does not sample): the counting pop finds the free side at a constant
  * distance from the state, without a load. */
 struct prof_mem {
-    tcache_t side;
     struct prof_tc pt;
+    tcache_t side; /* last: a tcache_t ends in a flexible array (empty here) */
 };
 
 static ALWAYS_INLINE struct prof_mem *prof_mem_of(tcache_t *side)
 {
-    return (struct prof_mem *)(void *)side;
+    return (struct prof_mem *)(void *)((char *)side - offsetof(struct prof_mem, side));
 }
 
 /* The free side of the cache whose sampling state is pt (tc->side). */
 static ALWAYS_INLINE tcache_t *prof_side_of(struct prof_tc *pt)
 {
-    return &((struct prof_mem *)(void *)((char *)pt - offsetof(struct prof_mem, pt)))->side;
+    return &((struct prof_mem *)(void *)pt)->side;
 }
 
 _Static_assert(NCACHED_CLASSES <= 64, "struct prof_tc's open mask has a bit per class");

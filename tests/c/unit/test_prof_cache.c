@@ -1,6 +1,7 @@
-/* Unit test of prof.c: a sampling cache's state across a change of
- * generation, and reads of the profile, which neither sample their own
- * allocations nor count them towards the next sample. */
+/* Unit test of prof.c.
+ * A sampling cache's state across a change of generation, and reads of
+ * the profile, which neither sample their own allocations nor count them
+ * towards the next sample. */
 #include <stdint.h>
 
 #include "harness.h"

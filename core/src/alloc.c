@@ -270,11 +270,12 @@ static void src_free_ref(alloc_src_t src, const block_ref_t *b)
 
 /* Whether a large run that cannot grow where it stands may move within
  * its own arena, as it would grow in place: when that is the arena the
- * new block would come from anyway, and neither checked mode nor the
- * profiler keeps state under its address. */
+ * new block would come from anyway (a thread without its cache yet, its
+ * TLS one empty, takes the old path, which binds it), and neither checked
+ * mode nor the profiler keeps state under its address. */
 static bool move_within(alloc_src_t src, const block_ref_t *b)
 {
-    arena_t *to = src.arena ? src.arena : src.tc ? src.tc->arena : tai_thread_arena();
+    arena_t *to = src.arena ? src.arena : src.tc ? src.tc->arena : tai_tls_tcache->arena;
     return to == b->head->arena && !tai_opt.check &&
            !atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed);
 }

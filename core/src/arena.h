@@ -112,9 +112,9 @@ static inline void arena_report(arena_t *a, bool freed)
  * this long without an allocation (tai_arena_auto_idle): at least a
  * millisecond, the clock's step. Long enough that an arena in use is
  * asked for blocks meanwhile (a thread cache fills every few dozen
- * allocations); short enough that the arena a live set
- * has just left is found idle before the other has grown much (10 ms
- * left bench/passing's peak 3 MiB higher). */
+ * allocations); short enough that the arena a live set has just left is
+ * found idle before the other has grown much (10 ms left
+ * bench/passing's peak 3 MiB higher). */
 #define AUTO_IDLE_MS 2
 
 /* The dirty pages kept beyond a peak of active pages once pages that are
@@ -192,9 +192,9 @@ static inline void arena_report_fresh(arena_t *a)
 
 /* After a call that asked the arena for blocks, no lock held: an arena
  * asked for none takes none of its dirty pages back, so the automatic
- * arenas' joint bound may purge them (tai_arena_auto_idle). A
- * load of the line tai_decay_poll reads too; a store only when the bound
- * looked since. */
+ * arenas' joint bound may purge them (tai_arena_auto_idle). A load of
+ * the line tai_decay_poll reads too; a store only when the bound looked
+ * since. */
 static inline void arena_note_alloc(arena_t *a)
 {
     if (!atomic_load_explicit(&a->allocating, memory_order_relaxed))

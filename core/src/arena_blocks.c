@@ -79,3 +79,11 @@ void *tai_arena_resize_large(const block_ref_t *b, size_t size)
     tai_decay_poll(a);
     return p;
 }
+
+void *tai_arena_move_large(const block_ref_t *b, size_t size)
+{
+    arena_t *a = b->head->arena;
+    void *p = tai_large_move(b, size);
+    tai_decay_poll(a);
+    return p;
+}

@@ -268,6 +268,18 @@ static void src_free_ref(alloc_src_t src, const block_ref_t *b)
         dalloc_ref(tai_thread_tcache_slow(), b);
 }
 
+/* Whether a large run that cannot grow where it stands may move within
+ * its own arena, as it would grow in place: when that is the arena the
+ * new block would come from anyway (a thread without its cache yet, its
+ * TLS one empty, takes the old path, which binds it), and neither checked
+ * mode nor the profiler keeps state under its address. */
+static bool move_within(alloc_src_t src, const block_ref_t *b)
+{
+    arena_t *to = src.arena ? src.arena : src.tc ? src.tc->arena : tai_tls_tcache->arena;
+    return to == b->head->arena && !tai_opt.check &&
+           !atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed);
+}
+
 /* Same class for small blocks, or a large run resized where it stands or
  * a huge mapping moved without copying; else allocate, copy and free. A
  * shrink never fails: if no smaller block can be had (arena over its
@@ -295,6 +307,8 @@ void *tai_realloc_src(void *p, size_t size, alloc_src_t src)
         if (size <= LARGE_MAX && align_up(large_usize(size), tai_page) == old)
             return handed_out(p, size);
         void *q = tai_arena_resize_large(&b, size);
+        if (!q && size > old && move_within(src, &b))
+            q = tai_arena_move_large(&b, size);
         if (q)
             return handed_out(q, size);
     }

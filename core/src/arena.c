@@ -121,16 +121,30 @@ arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts)
 /* The most active pages of the automatic arenas together. */
 static _Atomic uint64_t auto_peak;
 
+bool tai_arena_auto_idle(arena_t *a, uint64_t now)
+{
+    if (!atomic_load_explicit(&a->nthreads, memory_order_relaxed))
+        return true;
+    if (atomic_load_explicit(&a->allocating, memory_order_relaxed)) {
+        atomic_store_explicit(&a->allocating, false, memory_order_relaxed);
+        atomic_store_explicit(&a->quiet_ms, now, memory_order_relaxed);
+        return false;
+    }
+    /* not now - quiet_ms: another caller may have stored a later now */
+    return now >= atomic_load_explicit(&a->quiet_ms, memory_order_relaxed) + AUTO_IDLE_MS;
+}
+
 uint64_t tai_arena_auto_excess(const arena_t *self, bool batch)
 {
-    uint64_t active = 0, dirty = 0, others = 0;
+    uint64_t active = 0, dirty = 0, others = 0, now = tai_os_now_ms();
     for (unsigned i = 0; i < tai_narenas_auto; i++) {
         arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
         if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) < 0)
             continue;
         active += ctr_get(&a->stats.pactive);
         dirty += ctr_get(&a->stats.pdirty);
-        if (a != self && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) > 0)
+        if (a != self && atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) > 0 &&
+            tai_arena_auto_idle(a, now))
             others += ctr_get(&a->stats.pdirty);
     }
     uint64_t peak = atomic_load_explicit(&auto_peak, memory_order_relaxed);

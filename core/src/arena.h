@@ -60,6 +60,10 @@ typedef struct arena {
     uint64_t decay_ticks;     /* slow-path events since the arena began */
     _Atomic bool decay_due;   /* set by a report, cleared by the decay
                                  that answers it */
+    _Atomic bool allocating;  /* blocks were asked of it since the
+                                 automatic arenas' bound last looked
+                                 (arena_note_alloc) */
+    _Atomic uint64_t quiet_ms; /* when that bound last found it so */
     bool took_fresh;          /* pages not resident were taken since decay
                                  last answered (arena_report_fresh) */
     segment_t *segments;
@@ -104,6 +108,14 @@ static inline void arena_report(arena_t *a, bool freed)
 /* ... and the automatic arenas together this many (tai_arena_auto_excess):
  * a quarter, since each of them has its own floor too. */
 #define AUTO_DIRTY_FLOOR_PAGES (DIRTY_FLOOR_PAGES / 4)
+/* An arena with threads bound counts as idle for the joint bound once
+ * this long without an allocation (tai_arena_auto_idle): at least a
+ * millisecond, the clock's step. Long enough that an arena in use is
+ * asked for blocks meanwhile (a thread cache fills every few dozen
+ * allocations); short enough that the arena a live set has just left is
+ * found idle before the other has grown much (10 ms left
+ * bench/passing's peak 3 MiB higher). */
+#define AUTO_IDLE_MS 2
 
 /* The dirty pages kept beyond a peak of active pages once pages that are
  * not resident are taken: opt.dirty_max_pct of that peak, plus a floor
@@ -141,6 +153,13 @@ static inline uint64_t dirty_purge_target(uint64_t peak, uint64_t floor)
  * this one, realloc 8 % slower). Arenas with decay off count for
  * nothing. Reads the arenas' counters without their locks. */
 HIDDEN uint64_t tai_arena_auto_excess(const arena_t *self, bool batch);
+/* Whether automatic arena a is idle for that bound at time now (ms): no
+ * thread is bound to it, or it was asked for no blocks in the
+ * AUTO_IDLE_MS since the bound last found it asked (arena_note_alloc).
+ * Only idle arenas' dirty pages count and go for that bound: the arena a
+ * live set moved away from is idle, while one whose threads allocate
+ * takes its dirty pages back next, and its own bound holds them. */
+HIDDEN bool tai_arena_auto_idle(arena_t *a, uint64_t now);
 
 /* Whether the arena is at its peak of active pages, within
  * AUTO_DIRTY_FLOOR_PAGES (its pages being taken may not count yet): the
@@ -169,6 +188,17 @@ static inline void arena_report_fresh(arena_t *a)
     if (ctr_get(&a->stats.pactive) + ctr_get(&a->stats.pdirty) > arena_resident_cap(a) ||
         (!a->manual && arena_at_peak(a) && tai_arena_auto_excess(a, false)))
         atomic_store_explicit(&a->decay_due, true, memory_order_relaxed);
+}
+
+/* After a call that asked the arena for blocks, no lock held: an arena
+ * asked for none takes none of its dirty pages back, so the automatic
+ * arenas' joint bound may purge them (tai_arena_auto_idle). A load of
+ * the line tai_decay_poll reads too; a store only when the bound looked
+ * since. */
+static inline void arena_note_alloc(arena_t *a)
+{
+    if (!atomic_load_explicit(&a->allocating, memory_order_relaxed))
+        atomic_store_explicit(&a->allocating, true, memory_order_relaxed);
 }
 
 HIDDEN arena_t *tai_arena_get_or_create(unsigned index);

@@ -7,7 +7,8 @@
  *    tried once more;
  *  - decay (decay.c): after each call, the decay the structures' reports
  *    made due (arena_report, arena.h) runs, the structure's locks
- *    dropped by then. */
+ *    dropped by then; a call that asked for blocks marks the arena in
+ *    use for the automatic arenas' joint bound (arena_note_alloc). */
 #include "arena_blocks.h"
 
 #include "bin.h"
@@ -21,6 +22,7 @@ unsigned tai_arena_fill(arena_t *a, unsigned cls, void **out, unsigned n)
     unsigned got = tai_bin_fill(a, cls, out, n);
     if (!got && tai_reclaim_retry(mark))
         got = tai_bin_fill(a, cls, out, n);
+    arena_note_alloc(a);
     tai_decay_poll(a);
     return got;
 }
@@ -31,6 +33,7 @@ void *tai_arena_alloc_small(arena_t *a, unsigned cls, bool zero)
     void *p = tai_bin_alloc(a, cls, zero);
     if (!p && tai_reclaim_retry(mark))
         p = tai_bin_alloc(a, cls, zero);
+    arena_note_alloc(a);
     tai_decay_poll(a);
     return p;
 }
@@ -54,6 +57,7 @@ void *tai_arena_alloc_large(arena_t *a, size_t size, size_t align, bool zero)
     void *p = tai_large_alloc(a, size, align, zero);
     if (!p && tai_reclaim_retry(mark))
         p = tai_large_alloc(a, size, align, zero);
+    arena_note_alloc(a);
     tai_decay_poll(a);
     return p;
 }
@@ -71,6 +75,15 @@ void *tai_arena_resize_large(const block_ref_t *b, size_t size)
 {
     arena_t *a = b->head->arena;
     void *p = tai_large_resize(b, size);
+    arena_note_alloc(a);
+    tai_decay_poll(a);
+    return p;
+}
+
+void *tai_arena_move_large(const block_ref_t *b, size_t size)
+{
+    arena_t *a = b->head->arena;
+    void *p = tai_large_move(b, size);
     tai_decay_poll(a);
     return p;
 }

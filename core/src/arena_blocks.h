@@ -22,5 +22,8 @@ HIDDEN size_t tai_arena_dalloc_large(const block_ref_t *b);
 /* Resizes a large or huge block without copying; its address, or NULL
  * if it must be copied (tai_large_resize). */
 HIDDEN void *tai_arena_resize_large(const block_ref_t *b, size_t size);
+/* Grows a large block into a new run of its arena, copying; its address,
+ * or NULL (tai_large_move). */
+HIDDEN void *tai_arena_move_large(const block_ref_t *b, size_t size);
 
 #endif

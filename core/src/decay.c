@@ -99,7 +99,10 @@ static void purge_beyond_peak(arena_t *a)
  * holds them, so when the live set moves from one arena to another the
  * one it left keeps its pages dirty (below its own peak) while the other
  * takes new ones (so only while self is at its peak). Only the other
- * arenas' dirty pages go. */
+ * arenas' dirty pages go, and only idle ones' (tai_arena_auto_idle).
+ * Where threads of every arena allocate (8 threads sharing one table,
+ * bench/soak.c), the pages each keeps dirty below its peak are the ones
+ * it takes next: purging them was half of what the soak purged. */
 static void purge_auto(arena_t *self)
 {
     uint64_t todo = tai_arena_auto_excess(self, true);
@@ -107,7 +110,7 @@ static void purge_auto(arena_t *self)
         arena_t *a = atomic_load_explicit(&tai_arenas[(self->index + k) % tai_narenas_auto],
                                           memory_order_acquire);
         if (!a || atomic_load_explicit(&a->dirty_decay_ms, memory_order_relaxed) <= 0 ||
-            !ctr_get(&a->stats.pdirty))
+            !ctr_get(&a->stats.pdirty) || !tai_arena_auto_idle(a, tai_os_now_ms()))
             continue;
         mutex_lock(&a->lock);
         todo = purge_pages(a, todo);

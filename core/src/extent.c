@@ -203,12 +203,30 @@ static extent_t *list_new_segment(arena_t *a, size_t need)
     return d && d->npages >= need ? d : c && c->npages >= need ? c : NULL;
 }
 
-extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
+/* Whether the free run e starts right after a large run. Its first pages
+ * are then that run's room to grow where it stands (a realloc of a
+ * growing buffer: Python's lists grow an eighth at a time, a large class
+ * boundary every second or third time), so whatever else it holds is
+ * carved from its far end. Carved from the near end, the next slab took
+ * the page after the run at once, and each growth past a class boundary
+ * moved and copied the whole run. */
+static bool follows_large(const extent_t *e)
+{
+    const segment_t *seg = extent_segment(e);
+    size_t idx = extent_page(e);
+    return idx > seg->hdr_pages && seg->ext[seg->page_head[idx - 1]].state == EXT_LARGE;
+}
+
+extent_t *tai_extent_alloc_room(arena_t *a, size_t npages, size_t align_pages, size_t room,
+                                bool *zeroed)
 {
     if (tai_arena_over_limit(a, npages))
         return NULL;
     size_t need = npages + align_pages - 1;
-    extent_t *e = find_fit(a, EXT_DIRTY, need);
+    /* resident pages with room after the run, then any resident pages */
+    extent_t *e = room ? find_fit(a, EXT_DIRTY, need + room) : NULL;
+    if (!e)
+        e = find_fit(a, EXT_DIRTY, need);
     if (!e)
         e = find_fit(a, EXT_MUZZY, need);
     /* resident pages of the huge cache before clean ones */
@@ -224,12 +242,25 @@ extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *
     *zeroed = e->state == EXT_CLEAN;
     if (e->state != EXT_DIRTY)
         arena_report_fresh(a);
-    size_t idx = extent_page(e);
-    size_t lead = (align_pages - (idx & (align_pages - 1))) & (align_pages - 1);
+    size_t idx = extent_page(e), lead;
+    /* not a clean run's far end: that would touch pages the near end
+     * leaves untouched (realloc_grow's peak RSS, +1 %) */
+    if (e->state != EXT_CLEAN && follows_large(e)) {
+        /* the far end, less this run's own room if the free run has it */
+        size_t keep = e->npages >= need + room ? room : 0;
+        lead = ((idx + e->npages - npages - keep) & ~(align_pages - 1)) - idx;
+    } else {
+        lead = (align_pages - (idx & (align_pages - 1))) & (align_pages - 1);
+    }
     extent_t *out = carve(a, e, lead, npages);
     ctr_add(&a->stats.pactive, npages);
     tai_arena_note_active(a);
     return out;
+}
+
+extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
+{
+    return tai_extent_alloc_room(a, npages, align_pages, 0, zeroed);
 }
 
 void tai_extent_map(segment_t *seg, extent_t *e, uint8_t pb, bool all_pages)

@@ -181,6 +181,10 @@ HIDDEN void tai_segment_unmap(segment_t *seg);
  * tells whether its pages read as zero. */
 HIDDEN extent_t *tai_extent_alloc(struct arena *a, size_t npages, size_t align_pages,
                                  bool *zeroed);
+/* The same, preferring resident free runs with room pages to spare after
+ * the run: where a run that may grow (a large one) can, without a copy. */
+HIDDEN extent_t *tai_extent_alloc_room(struct arena *a, size_t npages, size_t align_pages,
+                                      size_t room, bool *zeroed);
 /* Returns a run (slab or large) to the arena as dirty. */
 HIDDEN void tai_extent_free(struct arena *a, extent_t *e);
 /* Shrinks an in-use run in place to npages, freeing the tail. */

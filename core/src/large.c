@@ -8,13 +8,14 @@
 #include "large.h"
 #include "secure.h"
 
-static void *run_alloc(arena_t *a, size_t usize, size_t align, bool zero)
+/* room: free pages wanted after the run (tai_extent_alloc_room). */
+static void *run_alloc(arena_t *a, size_t usize, size_t align, size_t room, bool zero)
 {
     size_t npages = usize >> tai_lg_page, guard = tai_guard_pages();
     size_t align_pages = align > tai_page ? align >> tai_lg_page : 1;
     bool zeroed;
     mutex_lock(&a->lock);
-    extent_t *e = tai_extent_alloc(a, npages + guard, align_pages, &zeroed);
+    extent_t *e = tai_extent_alloc_room(a, npages + guard, align_pages, room, &zeroed);
     if (!e) {
         mutex_unlock(&a->lock);
         return NULL;
@@ -38,7 +39,7 @@ void *tai_large_alloc(arena_t *a, size_t size, size_t align, bool zero)
 {
     if (size <= LARGE_MAX && align < SEGMENT_SIZE / 4) {
         size_t usize = align_up(large_usize(size), tai_page);
-        return run_alloc(a, usize, align, zero);
+        return run_alloc(a, usize, align, 0, zero);
     }
     return tai_huge_alloc(a, size, align, zero);
 }
@@ -114,4 +115,30 @@ void *tai_large_resize(const block_ref_t *b, size_t size)
         arena_report(a, false);
     mutex_unlock(&a->lock);
     return ok ? p : NULL;
+}
+
+/* A run that must move to grow goes where it has half as much room
+ * again after it, so the next growths stay in place (a list growing an
+ * eighth at a time crosses a large class every second or third time);
+ * the copy is made with the lock dropped, the old run still the
+ * caller's. */
+void *tai_large_move(const block_ref_t *b, size_t size)
+{
+    if (b->head->kind == SEG_HUGE || size <= SMALL_MAX || size > LARGE_MAX || tai_opt.secure)
+        return NULL;
+    segment_t *seg = head_segment(b->head);
+    arena_t *a = seg->head.arena;
+    extent_t *old = extent_at(seg, b->page);
+    size_t usize = align_up(large_usize(size), tai_page);
+    void *q = run_alloc(a, usize, 0, (usize >> tai_lg_page) / 2, false);
+    if (!q)
+        return NULL;
+    size_t used = old->u.l.usize;
+    memcpy(q, b->p, used);
+    mutex_lock(&a->lock);
+    tai_arena_count_large(a, used, false);
+    tai_extent_free(a, old);
+    arena_report(a, true);
+    mutex_unlock(&a->lock);
+    return q;
 }

@@ -15,5 +15,9 @@ HIDDEN size_t tai_large_usize(const block_ref_t *b);
 /* Resizes without copying (in place, or by moving a huge mapping's
  * pages); the block's address, or NULL if it must be copied. */
 HIDDEN void *tai_large_resize(const block_ref_t *b, size_t size);
+/* Moves a large run that cannot grow where it stands to a new run of
+ * its arena with room to grow after it, copying; its address, or NULL
+ * (huge, secure mode, no such run). */
+HIDDEN void *tai_large_move(const block_ref_t *b, size_t size);
 
 #endif

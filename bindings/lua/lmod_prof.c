@@ -300,18 +300,23 @@ static int build_snapshot(lua_State *L)
 
 /* profile_snapshot(): a table from stack key to {bytes, blocks,
  * alloc_bytes, alloc_blocks} (estimates of all blocks); two snapshots
- * diff key by key. */
+ * diff key by key. Its own allocations, the table's included, are a
+ * read's: not sampled. */
 static int l_profile_snapshot(lua_State *L)
 {
     gather g = {0};
+    talua_state *s = talua_of(L);
+    ta_prof_read_begin(s ? s->sized.cache : NULL);
     int err = ta_prof_read(add_stack, &g);
     if (err) {
+        ta_prof_read_end();
         ta_free(g.e);
         return luaL_error(L, "tunalloc.profile_snapshot: %s", strerror(err));
     }
     lua_pushcfunction(L, build_snapshot);
     lua_pushlightuserdata(L, &g);
     int status = lua_pcall(L, 1, 1, 0);
+    ta_prof_read_end();
     ta_free(g.e);
     if (status != LUA_OK)
         return lua_error(L);

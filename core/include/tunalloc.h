@@ -286,6 +286,15 @@ TA_API int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *a
  * profile.proto) or "folded" (one "outer;...;inner bytes" line per
  * stack). 0, EINVAL for an unknown format, or the errno of the write. */
 TA_API int ta_prof_dump(const char *path, const char *format);
+/* A read of the profile by the calling thread, begun and ended: in
+ * between, its allocations are neither sampled nor counted towards the
+ * next sample, so profiles do not show their own readers. cache is the
+ * explicit cache the thread allocates through (NULL: only its own), which
+ * the thread must be the user of. Reads nest. ta_prof_read marks its own
+ * (ta_prof_dump allocates nothing from the heap); a runtime that builds
+ * objects of its own from a read marks the whole of it. */
+TA_API void ta_prof_read_begin(ta_tcache_t *cache);
+TA_API void ta_prof_read_end(void);
 
 /* The arena index that means "all arenas" in control names
  * (stats.arenas.4096.*, arena.4096.purge), as jemalloc's

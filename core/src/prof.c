@@ -99,6 +99,11 @@ static int64_t draw_countdown(struct prof_tc *pt)
 
 /* ---- windows onto a cache's stacks ------------------------------------ */
 
+/* Reads of the profile the calling thread is inside (ta_prof_read_begin):
+ * its allocations meanwhile are neither sampled nor counted, so no window
+ * opens for them (one would be paid from the countdown). */
+static TA_TLS unsigned reading;
+
 /* The real level of class c now: the blocks under the window, those the
  * window still shows and those freed onto the free side since. */
 static uint32_t real_level(const tcache_t *tc, unsigned c)
@@ -133,20 +138,42 @@ static void settle(tcache_t *tc, unsigned c)
 {
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c], *sb = &tc->side->bins[c];
-    uint64_t used = ctr_get(&cb->nalloc);
-    int64_t unused = (int64_t)(pt->limit[c] - used);
-    pt->bytes_left += ((int64_t)cb->ncached + (unused > 0 ? unused : 0)) *
-                      (int64_t)tai_class_size[c];
-    pt->limit[c] = used;
+    pt->bytes_left += (int64_t)cb->ncached * (int64_t)tai_class_size[c];
+    pt->open &= ~((uint64_t)1 << c);
     uint32_t level = pt->below[c] + cb->ncached;
     if (sb->ncached) {
-        memmove(pt->base[c] + level, sb->stack, sb->ncached * sizeof(void *));
+        if (sb->stack != pt->base[c] + level)
+            memmove(pt->base[c] + level, sb->stack, sb->ncached * sizeof(void *));
         level += sb->ncached;
     }
     pt->below[c] = level;
     cb->stack = sb->stack = pt->base[c] + level;
     cb->ncached = sb->ncached = 0;
     sb->cap = side_room(pt, c, level);
+}
+
+/* The counting pops' budget back to the countdown. */
+static void settle_budget(struct prof_tc *pt)
+{
+    pt->bytes_left += pt->budget;
+    pt->budget = 0;
+}
+
+static void settle_all(tcache_t *tc)
+{
+    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
+        settle(tc, c);
+    settle_budget(tc->prof);
+}
+
+/* Gives back every byte of the countdown paid in advance: the budget and
+ * the windows with blocks, the only classes settled, so a countdown that
+ * ran out finds out whether it really did without a look at the others. */
+static void settle_open(tcache_t *tc)
+{
+    for (uint64_t o = tc->prof->open; o; o &= o - 1)
+        settle(tc, (unsigned)__builtin_ctzll(o));
+    settle_budget(tc->prof);
 }
 
 /* Opens a window onto the top of class c's settled real stack, paid for
@@ -159,6 +186,8 @@ static void open_window(tcache_t *tc, unsigned c)
     struct prof_tc *pt = tc->prof;
     cache_bin_t *cb = &tc->bins[c];
     uint64_t size = tai_class_size[c];
+    if (reading)
+        return;
     if (pt->counted) {
         /* no window: the free side takes the whole real stack, for the
          * counting pops (prof_count_pop), and their budget is what the
@@ -169,9 +198,6 @@ static void open_window(tcache_t *tc, unsigned c)
         sb->ncached = pt->below[c];
         sb->cap = pt->cap[c];
         pt->below[c] = 0;
-        uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
-        pt->bytes_left -= (int64_t)(afford * size);
-        pt->limit[c] = ctr_get(&cb->nalloc) + afford;
         return;
     }
     uint64_t afford = pt->bytes_left > 8 ? (uint64_t)(pt->bytes_left - 1) / 8 / size : 0;
@@ -180,13 +206,9 @@ static void open_window(tcache_t *tc, unsigned c)
     pt->below[c] -= v;
     cb->stack = pt->base[c] + pt->below[c];
     cb->ncached = v;
+    pt->open |= (uint64_t)(v != 0) << c;
 }
 
-static void settle_all(tcache_t *tc)
-{
-    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        settle(tc, c);
-}
 
 /* Shows settled class c's real stack, for the cache's own slow paths,
  * with its free side closed. */
@@ -226,6 +248,7 @@ static bool side_to_window(tcache_t *tc, unsigned c)
         memmove(top, sb->stack, sb->ncached * sizeof(void *));
     cb->ncached += sb->ncached;
     pt->bytes_left -= bytes;
+    pt->open |= (uint64_t)1 << c;
     sb->stack = top + sb->ncached;
     sb->ncached = 0;
     sb->cap = side_room(pt, c, (uint32_t)(sb->stack - pt->base[c]));
@@ -236,7 +259,7 @@ static bool side_to_window(tcache_t *tc, unsigned c)
  * a cache whose windows its frees keep filling sees it too. */
 bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
 {
-    return tc->side->bins[c].ncached && !tc->prof->counted &&
+    return tc->side->bins[c].ncached && !tc->prof->counted && !reading &&
            tc->prof->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed) &&
            side_to_window(tc, c) && cache_push(tc->side, p, c);
 }
@@ -250,7 +273,6 @@ void tai_prof_tcache_restore(tcache_t *tc)
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         show(tc, c);
     tc->prof = NULL;
-    tai_base_free(pt, sizeof(*pt));
 }
 
 /* The free side outlives sampling: pointers to it that free fast paths
@@ -258,7 +280,7 @@ void tai_prof_tcache_restore(tcache_t *tc)
 void tai_prof_tcache_delete(tcache_t *tc)
 {
     if (tc->side)
-        tai_base_free(tc->side, sizeof(tcache_t));
+        tai_base_free(prof_mem_of(tc->side), sizeof(struct prof_mem));
     tc->side = NULL;
 }
 
@@ -293,15 +315,14 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
     if (!pt) {
         if (!tc->side) {
             /* zeroed: no room in any class, no remote batches */
-            tcache_t *side = tai_base_alloc(sizeof(tcache_t));
-            if (!side)
+            struct prof_mem *m = tai_base_alloc(sizeof(*m));
+            if (!m)
                 return NULL;
-            side->side = tc;
-            tc->side = side;
+            m->side.side = tc;
+            tc->side = &m->side;
         }
-        pt = tai_base_alloc(sizeof(*pt));
-        if (!pt)
-            return NULL;
+        pt = &prof_mem_of(tc->side)->pt;
+        memset(pt, 0, sizeof(*pt));
         tc->prof = pt;
         tc->side->arena = tc->arena;
         for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
@@ -310,6 +331,12 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
         }
     } else {
         settle_all(tc); /* the new countdown owes the old windows nothing */
+        /* The counting pops that handed the windows over may belong to a
+         * profile that stopped (a Lua state's profile_stop, then another
+         * state's profile_start): the plain pops would then find every
+         * window empty. A counting entry point takes them back at its
+         * next miss. */
+        pt->counted = false;
     }
     reseed(pt, gen);
     return pt;
@@ -328,6 +355,34 @@ static inline struct prof_tc *sync_cache(tcache_t *tc)
     if (pt && tai_prof_busy())
         return pt;
     return sync_slow(tc);
+}
+
+/* A read settles the windows of the caches its thread allocates through,
+ * giving their bytes back, so that none of its pops is paid from a
+ * countdown; while it reads, each of its pops misses (open_window opens
+ * nothing) and is served unsampled and uncounted. The caches open their
+ * windows again at their next misses after it. Another thread may open
+ * windows on a shared cache meanwhile (Python's GIL-guarded one, when the
+ * reader lets the GIL go): pops from those are counted, never sampled. */
+static void read_settle(tcache_t *tc)
+{
+    if (tc && tc->prof)
+        settle_open(tc);
+}
+
+void ta_prof_read_begin(ta_tcache_t *cache)
+{
+    if (reading++)
+        return;
+    read_settle(tai_tls_tcache);
+    if (cache)
+        read_settle(&cache->t);
+}
+
+void ta_prof_read_end(void)
+{
+    if (reading)
+        reading--;
 }
 
 /* ---- sampling ---------------------------------------------------------- */
@@ -361,7 +416,7 @@ static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
 {
     if (likely((pt->bytes_left -= (int64_t)(usize > INT64_MAX ? INT64_MAX : usize)) > 0))
         return false;
-    settle_all(tc);
+    settle_open(tc);
     if (pt->bytes_left > 0)
         return false;
     pt->bytes_left = draw_countdown(pt);
@@ -437,9 +492,14 @@ void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
     struct prof_tc *pt = sync_cache(tc);
     if (!pt)
         return pop_shown(tc, cls, zero);
-    settle(tc, cls);
     void *p = NULL;
-    if (sample_due(tc, pt, tai_class_size[cls]))
+    /* A plain pop (a realloc's class move, say) that missed the empty
+     * window of a class the counting pops hold: one of their pops, paid
+     * for, rather than settling their budget and opening a new one. */
+    if (pt->counted && prof_count_pop(tc, tai_class_size[cls], &p))
+        return zero ? memset(p, 0, tai_class_size[cls]) : p;
+    settle(tc, cls);
+    if (!reading && sample_due(tc, pt, tai_class_size[cls]))
         p = sample_alloc(tc, cls, tai_class_size[cls], zero);
     if (!p) {
         show(tc, cls);
@@ -449,6 +509,12 @@ void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
         settle(tc, cls); /* the frames hook may have allocated from it */
     }
     open_window(tc, cls);
+    if (pt->counted && !reading) {
+        /* the whole countdown but a byte: the pop that reaches the sample
+         * misses, whatever class it is of */
+        pt->budget += pt->bytes_left - 1;
+        pt->bytes_left = 1;
+    }
     return p;
 }
 
@@ -456,7 +522,7 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, tai_page);
-    if (pt && sample_due(tc, pt, usize)) {
+    if (pt && !reading && sample_due(tc, pt, usize)) {
         void *p = sample_alloc(tc, NCACHED_CLASSES, size, zero);
         if (p)
             return p;

@@ -21,22 +21,47 @@
  * is settled, and only a window paid for hands them out, so a malloc/free
  * loop reaches the countdown as often as any other allocations do. */
 struct prof_tc {
+    /* Bytes of the countdown the counting pops may take, paid for in
+     * advance (all of it but a byte, at each of their misses) and given
+     * back by settle_open. One for all classes: a budget per class would
+     * leave most of the countdown with the classes not in use, and the
+     * busy ones would miss often. First in the struct, so the pop reaches
+     * it with no offset. */
+    int64_t budget;
     void **base[NCACHED_CLASSES];
     uint32_t below[NCACHED_CLASSES]; /* real blocks under the window */
     uint32_t cap[NCACHED_CLASSES];
-    int64_t bytes_left; /* to the next sample, less the open windows' and budgets' bytes */
+    int64_t bytes_left; /* to the next sample, less the open windows' and the budget's bytes */
+    uint64_t open; /* bit c: class c's window holds bytes of the countdown */
     uint64_t rng;
     uint64_t gen; /* tai_prof_gen this countdown was drawn under */
     /* Set by a counting entry point's miss (prof_count_miss): from then on
      * a class's window, when it opens, is empty and its free side is the
      * whole real stack, which only counting pops take from. */
     bool counted;
-    /* Counting pops of class c may go on while the bin's nalloc stays at
-     * most limit[c]: a budget of pops paid for in advance from the
-     * countdown, as a window's blocks are (settle gives back what was not
-     * used). nalloc only grows, so a limit left behind allows nothing. */
-    uint64_t limit[NCACHED_CLASSES];
 };
+
+/* A cache's free side and its sampling state, made together when it first
+ * samples and kept as long as the cache (its state is unused while it
+ * does not sample): the counting pop finds the free side at a constant
+ * distance from the state, without a load. */
+struct prof_mem {
+    struct prof_tc pt;
+    tcache_t side; /* last: a tcache_t ends in a flexible array (empty here) */
+};
+
+static ALWAYS_INLINE struct prof_mem *prof_mem_of(tcache_t *side)
+{
+    return (struct prof_mem *)(void *)((char *)side - offsetof(struct prof_mem, side));
+}
+
+/* The free side of the cache whose sampling state is pt (tc->side). */
+static ALWAYS_INLINE tcache_t *prof_side_of(struct prof_tc *pt)
+{
+    return &((struct prof_mem *)(void *)pt)->side;
+}
+
+_Static_assert(NCACHED_CLASSES <= 64, "struct prof_tc's open mask has a bit per class");
 
 extern HIDDEN atomic_bool tai_prof_on;
 /* The profiler's manual arena, where sampled blocks live (NULL until the
@@ -70,15 +95,29 @@ static inline tcache_t *prof_free_cache(tcache_t *tc)
     return unlikely(tc->prof != NULL) ? tc->side : tc;
 }
 
+/* *b -= bytes; whether *b is still not negative. On x86 one subtraction
+ * on memory, whose sign flag the branch reads (compilers load, subtract
+ * and store). */
+static ALWAYS_INLINE bool budget_take(int64_t *b, int64_t bytes)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    bool neg;
+    __asm__("subq %2, %0" : "+m"(*b), "=@ccs"(neg) : "r"(bytes));
+    return !neg;
+#else
+    return (*b -= bytes) >= 0;
+#endif
+}
+
 /* The pop of an entry point that counts bytes itself (ta_hook_count_*):
  * installed by a runtime only while it samples, so a cache that does not
  * sample pops as cache_pop does. A sampling cache's pops come from the
  * top of its free side, where its frees go too, so a block freed is the
- * next one taken, as in a cache that does not sample. Each is counted in
- * the bin's nalloc, as every pop is, and that count is the budget: pops
- * paid for in advance up to limit[c] (open_window), so one compare with
- * the count a pop keeps anyway does the countdown's work, and the pop
- * past the budget misses instead. */
+ * next one taken, as in a cache that does not sample. Each takes its
+ * class's bytes from the budget paid for in advance (a subtraction on
+ * memory and a sign test), and the pop that would take it below zero
+ * misses instead, leaving it as it was; nalloc counts as in cache_pop
+ * (thread.allocated reads it). */
 static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
 {
     struct prof_tc *pt = tc->prof;
@@ -86,15 +125,16 @@ static ALWAYS_INLINE bool prof_count_pop(tcache_t *tc, size_t size, void **out)
         return cache_pop(tc, size, out);
     if (likely(size <= TCACHE_MAX)) {
         size_t c = size_class(size), n;
-        counter_t *na = &tc->bins[c].nalloc;
-        uint64_t a = ctr_get(na) + 1;
-        cache_bin_t *sb = &tc->side->bins[c];
-        if (likely(a <= pt->limit[c]) &&
-            likely(!__builtin_sub_overflow((size_t)sb->ncached, 1, &n))) {
-            ctr_set(na, a);
-            sb->ncached = (uint32_t)n;
-            *out = sb->stack[n];
-            return true;
+        cache_bin_t *sb = &prof_side_of(pt)->bins[c];
+        if (likely(!__builtin_sub_overflow((size_t)sb->ncached, 1, &n))) {
+            int64_t bytes = tai_class_size[c];
+            if (likely(budget_take(&pt->budget, bytes))) {
+                ctr_inc_own(&tc->bins[c].nalloc);
+                sb->ncached = (uint32_t)n;
+                *out = sb->stack[n];
+                return true;
+            }
+            pt->budget += bytes;
         }
     }
     return false;

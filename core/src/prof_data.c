@@ -423,6 +423,7 @@ int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg)
     int err = tai_prof_snapshot(&snap);
     if (err)
         return err;
+    ta_prof_read_begin(NULL);
     uintptr_t pcs[PROF_MAX_C_FRAMES];
     ta_prof_frame frames[PROF_MAX_RT_FRAMES];
     for (size_t i = 0; i < snap.nstacks && !err; i++) {
@@ -432,6 +433,7 @@ int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg)
         tai_prof_decode(&snap, i, &st, pcs, frames);
         err = visit(arg, &st);
     }
+    ta_prof_read_end();
     tai_prof_snapshot_free(&snap);
     return err;
 }

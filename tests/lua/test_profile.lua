@@ -63,6 +63,20 @@ H.raises("format", tunalloc.profile_dump, "/tmp/x", "svg")
 local ok, msg = tunalloc.profile_dump("/nonexistent-dir/heap.pb.gz")
 H.check(ok == nil and msg:find("No such file", 1, true))
 
+-- A snapshot's own allocations (its tables, kept here) are not sampled,
+-- though every other allocation is.
+tunalloc.profile_start{sample_bytes = 1}
+local snaps = {}
+for i = 1, 4 do snaps[i] = tunalloc.profile_snapshot() end
+local own, others = 0, 0
+for k in pairs(tunalloc.profile_snapshot()) do
+  if k:find("(profile_snapshot)", 1, true) then own = own + 1 else others = others + 1 end
+end
+tunalloc.profile_stop()
+H.check(own == 0, own .. " stacks of profile_snapshot's own allocations")
+H.check(others > 0)
+snaps = nil
+
 -- Started and stopped over and over, from coroutines and from
 -- finalizers (one runs as the interpreter closes the state): the script
 -- runs on and its own count of memory stays Lua's.

@@ -161,6 +161,25 @@ def test_lines_of_code_objects_freed_and_remade():
     assert not bad, bad[:5]
 
 
+def test_reads_do_not_sample_themselves(tmp_path):
+    """What snapshot() and Snapshot.dump() allocate (the snapshots here
+    are kept) is not sampled, though nearly everything else is."""
+    out = run_py(f"""
+        from tunalloc import profile
+        profile.start(sample_bytes=64)
+        snaps = [profile.snapshot() for _ in range(4)]
+        snaps[-1].dump({str(tmp_path / "heap.pb.gz")!r})
+        keep = [bytes(100) for _ in range(100)]
+        last = profile.snapshot()
+        profile.stop()
+        readers = ("snapshot", "Snapshot.dump")
+        own = [s for s in last.stacks
+               if any(f.function in readers and f.file.endswith("profile.py") for f in s.frames)]
+        print(len(own), sum(s.alloc_blocks for s in last.stacks) > 100)
+    """).stdout.split()
+    assert out == ["0", "True"]
+
+
 def test_c_frame_names():
     """A C frame without a symbol of its own is named object+0xoffset."""
     names = json.loads(run_py("""

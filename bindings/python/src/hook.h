@@ -114,5 +114,6 @@ PyObject *hook_stats_tree(PyObject *self, PyObject *args);
 PyObject *hook_prof_hook(PyObject *self, PyObject *on);
 PyObject *hook_prof_read(PyObject *self, PyObject *unused);
 PyObject *hook_prof_count(PyObject *self, PyObject *on);
+PyObject *hook_prof_reading(PyObject *self, PyObject *on);
 
 #endif

@@ -280,6 +280,8 @@ static PyMethodDef hook_methods[] = {
     {"prof_read", hook_prof_read, METH_NOARGS, "The heap profile's stacks, as tuples."},
     {"prof_count", hook_prof_count, METH_O,
      "MEM and OBJ through the counting callbacks (True, while sampling) or not."},
+    {"prof_reading", hook_prof_reading, METH_O,
+     "A read of the profile begins (True) or ends: its objects are not sampled."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -156,6 +156,34 @@ PyObject *hook_prof_count(PyObject *self, PyObject *on)
     Py_RETURN_NONE;
 }
 
+/* The explicit cache MEM and OBJ allocate through (the GIL-guarded one),
+ * or NULL for the thread's own: read from OBJ's installed callbacks, whose
+ * context is a ta_hook_t when they are the core's. */
+static ta_tcache_t *obj_cache(void)
+{
+    PyMemAllocatorEx a;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &a);
+    if (a.malloc != ta_hook_malloc && a.malloc != ta_hook_count_malloc)
+        return NULL;
+    return __atomic_load_n(&((ta_hook_t *)a.ctx)->alloc_cache, __ATOMIC_RELAXED);
+}
+
+/* prof_reading(on): a read of the profile by this thread begins or ends
+ * (ta_prof_read_begin): the objects a snapshot or a dump builds are
+ * neither sampled nor counted. */
+PyObject *hook_prof_reading(PyObject *self, PyObject *on)
+{
+    (void)self;
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    if (v)
+        ta_prof_read_begin(obj_cache());
+    else
+        ta_prof_read_end();
+    Py_RETURN_NONE;
+}
+
 /* A C frame's name from the dynamic symbol table, else object+offset.
  * snprintf, as PyUnicode_FromFormat has no %zx (3.11 copies it out as
  * it is). */

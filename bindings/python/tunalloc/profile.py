@@ -86,12 +86,17 @@ def active() -> bool:
 
 def snapshot() -> "Snapshot":
     """The profile as it is now: live blocks by stack, and cumulative
-    allocations since sampling started."""
-    stacks = []
-    for (frames, cframes, _lb, lbe, _lz, lze, _ab, abe, _az, aze) in _hook.prof_read():
-        stacks.append(Stack(tuple(Frame(*f) for f in frames), tuple(cframes),
-                            lbe, lze, abe, aze))
-    return Snapshot(stacks, ctl("prof.sample_bytes"))
+    allocations since sampling started. The objects it builds are not
+    sampled (nor counted towards the next sample)."""
+    _hook.prof_reading(True)   # a call, not a with statement, whose objects would be sampled
+    try:
+        stacks = []
+        for (frames, cframes, _lb, lbe, _lz, lze, _ab, abe, _az, aze) in _hook.prof_read():
+            stacks.append(Stack(tuple(Frame(*f) for f in frames), tuple(cframes),
+                                lbe, lze, abe, aze))
+        return Snapshot(stacks, ctl("prof.sample_bytes"))
+    finally:
+        _hook.prof_reading(False)
 
 
 def _frame_label(f: Frame) -> str:
@@ -187,14 +192,18 @@ class Snapshot:
             raise ValueError(f"format must be one of {_FORMATS}, not {format!r}")
         # open() would take an int for a descriptor and close the caller's.
         os.fspath(path)
-        if format == "folded":
-            with open(path, "w") as f:
-                for names, value in self.folded():
-                    f.write(";".join(n.replace(";", "_").replace(" ", "_") for n in names))
-                    f.write(f" {round(value)}\n")
-            return
-        with open(path, "wb") as f:
-            f.write(gzip.compress(_encode_pprof(self)))
+        _hook.prof_reading(True)   # what the dump builds is not sampled
+        try:
+            if format == "folded":
+                with open(path, "w") as f:
+                    for names, value in self.folded():
+                        f.write(";".join(n.replace(";", "_").replace(" ", "_") for n in names))
+                        f.write(f" {round(value)}\n")
+                return
+            with open(path, "wb") as f:
+                f.write(gzip.compress(_encode_pprof(self)))
+        finally:
+            _hook.prof_reading(False)
 
 
 # ---- pprof's profile.proto, written and read by hand --------------------

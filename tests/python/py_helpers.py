@@ -20,7 +20,8 @@ def clean_env(**extra):
     return env
 
 
-def run_py(code, *args, env=None, timeout=120, check=True, input_text=None, cwd=REPO):
+def run_py(code, *args, env=None, timeout=120, check=True, input_text=None, cwd=REPO,
+           preexec_fn=None):
     """Runs code with `python -c` (or a script path with args) in cwd and
     returns the CompletedProcess; fails the test with the child's stderr.
     input_text is the child's stdin (none by default)."""
@@ -29,7 +30,8 @@ def run_py(code, *args, env=None, timeout=120, check=True, input_text=None, cwd=
     cmd += list(args)
     proc = subprocess.run(cmd, env=env or clean_env(), capture_output=True,
                           text=True, timeout=timeout, cwd=cwd, input=input_text,
-                          stdin=None if input_text is not None else subprocess.DEVNULL)
+                          stdin=None if input_text is not None else subprocess.DEVNULL,
+                          preexec_fn=preexec_fn)
     if check and proc.returncode != 0:
         pytest.fail(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

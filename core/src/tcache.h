@@ -29,6 +29,8 @@ typedef struct tcache {
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
      * until their first call looks at the options */
     uint8_t sized_mode;
+    /* a thread cache: its classes start on small stacks (tcache.c) */
+    bool small_first;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
@@ -39,6 +41,9 @@ typedef struct tcache {
     uint64_t uncached_allocated, uncached_deallocated; /* bytes outside cache bins */
     uint64_t peak, peak_base; /* thread.peak: high water of net bytes */
     uint64_t peak_fill; /* bytes filled since peak was last brought up to date */
+    uint64_t fill_bytes; /* bytes filled, all classes */
+    uint64_t fill_mark[NBINS]; /* fill_bytes after the class's last fill */
+    uint8_t fill_streak[NBINS]; /* fills in a row that took most (next_fill) */
     /* small blocks of other arenas, freed here, waiting for a batched
      * flush; never handed out again by this cache */
     cache_bin_t remote[NBINS];

@@ -1,0 +1,256 @@
+/* Unit test of tcache.c.
+ * How a thread cache sizes its stacks and fills: a class starts on a small
+ * stack and moves to its full one at its first overflow, keeping its
+ * blocks; a thread that only allocates many classes (a producer) keeps
+ * them small; one that allocates from one class fills it as much as ever;
+ * explicit caches start full; a class does not move while the profiler
+ * shows windows of its stack; and the request counts a fill no longer
+ * merges reach the stats at the next refresh. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "harness.h"
+#include "prof.h"
+#include "thread.h"
+
+#define SMALL 64 /* tcache.c's SMALL_STACK */
+/* Blocks of one class a new thread takes before its fills may outgrow
+ * the small stack (fills of 4, 8, 16, then 32 at least four times) */
+#define NB 120
+
+static unsigned cls_of(size_t size) { return size_class(size); }
+
+/* Runs fn on a thread of its own, whose cache starts empty. */
+static void on_new_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, fn, arg), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+struct grow_result {
+    unsigned cap_before, cap_after, ncached, found;
+};
+
+/* Frees NB blocks of 64 bytes into the cache: the small stack overflows
+ * and the class moves to its full stack with every block it held. */
+static void *grow_thread(void *arg)
+{
+    struct grow_result *r = arg;
+    void *v[NB];
+    for (int i = 0; i < NB; i++)
+        v[i] = ta_malloc(64);
+    cache_bin_t *cb = &tai_tls_tcache->bins[cls_of(64)];
+    r->cap_before = cb->cap;
+    for (int i = 0; i < NB; i++)
+        ta_free(v[i]);
+    r->cap_after = cb->cap;
+    r->ncached = cb->ncached;
+    for (unsigned k = 0; k < cb->ncached; k++)
+        for (int i = 0; i < NB; i++)
+            if (cb->stack[k] == v[i]) {
+                r->found++;
+                break;
+            }
+    for (int i = 0; i < NB; i++)
+        v[i] = ta_malloc(64);
+    for (int i = 0; i < NB; i++)
+        ta_free(v[i]);
+    return NULL;
+}
+
+static void test_small_stack_grows_at_overflow(void)
+{
+    struct grow_result r = {0};
+    on_new_thread(grow_thread, &r);
+    CHECK_EQ(r.cap_before, SMALL);
+    CHECK(r.cap_after >= NB);
+    CHECK(r.ncached >= NB);
+    CHECK_EQ(r.found, NB);
+}
+
+#define NCLS 16
+#define ROUNDS 4000
+
+struct producer {
+    void **blocks;
+    size_t n;
+    unsigned max_cap, max_fill;
+};
+
+/* Allocates messages of 16 classes, 16 to 512 bytes, and frees none of
+ * them: another thread does (remote frees). */
+static void *producer_thread(void *arg)
+{
+    struct producer *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        p->blocks[i] = ta_malloc(16 + (i * 7919 % 497));
+    tcache_t *tc = tai_tls_tcache;
+    for (unsigned c = 0; c < NCLS; c++) {
+        if (tc->bins[c].cap > p->max_cap)
+            p->max_cap = tc->bins[c].cap;
+        if (tc->nfill[c] > p->max_fill)
+            p->max_fill = tc->nfill[c];
+    }
+    return NULL;
+}
+
+static void test_producer_keeps_small_stacks(void)
+{
+    struct producer p = {.n = (size_t)NCLS * ROUNDS};
+    p.blocks = ta_malloc(p.n * sizeof(void *));
+    CHECK(p.blocks != NULL);
+    on_new_thread(producer_thread, &p);
+    CHECK_EQ(p.max_cap, SMALL);
+    CHECK(p.max_fill <= SMALL / 2);
+    for (size_t i = 0; i < p.n; i++)
+        ta_free(p.blocks[i]);
+    ta_free(p.blocks);
+}
+
+struct one_class {
+    void **blocks;
+    size_t n;
+    unsigned cap, nfill;
+};
+
+/* A producer of one class (prodcons-64): its fills grow past the small
+ * stack, to 256 blocks of 64 bytes (16 KiB), as before small stacks. */
+static void *one_class_thread(void *arg)
+{
+    struct one_class *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        p->blocks[i] = ta_malloc(64);
+    cache_bin_t *cb = &tai_tls_tcache->bins[cls_of(64)];
+    p->cap = cb->cap;
+    p->nfill = tai_tls_tcache->nfill[cls_of(64)];
+    return NULL;
+}
+
+static void test_one_class_producer_fills_as_before(void)
+{
+    struct one_class p = {.n = 20000};
+    p.blocks = ta_malloc(p.n * sizeof(void *));
+    CHECK(p.blocks != NULL);
+    on_new_thread(one_class_thread, &p);
+    CHECK(p.cap > SMALL);
+    CHECK_EQ(p.nfill, 256);
+    for (size_t i = 0; i < p.n; i++)
+        ta_free(p.blocks[i]);
+    ta_free(p.blocks);
+}
+
+static void test_explicit_cache_starts_full(void)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    CHECK(tc != NULL);
+    CHECK(tc->t.bins[cls_of(64)].cap > 4 * SMALL);
+    CHECK(!tc->t.small_first);
+    ta_tcache_destroy(tc);
+}
+
+static int set_bool(const char *name, bool v) { return ta_ctl(name, NULL, NULL, &v, sizeof(v)); }
+
+struct sampled {
+    unsigned cap_sampling, cap_after;
+    bool sampled;
+};
+
+/* Overflows a small stack while the cache samples (the profiler shows
+ * windows of the stacks and keeps their bases and sizes: the class must
+ * not move then), then again once sampling stopped, when it moves. */
+static void *sampled_thread(void *arg)
+{
+    struct sampled *s = arg;
+    void *v[NB];
+    unsigned c = cls_of(64);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            TCHECK(set_bool("prof.active", false) == 0);
+        for (int i = 0; i < NB; i++) {
+            v[i] = ta_malloc(64);
+            TCHECK(v[i] != NULL);
+            if (!v[i])
+                return NULL;
+            memset(v[i], round, 64);
+        }
+        if (round == 0)
+            s->sampled = tai_tls_tcache->prof != NULL;
+        for (int i = 0; i < NB; i++)
+            ta_free(v[i]);
+        tcache_t *tc = tai_tls_tcache;
+        unsigned cap = tc->prof ? tc->prof->cap[c] : tc->bins[c].cap;
+        if (round == 0)
+            s->cap_sampling = cap;
+        else
+            s->cap_after = cap;
+    }
+    return NULL;
+}
+
+static void test_no_move_while_sampling(void)
+{
+    size_t big = (size_t)1 << 30;
+    CHECK_EQ(ta_ctl("prof.sample_bytes", NULL, NULL, &big, sizeof(big)), 0);
+    CHECK_EQ(set_bool("prof.active", true), 0);
+    struct sampled s = {0};
+    on_new_thread(sampled_thread, &s);
+    CHECK_EQ(set_bool("prof.active", false), 0);
+    CHECK(s.sampled);
+    CHECK_EQ(s.cap_sampling, SMALL);
+    CHECK(s.cap_after > SMALL);
+}
+
+struct counted {
+    unsigned arena;
+    uint64_t before, after;
+};
+
+/* Requests served by a live thread's cache, fills included, reach the
+ * bin's nrequests at the next refresh (epoch), without a flush. */
+static uint64_t bin_requests(unsigned arena, unsigned bin)
+{
+    uint64_t e = 1, v = 0;
+    size_t len = sizeof(v);
+    char name[96];
+    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
+    snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.nrequests", arena, bin);
+    CHECK_EQ(ta_ctl(name, &v, &len, NULL, 0), 0);
+    return v;
+}
+
+static void *counted_thread(void *arg)
+{
+    struct counted *c = arg;
+    void *first = ta_malloc(64);
+    size_t len = sizeof(c->arena);
+    TCHECK(ta_ctl("thread.arena", &c->arena, &len, NULL, 0) == 0);
+    c->before = bin_requests(c->arena, cls_of(64));
+    void *v[NB];
+    for (int i = 0; i < NB; i++)
+        v[i] = ta_malloc(64);
+    c->after = bin_requests(c->arena, cls_of(64));
+    for (int i = 0; i < NB; i++)
+        ta_free(v[i]);
+    ta_free(first);
+    return NULL;
+}
+
+static void test_requests_counted_at_refresh(void)
+{
+    struct counted c = {0};
+    on_new_thread(counted_thread, &c);
+    CHECK_EQ(c.after - c.before, NB);
+}
+
+int main(void)
+{
+    RUN(test_small_stack_grows_at_overflow);
+    RUN(test_producer_keeps_small_stacks);
+    RUN(test_one_class_producer_fills_as_before);
+    RUN(test_explicit_cache_starts_full);
+    RUN(test_requests_counted_at_refresh);
+    RUN(test_no_move_while_sampling);
+    CHECK_EQ(test_thread_failures(), 0);
+    return TEST_EXIT();
+}

@@ -52,11 +52,6 @@ TALUA_INLINE bool within_limit(const talua_state *s, size_t grow, size_t *in_use
     return !__builtin_add_overflow(s->in_use, grow, in_use) && *in_use <= s->cap;
 }
 
-/* in_use follows the sizes Lua believes its blocks have, so the limit
- * means exactly what the script can observe with collectgarbage. The
- * peak is the highest in_use reached, so it is taken just before in_use
- * falls (a free, a shrink) and when it is read: a growth need not look
- * at it, and one that fails leaves it alone. */
 /* A growth refused by the cap: if what stopped it was the huge-page
  * mark and not the limit, the own arena asks for huge pages once, the
  * cap goes back to the limit alone, and the growth goes ahead. */
@@ -76,6 +71,11 @@ static bool past_huge_mark(talua_state *s, size_t grow)
     return true;
 }
 
+/* in_use follows the sizes Lua believes its blocks have, so the limit
+ * means exactly what the script can observe with collectgarbage. The
+ * peak is the highest in_use reached, so it is taken just before in_use
+ * falls (a free, a shrink) and when it is read: a growth need not look
+ * at it, and one that fails leaves it alone. */
 TALUA_INLINE void note_peak(talua_state *s)
 {
     if (s->in_use > s->peak)

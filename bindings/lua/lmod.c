@@ -48,7 +48,7 @@ static int l_state(lua_State *L)
 {
     ta_lua_stats_t st;
     talua_fill_stats(check_state(L, "state"), &st);
-    lua_createtable(L, 0, 15);
+    lua_createtable(L, 0, 16);
     set_int(L, "in_use", (lua_Integer)st.in_use);
     set_int(L, "peak", (lua_Integer)st.peak);
     set_int(L, "limit", (lua_Integer)st.limit);
@@ -63,6 +63,8 @@ static int l_state(lua_State *L)
     lua_setfield(L, -2, "own_arena");
     lua_pushboolean(L, st.installed);
     lua_setfield(L, -2, "installed");
+    lua_pushboolean(L, st.huge_pages);
+    lua_setfield(L, -2, "huge_pages");
     push_kinds(L, &st);
     lua_setfield(L, -2, "types");
     return 1;

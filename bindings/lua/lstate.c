@@ -19,6 +19,7 @@ void ta_lua_opts_init(ta_lua_opts *opts)
     opts->limit_counts_startup = 0;
     opts->openlibs = 1;
     opts->gc = TA_LUA_GC_DEFAULT;
+    opts->huge_pages_at = TA_LUA_HUGE_PAGES_AT;
 }
 
 /* States made by ta_lua_newstate and not closed yet, so that closing
@@ -184,6 +185,9 @@ lua_State *ta_lua_newstate(const ta_lua_opts *opts)
     talua_state *s = new_record(opts->arena);
     if (s == NULL)
         return NULL;
+    if (s->own_arena)
+        s->huge_mark = opts->huge_pages_at;
+    talua_set_limit(s, 0, 0);
     if (opts->limit_counts_startup)
         talua_set_limit(s, opts->limit, 0);
     lua_State *L = lua_newstate(talua_alloc, s);

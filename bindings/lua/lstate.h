@@ -19,7 +19,11 @@ typedef struct talua_state {
     void *main_block;     /* installed mode: freeing it ends the state */
     size_t limit, baseline;
     size_t cap;           /* in_use may reach limit + baseline; SIZE_MAX
-                             when there is no limit (set by talua_set_limit) */
+                             when there is no limit (set by talua_set_limit);
+                             lower while huge_mark is set */
+    size_t huge_mark;     /* in_use past which the own arena asks for huge
+                             pages; 0 = none (asked already, or never) */
+    bool huge_pages;      /* it asked, and the kernel took it */
     size_t in_use, peak;
     uint64_t nfree, nrealloc, nfail;
     uint64_t type_count[TA_LUA_NTYPES]; /* their sum is nalloc */

@@ -31,11 +31,16 @@ static const uint8_t kind_of_tag[16] = {
     TA_LUA_T_USERDATA, TA_LUA_T_THREAD, OTHER, OTHER, OTHER, OTHER, OTHER, OTHER, OTHER};
 #undef OTHER
 
+/* The cap also stops at the huge-page mark, so growth that passes it
+ * takes the refusal's branch (past_huge_mark) and the path a request
+ * takes otherwise has no test of its own for it. */
 void talua_set_limit(talua_state *s, size_t limit, size_t baseline)
 {
     s->limit = limit;
     s->baseline = baseline;
     s->cap = limit == 0 || limit > SIZE_MAX - baseline ? SIZE_MAX : limit + baseline;
+    if (s->huge_mark != 0 && s->huge_mark < s->cap)
+        s->cap = s->huge_mark;
 }
 
 /* Growth is refused before it happens so Lua can collect and retry: the
@@ -45,6 +50,25 @@ void talua_set_limit(talua_state *s, size_t limit, size_t baseline)
 TALUA_INLINE bool within_limit(const talua_state *s, size_t grow, size_t *in_use)
 {
     return !__builtin_add_overflow(s->in_use, grow, in_use) && *in_use <= s->cap;
+}
+
+/* A growth refused by the cap: if what stopped it was the huge-page
+ * mark and not the limit, the own arena asks for huge pages once, the
+ * cap goes back to the limit alone, and the growth goes ahead. */
+static bool past_huge_mark(talua_state *s, size_t grow)
+{
+    if (s->huge_mark == 0)
+        return false;
+    size_t mark = s->huge_mark, in_use;
+    s->huge_mark = 0;
+    talua_set_limit(s, s->limit, s->baseline);
+    if (!within_limit(s, grow, &in_use)) {
+        s->huge_mark = mark;
+        talua_set_limit(s, s->limit, s->baseline);
+        return false;
+    }
+    s->huge_pages = ta_arena_huge_pages(s->arena) == 0;
+    return true;
 }
 
 /* in_use follows the sizes Lua believes its blocks have, so the limit
@@ -74,14 +98,20 @@ TALUA_INLINE void *release(talua_state *s, void *ptr, size_t osize)
  * otherwise; the plain one compiles as it did before the counting kind
  * existed (an inline function with a constant flag cost it a move). */
 #define TALUA_FRESH(name, sized_alloc)                                           \
+    TALUA_PATH void *name(talua_state *s, void *ptr, size_t tag, size_t nsize); \
+    TALUA_PATH void *name##_refused(talua_state *s, size_t nsize, size_t tag)   \
+    {                                                                            \
+        if (past_huge_mark(s, nsize))                                            \
+            return name(s, NULL, tag, nsize);                                    \
+        s->nfail++;                                                              \
+        return NULL;                                                             \
+    }                                                                            \
     TALUA_PATH void *name(talua_state *s, void *ptr, size_t tag, size_t nsize)  \
     {                                                                            \
-        (void)ptr;                                                               \
         size_t in_use;                                                           \
-        if (!within_limit(s, nsize, &in_use)) {                                  \
-            s->nfail++;                                                          \
-            return NULL;                                                         \
-        }                                                                        \
+        (void)ptr;                                                               \
+        if (!within_limit(s, nsize, &in_use))                                    \
+            return name##_refused(s, nsize, tag);                                \
         unsigned k = kind_of_tag[tag & 0x0F];                                    \
         s->in_use = in_use;                                                      \
         s->type_count[k]++;                                                      \
@@ -96,6 +126,15 @@ TALUA_FRESH(fresh_count, ta_sized_count_alloc)
  * luaH_resize reallocates a table's array even when its size stays: a
  * third of all requests in table-heavy scripts. */
 #define TALUA_RESIZE(name, sized_resize)                                             \
+    TALUA_PATH void *name(talua_state *s, void *ptr, size_t osize, size_t nsize);   \
+    TALUA_PATH void *name##_refused(talua_state *s, void *ptr, size_t osize,        \
+                                    size_t nsize)                                   \
+    {                                                                                \
+        if (past_huge_mark(s, nsize - osize))                                        \
+            return name(s, ptr, osize, nsize);                                       \
+        s->nfail++;                                                                  \
+        return NULL;                                                                 \
+    }                                                                                \
     TALUA_PATH void *name(talua_state *s, void *ptr, size_t osize, size_t nsize)    \
     {                                                                                \
         if (nsize == osize) {                                                        \
@@ -104,10 +143,8 @@ TALUA_FRESH(fresh_count, ta_sized_count_alloc)
         }                                                                            \
         if (nsize > osize) {                                                         \
             size_t in_use;                                                           \
-            if (!within_limit(s, nsize - osize, &in_use)) {                          \
-                s->nfail++;                                                          \
-                return NULL;                                                         \
-            }                                                                        \
+            if (!within_limit(s, nsize - osize, &in_use))                            \
+                return name##_refused(s, ptr, osize, nsize);                         \
             s->in_use = in_use;                                                      \
         } else {                                                                     \
             note_peak(s);                                                            \
@@ -263,4 +300,5 @@ void talua_fill_stats(const talua_state *s, ta_lua_stats_t *out)
     out->own_arena = s->own_arena;
     out->installed = s->prev_f != NULL;
     out->cached = ta_tcache_cached_bytes(s->sized.cache);
+    out->huge_pages = s->huge_pages;
 }

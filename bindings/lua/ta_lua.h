@@ -40,7 +40,15 @@ typedef struct ta_lua_opts {
                                   up is not counted (lupa's default) */
     int openlibs;              /* open the standard libraries (protected) */
     ta_lua_gc gc;
+    /* Once Lua holds this many bytes, the state's own arena (arena NULL)
+     * asks for transparent huge pages (ta_arena_huge_pages): a big heap's
+     * collections walk it faster, while small states, which a 2 MiB page
+     * would mostly waste, never get them. 0 = never. */
+    size_t huge_pages_at;
 } ta_lua_opts;
+
+/* huge_pages_at's default. */
+#define TA_LUA_HUGE_PAGES_AT ((size_t)4 << 20)
 
 /* Object kinds of the per-type counters, from Lua's allocation type tags. */
 enum {
@@ -74,10 +82,12 @@ typedef struct ta_lua_stats {
                          reuse (filled from the arena or freed by Lua):
                          not in in_use, not free in the arena either;
                          ta_lua_flush gives them back */
+    int huge_pages;   /* 1 once the state's own arena asks for
+                         transparent huge pages (huge_pages_at) */
 } ta_lua_stats_t;
 
 /* Defaults: own arena, no limit, start-up excluded, libraries opened,
- * Lua's default GC mode. */
+ * Lua's default GC mode, huge pages from TA_LUA_HUGE_PAGES_AT. */
 TA_API void ta_lua_opts_init(ta_lua_opts *opts);
 
 /* A new state on tunalloc. NULL opts = defaults. Returns NULL with errno

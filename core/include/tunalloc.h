@@ -103,6 +103,14 @@ TA_API ta_arena_t *ta_arena_of(const void *p);
  * counts are in stats.arenas.<i>); EINVAL if arena is no live arena
  * (destroyed, or never one) or an out pointer is NULL. */
 TA_API int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes);
+/* From now on the arena's segments (the memory of its small and large
+ * blocks, those it has and those it maps later) ask the kernel for
+ * transparent huge pages (madvise MADV_HUGEPAGE): fewer TLB misses for a
+ * big heap walked in no order (a garbage collector's), at the price of
+ * resident memory faulted in 2 MiB at a time. It cannot be undone. 0;
+ * EINVAL if arena is no live arena; or the kernel's error (EINVAL: no
+ * THP), the arena then keeps asking for segments it maps later. */
+TA_API int ta_arena_huge_pages(ta_arena_t *arena);
 
 TA_API TA_MALLOC_ATTR void *ta_arena_malloc(ta_arena_t *arena, size_t size);
 TA_API TA_MALLOC_ATTR void *ta_arena_calloc(ta_arena_t *arena, size_t n,

@@ -96,6 +96,20 @@ int ta_arena_live(const ta_arena_t *arena, size_t *blocks, size_t *bytes)
     return 0;
 }
 
+int ta_arena_huge_pages(ta_arena_t *arena)
+{
+    arena_t *a = tai_arena_valid(arena);
+    if (!a)
+        return EINVAL;
+    int err = 0;
+    mutex_lock(&a->lock);
+    a->huge_pages = true;
+    for (segment_t *s = a->segments; s && !err; s = s->next)
+        err = tai_os_huge_pages(s, SEGMENT_SIZE);
+    mutex_unlock(&a->lock);
+    return err;
+}
+
 void *ta_arena_malloc(ta_arena_t *arena, size_t size)
 {
     if (!arena) {

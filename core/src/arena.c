@@ -24,6 +24,7 @@ static void arena_init(arena_t *a, unsigned index, bool manual, const ta_arena_o
     mutex_init(&a->lock);
     a->index = index;
     a->manual = manual;
+    a->huge_pages = false;
     int64_t dirty = atomic_load(&tai_default_dirty_decay_ms);
     int64_t muzzy = atomic_load(&tai_default_muzzy_decay_ms);
     size_t limit = tai_opt.arena_limit;

@@ -50,6 +50,7 @@ typedef struct arena {
     mutex_t lock; /* page runs, segments, large/huge, decay */
     unsigned index;
     bool manual;
+    bool huge_pages;          /* its segments ask for THP (lock held) */
     _Atomic int64_t dirty_decay_ms, muzzy_decay_ms;
     _Atomic size_t limit;     /* active bytes cap, 0 = none */
     _Atomic unsigned nthreads; /* threads and caches bound to it */

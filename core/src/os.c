@@ -133,6 +133,19 @@ bool tai_os_purge_lazy(void *p, size_t size)
     return rc == 0;
 }
 
+int tai_os_huge_pages(void *p, size_t size)
+{
+    int saved = errno, err = 0;
+#ifdef MADV_HUGEPAGE
+    if (madvise(p, size, MADV_HUGEPAGE) != 0)
+        err = errno;
+#else
+    err = EINVAL;
+#endif
+    errno = saved;
+    return err;
+}
+
 uint64_t tai_os_now_ms(void)
 {
     struct timespec ts;

@@ -25,6 +25,9 @@ HIDDEN bool tai_os_move(void *p, size_t old_size, size_t new_size, void *target)
 HIDDEN void tai_os_purge_forced(void *p, size_t size);
 /* Pages may be reclaimed lazily; returns false if the kernel refuses. */
 HIDDEN bool tai_os_purge_lazy(void *p, size_t size);
+/* Asks for transparent huge pages behind [p, p+size) as it is faulted
+ * in; 0 or the kernel's errno (EINVAL: no THP in this kernel). */
+HIDDEN int tai_os_huge_pages(void *p, size_t size);
 HIDDEN uint64_t tai_os_now_ms(void);
 
 #endif

@@ -36,6 +36,8 @@ segment_t *tai_segment_new(arena_t *a, size_t *dirty_pages)
             return NULL;
         }
     }
+    if (a->huge_pages)
+        tai_os_huge_pages(seg, SEGMENT_SIZE);
     memset(seg->head.page_bin, PB_NONE, sizeof(seg->head.page_bin));
     seg->head.kind = SEG_NORMAL;
     seg->head.arena = a;

@@ -9,6 +9,8 @@ for _, k in ipairs{"in_use", "peak", "limit", "nalloc", "nfree", "nfail", "arena
   H.check(math.type(st[k]) == "integer", k)
 end
 H.check(st.peak >= st.in_use)
+-- installed over another allocator the state has no own arena to mark
+H.check(type(st.huge_pages) == "boolean" and (st.own_arena or not st.huge_pages))
 
 local function kinds() return tunalloc.state().types end
 local k0 = kinds()

@@ -176,6 +176,28 @@ static inline size_t test_verify(const void *p, size_t n, uintptr_t seed)
     return n;
 }
 
+/* Whether the mapping holding p carries VmFlags flag in /proc/self/smaps:
+ * 1 or 0, -1 if no mapping holds p. */
+static inline int test_mapping_has_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int found = -1;
+    int inside = 0;
+    uintptr_t a = (uintptr_t)p;
+    while (found < 0 && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            inside = a >= lo && a < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+            found = strstr(line + 8, flag) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 /* True if every byte of [p, p+n) is zero. */
 static inline int test_all_zero(const void *p, size_t n)
 {

@@ -2,6 +2,7 @@
  * destroy; the active-bytes limit; and that create/destroy cycles give
  * their memory back. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -186,6 +187,40 @@ static void test_live(void)
     CHECK_EQ(errno, EINVAL);
 }
 
+/* ta_arena_huge_pages marks the arena's segments, those it has and those
+ * it maps later, and no other arena's. */
+static void test_huge_pages(void)
+{
+    bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+    ta_arena_t *ar = ta_arena_create(NULL), *other = ta_arena_create(NULL);
+    CHECK(ar != NULL && other != NULL);
+    if (!ar || !other)
+        return;
+    void *before = ta_arena_malloc(ar, 64), *elsewhere = ta_arena_malloc(other, 64);
+    CHECK(before != NULL && elsewhere != NULL);
+    CHECK_EQ(test_mapping_has_flag(before, " hg"), 0);
+    CHECK_EQ(ta_arena_huge_pages(ar), thp ? 0 : EINVAL);
+    if (thp) {
+        CHECK_EQ(test_mapping_has_flag(before, " hg"), 1);
+        /* 12 MiB of 64 KiB blocks: segments mapped after the call */
+        void *later[192];
+        for (int i = 0; i < 192; i++) {
+            later[i] = ta_arena_malloc(ar, 65536);
+            CHECK(later[i] != NULL);
+        }
+        CHECK_EQ(test_mapping_has_flag(later[191], " hg"), 1);
+        for (int i = 0; i < 192; i++)
+            ta_free(later[i]);
+    }
+    CHECK_EQ(test_mapping_has_flag(elsewhere, " hg"), 0);
+    ta_free(before);
+    ta_free(elsewhere);
+    CHECK_EQ(ta_arena_huge_pages(NULL), EINVAL);
+    CHECK_EQ(ta_arena_destroy(other), 0);
+    CHECK_EQ(ta_arena_huge_pages(other), EINVAL);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
 int main(void)
 {
     RUN(test_create_alloc_destroy);
@@ -194,5 +229,6 @@ int main(void)
     RUN(test_limit);
     RUN(test_create_destroy_cycles);
     RUN(test_live);
+    RUN(test_huge_pages);
     return TEST_EXIT();
 }

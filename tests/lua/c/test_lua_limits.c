@@ -1,6 +1,7 @@
 /* The per-state limit in every phase: start-up (luaL_openlibs), running
  * scripts, finalizers, lua_close, tiny limits, and live changes. */
 #include <errno.h>
+#include <unistd.h>
 
 #include "lua_test_util.h"
 
@@ -153,6 +154,89 @@ static void test_no_limit_completes(void)
     CHECK_EQ(ta_lua_close(L), 0);
 }
 
+static lua_State *marked(size_t limit, size_t huge_pages_at)
+{
+    ta_lua_opts o;
+    ta_lua_opts_init(&o);
+    o.limit = limit;
+    o.huge_pages_at = huge_pages_at;
+    return ta_lua_newstate(&o);
+}
+
+/* Whether the table in global `name` lies in a mapping that asked for
+ * huge pages. */
+static int global_on_huge_pages(lua_State *L, const char *name)
+{
+    lua_getglobal(L, name);
+    int on = test_mapping_has_flag(lua_topointer(L, -1), " hg");
+    lua_pop(L, 1);
+    return on;
+}
+
+/* The state's own arena asks for huge pages once Lua holds
+ * huge_pages_at bytes, not before and not with 0; a state that stays
+ * small never does. */
+static void test_huge_pages_mark(void)
+{
+    int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+    const char *grow = "big = {} for i = 1, 1e5 do big[i] = {i} end";
+    ta_lua_stats_t st;
+    lua_State *L = marked(0, 1u << 20);
+    CHECK(L != NULL);
+    CHECK(run_ok(L, "small = {}"));
+    ta_lua_stats(L, &st);
+    CHECK_EQ(st.huge_pages, 0);
+    CHECK_EQ(global_on_huge_pages(L, "small"), 0);
+    CHECK(run_ok(L, grow));
+    ta_lua_stats(L, &st);
+    CHECK_EQ(st.huge_pages, thp);
+    CHECK_EQ(st.nfail, 0);
+    CHECK_EQ(global_on_huge_pages(L, "big"), thp);
+    CHECK_EQ(global_on_huge_pages(L, "small"), thp); /* the segments it had */
+    CHECK_EQ(ta_lua_close(L), 0);
+
+    L = marked(0, 0);
+    CHECK(L != NULL);
+    CHECK(run_ok(L, grow));
+    ta_lua_stats(L, &st);
+    CHECK_EQ(st.huge_pages, 0);
+    CHECK_EQ(global_on_huge_pages(L, "big"), 0);
+    CHECK_EQ(ta_lua_close(L), 0);
+
+    L = marked(0, TA_LUA_HUGE_PAGES_AT);
+    CHECK(L != NULL);
+    CHECK(run_ok(L, "small = {} for i = 1, 1000 do small[i] = {i} end"));
+    ta_lua_stats(L, &st);
+    CHECK_EQ(st.huge_pages, 0);
+    CHECK_EQ(ta_lua_close(L), 0);
+}
+
+/* The mark rides on the limit's cap: a limit above it still holds once
+ * the mark is passed, and one below it is never lifted by it. */
+static void test_limit_across_huge_mark(void)
+{
+    int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+    const char *fill =
+        "local ok, msg = pcall(function()\n"
+        "  local t = {} for i = 1, 1e7 do t[i] = {i} end end)\n"
+        "assert(not ok and msg:find('not enough memory'), tostring(msg))";
+    static const struct { size_t limit, mark; int on; } cases[] = {
+        {3u << 20, 1u << 20, 1}, {512u << 10, 1u << 20, 0}};
+    for (int i = 0; i < 2; i++) {
+        lua_State *L = marked(cases[i].limit, cases[i].mark);
+        CHECK(L != NULL);
+        CHECK(run_ok(L, fill));
+        ta_lua_stats_t st;
+        ta_lua_stats(L, &st);
+        CHECK(st.nfail > 0);
+        CHECK(st.peak <= st.baseline + st.limit);
+        if (cases[i].on) /* the growth went on past the mark */
+            CHECK(st.peak > st.baseline + cases[i].mark);
+        CHECK_EQ(st.huge_pages, cases[i].on && thp);
+        CHECK_EQ(ta_lua_close(L), 0);
+    }
+}
+
 int main(void)
 {
     RUN(test_tiny_limits_at_startup);
@@ -161,5 +245,7 @@ int main(void)
     RUN(test_finalizers_under_limit);
     RUN(test_limit_changed_while_running);
     RUN(test_no_limit_completes);
+    RUN(test_huge_pages_mark);
+    RUN(test_limit_across_huge_mark);
     return TEST_EXIT();
 }

@@ -89,6 +89,26 @@ static unsigned remote_cap(unsigned cls)
     return cap < 32 ? cap : 32;
 }
 
+/* Whole-line classes of any automatic arena, and the shared-line ones of
+ * the arena's colour. Manual arenas' tags are alike for all of them:
+ * only an explicit cache of a manual arena maps them, for
+ * cache_push_sized, which tests the arena first; thread caches never take
+ * a manual arena's block (dalloc_ref), and a thread's cache on a manual
+ * arena takes no shared-line block, all automatic arenas' being foreign.
+ * A class without slots (checked mode) maps to 0: nothing to push onto. */
+static void build_tagmap(tcache_t *tc, bool explicit)
+{
+    arena_t *a = tc->arena;
+    unsigned colour = a->manual ? NCOLOURS : tag_arena_colour(a->index);
+    for (unsigned t = 0; t < sizeof(tc->tagmap); t++) {
+        unsigned cls = tag_class(t);
+        bool mine = cls < NCACHED_CLASSES && tc->bins[cls].cap &&
+                    (tag_is_manual(t) ? explicit && a->manual
+                                      : !tag_class_shared(cls) || tag_colour(t) == colour);
+        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : 0);
+    }
+}
+
 tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
 {
     size_t nslots = 0;
@@ -119,6 +139,7 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
     tc->last_bin = &tc->bins[0];
     tc->peak_fill = PEAK_FILL_BYTES;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    build_tagmap(tc, scale != 1);
     registry_add(tc);
     return tc;
 }
@@ -163,6 +184,7 @@ void tai_tcache_rebind(tcache_t *tc, arena_t *a)
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tc->arena = a;
+    build_tagmap(tc, false);
     mutex_unlock(&registry_lock);
 }
 

@@ -34,6 +34,9 @@ typedef struct tcache {
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
      * until their first call looks at the options */
     uint8_t sized_mode;
+    /* a thread's cache: whole-line classes are in tagmap only while it
+     * allocates them (tcache.c: set_whole_line) */
+    bool gated;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */

@@ -173,16 +173,19 @@ static uint64_t thread_counter(const char *name)
  * size that is not a multiple of 64 bytes) is not reused by the thread
  * that frees it: its next malloc of the size must not hand the freed
  * neighbour of another thread's blocks back (false sharing). A block of
- * whole lines is: it shares no line with the owner's blocks. Either way
- * the free counts for the thread, and the block reaches its own arena's
- * bin once the cache is flushed. */
-static void check_remote_block_reuse(size_t size, bool reused)
+ * whole lines is, by a thread that allocates that size itself: it shares
+ * no line with the owner's blocks (a thread that only frees it, a
+ * consumer, sends it home). Either way the free counts for the thread,
+ * and the block reaches its own arena's bin once the cache is flushed. */
+static void check_remote_block_reuse(size_t size, bool allocates, bool reused)
 {
     set_thread_arena(0);
     void *mine[40];
     for (int i = 0; i < 40; i++)
         mine[i] = ta_malloc(size);
     set_thread_arena(1);
+    if (allocates)
+        ta_free(ta_malloc(size));
     ta_arena_t *home = ta_arena_get(0);
     char curregs[48];
     snprintf(curregs, sizeof(curregs), "bins.%u.curregs", bin_of(size));
@@ -209,10 +212,11 @@ static void check_remote_block_reuse(size_t size, bool reused)
 
 static void test_remote_block_reuse(void)
 {
-    check_remote_block_reuse(48, false);
-    check_remote_block_reuse(16, false);
-    check_remote_block_reuse(64, true);
-    check_remote_block_reuse(320, true);
+    check_remote_block_reuse(48, true, false);
+    check_remote_block_reuse(16, true, false);
+    check_remote_block_reuse(64, true, true);
+    check_remote_block_reuse(320, true, true);
+    check_remote_block_reuse(128, false, false);
 }
 
 

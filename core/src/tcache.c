@@ -116,12 +116,16 @@ static void build_tagmap(tcache_t *tc, bool explicit)
 }
 
 /* Whole-line class cls (its tag is the class in every automatic arena)
- * in or out of a thread cache's map: in at each fill, out when the GC
- * finds the class idle. */
+ * in or out of a thread cache's map, and its free side's (prof.h), which
+ * the free fast paths push onto while the cache samples: in at each
+ * fill, out when the GC finds the class idle. */
 static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
 {
-    if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap)
+    if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap) {
         tc->tagmap[cls] = (uint8_t)(in ? cls + 1 : 0);
+        if (tc->side)
+            tc->side->tagmap[cls] = tc->tagmap[cls];
+    }
 }
 
 tcache_t *tai_tcache_new(arena_t *a, unsigned scale)

@@ -38,15 +38,21 @@ typedef struct worker_arg {
 /* Volatile so every write really reaches the cache line. Out of line and
  * cache-line aligned, so this hot loop is the same code at the same
  * alignment in every build: its speed must differ only by where the
- * allocator put the block, never by code layout. */
+ * allocator put the block, never by code layout. The bounds are read once:
+ * a char store may alias any object, so the loop would reload `writes` and
+ * `size` after every byte it stores, and that loop's speed moved with
+ * where the linker put the two globals (the -ta program took 1.17-1.38x
+ * the preload program's CPU, same instructions, same block address;
+ * bench/results/issue14.md). */
 __attribute__((noinline, aligned(64))) static void hammer(volatile char *p, uint64_t id)
 {
-    for (uint64_t w = 0; w < writes; w++) {
-        for (uint64_t b = 0; b < size; b++)
+    const uint64_t nwrites = writes, nbytes = size;
+    for (uint64_t w = 0; w < nwrites; w++) {
+        for (uint64_t b = 0; b < nbytes; b++)
             p[b] = (char)(p[b] + 1);
     }
-    for (uint64_t b = 0; b < size; b++) {
-        if (p[b] != (char)(id + writes))
+    for (uint64_t b = 0; b < nbytes; b++) {
+        if (p[b] != (char)(id + nwrites))
             bench_fail("thread %llu: block changed under it", (unsigned long long)id);
     }
 }

@@ -71,22 +71,37 @@ arena_t *tai_arena_get_or_create(unsigned index)
     return a;
 }
 
-/* Fewest bound threads wins; unused slots count as empty arenas. */
+/* Fewest bound threads wins; unused slots count as empty arenas. The
+ * winner comes back with one more thread counted on it, taken by a
+ * compare-and-swap against the count the scan saw (the caller drops it
+ * once its own binding counts): threads that start together would
+ * otherwise all see the same least-loaded arena before any of them is
+ * bound, and get neighbouring blocks of one slab, the same cache lines. */
 arena_t *tai_arena_choose(void)
 {
-    unsigned best = 0, best_load = UINT32_MAX;
-    for (unsigned i = 0; i < tai_narenas_auto; i++) {
-        arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
-        unsigned load = a ? atomic_load_explicit(&a->nthreads, memory_order_relaxed) : 0;
-        if (load < best_load) {
-            best = i;
-            best_load = load;
-            if (!load)
-                break;
+    for (;;) {
+        unsigned best = 0, best_load = UINT32_MAX;
+        for (unsigned i = 0; i < tai_narenas_auto; i++) {
+            arena_t *a = atomic_load_explicit(&tai_arenas[i], memory_order_acquire);
+            unsigned load = a ? atomic_load_explicit(&a->nthreads, memory_order_relaxed) : 0;
+            if (load < best_load) {
+                best = i;
+                best_load = load;
+                if (!load)
+                    break;
+            }
         }
+        arena_t *a = tai_arena_get_or_create(best);
+        if (!a) {
+            a = tai_arena_get_or_create(0);
+            if (a)
+                atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+            return a;
+        }
+        if (atomic_compare_exchange_weak_explicit(&a->nthreads, &best_load, best_load + 1,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return a;
     }
-    arena_t *a = tai_arena_get_or_create(best);
-    return a ? a : tai_arena_get_or_create(0);
 }
 
 arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts)

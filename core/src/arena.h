@@ -172,7 +172,8 @@ static inline void arena_report_fresh(arena_t *a)
 }
 
 HIDDEN arena_t *tai_arena_get_or_create(unsigned index);
-/* The least loaded automatic arena, for a new thread. */
+/* The least loaded automatic arena, for a new thread, with the thread
+ * already counted on it: the caller drops that count once bound. */
 HIDDEN arena_t *tai_arena_choose(void);
 HIDDEN arena_t *tai_arena_new(bool manual, const ta_arena_opts *opts);
 /* Called once a reset or destroy has discarded an arena's blocks, before

@@ -47,20 +47,32 @@ static void thread_exit(void *arg)
 
 void tai_thread_init_once(void) { pthread_key_create(&thread_key, thread_exit); }
 
+/* Drops the count tai_arena_choose took, once a binding holds its own. */
+static void release_choice(arena_t *a)
+{
+    if (a)
+        atomic_fetch_sub_explicit(&a->nthreads, 1, memory_order_release);
+}
+
 arena_t *tai_thread_arena(void)
 {
     if (tls_state == TS_ACTIVE)
         return tls_cache->arena;
-    if (!tls_arena)
-        bind_cacheless(tai_arena_choose());
+    if (!tls_arena) {
+        arena_t *a = tai_arena_choose();
+        bind_cacheless(a);
+        release_choice(a);
+    }
     return tls_arena;
 }
 
 static tcache_t *thread_tcache_create(void)
 {
     tls_state = TS_INITIALIZING;
-    arena_t *a = tls_arena ? tls_arena : tai_arena_choose();
+    arena_t *chosen = tls_arena ? NULL : tai_arena_choose();
+    arena_t *a = tls_arena ? tls_arena : chosen;
     tcache_t *tc = a ? tai_tcache_new(a, 1) : NULL;
+    release_choice(chosen);
     if (!tc) {
         tls_state = TS_NO_CACHE;
         return NULL;

@@ -68,7 +68,7 @@ static void dalloc_direct(const block_ref_t *b, unsigned cls)
  * missed: a block of tc's arena is pushed, others go back to theirs. */
 static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
 {
-    unsigned tag = b->tag;
+    unsigned tag = tag_auto_class(b->tag);
     if (unlikely(atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed)) &&
         tai_prof_dalloc(tc, b->p, tag))
         return;
@@ -133,12 +133,13 @@ NOINLINE void tai_free_slow(void *p)
  * cache's take the block. */
 NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
 {
-    if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
+    unsigned cls = tag_auto_class(page_tag(h, p));
+    if (likely(cache_push_remote(tc, p, h, cls)))
         return;
     tcache_t *own = tai_tls_tcache;
     if (tc != own) {
         tai_tls_free = prof_free_cache(own);
-        if (cache_push_remote(own, p, h, page_tag(h, p)))
+        if (cache_push_remote(own, p, h, cls))
             return;
     }
     free_general(p);
@@ -169,12 +170,12 @@ void ta_free(void *p)
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
-        if (unlikely(h->arena != tc->arena)) {
+        if (likely(cache_push_last(tc, p, tc->tagmap[page_tag(h, p)])))
+            return;
+        if (h->arena != tc->arena) {
             free_remote(p, tc, h);
             return;
         }
-        if (likely(cache_push_last(tc, p, page_tag(h, p))))
-            return;
     }
     tai_free_slow(p);
 }

@@ -89,6 +89,45 @@ static unsigned remote_cap(unsigned cls)
     return cap < 32 ? cap : 32;
 }
 
+/* Whole-line classes of any automatic arena, and the shared-line ones of
+ * the arena's colour. Manual arenas' tags are alike for all of them:
+ * only an explicit cache of a manual arena maps them, for
+ * cache_push_sized, which tests the arena first; thread caches never take
+ * a manual arena's block (dalloc_ref), and a thread's cache on a manual
+ * arena takes no shared-line block, all automatic arenas' being foreign.
+ * A class without slots (checked mode) maps to 0: nothing to push onto.
+ * A thread's cache maps a whole-line class only while it allocates it
+ * (set_whole_line): a thread that only frees a class (a consumer) would
+ * otherwise pile up its producers' blocks to the stack's cap and flush
+ * them from there, where their remote batches send them home at once. */
+static void build_tagmap(tcache_t *tc, bool explicit)
+{
+    arena_t *a = tc->arena;
+    unsigned colour = a->manual ? NCOLOURS : tag_arena_colour(a->index);
+    tc->gated = !explicit;
+    for (unsigned t = 0; t < sizeof(tc->tagmap); t++) {
+        unsigned cls = tag_class(t);
+        bool mine = cls < NCACHED_CLASSES && tc->bins[cls].cap &&
+                    (tag_is_manual(t) ? explicit && a->manual
+                     : tag_class_shared(cls) ? tag_colour(t) == colour
+                                             : explicit);
+        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : 0);
+    }
+}
+
+/* Whole-line class cls (its tag is the class in every automatic arena)
+ * in or out of a thread cache's map, and its free side's (prof.h), which
+ * the free fast paths push onto while the cache samples: in at each
+ * fill, out when the GC finds the class idle. */
+static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
+{
+    if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap) {
+        tc->tagmap[cls] = (uint8_t)(in ? cls + 1 : 0);
+        if (tc->side)
+            tc->side->tagmap[cls] = tc->tagmap[cls];
+    }
+}
+
 tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
 {
     size_t nslots = 0;
@@ -119,6 +158,7 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
     tc->last_bin = &tc->bins[0];
     tc->peak_fill = PEAK_FILL_BYTES;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    build_tagmap(tc, scale != 1);
     registry_add(tc);
     return tc;
 }
@@ -163,6 +203,7 @@ void tai_tcache_rebind(tcache_t *tc, arena_t *a)
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tc->arena = a;
+    build_tagmap(tc, false);
     mutex_unlock(&registry_lock);
 }
 
@@ -267,6 +308,8 @@ static void gc_step(tcache_t *tc)
     tc->gc_next = (c + 1) % NCACHED_CLASSES;
     cache_bin_t *cb = &tc->bins[c];
     uint64_t nalloc = ctr_get(&cb->nalloc);
+    if (nalloc == tc->gc_seen[c])
+        set_whole_line(tc, c, false);
     if (nalloc == tc->gc_seen[c] && cb->ncached) {
         flush_bin(cb, c, cb->ncached - cb->ncached / 4);
         if (tc->nfill[c] > 1)
@@ -352,6 +395,7 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         ctr_add(&cb->nrefill, 1);
     }
     ctr_add(&cb->nalloc, 1);
+    set_whole_line(tc, cls, true);
     merge_class(tc, cls, cls >= NBINS);
     note_fill(tc, (uint64_t)got * tai_class_size[cls]);
     gc_step(tc);

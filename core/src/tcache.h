@@ -25,10 +25,18 @@ typedef struct tcache {
      * (ta_free): written by the cache's user on a hit, read by it only.
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
+    /* By page tag (tag.h): 1 + the class a free may push onto this
+     * cache, 0 where it may not (other colours, manual arenas' tags but
+     * an explicit cache's own, large, none): the free fast path's whole
+     * ownership test. All 0 in the empty cache. */
+    uint8_t tagmap[256];
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
      * until their first call looks at the options */
     uint8_t sized_mode;
+    /* a thread's cache: whole-line classes are in tagmap only while it
+     * allocates them (tcache.c: set_whole_line) */
+    bool gated;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */

@@ -96,10 +96,15 @@ static inline unsigned tag_colour(unsigned tag)
 }
 
 /* The class an automatic arena's tag stands for, its colour removed;
- * every other tag comes back unchanged (>= NCACHED_CLASSES). */
+ * every other tag comes back unchanged (>= NCACHED_CLASSES). Without a
+ * branch: a remote free decodes tags of both kinds in any mix (prodcons's
+ * consumer mispredicted a third of them), so the table is read for every
+ * tag and the comparison only selects. */
 static inline unsigned tag_auto_class(unsigned tag)
 {
-    return tag_is_coloured(tag) ? tag_shared_class[(tag - PB_COLOUR) % NSHARED_CLASSES] : tag;
+    unsigned k = tag - PB_COLOUR;
+    unsigned shared = tag_shared_class[k % NSHARED_CLASSES];
+    return k < PB_LARGE - PB_COLOUR ? shared : tag;
 }
 
 /* The class a tag stands for, manual arenas' offset and colours removed;

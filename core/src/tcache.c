@@ -100,6 +100,12 @@ static unsigned remote_cap(unsigned cls)
  * (set_whole_line): a thread that only frees a class (a consumer) would
  * otherwise pile up its producers' blocks to the stack's cap and flush
  * them from there, where their remote batches send them home at once. */
+static uint8_t foreign_entry(unsigned tag)
+{
+    unsigned cls = tag_auto_class(tag);
+    return (uint8_t)(cls < NCACHED_CLASSES ? TAGMAP_FOREIGN + 1 + cls : 0);
+}
+
 static void build_tagmap(tcache_t *tc, bool explicit)
 {
     arena_t *a = tc->arena;
@@ -111,7 +117,7 @@ static void build_tagmap(tcache_t *tc, bool explicit)
                     (tag_is_manual(t) ? explicit && a->manual
                      : tag_class_shared(cls) ? tag_colour(t) == colour
                                              : explicit);
-        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : 0);
+        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : foreign_entry(t));
     }
 }
 
@@ -122,7 +128,7 @@ static void build_tagmap(tcache_t *tc, bool explicit)
 static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
 {
     if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap) {
-        tc->tagmap[cls] = (uint8_t)(in ? cls + 1 : 0);
+        tc->tagmap[cls] = in ? (uint8_t)(cls + 1) : foreign_entry(cls);
         if (tc->side)
             tc->side->tagmap[cls] = tc->tagmap[cls];
     }
@@ -258,6 +264,7 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
 
 void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
 {
+    tc->uncached_deallocated += (uint64_t)tc->remote[cls].ncached * tai_class_size[cls];
     flush_bin(&tc->remote[cls], cls, tc->remote[cls].ncached);
 }
 
@@ -318,13 +325,23 @@ static void gc_step(tcache_t *tc)
     tc->gc_seen[c] = nalloc;
 }
 
+/* Bytes freed into the remote batches, which count in uncached_deallocated
+ * only once flushed: the remote free's push does not count them. */
+static uint64_t remote_pending(const tcache_t *tc)
+{
+    uint64_t total = 0;
+    for (unsigned c = 0; c < NBINS; c++)
+        total += (uint64_t)tc->remote[c].ncached * tai_class_size[c];
+    return total;
+}
+
 /* Allocated minus deallocated bytes in one pass: a class's requests
  * served count on both sides and cancel, what is left is its blocks
  * filled in minus those flushed out and those still cached. A miss runs
  * this every PEAK_FILL_BYTES, so it reads each class once. */
 static uint64_t net_bytes(const tcache_t *tc)
 {
-    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated;
+    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated - remote_pending(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         uint32_t held = tc->prof ? tai_prof_ncached(tc, c) : tc->bins[c].ncached;
         net += (ctr_get(&tc->bins[c].nrefill) - held) * tai_class_size[c];
@@ -440,14 +457,12 @@ size_t tai_tcache_cached(const tcache_t *tc)
     size_t total = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (size_t)tai_prof_ncached(tc, c) * tai_class_size[c];
-    for (unsigned c = 0; c < NBINS; c++)
-        total += (size_t)tc->remote[c].ncached * tai_class_size[c];
-    return total;
+    return total + (size_t)remote_pending(tc);
 }
 
 uint64_t tai_tcache_deallocated(const tcache_t *tc)
 {
-    uint64_t total = tc->uncached_deallocated;
+    uint64_t total = tc->uncached_deallocated + remote_pending(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (tai_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * tai_class_size[c];

@@ -26,9 +26,12 @@ typedef struct tcache {
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
     /* By page tag (tag.h): 1 + the class a free may push onto this
-     * cache, 0 where it may not (other colours, manual arenas' tags but
-     * an explicit cache's own, large, none): the free fast path's whole
-     * ownership test. All 0 in the empty cache. */
+     * cache; where it may not, TAGMAP_FOREIGN + 1 + the class of an
+     * automatic arena's tag (other colours, whole-line classes not
+     * allocated here), so a remote free reads its class from the entry,
+     * and 0 for the rest (manual arenas' tags but an explicit cache's own,
+     * large, none): the free fast path's whole ownership test. All 0 in
+     * the empty cache. */
     uint8_t tagmap[256];
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
@@ -57,6 +60,15 @@ typedef struct tcache {
     struct tcache *side;
     void *slots[];
 } tcache_t;
+
+/* The tag map's offset for blocks a cache does not take (tagmap). An
+ * entry names a class as (entry - 1) % TAGMAP_FOREIGN, 0's naming none;
+ * an entry of either kind, as a bin index less one (cache_push_last),
+ * stays inside the cache, where no other cache's bin can be. */
+#define TAGMAP_FOREIGN 64
+_Static_assert(TAGMAP_FOREIGN > NCACHED_CLASSES, "a foreign entry must name no bin");
+_Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeof(tcache_t),
+               "tag map entries index inside the cache");
 
 struct ta_tcache {
     tcache_t t;

@@ -69,16 +69,17 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 }
 
 /* ta_free's push: onto the bin of the last pop when the block's class
- * names it, else by the class (cache_push). m is 1 + the class, or 0
- * where the cache's tag map refuses the block. The bin's address then
+ * names it, else by the class (cache_push). m is the block's tag map
+ * entry: 1 + the class, or above TAGMAP_FOREIGN or 0 where the cache's
+ * map refuses the block (cache_push's range check refuses it then). The bin's address then
  * comes from last_bin, loaded at once, not from the tag, which waits for
  * p's page to be read, and the tag only decides a branch: a free's stores
  * whose addresses wait for that load hold up the next malloc's loads
  * behind them (about 40 % of fast-imm's time on a Xeon). The empty asm
  * keeps the compiler from taking the address from the class, which it
  * knows is equal. A last_bin of another cache (or none) never equals
- * tc's bin for the class, nor the slot before tc's bins that a refused
- * block's 0 names, so is never pushed onto. */
+ * tc's bin for the class, nor the slot a refused block's entry names
+ * (tcache.h: TAGMAP_FOREIGN), so is never pushed onto. */
 static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
 {
     cache_bin_t *cb = tc->last_bin;
@@ -99,25 +100,33 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
 /* A remote free's push: a small block of another arena waits in the
  * cache's batch for its class, never handed out here, until the batch
  * fills and goes back to the block's bin under one lock. False when the
- * block is not small, is the cache's own arena's, or the cache keeps no
- * batches (the empty cache: a thread's first call, secure mode). tag is
- * the block's class if it is an automatic arena's (tag_auto_class). */
-static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
-                                           unsigned tag)
+ * block is not small or the cache keeps no batches (the empty cache: a
+ * thread's first call, secure mode). cls is the block's class if it is an
+ * automatic arena's (tag_auto_class); the caller has seen that the block
+ * is not the cache's own arena's. The thread's deallocated bytes count a
+ * batch when it is flushed (tcache.c: remote_pending). */
+static ALWAYS_INLINE bool cache_push_batch(tcache_t *tc, void *p, unsigned cls)
 {
-    if (likely(tag < NBINS && h->arena != tc->arena)) {
-        cache_bin_t *rb = &tc->remote[tag];
+    if (likely(cls < NBINS)) {
+        cache_bin_t *rb = &tc->remote[cls];
         uint32_t n = rb->ncached, cap = rb->cap;
         if (likely(n < cap)) {
             rb->stack[n++] = p;
             rb->ncached = n;
-            tc->uncached_deallocated += tai_class_size[tag];
             if (unlikely(n == cap))
-                tai_tcache_flush_remote(tc, tag);
+                tai_tcache_flush_remote(tc, cls);
             return true;
         }
     }
     return false;
+}
+
+/* cache_push_batch for a block that may be the cache's own arena's
+ * (false then). */
+static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
+                                           unsigned cls)
+{
+    return h->arena != tc->arena && cache_push_batch(tc, p, cls);
 }
 
 /* An explicit cache's sized free. The class comes from the block's

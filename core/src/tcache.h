@@ -62,9 +62,10 @@ typedef struct tcache {
 } tcache_t;
 
 /* The tag map's offset for blocks a cache does not take (tagmap). An
- * entry names a class as (entry - 1) % TAGMAP_FOREIGN, 0's naming none;
- * an entry of either kind, as a bin index less one (cache_push_last),
- * stays inside the cache, where no other cache's bin can be. */
+ * entry names a class as (entry - 1) % TAGMAP_FOREIGN, 0's naming none.
+ * Read as a bin index less one (cache_push_last), a foreign entry names
+ * a slot inside the cache past its bins, 0 the slot before the cache:
+ * neither is a bin of any cache, so last_bin never equals them. */
 #define TAGMAP_FOREIGN 64
 _Static_assert(TAGMAP_FOREIGN > NCACHED_CLASSES, "a foreign entry must name no bin");
 _Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeof(tcache_t),

@@ -70,9 +70,9 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 
 /* ta_free's push: onto the bin of the last pop when the block's class
  * names it, else by the class (cache_push). m is the block's tag map
- * entry: 1 + the class, or above TAGMAP_FOREIGN or 0 where the cache's
- * map refuses the block (cache_push's range check refuses it then). The bin's address then
- * comes from last_bin, loaded at once, not from the tag, which waits for
+ * entry: 1 + the class, or above TAGMAP_FOREIGN or 0 where the map
+ * refuses the block (cache_push's range check fails). The bin's address
+ * then comes from last_bin, loaded at once, not from the tag, which waits for
  * p's page to be read, and the tag only decides a branch: a free's stores
  * whose addresses wait for that load hold up the next malloc's loads
  * behind them (about 40 % of fast-imm's time on a Xeon). The empty asm

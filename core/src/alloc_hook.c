@@ -93,13 +93,16 @@ NOINLINE static void hook_free_slow(ta_hook_t *h, ta_tcache_t *fp, void *p)
 
 /* NULL needs no test of its own: the owner map's first unit, the lowest
  * segment-sized stretch of addresses, is never ours (mappings there would
- * have to start at address 0), so NULL goes to the fallback. */
+ * have to start at address 0), so NULL goes to the fallback. Nor does
+ * checked mode: it gives explicit caches (and their sampling free sides)
+ * no slots, so the push misses into the validating slow path, and the
+ * page tag it reads first is in a segment the owner map has vouched for. */
 void ta_hook_free(void *hook, void *p)
 {
     ta_hook_t *h = hook;
     ta_tcache_t *tc = hook_cache(&h->free_cache);
     if (likely(tc != NULL) && likely(tai_owner_map_get(p))) {
-        if (likely(!tai_opt.check && cache_push(&tc->t, p, page_tag(head_of(p), p))))
+        if (likely(cache_push(&tc->t, p, page_tag(head_of(p), p))))
             return;
         hook_free_slow(h, tc, p);
     } else {

@@ -3,6 +3,7 @@
  * time, through a slot of the fill's own. The debug build asserts that
  * no fill stores into a stack with no room (it wrote one pointer past the
  * cache before), and every block comes back valid and distinct. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -59,10 +60,43 @@ static void test_sized_free_after_kept_shrink(void)
     CHECK_EQ(ta_arena_destroy(a), 0);
 }
 
+/* The hook's free tests no mode of its own: an explicit cache has no
+ * slots in checked mode, so each block freed through ta_hook_free is
+ * validated and taken back into its slab, never parked unchecked. */
+static void hook_free_foreign(void *hook, void *p)
+{
+    (void)hook;
+    CHECK(p == NULL);
+}
+
+static void test_hook_free_validates(void)
+{
+    ta_tcache_t *tc = ta_tcache_create(NULL);
+    CHECK(tc != NULL);
+    if (!tc)
+        return;
+    ta_hook_t h = {.alloc_cache = tc, .free_cache = tc, .free_fallback = hook_free_foreign};
+    for (size_t size = 16; size <= TEST_SMALL_MAX; size *= 2) {
+        void *b[NBLOCKS];
+        for (int i = 0; i < NBLOCKS; i++) {
+            b[i] = ta_hook_malloc(&h, size);
+            CHECK(b[i] != NULL);
+            CHECK_EQ(ta_check_ptr(b[i]), 0);
+        }
+        for (int i = 0; i < NBLOCKS; i++) {
+            ta_hook_free(&h, b[i]);
+            CHECK_EQ(ta_check_ptr(b[i]), EINVAL);
+        }
+    }
+    ta_hook_free(&h, NULL);
+    ta_tcache_destroy(tc);
+}
+
 int main(void)
 {
     setenv("TUNALLOC_CONF", "check:true", 1);
     RUN(test_every_small_class);
     RUN(test_sized_free_after_kept_shrink);
+    RUN(test_hook_free_validates);
     return TEST_EXIT();
 }

@@ -68,7 +68,7 @@ static void dalloc_direct(const block_ref_t *b, unsigned cls)
  * missed: a block of tc's arena is pushed, others go back to theirs. */
 static void dalloc_ref(tcache_t *tc, const block_ref_t *b)
 {
-    unsigned tag = b->tag;
+    unsigned tag = tag_auto_class(b->tag);
     if (unlikely(atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed)) &&
         tai_prof_dalloc(tc, b->p, tag))
         return;
@@ -124,21 +124,28 @@ NOINLINE void tai_free_slow(void *p)
     free_general(p);
 }
 
-/* ta_free's miss for a block of another arena (tc and h are the fast
- * path's, in the registers it left them in): pushed on the cache's remote
- * batch for its class without a stack frame, as in a producer / consumer
- * program this miss comes at the rate of frees. A sampling cache's
- * prof_free takes only its own arena's blocks, so it need not look. The
- * thread's free side (tc not the thread's cache) keeps no batches: its
- * cache's take the block. */
-NOINLINE static void free_remote(void *p, tcache_t *tc, const map_head_t *h)
+/* ta_free's miss (tc, h and the tag map's entry m, which names the
+ * block's class, are the fast path's, in the registers it left them in):
+ * a block of another arena is pushed on the cache's remote batch for its
+ * class without a stack frame, as in a producer / consumer program this
+ * miss comes at the rate of frees; the cache's own (a full stack, a
+ * whole-line class this thread does not allocate, large) take the slow
+ * path. A sampling cache's prof_free takes only its own arena's blocks,
+ * so it need not look. The thread's free side (tc not the thread's
+ * cache) keeps no batches: its cache's take the block. */
+NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, unsigned m)
 {
-    if (likely(cache_push_remote(tc, p, h, page_tag(h, p))))
+    if (unlikely(h->arena == tc->arena)) {
+        tai_free_slow(p);
+        return;
+    }
+    unsigned cls = (m - 1u) % TAGMAP_FOREIGN;
+    if (likely(cache_push_batch(tc, p, cls)))
         return;
     tcache_t *own = tai_tls_tcache;
     if (tc != own) {
         tai_tls_free = prof_free_cache(own);
-        if (cache_push_remote(own, p, h, page_tag(h, p)))
+        if (cache_push_remote(own, p, h, cls))
             return;
     }
     free_general(p);
@@ -169,12 +176,11 @@ void ta_free(void *p)
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
-        if (unlikely(h->arena != tc->arena)) {
-            free_remote(p, tc, h);
+        unsigned m = tc->tagmap[page_tag(h, p)];
+        if (likely(cache_push_last(tc, p, m)))
             return;
-        }
-        if (likely(cache_push_last(tc, p, page_tag(h, p))))
-            return;
+        free_miss(p, tc, h, m);
+        return;
     }
     tai_free_slow(p);
 }

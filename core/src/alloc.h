@@ -76,15 +76,15 @@ static ALWAYS_INLINE void tcache_free_in(tcache_t *tc, void *p)
     tai_tcache_free_slow(tc, p);
 }
 
-/* The thread cache's push (onto tai_tls_free, prof.h) of a block of its
- * own arena, by the block's page tag. Checked mode takes the slow path before p is dereferenced: a
+/* The thread cache's push (onto tai_tls_free, prof.h) of a block its tag
+ * map takes (tag.h: colours). Checked mode takes the slow path before p is dereferenced: a
  * foreign pointer's segment header may not be mapped. */
 static ALWAYS_INLINE bool thread_push_nonnull(void *p)
 {
     if (likely(!tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
-        return likely(h->arena == tc->arena && cache_push(tc, p, page_tag(h, p)));
+        return likely(cache_push(tc, p, tc->tagmap[page_tag(h, p)] - 1u));
     }
     return false;
 }

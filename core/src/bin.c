@@ -62,7 +62,7 @@ static extent_t *slab_new(arena_t *a, unsigned cls, size_t *unparked)
         e->cls = (uint8_t)cls;
         e->nfree = (uint16_t)bi->nregs;
         map_all_free(slab_map(extent_segment(e), e), bi->nregs);
-        tai_extent_map(extent_segment(e), e, tag_encode(a->manual, cls), true);
+        tai_extent_map(extent_segment(e), e, bin_tag(a, cls), true);
         arena_report(a, false);
     }
     mutex_unlock(&a->lock);

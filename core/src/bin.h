@@ -20,4 +20,10 @@ HIDDEN void tai_bin_dalloc(arena_t *a, unsigned cls, void *p);
 /* Gives the spare empty slabs of the bins back to the arena (decay). */
 HIDDEN void tai_bin_release_empty(arena_t *a);
 
+/* The tag of arena a's slab pages of class cls (tag.h). */
+static inline uint8_t bin_tag(const arena_t *a, unsigned cls)
+{
+    return tag_encode(a->manual, tag_arena_colour(a->index), cls);
+}
+
 #endif

@@ -325,6 +325,7 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
         memset(pt, 0, sizeof(*pt));
         tc->prof = pt;
         tc->side->arena = tc->arena;
+        memcpy(tc->side->tagmap, tc->tagmap, sizeof(tc->tagmap));
         for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
             pt->base[c] = tc->bins[c].stack;
             hide(tc, c);

@@ -168,7 +168,7 @@ HIDDEN bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c);
 static ALWAYS_INLINE bool prof_free(tcache_t *tc, void *p)
 {
     const map_head_t *h = head_of(p);
-    unsigned tag = page_tag(h, p);
+    unsigned tag = tag_auto_class(page_tag(h, p));
     if (unlikely(h->arena != tc->arena))
         return false;
     if (unlikely(tag >= NCACHED_CLASSES)) {

@@ -124,6 +124,51 @@ static void **full_stack(tcache_t *tc, unsigned cls)
     return slot;
 }
 
+/* Whole-line classes of any automatic arena, and the shared-line ones of
+ * the arena's colour. Manual arenas' tags are alike for all of them:
+ * only an explicit cache of a manual arena maps them, for
+ * cache_push_sized, which tests the arena first; thread caches never take
+ * a manual arena's block (dalloc_ref), and a thread's cache on a manual
+ * arena takes no shared-line block, all automatic arenas' being foreign.
+ * A class without slots (checked mode) maps to 0: nothing to push onto.
+ * A thread's cache maps a whole-line class only while it allocates it
+ * (set_whole_line): a thread that only frees a class (a consumer) would
+ * otherwise pile up its producers' blocks to the stack's cap and flush
+ * them from there, where their remote batches send them home at once. */
+static uint8_t foreign_entry(unsigned tag)
+{
+    unsigned cls = tag_auto_class(tag);
+    return (uint8_t)(cls < NCACHED_CLASSES ? TAGMAP_FOREIGN + 1 + cls : 0);
+}
+
+static void build_tagmap(tcache_t *tc, bool explicit)
+{
+    arena_t *a = tc->arena;
+    unsigned colour = a->manual ? NCOLOURS : tag_arena_colour(a->index);
+    tc->gated = !explicit;
+    for (unsigned t = 0; t < sizeof(tc->tagmap); t++) {
+        unsigned cls = tag_class(t);
+        bool mine = cls < NCACHED_CLASSES && tc->bins[cls].cap &&
+                    (tag_is_manual(t) ? explicit && a->manual
+                     : tag_class_shared(cls) ? tag_colour(t) == colour
+                                             : explicit);
+        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : foreign_entry(t));
+    }
+}
+
+/* Whole-line class cls (its tag is the class in every automatic arena)
+ * in or out of a thread cache's map, and its free side's (prof.h), which
+ * the free fast paths push onto while the cache samples: in at each
+ * fill, out when the GC finds the class idle. */
+static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
+{
+    if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap) {
+        tc->tagmap[cls] = in ? (uint8_t)(cls + 1) : foreign_entry(cls);
+        if (tc->side)
+            tc->side->tagmap[cls] = tc->tagmap[cls];
+    }
+}
+
 tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
 {
     size_t nslots = 0;
@@ -160,6 +205,7 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
     tc->last_bin = &tc->bins[0];
     tc->peak_fill = PEAK_FILL_BYTES;
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    build_tagmap(tc, scale != 1);
     registry_add(tc);
     return tc;
 }
@@ -222,6 +268,7 @@ void tai_tcache_rebind(tcache_t *tc, arena_t *a)
     atomic_fetch_sub_explicit(&tc->arena->nthreads, 1, memory_order_release);
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
     tc->arena = a;
+    build_tagmap(tc, false);
     mutex_unlock(&registry_lock);
 }
 
@@ -276,6 +323,7 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
 
 void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
 {
+    tc->uncached_deallocated += (uint64_t)tc->remote[cls].ncached * tai_class_size[cls];
     flush_bin(&tc->remote[cls], cls, tc->remote[cls].ncached);
 }
 
@@ -326,6 +374,8 @@ static void gc_step(tcache_t *tc)
     tc->gc_next = (c + 1) % NCACHED_CLASSES;
     cache_bin_t *cb = &tc->bins[c];
     uint64_t nalloc = ctr_get(&cb->nalloc);
+    if (nalloc == tc->gc_seen[c])
+        set_whole_line(tc, c, false);
     if (nalloc == tc->gc_seen[c] && cb->ncached) {
         flush_bin(cb, c, cb->ncached - cb->ncached / 4);
         if (tc->nfill[c] > 1)
@@ -334,13 +384,23 @@ static void gc_step(tcache_t *tc)
     tc->gc_seen[c] = nalloc;
 }
 
+/* Bytes freed into the remote batches, which count in uncached_deallocated
+ * only once flushed: the remote free's push does not count them. */
+static uint64_t remote_pending(const tcache_t *tc)
+{
+    uint64_t total = 0;
+    for (unsigned c = 0; c < NBINS; c++)
+        total += (uint64_t)tc->remote[c].ncached * tai_class_size[c];
+    return total;
+}
+
 /* Allocated minus deallocated bytes in one pass: a class's requests
  * served count on both sides and cancel, what is left is its blocks
  * filled in minus those flushed out and those still cached. A miss runs
  * this every PEAK_FILL_BYTES, so it reads each class once. */
 static uint64_t net_bytes(const tcache_t *tc)
 {
-    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated;
+    uint64_t net = tc->uncached_allocated - tc->uncached_deallocated - remote_pending(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         uint32_t held = tc->prof ? tai_prof_ncached(tc, c) : tc->bins[c].ncached;
         net += (ctr_get(&tc->bins[c].nrefill) - held) * tai_class_size[c];
@@ -447,6 +507,7 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         ctr_add(&cb->nrefill, 1);
     }
     ctr_add(&cb->nalloc, 1);
+    set_whole_line(tc, cls, true);
     note_fill(tc, (uint64_t)got * tai_class_size[cls]);
     if (cls < NBINS)
         next_fill(tc, cls);
@@ -500,14 +561,12 @@ size_t tai_tcache_cached(const tcache_t *tc)
     size_t total = 0;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (size_t)tai_prof_ncached(tc, c) * tai_class_size[c];
-    for (unsigned c = 0; c < NBINS; c++)
-        total += (size_t)tc->remote[c].ncached * tai_class_size[c];
-    return total;
+    return total + (size_t)remote_pending(tc);
 }
 
 uint64_t tai_tcache_deallocated(const tcache_t *tc)
 {
-    uint64_t total = tc->uncached_deallocated;
+    uint64_t total = tc->uncached_deallocated + remote_pending(tc);
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         total += (tai_prof_ncached(tc, c) + ctr_get(&tc->bins[c].nalloc) -
                   ctr_get(&tc->bins[c].nrefill)) * tai_class_size[c];

@@ -25,12 +25,23 @@ typedef struct tcache {
      * (ta_free): written by the cache's user on a hit, read by it only.
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
+    /* By page tag (tag.h): 1 + the class a free may push onto this
+     * cache; where it may not, TAGMAP_FOREIGN + 1 + the class of an
+     * automatic arena's tag (other colours, whole-line classes not
+     * allocated here), so a remote free reads its class from the entry,
+     * and 0 for the rest (manual arenas' tags but an explicit cache's own,
+     * large, none): the free fast path's whole ownership test. All 0 in
+     * the empty cache. */
+    uint8_t tagmap[256];
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
      * until their first call looks at the options */
     uint8_t sized_mode;
     /* a thread cache: its classes start on small stacks (tcache.c) */
     bool small_first;
+    /* a thread's cache: whole-line classes are in tagmap only while it
+     * allocates them (tcache.c: set_whole_line) */
+    bool gated;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
@@ -54,6 +65,16 @@ typedef struct tcache {
     struct tcache *side;
     void *slots[];
 } tcache_t;
+
+/* The tag map's offset for blocks a cache does not take (tagmap). An
+ * entry names a class as (entry - 1) % TAGMAP_FOREIGN, 0's naming none.
+ * Read as a bin index less one (cache_push_last), a foreign entry names
+ * a slot inside the cache past its bins, 0 the slot before the cache:
+ * neither is a bin of any cache, so last_bin never equals them. */
+#define TAGMAP_FOREIGN 64
+_Static_assert(TAGMAP_FOREIGN > NCACHED_CLASSES, "a foreign entry must name no bin");
+_Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeof(tcache_t),
+               "tag map entries index inside the cache");
 
 struct ta_tcache {
     tcache_t t;

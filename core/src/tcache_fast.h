@@ -45,8 +45,9 @@ static ALWAYS_INLINE bool cache_push(tcache_t *tc, void *p, unsigned tag)
 /* A sized free's push onto the stack of the class its size names, which
  * is known before p is read: the stores' addresses wait for no load from
  * p's page, so the next allocation need not wait for them either, and
- * the page tag only has to agree (a branch). A block whose size names
- * another class than its page (a shrink that could not move) misses.
+ * the page tag only has to agree, through the cache's tag map (a branch).
+ * A block whose size names another class than its page (a shrink that
+ * could not move), or that the map refuses, misses.
  * The bin's room is looked at before p is read, and checked mode (no
  * slots, so no room) misses there, before touching a pointer it has not
  * validated. */
@@ -57,8 +58,7 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
         cache_bin_t *cb = &tc->bins[cls];
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
-            const map_head_t *h = head_of(p);
-            if (likely(h->arena == tc->arena && page_tag(h, p) == cls)) {
+            if (likely(tc->tagmap[page_tag(head_of(p), p)] == cls + 1)) {
                 cb->ncached = n + 1;
                 cb->stack[n] = p;
                 return true;
@@ -68,20 +68,24 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
     return false;
 }
 
-/* ta_free's push: onto the bin of the last pop when the block's tag
- * names it, else by the tag (cache_push). The bin's address then comes
- * from last_bin, loaded at once, not from the tag, which waits for p's
- * page to be read, and the tag only decides a branch: a free's stores
+/* ta_free's push: onto the bin of the last pop when the block's class
+ * names it, else by the class (cache_push). m is the block's tag map
+ * entry: 1 + the class, or above TAGMAP_FOREIGN or 0 where the map
+ * refuses the block (cache_push's range check fails). The bin's address
+ * then comes from last_bin, loaded at once, not from the tag, which waits for
+ * p's page to be read, and the tag only decides a branch: a free's stores
  * whose addresses wait for that load hold up the next malloc's loads
  * behind them (about 40 % of fast-imm's time on a Xeon). The empty asm
- * keeps the compiler from taking the address from the tag, which it
+ * keeps the compiler from taking the address from the class, which it
  * knows is equal. A last_bin of another cache (or none) never equals
- * tc's bin for the tag, so is never pushed onto. */
-static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned tag)
+ * tc's bin for the class, nor the slot a refused block's entry names
+ * (tcache.h: TAGMAP_FOREIGN), so is never pushed onto. */
+static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
 {
     cache_bin_t *cb = tc->last_bin;
     __asm__("" : "+r"(cb));
-    if (likely((uintptr_t)cb == (uintptr_t)tc->bins + tag * sizeof(cache_bin_t))) {
+    if (likely((uintptr_t)cb ==
+               (uintptr_t)tc->bins - sizeof(cache_bin_t) + m * sizeof(cache_bin_t))) {
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
             cb->ncached = n + 1;
@@ -90,30 +94,39 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned tag)
         }
         return false;
     }
-    return cache_push(tc, p, tag);
+    return cache_push(tc, p, m - 1u);
 }
 
 /* A remote free's push: a small block of another arena waits in the
  * cache's batch for its class, never handed out here, until the batch
  * fills and goes back to the block's bin under one lock. False when the
- * block is not small, is the cache's own arena's, or the cache keeps no
- * batches (the empty cache: a thread's first call, secure mode). */
-static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
-                                           unsigned tag)
+ * block is not small or the cache keeps no batches (the empty cache: a
+ * thread's first call, secure mode). cls is the block's class if it is an
+ * automatic arena's (tag_auto_class); the caller has seen that the block
+ * is not the cache's own arena's. The thread's deallocated bytes count a
+ * batch when it is flushed (tcache.c: remote_pending). */
+static ALWAYS_INLINE bool cache_push_batch(tcache_t *tc, void *p, unsigned cls)
 {
-    if (likely(tag < NBINS && h->arena != tc->arena)) {
-        cache_bin_t *rb = &tc->remote[tag];
+    if (likely(cls < NBINS)) {
+        cache_bin_t *rb = &tc->remote[cls];
         uint32_t n = rb->ncached, cap = rb->cap;
         if (likely(n < cap)) {
             rb->stack[n++] = p;
             rb->ncached = n;
-            tc->uncached_deallocated += tai_class_size[tag];
             if (unlikely(n == cap))
-                tai_tcache_flush_remote(tc, tag);
+                tai_tcache_flush_remote(tc, cls);
             return true;
         }
     }
     return false;
+}
+
+/* cache_push_batch for a block that may be the cache's own arena's
+ * (false then). */
+static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_head_t *h,
+                                           unsigned cls)
+{
+    return h->arena != tc->arena && cache_push_batch(tc, p, cls);
 }
 
 /* An explicit cache's sized free. The class comes from the block's
@@ -122,14 +135,14 @@ static ALWAYS_INLINE bool cache_push_remote(tcache_t *tc, void *p, const map_hea
  * class), so the size the caller last asked for need not name the class
  * the block lives in, and a block filed by its size would corrupt the
  * bin it is flushed to. Only blocks of the cache's own arena (a manual
- * one included: its tags carry PB_MANUAL) are taken; checked mode
- * verifies first and must not come here, as p is dereferenced. p must
- * not be NULL. */
+ * one included: its tags carry PB_MANUAL, which an explicit cache's map
+ * takes) are taken; checked mode verifies first and must not come here,
+ * as p is dereferenced. p must not be NULL. */
 static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
     const map_head_t *h = head_of(p);
     if (likely(h->arena == tc->arena))
-        return cache_push(tc, p, tag_class(page_tag(h, p)));
+        return cache_push(tc, p, tc->tagmap[page_tag(h, p)] - 1u);
     return false;
 }
 

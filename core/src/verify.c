@@ -2,6 +2,7 @@
  * build's assertion failure. Reads only: it never repairs what it finds. */
 #include <stdlib.h>
 
+#include "bin.h"
 #include "owner_map.h"
 #include "secure.h"
 #include "verify.h"
@@ -68,7 +69,7 @@ static void walk_slab(walk_t *w, segment_t *seg, size_t idx, const extent_t *e)
     EXPECT(w, n == bi->slab_pages + tai_guard_pages(), e, n);
     for (size_t i = 0; i < n; i++)
         if (seg->page_head[idx + i] != idx ||
-            seg->head.page_bin[idx + i] != tag_encode(a->manual, e->cls)) {
+            seg->head.page_bin[idx + i] != bin_tag(a, e->cls)) {
             fail(w, "slab page not mapped to its head with its class", e, i);
             break;
         }

@@ -169,35 +169,54 @@ static uint64_t thread_counter(const char *name)
     return v;
 }
 
-/* A thread's cache does not keep blocks of another arena: the next malloc
- * of the size must not hand the freed neighbour of another thread's
- * blocks back (false sharing). The free still counts for the thread and
- * the block reaches its own arena's bin once the cache is flushed. */
-static void test_remote_block_not_reused(void)
+/* Another arena's block that shares cache lines with its neighbours (a
+ * size that is not a multiple of 64 bytes) is not reused by the thread
+ * that frees it: its next malloc of the size must not hand the freed
+ * neighbour of another thread's blocks back (false sharing). A block of
+ * whole lines is, by a thread that allocates that size itself: it shares
+ * no line with the owner's blocks (a thread that only frees it, a
+ * consumer, sends it home). Either way the free counts for the thread,
+ * and the block reaches its own arena's bin once the cache is flushed. */
+static void check_remote_block_reuse(size_t size, bool allocates, bool reused)
 {
     set_thread_arena(0);
     void *mine[40];
     for (int i = 0; i < 40; i++)
-        mine[i] = ta_malloc(64);
+        mine[i] = ta_malloc(size);
     set_thread_arena(1);
+    if (allocates)
+        ta_free(ta_malloc(size));
     ta_arena_t *home = ta_arena_get(0);
-    char curregs_64[48];
-    snprintf(curregs_64, sizeof(curregs_64), "bins.%u.curregs", bin_of(64));
-    uint64_t before = test_arena_stat(home, curregs_64);
+    char curregs[48];
+    snprintf(curregs, sizeof(curregs), "bins.%u.curregs", bin_of(size));
+    uint64_t before = test_arena_stat(home, curregs);
     uint64_t freed = thread_counter("thread.deallocated");
     for (int i = 0; i < 40; i++)
         ta_free(mine[i]);
-    CHECK_EQ(thread_counter("thread.deallocated") - freed, 40 * 64);
+    CHECK_EQ(thread_counter("thread.deallocated") - freed, 40 * size);
+    void *got[40];
+    int same = 0;
     for (int i = 0; i < 40; i++) {
-        void *p = ta_malloc(64);
+        got[i] = ta_malloc(size);
         for (int j = 0; j < 40; j++)
-            CHECK(p != mine[j]);
-        CHECK(ta_arena_of(p) != home);
-        ta_free(p);
+            same += got[i] == mine[j];
+        CHECK_EQ(ta_arena_of(got[i]) == home, reused);
     }
+    CHECK_EQ(same, reused ? 40 : 0);
+    for (int i = 0; i < 40; i++)
+        ta_free(got[i]);
     CHECK_EQ(ta_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0);
-    CHECK_EQ(before - test_arena_stat(home, curregs_64), 40);
+    CHECK_EQ(before - test_arena_stat(home, curregs), 40);
     set_thread_arena(0);
+}
+
+static void test_remote_block_reuse(void)
+{
+    check_remote_block_reuse(48, true, false);
+    check_remote_block_reuse(16, true, false);
+    check_remote_block_reuse(64, true, true);
+    check_remote_block_reuse(320, true, true);
+    check_remote_block_reuse(128, false, false);
 }
 
 
@@ -254,7 +273,7 @@ int main(void)
     RUN(test_calloc_realloc);
     RUN(test_cross_cache);
     RUN(test_cached_bytes);
-    RUN(test_remote_block_not_reused);
+    RUN(test_remote_block_reuse);
     RUN(test_manual_arena_cache);
     RUN(test_create_destroy_churn);
     return TEST_EXIT();

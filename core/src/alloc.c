@@ -139,6 +139,16 @@ NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, unsig
         tai_free_slow(p);
         return;
     }
+    /* Another arena's whole-line block this thread keeps, onto a full
+     * stack: the stack makes room (a first stack grows) as for its own
+     * blocks, or a consumer that allocates the class would send each one
+     * home once its first stack is full. Not while the cache samples: its
+     * stacks are the profiler's windows then (prof.c), and the block goes
+     * home as before. */
+    if (m - 1u < NCACHED_CLASSES && tc == tai_tls_tcache && !tc->prof) {
+        tai_tcache_dalloc_slow(tc, p, m - 1u);
+        return;
+    }
     unsigned cls = (m - 1u) % TAGMAP_FOREIGN;
     if (likely(cache_push_batch(tc, p, cls)))
         return;

@@ -321,6 +321,7 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
             m->side.side = tc;
             tc->side = &m->side;
         }
+        tai_tcache_full_stacks(tc);
         pt = &prof_mem_of(tc->side)->pt;
         memset(pt, 0, sizeof(*pt));
         tc->prof = pt;

@@ -94,6 +94,8 @@ HIDDEN void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 /* The miss path proper: fills the class's empty stack and takes a block. */
 HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+/* Moves every class to its full stack (before the profiler's windows). */
+HIDDEN void tai_tcache_full_stacks(tcache_t *tc);
 /* Frees a cacheable block of another arena without caching it. */
 HIDDEN void tai_tcache_dalloc_remote(tcache_t *tc, const block_ref_t *b, unsigned cls);
 /* Returns a full batch of remote frees to the blocks' bins. */

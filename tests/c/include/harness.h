@@ -119,13 +119,26 @@ __attribute__((format(printf, 1, 2))) static inline size_t test_ctl_size(const c
 #define TEST_TCACHE_MAX ((size_t)32768)  /* largest size caches keep */
 #define TEST_LARGE_MAX ((size_t)2 << 20) /* above: a mapping of its own */
 
-/* Statistic `leaf` of arena a (stats.arenas.<i>.<leaf>) as of a new
- * epoch, so it counts what happened up to the call. */
-static inline size_t test_arena_stat(ta_arena_t *a, const char *leaf)
+/* Statistic `leaf` of the arena of index i (stats.arenas.<i>.<leaf>) as
+ * of a new epoch, so it counts what happened up to the call. */
+static inline size_t test_arena_index_stat(unsigned i, const char *leaf)
 {
     uint64_t e = 1;
     CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
-    return test_ctl_size("stats.arenas.%u.%s", ta_arena_index(a), leaf);
+    return test_ctl_size("stats.arenas.%u.%s", i, leaf);
+}
+
+static inline size_t test_arena_stat(ta_arena_t *a, const char *leaf)
+{
+    return test_arena_index_stat(ta_arena_index(a), leaf);
+}
+
+/* Requests bin `bin` of the arena of index i served, as of a new epoch. */
+static inline size_t test_bin_requests(unsigned i, unsigned bin)
+{
+    char leaf[48];
+    snprintf(leaf, sizeof(leaf), "bins.%u.nrequests", bin);
+    return test_arena_index_stat(i, leaf);
 }
 
 /* A manual arena that never purges (decay -1), so reuse and cached

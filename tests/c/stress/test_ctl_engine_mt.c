@@ -31,17 +31,6 @@ static unsigned bin_of(size_t size)
     return 0;
 }
 
-static uint64_t nrequests(unsigned arena, unsigned bin)
-{
-    uint64_t e = 1, v = 0;
-    size_t len = sizeof(v);
-    char name[96];
-    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
-    snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.nrequests", arena, bin);
-    CHECK_EQ(ta_ctl(name, &v, &len, NULL, 0), 0);
-    return v;
-}
-
 /* Warms its cache, then serves HITS requests from it and keeps them
  * unflushed while the main thread takes an epoch. */
 static void *hitter(void *arg)
@@ -70,10 +59,10 @@ static void test_epoch_counts_other_threads_cache_hits(void)
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, hitter, NULL), 0);
     pthread_barrier_wait(&barrier);
-    uint64_t before = nrequests(worker_arena, bin);
+    uint64_t before = test_bin_requests(worker_arena, bin);
     pthread_barrier_wait(&barrier);
     pthread_barrier_wait(&barrier);
-    uint64_t after = nrequests(worker_arena, bin);
+    uint64_t after = test_bin_requests(worker_arena, bin);
     CHECK(after - before >= HITS);
     pthread_barrier_wait(&barrier);
     CHECK_EQ(pthread_join(t, NULL), 0);

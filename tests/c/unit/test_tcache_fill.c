@@ -210,28 +210,17 @@ struct counted {
 
 /* Requests served by a live thread's cache, fills included, reach the
  * bin's nrequests at the next refresh (epoch), without a flush. */
-static uint64_t bin_requests(unsigned arena, unsigned bin)
-{
-    uint64_t e = 1, v = 0;
-    size_t len = sizeof(v);
-    char name[96];
-    CHECK_EQ(ta_ctl("epoch", NULL, NULL, &e, sizeof(e)), 0);
-    snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.nrequests", arena, bin);
-    CHECK_EQ(ta_ctl(name, &v, &len, NULL, 0), 0);
-    return v;
-}
-
 static void *counted_thread(void *arg)
 {
     struct counted *c = arg;
     void *first = ta_malloc(64);
     size_t len = sizeof(c->arena);
     TCHECK(ta_ctl("thread.arena", &c->arena, &len, NULL, 0) == 0);
-    c->before = bin_requests(c->arena, cls_of(64));
+    c->before = test_bin_requests(c->arena, cls_of(64));
     void *v[NB];
     for (int i = 0; i < NB; i++)
         v[i] = ta_malloc(64);
-    c->after = bin_requests(c->arena, cls_of(64));
+    c->after = test_bin_requests(c->arena, cls_of(64));
     for (int i = 0; i < NB; i++)
         ta_free(v[i]);
     ta_free(first);

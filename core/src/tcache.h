@@ -73,7 +73,9 @@ typedef struct tcache {
  * so no remote batch takes it either). Read as a bin index
  * (cache_push_last), a foreign entry or TAGMAP_NONE names a slot inside
  * the cache past its bins: not a bin of any cache, so last_bin never
- * equals it. The map is never all zeros: 0 is class 0. */
+ * equals it. 0 names class 0, so no map in use is left zeroed: the
+ * empty cache's is all TAGMAP_NONE (tcache.c), a free side's is its
+ * cache's, copied before the side is used (prof.c). */
 #define TAGMAP_FOREIGN 64
 #define TAGMAP_NONE (TAGMAP_FOREIGN - 1)
 _Static_assert(TAGMAP_NONE >= NCACHED_CLASSES, "TAGMAP_NONE must name no bin");

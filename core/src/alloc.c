@@ -145,11 +145,11 @@ NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, unsig
      * home once its first stack is full. Not while the cache samples: its
      * stacks are the profiler's windows then (prof.c), and the block goes
      * home as before. */
-    if (m - 1u < NCACHED_CLASSES && tc == tai_tls_tcache && !tc->prof) {
-        tai_tcache_dalloc_slow(tc, p, m - 1u);
+    if (m < NCACHED_CLASSES && tc == tai_tls_tcache && !tc->prof) {
+        tai_tcache_dalloc_slow(tc, p, m);
         return;
     }
-    unsigned cls = (m - 1u) % TAGMAP_FOREIGN;
+    unsigned cls = m % TAGMAP_FOREIGN;
     if (likely(cache_push_batch(tc, p, cls)))
         return;
     tcache_t *own = tai_tls_tcache;

@@ -84,7 +84,7 @@ static ALWAYS_INLINE bool thread_push_nonnull(void *p)
     if (likely(!tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
-        return likely(cache_push(tc, p, tc->tagmap[page_tag(h, p)] - 1u));
+        return likely(cache_push(tc, p, tc->tagmap[page_tag(h, p)]));
     }
     return false;
 }

@@ -30,7 +30,15 @@
  * large blocks. Hits never updated it, so the mark was sampled already. */
 #define PEAK_FILL_BYTES (64u << 10)
 
-tcache_t tai_tcache_empty;
+#define TAGMAP_NONE4 TAGMAP_NONE, TAGMAP_NONE, TAGMAP_NONE, TAGMAP_NONE
+#define TAGMAP_NONE16 TAGMAP_NONE4, TAGMAP_NONE4, TAGMAP_NONE4, TAGMAP_NONE4
+#define TAGMAP_NONE64 TAGMAP_NONE16, TAGMAP_NONE16, TAGMAP_NONE16, TAGMAP_NONE16
+/* Its map refuses every tag, so free_miss never takes one of its
+ * class-0 misses for a block of its own to cache (all zeros would). */
+tcache_t tai_tcache_empty = {
+    .tagmap = {TAGMAP_NONE64, TAGMAP_NONE64, TAGMAP_NONE64, TAGMAP_NONE64},
+};
+_Static_assert(sizeof(tai_tcache_empty.tagmap) == 256, "the initialiser fills the map");
 
 /* Live caches, so an epoch refresh can merge what other threads' caches
  * served; also guards each cache's arena pointer against rebinding. */
@@ -130,7 +138,8 @@ static void **full_stack(tcache_t *tc, unsigned cls)
  * cache_push_sized, which tests the arena first; thread caches never take
  * a manual arena's block (dalloc_ref), and a thread's cache on a manual
  * arena takes no shared-line block, all automatic arenas' being foreign.
- * A class without slots (checked mode) maps to 0: nothing to push onto.
+ * A class without slots (checked mode) is never mapped as the cache's:
+ * nothing to push onto.
  * A thread's cache maps a whole-line class only while it allocates it
  * (set_whole_line): a thread that only frees a class (a consumer) would
  * otherwise pile up its producers' blocks to the stack's cap and flush
@@ -138,7 +147,7 @@ static void **full_stack(tcache_t *tc, unsigned cls)
 static uint8_t foreign_entry(unsigned tag)
 {
     unsigned cls = tag_auto_class(tag);
-    return (uint8_t)(cls < NCACHED_CLASSES ? TAGMAP_FOREIGN + 1 + cls : 0);
+    return (uint8_t)(cls < NCACHED_CLASSES ? TAGMAP_FOREIGN + cls : TAGMAP_NONE);
 }
 
 static void build_tagmap(tcache_t *tc, bool explicit)
@@ -152,7 +161,7 @@ static void build_tagmap(tcache_t *tc, bool explicit)
                     (tag_is_manual(t) ? explicit && a->manual
                      : tag_class_shared(cls) ? tag_colour(t) == colour
                                              : explicit);
-        tc->tagmap[t] = (uint8_t)(mine ? cls + 1 : foreign_entry(t));
+        tc->tagmap[t] = mine ? (uint8_t)cls : foreign_entry(t);
     }
 }
 
@@ -163,7 +172,7 @@ static void build_tagmap(tcache_t *tc, bool explicit)
 static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
 {
     if (tc->gated && !tag_class_shared(cls) && tc->bins[cls].cap) {
-        tc->tagmap[cls] = in ? (uint8_t)(cls + 1) : foreign_entry(cls);
+        tc->tagmap[cls] = in ? (uint8_t)cls : foreign_entry(cls);
         if (tc->side)
             tc->side->tagmap[cls] = tc->tagmap[cls];
     }

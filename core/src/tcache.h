@@ -25,13 +25,14 @@ typedef struct tcache {
      * (ta_free): written by the cache's user on a hit, read by it only.
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
-    /* By page tag (tag.h): 1 + the class a free may push onto this
-     * cache; where it may not, TAGMAP_FOREIGN + 1 + the class of an
-     * automatic arena's tag (other colours, whole-line classes not
-     * allocated here), so a remote free reads its class from the entry,
-     * and 0 for the rest (manual arenas' tags but an explicit cache's own,
-     * large, none): the free fast path's whole ownership test. All 0 in
-     * the empty cache. */
+    /* By page tag (tag.h): the class a free may push onto this cache
+     * (only a class with slots); where it may not, TAGMAP_FOREIGN + the
+     * class of an automatic arena's tag (other colours, whole-line
+     * classes not allocated here), so a remote free reads its class from
+     * the entry, and TAGMAP_NONE for the rest (manual arenas' tags but an
+     * explicit cache's own, large, none): the free fast path's whole
+     * ownership test, the entry being the bin index it pushes onto. All
+     * TAGMAP_NONE in the empty cache, whose bins have no slots. */
     uint8_t tagmap[256];
     unsigned gc_next;        /* bin the next GC step looks at */
     /* whether ta_sized_* may take sizes at their word (alloc_sized.c): 0
@@ -66,13 +67,19 @@ typedef struct tcache {
     void *slots[];
 } tcache_t;
 
-/* The tag map's offset for blocks a cache does not take (tagmap). An
- * entry names a class as (entry - 1) % TAGMAP_FOREIGN, 0's naming none.
- * Read as a bin index less one (cache_push_last), a foreign entry names
- * a slot inside the cache past its bins, 0 the slot before the cache:
- * neither is a bin of any cache, so last_bin never equals them. */
+/* The tag map's offset for blocks a cache does not take (tagmap), and
+ * its entry for tags that name no cached class. An entry names a class
+ * as entry % TAGMAP_FOREIGN, TAGMAP_NONE's naming none (no small class,
+ * so no remote batch takes it either). Read as a bin index
+ * (cache_push_last), a foreign entry or TAGMAP_NONE names a slot inside
+ * the cache past its bins: not a bin of any cache, so last_bin never
+ * equals it. 0 names class 0, so no map in use is left zeroed: the
+ * empty cache's is all TAGMAP_NONE (tcache.c), a free side's is its
+ * cache's, copied before the side is used (prof.c). */
 #define TAGMAP_FOREIGN 64
-_Static_assert(TAGMAP_FOREIGN > NCACHED_CLASSES, "a foreign entry must name no bin");
+#define TAGMAP_NONE (TAGMAP_FOREIGN - 1)
+_Static_assert(TAGMAP_NONE >= NCACHED_CLASSES, "TAGMAP_NONE must name no bin");
+_Static_assert(TAGMAP_NONE % TAGMAP_FOREIGN >= NBINS, "TAGMAP_NONE must name no small class");
 _Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeof(tcache_t),
                "tag map entries index inside the cache");
 

@@ -58,7 +58,7 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
         cache_bin_t *cb = &tc->bins[cls];
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
-            if (likely(tc->tagmap[page_tag(head_of(p), p)] == cls + 1)) {
+            if (likely(tc->tagmap[page_tag(head_of(p), p)] == cls)) {
                 cb->ncached = n + 1;
                 cb->stack[n] = p;
                 return true;
@@ -70,7 +70,7 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 
 /* ta_free's push: onto the bin of the last pop when the block's class
  * names it, else by the class (cache_push). m is the block's tag map
- * entry: 1 + the class, or above TAGMAP_FOREIGN or 0 where the map
+ * entry: the class, or TAGMAP_NONE or above TAGMAP_FOREIGN where the map
  * refuses the block (cache_push's range check fails). The bin's address
  * then comes from last_bin, loaded at once, not from the tag, which waits for
  * p's page to be read, and the tag only decides a branch: a free's stores
@@ -85,7 +85,7 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
     cache_bin_t *cb = tc->last_bin;
     __asm__("" : "+r"(cb));
     if (likely((uintptr_t)cb ==
-               (uintptr_t)tc->bins - sizeof(cache_bin_t) + m * sizeof(cache_bin_t))) {
+               (uintptr_t)tc->bins + m * sizeof(cache_bin_t))) {
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
             cb->ncached = n + 1;
@@ -94,7 +94,7 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
         }
         return false;
     }
-    return cache_push(tc, p, m - 1u);
+    return cache_push(tc, p, m);
 }
 
 /* A remote free's push: a small block of another arena waits in the
@@ -142,7 +142,7 @@ static ALWAYS_INLINE bool cache_push_sized(tcache_t *tc, void *p)
 {
     const map_head_t *h = head_of(p);
     if (likely(h->arena == tc->arena))
-        return cache_push(tc, p, tc->tagmap[page_tag(h, p)] - 1u);
+        return cache_push(tc, p, tc->tagmap[page_tag(h, p)]);
     return false;
 }
 

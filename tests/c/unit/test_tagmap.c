@@ -1,10 +1,11 @@
 /* Unit test of tcache.c.
  * A cache's tag map (tcache_t.tagmap): every automatic arena's tag maps
- * to an entry that names its class, as 1 + class where the cache takes
+ * to an entry that names its class, as the class where the cache takes
  * the block (its own colour's shared-line classes; whole-line classes in
  * an explicit cache, and in a thread's cache once it allocates them) and
- * as TAGMAP_FOREIGN + 1 + class where it does not (the remote free reads
- * the class from it); manual, large and no-block tags map to 0. */
+ * as TAGMAP_FOREIGN + class where it does not (the remote free reads
+ * the class from it); manual, large and no-block tags map to TAGMAP_NONE,
+ * as every tag does in the empty cache. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -26,12 +27,12 @@ static void check_map(const tcache_t *tc, const bool *mine)
         unsigned m = tc->tagmap[t];
         unsigned cls = tag_auto_class(t);
         if (tag_is_manual(t) || cls >= NCACHED_CLASSES) {
-            CHECK_EQ(m, 0);
+            CHECK_EQ(m, TAGMAP_NONE);
             continue;
         }
-        CHECK_EQ((m - 1u) % TAGMAP_FOREIGN, cls);
+        CHECK_EQ(m % TAGMAP_FOREIGN, cls);
         bool take = tag_class_shared(cls) ? tag_colour(t) == colour : mine[cls];
-        CHECK_EQ(m, take ? cls + 1 : TAGMAP_FOREIGN + 1 + cls);
+        CHECK_EQ(m, take ? cls : TAGMAP_FOREIGN + cls);
     }
 }
 
@@ -52,7 +53,7 @@ static void *thread_map(void *arg)
     CHECK_EQ(tc->arena->index, arena);
     bool mine[NCACHED_CLASSES] = {false};
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        mine[c] = tc->tagmap[c] == c + 1;
+        mine[c] = tc->tagmap[c] == c;
     CHECK(mine[size_class(64)]);
     CHECK(mine[size_class(320)]);
     CHECK(!mine[unused_class()]);
@@ -93,6 +94,30 @@ static void test_explicit_cache(void)
     ta_tcache_destroy(etc);
 }
 
+static void *first_call_free(void *p)
+{
+    CHECK(tai_tls_tcache == &tai_tcache_empty);
+    ta_free(p);
+    return NULL;
+}
+
+/* The empty cache refuses every tag: a thread whose first call frees a
+ * block (here another thread's) must not take it for one of the empty
+ * cache's own, which has no slot to put it in. */
+static void test_empty_cache(void)
+{
+    for (unsigned t = 0; t < 256; t++)
+        CHECK_EQ(tai_tcache_empty.tagmap[t], TAGMAP_NONE);
+    size_t sizes[] = {16, 64, 320, TCACHE_MAX};
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = ta_malloc(sizes[i]);
+        CHECK(p != NULL);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, first_call_free, p), 0);
+        CHECK_EQ(pthread_join(t, NULL), 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -101,5 +126,6 @@ int main(int argc, char **argv)
     ta_free(ta_malloc(1));
     RUN(test_thread_cache);
     RUN(test_explicit_cache);
+    RUN(test_empty_cache);
     return TEST_EXIT();
 }

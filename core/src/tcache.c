@@ -75,7 +75,7 @@ static void registry_remove(tcache_t *tc)
  * gives explicit caches none: their inline pops would hand blocks out
  * unmarked. */
 #define BIG_LEAST_SLOTS 16
-#define BIG_MOST_SLOTS 64 /* SMALL_STACK: they have no full stack */
+#define BIG_MOST_SLOTS 64
 
 static unsigned class_cap(unsigned cls, unsigned scale)
 {
@@ -124,6 +124,7 @@ static unsigned fill_room(unsigned cls, unsigned cap)
  * fills and flushes as before. Explicit caches start full: they serve
  * runtimes that free in bursts. */
 #define SMALL_STACK 64
+_Static_assert(BIG_MOST_SLOTS <= SMALL_STACK, "a big class's stack is its first one");
 
 static unsigned first_cap(unsigned cls, unsigned scale)
 {
@@ -284,13 +285,18 @@ static bool grow_stack(tcache_t *tc, unsigned cls)
  * Not while the profiler shows windows of the stacks (grow_stack). */
 #define GROW_CHURN 16
 
+static unsigned cache_scale(const tcache_t *tc)
+{
+    return tc->small_first ? 1 : EXPLICIT_CACHE_SCALE;
+}
+
 static void grow_cap(tcache_t *tc, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
     if (!big_class(cls) || tc->prof || ++tc->churn[cls] < cb->cap * GROW_CHURN)
         return;
     tc->churn[cls] = 0;
-    unsigned most = class_cap(cls, tc->small_first ? 1 : EXPLICIT_CACHE_SCALE);
+    unsigned most = class_cap(cls, cache_scale(tc));
     unsigned cap = cb->cap + cb->cap / 2;
     cb->cap = cap < most ? cap : most;
 }
@@ -459,7 +465,7 @@ static void gc_step(tcache_t *tc)
             tc->nfill[c] = (uint16_t)(tc->nfill[c] / 2);
         /* a quarter of class_cap is at most start_cap */
         if (big_class(c) && !tc->prof) {
-            cb->cap = start_cap(c, tc->small_first ? 1 : EXPLICIT_CACHE_SCALE);
+            cb->cap = start_cap(c, cache_scale(tc));
             tc->churn[c] = 0;
         }
     }
@@ -619,13 +625,15 @@ void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
  * so the blocks pushed last are not the next ones popped. Not half: a
  * program that allocates and frees batches of about the cap would then
  * drop below one batch at every overflow and refill at every next batch,
- * paying a fill and a flush per round instead of neither. */
+ * paying a fill and a flush per round instead of neither. A big class's
+ * few slots are the exception (fill_room): whatever its batches, a
+ * quarter of 4 slots is one block, and the push fills the stack again. A
+ * big class that has churned enough may grow instead (grow_cap). */
 void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
     grow_cap(tc, cls);
     if (cb->ncached >= cb->cap && !grow_stack(tc, cls)) {
-        /* a big class's few slots: down to half, see fill_room */
         unsigned n = big_class(cls) && !tc->prof ? cb->ncached - cb->cap / 2 + 1
                                                  : (cb->ncached + 3) / 4;
         flush_items(cb, cls, cb->stack + cb->ncached - n, n);

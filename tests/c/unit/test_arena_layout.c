@@ -1,4 +1,4 @@
-/* Unit test of arena.c.
+/* Unit test of arena.c and arena.h.
  * What a new arena's struct makes resident: its creation writes the
  * header and every bin's lock, and nothing past them, so the large
  * classes' statistics at the struct's end stay untouched (pages the

@@ -495,3 +495,29 @@ def test_python_bench_config_subset():
     res = run([sys.executable, os.path.join(ROOT, "bench", "python", "run.py"),
                "--configs", "tunalloc,nosuch"], dict(os.environ))
     assert res.returncode == 2 and "unknown configurations" in res.stderr
+
+
+def test_prof_bench_lua_runs_make_the_same_requests(tmp_path):
+    """bench/prof/run.py compares tunalua with and without --profile: the
+    two must run the same script, request for request, or the ratio
+    measures the collector's pace and not the profiler. Loading the
+    tunalloc module changes serializer's requests by a quarter on its
+    small heap, so both sides load it."""
+    tunalua = os.path.join(ROOT, "build", "tunalua")
+    if not os.path.exists(tunalua):
+        pytest.skip("tunalua not built")
+    sys.path.insert(0, os.path.join(ROOT, "bench", "prof"))
+    try:
+        import run as prof_run
+    finally:
+        sys.path.pop(0)
+    counts = {}
+    for profiled in (False, True):
+        res = run([tunalua, "--stats"] + prof_run.lua_profile_args("serializer", profiled,
+                                                                   str(tmp_path)) +
+                  [os.path.join(ROOT, "bench", "lua", "serializer.lua"), "1000"],
+                  dict(os.environ), timeout=120)
+        assert res.returncode == 0, res.stderr
+        stats = res.stderr.strip().splitlines()[-1].split()
+        counts[profiled] = int(stats[stats.index("allocs") + 1])
+    assert abs(counts[True] - counts[False]) <= counts[False] // 100, counts

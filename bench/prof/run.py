@@ -152,10 +152,17 @@ def summarise(times, workloads):
     return {"workloads": table, "geomean_ratio": geo}
 
 
+def lua_profile_args(workload, profiled, tmp):
+    """tunalua's options with profiling on or off. Both load the tunalloc
+    module, as --profile does: its few KiB of live data move the
+    collector's pace, which on a small heap changes what the script
+    allocates (serializer: 190 k requests without it, 137 k with it), and
+    that is not the profiler's cost."""
+    return [f"--profile={tmp}/{workload}.pb.gz"] if profiled else ["-l", "tunalloc"]
+
+
 def lua_child(workload, profiled, tmp):
-    argv = [str(BUILD / "tunalua")]
-    if profiled:
-        argv.append(f"--profile={tmp}/{workload}.pb.gz")
+    argv = [str(BUILD / "tunalua")] + lua_profile_args(workload, profiled, tmp)
     argv += [str(ROOT / "bench" / "lua" / "timed.lua"),
              str(ROOT / "bench" / "lua" / f"{workload}.lua"), "3"]
     res = subprocess.run(argv, env=clean_env(), capture_output=True, text=True, timeout=1200)
@@ -191,16 +198,24 @@ def lua_callgrind_args():
     return mod.CALLGRIND_ARGS
 
 
-LUA_REPEATS = 3
+# tunalua's allocator and profiler, as the functions every instruction of
+# theirs runs under: the state's lua_Alloc (plain, then counting once the
+# profile starts; sampling and the Lua frame walk happen inside it), the
+# profile's start, and its dump at exit. Lua's own work is outside them.
+LUA_PROFILER_ENTRIES = ("talua_alloc", "talua_alloc_count", "l_profile_start", "ta_prof_dump")
 
 
 def instruction_overhead():
-    """The suites' workloads under callgrind, profiling off and on: whole
-    runs' instructions, which machine load does not move. Python's count
-    is each workload's run less a `startup` run of the same kind (so the
-    profile module's import is not counted), with PYTHONHASHSEED=0; Lua's
-    whole runs move by a percent or two with the string-hash seed Lua
-    takes from the clock, so each is the median of LUA_REPEATS runs."""
+    """The suites' workloads under callgrind, profiling off and on:
+    instructions, which machine load does not move. Python's count is
+    each workload's whole run less a `startup` run of the same kind (so
+    the profile module's import is not counted), with PYTHONHASHSEED=0.
+    Lua's whole runs move by a percent or two with the string-hash seed
+    lua_newstate takes from the clock and from the stack's address (which
+    the extra --profile argument moves), so Lua's ratio adds to the run
+    without profiling only what the profiler's entry points
+    (LUA_PROFILER_ENTRIES) do more with it: the requests, and so those
+    functions' counts, do not depend on the seed."""
     lua_args = lua_callgrind_args()
     jobs = {}
     for w in PY_WORKLOADS + ["startup"]:
@@ -212,27 +227,29 @@ def instruction_overhead():
     with tempfile.TemporaryDirectory() as tmp:
         for w in LUA_WORKLOADS:
             for p in (False, True):
-                cmd = [str(BUILD / "tunalua")] + ([f"--profile={tmp}/{w}.pb.gz"] if p else []) + \
+                cmd = [str(BUILD / "tunalua")] + lua_profile_args(w, p, tmp) + \
                     [str(ROOT / "bench" / "lua" / f"{w}.lua"), lua_args[w]]
-                for r in range(LUA_REPEATS):
-                    jobs[("lua", w, p, r)] = (cmd, clean_env())
+                jobs[("lua", w, p)] = (cmd, clean_env())
         with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-            runs = dict(zip(jobs, pool.map(lambda j: callgrind.total(j[0], j[1], 3600),
+            runs = dict(zip(jobs, pool.map(lambda j: callgrind.profile(j[0], j[1], 3600),
                                            jobs.values())))
-    totals = {k: v for k, v in runs.items() if k[0] == "python"}
-    for w in LUA_WORKLOADS:
-        for p in (False, True):
-            totals[("lua", w, p)] = statistics.median(runs[("lua", w, p, r)]
-                                                      for r in range(LUA_REPEATS))
     out = {}
     for suite, names in (("python", PY_WORKLOADS), ("lua", LUA_WORKLOADS)):
         table = {}
         for w in names:
-            off, on = totals[(suite, w, False)], totals[(suite, w, True)]
+            off, on = runs[(suite, w, False)], runs[(suite, w, True)]
             if suite == "python":
-                off -= totals[(suite, "startup", False)]
-                on -= totals[(suite, "startup", True)]
-            table[w] = {"off": off, "on": on, "ratio": on / off}
+                base = runs[(suite, "startup", False)].total
+                t = {"off": off.total - base,
+                     "on": on.total - runs[(suite, "startup", True)].total}
+                t["ratio"] = t["on"] / t["off"]
+            else:
+                part_off, part_on = (sum(r.inclusive(f) for f in LUA_PROFILER_ENTRIES)
+                                     for r in (off, on))
+                t = {"off": off.total, "on": on.total, "profiler_off": part_off,
+                     "profiler_on": part_on, "whole_ratio": on.total / off.total,
+                     "ratio": (off.total + part_on - part_off) / off.total}
+            table[w] = t
         geo = math.exp(statistics.mean(math.log(t["ratio"]) for t in table.values()))
         out[suite] = {"workloads": table, "geomean_ratio": geo}
     return out
@@ -296,17 +313,27 @@ def markdown(res, command):
                          f"{s['within_10pct_expected']:.0%} |")
         lines.append("")
     if "instructions" in res:
+        py, lua = res["instructions"]["python"], res["instructions"]["lua"]
         lines += ["## Suites under callgrind: instructions with profiling on vs off", "",
-                  "Whole runs (Python: less a `startup` run of the same kind; Lua: bench/lua's "
-                  "smaller callgrind inputs, whose totals move by a percent or two with Lua's "
-                  f"string-hash seed: each the median of {LUA_REPEATS} runs).", "",
-                  "| suite | workload | off (M) | on (M) | ratio |", "|---|---|---|---|---|"]
-        for suite, r in res["instructions"].items():
-            for w, t in r["workloads"].items():
-                lines.append(f"| {suite} | {w} | {t['off'] / 1e6:.1f} | {t['on'] / 1e6:.1f} | "
-                             f"{t['ratio']:.3f} |")
-            lines.append(f"| {suite} | **geometric mean** | | | **{r['geomean_ratio']:.3f}** |")
-        lines.append("")
+                  "Python: whole runs, each less a `startup` run of the same kind.", "",
+                  "| workload | off (M) | on (M) | ratio |", "|---|---|---|---|"]
+        for w, t in py["workloads"].items():
+            lines.append(f"| {w} | {t['off'] / 1e6:.1f} | {t['on'] / 1e6:.1f} | "
+                         f"{t['ratio']:.3f} |")
+        lines += [f"| **geometric mean** | | | **{py['geomean_ratio']:.3f}** |", "",
+                  "Lua (bench/lua's smaller callgrind inputs): the ratio is the run without "
+                  "profiling plus what the allocator's and profiler's entry points (" +
+                  ", ".join(f"`{f}`" for f in LUA_PROFILER_ENTRIES) + ") do more with it, "
+                  "over that run. Whole runs are beside it: they move by a percent or two "
+                  "with Lua's string-hash seed, which the clock and the stack's address "
+                  "(moved by the extra argument) set.", "",
+                  "| workload | whole off (M) | whole on (M) | whole ratio | allocator + profiler "
+                  "off (M) | on (M) | ratio |", "|---|---|---|---|---|---|---|"]
+        for w, t in lua["workloads"].items():
+            lines.append(f"| {w} | {t['off'] / 1e6:.1f} | {t['on'] / 1e6:.1f} | "
+                         f"{t['whole_ratio']:.3f} | {t['profiler_off'] / 1e6:.1f} | "
+                         f"{t['profiler_on'] / 1e6:.1f} | {t['ratio']:.3f} |")
+        lines += [f"| **geometric mean** | | | | | | **{lua['geomean_ratio']:.3f}** |", ""]
     for part, title in (("python", "Python suite"), ("lua", "Lua suite")):
         if part not in res:
             continue

@@ -347,11 +347,11 @@ def test_lua_timed_rejects_a_missing_count():
     assert res.returncode != 0 and "usage" in res.stderr
 
 
-def lua_driver():
-    """bench/lua/run.py as a module (not as `run`: bench/run.py is that)."""
+def bench_module(alias, *path):
+    """A driver under bench/ as a module named alias, not `run` (bench/run.py
+    is that, and an earlier test may have imported it)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "lua_bench_run", os.path.join(ROOT, "bench", "lua", "run.py"))
+    spec = importlib.util.spec_from_file_location(alias, os.path.join(ROOT, "bench", *path))
     module = importlib.util.module_from_spec(spec)
     keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
@@ -359,6 +359,10 @@ def lua_driver():
     finally:
         sys.dont_write_bytecode = keep
     return module
+
+
+def lua_driver():
+    return bench_module("lua_bench_run", "lua", "run.py")
 
 
 def test_lua_report_compares_round_by_round():
@@ -485,11 +489,7 @@ def test_callgrind_profile_parses_edges_and_inclusive_costs(tmp_path):
 def test_python_bench_config_subset():
     """--configs keeps pymalloc (the ratios' base) and the named ones only,
     and refuses a name it does not know."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "pybench_run", os.path.join(ROOT, "bench", "python", "run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_module("pybench_run", "python", "run.py")
     assert set(mod.configs(["tunalloc"])) == {"pymalloc", "tunalloc"}
     assert "tunalloc-arena" in mod.configs()
     res = run([sys.executable, os.path.join(ROOT, "bench", "python", "run.py"),
@@ -506,11 +506,7 @@ def test_prof_bench_lua_runs_make_the_same_requests(tmp_path):
     tunalua = os.path.join(ROOT, "build", "tunalua")
     if not os.path.exists(tunalua):
         pytest.skip("tunalua not built")
-    sys.path.insert(0, os.path.join(ROOT, "bench", "prof"))
-    try:
-        import run as prof_run
-    finally:
-        sys.path.pop(0)
+    prof_run = bench_module("prof_bench_run", "prof", "run.py")
     counts = {}
     for profiled in (False, True):
         res = run([tunalua, "--stats"] + prof_run.lua_profile_args("serializer", profiled,

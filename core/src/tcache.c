@@ -60,10 +60,12 @@ static void registry_remove(tcache_t *tc)
     mutex_unlock(&registry_lock);
 }
 
-/* Slots per class: 128 KiB worth up to 1 KiB blocks (at most 512), so a
- * batch of a few hundred small blocks stays in the cache; 32 KiB worth
- * (at least 4) above, and 2 for cached large classes, since big blocks
- * held idle in a cache are what a thread cache costs in resident memory.
+/* Slots per class: 128 KiB worth (at most 512), so a batch of a few
+ * hundred small blocks stays in the cache; for the small classes above
+ * 1 KiB (big_class) the most a busy one grows to (start_cap), at least 16
+ * (jemalloc keeps at least 20 of any small class) and at most a first
+ * stack's 64; 2 for cached large classes, since big blocks held idle in a
+ * cache are what a thread cache costs in resident memory.
  * Explicit caches get `scale` times that: one serves a whole runtime
  * (a Lua state, an interpreter), whose collector frees and reallocates
  * in bursts of thousands, and there are few of them. Checked mode gives
@@ -72,6 +74,9 @@ static void registry_remove(tcache_t *tc)
  * keeps the thread cache (scale 1), which only its slow paths see, and
  * gives explicit caches none: their inline pops would hand blocks out
  * unmarked. */
+#define BIG_LEAST_SLOTS 16
+#define BIG_MOST_SLOTS 64
+
 static unsigned class_cap(unsigned cls, unsigned scale)
 {
     if (tai_opt.check && !(tai_opt.secure && scale == 1))
@@ -79,8 +84,24 @@ static unsigned class_cap(unsigned cls, unsigned scale)
     if (cls >= NBINS)
         return 2 * scale;
     unsigned size = tai_class_size[cls];
-    unsigned cap = (size <= 1024 ? 131072u : 32768u) * scale / size;
-    return cap < 4 ? 4 : cap > 512 * scale ? 512 * scale : cap;
+    unsigned cap = 131072u * scale / size;
+    if (size <= 1024)
+        return cap > 512 * scale ? 512 * scale : cap;
+    if (cap < BIG_LEAST_SLOTS)
+        return BIG_LEAST_SLOTS;
+    return cap > BIG_MOST_SLOTS * scale ? BIG_MOST_SLOTS * scale : cap;
+}
+
+static bool big_class(unsigned cls) { return cls < NBINS && tai_class_size[cls] > 1024; }
+
+/* The most a fill brings: half the stack. A big class's few slots, one
+ * more, so with the fill's own block out the stack is left half full, as
+ * an overflow leaves it (tai_tcache_dalloc_slow): the 4 slots of a 10 KiB
+ * class held 1 block after a fill of 2, and were full again after an
+ * overflow's flush of 1 and its push, so the next free overflowed again. */
+static unsigned fill_room(unsigned cls, unsigned cap)
+{
+    return big_class(cls) ? cap / 2 + 1 : cap / 2;
 }
 
 /* Slots left unused after each class's stack. Stacks of 512 slots are
@@ -90,13 +111,6 @@ static unsigned class_cap(unsigned cls, unsigned scale)
  * (4K aliasing): a cache line apart, they never match (fast-sized CPU
  * 0.88, fast-imm 0.94 of without). */
 #define STACK_PAD 8
-
-/* Remote frees wait in batches of up to 32 per class. */
-static unsigned remote_cap(unsigned cls)
-{
-    unsigned cap = class_cap(cls, 1);
-    return cap < 32 ? cap : 32;
-}
 
 /* Slots a thread cache's class starts with, in an area of their own: a
  * class the thread only allocates from (a producer whose blocks other
@@ -110,11 +124,36 @@ static unsigned remote_cap(unsigned cls)
  * fills and flushes as before. Explicit caches start full: they serve
  * runtimes that free in bursts. */
 #define SMALL_STACK 64
+_Static_assert(BIG_MOST_SLOTS <= SMALL_STACK, "a big class's stack is its first one");
 
 static unsigned first_cap(unsigned cls, unsigned scale)
 {
     unsigned cap = class_cap(cls, scale);
     return scale == 1 && cap > SMALL_STACK ? SMALL_STACK : cap;
+}
+
+/* The slots a class's stack starts with: a big class's 32 KiB worth (at
+ * least 4), since its blocks held idle cost resident memory and a program
+ * that passes a few buffers through the classes (realloc's growth) has no
+ * use for more; one that keeps missing and overflowing grows to class_cap
+ * (grow_cap). At 4 slots a 10 KiB class filled 2 blocks a miss and
+ * flushed 1 an overflow, so a thread churning 1-16 KiB blocks took a bin
+ * lock (and the cold lines of the bin and its slabs) every 2.7 requests
+ * (passing with min=4096: tcmalloc 0.67 of tunalloc's CPU;
+ * bench/results/issue14.md, pass18). */
+static unsigned start_cap(unsigned cls, unsigned scale)
+{
+    if (!big_class(cls) || !class_cap(cls, scale))
+        return first_cap(cls, scale);
+    unsigned cap = 32768u * scale / tai_class_size[cls];
+    return cap < 4 ? 4 : cap;
+}
+
+/* Remote frees wait in batches of up to 32 per class. */
+static unsigned remote_cap(unsigned cls)
+{
+    unsigned cap = start_cap(cls, 1);
+    return cap < 32 ? cap : 32;
 }
 
 /* Class cls's full stack in a thread cache: after every class's first
@@ -196,13 +235,13 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
     void **slot = tc->slots;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         cache_bin_t *cb = &tc->bins[c];
-        cb->cap = first_cap(c, scale);
+        cb->cap = start_cap(c, scale);
         tc->nfill[c] = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
         cb->stack = slot;
-        slot += cb->cap + STACK_PAD;
+        slot += first_cap(c, scale) + STACK_PAD;
     }
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        if (tc->bins[c].cap < class_cap(c, scale))
+        if (first_cap(c, scale) < class_cap(c, scale))
             slot += class_cap(c, scale) + STACK_PAD;
     for (unsigned c = 0; c < NBINS; c++) {
         cache_bin_t *cb = &tc->remote[c];
@@ -236,6 +275,30 @@ static bool grow_stack(tcache_t *tc, unsigned cls)
     cb->stack = full;
     cb->cap = cap;
     return true;
+}
+
+/* A big class that missed or overflowed GROW_CHURN times its stack's
+ * slots since its stack last grew takes half as many again, up to
+ * class_cap: the realloc case's classes, a few requests each per buffer,
+ * stay near their start (peak RSS: 10.6 MiB, 12.1 at class_cap from the
+ * start; jemalloc 11.7), passing's reach it in a few thousand requests.
+ * Not while the profiler shows windows of the stacks (grow_stack). */
+#define GROW_CHURN 16
+
+static unsigned cache_scale(const tcache_t *tc)
+{
+    return tc->small_first ? 1 : EXPLICIT_CACHE_SCALE;
+}
+
+static void grow_cap(tcache_t *tc, unsigned cls)
+{
+    cache_bin_t *cb = &tc->bins[cls];
+    if (!big_class(cls) || tc->prof || ++tc->churn[cls] < cb->cap * GROW_CHURN)
+        return;
+    tc->churn[cls] = 0;
+    unsigned most = class_cap(cls, cache_scale(tc));
+    unsigned cap = cb->cap + cb->cap / 2;
+    cb->cap = cap < most ? cap : most;
 }
 
 /* A sampling cache's classes could not move later, and a class stuck on
@@ -400,6 +463,11 @@ static void gc_step(tcache_t *tc)
         flush_bin(cb, c, cb->ncached - cb->ncached / 4);
         if (tc->nfill[c] > 1)
             tc->nfill[c] = (uint16_t)(tc->nfill[c] / 2);
+        /* a quarter of class_cap is at most start_cap */
+        if (big_class(c) && !tc->prof) {
+            cb->cap = start_cap(c, cache_scale(tc));
+            tc->churn[c] = 0;
+        }
     }
     tc->gc_seen[c] = nalloc;
 }
@@ -480,7 +548,7 @@ static void next_fill(tcache_t *tc, unsigned cls)
         else if (++tc->fill_streak[cls] >= DOMINANT_FILLS)
             room = class_cap(cls, 1);
     }
-    unsigned most = room / 2 < MAX_FILL ? room / 2 : MAX_FILL;
+    unsigned most = fill_room(cls, room) < MAX_FILL ? fill_room(cls, room) : MAX_FILL;
     unsigned by_bytes = MAX_FILL_BYTES / size;
     if (by_bytes < 4)
         by_bytes = 4;
@@ -504,8 +572,8 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
         void *one;
         unsigned n = tc->nfill[cls];
         /* a stack the profiler shows, or none (checked mode), stays */
-        if (n > cb->cap / 2 && !grow_stack(tc, cls))
-            n = cb->cap / 2;
+        if (n > fill_room(cls, cb->cap) && !grow_stack(tc, cls))
+            n = fill_room(cls, cb->cap);
         if (!n)
             n = 1;
         void **out = cb->cap ? cb->stack : &one;
@@ -529,8 +597,10 @@ void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero)
     ctr_add(&cb->nalloc, 1);
     set_whole_line(tc, cls, true);
     note_fill(tc, (uint64_t)got * tai_class_size[cls]);
-    if (cls < NBINS)
+    if (cls < NBINS) {
+        grow_cap(tc, cls);
         next_fill(tc, cls);
+    }
     /* A small class's hits reach its bin's stats at the next refresh
      * (tai_tcache_merge_all_stats) or flush_all, not here: merging at
      * every fill took the bin lock a second time, a quarter of a fill's
@@ -555,12 +625,17 @@ void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero)
  * so the blocks pushed last are not the next ones popped. Not half: a
  * program that allocates and frees batches of about the cap would then
  * drop below one batch at every overflow and refill at every next batch,
- * paying a fill and a flush per round instead of neither. */
+ * paying a fill and a flush per round instead of neither. A big class's
+ * few slots are the exception (fill_room): whatever its batches, a
+ * quarter of 4 slots is one block, and the push fills the stack again. A
+ * big class that has churned enough may grow instead (grow_cap). */
 void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls)
 {
     cache_bin_t *cb = &tc->bins[cls];
-    if (!grow_stack(tc, cls)) {
-        unsigned n = (cb->ncached + 3) / 4;
+    grow_cap(tc, cls);
+    if (cb->ncached >= cb->cap && !grow_stack(tc, cls)) {
+        unsigned n = big_class(cls) && !tc->prof ? cb->ncached - cb->cap / 2 + 1
+                                                 : (cb->ncached + 3) / 4;
         flush_items(cb, cls, cb->stack + cb->ncached - n, n);
     }
     TA_ASSERT(cb->ncached < cb->cap);

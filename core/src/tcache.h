@@ -56,6 +56,7 @@ typedef struct tcache {
     uint64_t fill_bytes; /* bytes filled, all classes */
     uint64_t fill_mark[NBINS]; /* fill_bytes after the class's last fill */
     uint8_t fill_streak[NBINS]; /* fills in a row that took most (next_fill) */
+    uint16_t churn[NBINS]; /* a big class's misses and overflows since it grew (grow_cap) */
     /* small blocks of other arenas, freed here, waiting for a batched
      * flush; never handed out again by this cache */
     cache_bin_t remote[NBINS];

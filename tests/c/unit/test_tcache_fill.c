@@ -6,7 +6,9 @@
  * explicit caches start full; a cache that samples has moved every class
  * to its full stack, as the profiler's windows keep a stack's base and
  * size while they are open; and the request counts a fill no longer
- * merges reach the stats at the next refresh. */
+ * merges reach the stats at the next refresh. The classes above 1 KiB
+ * start on a few slots, are left half full by a miss or an overflow, grow
+ * while they churn, and go back to their start once idle. */
 #include <pthread.h>
 #include <stdint.h>
 
@@ -234,6 +236,114 @@ static void test_requests_counted_at_refresh(void)
     CHECK_EQ(c.after - c.before, NB);
 }
 
+/* A 10 KiB class: 4 slots to start with (32 KiB worth, at least 4),
+ * 16 at most (tcache.c: start_cap, class_cap). */
+#define BIG 10240
+#define BIG_START 4
+#define BIG_MOST 16
+#define BATCH 20 /* more than BIG_MOST: churns at any size */
+
+struct big_result {
+    unsigned cap_start, overflows, full_after_overflow, cap_churned, lost;
+};
+
+/* Frees n blocks of BIG one by one; counts the frees that found the
+ * stack full and left it full (an overflow that flushes one block only:
+ * the next free overflows again). */
+static void free_watching(struct big_result *r, void **v, int n)
+{
+    cache_bin_t *cb = &tai_tls_tcache->bins[cls_of(BIG)];
+    for (int i = 0; i < n; i++) {
+        unsigned was = cb->ncached, cap = cb->cap;
+        ta_free(v[i]);
+        if (was == cap) {
+            r->overflows++;
+            r->full_after_overflow += cb->ncached == cb->cap;
+        }
+    }
+}
+
+static void *big_thread(void *arg)
+{
+    struct big_result *r = arg;
+    void *v[BATCH];
+    for (int i = 0; i < BATCH; i++)
+        v[i] = ta_malloc(BIG);
+    /* the thread's cache exists from its first call */
+    cache_bin_t *cb = &tai_tls_tcache->bins[cls_of(BIG)];
+    r->cap_start = cb->cap;
+    free_watching(r, v, BATCH);
+    /* batches larger than the stack: a miss or an overflow every few
+     * requests, until the stack has grown to its most */
+    for (int round = 0; round < 400; round++) {
+        for (int i = 0; i < BATCH; i++) {
+            v[i] = ta_malloc(BIG);
+            TCHECK(v[i] != NULL);
+            if (!v[i])
+                return NULL;
+            test_fill(v[i], BIG, (uintptr_t)round * BATCH + (uintptr_t)i);
+        }
+        for (int i = 0; i < BATCH; i++) {
+            r->lost += test_verify(v[i], BIG, (uintptr_t)round * BATCH + (uintptr_t)i) != BIG;
+            ta_free(v[i]);
+        }
+    }
+    r->cap_churned = cb->cap;
+    return NULL;
+}
+
+static void test_big_class_grows_while_it_churns(void)
+{
+    struct big_result r = {0};
+    on_new_thread(big_thread, &r);
+    CHECK_EQ(r.cap_start, BIG_START);
+    CHECK(r.overflows > 0);
+    CHECK_EQ(r.full_after_overflow, 0);
+    CHECK_EQ(r.cap_churned, BIG_MOST);
+    CHECK_EQ(r.lost, 0);
+}
+
+struct idle_result {
+    unsigned cap_churned, cap_idle, ncached_idle;
+};
+
+/* Grows the BIG class, then leaves it alone while a large class (2
+ * slots) misses at every round, which steps the GC through every class
+ * (one class per 128 slow-path events): the idle class gives back most
+ * of its blocks and its stack goes back to its start. */
+static void *idle_thread(void *arg)
+{
+    struct idle_result *r = arg;
+    ta_free(ta_malloc(BIG));
+    cache_bin_t *cb = &tai_tls_tcache->bins[cls_of(BIG)];
+    void *v[BATCH];
+    for (int round = 0; round < 400; round++) {
+        for (int i = 0; i < BATCH; i++)
+            v[i] = ta_malloc(BIG);
+        for (int i = 0; i < BATCH; i++)
+            ta_free(v[i]);
+    }
+    r->cap_churned = cb->cap;
+    for (int round = 0; round < 3 * 128 * NCACHED_CLASSES; round++) {
+        for (int i = 0; i < 3; i++)
+            v[i] = ta_malloc(20480);
+        for (int i = 0; i < 3; i++)
+            ta_free(v[i]);
+    }
+    r->cap_idle = cb->cap;
+    r->ncached_idle = cb->ncached;
+    return NULL;
+}
+
+static void test_idle_big_class_goes_back_to_start(void)
+{
+    struct idle_result r = {0};
+    on_new_thread(idle_thread, &r);
+    CHECK_EQ(r.cap_churned, BIG_MOST);
+    CHECK_EQ(r.cap_idle, BIG_START);
+    CHECK(r.ncached_idle <= BIG_START);
+}
+
 int main(void)
 {
     RUN(test_small_stack_grows_at_overflow);
@@ -241,6 +351,8 @@ int main(void)
     RUN(test_one_class_producer_fills_as_before);
     RUN(test_explicit_cache_starts_full);
     RUN(test_requests_counted_at_refresh);
+    RUN(test_big_class_grows_while_it_churns);
+    RUN(test_idle_big_class_goes_back_to_start);
     RUN(test_full_stacks_while_sampling);
     CHECK_EQ(test_thread_failures(), 0);
     return TEST_EXIT();

@@ -163,13 +163,13 @@ NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, unsig
 
 /* ---- malloc family ---------------------------------------------------- */
 
-void *ta_malloc(size_t size)
+HOT_ENTRY void *ta_malloc(size_t size)
 {
     void *p;
     return likely(cache_pop(tai_tls_tcache, size, &p)) ? p : tai_malloc_slow(size, false);
 }
 
-void *ta_calloc(size_t n, size_t size)
+HOT_ENTRY void *ta_calloc(size_t n, size_t size)
 {
     size_t total;
     if (unlikely(__builtin_mul_overflow(n, size, &total))) {
@@ -181,7 +181,7 @@ void *ta_calloc(size_t n, size_t size)
                                                        : tai_malloc_slow(total, true);
 }
 
-void ta_free(void *p)
+HOT_ENTRY void ta_free(void *p)
 {
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
@@ -219,7 +219,7 @@ NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
 
 /* The size names the bin to push onto; the page tag confirms it (see
  * cache_push_size). */
-void ta_free_sized(void *p, size_t size)
+HOT_ENTRY void ta_free_sized(void *p, size_t size)
 {
     if (likely(thread_push_size(p, size)))
         return;

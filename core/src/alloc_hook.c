@@ -66,7 +66,7 @@ static ALWAYS_INLINE void *hook_calloc(void *hook, size_t n, size_t size, bool c
     return counting ? hook_count_calloc_slow(h, tc, n, size) : hook_calloc_slow(h, tc, n, size);
 }
 
-void *ta_hook_malloc(void *hook, size_t size) { return hook_malloc(hook, size, false); }
+HOT_ENTRY void *ta_hook_malloc(void *hook, size_t size) { return hook_malloc(hook, size, false); }
 
 void *ta_hook_calloc(void *hook, size_t n, size_t size) { return hook_calloc(hook, n, size, false); }
 
@@ -97,7 +97,7 @@ NOINLINE static void hook_free_slow(ta_hook_t *h, ta_tcache_t *fp, void *p)
  * checked mode: it gives explicit caches (and their sampling free sides)
  * no slots, so the push misses into the validating slow path, and the
  * page tag it reads first is in a segment the owner map has vouched for. */
-void ta_hook_free(void *hook, void *p)
+HOT_ENTRY void ta_hook_free(void *hook, void *p)
 {
     ta_hook_t *h = hook;
     ta_tcache_t *tc = hook_cache(&h->free_cache);
@@ -117,7 +117,7 @@ NOINLINE static void *hook_thread_malloc_slow(ta_hook_t *h, size_t size)
     return hook_cache(&h->alloc_cache) ? tai_malloc_slow(size, false) : h->malloc_fallback(h, size);
 }
 
-void *ta_hook_thread_malloc(void *hook, size_t size)
+HOT_ENTRY void *ta_hook_thread_malloc(void *hook, size_t size)
 {
     ta_hook_t *h = hook;
     void *p;
@@ -151,7 +151,7 @@ void *ta_hook_thread_calloc(void *hook, size_t n, size_t size)
 }
 
 /* NULL goes to the fallback as in ta_hook_free. */
-void ta_hook_thread_free(void *hook, void *p)
+HOT_ENTRY void ta_hook_thread_free(void *hook, void *p)
 {
     ta_hook_t *h = hook;
     if (likely(hook_cache(&h->free_cache) != NULL) && likely(tai_owner_map_get(p))) {

@@ -58,7 +58,7 @@ NOINLINE static void *sized_alloc_slow(ta_sized_t *sz, size_t size)
     return p ? p : failed(sz, NULL, 0, size);
 }
 
-void *ta_sized_alloc(ta_sized_t *sz, size_t size)
+HOT_ENTRY void *ta_sized_alloc(ta_sized_t *sz, size_t size)
 {
     void *p;
     return likely(cache_pop(&sz->cache->t, size, &p)) ? p : sized_alloc_slow(sz, size);
@@ -98,7 +98,7 @@ NOINLINE static void *sized_free_slow(ta_tcache_t *fp, void *p, size_t size)
     return NULL;
 }
 
-void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
+HOT_ENTRY void *ta_sized_free(ta_sized_t *sz, void *p, size_t size)
 {
     tcache_t *tc = &sz->free_cache->t;
     if (likely(p != NULL) && sizes_trusted(tc) && likely(cache_push_sized(tc, p)))
@@ -197,7 +197,7 @@ static ALWAYS_INLINE void *resize(ta_sized_t *sz, void *p, size_t osize, size_t 
     return memcpy(q, p, osize < nsize ? osize : nsize);
 }
 
-void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
+HOT_ENTRY void *ta_sized_resize(ta_sized_t *sz, void *p, size_t osize, size_t nsize)
 {
     return resize(sz, p, osize, nsize, false);
 }

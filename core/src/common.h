@@ -17,6 +17,13 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define CACHELINE 64
 #define CACHE_ALIGNED __attribute__((aligned(CACHELINE)))
+/* An entry point whose hit is a few dozen instructions starts a line of
+ * its own, so code added or removed ahead of it in the library (one more
+ * PLT entry is 16 bytes) cannot move where its branches and loop fall:
+ * such a 16-byte shift of malloc and free made the fastpath imm loop 1.9
+ * times slower on one of this machine's two CPUs and not the other
+ * (bench/results/issue14.md, "code alignment"). */
+#define HOT_ENTRY __attribute__((aligned(CACHELINE)))
 
 /* The preload build may use the fast initial-exec model; the library build
  * must stay loadable by dlopen after static TLS is used up, so it takes

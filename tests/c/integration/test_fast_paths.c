@@ -5,7 +5,11 @@
  * in its class or run returns the block itself, while one to size 0
  * frees it. Blocks come back LIFO from their class's stack, so a block
  * filed in the wrong class shows as a pointer returned for the wrong
- * size. */
+ * size. The entry points with inline fast paths each start a cache line
+ * of their own, so their code's layout does not move with the rest of
+ * the library's. */
+#include <stdint.h>
+
 #include "harness.h"
 
 /* A free right after a pop of another class goes to its own class. */
@@ -81,8 +85,24 @@ static void test_realloc_in_place(void)
     }
 }
 
+/* A 16-byte shift of malloc and free (one more PLT entry) made their
+ * loop 1.9x slower on one CPU of the machine they were measured on;
+ * aligned, the functions' own layout is fixed whatever precedes them. */
+static void test_hot_entries_aligned(void)
+{
+    const uintptr_t entries[] = {
+        (uintptr_t)ta_malloc,      (uintptr_t)ta_calloc,        (uintptr_t)ta_free,
+        (uintptr_t)ta_free_sized,  (uintptr_t)ta_sized_alloc,   (uintptr_t)ta_sized_free,
+        (uintptr_t)ta_sized_resize, (uintptr_t)ta_hook_malloc,  (uintptr_t)ta_hook_free,
+        (uintptr_t)ta_hook_thread_malloc, (uintptr_t)ta_hook_thread_free,
+    };
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+        CHECK(entries[i] % 64 == 0);
+}
+
 int main(void)
 {
+    RUN(test_hot_entries_aligned);
     RUN(test_free_after_other_pop);
     RUN(test_sized_free_other_class);
     RUN(test_sized_free_same_class);

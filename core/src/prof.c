@@ -319,6 +319,7 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
             if (!m)
                 return NULL;
             m->side.side = tc;
+            m->side.free_base = (uintptr_t)m->side.bins; /* never its last_bin */
             tc->side = &m->side;
         }
         tai_tcache_full_stacks(tc);

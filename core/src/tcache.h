@@ -25,6 +25,14 @@ typedef struct tcache {
      * (ta_free): written by the cache's user on a hit, read by it only.
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
+    /* What ta_free compares last_bin with, less the block's bin's offset:
+     * the bins while the cache predicts that a free goes where the last
+     * pop came from, past them (never a bin) while its frees show that
+     * this is a coin toss (tcache.c: tai_tcache_free_look). Zero in the
+     * empty cache, whose map names no class 0. */
+    uintptr_t free_base;
+    /* frees pushed against the prediction until the next look */
+    uint32_t free_ticks;
     /* By page tag (tag.h): the class a free may push onto this cache
      * (only a class with slots); where it may not, TAGMAP_FOREIGN + the
      * class of an automatic arena's tag (other colours, whole-line
@@ -45,6 +53,9 @@ typedef struct tcache {
     bool gated;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
+    /* looks since the cache stopped predicting, and pops at the last look */
+    uint32_t free_looks;
+    uint64_t free_pops;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
     /* Part of nalloc already added to bin stats; guarded by that bin's
      * lock (the arena lock for large classes). */
@@ -102,6 +113,12 @@ HIDDEN void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 /* The miss path proper: fills the class's empty stack and takes a block. */
 HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+/* Every FREE_WINDOW frees ta_free pushes where last_bin did not say:
+ * whether the cache goes on predicting (free_base), and while it does
+ * not, a window of predicting at every FREE_RETRY looks. */
+#define FREE_WINDOW 4096
+#define FREE_RETRY 32
+HIDDEN void tai_tcache_free_look(tcache_t *tc);
 /* Moves every class to its full stack (before the profiler's windows). */
 HIDDEN void tai_tcache_full_stacks(tcache_t *tc);
 /* Frees a cacheable block of another arena without caching it. */

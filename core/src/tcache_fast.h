@@ -69,26 +69,25 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 }
 
 /* ta_free's push: onto the bin of the last pop when the block's class
- * names it, else by the class. m is the block's tag map entry: the
- * class, or TAGMAP_NONE or above TAGMAP_FOREIGN where the map refuses
- * the block (the range check fails). The bin's address then comes from
- * last_bin, loaded at once, not from the tag, which waits for p's page
- * to be read, and the tag only decides a branch: a free's stores whose
- * addresses wait for that load hold up the next malloc's loads behind
- * them (about 40 % of fast-imm's time on a Xeon). The empty asm keeps
- * the compiler from taking the address from the class, which it knows
- * is equal. last_bin is compared with free_base + the bin's offset:
- * while the cache does not predict, free_base lies past the bins and
- * the branch always falls through (tcache.c: tai_tcache_free_look
- * says why, and is told every FREE_WINDOW pushes past the prediction).
- * A last_bin of another cache (or none) never equals tc's bin for the
- * class, nor the slot a refused block's entry names (tcache.h:
- * TAGMAP_FOREIGN), so is never pushed onto. */
-static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, size_t off)
+ * names it, else by the class. *offp is the bin offset of the block's
+ * free_map entry (made its bin's where the push falls through): the class, or TAGMAP_NONE or above TAGMAP_FOREIGN where
+ * the map refuses the block (the range check fails). The bin's address
+ * then comes from last_bin, loaded at once, not from the tag, which
+ * waits for p's page to be read, and the tag only decides a branch: a
+ * free's stores whose addresses wait for that load hold up the next
+ * malloc's loads behind them (about 40 % of fast-imm's time on a Xeon).
+ * The empty asm keeps the compiler from taking the address from the
+ * class, which it knows is equal. A last_bin of another cache (or none)
+ * never equals tc's bin for the class, nor the slot a refused block's
+ * entry names (tcache.h: TAGMAP_FOREIGN), nor an entry of a cache that
+ * does not predict (FREE_UNPREDICTED), so is never pushed onto. Pushes
+ * past the prediction are counted (tcache.c: tai_tcache_free_look). */
+static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, size_t *offp)
 {
     cache_bin_t *cb = tc->last_bin;
+    size_t off = *offp;
     __asm__("" : "+r"(cb));
-    if (likely((uintptr_t)cb - off == tc->free_base)) {
+    if (likely((uintptr_t)cb - off == (uintptr_t)tc->bins)) {
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
             cb->ncached = n + 1;
@@ -97,6 +96,7 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, size_t off)
         }
         return false;
     }
+    *offp = off %= FREE_OFF_MOD;
     if (likely(off < sizeof(tc->bins))) {
         cache_bin_t *b = (cache_bin_t *)((char *)tc->bins + off);
         uint32_t n = b->ncached;

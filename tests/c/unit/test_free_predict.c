@@ -19,8 +19,7 @@
 
 static bool predicting(void)
 {
-    tcache_t *tc = tai_tls_tcache;
-    return tc->free_base == (uintptr_t)tc->bins;
+    return !tai_tls_tcache->unpredicted;
 }
 
 static uint64_t next(uint64_t *s)

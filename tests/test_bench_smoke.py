@@ -516,4 +516,6 @@ def test_prof_bench_lua_runs_make_the_same_requests(tmp_path):
         assert res.returncode == 0, res.stderr
         stats = res.stderr.strip().splitlines()[-1].split()
         counts[profiled] = int(stats[stats.index("allocs") + 1])
-    assert abs(counts[True] - counts[False]) <= counts[False] // 100, counts
+    # Lua's hash seed (the clock, addresses) moves the count by up to 1.5%
+    # between runs of one kind; the module moved it by 27%.
+    assert abs(counts[True] - counts[False]) <= counts[False] // 20, counts

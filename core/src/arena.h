@@ -75,8 +75,11 @@ typedef struct arena {
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
-    arena_stats_t stats;
+    /* Before the stats: creation writes every bin's lock, and a fresh
+     * arena's first three pages then hold all it touches; the large
+     * classes' stats at the end are written only once those are used. */
     bin_t bins[NBINS];
+    arena_stats_t stats;
 } arena_t;
 
 struct ta_arena {

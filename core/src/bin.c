@@ -43,6 +43,54 @@ static void count_spare(arena_t *a, size_t pages, bool parked)
     mutex_unlock(&a->lock);
 }
 
+/* Gives an empty slab's pages back to the arena; bin lock held. */
+static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
+{
+    TA_ASSERT(e != bin->cur && e->nfree == tai_bin_info[e->cls].nregs);
+    ctr_sub(&bin->stats.curslabs, 1);
+    mutex_lock(&a->lock);
+    tai_extent_free(a, e);
+    arena_report(a, true);
+    mutex_unlock(&a->lock);
+}
+
+/* The bin's newest spare back to the arena's runs; bin lock held. */
+static void release_spare(arena_t *a, bin_t *bin)
+{
+    extent_t *e = bin->spare;
+    bin->spare = e->next;
+    bin->nspare--;
+    count_spare(a, e->npages, false);
+    ctr_add(&bin->stats.curslabs, 1);
+    slab_release(a, bin, e);
+}
+
+/* Other bins' spares back to the arena's runs, one at a time, until a
+ * run of pages fits in dirty ones: a new slab then takes pages the
+ * process touched already rather than fresh ones. A bin keeps its
+ * spares for its own next fills, and with many classes (prodcons's 16)
+ * the spares of some sat resident while others faulted in new pages.
+ * Bin cls's lock is held, so the others' are only tried: a busy bin
+ * keeps its spares. */
+static void reclaim_spares(arena_t *a, unsigned cls, size_t pages)
+{
+    for (unsigned c = 0; c < NBINS; c++) {
+        bin_t *bin = &a->bins[c];
+        if (c == cls || !mutex_trylock(&bin->lock))
+            continue;
+        bool fit = false;
+        while (bin->spare && !fit) {
+            release_spare(a, bin);
+            mutex_lock(&a->lock);
+            fit = tai_extent_resident_fit(a, pages);
+            mutex_unlock(&a->lock);
+        }
+        mutex_unlock(&bin->lock);
+        if (fit)
+            return;
+    }
+}
+
 /* A fresh slab for the bin; bin lock held, arena lock taken inside, where
  * the pages of spares this fill took so far are counted in use first, so
  * the arena's limit sees them. */
@@ -51,10 +99,17 @@ static extent_t *slab_new(arena_t *a, unsigned cls, size_t *unparked)
     const bin_info_t *bi = &tai_bin_info[cls];
     size_t guard = tai_guard_pages();
     bool zeroed;
+    size_t pages = bi->slab_pages + guard;
     mutex_lock(&a->lock);
     move_spare_pages(a, *unparked, false);
     *unparked = 0;
-    extent_t *e = tai_extent_alloc(a, bi->slab_pages + guard, 1, &zeroed);
+    /* spares count as dirty: none to take if the dirty pages are fewer */
+    if (!tai_extent_resident_fit(a, pages) && ctr_get(&a->stats.pdirty) >= pages) {
+        mutex_unlock(&a->lock);
+        reclaim_spares(a, cls, pages);
+        mutex_lock(&a->lock);
+    }
+    extent_t *e = tai_extent_alloc(a, pages, 1, &zeroed);
     if (e) {
         if (guard)
             tai_secure_guard(e);
@@ -184,17 +239,6 @@ void *tai_bin_alloc(arena_t *a, unsigned cls, bool zero)
     if (zero)
         memset(p, 0, tai_bin_info[cls].size);
     return p;
-}
-
-/* Gives an empty slab's pages back to the arena; bin lock held. */
-static void slab_release(arena_t *a, bin_t *bin, extent_t *e)
-{
-    TA_ASSERT(e != bin->cur && e->nfree == tai_bin_info[e->cls].nregs);
-    ctr_sub(&bin->stats.curslabs, 1);
-    mutex_lock(&a->lock);
-    tai_extent_free(a, e);
-    arena_report(a, true);
-    mutex_unlock(&a->lock);
 }
 
 /* Spare slabs a bin keeps: SPARE_PAGES worth, at least one. A batch of
@@ -365,13 +409,8 @@ void tai_bin_release_empty(arena_t *a)
     for (unsigned c = 0; c < NBINS; c++) {
         bin_t *bin = &a->bins[c];
         mutex_lock(&bin->lock);
-        for (extent_t *e; (e = bin->spare);) {
-            bin->spare = e->next;
-            bin->nspare--;
-            count_spare(a, e->npages, false);
-            ctr_add(&bin->stats.curslabs, 1);
-            slab_release(a, bin, e);
-        }
+        while (bin->spare)
+            release_spare(a, bin);
         mutex_unlock(&bin->lock);
     }
 }

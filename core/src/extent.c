@@ -258,6 +258,11 @@ extent_t *tai_extent_alloc_room(arena_t *a, size_t npages, size_t align_pages, s
     return out;
 }
 
+bool tai_extent_resident_fit(arena_t *a, size_t npages)
+{
+    return find_fit(a, EXT_DIRTY, npages) != NULL;
+}
+
 extent_t *tai_extent_alloc(arena_t *a, size_t npages, size_t align_pages, bool *zeroed)
 {
     return tai_extent_alloc_room(a, npages, align_pages, 0, zeroed);

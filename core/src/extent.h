@@ -185,6 +185,9 @@ HIDDEN extent_t *tai_extent_alloc(struct arena *a, size_t npages, size_t align_p
  * the run: where a run that may grow (a large one) can, without a copy. */
 HIDDEN extent_t *tai_extent_alloc_room(struct arena *a, size_t npages, size_t align_pages,
                                       size_t room, bool *zeroed);
+/* Whether a run of npages pages fits in the arena's dirty runs, so
+ * taking it touches no page that is not resident already. */
+HIDDEN bool tai_extent_resident_fit(struct arena *a, size_t npages);
 /* Returns a run (slab or large) to the arena as dirty. */
 HIDDEN void tai_extent_free(struct arena *a, extent_t *e);
 /* Shrinks an in-use run in place to npages, freeing the tail. */

@@ -32,5 +32,6 @@ static inline void mutex_init(mutex_t *l) { pthread_mutex_init(&l->m, NULL); }
 #endif
 static inline void mutex_lock(mutex_t *l) { pthread_mutex_lock(&l->m); }
 static inline void mutex_unlock(mutex_t *l) { pthread_mutex_unlock(&l->m); }
+static inline bool mutex_trylock(mutex_t *l) { return pthread_mutex_trylock(&l->m) == 0; }
 
 #endif

@@ -2,7 +2,8 @@
  * Slabs: a fresh manual arena fills one slab with exactly nregs regions
  * of a class before opening another, takes them all back in any order,
  * and serves the refill from the same memory. A flush's batch may hop
- * between slabs and arenas and hold bad pointers. */
+ * between slabs and arenas and hold bad pointers. A new slab takes the
+ * pages of other bins' spare slabs before fresh ones. */
 #include <string.h>
 
 #include "arena.h"
@@ -201,11 +202,64 @@ static void test_flush_batch_hops(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* Class a's emptied slabs kept as its spares (one page each, side by
+ * side) are the only resident free pages when class b (two-page slabs)
+ * needs a slab: b's slab takes two of them rather than two fresh pages,
+ * so the arena's resident pages (active plus dirty, spares counting as
+ * dirty) stay as they were. */
+static void test_spares_before_fresh_pages(void)
+{
+    unsigned a_cls = NBINS, b_cls = NBINS;
+    for (unsigned c = 0; c < NBINS; c++) {
+        if (tai_bin_info[c].slab_pages == 1 && a_cls == NBINS)
+            a_cls = c;
+        if (tai_bin_info[c].slab_pages == 2 && b_cls == NBINS)
+            b_cls = c;
+    }
+    CHECK(a_cls < NBINS && b_cls < NBINS);
+    if (a_cls == NBINS || b_cls == NBINS)
+        return;
+    const bin_info_t *ai = &tai_bin_info[a_cls];
+    size_t n = 4 * (size_t)ai->nregs;
+    CHECK(n <= MAX_REGS);
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar || n > MAX_REGS)
+        return;
+    arena_stats_t *st = &ar->a.stats;
+    bin_t *abin = &ar->a.bins[a_cls];
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK((blocks[i] = ta_arena_malloc(ar, ai->size)) != NULL);
+        lo = (uintptr_t)blocks[i] < lo ? (uintptr_t)blocks[i] : lo;
+        hi = (uintptr_t)blocks[i] > hi ? (uintptr_t)blocks[i] : hi;
+    }
+    for (size_t i = 0; i < n; i++)
+        ta_free(blocks[i]);
+    CHECK_EQ(abin->nspare, 4);
+    CHECK_EQ(ctr_get(&st->pactive), 0);
+    CHECK_EQ(ctr_get(&st->pdirty), 4);
+    char *p = ta_arena_malloc(ar, tai_bin_info[b_cls].size);
+    CHECK(p != NULL);
+    CHECK_EQ(ctr_get(&st->pactive) + ctr_get(&st->pdirty), 4);
+    CHECK_EQ(abin->nspare, 2);
+    CHECK((uintptr_t)p >= lo && (uintptr_t)p < hi + ai->size);
+    /* the bin that gave its spares still fills from what it has left */
+    void *q = ta_arena_malloc(ar, ai->size);
+    CHECK(q != NULL);
+    CHECK_EQ(abin->nspare, 1);
+    CHECK_EQ(ctr_get(&st->pactive) + ctr_get(&st->pdirty), 4);
+    ta_free(q);
+    ta_free(p);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
 int main(void)
 {
     ta_free(ta_malloc(1));
     RUN(test_every_class);
     RUN(test_partial_slabs_reused);
     RUN(test_flush_batch_hops);
+    RUN(test_spares_before_fresh_pages);
     return TEST_EXIT();
 }

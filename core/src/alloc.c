@@ -124,8 +124,9 @@ NOINLINE void tai_free_slow(void *p)
     free_general(p);
 }
 
-/* ta_free's miss (tc, h and the tag map's entry m, which names the
- * block's class, are the fast path's, in the registers it left them in):
+/* ta_free's miss (tc, h and off, the bin offset of the block's free_map
+ * entry, which names its class as the tag map's m, are the fast path's,
+ * in the registers it left them in):
  * a block of another arena is pushed on the cache's remote batch for its
  * class without a stack frame, as in a producer / consumer program this
  * miss comes at the rate of frees; the cache's own (a full stack, a
@@ -133,8 +134,9 @@ NOINLINE void tai_free_slow(void *p)
  * path. A sampling cache's prof_free takes only its own arena's blocks,
  * so it need not look. The thread's free side (tc not the thread's
  * cache) keeps no batches: its cache's take the block. */
-NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, unsigned m)
+NOINLINE static void free_miss(void *p, tcache_t *tc, const map_head_t *h, size_t off)
 {
+    unsigned m = (unsigned)(off % FREE_OFF_MOD / sizeof(cache_bin_t));
     if (unlikely(h->arena == tc->arena)) {
         tai_free_slow(p);
         return;
@@ -186,10 +188,10 @@ HOT_ENTRY void ta_free(void *p)
     if (likely(p && !tai_opt.check)) {
         tcache_t *tc = tai_tls_free;
         const map_head_t *h = head_of(p);
-        unsigned m = tc->tagmap[page_tag(h, p)];
-        if (likely(cache_push_last(tc, p, m)))
+        size_t off = tc->free_map[page_tag(h, p)] * sizeof(cache_bin_t);
+        if (likely(cache_push_last(tc, p, &off)))
             return;
-        free_miss(p, tc, h, m);
+        free_miss(p, tc, h, off);
         return;
     }
     tai_free_slow(p);

@@ -327,6 +327,7 @@ static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
         tc->prof = pt;
         tc->side->arena = tc->arena;
         memcpy(tc->side->tagmap, tc->tagmap, sizeof(tc->tagmap));
+        memcpy(tc->side->free_map, tc->free_map, sizeof(tc->free_map));
         for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
             pt->base[c] = tc->bins[c].stack;
             hide(tc, c);

@@ -25,6 +25,14 @@ typedef struct tcache {
      * (ta_free): written by the cache's user on a hit, read by it only.
      * Beside arena, which the free reads too. */
     cache_bin_t *last_bin;
+    /* frees pushed against the prediction until the next look */
+    uint32_t free_ticks;
+    /* whether ta_free has stopped predicting (free_map) */
+    bool unpredicted;
+    /* ta_free's map: tagmap's entries, each class's plus FREE_UNPREDICTED
+     * while the cache does not predict that a free goes where the last
+     * pop came from (tcache.c: tai_tcache_free_look) */
+    uint8_t free_map[256];
     /* By page tag (tag.h): the class a free may push onto this cache
      * (only a class with slots); where it may not, TAGMAP_FOREIGN + the
      * class of an automatic arena's tag (other colours, whole-line
@@ -45,6 +53,9 @@ typedef struct tcache {
     bool gated;
     uint16_t nfill[NCACHED_CLASSES];      /* blocks per fill, adaptive */
     unsigned gc_ticks;
+    /* looks since the cache stopped predicting, and pops at the last look */
+    uint32_t free_looks;
+    uint64_t free_pops;
     uint64_t gc_seen[NCACHED_CLASSES];    /* nalloc at the last GC visit */
     /* Part of nalloc already added to bin stats; guarded by that bin's
      * lock (the arena lock for large classes). */
@@ -83,6 +94,15 @@ _Static_assert(TAGMAP_NONE >= NCACHED_CLASSES, "TAGMAP_NONE must name no bin");
 _Static_assert(TAGMAP_NONE % TAGMAP_FOREIGN >= NBINS, "TAGMAP_NONE must name no small class");
 _Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeof(tcache_t),
                "tag map entries index inside the cache");
+/* A class's free_map entry while the cache does not predict: its bin
+ * offset (entry * sizeof(cache_bin_t)) lies past every bin and every
+ * other entry's, so last_bin never matches it, and the offset modulo
+ * FREE_OFF_MOD is the class's bin's. */
+#define FREE_UNPREDICTED 128
+#define FREE_OFF_MOD (FREE_UNPREDICTED * sizeof(cache_bin_t))
+_Static_assert(TAGMAP_FOREIGN + NCACHED_CLASSES <= FREE_UNPREDICTED &&
+                   FREE_UNPREDICTED + NCACHED_CLASSES <= 256,
+               "unpredicted entries stand apart and fit a byte");
 
 struct ta_tcache {
     tcache_t t;
@@ -102,6 +122,12 @@ HIDDEN void *tai_tcache_alloc_slow(tcache_t *tc, unsigned cls, bool zero);
 /* The miss path proper: fills the class's empty stack and takes a block. */
 HIDDEN void *tai_tcache_refill(tcache_t *tc, unsigned cls, bool zero);
 HIDDEN void tai_tcache_dalloc_slow(tcache_t *tc, void *p, unsigned cls);
+/* Every FREE_WINDOW frees ta_free pushes where last_bin did not say:
+ * whether the cache goes on predicting (free_map), and while it does
+ * not, a window of predicting at every FREE_RETRY looks. */
+#define FREE_WINDOW 4096
+#define FREE_RETRY 32
+HIDDEN void tai_tcache_free_look(tcache_t *tc);
 /* Moves every class to its full stack (before the profiler's windows). */
 HIDDEN void tai_tcache_full_stacks(tcache_t *tc);
 /* Frees a cacheable block of another arena without caching it. */

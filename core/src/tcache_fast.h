@@ -69,23 +69,25 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 }
 
 /* ta_free's push: onto the bin of the last pop when the block's class
- * names it, else by the class (cache_push). m is the block's tag map
- * entry: the class, or TAGMAP_NONE or above TAGMAP_FOREIGN where the map
- * refuses the block (cache_push's range check fails). The bin's address
- * then comes from last_bin, loaded at once, not from the tag, which waits for
- * p's page to be read, and the tag only decides a branch: a free's stores
- * whose addresses wait for that load hold up the next malloc's loads
- * behind them (about 40 % of fast-imm's time on a Xeon). The empty asm
- * keeps the compiler from taking the address from the class, which it
- * knows is equal. A last_bin of another cache (or none) never equals
- * tc's bin for the class, nor the slot a refused block's entry names
- * (tcache.h: TAGMAP_FOREIGN), so is never pushed onto. */
-static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
+ * names it, else by the class. *offp is the bin offset of the block's
+ * free_map entry (made its bin's where the push falls through): the class, or TAGMAP_NONE or above TAGMAP_FOREIGN where
+ * the map refuses the block (the range check fails). The bin's address
+ * then comes from last_bin, loaded at once, not from the tag, which
+ * waits for p's page to be read, and the tag only decides a branch: a
+ * free's stores whose addresses wait for that load hold up the next
+ * malloc's loads behind them (about 40 % of fast-imm's time on a Xeon).
+ * The empty asm keeps the compiler from taking the address from the
+ * class, which it knows is equal. A last_bin of another cache (or none)
+ * never equals tc's bin for the class, nor the slot a refused block's
+ * entry names (tcache.h: TAGMAP_FOREIGN), nor an entry of a cache that
+ * does not predict (FREE_UNPREDICTED), so is never pushed onto. Pushes
+ * past the prediction are counted (tcache.c: tai_tcache_free_look). */
+static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, size_t *offp)
 {
     cache_bin_t *cb = tc->last_bin;
+    size_t off = *offp;
     __asm__("" : "+r"(cb));
-    if (likely((uintptr_t)cb ==
-               (uintptr_t)tc->bins + m * sizeof(cache_bin_t))) {
+    if (likely((uintptr_t)cb - off == (uintptr_t)tc->bins)) {
         uint32_t n = cb->ncached;
         if (likely(n < cb->cap)) {
             cb->ncached = n + 1;
@@ -94,7 +96,19 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, unsigned m)
         }
         return false;
     }
-    return cache_push(tc, p, m);
+    *offp = off %= FREE_OFF_MOD;
+    if (likely(off < sizeof(tc->bins))) {
+        cache_bin_t *b = (cache_bin_t *)((char *)tc->bins + off);
+        uint32_t n = b->ncached;
+        if (likely(n < b->cap)) {
+            b->ncached = n + 1;
+            b->stack[n] = p;
+            if (unlikely(--tc->free_ticks == 0))
+                tai_tcache_free_look(tc);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* A remote free's push: a small block of another arena waits in the

@@ -50,8 +50,10 @@ except RuntimeError as exc:
     assert "main interpreter" in str(exc)
 else:
     raise AssertionError("prof_count worked in a subinterpreter")
+# The profile is the process's: another interpreter's stop() may come
+# between this one's start() and a look at active(), so whether start()
+# took is asked below, in one interpreter while no other runs.
 profile.start()
-assert profile.active()
 profile.stop()
 # The control namespace and arenas, through tunalloc._hook (CFFI's
 # backend does not load here).
@@ -97,9 +99,9 @@ tunalloc.purge()
 
 errors = []
 
-def run(iid):
+def run(iid, script=WORK):
     try:
-        failed = interp.run_string(iid, WORK)    # 3.13: a snapshot on error
+        failed = interp.run_string(iid, script)  # 3.13: a snapshot on error
     except Exception as exc:                     # 3.12: raises
         failed = exc
     if failed is not None:
@@ -114,6 +116,14 @@ for rounds in range(2):
     del junk
     for t in threads:
         t.join()
+PROFILE = """
+from tunalloc import profile
+profile.start()
+assert profile.active(), "profile.start() in a subinterpreter did not start it"
+profile.stop()
+assert not profile.active(), "profile.stop() in a subinterpreter did not stop it"
+"""
+run(ids[0], PROFILE)
 for i in ids:
     interp.destroy(i)
 assert not errors, errors

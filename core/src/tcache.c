@@ -242,10 +242,9 @@ static void set_whole_line(tcache_t *tc, unsigned cls, bool in)
  * predicting (free_map's classes past the bins: the comparison never
  * holds, the branch always falls through; not a field ta_free would load
  * on a hit, which cost fast-imm 4 % of its time), and while it does not,
- * it predicts again
- * for a window at every FREE_RETRY looks (about 130 k frees: 1 % of
- * larson's mispredictions come back), to see whether that changed. A
- * free side (prof.h) pops nothing, so only counts. */
+ * it predicts again for a window at every FREE_RETRY looks (about 130 k
+ * frees: 1 % of larson's mispredictions come back), to see whether that
+ * changed. A free side (prof.h) pops nothing, so only counts. */
 void tai_tcache_free_look(tcache_t *tc)
 {
     tc->free_ticks = FREE_WINDOW;

@@ -96,8 +96,9 @@ _Static_assert((TAGMAP_FOREIGN + NCACHED_CLASSES) * sizeof(cache_bin_t) <= sizeo
                "tag map entries index inside the cache");
 /* A class's free_map entry while the cache does not predict: its bin
  * offset (entry * sizeof(cache_bin_t)) lies past every bin and every
- * other entry's, so last_bin never matches it, and the offset modulo
- * FREE_OFF_MOD is the class's bin's. */
+ * other entry's, and last_bin names only one of the cache's own bins
+ * (or is NULL: the empty cache, a free side), so never matches it; the
+ * offset modulo FREE_OFF_MOD is the class's bin's. */
 #define FREE_UNPREDICTED 128
 #define FREE_OFF_MOD (FREE_UNPREDICTED * sizeof(cache_bin_t))
 _Static_assert(TAGMAP_FOREIGN + NCACHED_CLASSES <= FREE_UNPREDICTED &&

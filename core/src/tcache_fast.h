@@ -70,8 +70,9 @@ static ALWAYS_INLINE bool cache_push_size(tcache_t *tc, void *p, size_t size)
 
 /* ta_free's push: onto the bin of the last pop when the block's class
  * names it, else by the class. *offp is the bin offset of the block's
- * free_map entry (made its bin's where the push falls through): the class, or TAGMAP_NONE or above TAGMAP_FOREIGN where
- * the map refuses the block (the range check fails). The bin's address
+ * free_map entry (made its bin's where the push falls through): the
+ * class, or TAGMAP_NONE or above TAGMAP_FOREIGN where the map refuses
+ * the block (the range check fails). The bin's address
  * then comes from last_bin, loaded at once, not from the tag, which
  * waits for p's page to be read, and the tag only decides a branch: a
  * free's stores whose addresses wait for that load hold up the next

@@ -2,8 +2,8 @@
  * ta_free's prediction that a block goes back to the bin of the last
  * pop (tai_tcache_free_look): a thread that frees blocks of sizes
  * unrelated to what it allocates (larson's random replacements) stops
- * predicting (but for a window now and then), and keeps every block intact meanwhile; once its frees
- * follow its pops again (malloc then free at once) it predicts again
+ * predicting (but for a window now and then) and keeps every block
+ * intact meanwhile; once its frees follow its pops again (malloc then free at once) it predicts again
  * within FREE_RETRY + 1 windows and stays so; a thread that frees at
  * once never stops. */
 #include <pthread.h>

@@ -37,6 +37,19 @@ PRELOAD_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/preload/%.o,$(PRELOAD_SRCS))
 # 3 resident pages of the preload library's .bss).
 BSS_LAST := $(addprefix $(BUILD)/preload/,arena.o ctl_thread.o prof_walk.o stats.o owner_map.o)
 PRELOAD_OBJS := $(filter-out $(BSS_LAST),$(PRELOAD_OBJS)) $(BSS_LAST)
+# Code a program that only calls malloc and free never runs (ta_ctl,
+# stats, profile dumps and walks, verify, check, secure mode, the ta_ API
+# beyond malloc's, jemalloc's names). Its preload objects' text moves to
+# .ta_cold, which ld places after .text, so the code every program runs
+# shares the text's first 64 KiB. With the segments 64 KiB-aligned (glibc
+# 2.35 on honours it) the kernel's fault-around windows match them: a
+# program maps those 64 KiB of text, not all 108. No DT_FINI: crti's
+# empty _fini sits at the text's far end, and calling it at exit faulted
+# the window before it (ld sets DT_FINI only if the -fini symbol exists).
+COLD_TEXT := $(addprefix $(BUILD)/preload/,$(addsuffix .o,alloc_arena alloc_hook alloc_sized \
+	alloc_tcache check ctl ctl_arenas ctl_json ctl_misc ctl_stats ctl_thread ctl_tree ctl_walk \
+	jemalloc_compat prof_data prof_dump prof_walk secure stats stats_out stats_print verify))
+PRELOAD_LDFLAGS := -Wl,-z,max-page-size=0x10000 -Wl,-fini=tai_no_dt_fini
 ASAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 TSAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/tsan/%.o,$(CORE_SRCS))
 DEBUG_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/debug/%.o,$(CORE_SRCS))
@@ -52,6 +65,7 @@ $(BUILD)/lib/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/preload/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+	$(if $(filter $@,$(COLD_TEXT)),$(OBJCOPY) --rename-section .text=.ta_cold $@ || (rm -f $@; false))
 $(BUILD)/asan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
@@ -65,7 +79,8 @@ $(BUILD)/debug/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/libtunalloc.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libtunalloc.so: $(PRELOAD_OBJS)
-	$(CC) -shared -Wl,-Bsymbolic-functions -Wl,-soname,$(PRELOAD_SONAME) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-Bsymbolic-functions -Wl,-soname,$(PRELOAD_SONAME) $(PRELOAD_LDFLAGS) \
+		-o $@ $^ $(LDLIBS)
 $(BUILD)/asan/libtunalloc.a: $(ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/tsan/libtunalloc.a: $(TSAN_OBJS)

@@ -24,6 +24,12 @@
  * times slower on one of this machine's two CPUs and not the other
  * (bench/results/issue14.md, "code alignment"). */
 #define HOT_ENTRY __attribute__((aligned(CACHELINE)))
+/* A function a program that only allocates and frees never runs (option
+ * parsing, the profiler's sampling), in an object with code every program
+ * runs: it joins the cold objects' text (the Makefile's COLD_TEXT) past
+ * the first 64 KiB of the preload library's text. A section, not the cold
+ * attribute: its callers' code stays as it was. */
+#define COLD __attribute__((section(".ta_cold")))
 
 /* The preload build may use the fast initial-exec model; the library build
  * must stay loadable by dlopen after static TLS is used up, so it takes

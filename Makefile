@@ -41,15 +41,19 @@ PRELOAD_OBJS := $(filter-out $(BSS_LAST),$(PRELOAD_OBJS)) $(BSS_LAST)
 # stats, profile dumps and walks, verify, check, secure mode, the ta_ API
 # beyond malloc's, jemalloc's names). Its preload objects' text moves to
 # .ta_cold, which ld places after .text, so the code every program runs
-# shares the text's first 64 KiB. With the segments 64 KiB-aligned (glibc
-# 2.35 on honours it) the kernel's fault-around windows match them: a
-# program maps those 64 KiB of text, not all 108. No DT_FINI: crti's
-# empty _fini sits at the text's far end, and calling it at exit faulted
-# the window before it (ld sets DT_FINI only if the -fini symbol exists).
+# shares the text's first 64 KiB. The text starts at a 64 KiB boundary of
+# the library's addresses: Linux (5.18 on) maps a file mapping of 2 MiB
+# or more, as this library's (its .bss), at a 2 MiB boundary, so the
+# kernel's 64 KiB fault-around windows start where the text does, and a
+# program maps those 64 KiB of text, not all 108. (A 64 KiB p_align would
+# make glibc place the library itself, off the 2 MiB boundary, and move
+# the libraries mapped after it.) No DT_FINI: crti's empty _fini sits at
+# the text's far end, and calling it at exit faulted the window before it
+# (ld sets DT_FINI only if the -fini symbol exists).
 COLD_TEXT := $(addprefix $(BUILD)/preload/,$(addsuffix .o,alloc_arena alloc_hook alloc_sized \
 	alloc_tcache check ctl ctl_arenas ctl_json ctl_misc ctl_stats ctl_thread ctl_tree ctl_walk \
 	jemalloc_compat prof_data prof_dump prof_walk secure stats stats_out stats_print verify))
-PRELOAD_LDFLAGS := -Wl,-z,max-page-size=0x10000 -Wl,-fini=tai_no_dt_fini
+PRELOAD_LDFLAGS := -Wl,--section-start=.init=0x10000 -Wl,-fini=tai_no_dt_fini
 ASAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 TSAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/tsan/%.o,$(CORE_SRCS))
 DEBUG_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/debug/%.o,$(CORE_SRCS))

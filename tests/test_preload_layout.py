@@ -85,3 +85,18 @@ def test_cold_and_hot_functions():
         assert cold_lo <= syms[name] < cold_lo + cold_size, name
     for name in HOT:
         assert text_lo <= syms[name] < text_lo + text_size, name
+
+
+def test_fork_handlers_hot():
+    """Every forking program runs them, those of the moved objects too
+    (FORK_HANDLER)."""
+    text_lo, text_size, _ = sections()[".text"]
+    handlers = {}
+    for line in subprocess.run(["nm", str(PRELOAD)], check=True, capture_output=True,
+                               text=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and re.search(r"_(pre|post)fork$", parts[2]):
+            handlers[parts[2]] = int(parts[0], 16)
+    assert "tai_ctl_prefork" in handlers and "tai_stats_postfork" in handlers
+    for name, addr in handlers.items():
+        assert text_lo <= addr < text_lo + text_size, name

@@ -30,6 +30,10 @@
  * the first 64 KiB of the preload library's text. A section, not the cold
  * attribute: its callers' code stays as it was. */
 #define COLD __attribute__((section(".ta_cold")))
+/* The other way round: a function of an object whose text the Makefile
+ * moves to .ta_cold that every forking program runs (a fork handler). Its
+ * own section keeps it out of the move, and ld puts it in .text. */
+#define FORK_HANDLER __attribute__((section(".text.fork")))
 
 /* The preload build may use the fast initial-exec model; the library build
  * must stay loadable by dlopen after static TLS is used up, so it takes

@@ -78,7 +78,7 @@ size_t tai_large_usize(const block_ref_t *b)
 }
 
 /* Resizes a large run within its segment, arena lock held. */
-COLD static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
+static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usize)
 {
     size_t old = e->u.l.usize, npages = usize >> tai_lg_page;
     bool zeroed;
@@ -93,7 +93,7 @@ COLD static bool run_resize(arena_t *a, segment_t *seg, extent_t *e, size_t usiz
     return true;
 }
 
-COLD void *tai_large_resize(const block_ref_t *b, size_t size)
+void *tai_large_resize(const block_ref_t *b, size_t size)
 {
     void *p = b->p;
     if (b->head->kind == SEG_HUGE)
@@ -122,7 +122,7 @@ COLD void *tai_large_resize(const block_ref_t *b, size_t size)
  * eighth at a time crosses a large class every second or third time);
  * the copy is made with the lock dropped, the old run still the
  * caller's. */
-COLD void *tai_large_move(const block_ref_t *b, size_t size)
+void *tai_large_move(const block_ref_t *b, size_t size)
 {
     if (b->head->kind == SEG_HUGE || size <= SMALL_MAX || size > LARGE_MAX || tai_opt.secure)
         return NULL;

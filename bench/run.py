@@ -21,7 +21,7 @@ apart, so the machine's slower drift cancels out of each ratio; on a
 loaded 2-core machine that is much steadier than the ratio of medians in
 the other tables. This branch against main:
 
-    git worktree add /tmp/main-build main && make -C /tmp/main-build core
+    git worktree add --detach /tmp/main-build main && make -C /tmp/main-build core
     cp /tmp/main-build/build/libtunalloc.so /tmp/main.so
     make core bench-build
     python3 bench/run.py --allocators tunalloc --lib main=/tmp/main.so

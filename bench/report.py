@@ -137,20 +137,24 @@ def markdown(data):
     """Every table of the report, as one Markdown document section."""
     names = list(data["allocators"])
     head = ["case"] + names
+    # a ratio to an allocator the run left out would be n/a throughout
+    glibc, own = "glibc" in names, "tunalloc" in names
     parts = [machine_text(data["meta"], data["allocators"]),
              "### Time, median ms (min-max over rounds); lower is better",
-             table(head, time_rows(data, names)),
-             "### Time ratio to glibc (< 1 is faster than glibc)",
-             table(head, ratio_rows(data, names, "time_vs_glibc")),
-             "### Time ratio to tunalloc (preload) (> 1 is slower than tunalloc)",
-             table(head, ratio_rows(data, names, "time_vs_tunalloc")),
-             "### CPU time (user+sys, whole process) ratio to tunalloc (preload); "
-             "less sensitive to machine load than wall time",
-             table(head, ratio_rows(data, names, "cpu_vs_tunalloc")),
-             "### Peak RSS, median MiB (wait4 ru_maxrss)",
-             table(head, rss_rows(data, names)),
-             "### Peak RSS ratio to tunalloc (preload)",
-             table(head, ratio_rows(data, names, "rss_vs_tunalloc"))]
+             table(head, time_rows(data, names))]
+    if glibc:
+        parts += ["### Time ratio to glibc (< 1 is faster than glibc)",
+                  table(head, ratio_rows(data, names, "time_vs_glibc"))]
+    if own:
+        parts += ["### Time ratio to tunalloc (preload) (> 1 is slower than tunalloc)",
+                  table(head, ratio_rows(data, names, "time_vs_tunalloc")),
+                  "### CPU time (user+sys, whole process) ratio to tunalloc (preload); "
+                  "less sensitive to machine load than wall time",
+                  table(head, ratio_rows(data, names, "cpu_vs_tunalloc"))]
+    parts += ["### Peak RSS, median MiB (wait4 ru_maxrss)", table(head, rss_rows(data, names))]
+    if own:
+        parts += ["### Peak RSS ratio to tunalloc (preload)",
+                  table(head, ratio_rows(data, names, "rss_vs_tunalloc"))]
     parts += per_round_tables(data, names, head)
     frag = frag_rows(data, names)
     if frag:

@@ -321,6 +321,9 @@ def test_driver_pairs_a_build_with_a_copy_of_itself(built, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     data = json.loads(out.read_text())
     assert list(data["allocators"]) == ["tunalloc", "same"]
+    # no table of ratios to glibc, which did not run: it would be n/a throughout
+    assert "ratio to glibc" not in res.stdout and "Time ratio to tunalloc (preload)" in res.stdout
+    assert "### Time ratio to same, per round" in res.stdout
     # the order rotates: round 2 starts with the allocator round 1 ran second
     order = [line.split()[2] for line in res.stderr.splitlines() if "fast-imm" in line]
     assert order == ["tunalloc", "same", "same", "tunalloc", "tunalloc", "same"]

@@ -17,14 +17,14 @@ and the decay check (with TUNALLOC_CONF, as tunalloc). --baseline NAME
 adds tables of per-round ratios: in each round, each allocator's time,
 CPU time and peak RSS over NAME's in the same round, then the median
 (min-max) of those ratios per case. The runs of a round are seconds
-apart, so the machine's slower drift cancels out of each ratio; on a
-loaded 2-core machine that is much steadier than the ratio of medians in
-the other tables. This branch against main:
+apart, so the machine's slower drift cancels out of each ratio, which
+the ratios of medians in the other tables do not do. This branch
+against main:
 
     git worktree add --detach /tmp/main-build main && make -C /tmp/main-build core
     cp /tmp/main-build/build/libtunalloc.so /tmp/main.so
     make core bench-build
-    python3 bench/run.py --allocators tunalloc --lib main=/tmp/main.so
+    python3 bench/run.py --allocators tunalloc --lib main=/tmp/main.so \\
         --baseline main --no-decay --cases larson,churn-2t --rounds 9
 
 The "tunalloc" column of the per-round tables is then this checkout over

@@ -19,7 +19,11 @@ CORE_HDRS := $(wildcard $(CORE_DIR)/*.h $(CORE_DIR)/*.def) core/include/tunalloc
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := $(CORE_CFLAGS) -g $(WARN) -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
 OPT := $(CORE_OPT)
-LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CORE_LIB_CFLAGS)
+# Each of CORE_LIB_CFLAGS the compiler takes (clang 14 has no
+# -mtls-dialect=gnu2: its build keeps the general-dynamic TLS calls,
+# slower but as loadable by dlopen).
+cc_takes = $(shell echo 'int x;' | $(CC) $(1) -Werror -x c -c -o /dev/null - 2>/dev/null && echo $(1))
+LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(foreach f,$(CORE_LIB_CFLAGS),$(call cc_takes,$(f)))
 PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined

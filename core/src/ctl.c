@@ -12,9 +12,6 @@
 #include "init.h"
 #include "stats.h"
 
-/* Interior nodes are exactly those that can have children. */
-static bool is_leaf(const ctl_node_t *n) { return n->nkids == 0 && n->ikid == NULL; }
-
 /* Decimal digits only, so "-1", "+1", " 1" and overflowing numbers are
  * unknown names rather than silently wrapped indexes. */
 static bool parse_index(const char *s, size_t len, size_t *out)
@@ -43,20 +40,20 @@ static bool is_placeholder(const char *s, size_t len)
 static const ctl_node_t *step(const ctl_node_t *node, const char *s, size_t len,
                               bool placeholders, size_t *mibv)
 {
-    if (node->ikid) {
+    if (node->index != CTL_INDEX_NONE) {
         if (placeholders && is_placeholder(s, len)) {
             *mibv = 0;
-            return node->ikid;
+            return tai_ctl_kid(node, 0);
         }
-        if (!parse_index(s, len, mibv) || !node->valid(*mibv))
+        if (!parse_index(s, len, mibv) || !tai_ctl_valid(node->index, *mibv))
             return NULL;
-        return node->ikid;
+        return tai_ctl_kid(node, 0);
     }
     for (size_t k = 0; k < node->nkids; k++) {
-        const char *kn = node->kids[k].name;
+        const char *kn = tai_ctl_str(tai_ctl_kid(node, k)->name);
         if (strncmp(kn, s, len) == 0 && kn[len] == '\0') {
             *mibv = k;
-            return &node->kids[k];
+            return tai_ctl_kid(node, k);
         }
     }
     return NULL;
@@ -67,7 +64,7 @@ static const ctl_node_t *step(const ctl_node_t *node, const char *s, size_t len,
 static int resolve(const char *name, size_t *mib, size_t cap, size_t *depth,
                    const ctl_node_t **out, bool placeholders)
 {
-    const ctl_node_t *node = &tai_ctl_root;
+    const ctl_node_t *node = CTL_ROOT;
     size_t d = 0;
     const char *p = name;
     for (bool more = *name != '\0'; more;) {
@@ -92,14 +89,14 @@ static int resolve(const char *name, size_t *mib, size_t cap, size_t *depth,
  * edit them (that is the point of MIBs), so every one is checked again. */
 static const ctl_node_t *node_bymib(const size_t *mib, size_t miblen)
 {
-    const ctl_node_t *node = &tai_ctl_root;
+    const ctl_node_t *node = CTL_ROOT;
     for (size_t d = 0; d < miblen; d++) {
-        if (node->ikid) {
-            if (!node->valid(mib[d]))
+        if (node->index != CTL_INDEX_NONE) {
+            if (!tai_ctl_valid(node->index, mib[d]))
                 return NULL;
-            node = node->ikid;
+            node = tai_ctl_kid(node, 0);
         } else if (mib[d] < node->nkids) {
-            node = &node->kids[mib[d]];
+            node = tai_ctl_kid(node, mib[d]);
         } else {
             return NULL;
         }
@@ -164,7 +161,16 @@ int tai_ctl_call(const ctl_node_t *node, const size_t *mib, void *oldp, size_t *
     if (!rd && !wr && node->type != TA_CTL_ACTION && (node->mode & TA_CTL_READ))
         return 0;
     ctl_io_t io = {node, mib, rd ? oldp : NULL, wr && node->type != TA_CTL_ACTION ? newp : NULL};
-    return node->fn(&io);
+    /* A switch, not a table of function pointers: the tree stays free of
+     * load-time relocations (ctl_tree.c). */
+    switch (node->fn) {
+#define CTL_FN_CASE(h)                                                                     \
+    case CTL_FN_##h:                                                                       \
+        return tai_ctl_##h(&io);
+        CTL_HANDLERS(CTL_FN_CASE)
+#undef CTL_FN_CASE
+    }
+    return ENOENT; /* interior nodes have no handler */
 }
 
 /* One entry point for every integer-like type, so handlers hold values as
@@ -247,13 +253,35 @@ unsigned tai_ctl_narenas(void)
     return total > tai_narenas_auto ? total : tai_narenas_auto;
 }
 
-/* Arena indexes below arenas.narenas, plus the all-arenas index. */
-bool tai_ctl_valid_arena(size_t i) { return i == MAX_ARENAS || i < tai_ctl_narenas(); }
+/* Arena indexes below arenas.narenas, plus the all-arenas index;
+ * size-class indexes are fixed at build time. */
+bool tai_ctl_valid(unsigned kind, size_t i)
+{
+    switch (kind) {
+    case CTL_INDEX_arena:
+        return i == MAX_ARENAS || i < tai_ctl_narenas();
+    case CTL_INDEX_bin:
+        return i < NBINS;
+    case CTL_INDEX_lextent:
+        return i < NLEXTENTS;
+    default:
+        return false;
+    }
+}
 
-/* Size-class indexes are fixed at build time. */
-bool tai_ctl_valid_bin(size_t j) { return j < NBINS; }
-
-bool tai_ctl_valid_lextent(size_t j) { return j < NLEXTENTS; }
+const char *tai_ctl_bound(unsigned kind)
+{
+    switch (kind) {
+    case CTL_INDEX_arena:
+        return "arenas.narenas";
+    case CTL_INDEX_bin:
+        return "arenas.nbins";
+    case CTL_INDEX_lextent:
+        return "arenas.nlextents";
+    default:
+        return NULL;
+    }
+}
 
 /* A name's node and MIB, for walkers inside the core. */
 int tai_ctl_resolve(const char *name, size_t *mib, size_t *depth, const ctl_node_t **out)
@@ -273,7 +301,7 @@ int ta_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t new
     int rc = resolve(name, mib, CTL_MAX_DEPTH, &depth, &node, false);
     if (rc)
         return rc;
-    if (is_leaf(node) == false)
+    if (!tai_ctl_is_leaf(node))
         return ENOENT;
     return tai_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
@@ -308,7 +336,7 @@ int ta_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, 
     if (miblen == 0 || miblen > CTL_MAX_DEPTH)
         return ENOENT;
     const ctl_node_t *node = node_bymib(mib, miblen);
-    if (node == NULL || !is_leaf(node))
+    if (node == NULL || !tai_ctl_is_leaf(node))
         return ENOENT;
     return tai_ctl_call(node, mib, oldp, oldlenp, newp, newlen);
 }
@@ -326,14 +354,11 @@ int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
     int rc = resolve(node, mib, CTL_MAX_DEPTH, &depth, &n, true);
     if (rc)
         return rc;
-    const ctl_node_t *kid;
-    if (n->ikid)
-        kid = index == 0 ? n->ikid : NULL;
-    else
-        kid = index < n->nkids ? &n->kids[index] : NULL;
-    if (kid == NULL)
+    if (index >= (n->index != CTL_INDEX_NONE ? 1 : n->nkids))
         return ENOENT;
-    *out = (ta_ctl_info){kid->name, kid->type, kid->mode, kid->doc, n->ikid ? n->bound : NULL};
+    const ctl_node_t *kid = tai_ctl_kid(n, index);
+    *out = (ta_ctl_info){tai_ctl_str(kid->name), kid->type, kid->mode, tai_ctl_str(kid->doc),
+                         tai_ctl_bound(n->index)};
     return 0;
 }
 

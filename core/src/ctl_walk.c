@@ -16,8 +16,6 @@ typedef struct walk {
     const char *names[CTL_MAX_DEPTH]; /* NULL for index components */
 } walk_t;
 
-static bool is_leaf(const ctl_node_t *n) { return n->nkids == 0 && n->ikid == NULL; }
-
 /* Option letters are single characters anywhere in the string. */
 static bool omit_set(const walk_t *w, char c) { return strchr(w->omit, c) != NULL; }
 
@@ -61,9 +59,9 @@ static bool read_leaf(const walk_t *w, const ctl_node_t *n, ta_ctl_value *v)
 static size_t next_index(const ctl_node_t *n, size_t i)
 {
     size_t next = i == SIZE_MAX ? 0 : i + 1;
-    if (next < MAX_ARENAS && n->valid(next))
+    if (next < MAX_ARENAS && tai_ctl_valid(n->index, next))
         return next;
-    if (next <= MAX_ARENAS && n->valid(MAX_ARENAS))
+    if (next <= MAX_ARENAS && tai_ctl_valid(n->index, MAX_ARENAS))
         return MAX_ARENAS;
     return SIZE_MAX;
 }
@@ -71,20 +69,34 @@ static size_t next_index(const ctl_node_t *n, size_t i)
 /* Member k of n (its position, or its index): name NULL for an index. */
 static const ctl_node_t *member_at(const ctl_node_t *n, size_t k, const char **name)
 {
-    *name = n->ikid ? NULL : n->kids[k].name;
-    return n->ikid ? n->ikid : &n->kids[k];
+    const ctl_node_t *kid = tai_ctl_kid(n, k);
+    *name = n->index != CTL_INDEX_NONE ? NULL : tai_ctl_str(kid->name);
+    return kid;
 }
 
 /* The first member of n, or SIZE_MAX; then the one after k. */
 static size_t next_member(const ctl_node_t *n, size_t k)
 {
-    if (n->ikid)
+    if (n->index != CTL_INDEX_NONE)
         return next_index(n, k);
     size_t next = k == SIZE_MAX ? 0 : k + 1;
     return next < n->nkids ? next : SIZE_MAX;
 }
 
 static bool any_value(walk_t *w, const ctl_node_t *n, size_t depth);
+
+/* The live filter of a CTL_LIVE node's kind. */
+static bool live(const ctl_node_t *n, const size_t *mib, size_t depth)
+{
+    switch (n->index) {
+    case CTL_INDEX_arena:
+        return tai_ctl_stats_arena_live(mib, depth);
+    case CTL_INDEX_bin:
+        return tai_ctl_stats_bin_live(mib, depth);
+    default:
+        return tai_ctl_stats_lextent_live(mib, depth);
+    }
+}
 
 /* Places member k at depth in the walk's MIB; false if omitted or, for
  * an index the node's filter knows, not live. */
@@ -97,14 +109,14 @@ static bool enter(walk_t *w, const ctl_node_t *n, size_t k, size_t depth,
         return false;
     w->mib[depth] = k;
     w->names[depth] = name;
-    return n->live == NULL || n->live(w->mib, depth);
+    return !(n->flags & CTL_LIVE) || live(n, w->mib, depth);
 }
 
 /* Whether anything below n (at depth components) can be read now. */
 static bool any_value(walk_t *w, const ctl_node_t *n, size_t depth)
 {
     ta_ctl_value v;
-    if (is_leaf(n))
+    if (tai_ctl_is_leaf(n))
         return read_leaf(w, n, &v);
     if (depth >= CTL_MAX_DEPTH)
         return false;
@@ -125,7 +137,7 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
         if (!enter(w, n, k, depth, &kid))
             continue;
         const char *name = w->names[depth];
-        if (is_leaf(kid)) {
+        if (tai_ctl_is_leaf(kid)) {
             ta_ctl_value v;
             if (read_leaf(w, kid, &v))
                 w->vis->value(w->opaque, name, k, kid->type, &v);
@@ -133,7 +145,7 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
         }
         /* Filtered nodes show their live members only, so they open even
          * when none is (an arena's "bins" before its first small block). */
-        if (n->live == NULL && kid->live == NULL && !any_value(w, kid, depth + 1))
+        if (!(n->flags & CTL_LIVE) && !(kid->flags & CTL_LIVE) && !any_value(w, kid, depth + 1))
             continue;
         w->vis->open(w->opaque, name, k);
         walk_kids(w, kid, depth + 1);
@@ -144,7 +156,7 @@ static void walk_kids(walk_t *w, const ctl_node_t *n, size_t depth)
 /* The names of a resolved prefix, which the omission rules look at. */
 static void name_prefix(walk_t *w, size_t depth)
 {
-    const ctl_node_t *n = &tai_ctl_root;
+    const ctl_node_t *n = CTL_ROOT;
     for (size_t d = 0; d < depth; d++)
         n = member_at(n, w->mib[d], &w->names[d]);
 }
@@ -161,7 +173,7 @@ int ta_ctl_walk(const char *node, const char *omit, const ta_ctl_visitor *visito
     int rc = tai_ctl_resolve(node, w.mib, &depth, &n);
     if (rc)
         return rc;
-    if (is_leaf(n))
+    if (tai_ctl_is_leaf(n))
         return EINVAL;
     name_prefix(&w, depth);
     walk_kids(&w, n, depth);

@@ -8,7 +8,7 @@
 
 /* The statistics, one line each; these lists alone declare a counter's
  * snapshot slot (the AS_/BS_/LS_/GS_ enums), its stats.* control row
- * with its doc (ctl_tree.c, then docs/ctl.md), its snapshot copy or sum
+ * with its doc (ctl_tree.def, then docs/ctl.md), its snapshot copy or sum
  * (stats.c) and its place in the text report (stats_print.c). The JSON
  * report follows the control rows.
  *

@@ -134,26 +134,27 @@ COLD static bool parse_percent(const char *s, size_t len, unsigned *out)
     return true;
 }
 
-/* Setters write only on success, so a bad value leaves the option as it
- * was; each option's rule is its kind's parser. */
+/* The keys, NUL-separated in TA_OPT_ID order: one string rather than a
+ * table of pointers, which the loader would relocate in every process. */
+static const char conf_keys[] =
+#define TA_OPT(name, kind, def, doc) #name "\0"
+#include "opts.def"
+#undef TA_OPT
+    ;
+
+/* Writes only on success, so a bad value leaves the option as it was;
+ * each option's rule is its kind's parser. */
+COLD static bool set_opt(unsigned id, tai_opts_t *o, const char *s, size_t len)
+{
+    switch (id) {
 #define TA_OPT(name, kind, def, doc)                                                       \
-    COLD static bool set_##name(tai_opts_t *o, const char *s, size_t len)                   \
-    {                                                                                      \
-        return parse_##kind(s, len, &o->name);                                             \
+    case TA_OPT_ID_##name:                                                                 \
+        return parse_##kind(s, len, &o->name);
+#include "opts.def"
+#undef TA_OPT
     }
-#include "opts.def"
-#undef TA_OPT
-
-typedef bool conf_setter(tai_opts_t *o, const char *s, size_t len);
-
-static const struct {
-    const char *key;
-    conf_setter *set;
-} conf_keys[] = {
-#define TA_OPT(name, kind, def, doc) {#name, set_##name},
-#include "opts.def"
-#undef TA_OPT
-};
+    return false;
+}
 
 /* One "key:value" pair of len bytes; false if malformed. */
 COLD static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
@@ -162,13 +163,13 @@ COLD static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
     if (colon == NULL)
         return false;
     size_t klen = (size_t)(colon - p);
-    for (size_t k = 0; k < sizeof(conf_keys) / sizeof(conf_keys[0]); k++) {
-        const char *key = conf_keys[k].key;
+    const char *key = conf_keys;
+    for (unsigned k = 0; k < TA_OPT_COUNT; k++, key += strlen(key) + 1) {
         if (strlen(key) != klen || memcmp(key, p, klen) != 0)
             continue;
-        if (!conf_keys[k].set(o, colon + 1, len - klen - 1))
+        if (!set_opt(k, o, colon + 1, len - klen - 1))
             return false;
-        o->given |= 1u << k; /* conf_keys is in TA_OPT_ID order */
+        o->given |= 1u << k;
         return true;
     }
     return false;

@@ -103,7 +103,8 @@ static void json_value(void *opaque, const char *name, size_t index, ta_ctl_type
 /* Wrapped in {"tunalloc": ...} as jemalloc wraps its own in "jemalloc". */
 void tai_stats_json(stats_out_t *o, const char *opts)
 {
-    static const ta_ctl_visitor json = {json_open, json_close, json_value};
+    /* On the stack: a static one would be relocated at every load. */
+    const ta_ctl_visitor json = {json_open, json_close, json_value};
     jw_t w = {.out = o, .first = true, .depth = 1};
     tai_stats_emit(o, "{\n  \"tunalloc\": {");
     ta_ctl_walk("", opts, &json, &w);

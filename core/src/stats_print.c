@@ -16,6 +16,19 @@
 #include "stats.h"
 #include "stats_out.h"
 
+/* The report's names and texts are char arrays, not pointers, which the
+ * loader would relocate in every process; each must fit with its NUL. */
+typedef char stat_name_t[16];
+enum { BEFORE_SIZE = 20, AFTER_SIZE = 12 }; /* of an arena field's texts */
+#define FITS(s, n) _Static_assert(sizeof(s) <= (n), "stats_print.c: " s " is too long");
+#define GLOBAL_FITS(n, d) FITS(#n, sizeof(stat_name_t))
+#define SUM_FITS(n, t, src, d) FITS(#n, sizeof(stat_name_t))
+#define TEXT_FITS(n, t, src, f, before, after, d) FITS(before, BEFORE_SIZE) FITS(after, AFTER_SIZE)
+TA_GLOBAL_STATS(GLOBAL_FITS)
+TA_SMALL_STATS(SUM_FITS)
+TA_LARGE_STATS(SUM_FITS)
+TA_ARENA_STATS(TEXT_FITS)
+
 /* A failed read prints as 0 rather than aborting the report. */
 static uint64_t global(unsigned field)
 {
@@ -42,7 +55,7 @@ static void print_general(stats_out_t *o)
  * TA_GLOBAL_STATS value, the first name capitalised. */
 static void print_totals(stats_out_t *o)
 {
-    static const char *const names[] = {
+    static const stat_name_t names[] = {
 #define NAME(n, d) #n,
         TA_GLOBAL_STATS(NAME)
 #undef NAME
@@ -58,7 +71,7 @@ static void print_totals(stats_out_t *o)
 static void print_arena_fields(stats_out_t *o, const uint64_t *v, size_t i)
 {
     static const struct {
-        const char *before, *after;
+        char before[BEFORE_SIZE], after[AFTER_SIZE];
     } text[AS_SMALL] = {
 #define TEXT(n, t, src, f, before, after, d) {before, after},
         TA_ARENA_STATS(TEXT)
@@ -71,13 +84,13 @@ static void print_arena_fields(stats_out_t *o, const uint64_t *v, size_t i)
 }
 
 #define NAME(n, t, src, d) #n,
-static const char *const small_names[] = {TA_SMALL_STATS(NAME)};
-static const char *const large_names[] = {TA_LARGE_STATS(NAME)};
+static const stat_name_t small_names[] = {TA_SMALL_STATS(NAME)};
+static const stat_name_t large_names[] = {TA_LARGE_STATS(NAME)};
 #undef NAME
 enum { NSMALL = AS_LARGE - AS_SMALL, NLARGE = AS_NFIELDS - AS_LARGE };
 
 /* The index of name among n names, or n. */
-static size_t find(const char *const *names, size_t n, const char *name)
+static size_t find(const stat_name_t *names, size_t n, const char *name)
 {
     size_t k = 0;
     while (k < n && strcmp(names[k], name) != 0)
@@ -88,7 +101,7 @@ static size_t find(const char *const *names, size_t n, const char *name)
 /* One row of the small/large table. Its columns are the TA_SMALL_STATS
  * names, then the TA_LARGE_STATS names the small list lacks (NULL: the
  * header); a list without a column's name shows "-" in it. */
-static void print_total_row(stats_out_t *o, const char *label, const char *const *names,
+static void print_total_row(stats_out_t *o, const char *label, const stat_name_t *names,
                             size_t n, const uint64_t *v)
 {
     tai_stats_emit(o, "%-8s", label);

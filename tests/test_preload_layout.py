@@ -100,3 +100,29 @@ def test_fork_handlers_hot():
     assert "tai_ctl_prefork" in handlers and "tai_stats_postfork" in handlers
     for name, addr in handlers.items():
         assert text_lo <= addr < text_lo + text_size, name
+
+
+def test_few_relative_relocations():
+    """Every pointer in the library's static data is a relocation the
+    loader applies at start, which makes its page a private copy in every
+    process and reads .rela.dyn from the file. The tables hold offsets,
+    indexes and char arrays instead (ctl_tree.def, conf.c's keys,
+    stats_print.c's texts); what is left is the toolchain's
+    (.init_array, .fini_array, __dso_handle) and .tdata's initial
+    thread-local pointers."""
+    holders = []
+    for line in subprocess.run(["nm", "-S", "--defined-only", str(PRELOAD)], check=True,
+                               capture_output=True, text=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            holders.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    secs = sections()
+    where = {}
+    for m in re.finditer(r"^([0-9a-f]+)\s+\S+\s+R_\w+_RELATIVE\b", readelf("-r"), re.M):
+        at = int(m.group(1), 16)
+        name = next((n for lo, size, n in holders if lo <= at < lo + size), None)
+        name = name or next((n for n, (lo, size, _) in secs.items() if lo <= at < lo + size), "?")
+        where[name] = where.get(name, 0) + 1
+    assert sum(where.values()) <= 16, (
+        "static pointers in the preload library (relocated privately in every process), "
+        f"by the symbol or section holding them: {sorted(where.items(), key=lambda kv: -kv[1])}")

@@ -3,7 +3,8 @@
  * few small slabs writes its page tags, run heads and the slabs' free
  * maps on its header's first page, and the slabs' extents on one more,
  * two pages of its header (three while the free maps followed the
- * extents: prodcons's main thread). */
+ * extents: prodcons's main thread); one in a cached huge mapping's unit
+ * writes no more than it uses either. */
 #include "arena.h"
 #include "harness.h"
 #include "residency.h"
@@ -33,9 +34,40 @@ static void test_few_slabs_touch_two_header_pages(void)
     CHECK_EQ(ta_arena_destroy(ar), 0);
 }
 
+/* A new segment in the first unit of a cached huge mapping (huge.c:
+ * tai_huge_take_unit), of which the block wrote one page: its header
+ * reads as zero and writes the pages it uses, not all 21. */
+static void test_reused_unit_header(void)
+{
+    ta_arena_t *ar = ta_arena_create(NULL);
+    CHECK(ar != NULL);
+    if (!ar)
+        return;
+    char *big = ta_arena_malloc(ar, (size_t)3 << 20);
+    CHECK(big != NULL);
+    if (!big)
+        return;
+    map_head_t *unit = head_of(big);
+    big[0] = 1;
+    ta_free(big);
+    void *p = ta_arena_malloc(ar, 64);
+    CHECK(p != NULL);
+    segment_t *seg = ar->a.segments;
+    CHECK(seg != NULL && (void *)seg == (void *)unit);
+    if (seg && !thp_always()) {
+        size_t hdr = (size_t)seg->hdr_pages * page_size();
+        /* the first page, the slab's extent and the extent of the clean
+         * run after the block's dirty pages */
+        CHECK(resident_pages(seg, hdr) <= 3);
+    }
+    ta_free(p);
+    CHECK_EQ(ta_arena_destroy(ar), 0);
+}
+
 int main(void)
 {
     ta_free(ta_malloc(1));
     RUN(test_few_slabs_touch_two_header_pages);
+    RUN(test_reused_unit_header);
     return TEST_EXIT();
 }

@@ -42,13 +42,32 @@ def time_rows(data, names):
             for c in data["cases"]]
 
 
-def ratio_rows(data, names, key):
+def ratio_rows(data, names, key, render=fmt, spec=".2f"):
     """Per-case ratios plus the geometric mean row."""
-    rows = [[c["name"]] + [cell(c["summary"], n, key, fmt) for n in names]
+    rows = [[c["name"]] + [cell(c["summary"], n, key, render) for n in names]
             for c in data["cases"]]
-    rows.append(["**geomean**"] + [f"**{fmt(data['geomean'].get(n, {}).get(key))}**"
+    rows.append(["**geomean**"] + [f"**{fmt(data['geomean'].get(n, {}).get(key), spec)}**"
                                    for n in names])
     return rows
+
+
+def per_round_tables(data, names, head):
+    """With a baseline: the median (min-max) over the rounds of each
+    round's ratio to the baseline's run of that round, per metric."""
+    base = data.get("baseline")
+    if not base:
+        return []
+
+    def render(s):
+        return f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+    parts = []
+    for metric, what in (("time", "Time"), ("cpu", "CPU time (user+sys)"),
+                         ("rss", "Peak RSS")):
+        parts += [f"### {what} ratio to {base}, per round: median (min-max) of each round's "
+                  f"ratio to {base}'s run in that round (> 1 is more than {base})",
+                  table(head, ratio_rows(data, names, f"{metric}_per_round_vs_{base}",
+                                         render, ".3f"))]
+    return parts
 
 
 def rss_rows(data, names):
@@ -97,13 +116,17 @@ def decay_rows(data):
     return rows
 
 
-def machine_text(meta):
+def machine_text(meta, allocators):
     """The provenance line: numbers mean little without the machine."""
     builds = ", ".join(f"{k} {v}" for k, v in meta.get("tunalloc_build", {}).items())
+    others = ", ".join(f"{n} = `{a['source']}`" for n, a in allocators.items()
+                       if a.get("source"))
+    others = f" Other tunalloc builds (--lib): {others}." if others else ""
     text = (f"Machine: {meta['nproc']} CPUs, {meta['cpu']}, Linux {meta['kernel']}. "
             f"Run {meta['date']}, {meta['rounds']} rounds"
             f"{' (QUICK)' if meta.get('quick') else ''}, scale {meta['scale']}, "
             f"{meta.get('elapsed_s', '?')} s. tunalloc build (sha256): {builds or 'n/a'}."
+            f"{others}"
             f"\nCommand: `{meta['command']}`")
     if meta.get("warning"):
         text += f"\n\n**Warning: {meta['warning']}.**"
@@ -114,20 +137,25 @@ def markdown(data):
     """Every table of the report, as one Markdown document section."""
     names = list(data["allocators"])
     head = ["case"] + names
-    parts = [machine_text(data["meta"]),
+    # a ratio to an allocator the run left out would be n/a throughout
+    glibc, own = "glibc" in names, "tunalloc" in names
+    parts = [machine_text(data["meta"], data["allocators"]),
              "### Time, median ms (min-max over rounds); lower is better",
-             table(head, time_rows(data, names)),
-             "### Time ratio to glibc (< 1 is faster than glibc)",
-             table(head, ratio_rows(data, names, "time_vs_glibc")),
-             "### Time ratio to tunalloc (preload) (> 1 is slower than tunalloc)",
-             table(head, ratio_rows(data, names, "time_vs_tunalloc")),
-             "### CPU time (user+sys, whole process) ratio to tunalloc (preload); "
-             "less sensitive to machine load than wall time",
-             table(head, ratio_rows(data, names, "cpu_vs_tunalloc")),
-             "### Peak RSS, median MiB (wait4 ru_maxrss)",
-             table(head, rss_rows(data, names)),
-             "### Peak RSS ratio to tunalloc (preload)",
-             table(head, ratio_rows(data, names, "rss_vs_tunalloc"))]
+             table(head, time_rows(data, names))]
+    if glibc:
+        parts += ["### Time ratio to glibc (< 1 is faster than glibc)",
+                  table(head, ratio_rows(data, names, "time_vs_glibc"))]
+    if own:
+        parts += ["### Time ratio to tunalloc (preload) (> 1 is slower than tunalloc)",
+                  table(head, ratio_rows(data, names, "time_vs_tunalloc")),
+                  "### CPU time (user+sys, whole process) ratio to tunalloc (preload); "
+                  "less sensitive to machine load than wall time",
+                  table(head, ratio_rows(data, names, "cpu_vs_tunalloc"))]
+    parts += ["### Peak RSS, median MiB (wait4 ru_maxrss)", table(head, rss_rows(data, names))]
+    if own:
+        parts += ["### Peak RSS ratio to tunalloc (preload)",
+                  table(head, ratio_rows(data, names, "rss_vs_tunalloc"))]
+    parts += per_round_tables(data, names, head)
     frag = frag_rows(data, names)
     if frag:
         parts += ["### Fragmentation (frag workload, medians)", table(["ratio"] + names, frag)]

@@ -9,6 +9,27 @@ and to tunalloc, geometric means, and peak RSS and CPU time from wait4. Fast-pat
 instruction counts come from callgrind; the decay check watches RSS of an
 idle process after a freed burst. Writes bench/results/latest.json and
 prints the tables.
+
+Another tunalloc build joins the same rounds with --lib NAME=PATH
+(repeatable; PATH is that build's preload library, copied at start like
+this checkout's): it gets a column in every table, instruction counts
+and the decay check (with TUNALLOC_CONF, as tunalloc). --baseline NAME
+adds tables of per-round ratios: in each round, each allocator's time,
+CPU time and peak RSS over NAME's in the same round, then the median
+(min-max) of those ratios per case. The runs of a round are seconds
+apart, so the machine's slower drift cancels out of each ratio, which
+the ratios of medians in the other tables do not do. This branch
+against main:
+
+    git worktree add --detach /tmp/main-build main && make -C /tmp/main-build core
+    cp /tmp/main-build/build/libtunalloc.so /tmp/main.so
+    make core bench-build
+    python3 bench/run.py --allocators tunalloc --lib main=/tmp/main.so \\
+        --baseline main --no-decay --cases larson,churn-2t --rounds 9
+
+The "tunalloc" column of the per-round tables is then this checkout over
+main; an A/A run (--lib same=build/libtunalloc.so --baseline same) shows
+the noise.
 """
 import argparse
 import atexit
@@ -17,6 +38,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -50,6 +72,17 @@ COMPETITORS = {
     "mimalloc": ("libmimalloc2.0", "libmimalloc.so.2"),
     "tcmalloc": ("libtcmalloc-minimal4", "libtcmalloc_minimal.so.4"),
 }
+API = "tunalloc-api"
+
+# Every allocator name the driver itself knows; a --lib may take none of them.
+NAMES = (*COMPETITORS, REFERENCE, API, *VARIANTS)
+
+# What a --lib name may look like: it becomes a table column, a JSON key
+# and an item of --allocators' comma-separated list.
+LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+# (ratio name, the runs' field) for every ratio in the tables.
+METRICS = (("time", "seconds"), ("cpu", "cpu_s"), ("rss", "maxrss_kib"))
 
 # (case name, workload binary, parameters, parameters scaled by --scale).
 CASES = [
@@ -117,25 +150,25 @@ def find_library(package, soname):
     return None
 
 
-def snapshot_preload():
-    """A private copy of build/libtunalloc.so, so a rebuild of the core
-    during a long run cannot mix two builds in one result (the -ta
-    programs are statically linked and need no copy). One copy per driver
-    process, removed at exit, so concurrent drivers do not share one."""
-    own = os.path.join(ROOT, "build", "libtunalloc.so")
-    if not os.path.exists(own):
-        raise SystemExit(f"bench: {own} missing; run `make core` first")
+def snapshot(lib):
+    """A private copy of a tunalloc preload library (this checkout's
+    build/libtunalloc.so or a --lib), so a rebuild during a long run cannot
+    mix two builds in one result (the -ta programs are statically linked
+    and need no copy). One copy per driver process, removed at exit, so
+    concurrent drivers do not share one. The copy keeps the file's name,
+    which the workloads report as where malloc came from."""
     parent = os.path.join(ROOT, "build", "bench")
     snap_dir = tempfile.mkdtemp(prefix="snapshot-", dir=parent)
     atexit.register(shutil.rmtree, snap_dir, True)
-    snap = os.path.join(snap_dir, "libtunalloc.so")
-    shutil.copy2(own, snap)
+    snap = os.path.join(snap_dir, os.path.basename(lib))
+    shutil.copy2(lib, snap)
     return snap
 
 
-def allocators(wanted):
+def allocators(wanted, libs=None):
     """name -> {"suffix": binary suffix, "preload": path or None, "conf":
-    TUNALLOC_CONF or None}; variants only when wanted."""
+    TUNALLOC_CONF or None, and for a --lib "source": its path}; variants
+    only when wanted, the --libs (name -> path) always."""
     table = {}
     for name, pkg in COMPETITORS.items():
         lib = find_library(*pkg) if pkg else None
@@ -143,17 +176,56 @@ def allocators(wanted):
             print(f"bench: {name} not installed ({pkg[0]}); skipped", file=sys.stderr)
             continue
         table[name] = {"suffix": "", "preload": lib, "conf": None}
-    table["tunalloc"] = {"suffix": "", "preload": snapshot_preload(), "conf": None}
-    table["tunalloc-api"] = {"suffix": "-ta", "preload": None, "conf": None}
+    own = os.path.join(ROOT, "build", "libtunalloc.so")
+    if not os.path.exists(own):
+        raise SystemExit(f"bench: {own} missing; run `make core` first")
+    table[REFERENCE] = {"suffix": "", "preload": snapshot(own), "conf": None}
+    table[API] = {"suffix": "-ta", "preload": None, "conf": None}
     for name, conf in VARIANTS.items():
         if name in wanted:
-            table[name] = dict(table["tunalloc"], conf=conf)
+            table[name] = dict(table[REFERENCE], conf=conf)
+    for name, path in (libs or {}).items():
+        table[name] = {"suffix": "", "preload": snapshot(path), "conf": None, "source": path}
     if wanted:
         unknown = [w for w in wanted if w not in table]
         if unknown:
             raise SystemExit(f"bench: unknown or unavailable allocator(s): {unknown}")
-        table = {k: v for k, v in table.items() if k in wanted}
+        table = {k: v for k, v in table.items() if k in wanted or k in (libs or {})}
     return table
+
+
+def lib_spec(spec):
+    """--lib NAME=PATH, checked before anything runs: a name of its own and
+    an ELF shared object (whether it supplies malloc is tried once the
+    options are all read, in parse_args)."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not NAME=PATH")
+    if not LIB_NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: a name is letters, digits and . _ + - (it names a table column)")
+    if name in NAMES:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is a built-in allocator's name; pick another (taken: {', '.join(NAMES)})")
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{path} does not exist or is not a file")
+    with open(path, "rb") as f:
+        head = f.read(18)
+    # e_ident's magic, then e_type (little-endian on every target this
+    # builds for): ET_DYN is a shared object (or a PIE program, which the
+    # preload trial refuses).
+    if head[:4] != b"\x7fELF" or head[16:18] != b"\x03\x00":
+        raise argparse.ArgumentTypeError(f"{path} is not an ELF shared library")
+    return name, os.path.abspath(path)
+
+
+def lib_refusal(path, timeout):
+    """Why path cannot stand in for malloc under the preload, or None: one
+    tiny workload run through the launcher, checked like every measured run."""
+    alloc = {"suffix": "", "preload": path, "conf": None}
+    res = check_allocator(run_workload([binary("fastpath", alloc), "mode=imm", "n=1"],
+                                       environment(alloc), timeout), alloc)
+    return res.get("error")
 
 
 def check_built():
@@ -270,12 +342,26 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def summarise_case(runs):
-    """Medians, ranges and ratios for one case, per allocator."""
+def per_round(mine, base):
+    """Round by round, each metric of mine's run over the same round's run
+    of base: one dict per round, without the metrics where either run
+    failed (or base's is 0), so the index stays the round's."""
+    out = []
+    for a, b in zip(mine, base):
+        ok = "error" not in a and "error" not in b
+        out.append({metric: a[field] / b[field] for metric, field in METRICS
+                    if ok and field in a and b.get(field)})
+    return out
+
+
+def summarise_case(runs, baseline=None):
+    """Medians, ranges and ratios for one case, per allocator; with a
+    baseline also the per-round ratios to it, and their median and range
+    under "<metric>_per_round_vs_<baseline>"."""
     out = {}
     for name, rs in runs.items():
         errors = [r["error"] for r in rs if "error" in r]
-        entry = {f: summarise(rs, f) for f in ("seconds", "cpu_s", "maxrss_kib")}
+        entry = {f: summarise(rs, f) for _, f in METRICS}
         entry["errors"] = errors
         for key in EXTRAS:
             s = summarise(rs, key)
@@ -284,23 +370,35 @@ def summarise_case(runs):
         out[name] = entry
     for name, entry in out.items():
         for ref in (BASELINE, REFERENCE):
-            for metric, field in (("time", "seconds"), ("cpu", "cpu_s"),
-                                  ("rss", "maxrss_kib")):
+            for metric, field in METRICS:
                 mine = entry[field]["median"] if entry[field] else None
                 other = out.get(ref, {}).get(field)
                 entry[f"{metric}_vs_{ref}"] = ratio(mine, other["median"] if other else None)
+        if baseline in runs:
+            rounds = per_round(runs[name], runs[baseline])
+            entry[f"per_round_vs_{baseline}"] = rounds
+            for metric, _ in METRICS:
+                entry[f"{metric}_per_round_vs_{baseline}"] = summarise(rounds, metric)
     return out
 
 
-def geomeans(cases, names):
-    """Geometric mean of each ratio over the cases where both sides ran."""
+def ratio_keys(baseline=None):
+    """The summary keys of every ratio, ratios of medians first."""
+    keys = [f"{m}_vs_{r}" for m, _ in METRICS for r in (BASELINE, REFERENCE)]
+    return keys + [f"{m}_per_round_vs_{baseline}" for m, _ in METRICS if baseline]
+
+
+def geomeans(cases, names, baseline=None):
+    """Geometric mean of each ratio over the cases where both sides ran
+    (of the per-round ratios' medians, for those)."""
     out = {}
     for name in names:
         entry = {}
-        for key in (f"{m}_vs_{r}" for m in ("time", "cpu", "rss")
-                    for r in (BASELINE, REFERENCE)):
-            vals = [c["summary"][name][key] for c in cases
-                    if c["summary"].get(name, {}).get(key)]
+        for key in ratio_keys(baseline):
+            vals = [c["summary"].get(name, {}).get(key) for c in cases]
+            # a per-round ratio is kept with its range: its median counts
+            vals = [v["median"] if isinstance(v, dict) else v for v in vals]
+            vals = [v for v in vals if v]
             entry[key] = math.exp(sum(map(math.log, vals)) / len(vals)) if vals else None
             entry[key + "_cases"] = len(vals)
         out[name] = entry
@@ -373,9 +471,10 @@ def threaded_instructions(allocs, cases, timeout):
     return out
 
 
-def decay_env(name):
-    """Each allocator's own spelling of "purge in the background after 1 s"."""
-    if name.startswith("tunalloc"):
+def decay_env(name, alloc):
+    """Each allocator's own spelling of "purge in the background after 1 s"
+    (a --lib is a tunalloc build)."""
+    if name.startswith("tunalloc") or "source" in alloc:
         return {"TUNALLOC_CONF": DECAY_CONF}
     if name == "jemalloc":
         return {"MALLOC_CONF": DECAY_CONF}
@@ -387,7 +486,7 @@ def decay(allocs, burst_mib, timeout):
     out = {}
     params = {"burst": burst_mib, "idle": 2 * DECAY_MS, "every": 100}
     for name, alloc in allocs.items():
-        extra = decay_env(name)
+        extra = decay_env(name, alloc)
         res = check_allocator(run_workload([binary("decay", alloc)] + argv(params),
                                             environment(alloc, extra), timeout), alloc)
         res["conf"] = extra
@@ -404,11 +503,13 @@ def build_ids(allocs):
     and one -ta program), so a result names the exact build it measured
     (the tree may have no commit yet)."""
     ids = {}
-    for path in (allocs.get("tunalloc", {}).get("preload") or "",
-                 os.path.join(ROOT, "build", "bench", "fastpath-ta")):
+    paths = [(None, allocs.get(REFERENCE, {}).get("preload") or ""),
+             (None, os.path.join(ROOT, "build", "bench", "fastpath-ta"))]
+    paths += [(name, a["preload"]) for name, a in allocs.items() if "source" in a]
+    for name, path in paths:
         if os.path.exists(path):
             with open(path, "rb") as f:
-                ids[os.path.basename(path)] = hashlib.sha256(f.read()).hexdigest()[:12]
+                ids[name or os.path.basename(path)] = hashlib.sha256(f.read()).hexdigest()[:12]
     return ids
 
 
@@ -431,15 +532,20 @@ def machine(args, allocs):
             "tunalloc_build": build_ids(allocs)}
 
 
-def run_cases(allocs, cases, rounds, scale, timeout):
+def run_cases(allocs, cases, rounds, scale, timeout, baseline=None):
     """Round-major, allocator-interleaved runs, so slow drifts in machine
-    load hit every allocator alike. Time series (frag) are kept from the
-    last round only."""
+    load hit every allocator alike; the order rotates by one each round,
+    so no allocator always runs right after the same one (which a paired
+    ratio would inherit). Time series (frag) are kept from the last round
+    only."""
     results = [{"name": c[0], "workload": c[1], "params": scaled(c[2], c[3], scale),
                 "runs": {n: [] for n in allocs}} for c in cases]
+    names = list(allocs)
     for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
         for res in results:
-            for name, alloc in allocs.items():
+            for name in order:
+                alloc = allocs[name]
                 cmd = [binary(res["workload"], alloc)] + argv(res["params"])
                 one = check_allocator(run_workload(cmd, environment(alloc), timeout), alloc)
                 series = {k: one.pop(k) for k in ("rss_mib", "live_mib") if k in one}
@@ -450,7 +556,7 @@ def run_cases(allocs, cases, rounds, scale, timeout):
                 print(f"  [{r + 1}/{rounds}] {res['name']:18s} {name:13s} {shown}",
                       file=sys.stderr)
     for res in results:
-        res["summary"] = summarise_case(res["runs"])
+        res["summary"] = summarise_case(res["runs"], baseline)
     return results
 
 
@@ -468,6 +574,11 @@ def parse_args():
     p.add_argument("--scale", type=float, default=None,
                    help="multiply iteration counts (default 1, QUICK 0.2)")
     p.add_argument("--allocators", default="", help="comma-separated subset")
+    p.add_argument("--lib", action="append", type=lib_spec, default=[], metavar="NAME=PATH",
+                   help="also run this tunalloc build's preload library as allocator "
+                        "NAME (repeatable)")
+    p.add_argument("--baseline", metavar="NAME",
+                   help="add tables of per-round ratios to this allocator's runs")
     p.add_argument("--cases", default="", help="comma-separated subset of cases")
     p.add_argument("--no-callgrind", action="store_true")
     p.add_argument("--no-decay", action="store_true")
@@ -484,6 +595,20 @@ def parse_args():
         args.decay_burst = 256 if args.quick else 512
     if args.rounds < 1 or args.scale <= 0 or args.decay_burst < 1 or args.timeout <= 0:
         p.error("--rounds, --scale, --decay-burst and --timeout must be positive")
+    libs = {}
+    for name, path in args.lib:
+        if name in libs:
+            p.error(f"argument --lib: {name!r} given twice")
+        why = lib_refusal(path, args.timeout)
+        if why:
+            p.error(f"argument --lib: {name}={path} is not a preload library that "
+                    f"supplies malloc: {why}")
+        libs[name] = path
+    args.lib = libs
+    args.allocators = [a for a in args.allocators.split(",") if a]
+    running = args.allocators or [n for n in NAMES if n not in VARIANTS]
+    if args.baseline is not None and args.baseline not in [*running, *libs]:
+        p.error(f"argument --baseline: {args.baseline!r} is not among the allocators run")
     return args
 
 
@@ -492,7 +617,9 @@ def main():
     if any run failed, so a broken allocator is not mistaken for a slow one."""
     args = parse_args()
     check_built()
-    allocs = allocators([a for a in args.allocators.split(",") if a])
+    allocs = allocators(args.allocators, args.lib)
+    if args.baseline is not None and args.baseline not in allocs:
+        raise SystemExit(f"bench: the baseline {args.baseline} is not installed")
     wanted = [c for c in args.cases.split(",") if c]
     known = [c[0] for c in CASES]
     if any(w not in known for w in wanted):
@@ -501,10 +628,13 @@ def main():
     started = time.monotonic()
     data = {"meta": machine(args, allocs),
             "allocators": {n: {"preload": a["preload"], "conf": a["conf"],
-                               "api": "ta_" if a["suffix"] else "malloc"}
+                               "api": "ta_" if a["suffix"] else "malloc",
+                               **({"source": a["source"]} if "source" in a else {})}
                            for n, a in allocs.items()}}
-    data["cases"] = run_cases(allocs, cases, args.rounds, args.scale, args.timeout)
-    data["geomean"] = geomeans(data["cases"], list(allocs))
+    data["baseline"] = args.baseline
+    data["cases"] = run_cases(allocs, cases, args.rounds, args.scale, args.timeout,
+                              args.baseline)
+    data["geomean"] = geomeans(data["cases"], list(allocs), args.baseline)
     data["callgrind"] = {} if args.no_callgrind else instructions(allocs, args.timeout)
     data["callgrind_threaded"] = ({} if args.no_callgrind else
                                   threaded_instructions(allocs, cases, args.timeout))

@@ -149,12 +149,13 @@ def test_launcher_reports_child_failure(built):
 @pytest.fixture(scope="module")
 def driver_result(built, tmp_path_factory):
     """One tiny run of the whole driver, decay check included, with the
-    secure-mode variant (which must run every workload without a report)."""
+    secure-mode variant (which must run every workload without a report)
+    and a copy of this build's preload library as another build (--lib)."""
     out = tmp_path_factory.mktemp("bench") / "latest.json"
     res = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
          "--scale", "0.0005", "--allocators", ",".join(ALLOCATORS + ["tunalloc-secure"]),
-         "--no-callgrind",
+         "--lib", f"copy={PRELOAD}", "--baseline", "copy", "--no-callgrind",
          "--decay-burst", "8", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -168,8 +169,10 @@ def test_driver_summarises_every_case(driver_result):
     names = [c["name"] for c in data["cases"]]
     assert len(names) == 15 and "large" in names and "cache-scratch" in names
     assert {"churn-1t", "churn-2t", "passing", "prodcons-64"} <= set(names)
+    assert list(data["allocators"]) == ["glibc", "tunalloc", "tunalloc-api", "tunalloc-secure",
+                                        "copy"]
     for case in data["cases"]:
-        for alloc in ALLOCATORS + ["tunalloc-secure"]:
+        for alloc in ALLOCATORS + ["tunalloc-secure", "copy"]:
             s = case["summary"][alloc]
             assert s["errors"] == []
             assert s["seconds"]["min"] <= s["seconds"]["median"] <= s["seconds"]["max"]
@@ -178,11 +181,27 @@ def test_driver_summarises_every_case(driver_result):
         assert case["summary"]["tunalloc"]["time_vs_tunalloc"] == pytest.approx(1.0)
     assert data["geomean"]["glibc"]["time_vs_glibc"] == pytest.approx(1.0)
     assert data["geomean"]["tunalloc-api"]["time_vs_glibc_cases"] == 15
-    assert set(data["decay"]) == set(ALLOCATORS + ["tunalloc-secure"])
+    assert data["geomean"]["copy"]["time_per_round_vs_copy"] == pytest.approx(1.0)
+    assert data["geomean"]["tunalloc"]["cpu_per_round_vs_copy_cases"] == 15
+    assert set(data["decay"]) == set(ALLOCATORS + ["tunalloc-secure", "copy"])
     assert data["allocators"]["tunalloc-secure"]["conf"] == "secure:true"
-    assert data["decay"]["tunalloc"]["conf"] == {
-        "TUNALLOC_CONF": "background_thread:true,dirty_decay_ms:1000"}
+    for name in ("tunalloc", "copy"):
+        assert data["decay"][name]["conf"] == {
+            "TUNALLOC_CONF": "background_thread:true,dirty_decay_ms:1000"}
     assert all("error" not in d for d in data["decay"].values())
+
+
+def test_driver_runs_another_build_from_its_own_copy(driver_result):
+    """A --lib runs from a snapshot of its own, named in the result with
+    its source and hash, and its malloc was the one measured."""
+    _, data = driver_result
+    copy, own = data["allocators"]["copy"], data["allocators"]["tunalloc"]
+    assert copy["source"] == PRELOAD and "source" not in own
+    assert copy["preload"] != own["preload"] and copy["preload"] != PRELOAD
+    assert os.path.basename(copy["preload"]) == "libtunalloc.so"
+    builds = data["meta"]["tunalloc_build"]
+    assert builds["copy"] == builds["libtunalloc.so"]
+    assert data["baseline"] == "copy"
 
 
 def test_report_writes_markdown_and_docs(driver_result, tmp_path):
@@ -198,9 +217,28 @@ def test_report_writes_markdown_and_docs(driver_result, tmp_path):
     for case in data["cases"]:
         assert f"| {case['name']} |" in text
     assert "**geomean**" in text and "Decay" in text
+    assert "| case | glibc | tunalloc | tunalloc-api | tunalloc-secure | copy |" in text
+    assert f"Other tunalloc builds (--lib): copy = `{PRELOAD}`" in text
+    for what in ("Time", "CPU time (user+sys)", "Peak RSS"):
+        assert f"### {what} ratio to copy, per round" in text
+    # the baseline's own column: each round over itself
+    ones = [line for line in text.splitlines() if line.endswith(" | 1.000 (1.000-1.000) |")]
+    assert len(ones) == 3 * len(data["cases"])
     page = docs.read_text()
     assert page.startswith("intro\n") and page.endswith("end\n")
     assert "old" not in page and "| fast-imm |" in page
+
+
+def test_report_without_a_baseline_is_the_report_before_it(driver_result):
+    """The per-round tables come only with a baseline; every other table
+    is the same with or without one."""
+    _, data = driver_result
+    report = bench_module("bench_report", "report.py")
+    plain = report.markdown(dict(data, baseline=None))
+    with_baseline = report.markdown(data)
+    assert "per round" not in plain and "per round" in with_baseline
+    for part in plain.split("\n\n"):
+        assert part in with_baseline
 
 
 def test_report_plots_png(driver_result, tmp_path):
@@ -234,6 +272,110 @@ def test_driver_rejects_a_preload_that_did_not_take():
     assert "error" in driver.check_allocator({"api": "libjemalloc.so.2"}, glibc)
     failed = {"error": "exit 1: boom"}
     assert driver.check_allocator(failed, glibc) is failed
+
+
+def test_per_round_ratios_pair_the_runs_of_each_round():
+    """Each round's run over the baseline's run of that same round; a
+    round where either failed is left out, not shifted onto the next."""
+    driver = _import_driver()
+
+    def runs(*seconds):
+        return [{"error": "exit 1: boom"} if t is None else
+                {"seconds": t, "cpu_s": 2 * t, "maxrss_kib": 1000 * t} for t in seconds]
+    summary = driver.summarise_case({"base": runs(2.0, 1.0, 3.0, None, 4.0),
+                                     "new": runs(1.0, None, 3.3, 9.0, 5.0)}, "base")
+    new = summary["new"]
+    assert new["per_round_vs_base"] == [
+        {"time": 0.5, "cpu": 0.5, "rss": 0.5}, {}, {"time": pytest.approx(1.1),
+         "cpu": pytest.approx(1.1), "rss": pytest.approx(1.1)}, {},
+        {"time": 1.25, "cpu": 1.25, "rss": 1.25}]
+    for metric in ("time", "cpu", "rss"):
+        assert new[f"{metric}_per_round_vs_base"] == pytest.approx(
+            {"median": 1.1, "min": 0.5, "max": 1.25})
+        assert summary["base"][f"{metric}_per_round_vs_base"] == {
+            "median": 1.0, "min": 1.0, "max": 1.0}
+    # the ratio of medians is another number: 4.15 / 2.5
+    assert new["seconds"]["median"] / summary["base"]["seconds"]["median"] == \
+        pytest.approx(1.66)
+    geo = driver.geomeans([{"summary": summary}], ["base", "new"], "base")
+    assert geo["new"]["time_per_round_vs_base"] == pytest.approx(1.1)
+    assert geo["new"]["time_per_round_vs_base_cases"] == 1
+    # without a baseline, nothing per round
+    plain = driver.summarise_case({"base": runs(2.0), "new": runs(1.0)})
+    assert not [k for k in plain["new"] if "per_round" in k]
+    assert not [k for k in driver.geomeans([{"summary": plain}], ["new"])["new"]
+                if "per_round" in k]
+
+
+def test_driver_pairs_a_build_with_a_copy_of_itself(built, tmp_path):
+    """A tiny A/A run over several rounds: the JSON's per-round ratios are
+    the ratios of the runs of the same round, and their median is the
+    table's (no timing claim: the values are whatever the rounds took)."""
+    out = tmp_path / "aa.json"
+    res = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "3",
+         "--scale", "0.0005", "--allocators", "tunalloc", "--lib", f"same={PRELOAD}",
+         "--baseline", "same", "--cases", "fast-imm,prodcons", "--no-callgrind",
+         "--no-decay", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert list(data["allocators"]) == ["tunalloc", "same"]
+    # no table of ratios to glibc, which did not run: it would be n/a throughout
+    assert "ratio to glibc" not in res.stdout and "Time ratio to tunalloc (preload)" in res.stdout
+    assert "### Time ratio to same, per round" in res.stdout
+    # the order rotates: round 2 starts with the allocator round 1 ran second
+    order = [line.split()[2] for line in res.stderr.splitlines() if "fast-imm" in line]
+    assert order == ["tunalloc", "same", "same", "tunalloc", "tunalloc", "same"]
+    for case in data["cases"]:
+        mine, base = case["runs"]["tunalloc"], case["runs"]["same"]
+        entry = case["summary"]["tunalloc"]
+        want = [{"time": a["seconds"] / b["seconds"], "cpu": a["cpu_s"] / b["cpu_s"],
+                 "rss": a["maxrss_kib"] / b["maxrss_kib"]} for a, b in zip(mine, base)]
+        assert entry["per_round_vs_same"] == [pytest.approx(w) for w in want]
+        for metric in ("time", "cpu", "rss"):
+            ratios = sorted(w[metric] for w in want)
+            assert entry[f"{metric}_per_round_vs_same"] == pytest.approx(
+                {"median": ratios[1], "min": ratios[0], "max": ratios[2]})
+
+
+@pytest.fixture(scope="module")
+def not_an_allocator(tmp_path_factory):
+    """A shared library that loads fine but has no malloc."""
+    cc = shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler")
+    tmp = tmp_path_factory.mktemp("nomalloc")
+    (tmp / "n.c").write_text("int nomalloc_answer(void) { return 42; }\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp / "libnomalloc.so"), str(tmp / "n.c")],
+                   check=True)
+    return str(tmp / "libnomalloc.so")
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--lib", "main"], "'main' is not NAME=PATH"),
+    (["--lib", f"glibc={PRELOAD}"], "'glibc' is a built-in allocator's name"),
+    (["--lib", f"tunalloc={PRELOAD}"], "'tunalloc' is a built-in allocator's name"),
+    (["--lib", f"a,b={PRELOAD}"], "'a,b': a name is letters"),
+    (["--lib", "main=/nonexistent/libtunalloc.so"], "does not exist"),
+    (["--lib", f"main={os.path.join(ROOT, 'README.md')}"], "is not an ELF shared library"),
+    (["--lib", "main=NOMALLOC"], "is not a preload library that supplies malloc: "
+                                 "malloc came from 'libc.so.6', expected 'libnomalloc.so'"),
+    (["--lib", f"main={PRELOAD}", "--lib", f"main={PRELOAD}"], "'main' given twice"),
+    (["--lib", f"main={PRELOAD}", "--baseline", "mian"],
+     "--baseline: 'mian' is not among the allocators run"),
+    (["--allocators", "glibc", "--baseline", "tunalloc"],
+     "--baseline: 'tunalloc' is not among the allocators run"),
+])
+def test_driver_refuses_a_bad_lib_before_any_round(built, not_an_allocator, tmp_path, args, why):
+    out = tmp_path / "never.json"
+    args = [a.replace("NOMALLOC", not_an_allocator) for a in args]
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
+                          "--scale", "0.0005", "--cases", "fast-imm", "--no-callgrind",
+                          "--no-decay", "--out", str(out)] + args,
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and why in res.stderr, res.stderr
+    assert "[1/1]" not in res.stderr and not out.exists()
 
 
 def test_driver_refuses_programs_older_than_the_core(built):
@@ -307,13 +449,17 @@ def test_callgrind_counts_threaded_case(built, tmp_path):
     res = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "run.py"), "--rounds", "1",
          "--scale", "0.001", "--allocators", "tunalloc,tunalloc-api", "--cases", "prodcons-64",
-         "--no-decay", "--out", str(out)],
+         "--lib", f"copy={PRELOAD}", "--no-decay", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     counts = json.loads(out.read_text())["callgrind_threaded"]
     # a malloc and a remote free: more than a fast-path pair's share, far
     # below a lock per message or a system call's worth
     assert all(20 < counts[a]["prodcons-64"] < 1000 for a in ("tunalloc", "tunalloc-api"))
+    # another build's library (here this one's, copied) is counted from its
+    # own snapshot: the same code, the same count
+    assert counts["copy"]["prodcons-64"] == pytest.approx(counts["tunalloc"]["prodcons-64"],
+                                                          rel=0.02)
 
 
 # Tiny inputs for the Lua workloads (bench/lua), run through timed.lua.

@@ -19,7 +19,11 @@ CORE_HDRS := $(wildcard $(CORE_DIR)/*.h $(CORE_DIR)/*.def) core/include/tunalloc
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := $(CORE_CFLAGS) -g $(WARN) -Icore/include -I$(CORE_DIR) $(EXTRA_CFLAGS)
 OPT := $(CORE_OPT)
-LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CORE_LIB_CFLAGS)
+# Each of CORE_LIB_CFLAGS the compiler takes (clang 14 has no
+# -mtls-dialect=gnu2: its build keeps the general-dynamic TLS calls,
+# slower but as loadable by dlopen).
+cc_takes = $(shell echo 'int x;' | $(CC) $(1) -Werror -x c -c -o /dev/null - 2>/dev/null && echo $(1))
+LIB_CFLAGS := $(BASE_CFLAGS) $(OPT) $(foreach f,$(CORE_LIB_CFLAGS),$(call cc_takes,$(f)))
 PRELOAD_CFLAGS := $(BASE_CFLAGS) $(OPT) -DTA_PRELOAD
 ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -37,6 +41,23 @@ PRELOAD_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/preload/%.o,$(PRELOAD_SRCS))
 # 3 resident pages of the preload library's .bss).
 BSS_LAST := $(addprefix $(BUILD)/preload/,arena.o ctl_thread.o prof_walk.o stats.o owner_map.o)
 PRELOAD_OBJS := $(filter-out $(BSS_LAST),$(PRELOAD_OBJS)) $(BSS_LAST)
+# Code a program that only calls malloc and free never runs (ta_ctl,
+# stats, profile dumps and walks, verify, check, secure mode, the ta_ API
+# beyond malloc's, jemalloc's names). Its preload objects' text moves to
+# .ta_cold, which ld places after .text, so the code every program runs
+# shares the text's first 64 KiB. The text starts at a 64 KiB boundary of
+# the library's addresses: Linux (5.18 on) maps a file mapping of 2 MiB
+# or more, as this library's (its .bss), at a 2 MiB boundary, so the
+# kernel's 64 KiB fault-around windows start where the text does, and a
+# program maps those 64 KiB of text, not all 108. (A 64 KiB p_align would
+# make glibc place the library itself, off the 2 MiB boundary, and move
+# the libraries mapped after it.) No DT_FINI: crti's empty _fini sits at
+# the text's far end, and calling it at exit faulted the window before it
+# (ld sets DT_FINI only if the -fini symbol exists).
+COLD_TEXT := $(addprefix $(BUILD)/preload/,$(addsuffix .o,alloc_arena alloc_hook alloc_sized \
+	alloc_tcache check ctl ctl_arenas ctl_json ctl_misc ctl_stats ctl_thread ctl_tree ctl_walk \
+	jemalloc_compat prof_data prof_dump prof_walk secure stats stats_out stats_print verify))
+PRELOAD_LDFLAGS := -Wl,--section-start=.init=0x10000 -Wl,-fini=tai_no_dt_fini
 ASAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 TSAN_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/tsan/%.o,$(CORE_SRCS))
 DEBUG_OBJS := $(patsubst $(CORE_DIR)/%.c,$(BUILD)/debug/%.o,$(CORE_SRCS))
@@ -52,6 +73,7 @@ $(BUILD)/lib/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/preload/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+	$(if $(filter $@,$(COLD_TEXT)),$(OBJCOPY) --rename-section .text=.ta_cold $@ || (rm -f $@; false))
 $(BUILD)/asan/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
@@ -65,7 +87,8 @@ $(BUILD)/debug/%.o: $(CORE_DIR)/%.c $(CORE_HDRS)
 $(BUILD)/libtunalloc.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/libtunalloc.so: $(PRELOAD_OBJS)
-	$(CC) -shared -Wl,-Bsymbolic-functions -Wl,-soname,$(PRELOAD_SONAME) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-Bsymbolic-functions -Wl,-soname,$(PRELOAD_SONAME) $(PRELOAD_LDFLAGS) \
+		-o $@ $^ $(LDLIBS)
 $(BUILD)/asan/libtunalloc.a: $(ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/tsan/libtunalloc.a: $(TSAN_OBJS)

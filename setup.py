@@ -17,6 +17,7 @@ import sys
 import sysconfig
 
 from setuptools import Extension, setup
+from setuptools.errors import CompileError
 from setuptools.command.build_ext import build_ext
 
 CORE_DIR = "core/src"
@@ -105,11 +106,26 @@ class BuildExt(build_ext):
             outputs.append(self._core_paths()[0])
         return outputs
 
+    def _compiler_takes(self, flag):
+        """Whether the compiler takes flag: the Makefile's cc_takes, for
+        CORE_LIB_CFLAGS (clang 14 has no -mtls-dialect=gnu2)."""
+        probe_dir = os.path.join(self.build_temp, "probe")
+        os.makedirs(probe_dir, exist_ok=True)
+        src = os.path.join(probe_dir, "probe.c")
+        with open(src, "w") as f:
+            f.write("int x;\n")
+        try:
+            self.compiler.compile([src], output_dir=probe_dir, extra_postargs=[flag, "-Werror"])
+        except CompileError:
+            return False
+        return True
+
     def _build_core(self, out_dir):
+        lib_flags = [f for f in FLAGS["CORE_LIB_CFLAGS"] if self._compiler_takes(f)]
         objs = self.compiler.compile(
             core_sources(), output_dir=os.path.join(self.build_temp, "core"),
             include_dirs=["core/include", CORE_DIR],
-            extra_postargs=FLAGS["CORE_CFLAGS"] + FLAGS["CORE_OPT"] + FLAGS["CORE_LIB_CFLAGS"])
+            extra_postargs=FLAGS["CORE_CFLAGS"] + FLAGS["CORE_OPT"] + lib_flags)
         link_dir = os.path.join(self.build_temp, "core-link")
         linked = os.path.join(link_dir, CORE_LINK_NAME)
         self.compiler.link_shared_object(

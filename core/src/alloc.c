@@ -201,7 +201,7 @@ HOT_ENTRY void ta_free(void *p)
  * that misses the sized fast path frees as an unsized free would. tc is
  * an explicit cache, or NULL for the calling thread's; the arguments keep
  * the fast paths' registers, so a miss is a plain jump. */
-NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
+COLD NOINLINE void tai_free_sized_slow(void *p, size_t size, tcache_t *tc)
 {
     tcache_t *own = tc ? tc : tai_tls_tcache;
     if (!tc)

@@ -183,14 +183,14 @@ void tai_arena_count_large(arena_t *a, size_t usize, bool alloc)
     }
 }
 
-static void lock_all(arena_t *a)
+COLD static void lock_all(arena_t *a)
 {
     for (unsigned c = 0; c < NBINS; c++)
         mutex_lock(&a->bins[c].lock);
     mutex_lock(&a->lock);
 }
 
-static void unlock_all(arena_t *a)
+COLD static void unlock_all(arena_t *a)
 {
     mutex_unlock(&a->lock);
     for (unsigned c = 0; c < NBINS; c++)
@@ -199,7 +199,7 @@ static void unlock_all(arena_t *a)
 
 /* Unmaps every segment and huge mapping, counting what was live as
  * freed so nmalloc - ndalloc stays equal to the current counts. */
-static void discard_all(arena_t *a)
+COLD static void discard_all(arena_t *a)
 {
     for (unsigned c = 0; c < NBINS; c++) {
         bin_t *bin = &a->bins[c];
@@ -233,7 +233,7 @@ static void discard_all(arena_t *a)
         ctr_set(zero[i], 0);
 }
 
-static int check_resettable(arena_t *a)
+COLD static int check_resettable(arena_t *a)
 {
     if (!a->manual)
         return EPERM;
@@ -246,7 +246,7 @@ static int check_resettable(arena_t *a)
 
 /* Under the global lock, like destroy, so no ctl or background purge is
  * inside the arena with its lock dropped while the segments go away. */
-int tai_arena_reset(arena_t *a)
+COLD int tai_arena_reset(arena_t *a)
 {
     mutex_lock(&tai_global_lock);
     int err = check_resettable(a);
@@ -262,7 +262,7 @@ int tai_arena_reset(arena_t *a)
     return err;
 }
 
-int tai_arena_destroy_internal(arena_t *a)
+COLD int tai_arena_destroy_internal(arena_t *a)
 {
     mutex_lock(&tai_global_lock);
     int err = check_resettable(a);

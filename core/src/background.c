@@ -19,7 +19,7 @@ _Atomic bool tai_background_pending;
 /* Sweep interval: an eighth of the shortest positive decay time, within
  * 10 ms .. 1 s. Under the global lock, as in sweep, so a manual arena is
  * not destroyed (and its memory reused) while its decay times are read. */
-static uint64_t sweep_interval_ms(void)
+COLD static uint64_t sweep_interval_ms(void)
 {
     uint64_t best = 1000;
     mutex_lock(&tai_global_lock);
@@ -39,7 +39,7 @@ static uint64_t sweep_interval_ms(void)
 }
 
 /* The global lock keeps a manual arena from being destroyed under us. */
-static void sweep(void)
+COLD static void sweep(void)
 {
     unsigned n = atomic_load_explicit(&tai_narenas_total, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
@@ -51,7 +51,7 @@ static void sweep(void)
     }
 }
 
-static void *bg_main(void *arg)
+COLD static void *bg_main(void *arg)
 {
     (void)arg;
     mutex_lock(&bg_lock);
@@ -75,7 +75,7 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-int tai_background_set(bool on)
+COLD int tai_background_set(bool on)
 {
     mutex_lock(&bg_lock);
     int err = 0;

@@ -24,6 +24,16 @@
  * times slower on one of this machine's two CPUs and not the other
  * (bench/results/issue14.md, "code alignment"). */
 #define HOT_ENTRY __attribute__((aligned(CACHELINE)))
+/* A function a program that only allocates and frees never runs (option
+ * parsing, the profiler's sampling), in an object with code every program
+ * runs: it joins the cold objects' text (the Makefile's COLD_TEXT) past
+ * the first 64 KiB of the preload library's text. A section, not the cold
+ * attribute: its callers' code stays as it was. */
+#define COLD __attribute__((section(".ta_cold")))
+/* The other way round: a function of an object whose text the Makefile
+ * moves to .ta_cold that every forking program runs (a fork handler). Its
+ * own section keeps it out of the move, and ld puts it in .text. */
+#define FORK_HANDLER __attribute__((section(".text.fork")))
 
 /* The preload build may use the fast initial-exec model; the library build
  * must stay loadable by dlopen after static TLS is used up, so it takes

@@ -18,7 +18,7 @@ tai_opts_t tai_opt = {
 
 /* Unsigned decimal with an optional binary k/m/g suffix; false on
  * anything else, including overflow, so a typo never becomes a value. */
-static bool parse_u64(const char *s, size_t len, bool suffix, uint64_t *out)
+COLD static bool parse_u64(const char *s, size_t len, bool suffix, uint64_t *out)
 {
     static const char suffixes[] = "kKmMgG";
     uint64_t mult = 1;
@@ -47,7 +47,7 @@ static bool parse_u64(const char *s, size_t len, bool suffix, uint64_t *out)
 }
 
 /* A decay time: "-1" or a decimal, then tai_decay_ms_valid's rule. */
-static bool parse_decay(const char *s, size_t len, int64_t *out)
+COLD static bool parse_decay(const char *s, size_t len, int64_t *out)
 {
     int64_t v = -1;
     if (len != 2 || s[0] != '-' || s[1] != '1') {
@@ -63,7 +63,7 @@ static bool parse_decay(const char *s, size_t len, int64_t *out)
 }
 
 /* Only the exact words, so "1" or "TRUE" are reported, not guessed at. */
-static bool parse_bool(const char *s, size_t len, bool *out)
+COLD static bool parse_bool(const char *s, size_t len, bool *out)
 {
     if (len == 4 && memcmp(s, "true", 4) == 0)
         *out = true;
@@ -75,7 +75,7 @@ static bool parse_bool(const char *s, size_t len, bool *out)
 }
 
 /* Arena counts: half the arena slots, the rest are for manual arenas. */
-static bool parse_arenas(const char *s, size_t len, unsigned *out)
+COLD static bool parse_arenas(const char *s, size_t len, unsigned *out)
 {
     uint64_t v;
     if (!parse_u64(s, len, false, &v) || v > MAX_ARENAS / 2)
@@ -85,7 +85,7 @@ static bool parse_arenas(const char *s, size_t len, unsigned *out)
 }
 
 /* Only letters ta_stats_print knows, so a typo is reported, not ignored. */
-static bool parse_letters(const char *s, size_t len, tai_opt_letters *out)
+COLD static bool parse_letters(const char *s, size_t len, tai_opt_letters *out)
 {
     if (len >= sizeof(*out))
         return false;
@@ -99,7 +99,7 @@ static bool parse_letters(const char *s, size_t len, tai_opt_letters *out)
 
 /* Public so tools built on the API (tunalua's -M) read sizes as
  * TUNALLOC_CONF does. */
-int ta_parse_size(const char *s, size_t len, size_t *out)
+COLD int ta_parse_size(const char *s, size_t len, size_t *out)
 {
     uint64_t v;
     if (s == NULL || out == NULL || !parse_u64(s, len, true, &v) || v > SIZE_MAX)
@@ -108,14 +108,14 @@ int ta_parse_size(const char *s, size_t len, size_t *out)
     return 0;
 }
 
-static bool parse_bytes(const char *s, size_t len, size_t *out)
+COLD static bool parse_bytes(const char *s, size_t len, size_t *out)
 {
     return ta_parse_size(s, len, out) == 0;
 }
 
 /* Sampling intervals: a positive byte count (k/m/g suffixes) up to
  * 1 TiB; 0 stays the option's default, "prof.sample_bytes' own". */
-static bool parse_sample(const char *s, size_t len, size_t *out)
+COLD static bool parse_sample(const char *s, size_t len, size_t *out)
 {
     uint64_t v;
     if (!parse_u64(s, len, true, &v) || v == 0 || v > ((uint64_t)1 << 40))
@@ -125,7 +125,7 @@ static bool parse_sample(const char *s, size_t len, size_t *out)
 }
 
 /* Percentages: a decimal up to TA_OPT_PERCENT_MAX (a thousand times). */
-static bool parse_percent(const char *s, size_t len, unsigned *out)
+COLD static bool parse_percent(const char *s, size_t len, unsigned *out)
 {
     uint64_t v;
     if (!parse_u64(s, len, false, &v) || v > TA_OPT_PERCENT_MAX)
@@ -137,7 +137,7 @@ static bool parse_percent(const char *s, size_t len, unsigned *out)
 /* Setters write only on success, so a bad value leaves the option as it
  * was; each option's rule is its kind's parser. */
 #define TA_OPT(name, kind, def, doc)                                                       \
-    static bool set_##name(tai_opts_t *o, const char *s, size_t len)                        \
+    COLD static bool set_##name(tai_opts_t *o, const char *s, size_t len)                   \
     {                                                                                      \
         return parse_##kind(s, len, &o->name);                                             \
     }
@@ -156,7 +156,7 @@ static const struct {
 };
 
 /* One "key:value" pair of len bytes; false if malformed. */
-static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
+COLD static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
 {
     const char *colon = memchr(p, ':', len);
     if (colon == NULL)
@@ -175,7 +175,7 @@ static bool apply_pair(tai_opts_t *o, const char *p, size_t len)
 }
 
 /* Pairs are split in place on commas; long pairs are warned truncated. */
-unsigned tai_conf_parse(tai_opts_t *o, const char *s, const char *origin)
+COLD unsigned tai_conf_parse(tai_opts_t *o, const char *s, const char *origin)
 {
     unsigned bad = 0;
     for (const char *p = s; p != NULL && *p != '\0';) {
@@ -225,8 +225,8 @@ static void format_sample(char *b, size_t n, const size_t *v) { format_bytes(b, 
 static void format_percent(char *b, size_t n, const unsigned *v) { format_arenas(b, n, v); }
 
 /* Appends "[sep]key:value" whole or not at all. */
-static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char *key,
-                        const char *value)
+COLD static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char *key,
+                             const char *value)
 {
     int n = snprintf(buf + *len, cap - *len, "%.*s%s:%s", *len ? 1 : 0, &sep, key, value);
     if (n < 0 || (size_t)n >= cap - *len) {
@@ -237,7 +237,7 @@ static bool append_pair(char *buf, size_t cap, size_t *len, char sep, const char
     return true;
 }
 
-size_t tai_conf_format(const tai_opts_t *o, char *buf, size_t cap, char sep)
+COLD size_t tai_conf_format(const tai_opts_t *o, char *buf, size_t cap, char sep)
 {
     size_t len = 0;
     char value[32];

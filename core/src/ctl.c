@@ -339,14 +339,14 @@ int ta_ctl_child(const char *node, size_t index, ta_ctl_info *out)
 
 /* The control locks come before every engine lock in the lock order
  * (an epoch takes the global and tcache locks inside the stats lock). */
-void tai_ctl_prefork(void)
+FORK_HANDLER void tai_ctl_prefork(void)
 {
     tai_stats_prefork();
     tai_ctl_tcaches_prefork();
 }
 
 /* Reverse order of tai_ctl_prefork. */
-void tai_ctl_postfork(bool child)
+FORK_HANDLER void tai_ctl_postfork(bool child)
 {
     tai_ctl_tcaches_postfork(child);
     tai_stats_postfork(child);

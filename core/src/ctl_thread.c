@@ -130,10 +130,10 @@ int tai_ctl_tcache_flush(ctl_io_t *io) { return tcache_op(io, false); }
 int tai_ctl_tcache_destroy(ctl_io_t *io) { return tcache_op(io, true); }
 
 /* Fork handlers keep the table lock consistent in the child. */
-void tai_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
+FORK_HANDLER void tai_ctl_tcaches_prefork(void) { mutex_lock(&tcaches_lock); }
 
 /* The child reinitialises the lock its parent held at fork. */
-void tai_ctl_tcaches_postfork(bool child)
+FORK_HANDLER void tai_ctl_tcaches_postfork(bool child)
 {
     if (child)
         mutex_init(&tcaches_lock);

@@ -332,7 +332,7 @@ static huge_t *trim(huge_t *h, size_t usize)
  * extending its last unit's mapping in place, else by moving it; the new
  * units are filled from the cache (*mapped: not all of them). Returns the
  * (maybe moved) header, or NULL. */
-static huge_t *grow(huge_t *h, size_t usize, bool *mapped)
+COLD static huge_t *grow(huge_t *h, size_t usize, bool *mapped)
 {
     *mapped = false;
     char *base = (char *)h;
@@ -601,7 +601,7 @@ void tai_huge_discard(arena_t *a)
 
 /* Resizes a live huge block without copying: trim, extend in place, or
  * move the mapping. Returns the block's (possibly new) address or NULL. */
-void *tai_huge_resize(huge_t *h, void *p, size_t size)
+COLD void *tai_huge_resize(huge_t *h, void *p, size_t size)
 {
     arena_t *a = h->head.arena;
     size_t usize = align_up(size, tai_page), old = h->usize;

@@ -154,7 +154,7 @@ uint64_t tai_os_now_ms(void)
 }
 
 /* vsnprintf into a stack buffer and write(2): safe inside malloc. */
-void tai_warn(const char *fmt, ...)
+COLD void tai_warn(const char *fmt, ...)
 {
     char buf[512];
     va_list ap;

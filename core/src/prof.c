@@ -257,7 +257,7 @@ static bool side_to_window(tcache_t *tc, unsigned c)
 
 /* A change of prof.active or the rate is left to dalloc_cold (false), so
  * a cache whose windows its frees keep filling sees it too. */
-bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
+COLD bool tai_prof_side_full(tcache_t *tc, void *p, unsigned c)
 {
     return tc->side->bins[c].ncached && !tc->prof->counted && !reading &&
            tc->prof->gen == atomic_load_explicit(&tai_prof_gen, memory_order_relaxed) &&
@@ -304,7 +304,7 @@ static void reseed(struct prof_tc *pt, uint64_t gen)
 
 /* Brings the cache in line with prof.active: its sampling state (its
  * stacks hidden), or NULL (shown) when off or out of memory. */
-static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
+COLD static NOINLINE struct prof_tc *sync_slow(tcache_t *tc)
 {
     uint64_t gen = atomic_load_explicit(&tai_prof_gen, memory_order_relaxed);
     if (!atomic_load_explicit(&tai_prof_on, memory_order_relaxed) || !tc->mem_size) {
@@ -390,7 +390,7 @@ void ta_prof_read_end(void)
 
 /* ---- sampling ---------------------------------------------------------- */
 
-static arena_t *get_prof_arena(void)
+COLD static arena_t *get_prof_arena(void)
 {
     arena_t *a = atomic_load_explicit(&tai_prof_arena, memory_order_acquire);
     if (a)
@@ -415,7 +415,7 @@ static arena_t *get_prof_arena(void)
  * own allocations or the frames hook's is dropped: the countdown restarts
  * as after any sample, so the chances of every other allocation stay as
  * they were. */
-static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
+COLD static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
 {
     if (likely((pt->bytes_left -= (int64_t)(usize > INT64_MAX ? INT64_MAX : usize)) > 0))
         return false;
@@ -431,7 +431,7 @@ static bool sample_due(tcache_t *tc, struct prof_tc *pt, size_t usize)
  * caller then serves the request as usual, unsampled. Nor is a block
  * asked of an arena with a limit sampled: in the profiler's arena it
  * would escape that limit, and a hard limit outranks a profile. */
-static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
+COLD static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
 {
     if (atomic_load_explicit(&tc->arena->limit, memory_order_relaxed))
         return NULL;
@@ -455,7 +455,7 @@ static void *sample_alloc(tcache_t *tc, unsigned cls, size_t usize, bool zero)
 
 /* A pop from a shown stack, which may hold blocks: the miss that finds
  * sampling stopped is the first look at the stack shown again. */
-static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
+COLD static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     if (!cb->ncached)
@@ -469,7 +469,7 @@ static void *pop_shown(tcache_t *tc, unsigned cls, bool zero)
  * (nfill) more from the arena while it holds fewer: blocks freed and taken
  * again, as in a malloc/free loop, keep a class's real level at the few
  * blocks it uses, and a window no bigger would miss after as many pops. */
-static void *pop_growing(tcache_t *tc, unsigned cls, bool zero)
+COLD static void *pop_growing(tcache_t *tc, unsigned cls, bool zero)
 {
     cache_bin_t *cb = &tc->bins[cls];
     uint32_t level = cb->ncached;
@@ -490,7 +490,7 @@ static void *pop_growing(tcache_t *tc, unsigned cls, bool zero)
 
 /* A pop the window did not cover: counted, maybe sampled, served from the
  * real stack (refilled if empty), and the window opened again. */
-void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
+COLD void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     if (!pt)
@@ -521,7 +521,7 @@ void *tai_prof_tcache_alloc(tcache_t *tc, unsigned cls, bool zero)
     return p;
 }
 
-void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
+COLD void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
 {
     struct prof_tc *pt = sync_cache(tc);
     size_t usize = size <= LARGE_MAX ? large_usize(size) : align_up(size, tai_page);
@@ -542,7 +542,7 @@ void *tai_prof_large_alloc(tcache_t *tc, size_t size, bool zero)
  * another way, with its block resolved: a sampled block leaves the
  * profile; a block of a sampling cache's own arena goes onto its real
  * stack, settled, and a new window opens. */
-static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
+COLD static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
 {
     const map_head_t *h = head_of(p);
     if (h->arena == atomic_load_explicit(&tai_prof_arena, memory_order_relaxed)) {
@@ -574,7 +574,7 @@ static NOINLINE bool dalloc_cold(tcache_t *tc, void *p, unsigned tag)
     return true;
 }
 
-bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
+COLD bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 {
     if (likely(tc && tc->prof && tag < NCACHED_CLASSES && head_of(p)->arena == tc->arena) &&
         (cache_push(tc->side, p, tag) || tai_prof_side_full(tc, p, tag)))
@@ -584,7 +584,7 @@ bool tai_prof_dalloc(tcache_t *tc, void *p, unsigned tag)
 
 /* A manual arena reset or destroyed: its sampled blocks (which live in
  * the profiler's arena) are freed with it (arena.h: tai_arena_discarded). */
-static void arena_discarded(arena_t *a)
+COLD static void arena_discarded(arena_t *a)
 {
     if (!atomic_load_explicit(&tai_prof_engaged, memory_order_relaxed))
         return;

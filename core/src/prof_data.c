@@ -438,9 +438,9 @@ int ta_prof_read(int (*visit)(void *arg, const ta_prof_stack *s), void *arg)
     return err;
 }
 
-void tai_prof_data_prefork(void) { mutex_lock(&data_lock); }
+FORK_HANDLER void tai_prof_data_prefork(void) { mutex_lock(&data_lock); }
 
-void tai_prof_data_postfork(bool child)
+FORK_HANDLER void tai_prof_data_postfork(bool child)
 {
     if (child)
         mutex_init(&data_lock);

@@ -293,10 +293,10 @@ unsigned tai_stats_narenas(void)
 }
 
 /* A fork during an epoch write must not leave the child's lock held. */
-void tai_stats_prefork(void) { mutex_lock(&stats_lock); }
+FORK_HANDLER void tai_stats_prefork(void) { mutex_lock(&stats_lock); }
 
 /* The child reinitialises the lock; the parent releases it. */
-void tai_stats_postfork(bool child)
+FORK_HANDLER void tai_stats_postfork(bool child)
 {
     if (child)
         mutex_init(&stats_lock);

@@ -10,8 +10,11 @@
 #include "opts.h"
 #include "sizeclass.h"
 
-/* Free runs are listed by size: classes of page counts, exact up to 8. */
-#define NPAGE_CLASSES 48
+/* Free runs are listed by size: classes of page counts, exact up to 8,
+ * then four per doubling (extent.c: page_class), up to the class of a
+ * whole segment's pages, the longest run: 36 with 4 KiB pages. No more,
+ * as the lists sit in the arena's first page (arena_t). */
+#define NPAGE_CLASSES (4 * (LG_SEGMENT - LG_MIN_PAGE) - 4)
 
 typedef struct bin_stats {
     counter_t nmalloc, ndalloc, nrequests;
@@ -40,9 +43,11 @@ typedef struct arena_stats {
     counter_t pactive, pdirty, pmuzzy;    /* pages */
     counter_t mapped, retained, metadata; /* bytes */
     counter_t large_allocated;            /* bytes, large and huge */
+    counter_t peak_active;                /* bytes */
+    /* Written only when the arena purges: past the counters every arena
+     * in use writes, which end its first two pages (arena_t). */
     counter_t dirty_npurge, dirty_nmadvise, dirty_purged;
     counter_t muzzy_npurge, muzzy_nmadvise, muzzy_purged;
-    counter_t peak_active;                /* bytes */
     large_stats_t lstats[NLEXTENTS];
 } arena_stats_t;
 
@@ -75,12 +80,18 @@ typedef struct arena {
     extent_t *avail[NFREE_STATES][NPAGE_CLASSES];
     uint64_t avail_mask[NFREE_STATES]; /* bit c: avail[state][c] is not empty */
     extent_t lru[2];          /* sentinels: dirty and muzzy runs by age */
-    /* Before the stats: creation writes every bin's lock, and a fresh
-     * arena's first three pages then hold all it touches; the large
-     * classes' stats at the end are written only once those are used. */
+    /* Before the stats: creation writes every bin's lock, and the
+     * header, the bins and the counters every arena in use writes (up to
+     * peak_active) fill its first two pages, all a fresh arena touches
+     * (three when the bins ended in the third: prodcons's two arenas);
+     * the purge counters and the large classes' stats after them are
+     * written only once the arena purges or uses those classes. */
     bin_t bins[NBINS];
     arena_stats_t stats;
 } arena_t;
+/* With the smallest page (the struct is page-aligned: base.c). */
+_Static_assert(offsetof(arena_t, stats.dirty_npurge) <= (2u << LG_MIN_PAGE),
+               "a fresh arena's header, bins and running counters fill two pages");
 
 struct ta_arena {
     arena_t a;

@@ -1,6 +1,11 @@
 /* Bump allocation from 2 MiB blocks, with a free list per power-of-two
  * size so per-thread caches recycle their memory when threads come and go.
- * Requests of a block or more get a mapping of their own. */
+ * Requests of a block or more get a mapping of their own. A freed block's
+ * pages past its first go back to the kernel, so they read as zero when
+ * it is handed out again and only the first needs clearing: the memset
+ * of a whole recycled thread cache (128 KiB) made every page of it
+ * resident, where a new thread writes two to five (tcache.c), and the
+ * pages of a cache whose thread has gone stayed resident until then. */
 #include "base.h"
 
 #include <string.h>
@@ -48,7 +53,7 @@ void *tai_base_alloc(size_t size)
     if (b) {
         free_lists[cls] = b->next;
         mutex_unlock(&base_lock);
-        memset(b, 0, bytes);
+        memset(b, 0, bytes < tai_page ? bytes : tai_page);
         return b;
     }
     /* power-of-two sizes stay naturally aligned up to a page */
@@ -80,6 +85,9 @@ void tai_base_free(void *p, size_t size)
         mutex_unlock(&base_lock);
         return;
     }
+    size_t bytes = (size_t)1 << (cls + LG_MIN_BASE);
+    if (bytes > tai_page)
+        tai_os_purge_forced((char *)p + tai_page, bytes - tai_page);
     mutex_lock(&base_lock);
     free_block_t *b = p;
     b->next = free_lists[cls];

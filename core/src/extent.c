@@ -9,6 +9,7 @@
 /* Free-run size class: exact for 1..8 pages, then four per doubling. */
 static unsigned page_class(size_t n)
 {
+    TA_ASSERT(n && n <= MAX_SEGMENT_PAGES);
     if (n <= 8)
         return (unsigned)n - 1;
     size_t x = n - 1;

@@ -70,12 +70,16 @@ typedef struct segment {
      * extent is ext[page_head[i]]); kept for the first and last page of
      * every run, and for every page of a slab */
     uint16_t page_head[MAX_SEGMENT_PAGES];
-    extent_t ext[MAX_SEGMENT_PAGES]; /* a run's extent at its first page */
     /* Slabs' free maps, one bit per region (set: free), the map of a slab
      * starting at its first page's share: a page holds at most
      * page / QUANTUM regions. Kept apart from the regions, so neither a
-     * flush nor a fill touches the memory of the blocks it moves. */
+     * flush nor a fill touches the memory of the blocks it moves. Before
+     * ext: the shares of the first runs' pages (the header's own pages
+     * have none in use) then share the header's first page with
+     * page_bin and page_head, and a segment of a few slabs writes two
+     * pages of its header, not three (prodcons's main thread). */
     uint64_t slab_free[SEGMENT_SIZE / QUANTUM / 64];
+    extent_t ext[MAX_SEGMENT_PAGES]; /* a run's extent at its first page */
 } segment_t;
 
 /* A free-run size list, or a bin's non-full slabs (list.h). */

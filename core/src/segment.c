@@ -24,8 +24,11 @@ segment_t *tai_segment_new(arena_t *a, size_t *dirty_pages)
     segment_t *seg = tai_huge_take_unit(a, &dirty);
     if (seg) {
         /* a fresh mapping's header reads as zero, and the runs' fields
-         * and slab maps start from that */
-        memset(seg, 0, hdr_bytes);
+         * and slab maps start from that: so does a purged one, whose
+         * pages come back as the header uses them (two for a few slabs,
+         * extent.h), where clearing it wrote all of them (84 KiB with
+         * 4 KiB pages) */
+        tai_os_purge_forced(seg, hdr_bytes);
     } else {
         seg = tai_os_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE);
         if (!seg)

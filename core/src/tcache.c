@@ -157,11 +157,12 @@ static unsigned remote_cap(unsigned cls)
     return cap < 32 ? cap : 32;
 }
 
-/* Class cls's full stack in a thread cache: after every class's first
- * stack, then the full stacks of the classes below cls that have one. */
+/* Class cls's full stack in a thread cache: after the remote batches and
+ * every class's first stack, then the full stacks of the classes below
+ * cls that have one. */
 static void **full_stack(tcache_t *tc, unsigned cls)
 {
-    void **slot = tc->slots;
+    void **slot = tc->remote[NBINS - 1].stack + tc->remote[NBINS - 1].cap;
     for (unsigned c = 0; c < NCACHED_CLASSES; c++)
         slot += first_cap(c, 1) + STACK_PAD;
     for (unsigned c = 0; c < cls; c++) {
@@ -286,22 +287,24 @@ tcache_t *tai_tcache_new(arena_t *a, unsigned scale)
         return NULL;
     tc->mem_size = size;
     tc->small_first = scale == 1;
+    /* The remote batches first, beside the header: a thread that only
+     * frees other threads' blocks (a consumer) writes the header's page
+     * and the next one, prodcons's consumer 2 pages of its cache where
+     * it wrote 4 with them after the full stacks; the first stacks'
+     * users touch as many pages either way. */
     void **slot = tc->slots;
+    for (unsigned c = 0; c < NBINS; c++) {
+        remote_batch_t *rb = &tc->remote[c];
+        rb->cap = remote_cap(c);
+        rb->stack = slot;
+        slot += rb->cap;
+    }
     for (unsigned c = 0; c < NCACHED_CLASSES; c++) {
         cache_bin_t *cb = &tc->bins[c];
         cb->cap = start_cap(c, scale);
         tc->nfill[c] = (uint16_t)(cb->cap < INITIAL_FILL * 2 ? cb->cap / 2 : INITIAL_FILL);
         cb->stack = slot;
         slot += first_cap(c, scale) + STACK_PAD;
-    }
-    for (unsigned c = 0; c < NCACHED_CLASSES; c++)
-        if (first_cap(c, scale) < class_cap(c, scale))
-            slot += class_cap(c, scale) + STACK_PAD;
-    for (unsigned c = 0; c < NBINS; c++) {
-        cache_bin_t *cb = &tc->remote[c];
-        cb->cap = remote_cap(c);
-        cb->stack = slot;
-        slot += cb->cap;
     }
     tc->arena = a;
     tc->last_bin = &tc->bins[0];
@@ -366,7 +369,10 @@ void tai_tcache_full_stacks(tcache_t *tc)
         grow_stack(tc, c);
 }
 
-/* Adds one class's cache hits to the request count of the cache's arena. */
+/* Adds one class's cache hits to the request count of the cache's arena.
+ * Nothing to add writes nothing: every cache merges every class when it
+ * goes (flush_all), and adding 0 to the large classes' counters wrote
+ * the arena's third page at each thread's exit (arena.h: arena_t). */
 static void merge_class(tcache_t *tc, unsigned c, bool filled)
 {
     arena_t *a = tc->arena;
@@ -375,8 +381,9 @@ static void merge_class(tcache_t *tc, unsigned c, bool filled)
     uint64_t now = ctr_get(&tc->bins[c].nalloc), d = now - tc->merged_nalloc[c];
     tc->merged_nalloc[c] = now;
     if (c < NBINS) {
-        ctr_add(&a->bins[c].stats.nrequests, d);
-    } else {
+        if (d)
+            ctr_add(&a->bins[c].stats.nrequests, d);
+    } else if (d || filled) {
         large_stats_t *ls = &a->stats.lstats[lextent_index(tai_class_size[c])];
         ctr_add(&ls->nrequests, d);
         ctr_add(&ls->nfills, filled);
@@ -420,14 +427,10 @@ void tai_tcache_postfork(bool child)
         mutex_unlock(&registry_lock);
 }
 
-/* Returns the n blocks at items (the bottom or the top of the stack) to
- * their arenas, one arena's bin lock at a time; the caller closes the gap
- * a bottom flush leaves. */
-static void flush_items(cache_bin_t *cb, unsigned cls, void **items, unsigned n)
+/* Returns the n blocks of class cls at items to their arenas, one
+ * arena's bin lock at a time. */
+static void return_items(unsigned cls, void **items, unsigned n)
 {
-    TA_ASSERT(n <= cb->ncached && cb->ncached <= cb->cap);
-    if (!n)
-        return;
     unsigned left = n;
     while (left) {
         arena_t *a = head_of(items[0])->arena;
@@ -448,6 +451,16 @@ static void flush_items(cache_bin_t *cb, unsigned cls, void **items, unsigned n)
         }
         left = keep;
     }
+}
+
+/* Returns the n blocks at items (the bottom or the top of the stack) to
+ * their arenas; the caller closes the gap a bottom flush leaves. */
+static void flush_items(cache_bin_t *cb, unsigned cls, void **items, unsigned n)
+{
+    TA_ASSERT(n <= cb->ncached && cb->ncached <= cb->cap);
+    if (!n)
+        return;
+    return_items(cls, items, n);
     cb->ncached -= n;
     ctr_sub(&cb->nrefill, n);
 }
@@ -461,8 +474,11 @@ static void flush_bin(cache_bin_t *cb, unsigned cls, unsigned n)
 
 void tai_tcache_flush_remote(tcache_t *tc, unsigned cls)
 {
-    tc->uncached_deallocated += (uint64_t)tc->remote[cls].ncached * tai_class_size[cls];
-    flush_bin(&tc->remote[cls], cls, tc->remote[cls].ncached);
+    remote_batch_t *rb = &tc->remote[cls];
+    TA_ASSERT(rb->ncached <= rb->cap);
+    tc->uncached_deallocated += (uint64_t)rb->ncached * tai_class_size[cls];
+    return_items(cls, rb->stack, rb->ncached);
+    rb->ncached = 0;
 }
 
 /* A block of another arena is not cached: the freeing thread would reuse

@@ -18,6 +18,14 @@ typedef struct cache_bin {
     counter_t nrefill;
 } cache_bin_t;
 
+/* A batch of small blocks of other arenas freed into a cache, waiting
+ * for a batched flush (tcache.c); never handed out again by that cache.
+ * No counters: what its owner freed counts once it is flushed. */
+typedef struct remote_batch {
+    uint32_t ncached, cap;
+    void **stack;
+} remote_batch_t;
+
 typedef struct tcache {
     cache_bin_t bins[NCACHED_CLASSES];
     arena_t *arena;
@@ -68,16 +76,20 @@ typedef struct tcache {
     uint64_t fill_mark[NBINS]; /* fill_bytes after the class's last fill */
     uint8_t fill_streak[NBINS]; /* fills in a row that took most (next_fill) */
     uint16_t churn[NBINS]; /* a big class's misses and overflows since it grew (grow_cap) */
-    /* small blocks of other arenas, freed here, waiting for a batched
-     * flush; never handed out again by this cache */
-    cache_bin_t remote[NBINS];
+    remote_batch_t remote[NBINS];
     size_t mem_size;
     struct prof_tc *prof; /* non-NULL while the cache samples (prof.h) */
     /* prof.h's free side: a cache's (NULL until it first samples), or in
      * a free side (mem_size 0) the cache it belongs to */
     struct tcache *side;
+    /* The remote batches' slots, then every class's first stack, then
+     * the full stacks (tcache.c: tai_tcache_new). */
     void *slots[];
 } tcache_t;
+/* The header fits the smallest page, which a new cache's creation and a
+ * thread's first requests then write alone of its header's pages; the
+ * base gives a cache page-aligned memory. */
+_Static_assert(sizeof(tcache_t) <= (1u << LG_MIN_PAGE), "a cache's header fills one page");
 
 /* The tag map's offset for blocks a cache does not take (tagmap), and
  * its entry for tags that name no cached class. An entry names a class

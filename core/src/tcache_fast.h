@@ -123,7 +123,7 @@ static ALWAYS_INLINE bool cache_push_last(tcache_t *tc, void *p, size_t *offp)
 static ALWAYS_INLINE bool cache_push_batch(tcache_t *tc, void *p, unsigned cls)
 {
     if (likely(cls < NBINS)) {
-        cache_bin_t *rb = &tc->remote[cls];
+        remote_batch_t *rb = &tc->remote[cls];
         uint32_t n = rb->ncached, cap = rb->cap;
         if (likely(n < cap)) {
             rb->stack[n++] = p;

@@ -5,7 +5,10 @@
 #define TA_TEST_RESIDENCY_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,6 +34,19 @@ static inline size_t resident_pages(const void *p, size_t n)
         done += chunk;
     }
     return count;
+}
+
+/* Whether transparent huge pages are always on: one under a mapping
+ * backs all of its pages at once, so per-page residency says nothing. */
+static inline bool thp_always(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return false;
+    char buf[128] = "";
+    bool always = fgets(buf, sizeof buf, f) && strstr(buf, "[always]");
+    fclose(f);
+    return always;
 }
 
 /* A manual arena with these decay times (ms; -1 keeps pages). */

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,7 +118,11 @@ bool tai_os_move(void *p, size_t old_size, size_t new_size, void *target)
 void tai_os_purge_forced(void *p, size_t size)
 {
     int saved = errno;
-    madvise(p, size, MADV_DONTNEED);
+    /* Refused for locked pages (mlockall, EINVAL): they stay resident
+     * whatever is done, and what they held must still read as zero, as
+     * the callers take purged runs as clean (calloc skips them). */
+    if (madvise(p, size, MADV_DONTNEED) != 0)
+        memset(p, 0, size);
     errno = saved;
 }
 
